@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""CRM Agent command line.
+
+  agent.py serve [--host H] [--port N] [--data-dir DIR] [--config FILE]   the service, headless
+  agent.py user add NAME [--role admin|agent] --password-stdin            create a user
+  agent.py user passwd NAME --password-stdin                              change a password
+  agent.py user list                                                      list users
+  agent.py config check [--data-dir DIR] [--config FILE]                  validate config.json
+  agent.py config show                                                    print the effective settings
+  agent.py ai-worker                                                      the LLM worker (started by the service)
+
+Each mode imports only what it needs: `serve` patches gevent before anything else is imported, and the
+desktop processes never import gevent or the storage layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="data directory (default: $CRM_AGENT_HOME or the per-user data dir)")
+    parser.add_argument("--config", help="config file (default: config.json in the data directory)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent.py", description="CRM Agent: a local companion for WhatsApp sales.")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the service headless")
+    _common(serve)
+    serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port; 0 picks a free one and prints it")
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("admin", "agent"), default="agent")
+    add.add_argument("--password-stdin", action="store_true", required=True, help="read the password from stdin")
+    _common(add)
+    passwd = user_sub.add_parser("passwd", help="change a user's password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", required=True)
+    _common(passwd)
+    listing = user_sub.add_parser("list", help="list users")
+    _common(listing)
+
+    config = sub.add_parser("config", help="check or show the configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    _common(config_sub.add_parser("check", help="validate config.json; exit 1 naming the bad key"))
+    _common(config_sub.add_parser("show", help="print the effective settings as JSON"))
+
+    sub.add_parser("ai-worker", help="the LLM worker process (started by the service)")
+    return parser
+
+
+def _data_dir(args: argparse.Namespace):  # noqa: ANN202
+    from core.paths import DataDir, resolve_data_dir
+
+    return DataDir(resolve_data_dir(args.data_dir))
+
+
+def _config_path(args: argparse.Namespace, data_dir) -> Path:  # noqa: ANN001
+    return Path(args.config).expanduser() if args.config else data_dir.config_file
+
+
+def _load_config(args: argparse.Namespace, data_dir):  # noqa: ANN001, ANN202
+    from core.config import env_overrides, load_config
+
+    return load_config(_config_path(args, data_dir)).with_overrides(env_overrides())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+    from api.server import serve_forever
+    from core.config import ConfigError
+    from core.logging_setup import setup_logging
+    from crm.service import build_service
+
+    data_dir = _data_dir(args).ensure()
+    try:
+        config = _load_config(args, data_dir)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 1
+    log_file = Path(config["logging.file"]) if config["logging.file"] else data_dir.log_file
+    setup_logging(config["logging.level"], log_file, config["logging.max_bytes"], config["logging.backup_count"],
+                  to_stderr=False)
+    service = build_service(config, data_dir)
+    host = args.host or config["server.host"]
+    port = config["server.port"] if args.port is None else args.port
+
+    def announce(line: str) -> None:
+        print(line, flush=True)
+
+    return serve_forever(service, host, port, announce)
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise SystemExit("error: no password on stdin")
+    return password
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from core.clock import Clock, iso
+    from crm.service import database_url
+    from crm.users import UserError, change_password, create_user
+    from storage.database import Database
+    from storage.migrations import migrate
+    from storage.users import list_users
+
+    data_dir = _data_dir(args).ensure()
+    config = _load_config(args, data_dir)
+    clock = Clock()
+    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    try:
+        migrate(db, iso(clock.now()))
+        if args.user_command == "list":
+            for user in list_users(db):
+                print(f"{user['username']}\t{user['role']}\t{'active' if user['active'] else 'disabled'}")
+            return 0
+        password = _read_password()
+        if args.user_command == "add":
+            create_user(db, clock, args.name, password, args.role)
+            print(f"created user {args.name!r} ({args.role})")
+        else:
+            change_password(db, clock, args.name, password)
+            print(f"password changed for {args.name!r}")
+        return 0
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from core.config import ConfigError
+
+    data_dir = _data_dir(args)
+    path = _config_path(args, data_dir)
+    try:
+        config = _load_config(args, data_dir)
+    except ConfigError as exc:
+        print(f"{path}: invalid: {exc}", file=sys.stderr)
+        return 1
+    if args.config_command == "show":
+        print(json.dumps(config.as_sections(), indent=2))
+    else:
+        print(f"{path}: ok" if path.exists() else f"{path}: not present; defaults apply")
+    return 0
+
+
+def cmd_ai_worker(args: argparse.Namespace, rest: list[str]) -> int:
+    from ai.worker import main
+
+    return main(rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["ai-worker"]:
+        return cmd_ai_worker(argparse.Namespace(), argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "user":
+        return cmd_user(args)
+    if args.command == "config":
+        return cmd_config(args)
+    if args.command is None:
+        # The desktop shell (tray) arrives with its issue; until then the agent runs headless.
+        print("no desktop shell yet: running the service headless (agent.py serve)", file=sys.stderr)
+        return cmd_serve(build_parser().parse_args(["serve"]))
+    build_parser().print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

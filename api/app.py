@@ -1,0 +1,75 @@
+"""The Bottle app factory: one route table, one wrapper (ApiPlugin), one WSGI security layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import bottle
+from pydantic import BaseModel
+
+from api.errors import error_body
+from api.plugins import ApiPlugin
+from api.security import OriginPolicy, SecurityMiddleware
+from crm.service import Service
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """What the OpenAPI document says about one route (kept on the route; not a dict, which Bottle flattens)."""
+
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    query: tuple[tuple[str, str, str], ...]
+    responses: dict[int, str]
+    response_schema: dict[str, Any] | None
+    description: str
+
+
+class RouteTable:
+    """Registers routes with their OpenAPI description, so the document and the routes cannot drift."""
+
+    def __init__(self, app: bottle.Bottle) -> None:
+        self.app = app
+
+    def add(self, method: str, path: str, handler: Callable, *, summary: str, tag: str, auth: str = "user",
+            body: type[BaseModel] | None = None, query: tuple[tuple[str, str, str], ...] = (),
+            responses: dict[int, str] | None = None, response_schema: dict[str, Any] | None = None,
+            description: str = "", query_token: bool = False) -> None:
+        openapi = RouteDoc(summary, tag, body, query, responses or {}, response_schema, description)
+        self.app.route(path, method, handler, auth=auth, openapi=openapi, query_token=query_token)
+
+
+def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
+    """The WSGI application and its origin policy (the server sets policy.port once bound)."""
+    from api.routes import register_all
+
+    app = bottle.Bottle(catchall=False)
+    app.install(ApiPlugin(service.tokens, service.token_limiter))
+    register_all(RouteTable(app), service)
+    _install_json_error_pages(app)
+    config = service.config
+    policy = OriginPolicy(
+        allowed_origins=[*config["security.extension_origins"], *config["security.web_origins"]],
+        extra_hosts=config["server.allowed_hosts"],
+    )
+    wsgi = SecurityMiddleware(app, policy, max_body_bytes=config["server.max_body_bytes"],
+                              client_limiter=service.client_limiter, request_log=config["server.request_log"])
+    return wsgi, policy
+
+
+def _install_json_error_pages(app: bottle.Bottle) -> None:
+    """Bottle's own errors (unknown path, wrong method) as JSON too."""
+
+    def handler(error: bottle.HTTPError) -> bytes:
+        status = error.status_code
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+        message = {404: "no such endpoint", 405: "method not allowed for this endpoint"}.get(status, error.status_line)
+        bottle.response.content_type = "application/json"
+        return error_body(code, message)
+
+    for status in (400, 404, 405, 500):
+        app.error_handler[status] = handler
+

@@ -1,0 +1,99 @@
+"""GET /api/openapi.json: the OpenAPI 3.1 document, generated from the route table and pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from api.plugins import Request
+from crm.service import VERSION, Service
+
+_PARAM = re.compile(r"<([a-zA-Z_]+)(?::([a-z]+))?>")
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"],
+                             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                            "field": {"type": "string"}, "details": {"type": "array"}}}},
+}
+STANDARD_ERRORS = {400: "bad request", 401: "missing or invalid token", 403: "Host, Origin or role refused",
+                   411: "Content-Length required", 413: "body too large", 415: "not application/json",
+                   422: "invalid input", 429: "rate limited"}
+
+
+def openapi_path(rule: str) -> str:
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", rule)
+
+
+def build_document(app_routes: list[Any]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    for route in app_routes:
+        meta = route.config.get("openapi")
+        if meta is None:
+            continue
+        operation = _operation(route, meta, schemas)
+        paths.setdefault(openapi_path(route.rule), {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "CRM Agent local API", "version": VERSION,
+                 "description": "The agent's API on localhost. Every error is {error: {code, message}}."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                                         "bearerFormat": "JWT"}}},
+    }
+
+
+def _operation(route: Any, meta: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": meta.summary, "tags": [meta.tag],
+                                 "operationId": f"{route.method.lower()}_{route.callback.__name__}"}
+    if meta.description:
+        operation["description"] = meta.description
+    parameters = []
+    for match in _PARAM.finditer(route.rule):
+        kind = "integer" if match.group(2) == "int" else "string"
+        parameters.append({"name": match.group(1), "in": "path", "required": True, "schema": {"type": kind}})
+    for name, kind, help_text in meta.query:
+        parameters.append({"name": name, "in": "query", "required": False, "description": help_text,
+                           "schema": {"type": kind}})
+    if parameters:
+        operation["parameters"] = parameters
+    if meta.body is not None:
+        model = meta.body
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas[name] = definition
+        schemas[model.__name__] = schema
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+    responses: dict[str, Any] = {}
+    success = {code: text for code, text in meta.responses.items() if code < 400} or {200: "OK"}
+    for code, text in success.items():
+        entry: dict[str, Any] = {"description": text}
+        if code != 101:
+            entry["content"] = {"application/json": {"schema": meta.response_schema or {"type": "object"}}}
+        responses[str(code)] = entry
+    errors = dict(STANDARD_ERRORS)
+    errors.update({code: text for code, text in meta.responses.items() if code >= 400})
+    if route.config.get("auth") == "none":
+        errors.pop(401, None)
+    if meta.body is None:
+        for code in (411, 413, 415):
+            errors.pop(code, None)
+    for code, text in sorted(errors.items()):
+        responses[str(code)] = {"description": text, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}}}
+    operation["responses"] = responses
+    if route.config.get("auth") != "none":
+        operation["security"] = [{"bearer": []}]
+    return operation
+
+
+def register(routes, service: Service) -> None:  # noqa: ANN001
+    app = routes.app
+
+    def openapi_document(request: Request) -> dict[str, Any]:
+        return build_document(app.routes)
+
+    routes.add("GET", "/api/openapi.json", openapi_document, auth="none", tag="system",
+               summary="This OpenAPI 3.1 document")

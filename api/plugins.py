@@ -1,0 +1,172 @@
+"""The one wrapper around every route: authentication, per-token rate limit, JSON in and out, errors.
+
+Handlers take a Request and return data (dict/list) or Reply; they raise ApiError for failures. Anything
+else raised becomes a 500 with a reference id: the traceback goes to the log, never to the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import bottle
+from pydantic import BaseModel, ValidationError
+
+from api.auth import InvalidToken, Principal, TokenService
+from api.errors import ApiError
+from api.ratelimit import RateLimiter, retry_after_header
+
+log = logging.getLogger("crm_agent.api")
+
+
+@dataclass
+class Reply:
+    data: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Request:
+    """What a handler may read about its request (no Bottle globals in handlers)."""
+
+    def __init__(self, environ: dict[str, Any], principal: Principal | None) -> None:
+        self.environ = environ
+        self.principal = principal
+        self._query = bottle.BaseRequest(environ).query
+
+    def query(self, name: str, default: str | None = None) -> str | None:
+        value = self._query.getunicode(name)
+        return default if value is None or value == "" else value
+
+    def query_int(self, name: str, default: int, minimum: int = 0, maximum: int = 10**9) -> int:
+        raw = self.query(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ApiError(422, "validation_error", f"{name}: must be an integer", field=name) from None
+        if not minimum <= value <= maximum:
+            raise ApiError(422, "validation_error", f"{name}: must be between {minimum} and {maximum}", field=name)
+        return value
+
+    def json(self) -> Any:
+        raw = self.environ["wsgi.input"].read(int(self.environ.get("CONTENT_LENGTH") or 0))
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
+
+    def body(self, model: type[BaseModel]) -> Any:
+        data = self.json()
+        if not isinstance(data, dict):
+            raise ApiError(422, "validation_error", "body: must be a JSON object", field="body")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> ApiError:
+    details = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        location = ".".join(str(p) for p in err["loc"]) or "body"
+        message = err["msg"].removeprefix("Value error, ")
+        details.append({"field": location, "message": message})
+    first = details[0]
+    return ApiError(422, "validation_error", f"{first['field']}: {first['message']}", field=first["field"],
+                    details=details)
+
+
+def bearer_token(environ: dict[str, Any], allow_query: bool = False) -> str:
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if allow_query:
+        return bottle.BaseRequest(environ).query.getunicode("token") or ""
+    return ""
+
+
+class ApiPlugin:
+    """Bottle plugin; route options: auth='none'|'user'|'admin', json_body=True for POST/PATCH routes."""
+
+    name = "crm_api"
+    api = 2
+
+    def __init__(self, tokens: TokenService, token_limiter: RateLimiter) -> None:
+        self.tokens = tokens
+        self.token_limiter = token_limiter
+
+    def apply(self, callback: Callable, route: bottle.Route) -> Callable:
+        auth = route.config.get("auth", "user")
+        wants_json = route.method in ("POST", "PUT", "PATCH")
+        allow_query_token = bool(route.config.get("query_token", False))
+
+        def wrapper(**url_args: Any) -> Any:
+            environ = bottle.request.environ
+            try:
+                principal = self._authenticate(environ, auth, allow_query_token)
+                if wants_json:
+                    _require_json(environ)
+                result = callback(Request(environ, principal), **url_args)
+                return _to_response(result)
+            except ApiError as exc:
+                return _error_response(exc)
+            except Exception:
+                reference = environ.get("crm.request_id", "?")
+                log.exception("unhandled error in %s %s (request %s)", route.method, route.rule, reference)
+                return _error_response(ApiError(500, "internal_error",
+                                                f"internal error; reference {reference} in the agent log"))
+
+        return wrapper
+
+    def _authenticate(self, environ: dict[str, Any], auth: str, allow_query: bool) -> Principal | None:
+        if auth == "none":
+            return None
+        token = bearer_token(environ, allow_query)
+        if not token:
+            raise ApiError(401, "unauthorized", "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            principal = self.tokens.authenticate(token)
+        except InvalidToken as exc:
+            raise ApiError(401, "unauthorized", str(exc),
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        wait = self.token_limiter.take(principal.rate_key)
+        if wait:
+            raise ApiError(429, "rate_limited", "too many requests for this token",
+                           headers={"Retry-After": retry_after_header(wait)})
+        if auth == "admin" and not principal.is_admin:
+            raise ApiError(403, "forbidden", "this action needs an admin account")
+        environ["crm.principal"] = principal
+        return principal
+
+
+def _require_json(environ: dict[str, Any]) -> None:
+    content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "request body must be application/json")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> bottle.HTTPResponse:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    response = bottle.HTTPResponse(body=body, status=status)
+    response.set_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        response.set_header(name, value)
+    return response
+
+
+def _to_response(result: Any) -> bottle.HTTPResponse:
+    if isinstance(result, bottle.HTTPResponse):
+        return result
+    if isinstance(result, Reply):
+        return json_response(result.data, result.status, result.headers)
+    return json_response(result)
+
+
+def _error_response(exc: ApiError) -> bottle.HTTPResponse:
+    return json_response(exc.body(), exc.status, exc.headers)

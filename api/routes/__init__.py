@@ -1,0 +1,13 @@
+"""Routes by resource. Each module has register(routes, service)."""
+
+from __future__ import annotations
+
+from api.routes import analysis, auth, conversations, customers, health, messages, metrics, system, websocket
+
+
+def register_all(routes, service) -> None:  # noqa: ANN001 - avoids an import cycle with api.app
+    for module in (health, auth, messages, analysis, customers, conversations, metrics, system, websocket):
+        module.register(routes, service)
+    from api import openapi
+
+    openapi.register(routes, service)

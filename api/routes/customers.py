@@ -1,0 +1,74 @@
+"""Customers: list and search, the profile by phone number in any format, edits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from api.errors import ApiError, not_found
+from api.plugins import Request
+from api.routes.messages import PAGE_QUERY
+from api.schemas import CustomerPatch
+from core.clock import iso
+from crm.phones import InvalidPhone, to_e164
+from crm.service import Service
+from storage import customers as customer_rows
+
+TREND_DAYS = 30
+
+
+def register(routes, service: Service) -> None:  # noqa: ANN001
+    def e164(phone: str) -> str:
+        try:
+            return to_e164(phone, service.config["capture.default_region"])
+        except InvalidPhone as exc:
+            raise ApiError(422, "validation_error", f"phone: {exc}", field="phone") from None
+
+    def list_customers(request: Request) -> dict[str, Any]:
+        limit = request.query_int("limit", 50, 1, 200)
+        offset = request.query_int("offset", 0, 0)
+        rows, total = customer_rows.list_customers(service.db, search=request.query("q"),
+                                                   status=request.query("status"), limit=limit, offset=offset)
+        return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+    def get_customer(request: Request, phone: str) -> dict[str, Any]:
+        customer = customer_rows.get_customer_by_phone(service.db, e164(phone))
+        if customer is None:
+            raise not_found("customer")
+        return profile(service, customer)
+
+    def patch_customer(request: Request, phone: str) -> dict[str, Any]:
+        number = e164(phone)
+        body: CustomerPatch = request.body(CustomerPatch)
+        changes = body.model_dump(exclude_unset=True)
+        if "tags" in changes and changes["tags"] is not None:
+            changes["tags"] = list(dict.fromkeys(t.strip() for t in changes["tags"] if t.strip()))
+        for key in ("tags", "custom_fields", "status"):
+            if key in changes and changes[key] is None:
+                raise ApiError(422, "validation_error", f"{key}: may not be null", field=key)
+        with service.db.transaction():
+            found = customer_rows.patch_customer(service.db, number, changes, iso(service.clock.now()))
+        if not found:
+            raise not_found("customer")
+        return profile(service, customer_rows.get_customer_by_phone(service.db, number))
+
+    routes.add("GET", "/api/customers", list_customers, tag="customers", summary="List and search customers",
+               query=(*PAGE_QUERY, ("q", "string", "Search name, phone or email"), ("status", "string", "Status")))
+    routes.add("GET", "/api/customers/<phone>", get_customer, tag="customers",
+               summary="Customer profile by phone (any common format or WhatsApp id)",
+               responses={404: "no such customer", 422: "not a phone number"})
+    routes.add("PATCH", "/api/customers/<phone>", patch_customer, tag="customers", body=CustomerPatch,
+               summary="Edit name, email, tags, custom fields or status",
+               responses={404: "no such customer", 422: "invalid field"})
+
+
+def profile(service: Service, customer: dict[str, Any]) -> dict[str, Any]:
+    since = iso(service.clock.now() - timedelta(days=TREND_DAYS))
+    return {
+        **customer,
+        "message_counts": {"inbound": customer["messages_in"], "outbound": customer["messages_out"],
+                           "total": customer["messages_in"] + customer["messages_out"]},
+        "sentiment_trend": customer_rows.sentiment_trend(service.db, customer["id"], since),
+        "top_intents": customer_rows.top_intents(service.db, customer["id"]),
+        "recent_conversations": customer_rows.recent_conversations(service.db, customer["id"]),
+    }

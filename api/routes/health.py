@@ -1,0 +1,46 @@
+"""GET /api/health: is the service up, and in what state are its parts."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from api.plugins import Request
+from crm.service import VERSION, Service
+from storage.migrations import current_version
+
+
+def register(routes, service: Service) -> None:  # noqa: ANN001
+    def health(request: Request) -> dict[str, Any]:
+        return health_report(service)
+
+    routes.add("GET", "/api/health", health, auth="none", tag="system", summary="Service health",
+               description="No authentication. status is ok, or degraded when a part is not working.")
+
+
+def health_report(service: Service) -> dict[str, Any]:
+    try:
+        schema_version = current_version(service.db)
+        database = {"state": "ok", "schema_version": schema_version}
+    except Exception as exc:  # noqa: BLE001 - health must answer whatever the database does
+        database = {"state": "error", "error": type(exc).__name__}
+    try:
+        database["size_bytes"] = os.path.getsize(service.data_dir.database)
+    except OSError:
+        pass
+    analyzer = {"engine": service.analyzer.name, "model_version": service.analyzer.model_version, "state": "ready"}
+    parts: dict[str, Any] = {"database": database, "analyzer": analyzer}
+    for name, provider in service.extra_health.items():
+        parts[name] = provider() if callable(provider) else provider
+    degraded = database["state"] != "ok" or service.capture_paused or any(
+        isinstance(p, dict) and p.get("degraded") for p in parts.values())
+    return {
+        "status": "degraded" if degraded else "ok",
+        "version": VERSION,
+        "uptime_s": round(time.monotonic() - service.started_monotonic, 1),
+        "pid": os.getpid(),
+        "capture": {"paused": service.capture_paused},
+        "websocket": {"clients": service.bus.subscriber_count, "last_event_id": service.bus.last_id},
+        **parts,
+    }

@@ -1,0 +1,122 @@
+"""Request bodies, validated with pydantic; the same models generate the OpenAPI schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MessageType = Literal["text", "image", "audio", "video", "document", "sticker", "location", "contact"]
+ConversationStatus = Literal["open", "pending", "converted", "lost", "closed"]
+CustomerStatus = Literal["lead", "prospect", "active", "customer", "inactive", "blocked"]
+
+# Earliest and latest timestamps accepted: WhatsApp did not exist before 2009; a year ahead catches ms/s mixups.
+_MIN_TS = datetime(2009, 1, 1, tzinfo=timezone.utc)
+_MAX_FUTURE_DAYS = 366
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 (with or without zone; naive means UTC) or epoch milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be an ISO 8601 string or epoch milliseconds")
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        try:
+            dt = datetime.fromtimestamp(value / 1000.0, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("epoch milliseconds out of range") from None
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return parse_timestamp(int(text))
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be an ISO 8601 string or epoch milliseconds") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+    else:
+        raise ValueError("must be an ISO 8601 string or epoch milliseconds")
+    dt = dt.astimezone(timezone.utc)
+    if dt < _MIN_TS or (dt - datetime.now(timezone.utc)).days > _MAX_FUTURE_DAYS:
+        raise ValueError("is outside the accepted range (2009 to one year from now); epoch values are milliseconds")
+    return dt
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+NonEmpty = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class CaptureRequest(Strict):
+    message_id: Annotated[str, Field(min_length=1, max_length=256, description="WhatsApp message id (unique)")]
+    chat_id: Annotated[str, Field(min_length=1, max_length=256, description="WhatsApp chat id")]
+    phone: Annotated[str, Field(min_length=1, max_length=64, description="Customer phone in any common format")]
+    name: Annotated[str | None, Field(default=None, max_length=256)] = None
+    content: Annotated[str, Field(max_length=65536, description="Message text; up to 64 KiB of UTF-8")]
+    type: MessageType = "text"
+    direction: Literal["in", "out"]
+    timestamp: Annotated[str | int | float, Field(description="ISO 8601 or epoch milliseconds")]
+    media_url: Annotated[str | None, Field(default=None, max_length=2048, pattern=r"^(https?|blob|data):")] = None
+    raw: dict[str, Any] | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _valid_timestamp(cls, value: Any) -> Any:
+        parse_timestamp(value)
+        return value
+
+    @field_validator("content")
+    @classmethod
+    def _content_size(cls, value: str) -> str:
+        if len(value.encode("utf-8", "surrogatepass")) > 65536:
+            raise ValueError("must be at most 64 KiB of UTF-8")
+        return value
+
+    @property
+    def sent_at(self) -> datetime:
+        return parse_timestamp(self.timestamp)
+
+
+class LoginRequest(Strict):
+    username: Annotated[str, Field(min_length=1, max_length=128)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class AnalysisRequest(Strict):
+    text: Annotated[str | None, Field(default=None, min_length=1, max_length=65536)] = None
+    message_id: Annotated[int | None, Field(default=None, ge=1, description="Stored message id")] = None
+    language: Literal["pt", "en", "es"] | None = None
+    engine: Literal["auto", "rules", "llm"] = "auto"
+
+
+class CustomerPatch(Strict):
+    name: Annotated[str | None, Field(default=None, max_length=256)] = None
+    email: Annotated[str | None, Field(default=None, max_length=320,
+                                       pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
+    tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
+                    Field(default=None, max_length=100)] = None
+    custom_fields: Annotated[dict[str, str | int | float | bool | None] | None, Field(default=None)] = None
+    status: CustomerStatus | None = None
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _bounded_fields(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return value
+        if len(value) > 100:
+            raise ValueError("at most 100 custom fields")
+        for key, item in value.items():
+            if not key or len(key) > 64:
+                raise ValueError("field names must be 1 to 64 characters")
+            if isinstance(item, str) and len(item) > 4096:
+                raise ValueError(f"value of {key!r} is longer than 4096 characters")
+        return value
+
+
+class ConversationPatch(Strict):
+    status: ConversationStatus

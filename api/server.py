@@ -1,0 +1,141 @@
+"""Run the service: gevent's WSGI server with TCP_NODELAY, the WebSocket upgrade, housekeeping, shutdown.
+
+Call only after gevent.monkey.patch_all() (agent.py serve does it first thing).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+import gevent
+import gevent.event
+from gevent.pywsgi import WSGIHandler, WSGIServer
+
+from api.app import create_app
+from api.websocket import WebSocketEndpoint
+from core import events
+from core.clock import iso
+from core.secrets_store import write_private_file
+from crm import metrics
+from crm.service import Service
+
+log = logging.getLogger("crm_agent.server")
+
+HOUSEKEEPING_INTERVAL_S = 2.0
+METRICS_PUSH_INTERVAL_S = 10.0
+MAX_CONNECTIONS = 1000
+
+
+class AgentHandler(WSGIHandler):
+    """pywsgi's handler plus: WebSocket upgrades handed to the endpoint after its checks pass."""
+
+    def handle_one_response(self) -> None:
+        endpoint: WebSocketEndpoint | None = getattr(self.server, "ws_endpoint", None)
+        if endpoint is not None and endpoint.accepts(self.environ):
+            self.close_connection = True
+            endpoint.serve(self.environ, self.socket)
+            return
+        super().handle_one_response()
+
+
+class AgentServer(WSGIServer):
+    handler_class = AgentHandler
+    ws_endpoint: WebSocketEndpoint | None = None
+
+    def wrap_socket_and_handle(self, client_socket: socket.socket, address: Any) -> Any:
+        # Without TCP_NODELAY each keep-alive response waits for the peer's delayed ACK (~40 ms here).
+        try:
+            client_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        return super().wrap_socket_and_handle(client_socket, address)
+
+
+class _ErrorLog:
+    """pywsgi writes errors to a file-like object; send them to logging instead."""
+
+    def write(self, text: str) -> None:
+        text = text.strip()
+        if text:
+            log.warning("%s", text)
+
+    def flush(self) -> None:
+        pass
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def make_server(service: Service, host: str, port: int) -> AgentServer:
+    wsgi, policy = create_app(service)
+    server = AgentServer((host.strip("[]"), port), wsgi, log=None, error_log=_ErrorLog(), spawn=MAX_CONNECTIONS)
+    server.init_socket()
+    policy.port = server.server_port
+    if not is_loopback(host):
+        policy.host_names = policy.host_names | {host.lower()}
+        log.warning("API bound to %s: reachable from the network, not only this machine", host)
+    server.ws_endpoint = WebSocketEndpoint(service, policy)
+    return server
+
+
+def housekeeping(service: Service) -> None:
+    """Flush warnings to system_logs, and push dashboard figures to live clients now and then."""
+    ticks_per_push = max(1, int(METRICS_PUSH_INTERVAL_S / HOUSEKEEPING_INTERVAL_S))
+    tick = 0
+    while True:
+        gevent.sleep(HOUSEKEEPING_INTERVAL_S)
+        tick += 1
+        try:
+            service.db_log_handler.flush_to(service.db)
+            if tick % ticks_per_push == 0 and service.bus.subscriber_count:
+                figures = metrics.dashboard(service.db, service.clock, service.data_dir.root)
+                service.bus.publish(events.METRICS_UPDATED, figures, iso(service.clock.now()))
+        except Exception:  # noqa: BLE001 - housekeeping must keep running
+            log.exception("housekeeping failed")
+
+
+def write_service_info(service: Service, port: int) -> None:
+    info = {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"}
+    write_private_file(service.data_dir.service_info_file, json.dumps(info) + "\n")
+
+
+def serve_forever(service: Service, host: str, port: int, announce: Any = print) -> int:
+    """Bind, announce the port, serve until SIGTERM/SIGINT, then stop gracefully. Returns an exit code."""
+    server = make_server(service, host, port)
+    server.start()
+    bound = server.server_port
+    write_service_info(service, bound)
+    if service.first_admin_password:
+        announce(f"First start: created user 'admin' with password {service.first_admin_password} "
+                 f"(also saved, readable only by you, in {service.data_dir.admin_password_file})")
+    # Printed last: tests and the tray read the port from this line.
+    announce(f"CRM Agent service listening on http://{host}:{bound} (data: {service.data_dir.root})")
+    log.info("service listening on %s:%d", host, bound)
+    keeper = gevent.spawn(housekeeping, service)
+    stop = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
+    stop.wait()
+    log.info("stopping service")
+    server.stop(timeout=5)
+    keeper.kill()
+    service.close()
+    try:
+        service.data_dir.service_info_file.unlink()
+    except FileNotFoundError:
+        pass
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,1 @@
+"""What every process shares: config, paths, logging, local secrets, event types, child processes."""

@@ -1,0 +1,298 @@
+"""Every setting declared once: default, validator, help text and whether a change needs a restart.
+
+config.json holds only the user's overrides (sections -> keys). The docs (docs/config.md), the settings
+window and `agent.py config check` are all generated from SETTINGS; tests check they cover every key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.secrets_store import write_private_file
+
+
+class ConfigError(ValueError):
+    """A bad config value; the message names the key (section.key)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+Validator = Callable[[Any], Any]
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> Validator:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be an integer")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be <= {maximum}")
+        return value
+
+    return check
+
+
+def number(minimum: float | None = None, maximum: float | None = None) -> Validator:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("must be a number")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be <= {maximum}")
+        return float(value)
+
+    return check
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def text(pattern: str | None = None, max_length: int = 4096) -> Validator:
+    compiled = re.compile(pattern) if pattern else None
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        if len(value) > max_length:
+            raise ValueError(f"must be at most {max_length} characters")
+        if compiled and not compiled.fullmatch(value):
+            raise ValueError(f"must match {pattern}")
+        return value
+
+    return check
+
+
+def choice(*options: str) -> Validator:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return check
+
+
+def string_list(pattern: str | None = None) -> Validator:
+    item = text(pattern, max_length=512)
+
+    def check(value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise ValueError("must be a list of strings")
+        return [item(v) for v in value]
+
+    return check
+
+
+ORIGIN = r"(chrome-extension|moz-extension|safari-web-extension)://[A-Za-z0-9._-]+|https?://[A-Za-z0-9.-]+(:\d+)?"
+HOSTNAME = r"[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # "section.name"
+    default: Any
+    validate: Validator
+    help: str
+    restart: bool = False  # True when the running service must restart to apply a change
+    secret: bool = False
+
+    @property
+    def section(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".", 1)[1]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # server
+    Setting("server.host", "127.0.0.1", text(HOSTNAME, 255),
+            "Address the API binds to. Anything but a loopback address exposes the API to the network "
+            "(a warning is logged).", restart=True),
+    Setting("server.port", 8080, integer(0, 65535), "TCP port of the API; 0 picks a free port.", restart=True),
+    Setting("server.allowed_hosts", [], string_list(HOSTNAME),
+            "Extra Host header names accepted besides localhost, 127.0.0.1 and [::1] (DNS-rebinding guard)."),
+    Setting("server.max_body_bytes", 262144, integer(1024, 16 * 1024 * 1024),
+            "Largest request body accepted; larger requests get 413."),
+    Setting("server.request_log", True, boolean, "Log one line per request (method, path, status, ms)."),
+    # capture
+    Setting("capture.default_region", "BR", text(r"[A-Z]{2}"),
+            "Region used to read phone numbers written without a country code (ISO 3166 code)."),
+    Setting("capture.paused", False, boolean,
+            "When true, captures are refused with 503 (the tray's Pause capture)."),
+    Setting("capture.max_content_bytes", 65536, integer(256, 1024 * 1024),
+            "Largest message content accepted (UTF-8 bytes)."),
+    # websocket
+    Setting("websocket.max_message_bytes", 65536, integer(128, 4 * 1024 * 1024),
+            "Largest WebSocket message a client may send; the connection is closed (1009) above it."),
+    Setting("websocket.event_buffer", 2000, integer(10, 1_000_000),
+            "Events kept in memory so a reconnecting client can resume with ?since=<last id>."),
+    Setting("websocket.ping_interval_s", 20, integer(1, 3600), "Seconds between server pings."),
+    Setting("websocket.max_clients", 64, integer(1, 10000), "Most WebSocket clients connected at once."),
+    # database
+    Setting("database.path", "", text(max_length=4096),
+            "SQLite file; empty means crm_agent.db in the data directory.", restart=True),
+    Setting("database.busy_timeout_ms", 5000, integer(0, 600000),
+            "How long a write waits for another process holding the database lock.", restart=True),
+    Setting("database.backup_interval_s", 86400, integer(0, 30 * 86400),
+            "Seconds between automatic backups; 0 disables them."),
+    Setting("database.max_backups", 7, integer(1, 1000), "Backups kept; the oldest is removed first."),
+    # ai
+    Setting("ai.engine", "auto", choice("auto", "rules", "llm"),
+            "auto: answer with the built-in analyzer at once and add the LLM analysis asynchronously; "
+            "rules: built-in only; llm: the LLM analysis (falls back to rules when it is unavailable)."),
+    Setting("ai.llm_enabled", True, boolean, "Run the local LLM worker at all."),
+    Setting("ai.model_path", "", text(max_length=4096),
+            "GGUF model file; empty uses the bundled Gemma 3 270M, assembled into the data directory."),
+    Setting("ai.n_threads", 2, integer(1, 256), "CPU threads llama.cpp uses."),
+    Setting("ai.n_ctx", 1024, integer(128, 131072), "Context window of the model, in tokens."),
+    Setting("ai.temperature", 0.2, number(0.0, 2.0), "Sampling temperature for generated replies."),
+    Setting("ai.max_tokens", 64, integer(1, 4096), "Most tokens generated for one reply."),
+    Setting("ai.use_gpu", False, boolean, "Offload every layer to the GPU (n_gpu_layers=-1) when one is there."),
+    Setting("ai.keep_alive_s", 300, integer(0, 86400), "Unload the model after this many idle seconds."),
+    Setting("ai.queue_size", 64, integer(1, 100000), "LLM jobs waiting at most; more get 429."),
+    Setting("ai.job_timeout_s", 30, number(0.1, 3600), "Seconds one LLM job may take."),
+    # security
+    Setting("security.token_expiry_s", 28800, integer(60, 30 * 86400), "Lifetime of access tokens (seconds)."),
+    Setting("security.extension_origins", [], string_list(ORIGIN),
+            "Browser extension origins allowed by CORS, e.g. chrome-extension://<id>."),
+    Setting("security.web_origins", ["https://web.whatsapp.com"], string_list(ORIGIN),
+            "Web page origins allowed by CORS (the WhatsApp Web page the extension runs in)."),
+    Setting("security.rate_limit_per_s", 500.0, number(0.1, 1_000_000),
+            "Sustained requests per second per token and per client."),
+    Setting("security.rate_limit_burst", 1000, integer(1, 1_000_000), "Requests allowed in a burst."),
+    Setting("security.login_rate_per_min", 10.0, number(0.1, 10000), "Login attempts per minute per client."),
+    Setting("security.login_max_failures", 5, integer(1, 1000),
+            "Failed logins for one user before a lockout that doubles with each further failure."),
+    Setting("security.login_lockout_s", 30, integer(1, 86400), "First lockout after repeated failed logins."),
+    # logging
+    Setting("logging.level", "INFO", choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level."),
+    Setting("logging.file", "", text(max_length=4096),
+            "Log file; empty means logs/agent.log in the data directory.", restart=True),
+    Setting("logging.max_bytes", 5 * 1024 * 1024, integer(10_000, 1024 * 1024 * 1024),
+            "Size at which the log file rotates.", restart=True),
+    Setting("logging.backup_count", 5, integer(0, 1000), "Rotated log files kept.", restart=True),
+)
+
+SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(s.section for s in SETTINGS))
+
+
+class Config:
+    """Validated settings: defaults overlaid with the user's config.json. Read with config["section.key"]."""
+
+    def __init__(self, values: dict[str, Any], path: Path | None = None) -> None:
+        self._values = values
+        self.path = path
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def as_sections(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+        for key, value in self._values.items():
+            section, name = key.split(".", 1)
+            out[section][name] = copy.deepcopy(value)
+        return out
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Config:
+        values = dict(self._values)
+        values.update(validate_flat(overrides))
+        return Config(values, self.path)
+
+
+def defaults() -> dict[str, Any]:
+    return {s.key: copy.deepcopy(s.default) for s in SETTINGS}
+
+
+def validate_flat(flat: dict[str, Any]) -> dict[str, Any]:
+    """Validate {"section.key": value}; raise ConfigError naming the first bad or unknown key."""
+    out = {}
+    for key, value in flat.items():
+        setting = SETTINGS_BY_KEY.get(key)
+        if setting is None:
+            raise ConfigError(key, "unknown setting")
+        try:
+            out[key] = setting.validate(value)
+        except ValueError as exc:
+            raise ConfigError(key, str(exc)) from None
+    return out
+
+
+def flatten_sections(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError("(root)", "config must be a JSON object of sections")
+    flat: dict[str, Any] = {}
+    for section, entries in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(section, "unknown section")
+        if not isinstance(entries, dict):
+            raise ConfigError(section, "section must be a JSON object")
+        for name, value in entries.items():
+            flat[f"{section}.{name}"] = value
+    return flat
+
+
+def read_user_file(path: Path) -> dict[str, Any]:
+    """The user's overrides, validated and flattened; {} when the file does not exist."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError("(file)", f"{path} is not valid JSON: line {exc.lineno} column {exc.colno}") from None
+    return validate_flat(flatten_sections(data))
+
+
+def load_config(path: Path | None) -> Config:
+    values = defaults()
+    if path is not None:
+        values.update(read_user_file(path))
+    return Config(values, path)
+
+
+def save_overrides(path: Path, changes: dict[str, Any]) -> Config:
+    """Validate changes, merge them into the user's file and write it atomically.
+
+    On any error nothing is written, so the user's file is never left half-updated.
+    """
+    current = read_user_file(path)
+    current.update(validate_flat(changes))
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in sorted(current.items()):
+        section, name = key.split(".", 1)
+        nested.setdefault(section, {})[name] = value
+    write_private_file(path, json.dumps(nested, indent=2, ensure_ascii=False) + "\n")
+    return load_config(path)
+
+
+def env_overrides() -> dict[str, Any]:
+    """CRM_AGENT__SECTION__KEY=json-value overrides (handy for tests and containers)."""
+    out: dict[str, Any] = {}
+    for name, raw in os.environ.items():
+        if not name.startswith("CRM_AGENT__"):
+            continue
+        parts = name[len("CRM_AGENT__"):].lower().split("__")
+        if len(parts) != 2:
+            continue
+        try:
+            out[f"{parts[0]}.{parts[1]}"] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[f"{parts[0]}.{parts[1]}"] = raw
+    return out

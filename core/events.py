@@ -1,0 +1,76 @@
+"""Live events: their types, and the in-memory bus the service publishes to and WebSocket clients read.
+
+Events carry ids that only grow. They start from the wall clock in milliseconds at boot, so ids keep
+growing across service restarts and a client's ?since=<last id> stays meaningful. The bus keeps the last
+N events so a reconnecting client receives what it missed; older gaps are reported, not hidden.
+The bus itself never blocks: subscribers are callables that must return at once (e.g. a queue's put).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+MESSAGE_CAPTURED = "message.captured"
+ANALYSIS_COMPLETED = "analysis.completed"
+ALERT_RAISED = "alert.raised"
+ALERT_RESOLVED = "alert.resolved"
+METRICS_UPDATED = "metrics.updated"
+AI_STATE = "ai.state"
+CAPTURE_STATE = "capture.state"
+EVENTS_LOST = "events.lost"  # sent to a client whose ?since= is older than the buffer
+
+EVENT_TYPES = (MESSAGE_CAPTURED, ANALYSIS_COMPLETED, ALERT_RAISED, ALERT_RESOLVED, METRICS_UPDATED, AI_STATE,
+               CAPTURE_STATE, EVENTS_LOST)
+
+Subscriber = Callable[[dict[str, Any]], None]
+
+
+class EventBus:
+    def __init__(self, buffer_size: int, clock_ms: Callable[[], int] | None = None) -> None:
+        clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self._ids = itertools.count(clock_ms())
+        self._buffer: deque[dict[str, Any]] = deque(maxlen=buffer_size)
+        self._subscribers: list[Subscriber] = []
+
+    def publish(self, event_type: str, data: dict[str, Any], ts: str) -> dict[str, Any]:
+        event = {"type": event_type, "id": next(self._ids), "ts": ts, "data": data}
+        self._buffer.append(event)
+        for subscriber in list(self._subscribers):
+            subscriber(event)
+        return event
+
+    def subscribe(self, subscriber: Subscriber, since: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """Register a subscriber; return the buffered events after `since` and whether some were lost.
+
+        Replay and registration happen without yielding, so no event falls between them.
+        """
+        backlog: list[dict[str, Any]] = []
+        lost = False
+        if since is not None:
+            backlog = [e for e in self._buffer if e["id"] > since]
+            oldest = self._buffer[0]["id"] if self._buffer else None
+            lost = oldest is not None and since < oldest - 1 and since < self.last_id
+        self._subscribers.append(subscriber)
+        return backlog, lost
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        try:
+            self._subscribers.remove(subscriber)
+        except ValueError:
+            pass
+
+    @property
+    def last_id(self) -> int:
+        return self._buffer[-1]["id"] if self._buffer else 0
+
+    @property
+    def oldest_id(self) -> int | None:
+        return self._buffer[0]["id"] if self._buffer else None
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,78 @@
+"""Where the agent keeps its files. One DataDir object is created from the CLI and passed around."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "crm-agent"
+HOME_ENV = "CRM_AGENT_HOME"
+
+
+def resolve_data_dir(cli_value: str | None) -> Path:
+    """--data-dir wins, then $CRM_AGENT_HOME, then the platform's per-user data directory."""
+    if cli_value:
+        return Path(cli_value).expanduser().resolve()
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    def ensure(self) -> DataDir:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        # The directory holds secrets (token, JWT key, admin password): keep it private.
+        try:
+            os.chmod(self.root, 0o700)
+        except OSError:
+            pass
+        return self
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "crm_agent.db"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs / "agent.log"
+
+    @property
+    def local_token_file(self) -> Path:
+        return self.root / "local_token"
+
+    @property
+    def jwt_secret_file(self) -> Path:
+        return self.root / "jwt_secret"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.root / "admin_password.txt"
+
+    @property
+    def service_info_file(self) -> Path:
+        """Written by the running service: its pid and the port it listens on (for local clients)."""
+        return self.root / "service.json"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def backups(self) -> Path:
+        return self.root / "backups"

@@ -1,0 +1,1 @@
+"""The domain: capture pipeline, customers and conversations, phone numbers, dashboard metrics."""

@@ -1,0 +1,101 @@
+"""The service assembled: build_service(config, data_dir) creates every part and hands each what it needs.
+
+No module-level state: the API, the CLI and the tests all receive this one Service object.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ai.analysis import AnalysisContext, Analyzer
+from ai.builtin import BuiltinAnalyzer
+from api.auth import LoginGuard, TokenService
+from api.ratelimit import RateLimiter
+from core.clock import Clock, iso
+from core.config import Config
+from core.events import EventBus
+from core.paths import DataDir
+from core.secrets_store import read_or_create_secret
+from crm.capture import CapturePipeline
+from crm.users import ensure_first_admin
+from storage.database import Database, sqlite_url
+from storage.migrations import migrate
+from storage.system_logs import DatabaseLogHandler
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Service:
+    config: Config
+    data_dir: DataDir
+    clock: Clock
+    db: Database
+    analyzer: Analyzer
+    bus: EventBus
+    tokens: TokenService
+    login_guard: LoginGuard
+    login_limiter: RateLimiter
+    client_limiter: RateLimiter
+    token_limiter: RateLimiter
+    pipeline: CapturePipeline
+    db_log_handler: DatabaseLogHandler
+    started_monotonic: float = field(default_factory=time.monotonic)
+    first_admin_password: str | None = None
+    capture_paused: bool = False
+    extra_health: dict[str, Any] = field(default_factory=dict)
+
+    def analyse(self, text: str, language: str | None, context: AnalysisContext,
+                engine: str = "auto") -> dict[str, Any]:
+        """Analyse a text with the requested engine; the built-in analyzer answers when the LLM cannot."""
+        return self.analyzer.analyse(text, language, context).to_dict()
+
+    def close(self) -> None:
+        logging.getLogger().removeHandler(self.db_log_handler)
+        self.db_log_handler.flush_to(self.db)
+        self.db.close()
+
+
+def database_url(config: Config, data_dir: DataDir) -> str:
+    path = config["database.path"]
+    if path.startswith(("sqlite:", "postgresql:", "postgres:")):
+        return path
+    return sqlite_url(data_dir.database if not path else Path(path).expanduser())
+
+
+def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
+                  analyzer: Analyzer | None = None) -> Service:
+    clock = clock or Clock()
+    data_dir.ensure()
+    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    migrate(db, iso(clock.now()))
+    bus = EventBus(config["websocket.event_buffer"])
+    analyzer = analyzer or BuiltinAnalyzer()
+    tokens = TokenService(
+        secret=read_or_create_secret(data_dir.jwt_secret_file, 32),
+        expiry_s=config["security.token_expiry_s"],
+        local_token=read_or_create_secret(data_dir.local_token_file, 32),
+        clock=clock,
+    )
+    rate, burst = config["security.rate_limit_per_s"], config["security.rate_limit_burst"]
+    login_rate = config["security.login_rate_per_min"] / 60.0
+    db_log_handler = DatabaseLogHandler(clock)
+    logging.getLogger().addHandler(db_log_handler)
+    service = Service(
+        config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
+        login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
+        login_limiter=RateLimiter(clock, login_rate, burst=max(1, min(10, int(login_rate * 60)))),
+        client_limiter=RateLimiter(clock, rate, burst),
+        token_limiter=RateLimiter(clock, rate, burst),
+        pipeline=CapturePipeline(db, analyzer, bus, clock, config["capture.default_region"]),
+        db_log_handler=db_log_handler,
+        capture_paused=config["capture.paused"],
+    )
+    service.first_admin_password = ensure_first_admin(db, clock, data_dir)
+    return service

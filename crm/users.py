@@ -1,0 +1,93 @@
+"""Accounts: password hashing (argon2id at OWASP's parameters), creation, the first admin."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from core.clock import Clock, iso
+from core.paths import DataDir
+from core.secrets_store import write_private_file
+from storage import users as user_rows
+from storage.database import Database
+
+# OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
+PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+ROLES = ("admin", "agent")
+MIN_PASSWORD_LENGTH = 8
+# Verifying against this keeps a login for an unknown user as slow as one for a known user.
+_DUMMY_HASH = PASSWORD_HASHER.hash("not-a-real-password")
+
+
+class UserError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 1024:
+        raise UserError("password must have at most 1024 characters")
+    return PASSWORD_HASHER.hash(password)
+
+
+def create_user(db: Database, clock: Clock, username: str, password: str, role: str = "agent") -> int:
+    if not USERNAME.fullmatch(username):
+        raise UserError("username must be 1-64 letters, digits or _ . @ -")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    password_hash = hash_password(password)
+    with db.transaction():
+        if user_rows.get_user(db, username) is not None:
+            raise UserError(f"user {username!r} already exists")
+        return user_rows.insert_user(db, username, password_hash, role, iso(clock.now()))
+
+
+def change_password(db: Database, clock: Clock, username: str, password: str) -> None:
+    password_hash = hash_password(password)
+    with db.transaction():
+        if not user_rows.update_password_hash(db, username, password_hash, iso(clock.now())):
+            raise UserError(f"no user named {username!r}")
+
+
+def password_matches(stored_hash: str | None, password: str) -> bool:
+    """Check a password against a stored hash; None (unknown user) costs the same time and fails."""
+    try:
+        PASSWORD_HASHER.verify(stored_hash or _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    return stored_hash is not None
+
+
+def verify_credentials(db: Database, username: str, password: str,
+                       run_blocking: Callable[..., Any] = lambda fn, *args: fn(*args)) -> dict | None:
+    """The user row when the password matches an active account, else None.
+
+    run_blocking runs the (deliberately slow) hash check off the event loop; the database is read here,
+    on the caller's thread.
+    """
+    user = user_rows.get_user(db, username)
+    if not run_blocking(password_matches, user["password_hash"] if user else None, password):
+        return None
+    if user is None or not user["active"]:
+        return None
+    return user
+
+
+def ensure_first_admin(db: Database, clock: Clock, data_dir: DataDir) -> str | None:
+    """Create 'admin' with a random password when there are no users; return that password (else None).
+
+    The password is also kept in a 0600 file so the tray can show it once.
+    """
+    if user_rows.count_users(db) > 0:
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(db, clock, "admin", password, role="admin")
+    write_private_file(data_dir.admin_password_file, f"username: admin\npassword: {password}\n")
+    return password

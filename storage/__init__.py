@@ -1,0 +1,1 @@
+"""Persistence: the database connection, schema migrations, queries per table, backups and sync."""

@@ -1,0 +1,176 @@
+"""Customers and conversations: upserts from captures, listing, profile reads and edits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from storage.database import Database
+
+CUSTOMER_COLUMNS = ("id, phone, name, email, tags, custom_fields, status, language, first_contact_at, "
+                    "last_contact_at, messages_in, messages_out, created_at, updated_at, change_seq")
+
+
+def customer_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row["tags"] = json.loads(row["tags"] or "[]")
+    row["custom_fields"] = json.loads(row["custom_fields"] or "{}")
+    return row
+
+
+def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, language: str | None,
+                               direction: str, sent_at: str, now: str) -> tuple[int, bool]:
+    """Create or touch the customer of a captured message. Returns (customer id, created)."""
+    existing = db.one("SELECT id, name, first_contact_at, last_contact_at FROM customers WHERE phone = :p",
+                      {"p": phone})
+    seq = db.next_sequence()
+    inbound, outbound = (1, 0) if direction == "in" else (0, 1)
+    if existing is None:
+        customer_id = db.insert(
+            "INSERT INTO customers (phone, name, language, first_contact_at, last_contact_at, messages_in, "
+            "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :name, :lang, :sent, :sent, :i, :o, "
+            ":now, :now, :seq)",
+            {"phone": phone, "name": name, "lang": language, "sent": sent_at,
+             "i": inbound, "o": outbound, "now": now, "seq": seq})
+        return customer_id, True
+    # The name the customer shows in WhatsApp fills an empty name; names the user typed are never replaced.
+    db.execute(
+        "UPDATE customers SET name = COALESCE(name, :name), language = COALESCE(:lang, language), "
+        "first_contact_at = CASE WHEN first_contact_at IS NULL OR :sent < first_contact_at THEN :sent "
+        "ELSE first_contact_at END, "
+        "last_contact_at = CASE WHEN last_contact_at IS NULL OR :sent > last_contact_at THEN :sent "
+        "ELSE last_contact_at END, "
+        "messages_in = messages_in + :i, messages_out = messages_out + :o, updated_at = :now, change_seq = :seq "
+        "WHERE id = :id",
+        {"name": name, "lang": language if direction == "in" else None,
+         "sent": sent_at, "i": inbound, "o": outbound, "now": now, "seq": seq, "id": existing["id"]})
+    return int(existing["id"]), False
+
+
+def upsert_conversation_on_message(db: Database, *, chat_id: str, customer_id: int, direction: str,
+                                   sent_at: str, now: str) -> tuple[int, str | None]:
+    """Create or advance the conversation. Returns (conversation id, awaiting-reply-since it answered).
+
+    The response time of an outbound message is measured from the first inbound message it answers:
+    an inbound message starts the wait when none is pending, the next outbound message ends it.
+    """
+    existing = db.one("SELECT id, awaiting_reply_since FROM conversations WHERE chat_id = :c", {"c": chat_id})
+    seq = db.next_sequence()
+    if existing is None:
+        awaiting = sent_at if direction == "in" else None
+        conversation_id = db.insert(
+            "INSERT INTO conversations (chat_id, customer_id, status, started_at, last_message_at, "
+            "awaiting_reply_since, message_count, created_at, updated_at, change_seq) VALUES "
+            "(:c, :cust, 'open', :sent, :sent, :aw, 1, :now, :now, :seq)",
+            {"c": chat_id, "cust": customer_id, "sent": sent_at, "aw": awaiting, "now": now, "seq": seq})
+        return conversation_id, None
+    answered = None
+    awaiting = existing["awaiting_reply_since"]
+    if direction == "in" and awaiting is None:
+        awaiting = sent_at
+    elif direction == "out" and awaiting is not None and sent_at >= awaiting:
+        answered, awaiting = awaiting, None
+    db.execute(
+        "UPDATE conversations SET last_message_at = CASE WHEN :sent > last_message_at THEN :sent "
+        "ELSE last_message_at END, started_at = CASE WHEN :sent < started_at THEN :sent ELSE started_at END, "
+        "awaiting_reply_since = :aw, message_count = message_count + 1, "
+        "status = CASE WHEN status = 'closed' AND :dir = 'in' THEN 'open' ELSE status END, "
+        "updated_at = :now, change_seq = :seq WHERE id = :id",
+        {"sent": sent_at, "aw": awaiting, "dir": direction, "now": now, "seq": seq, "id": existing["id"]})
+    return int(existing["id"]), answered
+
+
+def get_customer_by_phone(db: Database, phone: str) -> dict[str, Any] | None:
+    row = db.one(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone = :p", {"p": phone})  # noqa: S608
+    return customer_from_row(row) if row else None
+
+
+def list_customers(db: Database, *, search: str | None, status: str | None, limit: int,
+                   offset: int) -> tuple[list[dict[str, Any]], int]:
+    where, params = ["1=1"], {"limit": limit, "offset": offset}
+    if search:
+        where.append("(name LIKE :q ESCAPE '\\' OR phone LIKE :q ESCAPE '\\' OR email LIKE :q ESCAPE '\\')")
+        params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if status:
+        where.append("status = :status")
+        params["status"] = status
+    clause = " AND ".join(where)
+    total = int(db.scalar(f"SELECT COUNT(*) FROM customers WHERE {clause}", params) or 0)  # noqa: S608
+    rows = db.all(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {clause} "  # noqa: S608
+                  "ORDER BY last_contact_at DESC, id DESC LIMIT :limit OFFSET :offset", params)
+    return [customer_from_row(r) for r in rows], total
+
+
+def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str) -> bool:
+    """Apply the given fields; returns False when the customer does not exist."""
+    if not changes:
+        return db.scalar("SELECT 1 FROM customers WHERE phone = :p", {"p": phone}) is not None
+    values = dict(changes)
+    for key in ("tags", "custom_fields"):
+        if key in values:
+            values[key] = json.dumps(values[key], ensure_ascii=False)
+    assignments = ", ".join(f"{k} = :{k}" for k in values)
+    values.update({"now": now, "seq": db.next_sequence(), "phone": phone})
+    cur = db.execute(f"UPDATE customers SET {assignments}, updated_at = :now, change_seq = :seq "  # noqa: S608
+                     "WHERE phone = :phone", values)
+    return cur.rowcount > 0
+
+
+def recent_conversations(db: Database, customer_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    return db.all("SELECT id, chat_id, status, started_at, last_message_at, message_count FROM conversations "
+                  "WHERE customer_id = :c ORDER BY last_message_at DESC LIMIT :n", {"c": customer_id, "n": limit})
+
+
+def sentiment_trend(db: Database, customer_id: int, since: str) -> list[dict[str, Any]]:
+    """Average sentiment score per day of the customer's inbound messages since a date."""
+    return db.all(
+        "SELECT substr(m.sent_at, 1, 10) AS day, AVG(a.sentiment_score) AS score, COUNT(*) AS messages "
+        "FROM messages m JOIN ai_analysis a ON a.message_id = m.id "
+        "WHERE m.customer_id = :c AND m.sent_at >= :since AND m.direction = 'in' "
+        "AND a.id = (SELECT MAX(id) FROM ai_analysis WHERE message_id = m.id) "
+        "GROUP BY substr(m.sent_at, 1, 10) ORDER BY day", {"c": customer_id, "since": since})
+
+
+def top_intents(db: Database, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:
+    return db.all(
+        "SELECT a.intent_label AS intent, COUNT(*) AS count FROM messages m JOIN ai_analysis a "
+        "ON a.message_id = m.id WHERE m.customer_id = :c AND m.direction = 'in' "
+        "AND a.id = (SELECT MAX(id) FROM ai_analysis WHERE message_id = m.id) "
+        "GROUP BY a.intent_label ORDER BY count DESC, intent LIMIT :n", {"c": customer_id, "n": limit})
+
+
+CONVERSATION_COLUMNS = ("c.id, c.chat_id, c.customer_id, c.status, c.started_at, c.last_message_at, "
+                        "c.awaiting_reply_since, c.message_count, c.created_at, c.updated_at, c.change_seq, "
+                        "cu.phone AS customer_phone, cu.name AS customer_name")
+
+
+def get_conversation(db: Database, conversation_id: int) -> dict[str, Any] | None:
+    return db.one(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN customers cu "  # noqa: S608
+                  "ON cu.id = c.customer_id WHERE c.id = :id", {"id": conversation_id})
+
+
+def list_conversations(db: Database, *, status: str | None, customer_id: int | None, limit: int,
+                       offset: int) -> tuple[list[dict[str, Any]], int]:
+    where, params = ["1=1"], {"limit": limit, "offset": offset}
+    if status:
+        where.append("c.status = :status")
+        params["status"] = status
+    if customer_id is not None:
+        where.append("c.customer_id = :cid")
+        params["cid"] = customer_id
+    clause = " AND ".join(where)
+    total = int(db.scalar(f"SELECT COUNT(*) FROM conversations c WHERE {clause}", params) or 0)  # noqa: S608
+    rows = db.all(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN customers cu "  # noqa: S608
+                  f"ON cu.id = c.customer_id WHERE {clause} ORDER BY c.last_message_at DESC, c.id DESC "
+                  "LIMIT :limit OFFSET :offset", params)
+    return rows, total
+
+
+def set_conversation_status(db: Database, conversation_id: int, status: str, now: str) -> str | None:
+    """Set the status; returns the previous one, or None when the conversation does not exist."""
+    previous = db.scalar("SELECT status FROM conversations WHERE id = :id", {"id": conversation_id})
+    if previous is None:
+        return None
+    db.execute("UPDATE conversations SET status = :s, updated_at = :now, change_seq = :seq WHERE id = :id",
+               {"s": status, "now": now, "seq": db.next_sequence(), "id": conversation_id})
+    return str(previous)

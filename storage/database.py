@@ -1,0 +1,181 @@
+"""One database connection per process, opened through dataset, with explicit transactions.
+
+dataset opens the database (SQLite with WAL, or PostgreSQL for the hub) and gives us the engine. The
+service then runs every statement on one DBAPI connection: dataset keeps a connection per thread id,
+which under gevent would mean one per greenlet, and its table helpers reflect the schema on each call,
+which costs more than the statement itself on the capture path (see docs/decisions.md).
+
+SQL is written once with :named parameters; for PostgreSQL it is rewritten to %(named)s.
+All writes happen inside `transaction()`; the service never yields to another greenlet inside one
+(SQLite calls do not yield), so one connection is shared safely by every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dataset
+
+log = logging.getLogger(__name__)
+
+_NAMED_PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class Database:
+    def __init__(self, url: str, busy_timeout_ms: int = 5000) -> None:
+        self.url = url
+        statements = []
+        if url.startswith("sqlite"):
+            statements = [
+                f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
+                # NORMAL in WAL mode survives a process crash (SIGKILL) with every commit intact; only an
+                # OS crash or power cut can lose the last transactions. FULL would fsync each commit.
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA temp_store=MEMORY",
+            ]
+        self._dataset = dataset.Database(url, on_connect_statements=statements, engine_kwargs={"future": True})
+        self.is_sqlite = self._dataset.is_sqlite
+        self.is_postgres = self._dataset.is_postgres
+        self._raw = self._dataset.engine.raw_connection()
+        self._conn = self._raw.driver_connection
+        if self.is_sqlite:
+            self._conn.isolation_level = None  # we issue BEGIN/COMMIT ourselves
+            self._conn.row_factory = sqlite3.Row
+        else:
+            self._conn.autocommit = True
+        self._sql_cache: dict[str, str] = {}
+        self._depth = 0
+        # A real lock: the CLI and tools may use the database from several threads.
+        self._lock = threading.RLock()
+        self._txn_sequence: int | None = None
+
+    @property
+    def dataset(self) -> dataset.Database:
+        """The dataset handle, for tools and ad-hoc inspection (not used on the request path)."""
+        return self._dataset
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            self._dataset.close()
+
+    # -- statements -------------------------------------------------------------------------------
+
+    def _sql(self, sql: str) -> str:
+        if self.is_sqlite:
+            return sql
+        cached = self._sql_cache.get(sql)
+        if cached is None:
+            cached = _NAMED_PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+            self._sql_cache[sql] = cached
+        return cached
+
+    def _cursor(self) -> Any:
+        if self.is_sqlite:
+            return self._conn.cursor()
+        import psycopg2.extras
+
+        return self._conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+
+    def execute(self, sql: str, params: dict[str, Any] | Sequence[Any] | None = None) -> Any:
+        """Run one statement; returns the cursor (lastrowid / rowcount / fetch*)."""
+        cur = self._cursor()
+        cur.execute(self._sql(sql), params or {})
+        return cur
+
+    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._cursor().executemany(self._sql(sql), rows)
+
+    def insert(self, sql: str, params: dict[str, Any]) -> int:
+        """Run an INSERT ... RETURNING id and return the new id (works on SQLite >= 3.35 and PostgreSQL)."""
+        row = self.execute(sql + " RETURNING id", params).fetchone()
+        return int(row["id"])
+
+    def one(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        row = self.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def all(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.execute(sql, params).fetchall()]
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        row = self.execute(sql, params).fetchone()
+        if row is None:
+            return None
+        return row[0] if self.is_sqlite else next(iter(row.values()))
+
+    def executescript(self, sql: str) -> None:
+        """Run several ;-separated DDL statements (migrations)."""
+        for statement in (s.strip() for s in sql.split(";")):
+            if statement:
+                self.execute(statement)
+
+    # -- transactions and the change sequence -----------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error. Nested calls join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self._txn_sequence = None
+            self.execute("BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN")
+            self._depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._depth = 0
+                self.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            try:
+                self.execute("COMMIT")
+            except BaseException:
+                self._rollback_quietly()
+                raise
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - the original error matters more
+            pass
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def next_sequence(self) -> int:
+        """The change sequence number of the current transaction: every row it writes carries it.
+
+        Taken from the change_sequence row inside the write transaction, so numbers only grow and follow
+        commit order even when several processes (service, CLI) write to the same file.
+        """
+        assert self._depth, "change sequence numbers are only handed out inside a transaction"
+        if self._txn_sequence is None:
+            row = self.execute("UPDATE change_sequence SET value = value + 1 WHERE id = 1 RETURNING value").fetchone()
+            self._txn_sequence = int(row["value"])
+        return self._txn_sequence
+
+    @property
+    def sequence(self) -> int:
+        """The highest change sequence number handed out so far."""
+        return int(self.scalar("SELECT value FROM change_sequence WHERE id = 1") or 0)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"

@@ -1,0 +1,113 @@
+"""Messages and their analyses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from storage.database import Database
+
+MESSAGE_COLUMNS = ("m.id, m.message_id, m.conversation_id, m.customer_id, m.direction, m.type, m.content, "
+                   "m.language, m.media_url, m.sent_at, m.response_time_s, m.created_at, m.updated_at, "
+                   "m.change_seq, cu.phone AS customer_phone, cu.name AS customer_name")
+
+
+def find_by_whatsapp_id(db: Database, message_id: str) -> dict[str, Any] | None:
+    return db.one("SELECT id, conversation_id, customer_id FROM messages WHERE message_id = :m", {"m": message_id})
+
+
+def insert_message(db: Database, values: dict[str, Any]) -> int:
+    values = dict(values, seq=db.next_sequence())
+    return db.insert(
+        "INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, language, "
+        "media_url, raw, sent_at, response_time_s, created_at, updated_at, change_seq) VALUES (:message_id, "
+        ":conversation_id, :customer_id, :direction, :type, :content, :language, :media_url, :raw, :sent_at, "
+        ":response_time_s, :now, :now, :seq)", values)
+
+
+def insert_analysis(db: Database, message_pk: int | None, analysis: dict[str, Any], now: str) -> int:
+    return db.insert(
+        "INSERT INTO ai_analysis (message_id, sentiment_label, sentiment_score, intent_label, intent_confidence, "
+        "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, created_at, "
+        "updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :now, :now, "
+        ":seq)",
+        {"mid": message_pk, "sl": analysis["sentiment"]["label"], "ss": analysis["sentiment"]["score"],
+         "il": analysis["intent"]["label"], "ic": analysis["intent"]["confidence"],
+         "sr": json.dumps(analysis["suggested_responses"], ensure_ascii=False),
+         "cs": json.dumps(analysis["confidence_scores"]), "mv": analysis["model_version"],
+         "en": analysis["engine"], "lang": analysis.get("language"), "lat": analysis.get("latency_ms"),
+         "now": now, "seq": db.next_sequence()})
+
+
+def analysis_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "sentiment": {"label": row["sentiment_label"], "score": row["sentiment_score"]},
+        "intent": {"label": row["intent_label"], "confidence": row["intent_confidence"]},
+        "suggested_responses": json.loads(row["suggested_responses"]),
+        "confidence_scores": json.loads(row["confidence_scores"]),
+        "model_version": row["model_version"],
+        "engine": row["engine"],
+        "language": row["language"],
+        "latency_ms": row["latency_ms"],
+        "created_at": row["created_at"],
+    }
+
+
+def latest_analysis(db: Database, message_pk: int) -> dict[str, Any] | None:
+    row = db.one("SELECT * FROM ai_analysis WHERE message_id = :m ORDER BY id DESC LIMIT 1", {"m": message_pk})
+    return analysis_from_row(row) if row else None
+
+
+def analyses_for(db: Database, message_pks: list[int]) -> dict[int, dict[str, Any]]:
+    """The latest analysis of each message, in one query."""
+    if not message_pks:
+        return {}
+    placeholders = ", ".join(f":m{i}" for i in range(len(message_pks)))
+    params = {f"m{i}": pk for i, pk in enumerate(message_pks)}
+    rows = db.all(f"SELECT a.* FROM ai_analysis a WHERE a.id IN (SELECT MAX(id) FROM ai_analysis "  # noqa: S608
+                  f"WHERE message_id IN ({placeholders}) GROUP BY message_id)", params)
+    return {int(r["message_id"]): analysis_from_row(r) for r in rows}
+
+
+def get_message(db: Database, message_pk: int) -> dict[str, Any] | None:
+    return db.one(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id "  # noqa: S608
+                  "WHERE m.id = :id", {"id": message_pk})
+
+
+def list_messages(db: Database, *, conversation_id: int | None, customer_id: int | None, since: str | None,
+                  until: str | None, direction: str | None, search: str | None, sentiment: str | None,
+                  intent: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    where, params = ["1=1"], {"limit": limit, "offset": offset}
+    joins = ""
+    if conversation_id is not None:
+        where.append("m.conversation_id = :conv")
+        params["conv"] = conversation_id
+    if customer_id is not None:
+        where.append("m.customer_id = :cust")
+        params["cust"] = customer_id
+    if since:
+        where.append("m.sent_at >= :since")
+        params["since"] = since
+    if until:
+        where.append("m.sent_at < :until")
+        params["until"] = until
+    if direction:
+        where.append("m.direction = :dir")
+        params["dir"] = direction
+    if search:
+        where.append("m.content LIKE :q ESCAPE '\\'")
+        params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if sentiment or intent:
+        joins = (" JOIN ai_analysis fa ON fa.id = (SELECT MAX(id) FROM ai_analysis WHERE message_id = m.id)")
+        if sentiment:
+            where.append("fa.sentiment_label = :sent")
+            params["sent"] = sentiment
+        if intent:
+            where.append("fa.intent_label = :intent")
+            params["intent"] = intent
+    clause = " AND ".join(where)
+    total = int(db.scalar(f"SELECT COUNT(*) FROM messages m{joins} WHERE {clause}", params) or 0)  # noqa: S608
+    rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id"  # noqa: S608
+                  f"{joins} WHERE {clause} ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit OFFSET :offset", params)
+    return rows, total

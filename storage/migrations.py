@@ -1,0 +1,99 @@
+"""Versioned, forward-only schema migrations recorded in schema_version.
+
+Each step is a function of the Database; it runs in its own transaction, and the version is recorded in
+the same transaction, so a crash mid-migration leaves the previous version intact. The same steps build
+the hub's PostgreSQL schema ({pk} and {ts} are the dialect's types).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+# Every synced row has created_at/updated_at (ISO 8601 UTC) and change_seq, a number that only grows.
+_ROW_META = "created_at TEXT NOT NULL, updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL"
+
+
+def _v1_initial(db: Database) -> None:
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.is_sqlite else "BIGSERIAL PRIMARY KEY"
+    db.executescript(f"""
+    CREATE TABLE users (
+        id {pk}, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+        role TEXT NOT NULL DEFAULT 'agent', active INTEGER NOT NULL DEFAULT 1, last_login_at TEXT, {_ROW_META});
+    CREATE TABLE customers (
+        id {pk}, phone TEXT NOT NULL UNIQUE, name TEXT, email TEXT,
+        tags TEXT NOT NULL DEFAULT '[]', custom_fields TEXT NOT NULL DEFAULT '{{}}',
+        status TEXT NOT NULL DEFAULT 'lead', language TEXT,
+        first_contact_at TEXT, last_contact_at TEXT,
+        messages_in INTEGER NOT NULL DEFAULT 0, messages_out INTEGER NOT NULL DEFAULT 0, {_ROW_META});
+    CREATE TABLE conversations (
+        id {pk}, chat_id TEXT NOT NULL UNIQUE, customer_id BIGINT NOT NULL REFERENCES customers(id),
+        status TEXT NOT NULL DEFAULT 'open', started_at TEXT NOT NULL, last_message_at TEXT NOT NULL,
+        awaiting_reply_since TEXT, message_count INTEGER NOT NULL DEFAULT 0, {_ROW_META});
+    CREATE TABLE messages (
+        id {pk}, message_id TEXT NOT NULL UNIQUE, conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+        customer_id BIGINT NOT NULL REFERENCES customers(id), direction TEXT NOT NULL, type TEXT NOT NULL,
+        content TEXT NOT NULL, language TEXT, media_url TEXT, raw TEXT, sent_at TEXT NOT NULL,
+        response_time_s REAL, {_ROW_META});
+    CREATE TABLE ai_analysis (
+        id {pk}, message_id BIGINT REFERENCES messages(id), sentiment_label TEXT NOT NULL,
+        sentiment_score REAL NOT NULL, intent_label TEXT NOT NULL, intent_confidence REAL NOT NULL,
+        suggested_responses TEXT NOT NULL, confidence_scores TEXT NOT NULL, model_version TEXT NOT NULL,
+        engine TEXT NOT NULL, language TEXT, latency_ms REAL, {_ROW_META});
+    CREATE TABLE system_logs (
+        id {pk}, level TEXT NOT NULL, logger TEXT NOT NULL, message TEXT NOT NULL, context TEXT, {_ROW_META});
+    CREATE TABLE change_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);
+    INSERT INTO change_sequence (id, value) VALUES (1, 0);
+    CREATE TABLE metrics_hourly (
+        hour TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (hour, name));
+    CREATE INDEX ix_messages_conversation ON messages (conversation_id, sent_at);
+    CREATE INDEX ix_messages_customer ON messages (customer_id, sent_at);
+    CREATE INDEX ix_messages_sent_at ON messages (sent_at);
+    CREATE INDEX ix_messages_change_seq ON messages (change_seq);
+    CREATE INDEX ix_analysis_message ON ai_analysis (message_id, id);
+    CREATE INDEX ix_analysis_change_seq ON ai_analysis (change_seq);
+    CREATE INDEX ix_customers_last_contact ON customers (last_contact_at);
+    CREATE INDEX ix_customers_created ON customers (created_at);
+    CREATE INDEX ix_customers_name ON customers (name);
+    CREATE INDEX ix_customers_change_seq ON customers (change_seq);
+    CREATE INDEX ix_conversations_customer ON conversations (customer_id, last_message_at);
+    CREATE INDEX ix_conversations_last_message ON conversations (last_message_at);
+    CREATE INDEX ix_conversations_started ON conversations (started_at, status);
+    CREATE INDEX ix_conversations_change_seq ON conversations (change_seq);
+    CREATE INDEX ix_system_logs_created ON system_logs (created_at);
+    CREATE INDEX ix_users_change_seq ON users (change_seq);
+    CREATE INDEX ix_metrics_name ON metrics_hourly (name, hour)
+    """)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
+    (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
+]
+
+
+def current_version(db: Database) -> int:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT, "
+               "applied_at TEXT NOT NULL)")
+    return int(db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version") or 0)
+
+
+def migrate(db: Database, now_iso: str) -> int:
+    """Apply every migration newer than the database; return the resulting version."""
+    version = current_version(db)
+    latest = MIGRATIONS[-1][0]
+    if version > latest:
+        raise RuntimeError(f"database schema version {version} is newer than this program ({latest})")
+    for number, description, step in MIGRATIONS:
+        if number <= version:
+            continue
+        with db.transaction():
+            step(db)
+            db.execute("INSERT INTO schema_version (version, description, applied_at) VALUES (:v, :d, :t)",
+                       {"v": number, "d": description, "t": now_iso})
+        log.info("database migrated to version %d (%s)", number, description)
+        version = number
+    return version

@@ -1,0 +1,36 @@
+"""User accounts (hashes only; never plain passwords)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.database import Database
+
+
+def count_users(db: Database) -> int:
+    return int(db.scalar("SELECT COUNT(*) FROM users") or 0)
+
+
+def get_user(db: Database, username: str) -> dict[str, Any] | None:
+    return db.one("SELECT id, username, password_hash, role, active, last_login_at, created_at FROM users "
+                  "WHERE username = :u", {"u": username})
+
+
+def list_users(db: Database) -> list[dict[str, Any]]:
+    return db.all("SELECT id, username, role, active, last_login_at, created_at FROM users ORDER BY username")
+
+
+def insert_user(db: Database, username: str, password_hash: str, role: str, now: str) -> int:
+    return db.insert("INSERT INTO users (username, password_hash, role, active, created_at, updated_at, change_seq) "
+                     "VALUES (:u, :h, :r, 1, :now, :now, :seq)",
+                     {"u": username, "h": password_hash, "r": role, "now": now, "seq": db.next_sequence()})
+
+
+def update_password_hash(db: Database, username: str, password_hash: str, now: str) -> bool:
+    cur = db.execute("UPDATE users SET password_hash = :h, updated_at = :now, change_seq = :seq WHERE username = :u",
+                     {"h": password_hash, "now": now, "seq": db.next_sequence(), "u": username})
+    return cur.rowcount > 0
+
+
+def record_login(db: Database, username: str, now: str) -> None:
+    db.execute("UPDATE users SET last_login_at = :now WHERE username = :u", {"now": now, "u": username})

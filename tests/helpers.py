@@ -1,0 +1,167 @@
+"""Start the real service (agent.py serve --port 0) in a subprocess and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
+PASSWORD = re.compile(r"with password (\S+)")
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, message: str = "condition"):  # noqa: ANN001, ANN201
+    """Poll predicate until it returns a truthy value (returned) or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class RunningService:
+    process: subprocess.Popen
+    data_dir: Path
+    port: int
+    admin_password: str | None
+    session: requests.Session = field(default_factory=requests.Session)
+    _token: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def local_token(self) -> str:
+        return (self.data_dir / "local_token").read_text().strip()
+
+    def token(self) -> str:
+        """An admin access token obtained through the login endpoint (cached)."""
+        if self._token is None:
+            password = self.admin_password or _password_from_file(self.data_dir)
+            r = self.session.post(self.url + "/api/auth/login", json={"username": "admin", "password": password})
+            assert r.status_code == 200, r.text
+            self._token = r.json()["access_token"]
+        return self._token
+
+    def request(self, method: str, path: str, *, token: str | None | bool = True, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token is True:
+            token = self.token()
+        if token:
+            headers.setdefault("Authorization", f"Bearer {token}")
+        return self.session.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.session.close()
+        return self.process.returncode
+
+
+def _password_from_file(data_dir: Path) -> str:
+    text = (data_dir / "admin_password.txt").read_text()
+    return re.search(r"password: (\S+)", text).group(1)
+
+
+def write_config(data_dir: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "config.json"
+    path.write_text(json.dumps(sections))
+    return path
+
+
+def start_service(data_dir: Path, config: dict[str, dict[str, Any]] | None = None, extra_args: tuple[str, ...] = (),
+                  env: dict[str, str] | None = None, timeout: float = 30.0) -> RunningService:
+    if config is not None:
+        write_config(data_dir, config)
+    cmd = [sys.executable, str(ROOT / "agent.py"), "serve", "--port", "0", "--data-dir", str(data_dir), *extra_args]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                               env={**os.environ, **(env or {})})
+    port = None
+    password = None
+    deadline = time.monotonic() + timeout
+    lines = []
+    while port is None:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError(f"service exited before listening:\n{''.join(lines)}")
+        lines.append(line)
+        found = PASSWORD.search(line)
+        if found:
+            password = found.group(1)
+        match = LISTENING.search(line)
+        if match:
+            port = int(match.group(1))
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("service did not announce its port")
+    service = RunningService(process, data_dir, port, password)
+    wait_until(lambda: _healthy(service), timeout=timeout, message="/api/health")
+    _drain_in_background(process)
+    return service
+
+
+def _drain_in_background(process: subprocess.Popen) -> None:
+    import threading
+
+    def drain() -> None:
+        for _ in process.stdout:
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+
+
+def _healthy(service: RunningService) -> bool:
+    try:
+        return requests.get(service.url + "/api/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+_counter = [0]
+
+
+def message(**overrides: Any) -> dict[str, Any]:
+    """A realistic capture body with a fresh message id."""
+    _counter[0] += 1
+    body = {
+        "message_id": f"wamid.TEST{time.time_ns()}{_counter[0]}",
+        "chat_id": "5511999990000@c.us",
+        "phone": "+55 11 99999-0000",
+        "name": "Maria Silva",
+        "content": "Oi, quanto custa o plano mensal?",
+        "type": "text",
+        "direction": "in",
+        "timestamp": int(time.time() * 1000),
+    }
+    body.update(overrides)
+    return body
