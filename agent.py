@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _data_dir(args: argparse.Namespace):  # noqa: ANN202
+def _data_dir(args: argparse.Namespace):
     from core.paths import DataDir, resolve_data_dir
 
     return DataDir(resolve_data_dir(args.data_dir))
@@ -68,7 +68,7 @@ def _config_path(args: argparse.Namespace, data_dir) -> Path:  # noqa: ANN001
     return Path(args.config).expanduser() if args.config else data_dir.config_file
 
 
-def _load_config(args: argparse.Namespace, data_dir):  # noqa: ANN001, ANN202
+def _load_config(args: argparse.Namespace, data_dir):  # noqa: ANN001
     from core.config import env_overrides, load_config
 
     return load_config(_config_path(args, data_dir)).with_overrides(env_overrides())

@@ -105,9 +105,8 @@ class SecurityMiddleware:
                                headers=[("Retry-After", retry_after_header(wait))])
         if method in ("POST", "PUT", "PATCH"):
             length = environ.get("CONTENT_LENGTH")
-            if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or not length:
-                if environ.get("HTTP_TRANSFER_ENCODING") or length is None:
-                    return _json_error(respond, "411 Length Required", "length_required",
+            if environ.get("HTTP_TRANSFER_ENCODING") or length is None:
+                return _json_error(respond, "411 Length Required", "length_required",
                                        "request bodies must carry Content-Length")
             try:
                 size = int(length or 0)

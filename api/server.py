@@ -103,7 +103,7 @@ def housekeeping(service: Service) -> None:
             if tick % ticks_per_push == 0 and service.bus.subscriber_count:
                 figures = metrics.dashboard(service.db, service.clock, service.data_dir.root)
                 service.bus.publish(events.METRICS_UPDATED, figures, iso(service.clock.now()))
-        except Exception:  # noqa: BLE001 - housekeeping must keep running
+        except Exception:
             log.exception("housekeeping failed")
 
 

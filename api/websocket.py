@@ -177,7 +177,7 @@ class _Session:
     def _close(self, code: int, reason: str) -> None:
         try:
             self.sock.sendall(self.ws.send(CloseConnection(code=code, reason=reason)))
-        except Exception:  # noqa: BLE001 - the peer may be gone already
-            pass
+        except Exception as exc:  # noqa: BLE001 - the peer may be gone already
+            log.debug("close frame not sent: %s", exc)
 
 

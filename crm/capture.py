@@ -12,8 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ai.analysis import AnalysisContext, Analyzer
 from ai.language import detect_language
+
+from ai.analysis import AnalysisContext, Analyzer
 from api.schemas import CaptureRequest
 from core import events
 from core.clock import Clock, hour_bucket, iso

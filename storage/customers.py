@@ -81,7 +81,7 @@ def upsert_conversation_on_message(db: Database, *, chat_id: str, customer_id: i
 
 
 def get_customer_by_phone(db: Database, phone: str) -> dict[str, Any] | None:
-    row = db.one(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone = :p", {"p": phone})  # noqa: S608
+    row = db.one(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone = :p", {"p": phone})
     return customer_from_row(row) if row else None
 
 
@@ -95,8 +95,8 @@ def list_customers(db: Database, *, search: str | None, status: str | None, limi
         where.append("status = :status")
         params["status"] = status
     clause = " AND ".join(where)
-    total = int(db.scalar(f"SELECT COUNT(*) FROM customers WHERE {clause}", params) or 0)  # noqa: S608
-    rows = db.all(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {clause} "  # noqa: S608
+    total = int(db.scalar(f"SELECT COUNT(*) FROM customers WHERE {clause}", params) or 0)
+    rows = db.all(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {clause} "
                   "ORDER BY last_contact_at DESC, id DESC LIMIT :limit OFFSET :offset", params)
     return [customer_from_row(r) for r in rows], total
 
@@ -111,7 +111,7 @@ def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str) 
             values[key] = json.dumps(values[key], ensure_ascii=False)
     assignments = ", ".join(f"{k} = :{k}" for k in values)
     values.update({"now": now, "seq": db.next_sequence(), "phone": phone})
-    cur = db.execute(f"UPDATE customers SET {assignments}, updated_at = :now, change_seq = :seq "  # noqa: S608
+    cur = db.execute(f"UPDATE customers SET {assignments}, updated_at = :now, change_seq = :seq "
                      "WHERE phone = :phone", values)
     return cur.rowcount > 0
 
@@ -145,7 +145,7 @@ CONVERSATION_COLUMNS = ("c.id, c.chat_id, c.customer_id, c.status, c.started_at,
 
 
 def get_conversation(db: Database, conversation_id: int) -> dict[str, Any] | None:
-    return db.one(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN customers cu "  # noqa: S608
+    return db.one(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN customers cu "
                   "ON cu.id = c.customer_id WHERE c.id = :id", {"id": conversation_id})
 
 
@@ -159,8 +159,8 @@ def list_conversations(db: Database, *, status: str | None, customer_id: int | N
         where.append("c.customer_id = :cid")
         params["cid"] = customer_id
     clause = " AND ".join(where)
-    total = int(db.scalar(f"SELECT COUNT(*) FROM conversations c WHERE {clause}", params) or 0)  # noqa: S608
-    rows = db.all(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN customers cu "  # noqa: S608
+    total = int(db.scalar(f"SELECT COUNT(*) FROM conversations c WHERE {clause}", params) or 0)
+    rows = db.all(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN customers cu "
                   f"ON cu.id = c.customer_id WHERE {clause} ORDER BY c.last_message_at DESC, c.id DESC "
                   "LIMIT :limit OFFSET :offset", params)
     return rows, total

@@ -152,8 +152,8 @@ class Database:
     def _rollback_quietly(self) -> None:
         try:
             self.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001 - the original error matters more
-            pass
+        except Exception as exc:  # noqa: BLE001 - the original error matters more
+            log.debug("rollback after failed commit also failed: %s", exc)
 
     @property
     def in_transaction(self) -> bool:

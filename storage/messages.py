@@ -65,13 +65,13 @@ def analyses_for(db: Database, message_pks: list[int]) -> dict[int, dict[str, An
         return {}
     placeholders = ", ".join(f":m{i}" for i in range(len(message_pks)))
     params = {f"m{i}": pk for i, pk in enumerate(message_pks)}
-    rows = db.all(f"SELECT a.* FROM ai_analysis a WHERE a.id IN (SELECT MAX(id) FROM ai_analysis "  # noqa: S608
+    rows = db.all(f"SELECT a.* FROM ai_analysis a WHERE a.id IN (SELECT MAX(id) FROM ai_analysis "
                   f"WHERE message_id IN ({placeholders}) GROUP BY message_id)", params)
     return {int(r["message_id"]): analysis_from_row(r) for r in rows}
 
 
 def get_message(db: Database, message_pk: int) -> dict[str, Any] | None:
-    return db.one(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id "  # noqa: S608
+    return db.one(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id "
                   "WHERE m.id = :id", {"id": message_pk})
 
 
@@ -107,7 +107,7 @@ def list_messages(db: Database, *, conversation_id: int | None, customer_id: int
             where.append("fa.intent_label = :intent")
             params["intent"] = intent
     clause = " AND ".join(where)
-    total = int(db.scalar(f"SELECT COUNT(*) FROM messages m{joins} WHERE {clause}", params) or 0)  # noqa: S608
-    rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id"  # noqa: S608
+    total = int(db.scalar(f"SELECT COUNT(*) FROM messages m{joins} WHERE {clause}", params) or 0)
+    rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id"
                   f"{joins} WHERE {clause} ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit OFFSET :offset", params)
     return rows, total

@@ -20,7 +20,7 @@ LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
 PASSWORD = re.compile(r"with password (\S+)")
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, message: str = "condition"):  # noqa: ANN001, ANN201
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, message: str = "condition"):
     """Poll predicate until it returns a truthy value (returned) or the timeout passes."""
     deadline = time.monotonic() + timeout
     while True:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ai.analysis import AnalysisContext
 from ai.language import detect_language
+
+from ai.analysis import AnalysisContext
 from api.errors import ApiError, not_found
 from api.plugins import Request
 from api.schemas import AnalysisRequest

@@ -17,7 +17,7 @@ from crm.users import verify_credentials
 from storage.users import record_login
 
 
-def _off_loop(fn, *args):  # noqa: ANN001, ANN202
+def _off_loop(fn, *args):  # noqa: ANN001
     """argon2 is slow on purpose; run it on gevent's thread pool so other requests keep flowing."""
     return gevent.get_hub().threadpool.apply(fn, args)
 

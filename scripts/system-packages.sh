@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Debian/Ubuntu packages the agent (and, with --test, the test suite) needs. Needs root or sudo.
+# Usage: scripts/system-packages.sh [--test]
+set -euo pipefail
+
+runtime=(python3 python3-venv python3-dev python3-tk build-essential cmake git)
+# Tests: a virtual X server, a tray host, a private D-Bus session with a notification daemon, tools to
+# drive and inspect windows, PostgreSQL for the hub, wrk for the HTTP benchmarks.
+testing=(xvfb xauth x11-utils xdotool trayer dbus dbus-x11 dunst libnotify-bin desktop-file-utils
+         imagemagick postgresql wrk)
+
+wanted=("${runtime[@]}")
+[ "${1:-}" = "--test" ] && wanted+=("${testing[@]}")
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Please install these packages with your system's package manager: ${missing[*]}" >&2
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "Need root to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+echo "Installing system packages: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
