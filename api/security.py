@@ -43,7 +43,12 @@ class OriginPolicy:
         return port.isdigit() and int(port) == self.port and name in self.host_names
 
     def origin_allowed(self, origin: str) -> bool:
-        return origin.rstrip("/").lower() in self.allowed_origins
+        origin = origin.rstrip("/").lower()
+        if origin in self.allowed_origins:
+            return True
+        # The service's own origin (no page is served there, but local tools send it, e.g. WebSocket clients).
+        scheme, _, host = origin.partition("://")
+        return scheme == "http" and self.host_allowed(host)
 
 
 def check_host_and_origin(environ: dict[str, Any], policy: OriginPolicy) -> tuple[str, str] | None:

@@ -1,0 +1,24 @@
+"""Shared fixtures: a real service on a free port with its own data directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import RunningService, start_service
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    """One service per test module (tests inside a module must not depend on each other's data)."""
+    running = start_service(tmp_path_factory.mktemp("agent"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fresh_service(tmp_path) -> Iterator[RunningService]:  # noqa: ANN001
+    running = start_service(tmp_path / "agent")
+    yield running
+    running.stop()
