@@ -1,0 +1,481 @@
+"""Intent detection from weighted multilingual cues (pt / en / es), in one pass over the tokens.
+
+Two kinds of cue feed one score per intent:
+- word cues: a dict lookup per token, exact ("pix") or by prefix ("cancel*" covers cancelar,
+  cancelamento, cancelled, cancelen); prefixes carry the morphology of three languages cheaply;
+- phrase cues: regexes over the normalised text for things a single word cannot say
+  ("where is my order", "ainda nao chegou", "cancelar a consulta" = scheduling, not cancellation).
+  They are compiled into ONE alternation scanned once, because 40 separate regex searches per
+  message would cost more than the whole latency budget.
+
+Weights are on a rough "evidence" scale: 3 = decisive on its own, 2 = strong, 1 = supporting.
+A phrase cue may carry a negative weight to veto a word cue that it explains away.
+Precedence required by the taxonomy: cancellation > complaint > everything else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ai.analysis import INTENT_LABELS
+
+# ---------------------------------------------------------------------------------------------
+# Word cues: intent -> {weight: "space separated tokens; a trailing * makes it a prefix"}
+# Tokens are in normalised form: lower-case, no accents, chat spelling expanded.
+# ---------------------------------------------------------------------------------------------
+WORD_CUES: dict[str, dict[float, str]] = {
+    "greeting": {
+        1.2: "oi oie ola hello hi hey hiya heya yo hola holi buenas opa eae eai salve alo howdy greetings"
+        " hallo hellooo saludos",
+    },
+    "pricing": {
+        3.0: "quanto quantos cuanto cuanta cuantos preco* precio* price* pricing cost costs costo* custa custam"
+        " custo custos cuesta cuestan orcamento* orcar cotizacion* cotizar cotacao quote quotes frete fretes"
+        " desconto* descuento* discount* cupom cupons cupon* coupon* promo promocao promocion* tarifa*"
+        " fee fees carissimo carisim* expensive overpriced pricey precinho mensalidade mensualidad taxa taxas",
+        2.0: "valor valores diaria barato* cheap* caro charge charges rate rates cobran cobram comissao"
+        " gratis free",
+    },
+    "purchase": {
+        2.5: "comprar compro comprando encomendar buy buying purchase* adquirir assinar subscribe suscribir*"
+        " suscribo preorder* preordenar apartar aparta* apartame ordenar checkout carrinho carrito cart"
+        " encargar",
+        1.5: "reservar reserve separa separar separe guardas guarda pedir estoque stock llevar* llevo levar"
+        " assinatura subscription suscripcion encomenda",
+        1.0: "disponivel disponible available reserva compra",
+        0.5: "quero quiero queria want order",
+    },
+    "order_status": {
+        3.0: "rastreio rastreamento rastrear rastreo rastrea* rastrei* tracking track cade eta seguimiento",
+        2.5: "transportadora paqueteria despachad* despacharam enviaram shipped arrive arrives previsao prazo",
+        2.0: "atrasado atrasada atraso atrasou delayed delay retraso retrasado retrasada correios courier"
+        " entregador repartidor motoboy paquete pacote package parcel postado",
+        1.5: "entregue entregaram delivered enviado enviada chega llega arrived status carrier entrega delivery"
+        " demorando",
+        1.2: "late demora chegou llego chegar llegar envio",
+    },
+    "support": {
+        2.5: "senha password contrasena login logar signin estacionamento estacionamiento parking bug"
+        " travando reset resetar redefinir desbloquear unlock waterproof voltagem voltaje voltage bivolt"
+        " compativel compatible compatibilidade garantia warranty",
+        2.0: "app aplicativo aplicacion configurar configuro configura* instalar install* instal* wifi bluetooth"
+        " conectar conecto connect* manual atendente humano human suporte soporte endereco direccion"
+        " localiza* ubica* located location sucursal filial bloquead* blocked locked cadastro registr*"
+        " verificacao verification pin otp lavar lavadora wash washing dryer secadora medida* erro error",
+        1.2: "acesso acessar acceder account conta cuenta site website support tamanho talla size address"
+        " duvida duda question pergunta informacao informacion ajuda ayuda help usar contato contact"
+        " contactar agent agente funciona funcionar trava",
+        0.8: "loja tienda store shop unidade branch tecnico tecnica battery bateria email",
+    },
+    "complaint": {
+        3.0: "pessimo* pesimo* horrivel horriveis horrible* terrible terrivel awful worst lixo porcaria basura"
+        " porqueria vergonha verguenza vergonzoso inaceptable unacceptable inaceitavel inadmissivel"
+        " inadmisible descaso desrespeito disrespect* rude grosseir* grosera grosero groseros maleducad*"
+        " decepc* decepcion* disappoint* insatisf* dissatisf* furious furioso furiosa indignad* revoltad*"
+        " scam estafa fraude fraud reclam* complain* complaint* queja* quejar* procon profeco palhacada"
+        " quebrad* quebrou broken damaged danificad* estragad* estragou defeito* defeit* defect* defectuos*"
+        " mofad* podre spoiled rotten lamentavel lamentable descaso enrolacao enrolando",
+        2.5: "absurd* ridicul* enganad* roto rotos rotas danad* denuncia* frustrad* frustrat*",
+        2.0: "riscad* scratched rayad* amassad* crushed aplastad* rasgad* desbot* faded grosso grossa ruim"
+        " unhappy harto harta golpe waste wasted fatal bbb",
+        1.5: "rota torn sujo sujos dirty sucio sucia piada joke chiste malo molesto annoying chato chata",
+        1.0: "mal mala errado errada wrong equivocado equivocada",
+    },
+    "cancellation": {
+        3.0: "cancel* estorn* reembols* refund* devolu* devolv* devuel* chargeback rescindir rescisao",
+        2.5: "desist* arrepent* returning terminate",
+        2.0: "desativar deactivate encerrar unsubscribe",
+        1.5: "return returns delete excluir eliminar",
+    },
+    "payment": {
+        3.0: "pix boleto* cartao cartoes tarjeta* paypal venmo zelle applepay gpay mercadopago picpay"
+        " installment* cuota* parcela parcelas parcelar parcelado parcelamento parcelo factura* invoice*"
+        " comprovante comprobante pagamento pagamentos payment* billing fatura",
+        2.5: "transferencia* efectivo recibo receipt paguei pague pagado pagamos declin* recusad* rechaz*"
+        " deposito* deposit bitcoin crypto cripto cheque",
+        2.0: "pagar pago pay paid paying pagando pagos cash transfer juros intereses ted bill nubank",
+        1.5: "card cards credito credit debito debit captura screenshot aprovad* aprobad* cobranca qr",
+        1.0: "dinheiro chave interest",
+    },
+    "scheduling": {
+        3.0: "agendar agend* remarc* reagend* desmarc* reprogram* reschedul* appointment* appt cita citas"
+        " encaixe encaixar funcionamento abrem abren cierran fecham opens closes",
+        2.5: "schedul* turno turnos booking slot slots availability",
+        2.0: "horario horarios book abre abierto abiertos aberto abertos disponibilidade disponibilidad"
+        " closing",
+        1.5: "open feriado holiday holidays reservation session sessao sesion consulta visita visit vaga cierra"
+        " fecha",
+        1.0: "hora domingo sabado sunday saturday",
+    },
+    "praise": {
+        3.0: "obrigad* agradec* thank* thanks cheers gracias valeu brigad* parabens congrat* felicit* felicidades"
+        " kudos amei adorei recomendo recommend* recomiendo arrasa* arrasam",
+        2.5: "encant* loved nailed satisfeit* satisfied impecable impecavel sensacional perfeit* perfect*"
+        " excelente excellent maravilh* maravillos* fantastic* atencios* helpful prestativ* servicial",
+        2.0: "love otimo otima awesome amazing incrivel increible genial recomendad* rocks contente contento"
+        " capricho amable gentil top",
+        1.5: "great happy feliz lindo linda beautiful rock sweet show massa",
+    },
+    "other": {
+        3.0: "curriculo* hiring contratando contratan emprego empleo vacante* fornecedor* proveedor* supplier*"
+        " parceria partnership* influencer* influenciador* newsletter spam spamming broadcast",
+        2.5: "job jobs distribuidor* collab* colaboracion* engano trabajo resume",
+        1.0: "representante catalog* catalogo review feedback",
+    },
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phrase cues: (intent, weight, regex over the normalised text " tok tok ... ").
+# Each regex starts at a token start. Keep them short: they all run in one alternation.
+# ---------------------------------------------------------------------------------------------
+_ORDER_NOUN = r"(?:pedido|encomenda|compra|pacote|package|order|orden|parcel|paquete|entrega|delivery|stuff|items?|produto|producto|envio)"
+_MY = r"(?:meu|minha|mi|my|o|a|el|la|the|nosso|nuestro)"
+_NOT = r"(?:nao|no|not|never|nunca|don't|doesn't|didn't|isn't|won't|can't|cannot|hasn't|haven't|ainda nao|still not)"
+
+PHRASE_CUES: list[tuple[str, float, str]] = [
+    # greeting
+    ("greeting", 1.2, r"(?:bom dia|boa tarde|boa noite|buen dia|buenos dias|buenas tardes|buenas noches|good (?:morning|afternoon|evening)|que onda|que tal|e ai)\b"),
+    ("greeting", 1.0, r"(?:tudo (?:bem|bom|certo|joia|tranquilo)|como (?:vai|estas|estan|esta)|how are (?:you|u)|alguem (?:ai|atendendo|por ai)|anyone (?:there|around|here)|alguien (?:atiende|ahi|ahi)|hay alguien|tem alguem)\b"),
+    ("greeting", 0.8, r"(?:tengo una (?:consulta|pregunta|duda)|tenho uma (?:duvida|pergunta)|i have a question|(?:gostaria|queria) de uma informacao|una consulta)\b"),
+    ("scheduling", -1.5, r"(?:tengo una consulta|una consulta)\b"),
+    ("greeting", 1.0, r"morning\b"),
+    # pricing
+    ("pricing", 3.0, r"(?:how much|what(?:'s| is| does) (?:the )?(?:price|cost|rate)|qual (?:o )?(?:valor|preco)|que precio|(?:tabela|lista) de prec|price list)"),
+    ("pricing", -3.0, r"(?:quant[oa]s? (?:tempo|vezes|dias|horas)|cuant[oa]s? (?:tiempo|cuotas|dias|horas)|how much (?:time|longer))\b"),
+    ("pricing", 2.0, r"(?:cuanto (?:sale|es|me sale)|quanto (?:sai|fica|e|esta|seria))\b"),
+    ("pricing", 2.5, r"(?:muito caro|mto caro|tao caro|q caro|que caro|muy caro|too expensive|so expensive|way too)\b"),
+    # purchase
+    ("purchase", 3.0, r"(?:quero|queria|gostaria de|vou|quiero|quisiera|queremos|want to|would like to|i'd like to|i'll|can i|could i|posso|puedo|como|how (?:do|can) i|onde|donde|where (?:can|do) i|ready to|pronto para|listo para) (?:\w+ )?(?:comprar|buy|purchase|order|pedir|encomendar|assinar|subscribe|suscribirme|adquirir|place (?:an |the )?order|preorder|preordenar|levar|llevarme|garantir|fechar|fazer (?:um |o )?pedido|hacer (?:un |el )?pedido)\b"),
+    ("purchase", 2.5, r"(?:quero|quiero|want|vou querer|me ve|me da|manda|me manda) (?:mais |mas |more |another |outro |otro |one more |\d+ )"),
+    ("purchase", 3.0, r"(?:i'll take|me llevo|me quedo con|vou levar|vou querer|vou pegar|me separa|separa (?:um|uma|pra|para)|put (?:one|it) aside|hold (?:one|it)|me (?:lo|la) (?:apartas|guardas|separas)|place (?:an |the )?order|fazer (?:um |o )?pedido|hacer (?:un |el )?pedido|fechar (?:a |o )?(?:compra|pedido))"),
+    ("purchase", 2.0, r"(?:tem|tiene|tienen|hay|have|do you have|got) .{0,20}(?:estoque|stock|disponivel|disponible|available)"),
+    ("purchase", 2.0, r"(?:link|site) (?:pra|para|to) (?:comprar|buy|compra|order)"),
+    # order status
+    ("order_status", 3.0, r"(?:cade|onde (?:esta|anda|fica|ta)|where(?:'s| is| are)|donde (?:esta|anda|quedo)|que (?:paso|houve|aconteceu) con?) (?:\w+ )?" + _MY + r"? ?" + _ORDER_NOUN),
+    ("order_status", 1.5, r"(?:meu|minha|mi|my|o|el|the) " + _ORDER_NOUN + r"\b"),
+    ("order_status", 2.0, r"(?:ainda|todavia|aun|still|sigue|segue) (?:nao|no|sin|sem|not|hasn't|haven't|nothing|nada|waiting)\b"),
+    ("order_status", 2.5, r"(?:nao|no|not|never|nunca|hasn't|haven't|didn't) (?:\w+ ){0,2}(?:chegou|chego|recebi|llega|llego|llegado|arrived|come|received|delivered|entregue|entregado|entregaram)\b"),
+    ("order_status", 3.0, r"(?:quando|cuando|when|ate quando|ate que dia|que dia|what day|para cuando|em quantos dias|en cuantos dias) .{0,25}(?:cheg|lleg|arriv|entreg|deliver|get here|ship|envi|sai\b|salio|sale\b|vem\b|come\b|vai chegar)"),
+    ("order_status", 3.0, r"(?:order status|status (?:do|da|of|del) (?:meu |minha |my |mi )?(?:pedido|order|encomenda|compra)|estado (?:de|del) (?:mi )?pedido|status do pedido)"),
+    ("order_status", 2.5, r"(?:ja|ya|already|has|have|did|foi) .{0,15}(?:enviad|enviaram|despach|postad|shipped|sent out|go out|salio|saiu|envi|sali|went out)"),
+    ("order_status", 3.0, r"(?:saiu (?:para|pra) entrega|out for delivery|em transito|in transit|en camino|a caminho|era (?:para|pra) (?:chegar|ter chegado)|was supposed to (?:arrive|come|be delivered)|tenia que llegar)"),
+    ("order_status", 2.5, r"(?:says|consta|diz|dice|aparece|shows) .{0,12}(?:delivered|entregue|entregado|enviado|shipped)"),
+    ("order_status", 2.0, r"(?:ja faz|faz|ha|hace|already|been|pasaron|van|ja sao) (?:mais de )?\d+ (?:dias|days|semanas|weeks)"),
+    ("order_status", 2.0, r"(?:nada|nothing) (?:do|da|de|del|of) (?:meu|minha|mi|my)"),
+    # support
+    ("support", 2.5, r"(?:como (?:eu )?(?:faco|uso|usa|funciona|configur\w*|ligo|instalo|troco|mudo|altero|acesso|entro|recupero|reseto|redefino|conecto|cadastro|registro|hago|cambio|lo conecto|accedo|ativo|activo)|how (?:do|can|to|does|should) (?:i |you |we )?(?:use|set|change|reset|connect|install|update|turn|log|sign|recover|register|contact|reach|fix|get in touch|activate|pair|talk|speak|unlock|access|edit))"),
+    ("support", 2.5, r"(?:nao|no) (?:\w+ )?(?:consigo|consegui|conseguindo|puedo|pude|logro) (?:\w+ )?(?:entrar|acessar|acceder|logar|login|iniciar|abrir|instalar|conectar|cadastr|registr|ingresar)"),
+    ("support", 2.5, r"(?:can't|cannot|can not|unable to|couldn't|won't let me) (?:\w+ )?(?:log|sign|access|login|get into|open|connect|reset|register)"),
+    ("support", 3.0, r"(?:falar|hablar|talk|speak|chat) (?:com|con|to|with) (?:um |una |a |an |uma |o |el |the )?(?:atendente|humano|human|persona|pessoa|agent|agente|representante|representative|real person|gerente|manager|supervisor|alguem|alguien|someone|somebody|customer service|suporte|soporte)"),
+    ("support", 3.0, r"(?:loja fisica|tienda fisica|physical store|(?:onde|where|donde) (?:\w+ )?(?:fica|is|queda|esta|are|ficam) .{0,12}(?:loja|tienda|store|shop|local|sucursal|located|voces))"),
+    ("support", 2.0, r"(?:serve|sirve|fits?|works?|funciona|compatible|compativel) (?:no|na|em|para|pra|en|con|with|on|in|for|com) "),
+    ("support", 2.5, r"(?:entregam|entregan|fazem entrega|hacen (?:envios|entregas)|envian|do you deliver|do you ship|deliver to|ship to|envios a) "),
+    ("support", 3.0, r"(?:esqueci|olvide|forgot|lost|perdi) (?:\w+ )?(?:senha|password|contrasena|login|usuario|username|pin|acesso)"),
+    ("support", 2.5, r"(?:a prova d|resistente al agua|water ?proof|(?:vem|viene|come|comes) (?:com|con|with)|customer service|atendimento ao cliente|servicio al cliente|atencion al cliente)"),
+    ("support", 3.0, r"(?:app|aplicativo|site|pagina|aplicacion|it|programa|sistema|link) (?:\w+ )?(?:nao|no|won't|doesn't|didn't) (?:\w+ )?(?:abre|open|abren|carrega|load|funciona|works?)"),
+    ("scheduling", -3.0, r"(?:app|aplicativo|site|pagina|aplicacion|programa|sistema|link) (?:\w+ )?(?:nao|no|won't|doesn't|didn't) (?:\w+ )?(?:abre|open|abren)"),
+    # complaint
+    ("complaint", 3.0, r"(?:nao|no|doesn't|does not|don't|isn't|is not|won't|stopped|parou de|dejo de|deixou de|para de) (?:\w+ )?(?:funciona|working|work|funcionar|funcione|liga\b|ligar|enciende|prende|carrega|carga|charging|turn on)"),
+    ("support", -2.0, r"(?:nao|no|doesn't|does not|don't|isn't|is not|won't|stopped|parou de|dejo de|deixou de) (?:\w+ )?(?:funciona|working|work|funcionar)"),
+    ("complaint", 2.5, r"(?:veio|vieram|chegou|chegaram|mandaram|enviaram|entregaram|recebi|llego|llegaron|mandaron|enviaron|came|arrived|sent|got|received|delivered) (?:\w+ ){0,4}(?:errad|equivocad|wrong|incorrect|incomplet|faltando|missing|faltan|faltaron|faltou|falto|diferente|different|trocad|cambiad|vazi|vacio|empty|aberto|abierto|violad|usad|used|fri[ao]\b|cold\b)"),
+    ("complaint", 3.0, r"(?:pedi|ordered|pedimos|encomendei) \w+ (?:e |y |and |but )?(?:veio|got|came|me llego|llego|recebi|received|chegou|mandaram)"),
+    ("complaint", 3.0, r"(?:ninguem|nobody|no one|nadie) (?:\w+ )?(?:responde|atende|resolve|answers|responds|replies|helps|fixes|cares|contesta|resuelve|ayuda|ajuda|retorna|picks|me)"),
+    ("complaint", 2.5, r"(?:sem|sin|no|without) (?:nenhuma |ninguna |any )?(?:resposta|retorno|respuesta|solucion|solucao|answer|reply|response)\b"),
+    ("complaint", 3.0, r"(?:nunca mais|never again|nunca mas|never buying|never (?:ordering|shopping|order)|not buying again|never buy)"),
+    ("complaint", 3.0, r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|twice|double|em dobro|a mais|de mas|indevid|extra)"),
+    ("complaint", 2.5, r"(?:terceira|tercera|third|quarta|segunda|second|\d+a?) (?:vez|vezes|veces|time|times) .{0,25}(?:reclam|complain|quej|lig|llam|call|ped|ask|mand|escrev|escrib|writ)"),
+    ("complaint", 3.0, r"(?:mal (?:atendid\w*|educad\w*|servicio|atencion|atendimento)|fui mal|me (?:trataram|atendieron|trataron|atenderam) (?:mal|fatal)|bad (?:service|experience|quality|customer)|poor (?:service|quality)|mala (?:atencion|experiencia|calidad)|(?:atendimento|servico|service|servicio|atencion|calidad|qualidade|quality) (?:\w+ )?(?:horrivel|pessim\w*|ruim|terrible|awful|horrible|mala|malo|fatal|lixo|poor|bad|fraco|fraca))"),
+    ("complaint", 3.0, r"(?:(?:nao|no|not) vale (?:o |la |the )?(?:pena|preco|precio|price|money|lo que)|not worth)"),
+    ("complaint", 3.0, r"(?:nao apareceu|never (?:came|showed|show)|no (?:vino|aparecio)|nunca vino|didn't (?:show|come)|no show)"),
+    ("complaint", 2.5, r"(?:on hold|esperando (?:ha|faz|hace) .{0,10}(?:hora|dia|semana)|waiting (?:for )?(?:hours|days|weeks|an hour)|(?:perdi|wasted|perdi toda) (?:\w+ )?(?:tarde|dia|tempo|tiempo|time|afternoon|day|morning))"),
+    ("complaint", 2.0, r"(?:muito chato|que chato|so annoying|que molesto|que decepcion|q decepcion|q decepcao|que decepcao|que raiva|que saco|muy molesto)"),
+    # cancellation
+    ("cancellation", 3.0, r"(?:money|dinheiro|dinero|plata|valor) (?:de volta|back|devolta|de vuelta)"),
+    ("cancellation", 3.0, r"(?:(?:dar|darme|dame|de|doy) de baja|(?:close|delete|terminate|deactivate|remove) (?:my |the )?(?:account|membership|plan|subscription)|(?:encerrar|excluir|deletar|apagar|desativar) (?:a |minha |o meu |meu )?(?:conta|cadastro|plano|assinatura)|(?:cerrar|eliminar|borrar) (?:mi |la )?(?:cuenta|suscripcion|plan|membresia))"),
+    ("cancellation", 2.5, r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want|need|preciso|necesito) (?:\w+ )?(?:mais|mas|anymore|more)\b"),
+    ("cancellation", 3.0, r"(?:changed my mind|mudei de ideia|me arrepenti|cambie de opinion|desisti|never mind cancel)"),
+    ("cancellation", 2.5, r"(?:send|mandar|enviar|devolver|return) (?:it|this|them|isso|esto|de volta|back)\b"),
+    ("cancellation", 3.0, r"(?:quero|quiero|want to|would like to|i'd like to|gostaria de|need to|preciso) (?:\w+ )?(?:devolver|return|reembolso|refund|estorno)"),
+    # scheduling (appointment cancellation belongs here, not to cancellation)
+    ("scheduling", 4.0, r"(?:cancel\w*|desmarc\w*|remarc\w*) (?:\w+ ){0,3}(?:consulta|horario|agendamento|cita|turno|appointment|appt|sessao|sesion|session|aula|clase|visita|avaliacao|exame|hora)\b"),
+    ("cancellation", -4.0, r"(?:cancel\w*|desmarc\w*) (?:\w+ ){0,3}(?:consulta|horario|agendamento|cita|turno|appointment|appt|sessao|sesion|session|aula|clase|visita|avaliacao|exame|hora)\b"),
+    ("scheduling", 3.0, r"(?:marcar|agendar|reservar|book|make|schedule|pedir|sacar|agendame|agenda|marca|agende) (?:\w+ ){0,2}(?:horario|hora|consulta|cita|turno|appointment|sessao|sesion|session|visita|visit|avaliacao|exame|corte|aula|clase|table|mesa|reserva|consultation|facial|manicure|limpeza)"),
+    ("scheduling", 3.0, r"(?:(?:que|what|a que|ate que|hasta que|till what|until what) (?:horas?|time) .{0,20}(?:abre|abrem|fecha|fecham|abren|cierran|cierra|open|close|funciona|atende|atienden|start|opens|closes)|how late|how early|ate que horas|hasta que hora)"),
+    ("scheduling", 3.0, r"(?:horario|hours) (?:de )?(?:funcionamento|atendimento|atencion|abertura|of operation|de trabajo|comercial)|(?:opening|business|store|working) hours"),
+    ("scheduling", 3.0, r"(?:voces|vcs|voce|ustedes|you|are you|estan|estao|store|tienda|loja) (?:\w+ )?(?:abrem|aberto|abertos|abren|abierto|abiertos|open|funcionam|funciona|atendem|atienden)\b"),
+    ("scheduling", 2.5, r"(?:tem|tiene|tienen|hay|have|got|any|do you have) (?:\w+ ){0,2}(?:horario|hora|vaga|turno|lugar|cupo|slots?|availability|openings?|disponibilidad|appointment|espaco)"),
+    ("scheduling", 2.5, r"(?:atender|atende|atiende|atienden|see|fit) (?:me )?(?:in )?(?:hoje|amanha|hoy|manana|today|tomorrow|depois|despues|after|before|antes|at)\b"),
+    ("scheduling", 3.0, r"(?:trocar|mudar|cambiar|change|move|pasar|passar|alterar) (?:\w+ )?(?:horario|hora|cita|turno|appointment|consulta|\d+ ?(?:am|pm|h)\b)"),
+    ("purchase", -2.0, r"(?:reservar|reserve|book) (?:\w+ ){0,2}(?:consulta|cita|turno|appointment|horario|visita|mesa|table)"),
+    # payment
+    ("payment", 3.0, r"(?:nota fiscal|cupom fiscal|formas? de pagamento|metodos? de pago|formas de pago|payment methods?|pay(?:ing)? (?:with|by|in|via|using|on)|pagar (?:com|con|no|na|en|via|por|a|em)|a vista|en efectivo|contra ?entrega|cash on delivery|na entrega|sem juros|sin intereses|meses sin|no interest|interest free|chave pix|apple pay|google pay|mercado pago|vale (?:refeicao|alimentacao)|split (?:it|the payment|in))"),
+    ("complaint", -2.0, r"(?:card|cartao|tarjeta) (?:\w+ ){0,3}(?:declin|recusad|rechaz)"),
+    # praise
+    ("praise", 2.5, r"(?:chegou (?:certinho|rapidinho|antes|perfeito|direitinho|bem|rapido|no prazo)|deu (?:tudo )?certo|superou|exceeded|supero|nota (?:10|dez|mil)|10 / 10|(?:5|cinco|five) (?:estrelas|stars|estrellas)|muito bem atendid|bem atendid|well done|good job|great job|buen trabajo|excelente atencion|mil gracias|todo bien|all good|tudo certo aqui)"),
+    ("praise", 2.0, r"(?:muito bom|muy bueno|really good|so good|very good|muito boa|muy buena|son lo maximo|lo maximo|sao demais|um amor|un amor|so sweet|you guys rock|voces sao|vcs sao)"),
+    # other
+    ("other", 4.0, r"(?:(?:numero|number|chat|contato|contacto) (?:errado|equivocado|wrong)|wrong (?:number|chat|person|contact)|(?:mandei|envie|sent|mande) .{0,20}(?:errad|equivocad|wrong)|foi engano|me equivoque|por engano|by mistake)"),
+    ("other", 4.0, r"(?:para|parem|pare|stop|deja|dejen|deje|quit) (?:de )?(?:me )?(?:mandar|enviar|sending|spamming|messaging|texting|mandarme|enviarme|spam|ligar|llamar|calling)"),
+    ("other", 4.0, r"(?:tira|tirar|remove|sacar|saca|saquen|sacame|borrar|borren|exclui|excluir) .{0,15}(?:lista|list|grupo|group|contatos|contactos|broadcast|difusion|transmissao)"),
+    ("other", 4.0, r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want) (?:\w+ )?(?:receber|recibir|receive|get) "),
+    ("cancellation", -3.0, r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want) (?:\w+ )?(?:receber|recibir|receive|get) "),
+    ("other", 2.5, r"(?:(?:quem|who|quien) (?:e|is|es|fala|habla)\b|(?:meu|mi|my) (?:primo|prima|amigo|amiga|cousin|friend|irmao|hermano) .{0,25}(?:numero|number|contato|passou|gave|paso))"),
+    ("other", 2.0, r"(?:leave (?:a )?review|deixar (?:uma )?avaliacao|dejar (?:una )?resena|dar (?:um |una )?feedback)"),
+]
+
+# Minimum evidence for cancellation/complaint to pre-empt the other intents (precedence rule).
+PRECEDENCE_MIN = 2.5
+# Below this, nothing concrete was said: the message is "other" (or a greeting).
+MIN_EVIDENCE = 1.0
+# "other" always has this much evidence, so a message with no cue lands there with modest confidence.
+OTHER_PRIOR = 1.0
+# Softmax temperature for turning evidence into a confidence (fitted on chat_dev reliability).
+TEMPERATURE = 1.1
+
+
+def _split_alternatives(body: str) -> list[str]:
+    """Split a regex body on its top-level '|' (ignores '|' inside groups and classes)."""
+    parts, depth, in_class, current = [], 0, False, []
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            current.append(body[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append("".join(current))
+            current = []
+            i += 1
+            continue
+        current.append(char)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Index just past the ')' closing the group that opens at pattern[start]."""
+    depth, i, in_class = 0, start, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return len(pattern)
+
+
+def first_word_keys(pattern: str) -> set[str] | None:
+    """The first-3-letter keys of every word a phrase regex can start with, or None if unknown.
+
+    Understands the style used in PHRASE_CUES: literal words and nested (?:a|b) groups. Anything it
+    cannot read (a pattern starting with \\d, '.', an optional group...) returns None and that
+    phrase is simply tried at every token.
+    """
+    keys: set[str] = set()
+    for alternative in _split_alternatives(pattern):
+        if alternative.startswith("(?:"):
+            end = _group_end(alternative, 0)
+            if end < len(alternative) and alternative[end] in "?*":
+                return None  # optional first group: the phrase may start with what follows
+            inner = first_word_keys(alternative[3 : end - 1])
+            if inner is None:
+                return None
+            keys |= inner
+            continue
+        word = re.match(r"[a-z0-9']+", alternative)
+        if word is None:
+            return None
+        run = word.group(0)
+        following = alternative[len(run) : len(run) + 1]
+        if following in ("?", "*", "{"):
+            run = run[:-1]  # the last letter is optional
+            following = "?"
+        if len(run) < 3 and following not in ("", " ", ")"):
+            return None  # a short stem continuing into a class/group: cannot know the token's start
+        if not run:
+            return None
+        keys.add(run[:3])
+    return keys
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    label: str
+    confidence: float
+    probabilities: dict[str, float]  # every intent, sums to 1
+
+
+class IntentMatcher:
+    """Compiled cue tables. Immutable after construction, so one instance serves every thread."""
+
+    def __init__(
+        self,
+        word_cues: dict[str, dict[float, str]] | None = None,
+        phrase_cues: Iterable[tuple[str, float, str]] | None = None,
+        labels: Iterable[str] = INTENT_LABELS,
+    ) -> None:
+        self.labels: tuple[str, ...] = tuple(labels)
+        self._index = {label: i for i, label in enumerate(self.labels)}
+        self._exact, self._prefixes, self._prefix_lengths = self._compile_words(word_cues or WORD_CUES)
+        # 3-letter heads of all prefixes: most tokens skip the prefix loop after one set lookup
+        self._prefix_heads = frozenset(p[:3] for p in self._prefixes)
+        self._dispatch, self._anywhere, self._phrases = self._compile_phrases(
+            PHRASE_CUES if phrase_cues is None else phrase_cues
+        )
+
+    def _compile_words(
+        self, word_cues: dict[str, dict[float, str]]
+    ) -> tuple[dict[str, tuple[tuple[int, float], ...]], dict[str, tuple[tuple[int, float], ...]], tuple[int, ...]]:
+        """Build token -> ((intent index, weight), ...) tables for exact words and prefixes."""
+        exact: dict[str, list[tuple[int, float]]] = {}
+        prefixes: dict[str, list[tuple[int, float]]] = {}
+        for intent, tiers in word_cues.items():
+            if intent not in self._index:
+                continue
+            for weight, words in tiers.items():
+                for word in words.split():
+                    table, key = (prefixes, word[:-1]) if word.endswith("*") else (exact, word)
+                    table.setdefault(key, []).append((self._index[intent], weight))
+        lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
+        return (
+            {k: tuple(v) for k, v in exact.items()},
+            {k: tuple(v) for k, v in prefixes.items()},
+            lengths,
+        )
+
+    def _compile_phrases(
+        self, phrase_cues: Iterable[tuple[str, float, str]]
+    ) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...], list[tuple[re.Pattern[str], tuple[tuple[int, float], ...]]]]:
+        """Compile each phrase once and index it by the first 3 letters of the words it can start with.
+
+        Trying ~100 phrases at every token start (one big alternation) costs ~80 us per message;
+        dispatching on the token's first letters tries only the handful that can match (~10 us).
+        Identical patterns share one entry, so a phrase and its veto fire together.
+        """
+        merged: dict[str, list[tuple[int, float]]] = {}
+        for intent, weight, pattern in phrase_cues:
+            if intent in self._index:
+                merged.setdefault(pattern, []).append((self._index[intent], weight))
+        phrases: list[tuple[re.Pattern[str], tuple[tuple[int, float], ...]]] = []
+        dispatch: dict[str, list[int]] = {}
+        anywhere: list[int] = []
+        for pattern, targets in merged.items():
+            phrase_id = len(phrases)
+            phrases.append((re.compile(pattern), tuple(targets)))
+            keys = first_word_keys(pattern)
+            if keys is None:
+                anywhere.append(phrase_id)
+            else:
+                for key in keys:
+                    dispatch.setdefault(key, []).append(phrase_id)
+        return {k: tuple(v) for k, v in dispatch.items()}, tuple(anywhere), phrases
+
+    def evidence(self, tokens: tuple[str, ...], joined: str) -> list[float]:
+        """Summed cue weights per intent (index order of self.labels)."""
+        scores = [0.0] * len(self.labels)
+        exact, prefixes, lengths = self._exact, self._prefixes, self._prefix_lengths
+        dispatch, anywhere, phrases = self._dispatch, self._anywhere, self._phrases
+        prefix_heads = self._prefix_heads
+        seen_words: set[str] = set()
+        seen_phrases: set[int] = set()
+        position = 1  # joined is " " + " ".join(tokens) + " "
+        for token in tokens:
+            start = position
+            position += len(token) + 1
+            if not token[0].isalnum():
+                continue
+            # phrase cues that can start at this token
+            candidates = dispatch.get(token[:3])
+            if candidates is not None:
+                for phrase_id in candidates:
+                    if phrase_id not in seen_phrases:
+                        pattern, targets = phrases[phrase_id]
+                        if pattern.match(joined, start) is not None:
+                            seen_phrases.add(phrase_id)
+                            for index, weight in targets:
+                                scores[index] += weight
+            for phrase_id in anywhere:
+                if phrase_id not in seen_phrases:
+                    pattern, targets = phrases[phrase_id]
+                    if pattern.match(joined, start) is not None:
+                        seen_phrases.add(phrase_id)
+                        for index, weight in targets:
+                            scores[index] += weight
+            if token in seen_words:
+                continue
+            seen_words.add(token)  # a word repeated is not extra evidence
+            cues = exact.get(token)
+            if cues is None and token[:3] in prefix_heads:
+                size = len(token)
+                for length in lengths:  # longest prefix first: the most specific cue wins
+                    if length <= size:
+                        cues = prefixes.get(token[:length])
+                        if cues is not None:
+                            break
+            if cues is not None:
+                for index, weight in cues:
+                    scores[index] += weight
+        return scores
+
+    def classify(self, tokens: tuple[str, ...], joined: str, sentiment_score: float = 0.0) -> IntentResult:
+        """Pick the intent, applying precedence, and a calibrated confidence."""
+        scores = self.evidence(tokens, joined)
+        return self.decide(scores, sentiment_score)
+
+    def decide(self, scores: list[float], sentiment_score: float = 0.0) -> IntentResult:
+        """Turn per-intent evidence into a label + probabilities (precedence: cancellation > complaint)."""
+        index = self._index
+        other = index.get("other")
+        if other is not None:
+            scores[other] += OTHER_PRIOR
+        complaint = index.get("complaint")
+        # A clearly negative message with no concrete request reads as a complaint.
+        if complaint is not None and sentiment_score <= -0.6:
+            scores[complaint] += 1.5
+        label = self._precedence_label(scores)
+        probabilities = self._softmax(scores)
+        confidence = probabilities[index[label]]
+        if label != self.labels[max(range(len(scores)), key=scores.__getitem__)]:
+            # precedence overrode a stronger-scored intent: the rule is sure, the evidence less so
+            confidence = max(confidence, 0.55)
+        return IntentResult(label=label, confidence=confidence, probabilities=dict(zip(self.labels, probabilities)))
+
+    def _precedence_label(self, scores: list[float]) -> str:
+        index = self._index
+        for label in ("cancellation", "complaint"):
+            if label in index and scores[index[label]] >= PRECEDENCE_MIN:
+                return label
+        best = max(range(len(scores)), key=scores.__getitem__)
+        if scores[best] < MIN_EVIDENCE:
+            return "other" if "other" in index else self.labels[best]
+        return self.labels[best]
+
+    @staticmethod
+    def _softmax(scores: list[float]) -> list[float]:
+        top = max(scores)
+        exps = [math.exp((s - top) / TEMPERATURE) for s in scores]
+        total = sum(exps)
+        return [e / total for e in exps]

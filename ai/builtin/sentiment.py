@@ -1,0 +1,222 @@
+"""Lexicon sentiment for customer chat: a VADER-style scorer over LeIA / VADER / Spanish lexicons.
+
+Why not call LeIA's / VADER's SentimentIntensityAnalyzer: they re-tokenise and re-scan idiom lists
+per call (~0.3-1 ms) and were tuned on tweets/reviews. This scorer keeps VADER's core rules
+(valence sum, boosters, negation scaling -0.74, "but" re-weighting, alpha=15 normalisation) and
+adds what customer chat needs: chat spelling (done in normalize), emoji, phrase cues for service
+failures ("ainda nao chegou", "nobody answers") and praise ("chegou certinho"), and the rule that
+a polite question is neutral.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from ai.builtin.lexicon import Lexicons, get_lexicons
+
+NEGATION_SCALAR = -0.74  # VADER's empirically derived factor for "not X"
+NEGATION_WINDOW = 3  # a negator affects the next three words ("nao gostei muito do produto")
+ALPHA = 15.0  # VADER's normalisation constant: score = x / sqrt(x^2 + alpha)
+# Decision threshold on the normalised score. Chat is mostly neutral requests, so the band is
+# wider than VADER's +-0.05 (fitted on chat_dev).
+THRESHOLD = 0.3
+# How sharply probabilities change around the threshold.
+SHARPNESS = 7.0
+SENTENCE_END = frozenset({".", "!", "?", ";"})
+
+# Service-failure and satisfaction phrases the word lexicons cannot see (valence, regex).
+_CUES: list[tuple[float, str]] = [
+    # things that did not happen / are late
+    (-2.0, r"(?:ainda|todavia|aun|still|sigue|segue) (?:nao|no|sin|sem|not|hasn't|haven't|nothing|nada|waiting|esperando)\b"),
+    (-1.8, r"(?:nao|no|not|never|nunca|hasn't|haven't|didn't) (?:\w+ ){0,2}(?:chegou|chego|recebi|llega|llego|llegado|arrived|received|delivered|entregue|entregado|entregaram|veio|came)\b"),
+    (-1.6, r"(?:ja faz|faz|ha|hace|already|been|pasaron|van|ja sao|llevo) (?:mais de )?\d+ (?:dias|days|semanas|weeks|meses|months|horas|hours)"),
+    (-1.6, r"(?:era (?:para|pra) (?:chegar|ter chegado)|was supposed to|tenia que llegar|deberia haber llegado)"),
+    (-1.6, r"(?:nada|nothing) (?:do|da|de|del|of) (?:meu|minha|mi|my)|\d+ (?:dias|days) (?:e|and|y) (?:nada|nothing|still)"),
+    (-2.2, r"(?:ninguem|nobody|no one|nadie) (?:\w+ )?(?:responde|atende|resolve|answers|responds|replies|helps|fixes|cares|contesta|resuelve|ayuda|ajuda|retorna|picks)"),
+    (-1.6, r"(?:sem|sin|without|no) (?:nenhuma |ninguna |any )?(?:resposta|retorno|respuesta|solucion|solucao|answer|reply|response)\b"),
+    (-2.4, r"(?:nunca mais|never again|nunca mas|never buying|never (?:ordering|order|buy)|not buying again)"),
+    (-2.2, r"(?:nao|no|doesn't|does not|don't|isn't|won't|stopped|parou de|dejo de|deixou de) (?:\w+ )?(?:funciona|working|work|funcionar|liga\b|enciende|prende|carrega|charging|turn on)"),
+    (-2.0, r"(?:veio|vieram|chegou|chegaram|mandaram|enviaram|llego|llegaron|mandaron|enviaron|came|arrived|sent|got|received) (?:\w+ ){0,4}(?:errad|equivocad|wrong|incomplet|faltando|missing|faltan|faltaron|faltou|falto|quebrad|roto|rota|danad|damaged|broken|amassad|aplastad|crushed|riscad|rayad|scratched|fri[ao]\b|cold\b|aberto|abierto|violad)"),
+    (-2.4, r"(?:pedi|ordered|pedimos) \w+ (?:e |y |and |but )?(?:veio|got|came|me llego|llego|recebi|received|chegou)"),
+    (-2.0, r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|twice|double|em dobro|a mais|de mas|indevid)"),
+    (-1.8, r"(?:terceira|tercera|third|quarta|segunda|second) (?:vez|vezes|veces|time)"),
+    (-2.0, r"(?:nao apareceu|never (?:came|showed|show)|no (?:vino|aparecio)|nunca vino|didn't (?:show|come))"),
+    (-1.8, r"(?:on hold|waste of|perdi (?:toda|todo|a|o|el|la) (?:\w+ )?(?:tarde|dia|tempo|tiempo|manha)|wasted)"),
+    (-2.4, r"(?:nao|no|not) (?:\w+ )?(?:gostei|gosto|me gusto|me gusta|like|liked|recomendo|recommend|recomiendo)\b"),
+    (-2.2, r"(?:(?:nao|no|not) vale (?:o |la |the )?(?:pena|preco|precio|price|money|lo que)|not worth)"),
+    (-1.6, r"(?:muito caro|mto caro|tao caro|q caro|que caro|muy caro|too expensive|so expensive|way too expensive|overpriced)"),
+    (-1.4, r"(?:cade|kd|where(?:'s| is) my|donde (?:esta|anda) mi)"),
+    (-1.6, r"(?:atrasad|delayed|late\b|retrasad|demorando|taking (?:so|too) long|tardando|demorou)"),
+    (-1.5, r"(?:para|parem|pare|stop|deja|dejen|deje) (?:de )?(?:me )?(?:mandar|enviar|sending|spamming|messaging|texting|mandarme|enviarme|spam)"),
+    (-1.4, r"(?:nao aguento|no aguanto|can't stand|cansad[oa] de|tired of|sick of|harto de|harta de|fed up)"),
+    (-1.6, r"(?:descaso|falta de respeito|falta de respeto|que absurdo|um absurdo|es el colmo|what a joke|que piada|uma piada|un chiste)"),
+    (-1.0, r"(?:(?:de novo|outra vez|otra vez|again)\b.{0,3}(?:!|\?)|(?:de novo|outra vez|otra vez|again) (?:nao|no|not|errad|wrong))"),
+    # praise and satisfaction
+    (2.2, r"(?:chegou (?:certinho|rapidinho|antes|perfeito|direitinho|bem|rapido|no prazo|tudo certo)|llego (?:rapido|antes|perfecto|bien|a tiempo)|arrived (?:early|on time|quickly|fast|safely|perfect))"),
+    (2.0, r"(?:deu (?:tudo )?certo|superou|exceeded|supero|nota (?:10|dez|mil)|10 / 10|(?:5|cinco|five) (?:estrelas|stars|estrellas)|well done|good job|great job|buen trabajo|bem atendid|nothing to complain|no complaints|nada a reclamar|sem reclamac|no me puedo quejar)"),
+    (1.8, r"(?:volto a comprar|voltarei|compraria de novo|comprarei de novo|would buy again|will (?:order|buy) again|volvere a comprar|comprare de nuevo|vou comprar mais)"),
+    (1.2, r"(?:obrigad\w* (?:pela|pelo)|gracias por|thanks? (?:you )?for|agradeco (?:a|pela|pelo))"),
+    (1.0, r"(?:not bad|nao e ruim|nada mal|no esta mal|no es malo)"),
+    (2.0, r"(?:son lo maximo|lo maximo|sao demais|voces sao (?:demais|otimos|incriveis|top)|you guys (?:rock|are (?:great|awesome|the best))|the best)\b"),
+]
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    label: str  # positive | neutral | negative
+    score: float  # in [-1, 1]
+    probabilities: dict[str, float]  # positive/neutral/negative, sums to 1
+
+
+class SentimentScorer:
+    """Stateless scorer; the lexicons and compiled cues are shared read-only."""
+
+    def __init__(self, lexicons: Lexicons | None = None, threshold: float = THRESHOLD) -> None:
+        self.lexicons = lexicons or get_lexicons()
+        self.threshold = threshold
+        self._cues = [(valence, re.compile(pattern)) for valence, pattern in _CUES]
+        # Every cue starts with a word; a cheap substring test on its first letters skips most regexes.
+        self._cue_heads = [_literal_heads(pattern) for _, pattern in _CUES]
+
+    def raw_score(self, tokens: tuple[str, ...], joined: str, language: str) -> float:
+        """Unnormalised valence: lexicon words (with negation/boosters/contrast) + phrase cues."""
+        return self._word_score(tokens, language) + self._cue_score(joined)
+
+    def _word_score(self, tokens: tuple[str, ...], language: str) -> float:
+        lex = self.lexicons
+        words = lex.words.get(language) or lex.words["pt"]
+        boosters = lex.boosters.get(language) or lex.boosters["pt"]
+        negations = lex.negations.get(language) or lex.negations["pt"]
+        contrasts = lex.contrasts.get(language) or lex.contrasts["pt"]
+        emoji, prefixes, prefix_lengths, bigrams = lex.emoji, lex.prefixes, lex.prefix_lengths, lex.neutral_bigrams
+        before_contrast = 0.0
+        total = 0.0
+        since_negation = NEGATION_WINDOW + 1
+        boost = 0.0
+        skip_next = False
+        count = len(tokens)
+        for i, token in enumerate(tokens):
+            if skip_next:
+                skip_next = False
+                continue
+            if token in SENTENCE_END:
+                since_negation = NEGATION_WINDOW + 1
+                boost = 0.0
+                continue
+            if token in contrasts:
+                # VADER: the clause before "but" counts half, the one after 1.5x
+                before_contrast += total * 0.5
+                total = 0.0
+                since_negation = NEGATION_WINDOW + 1
+                continue
+            if token in negations:
+                since_negation = 0
+                continue
+            if i + 1 < count and (token, tokens[i + 1]) in bigrams:
+                skip_next = True
+                since_negation += 1
+                continue
+            if token in boosters and words.get(token, 0.0) == 0.0 or token in ("muito", "very", "muy", "so", "super"):
+                boost += boosters.get(token, 0.293)
+                continue
+            valence = words.get(token)
+            if valence is None:
+                valence = emoji.get(token)
+                if valence is None:
+                    valence = _prefix_valence(token, prefixes, prefix_lengths)
+                    if valence is None:
+                        valence = _inflection_valence(token, words)
+            since_negation += 1
+            if not valence:
+                continue
+            if boost:
+                valence += boost if valence > 0 else -boost
+                boost = 0.0
+            if since_negation <= NEGATION_WINDOW:
+                valence *= NEGATION_SCALAR
+            total += valence
+        if before_contrast:
+            return before_contrast + total * 1.5
+        return total
+
+    def _cue_score(self, joined: str) -> float:
+        total = 0.0
+        for (valence, pattern), heads in zip(self._cues, self._cue_heads):
+            if heads is not None and not any(head in joined for head in heads):
+                continue
+            if pattern.search(joined) is not None:
+                total += valence
+        return total
+
+    def score(
+        self,
+        tokens: tuple[str, ...],
+        joined: str,
+        language: str,
+        exclamations: int = 0,
+        is_question: bool = False,
+        shouting: bool = False,
+        bias: float = 0.0,
+    ) -> SentimentResult:
+        """Label, normalised score and class probabilities for one normalised message.
+
+        bias: extra valence from the intent stage (a complaint leans negative, praise positive).
+        """
+        raw = self.raw_score(tokens, joined, language)
+        if is_question and 0 < raw < 2.5:
+            raw *= 0.5  # "tem desconto?" / "is shipping free?": a question is a request, not an opinion
+        if raw and (exclamations or shouting):
+            # VADER: "!" and CAPS amplify whatever is already there (never create sentiment)
+            emphasis = 0.292 * min(exclamations, 4) / 4 * 2 + (0.5 if shouting else 0.0)
+            raw += emphasis if raw > 0 else -emphasis
+        raw += bias
+        score = raw / math.sqrt(raw * raw + ALPHA)
+        return SentimentResult(label=self._label(score), score=score, probabilities=self._probabilities(score))
+
+    def _label(self, score: float) -> str:
+        if score >= self.threshold:
+            return "positive"
+        if score <= -self.threshold:
+            return "negative"
+        return "neutral"
+
+    def _probabilities(self, score: float) -> dict[str, float]:
+        """Softmax of (positive, neutral, negative) logits that cross exactly at +-threshold."""
+        positive = math.exp(SHARPNESS * (score - self.threshold))
+        negative = math.exp(SHARPNESS * (-score - self.threshold))
+        total = positive + 1.0 + negative
+        return {"positive": positive / total, "neutral": 1.0 / total, "negative": negative / total}
+
+
+def _prefix_valence(token: str, prefixes: dict[str, float], lengths: tuple[int, ...]) -> float | None:
+    size = len(token)
+    for length in lengths:
+        if length <= size:
+            value = prefixes.get(token[:length])
+            if value is not None:
+                return value
+    return None
+
+
+def _inflection_valence(token: str, words: dict[str, float]) -> float | None:
+    """Cheap morphology: plural and gender variants of a lexicon word (pessimas -> pessimo)."""
+    if len(token) < 5:
+        return None
+    if token.endswith("s"):
+        value = words.get(token[:-1])
+        if value is not None:
+            return value
+        token = token[:-1]
+    if token.endswith("a"):
+        return words.get(token[:-1] + "o")
+    return None
+
+
+def _literal_heads(pattern: str) -> tuple[str, ...] | None:
+    """First words of a cue regex's top-level alternatives, used as substring pre-checks."""
+    from ai.builtin.intents import first_word_keys
+
+    keys = first_word_keys(pattern)
+    return tuple(keys) if keys else None

@@ -1,0 +1,126 @@
+"""Fast language identification for short customer chat messages: 'pt' | 'en' | 'es'.
+
+Scores each language by its stopwords/chat words (accent-folded tokens) plus a few letters only
+one language uses (ã/õ/ç for pt, ñ/¿/¡ for es). Short messages work because greetings and chat
+abbreviations ("oi", "vc", "hola", "porfa", "hi", "pls") are in the lists. When nothing decides,
+the caller's default wins: a wrong guess costs more than the deployment's usual language.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+LANGUAGES = ("pt", "en", "es")
+
+# Words that mostly mean one language in customer chat. Weight 1.0 unless listed under "weak".
+_WORDS = {
+    "pt": """
+    oi oie ola voce voces vc vcs nao obrigado obrigada obg obgd brigado brigada tudo bem bom boa pra pro meu
+    minha seu sua estou ta to tava tem quero queria gostaria quanto quanta quantos qual quais onde cade kd
+    sim muito muita mto mt tambem tb tbm ainda ja hoje hj amanha aqui agora isso esse essa isto ele ela um
+    uma do da dos das ao aos eu fazer faz pode posso consigo chegou entrega frete preco valor blz vlw pfv
+    ne entao pq beleza moca atendimento voces obrigadao valeu parabens amei adorei comprar trocar cancelar
+    pedido encomenda compra rastreio boleto pix cartao parcela nota fiscal horario marcar agendar consulta
+    loja produto veio chegou falar ajuda favor tchau abraco mesmo dia noite tarde vou vai ate depois
+    kkk kkkk rs sera seria gente coisa algum alguma nenhum nada nunca mais menos so bom dia quando como
+    estava estao sao foi fui tenho tive tinha fiz posso precisa preciso gostei recebi mandei enviei
+    """,
+    "en": """
+    the an i you u my your is are was were it this that to of and in on for with how what where when
+    can could do does did hi hello hey thanks thank please pls plz order want need have has not yes
+    good morning much price lol im i'm dont don't get got just will would should there here they we our
+    me be been if or but so any some from about at by delivery shipping refund cancel account password
+    help store open hours appointment book buy card pay payment invoice still yet already today tomorrow
+    sorry wrong number who why which thx ty ur r guys please love great awesome bad terrible worst
+    its it's i've i'd i'll can't won't didn't doesn't isn't haven't hasn't arrived received
+    """,
+    "es": """
+    hola gracias usted ustedes tu yo el los las del al es estoy quiero necesito puedo puede cuanto cuanta
+    cuando donde mi mis su sus muy mucho mucha pero tambien hoy manana aqui ahora eso esto ese esa hay
+    tienen tiene envio precio buenas buenos dias tardes noches bueno buena vale si llega llego jaja jajaja
+    xq porfa le lo con sin pa hace hacer hago pago pedido quisiera tengo necesita ayuda favor nada nadie
+    tarjeta cuotas factura cita turno horario abren cierran tienda producto llegado enviado compre
+    cancelar devolver reembolso gusto encanto encanta encantado quiere cuesta cuestan tenemos somos
+    estamos estan fue tal buen dia senor senora vez veces ya todavia aun pues entonces asi algo
+    """,
+}
+# Shared by two of the languages (or by all): half weight, so they break ties but never decide alone.
+_WEAK = {
+    "pt": "que de o e no na se me te para por com como mais",
+    "es": "que de e no se me te para por como mas la un una",
+    "en": "no me so a",
+}
+# Words that exist in the lists above for one language but are frequent in another: remove the clash.
+_CLASH = {"pt": set(), "es": set(), "en": set()}
+
+def _fold_table() -> dict[int, str]:
+    """Accented Latin letters -> base letters (kept local so this module imports nothing of ours)."""
+    table: dict[int, str] = {}
+    for code in range(0x00C0, 0x0250):
+        base = "".join(c for c in unicodedata.normalize("NFD", chr(code)) if not unicodedata.combining(c))
+        if base and base != chr(code) and base.isascii():
+            table[code] = base.lower()
+    table[0x2019] = "'"
+    return table
+
+
+_FOLD = _fold_table()
+_TOKEN_RE = re.compile(r"[a-z']+")
+_PT_LETTERS = re.compile(r"[ãõçâêô]")
+_ES_LETTERS = re.compile(r"[ñ¿¡]")
+_EN_CONTRACTION = re.compile(r"\b\w+'(?:s|t|re|ve|ll|d|m)\b")
+
+
+def _build_weights() -> dict[str, dict[str, float]]:
+    weights: dict[str, dict[str, float]] = {}
+    for language in LANGUAGES:
+        table = dict.fromkeys(_WORDS[language].split(), 1.0)
+        for word in _WEAK.get(language, "").split():
+            table[word] = 0.5
+        for word in _CLASH[language]:
+            table.pop(word, None)
+        weights[language] = table
+    # A word listed as strong in two languages is not evidence for either one over the other.
+    for word in set(weights["pt"]) & set(weights["es"]):
+        if weights["pt"][word] == 1.0 and weights["es"][word] == 1.0:
+            weights["pt"][word] = weights["es"][word] = 0.5
+    return weights
+
+
+_WEIGHTS = _build_weights()
+
+
+def language_scores(text: str) -> dict[str, float]:
+    """Evidence per language (exposed for tests and for the analyzer's confidence)."""
+    lowered = text.lower()
+    folded = lowered.translate(_FOLD)
+    scores = dict.fromkeys(LANGUAGES, 0.0)
+    pt, en, es = _WEIGHTS["pt"], _WEIGHTS["en"], _WEIGHTS["es"]
+    for token in _TOKEN_RE.findall(folded):
+        scores["pt"] += pt.get(token, 0.0)
+        scores["en"] += en.get(token, 0.0)
+        scores["es"] += es.get(token, 0.0)
+    if _PT_LETTERS.search(lowered):
+        scores["pt"] += 2.0
+    if _ES_LETTERS.search(lowered):
+        scores["es"] += 2.0
+    if "'" in folded and _EN_CONTRACTION.search(folded):
+        scores["en"] += 1.0
+    return scores
+
+
+def detect_language(text: str, default: str = "pt") -> str:
+    """'pt' | 'en' | 'es' for one message; empty or undecidable text returns default."""
+    if not text or not text.strip():
+        return default
+    scores = language_scores(text)
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    (best, top), (_, second) = ranked[0], ranked[1]
+    if top <= 0.0:
+        return default
+    if top - second < 0.5:
+        # a tie: the default wins if it is among the leaders, otherwise it is undecidable
+        leaders = [language for language, score in ranked if top - score < 0.5]
+        return default if default in leaders or len(leaders) > 1 else best
+    return best
