@@ -1,0 +1,11 @@
+"""The local LLM engine (llama.cpp through llama-cpp-python).
+
+Classification (sentiment, intent) uses the model's mean-pooled embeddings with a small softmax head
+trained on labelled chat messages: a 270M base model is a poor few-shot classifier but a usable
+encoder. The model generates only the suggested replies, constrained by a grammar so they always parse.
+"""
+
+from ai.llm.analyzer import LlmAnalyzer
+from ai.llm.settings import LlmSettings
+
+__all__ = ["LlmAnalyzer", "LlmSettings"]
