@@ -42,6 +42,7 @@ class LlmAnalyzer:
         self.generate_replies = generate_replies
         self.model_path: Path | None = None
         self.model_version = ""
+        self._classify_version = ""
         self._embedder: Embedder | None = None
         self._replies: ReplyGenerator | None = None
         self._heads = None
@@ -58,6 +59,7 @@ class LlmAnalyzer:
             self._replies = ReplyGenerator(path, self.settings) if self.generate_replies else None
             self.model_path = path
             reply_method = self._replies.method if self._replies else "templates"
+            self._classify_version = f"{model_label(path)}+{CLASSIFY_METHOD}+templates"
             self.model_version = f"{model_label(path)}+{CLASSIFY_METHOD}+{reply_method}"
             log.info("LLM loaded: %s (%s)", path, self.model_version)
 
@@ -70,6 +72,12 @@ class LlmAnalyzer:
             self._embedder = self._replies = self._heads = None
 
     def analyse(self, text: str, language: str | None, context: AnalysisContext | None = None) -> Analysis:
+        return self.analyse_with(text, language, context, self.generate_replies)
+
+    def analyse_with(
+        self, text: str, language: str | None, context: AnalysisContext | None, generate_replies: bool
+    ) -> Analysis:
+        """analyse(), choosing per call whether the model writes a reply (slow) or a template is used."""
         started = time.perf_counter()
         self.load()
         assert self._embedder is not None and self._heads is not None
@@ -77,7 +85,7 @@ class LlmAnalyzer:
         sentiment, intent = self._heads.predict(self._embedder.embed(text))
         intent_label = max(intent, key=intent.__getitem__)
         sentiment_label = max(sentiment, key=sentiment.__getitem__)
-        replies = self._suggest(text, language, intent_label, context)
+        replies = self._suggest(text, language, intent_label, context, generate_replies)
         scores = {f"intent.{k}": v for k, v in intent.items()}
         scores.update({f"sentiment.{k}": v for k, v in sentiment.items()})
         return Analysis(
@@ -88,15 +96,17 @@ class LlmAnalyzer:
             intent_confidence=intent[intent_label],
             suggested_responses=replies,
             confidence_scores=scores,
-            model_version=self.model_version,
+            model_version=self.model_version if generate_replies else self._classify_version,
             engine=self.name,
             language=language,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def _suggest(self, text: str, language: str, intent: str, context: AnalysisContext | None) -> list[str]:
+    def _suggest(
+        self, text: str, language: str, intent: str, context: AnalysisContext | None, generate: bool
+    ) -> list[str]:
         template = template_reply(intent, language, context)
-        if self._replies is None:
+        if self._replies is None or not generate:
             return [template]
         try:
             generated = self._replies.generate(text, language, intent, context)
