@@ -1,0 +1,431 @@
+"""AiWorkerClient: runs the LLM worker process for the service and owns its whole life.
+
+Plain stdlib subprocess/threading/queue, so it is cooperative under gevent.monkey.patch_all() and
+works in plain threads (tests). One dispatcher thread sends one job at a time to the child (llama.cpp
+uses every core for one job anyway); a reader thread turns the child's stdout lines into messages and a
+second one forwards its stderr to logging (an undrained pipe would block the child).
+
+A child that dies (native crash, OOM kill) fails the in-flight job with WorkerCrashed, which the caller
+treats as "use the built-in analysis"; the job is not retried, since it may be what crashed the worker.
+The next job restarts the child after an exponential backoff.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import queue
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ai.analysis import AnalysisContext
+from ai.llm.settings import LlmSettings
+
+log = logging.getLogger(__name__)
+
+STATES = ("off", "loading", "ready", "busy", "crashed")
+GRACEFUL_STOP_S = 5.0
+LOAD_TIMEOUT_S = 180.0  # assembling the bundled model + loading; the job timeout starts after "ready"
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 60.0
+CHILD_EXITED = object()
+
+
+class AiWorkerError(RuntimeError):
+    """The LLM could not answer this job; fall back to the built-in analysis."""
+
+
+class QueueFull(AiWorkerError):
+    """ai.queue_size jobs are already waiting (the API answers 429)."""
+
+
+class JobTimeout(AiWorkerError):
+    pass
+
+
+class WorkerCrashed(AiWorkerError):
+    pass
+
+
+@dataclass
+class _Job:
+    op: str
+    payload: dict[str, Any]
+    timeout_s: float
+    future: Future = field(default_factory=Future)
+    id: str = ""
+
+
+class _Child:
+    """One running worker process and the threads reading its pipes."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, encoding="utf-8", bufsize=1,
+        )
+        self.messages: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=self._read_stdout, name="ai-worker-stdout", daemon=True).start()
+        threading.Thread(target=self._read_stderr, name="ai-worker-stderr", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                self.messages.put(json.loads(line))
+            except ValueError:
+                log.warning("ai-worker wrote a non-JSON line: %.200s", line)
+        self.messages.put(CHILD_EXITED)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            log.debug("ai-worker[%s]: %s", self.proc.pid, line.rstrip())
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message, ensure_ascii=False) + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self, graceful_s: float = GRACEFUL_STOP_S) -> None:
+        """Ask it to exit (shutdown op / closed stdin), then terminate, then kill after graceful_s."""
+        if self.alive():
+            try:
+                self.send({"id": "stop", "op": "shutdown"})
+                self.proc.stdin.close()
+            except (OSError, ValueError):
+                pass
+            if not self._wait(graceful_s):
+                self.proc.terminate()
+                if not self._wait(graceful_s):
+                    self.proc.kill()
+        self.proc.wait()
+
+    def _wait(self, seconds: float) -> bool:
+        try:
+            self.proc.wait(timeout=seconds)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait()
+
+
+class AiWorkerClient:
+    """Starts the worker on the first job, queues jobs with backpressure, restarts it when it dies and
+    stops it after ai.keep_alive_s idle. clock is injectable (seconds, monotonic) for the idle logic."""
+
+    def __init__(
+        self,
+        command: list[str],
+        settings: LlmSettings | dict[str, Any] | Any,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self.command = list(command)
+        self.settings = _as_settings(settings)
+        self._clock = clock
+        self._poll_interval_s = poll_interval_s
+        self._jobs: queue.Queue[_Job] = queue.Queue(maxsize=self.settings.queue_size)
+        self._ids = itertools.count(1)
+        self._child: _Child | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._callbacks: list[Callable[[dict[str, Any]], None]] = []
+        self._stopping = threading.Event()
+        self._state = "off"
+        self._last_used = clock()
+        self._failures = 0
+        self._next_start_at = 0.0
+        self._info: dict[str, Any] = {"model_path": None, "model_version": None, "last_error": None,
+                                      "restarts": 0, "jobs_done": 0, "jobs_failed": 0}
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def submit(
+        self, text: str, language: str | None = None, context: AnalysisContext | None = None,
+        replies: bool = True, timeout_s: float | None = None,
+    ) -> Future:
+        """Queue an analysis; the Future gives the analysis dict or raises AiWorkerError.
+        Raises QueueFull at once when ai.queue_size jobs are waiting."""
+        payload = {"text": text, "language": language, "replies": replies,
+                   "context": asdict(context) if context else None}
+        return self._enqueue(_Job("analyse", payload, timeout_s or self.settings.job_timeout_s))
+
+    def analyse(
+        self, text: str, language: str | None = None, context: AnalysisContext | None = None,
+        replies: bool = True, timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Blocking submit(); waits for the queue as well as the job itself."""
+        return self.submit(text, language, context, replies, timeout_s).result()
+
+    def ping(self, timeout_s: float = 10.0) -> bool:
+        """Health check: True when the worker answers (a stopped worker answers False without starting)."""
+        try:
+            return bool(self._enqueue(_Job("ping", {}, timeout_s)).result(timeout=timeout_s + 5))
+        except Exception:  # noqa: BLE001 - a failed health check is an answer, not an error
+            return False
+
+    def unload(self) -> None:
+        """Stop the worker now (frees the model's memory); the next job starts it again."""
+        self._enqueue(_Job("unload", {}, GRACEFUL_STOP_S * 3)).result()
+
+    def on_state_change(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """callback(status_dict) after every state change (the service publishes ai.state events)."""
+        self._callbacks.append(callback)
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def status(self) -> dict[str, Any]:
+        child = self._child
+        pid = child.pid if child and child.alive() else None
+        return {"state": self._state, "pid": pid, "rss_bytes": _rss(pid), "queue_depth": self._jobs.qsize(),
+                **self._info}
+
+    def check_idle(self) -> bool:
+        """Stop the worker when idle for keep_alive_s; True when it was stopped. Called by the dispatcher
+        every poll interval; tests with a fake clock call it directly."""
+        child = self._child
+        if child is None or self._state == "busy":
+            return False
+        if self._clock() - self._last_used < self.settings.keep_alive_s:
+            return False
+        log.info("ai-worker idle for %.0f s: unloading", self._clock() - self._last_used)
+        self._stop_child("off")
+        return True
+
+    def shutdown(self, timeout_s: float = GRACEFUL_STOP_S * 2) -> None:
+        """Fail waiting jobs, stop the dispatcher and the worker (terminate, then kill after 5 s)."""
+        self._stopping.set()
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout=timeout_s)
+        self._fail_waiting_jobs(AiWorkerError("the AI worker is shutting down"))
+        self._stop_child("off")
+
+    # -- dispatcher -------------------------------------------------------------------------------
+
+    def _enqueue(self, job: _Job) -> Future:
+        if self._stopping.is_set():
+            raise AiWorkerError("the AI worker is shutting down")
+        job.id = str(next(self._ids))
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            raise QueueFull(f"{self.settings.queue_size} AI jobs already waiting") from None
+        self._ensure_dispatcher()
+        return job.future
+
+    def _ensure_dispatcher(self) -> None:
+        with self._start_lock:
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                thread = threading.Thread(target=self._dispatch_loop, name="ai-dispatch", daemon=True)
+                self._dispatcher = thread
+                thread.start()
+
+    def _dispatch_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = self._jobs.get(timeout=self._poll_interval_s)
+            except queue.Empty:
+                self.check_idle()
+                continue
+            if job.future.set_running_or_notify_cancel():
+                self._run(job)
+
+    def _run(self, job: _Job) -> None:
+        try:
+            result = self._control(job) if job.op in ("ping", "unload") else self._analyse(job)
+        except AiWorkerError as exc:
+            self._info["jobs_failed"] += 1
+            self._info["last_error"] = str(exc)
+            job.future.set_exception(exc)
+        except Exception as exc:  # never let the dispatcher die: the caller falls back instead
+            log.exception("AI job %s failed unexpectedly", job.id)
+            self._info["jobs_failed"] += 1
+            self._info["last_error"] = f"{type(exc).__name__}: {exc}"
+            job.future.set_exception(AiWorkerError(str(exc)))
+        else:
+            job.future.set_result(result)
+        finally:
+            self._last_used = self._clock()
+            if self.settings.keep_alive_s == 0:
+                self.check_idle()
+
+    def _control(self, job: _Job) -> Any:
+        if job.op == "unload":
+            self._stop_child("off")
+            return True
+        if self._child is None or not self._child.alive():
+            return False
+        return bool(self._exchange(job).get("ok"))
+
+    def _analyse(self, job: _Job) -> dict[str, Any]:
+        self._start_child_if_needed()
+        reply = self._exchange(job)
+        if not reply.get("ok"):
+            raise AiWorkerError(f"worker error: {reply.get('error')}")
+        self._failures = 0
+        self._info["jobs_done"] += 1
+        return reply["analysis"]
+
+    def _exchange(self, job: _Job) -> dict[str, Any]:
+        """Send one job and wait for its answer, following status lines; the job's own timeout
+        starts once the model is loaded."""
+        child = self._child
+        assert child is not None
+        try:
+            child.send({"id": job.id, "op": job.op, **job.payload})
+        except (OSError, ValueError):
+            self._child_died(child)
+            raise WorkerCrashed("the AI worker exited before taking the job") from None
+        if job.op == "analyse" and self._state == "ready":
+            self._set_state("busy")
+        deadline = self._clock_real() + job.timeout_s
+        while True:
+            remaining = deadline - self._clock_real()
+            if remaining <= 0:
+                # The worker runs one job at a time and cannot be interrupted: a stuck job means a restart.
+                log.warning("AI job %s timed out after %.1f s; restarting the worker", job.id, job.timeout_s)
+                self._stop_child("off", kill=True)
+                raise JobTimeout(f"AI job timed out after {job.timeout_s:g} s")
+            try:
+                message = child.messages.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if message is CHILD_EXITED:
+                code = self._child_died(child)
+                raise WorkerCrashed(f"the AI worker died during the job (exit code {code})")
+            if "status" in message:
+                deadline = self._on_status(message, deadline, job.timeout_s)
+            elif message.get("id") == job.id:
+                if self._state == "busy":
+                    self._set_state("ready")
+                return message
+
+    def _on_status(self, message: dict[str, Any], deadline: float, timeout_s: float) -> float:
+        status = message["status"]
+        if status == "loading":
+            self._set_state("loading")
+            return self._clock_real() + LOAD_TIMEOUT_S
+        if status == "ready":
+            self._info["model_path"] = message.get("model_path")
+            self._info["model_version"] = message.get("model_version")
+            self._set_state("busy")
+            return self._clock_real() + timeout_s
+        return deadline
+
+    @staticmethod
+    def _clock_real() -> float:
+        # Job deadlines use real time even when tests inject a fake clock for the idle logic.
+        return time.monotonic()
+
+    # -- child life -------------------------------------------------------------------------------
+
+    def _start_child_if_needed(self) -> None:
+        if self._child is not None and self._child.alive():
+            return
+        if self._child is not None:
+            self._child_died(self._child)
+        wait = self._next_start_at - self._clock_real()
+        if wait > 0:
+            log.info("restarting the AI worker in %.1f s (backoff)", wait)
+            self._stopping.wait(wait)
+            if self._stopping.is_set():
+                raise AiWorkerError("the AI worker is shutting down")
+        try:
+            self._child = _Child(self.command)
+        except OSError as exc:
+            self._record_failure(f"cannot start the AI worker: {exc}")
+            raise AiWorkerError(f"cannot start the AI worker: {exc}") from exc
+        self._last_used = self._clock()
+        log.info("AI worker started (pid %s)", self._child.pid)
+        self._set_state("ready" if self._info["model_path"] else "loading")
+
+    def _child_died(self, child: _Child) -> int | None:
+        """Record an unexpected exit and schedule the restart backoff; returns the exit code."""
+        child.kill()
+        code = child.proc.returncode
+        if self._child is child:
+            self._child = None
+            self._info["restarts"] += 1
+            self._record_failure(f"AI worker exited unexpectedly (exit code {code})")
+            self._set_state("crashed")
+        return code
+
+    def _record_failure(self, message: str) -> None:
+        self._failures += 1
+        self._info["last_error"] = message
+        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self._failures - 1))
+        self._next_start_at = self._clock_real() + delay
+
+    def _stop_child(self, state: str, kill: bool = False) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            child.kill() if kill else child.stop()
+        if self._state != state:
+            self._set_state(state)
+
+    def _fail_waiting_jobs(self, error: AiWorkerError) -> None:
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(error)
+
+    def _set_state(self, state: str) -> None:
+        assert state in STATES
+        self._state = state
+        snapshot = self.status()
+        for callback in list(self._callbacks):
+            try:
+                callback(snapshot)
+            except Exception:  # a broken listener must not break the worker's life cycle
+                log.exception("ai state callback failed")
+
+
+def _as_settings(settings: Any) -> LlmSettings:
+    if isinstance(settings, LlmSettings):
+        return settings
+    if isinstance(settings, dict):
+        return LlmSettings.from_dict(settings)
+    return LlmSettings.from_config(settings)
+
+
+def _rss(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    try:
+        import psutil
+
+        return int(psutil.Process(pid).memory_info().rss)
+    except Exception:  # noqa: BLE001 - the child may exit between the check and the read
+        return None
+
+
+def worker_command(data_dir: str, settings: LlmSettings, base: list[str] | None = None) -> list[str]:
+    """argv for the worker: `agent.py ai-worker` (frozen or source) unless base is given."""
+    if base is None:
+        from core.children import agent_command
+
+        base = agent_command("ai-worker")
+    return [*base, "--data-dir", data_dir, "--settings", json.dumps(settings.to_dict())]
