@@ -19,11 +19,13 @@ _WORDS = {
     oi oie ola voce voces vc vcs nao obrigado obrigada obg obgd brigado brigada tudo bem bom boa pra pro meu
     minha seu sua estou ta to tava tem quero queria gostaria quanto quanta quantos qual quais onde cade kd
     sim muito muita mto mt tambem tb tbm ainda ja hoje hj amanha aqui agora isso esse essa isto ele ela um
-    uma do da dos das ao aos eu fazer faz pode posso consigo chegou entrega frete preco valor blz vlw pfv
-    ne entao pq beleza moca atendimento voces obrigadao valeu parabens amei adorei comprar trocar cancelar
-    pedido encomenda compra rastreio boleto pix cartao parcela nota fiscal horario marcar agendar consulta
-    loja produto veio chegou falar ajuda favor tchau abraco mesmo dia noite tarde vou vai ate depois
-    kkk kkkk rs sera seria gente coisa algum alguma nenhum nada nunca mais menos so bom dia quando como
+    uma do da dos das ao aos eu fazer faz pode posso consigo chegou frete preco valor blz vlw pfv
+    ne entao pq beleza moca atendimento voces obrigadao valeu parabens amei adorei trocar
+    encomenda rastreio boleto pix cartao parcela nota fiscal horario marcar agendar consulta
+    loja produto veio chegou falar ajuda favor tchau abraco mesmo noite vou vai ate depois
+    kkk kkkk rs sera seria gente coisa servico desconto nossa sou cê tchau pois moco oii oie olaa eae blz
+    voce seus suas dela dele nosso comigo contigo pegar ficar fica ficou estava entao ne em
+    ontem semana algum alguma nenhum mais menos so bom dia quando como
     estava estao sao foi fui tenho tive tinha fiz posso precisa preciso gostei recebi mandei enviei
     """,
     "en": """
@@ -33,16 +35,21 @@ _WORDS = {
     me be been if or but so any some from about at by delivery shipping refund cancel account password
     help store open hours appointment book buy card pay payment invoice still yet already today tomorrow
     sorry wrong number who why which thx ty ur r guys please love great awesome bad terrible worst
+    hii heyy hiya customer service since tracking updated seriously spamming sending stop guys thanks
+    week yesterday morning night store their them those these there where's how's you're we're
     its it's i've i'd i'll can't won't didn't doesn't isn't haven't hasn't arrived received
     """,
     "es": """
     hola gracias usted ustedes tu yo el los las del al es estoy quiero necesito puedo puede cuanto cuanta
     cuando donde mi mis su sus muy mucho mucha pero tambien hoy manana aqui ahora eso esto ese esa hay
     tienen tiene envio precio buenas buenos dias tardes noches bueno buena vale si llega llego jaja jajaja
-    xq porfa le lo con sin pa hace hacer hago pago pedido quisiera tengo necesita ayuda favor nada nadie
+    xq porfa le lo con sin en pa hace hacer hago pago pedido quisiera tengo necesita ayuda nadie
     tarjeta cuotas factura cita turno horario abren cierran tienda producto llegado enviado compre
     cancelar devolver reembolso gusto encanto encanta encantado quiere cuesta cuestan tenemos somos
     estamos estan fue tal buen dia senor senora vez veces ya todavia aun pues entonces asi algo
+    holaa holaaa holi buenass onda uy oye mejor solo les nos tengo tienes servicio descuento mayoreo
+    efectivo aceptan equivocado disculpe serio queja apaga llevo pasame sacame saquenme ayer semana
+    dinero envios compra compre contigo usted nuestro nuestra gusta gustaria ahi aca alla chao adios
     """,
 }
 # Shared by two of the languages (or by all): half weight, so they break ties but never decide alone.
@@ -53,6 +60,7 @@ _WEAK = {
 }
 # Words that exist in the lists above for one language but are frequent in another: remove the clash.
 _CLASH = {"pt": set(), "es": set(), "en": set()}
+
 
 def _fold_table() -> dict[int, str]:
     """Accented Latin letters -> base letters (kept local so this module imports nothing of ours)."""
@@ -67,6 +75,14 @@ def _fold_table() -> dict[int, str]:
 
 _FOLD = _fold_table()
 _TOKEN_RE = re.compile(r"[a-z']+")
+# Brand/loan words every language uses; they must not count as English spelling.
+_LOANWORDS_RE = re.compile(r"\b(?:whatsapp|whats|wpp|zap|wifi|wi-fi|web|website|show|delivery|online)\b")
+# Spelling habits: weak evidence that still decides when no listed word is present.
+_SPELLING_CUES = {
+    "pt": (re.compile(r"nh|lh|cao\b|coes\b|(?<!y)ou\b|ei\b|dade\b"), 0.6),
+    "es": (re.compile(r"ll|(?<![qg])ue|cion\b|dad\b|aron\b|ieron\b"), 0.6),
+    "en": (re.compile(r"th|w|sh|ck|ing\b|ly\b"), 0.5),
+}
 _PT_LETTERS = re.compile(r"[ãõçâêô]")
 _ES_LETTERS = re.compile(r"[ñ¿¡]")
 _EN_CONTRACTION = re.compile(r"\b\w+'(?:s|t|re|ve|ll|d|m)\b")
@@ -101,6 +117,11 @@ def language_scores(text: str) -> dict[str, float]:
         scores["pt"] += pt.get(token, 0.0)
         scores["en"] += en.get(token, 0.0)
         scores["es"] += es.get(token, 0.0)
+    spelled = _LOANWORDS_RE.sub(" ", folded) if "w" in folded else folded
+    for language, (pattern, weight) in _SPELLING_CUES.items():
+        hits = len(pattern.findall(spelled))
+        if hits:
+            scores[language] += min(hits, 3) * weight
     if _PT_LETTERS.search(lowered):
         scores["pt"] += 2.0
     if _ES_LETTERS.search(lowered):
@@ -119,8 +140,8 @@ def detect_language(text: str, default: str = "pt") -> str:
     (best, top), (_, second) = ranked[0], ranked[1]
     if top <= 0.0:
         return default
-    if top - second < 0.5:
+    if top - second < 0.3:
         # a tie: the default wins if it is among the leaders, otherwise it is undecidable
-        leaders = [language for language, score in ranked if top - score < 0.5]
+        leaders = [language for language, score in ranked if top - score < 0.3]
         return default if default in leaders or len(leaders) > 1 else best
     return best

@@ -2,4 +2,4 @@
 
 from ai.builtin.analyzer import MODEL_VERSION, BuiltinAnalyzer
 
-__all__ = ["BuiltinAnalyzer", "MODEL_VERSION"]
+__all__ = ["MODEL_VERSION", "BuiltinAnalyzer"]

@@ -35,7 +35,9 @@ class BuiltinAnalyzer:
     name = "rules"
     model_version = MODEL_VERSION
 
-    def __init__(self, config: Mapping[str, Any] | None = None, taxonomy: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, config: Mapping[str, Any] | None = None, taxonomy: Iterable[str] | None = None
+    ) -> None:
         config = dict(config or {})
         self.default_language: str = config.get("default_language", "pt")
         if self.default_language not in LANGUAGES:
@@ -56,15 +58,24 @@ class BuiltinAnalyzer:
         # Sentiment first without intent bias: a strongly negative message with no concrete request
         # is classified as a complaint by the intent stage.
         sentiment = self._sentiment.score(
-            normalized.tokens, normalized.joined, language,
-            normalized.exclamations, normalized.is_question, normalized.shouting,
+            normalized.tokens,
+            normalized.joined,
+            language,
+            normalized.exclamations,
+            normalized.is_question,
+            normalized.shouting,
         )
         intent = self._intents.classify(normalized.tokens, normalized.joined, sentiment.score)
         bias = INTENT_SENTIMENT_BIAS.get(intent.label, 0.0)
         if bias:
             sentiment = self._sentiment.score(
-                normalized.tokens, normalized.joined, language,
-                normalized.exclamations, normalized.is_question, normalized.shouting, bias,
+                normalized.tokens,
+                normalized.joined,
+                language,
+                normalized.exclamations,
+                normalized.is_question,
+                normalized.shouting,
+                bias,
             )
 
         order_number = context.order_number or find_order_number(text)

@@ -28,14 +28,17 @@ from ai.analysis import INTENT_LABELS
 # ---------------------------------------------------------------------------------------------
 WORD_CUES: dict[str, dict[float, str]] = {
     "greeting": {
-        1.2: "oi oie ola hello hi hey hiya heya yo hola holi buenas opa eae eai salve alo howdy greetings"
-        " hallo hellooo saludos",
+        1.2: "oi oie oii oiee ola olaa hello hi hii hey heyy hiya heya yo hola holaa holi buenas buenass opa "
+        "eae"
+        " eai eaee salve alo howdy greetings hallo saludos",
     },
     "pricing": {
-        3.0: "quanto quantos cuanto cuanta cuantos preco* precio* price* pricing cost costs costo* custa custam"
+        3.0: "quanto quantos cuanto cuanta cuantos preco* precio* price* pricing cost costs costo* custa "
+        "custam"
         " custo custos cuesta cuestan orcamento* orcar cotizacion* cotizar cotacao quote quotes frete fretes"
         " desconto* descuento* discount* cupom cupons cupon* coupon* promo promocao promocion* tarifa*"
-        " fee fees carissimo carisim* expensive overpriced pricey precinho mensalidade mensualidad taxa taxas",
+        " fee fees carissimo carisim* expensive overpriced pricey precinho mensalidade mensualidad"
+        " taxa taxas",
         2.0: "valor valores diaria barato* cheap* caro charge charges rate rates cobran cobram comissao"
         " gratis free",
     },
@@ -50,10 +53,12 @@ WORD_CUES: dict[str, dict[float, str]] = {
     },
     "order_status": {
         3.0: "rastreio rastreamento rastrear rastreo rastrea* rastrei* tracking track cade eta seguimiento",
-        2.5: "transportadora paqueteria despachad* despacharam enviaram shipped arrive arrives previsao prazo",
+        2.5: "transportadora paqueteria despachad* despacharam enviaram shipped arrive arrives previsao"
+        " prazo",
         2.0: "atrasado atrasada atraso atrasou delayed delay retraso retrasado retrasada correios courier"
         " entregador repartidor motoboy paquete pacote package parcel postado",
-        1.5: "entregue entregaram delivered enviado enviada chega llega arrived status carrier entrega delivery"
+        1.5: "entregue entregaram delivered enviado enviada chega llega arrived status carrier entrega "
+        "delivery"
         " demorando",
         1.2: "late demora chegou llego chegar llegar envio",
     },
@@ -61,17 +66,20 @@ WORD_CUES: dict[str, dict[float, str]] = {
         2.5: "senha password contrasena login logar signin estacionamento estacionamiento parking bug"
         " travando reset resetar redefinir desbloquear unlock waterproof voltagem voltaje voltage bivolt"
         " compativel compatible compatibilidade garantia warranty",
-        2.0: "app aplicativo aplicacion configurar configuro configura* instalar install* instal* wifi bluetooth"
+        2.0: "app aplicativo aplicacion configurar configuro configura* instalar install* instal* wifi "
+        "bluetooth"
         " conectar conecto connect* manual atendente humano human suporte soporte endereco direccion"
         " localiza* ubica* located location sucursal filial bloquead* blocked locked cadastro registr*"
-        " verificacao verification pin otp lavar lavadora wash washing dryer secadora medida* erro error",
+        " verificacao verification pin otp lavar lavadora wash washing dryer secadora medida*",
+        1.5: "perto near nearby cerca proximo proxima metro subway erro error",
         1.2: "acesso acessar acceder account conta cuenta site website support tamanho talla size address"
         " duvida duda question pergunta informacao informacion ajuda ayuda help usar contato contact"
         " contactar agent agente funciona funcionar trava",
         0.8: "loja tienda store shop unidade branch tecnico tecnica battery bateria email",
     },
     "complaint": {
-        3.0: "pessimo* pesimo* horrivel horriveis horrible* terrible terrivel awful worst lixo porcaria basura"
+        3.0: "pessimo* pesimo* horrivel horriveis horrible* terrible terrivel awful worst lixo porcaria "
+        "basura"
         " porqueria vergonha verguenza vergonzoso inaceptable unacceptable inaceitavel inadmissivel"
         " inadmisible descaso desrespeito disrespect* rude grosseir* grosera grosero groseros maleducad*"
         " decepc* decepcion* disappoint* insatisf* dissatisf* furious furioso furiosa indignad* revoltad*"
@@ -106,21 +114,24 @@ WORD_CUES: dict[str, dict[float, str]] = {
         2.5: "schedul* turno turnos booking slot slots availability",
         2.0: "horario horarios book abre abierto abiertos aberto abertos disponibilidade disponibilidad"
         " closing",
-        1.5: "open feriado holiday holidays reservation session sessao sesion consulta visita visit vaga cierra"
+        1.5: "open feriado holiday holidays reservation session sessao sesion consulta visita visit vaga "
+        "cierra"
         " fecha",
         1.0: "hora domingo sabado sunday saturday",
     },
     "praise": {
-        3.0: "obrigad* agradec* thank* thanks cheers gracias valeu brigad* parabens congrat* felicit* felicidades"
+        3.0: "obrigad* agradec* thank* thanks cheers gracias valeu brigad* parabens congrat* felicit* "
+        "felicidades"
         " kudos amei adorei recomendo recommend* recomiendo arrasa* arrasam",
         2.5: "encant* loved nailed satisfeit* satisfied impecable impecavel sensacional perfeit* perfect*"
         " excelente excellent maravilh* maravillos* fantastic* atencios* helpful prestativ* servicial",
         2.0: "love otimo otima awesome amazing incrivel increible genial recomendad* rocks contente contento"
         " capricho amable gentil top",
-        1.5: "great happy feliz lindo linda beautiful rock sweet show massa",
+        1.5: "great happy feliz lindo linda beautiful rock sweet show massa 👏 🙌 😍 🥰 ❤ 💖 💕",
     },
     "other": {
-        3.0: "curriculo* hiring contratando contratan emprego empleo vacante* fornecedor* proveedor* supplier*"
+        3.0: "curriculo* hiring contratando contratan emprego empleo vacante* fornecedor* proveedor* "
+        "supplier*"
         " parceria partnership* influencer* influenciador* newsletter spam spamming broadcast",
         2.5: "job jobs distribuidor* collab* colaboracion* engano trabajo resume",
         1.0: "representante catalog* catalogo review feedback",
@@ -129,101 +140,538 @@ WORD_CUES: dict[str, dict[float, str]] = {
 
 # ---------------------------------------------------------------------------------------------
 # Phrase cues: (intent, weight, regex over the normalised text " tok tok ... ").
-# Each regex starts at a token start. Keep them short: they all run in one alternation.
+# Each regex is tried only at tokens whose first 3 letters can start it (see first_word_keys).
 # ---------------------------------------------------------------------------------------------
-_ORDER_NOUN = r"(?:pedido|encomenda|compra|pacote|package|order|orden|parcel|paquete|entrega|delivery|stuff|items?|produto|producto|envio)"
+_ORDER_NOUN = (
+    r"(?:pedido|encomenda|compra|pacote|package|order|orden|parcel|paquete|entrega|delivery|stuff|"
+    r"items?|produto|producto|envio)"
+)
 _MY = r"(?:meu|minha|mi|my|o|a|el|la|the|nosso|nuestro)"
-_NOT = r"(?:nao|no|not|never|nunca|don't|doesn't|didn't|isn't|won't|can't|cannot|hasn't|haven't|ainda nao|still not)"
 
 PHRASE_CUES: list[tuple[str, float, str]] = [
     # greeting
-    ("greeting", 1.2, r"(?:bom dia|boa tarde|boa noite|buen dia|buenos dias|buenas tardes|buenas noches|good (?:morning|afternoon|evening)|que onda|que tal|e ai)\b"),
-    ("greeting", 1.0, r"(?:tudo (?:bem|bom|certo|joia|tranquilo)|como (?:vai|estas|estan|esta)|how are (?:you|u)|alguem (?:ai|atendendo|por ai)|anyone (?:there|around|here)|alguien (?:atiende|ahi|ahi)|hay alguien|tem alguem)\b"),
-    ("greeting", 0.8, r"(?:tengo una (?:consulta|pregunta|duda)|tenho uma (?:duvida|pergunta)|i have a question|(?:gostaria|queria) de uma informacao|una consulta)\b"),
+    (
+        "greeting",
+        1.2,
+        r"(?:bom dia|boa tarde|boa noite|buen dia|buenos dias|buenas tardes|buenas noches|"
+        r"good (?:morning|afternoon|evening)|que onda|que tal|e ai)\b",
+    ),
+    (
+        "greeting",
+        1.0,
+        r"(?:tudo (?:bem|bom|certo|joia|tranquilo)|como (?:vai|estas|estan|esta)|"
+        r"how are (?:you|u)|alguem (?:ai|atendendo|por ai)|anyone (?:there|around|here)|"
+        r"alguien (?:atiende|ahi|ahi)|hay alguien|tem alguem)\b",
+    ),
+    (
+        "greeting",
+        0.8,
+        r"(?:tengo una (?:consulta|pregunta|duda)|tenho uma (?:duvida|pergunta)|"
+        r"i have a question|(?:gostaria|queria) de uma informacao|una consulta)\b",
+    ),
     ("scheduling", -1.5, r"(?:tengo una consulta|una consulta)\b"),
     ("greeting", 1.0, r"morning\b"),
     # pricing
-    ("pricing", 3.0, r"(?:how much|what(?:'s| is| does) (?:the )?(?:price|cost|rate)|qual (?:o )?(?:valor|preco)|que precio|(?:tabela|lista) de prec|price list)"),
-    ("pricing", -3.0, r"(?:quant[oa]s? (?:tempo|vezes|dias|horas)|cuant[oa]s? (?:tiempo|cuotas|dias|horas)|how much (?:time|longer))\b"),
+    (
+        "pricing",
+        3.0,
+        r"(?:how much|what(?:'s| is| does) (?:the )?(?:price|cost|rate)|qual (?:o )?(?:valor|"
+        r"preco)|que precio|(?:tabela|lista) de prec|price list)",
+    ),
+    (
+        "pricing",
+        -3.0,
+        r"(?:quant[oa]s? (?:tempo|vezes|dias|horas)|cuant[oa]s? (?:tiempo|cuotas|dias|horas)|"
+        r"how much (?:time|longer))\b",
+    ),
     ("pricing", 2.0, r"(?:cuanto (?:sale|es|me sale)|quanto (?:sai|fica|e|esta|seria))\b"),
-    ("pricing", 2.5, r"(?:muito caro|mto caro|tao caro|q caro|que caro|muy caro|too expensive|so expensive|way too)\b"),
+    (
+        "pricing",
+        2.5,
+        r"(?:muito caro|mto caro|tao caro|q caro|que caro|muy caro|too expensive|so expensive|"
+        r"way too)\b",
+    ),
     # purchase
-    ("purchase", 3.0, r"(?:quero|queria|gostaria de|vou|quiero|quisiera|queremos|want to|would like to|i'd like to|i'll|can i|could i|posso|puedo|como|how (?:do|can) i|onde|donde|where (?:can|do) i|ready to|pronto para|listo para) (?:\w+ )?(?:comprar|buy|purchase|order|pedir|encomendar|assinar|subscribe|suscribirme|adquirir|place (?:an |the )?order|preorder|preordenar|levar|llevarme|garantir|fechar|fazer (?:um |o )?pedido|hacer (?:un |el )?pedido)\b"),
-    ("purchase", 2.5, r"(?:quero|quiero|want|vou querer|me ve|me da|manda|me manda) (?:mais |mas |more |another |outro |otro |one more |\d+ )"),
-    ("purchase", 3.0, r"(?:i'll take|me llevo|me quedo con|vou levar|vou querer|vou pegar|me separa|separa (?:um|uma|pra|para)|put (?:one|it) aside|hold (?:one|it)|me (?:lo|la) (?:apartas|guardas|separas)|place (?:an |the )?order|fazer (?:um |o )?pedido|hacer (?:un |el )?pedido|fechar (?:a |o )?(?:compra|pedido))"),
-    ("purchase", 2.0, r"(?:tem|tiene|tienen|hay|have|do you have|got) .{0,20}(?:estoque|stock|disponivel|disponible|available)"),
+    (
+        "purchase",
+        3.0,
+        r"(?:quero|queria|gostaria de|vou|quiero|quisiera|queremos|want to|would like to|"
+        r"i'd like to|i'll|can i|could i|posso|puedo|como|how (?:do|can) i|onde|donde|where (?:can|do) i|"
+        r"ready to|pronto para|listo para) (?:\w+ ){0,2}(?:compr\w*|buy|purchase|order|pedir|encomendar|"
+        r"assinar|subscribe|suscribirme|adquirir|place (?:an |the )?order|preorder|preordenar|levar|"
+        r"llevarme|garantir|fechar|fazer (?:um |o )?pedido|hacer (?:un |el )?pedido)\b",
+    ),
+    (
+        "purchase",
+        2.5,
+        r"(?:quero|quiero|want|vou querer|me ve|me da|manda|me manda) (?:mais |mas |more |"
+        r"another |outro |otro |one more |\d+ )",
+    ),
+    (
+        "purchase",
+        3.0,
+        r"(?:i'll take|me llevo|me quedo con|vou levar|vou querer|vou pegar|me separa|"
+        r"separa (?:um|uma|pra|para)|put (?:one|it) aside|hold (?:one|it)|me (?:lo|la) (?:apartas|guardas|"
+        r"separas)|place (?:an |the )?order|fazer (?:um |o )?pedido|hacer (?:un |el )?pedido|fechar (?:a |"
+        r"o )?(?:compra|pedido))",
+    ),
+    (
+        "purchase",
+        2.0,
+        r"(?:tem|tiene|tienen|hay|have|do you have|got) .{0,20}(?:estoque|stock|disponivel|"
+        r"disponible|available)",
+    ),
     ("purchase", 2.0, r"(?:link|site) (?:pra|para|to) (?:comprar|buy|compra|order)"),
+    (
+        "purchase",
+        2.0,
+        r"(?:want|quero|quiero|queria|would like|i'd like|i'll have|i'll get|give me|me da|"
+        r"me ve|me interesa|me interessa|interested in) (?:o|a|os|as|el|la|los|las|the|this|that|esse|"
+        r"essa|este|esta|um|uma|un|una|one|\d+)\b",
+    ),
+    ("purchase", 2.0, r"(?:gift card|tarjeta de regalo|cartao presente|vale presente|gift voucher)"),
+    ("payment", -3.0, r"(?:gift card|tarjeta de regalo|cartao presente|vale presente|gift voucher)"),
     # order status
-    ("order_status", 3.0, r"(?:cade|onde (?:esta|anda|fica|ta)|where(?:'s| is| are)|donde (?:esta|anda|quedo)|que (?:paso|houve|aconteceu) con?) (?:\w+ )?" + _MY + r"? ?" + _ORDER_NOUN),
+    (
+        "order_status",
+        3.0,
+        r"(?:cade|onde (?:esta|anda|fica|ta)|where(?:'s| is| are)|donde (?:esta|anda|"
+        r"quedo)|que (?:paso|houve|aconteceu) con?) (?:\w+ )?" + _MY + r"? ?" + _ORDER_NOUN,
+    ),
     ("order_status", 1.5, r"(?:meu|minha|mi|my|o|el|the) " + _ORDER_NOUN + r"\b"),
-    ("order_status", 2.0, r"(?:ainda|todavia|aun|still|sigue|segue) (?:nao|no|sin|sem|not|hasn't|haven't|nothing|nada|waiting)\b"),
-    ("order_status", 2.5, r"(?:nao|no|not|never|nunca|hasn't|haven't|didn't) (?:\w+ ){0,2}(?:chegou|chego|recebi|llega|llego|llegado|arrived|come|received|delivered|entregue|entregado|entregaram)\b"),
-    ("order_status", 3.0, r"(?:quando|cuando|when|ate quando|ate que dia|que dia|what day|para cuando|em quantos dias|en cuantos dias) .{0,25}(?:cheg|lleg|arriv|entreg|deliver|get here|ship|envi|sai\b|salio|sale\b|vem\b|come\b|vai chegar)"),
-    ("order_status", 3.0, r"(?:order status|status (?:do|da|of|del) (?:meu |minha |my |mi )?(?:pedido|order|encomenda|compra)|estado (?:de|del) (?:mi )?pedido|status do pedido)"),
-    ("order_status", 2.5, r"(?:ja|ya|already|has|have|did|foi) .{0,15}(?:enviad|enviaram|despach|postad|shipped|sent out|go out|salio|saiu|envi|sali|went out)"),
-    ("order_status", 3.0, r"(?:saiu (?:para|pra) entrega|out for delivery|em transito|in transit|en camino|a caminho|era (?:para|pra) (?:chegar|ter chegado)|was supposed to (?:arrive|come|be delivered)|tenia que llegar)"),
-    ("order_status", 2.5, r"(?:says|consta|diz|dice|aparece|shows) .{0,12}(?:delivered|entregue|entregado|enviado|shipped)"),
-    ("order_status", 2.0, r"(?:ja faz|faz|ha|hace|already|been|pasaron|van|ja sao) (?:mais de )?\d+ (?:dias|days|semanas|weeks)"),
+    (
+        "order_status",
+        2.0,
+        r"(?:ainda|todavia|aun|still|sigue|segue) (?:nao|no|sin|sem|not|hasn't|haven't|"
+        r"nothing|nada|waiting)\b",
+    ),
+    (
+        "order_status",
+        2.5,
+        r"(?:nao|no|not|never|nunca|hasn't|haven't|didn't) (?:\w+ ){0,2}(?:chegou|chego|"
+        r"recebi|llega|llego|llegado|arrived|come|received|delivered|entregue|entregado|entregaram)\b",
+    ),
+    (
+        "order_status",
+        3.0,
+        r"(?:quando|cuando|when|ate quando|ate que dia|que dia|what day|para cuando|"
+        r"em quantos dias|en cuantos dias) .{0,25}(?:cheg|lleg|arriv|entreg|deliver|get here|ship|envi|"
+        r"sai\b|salio|sale\b|vem\b|come\b|vai chegar)",
+    ),
+    (
+        "order_status",
+        3.0,
+        r"(?:order status|status (?:do|da|of|del) (?:meu |minha |my |mi )?(?:pedido|order|"
+        r"encomenda|compra)|estado (?:de|del) (?:mi )?pedido|status do pedido)",
+    ),
+    (
+        "order_status",
+        2.5,
+        r"(?:ja|ya|already|has|have|did|foi) .{0,15}(?:enviad|enviaram|despach|postad|"
+        r"shipped|sent out|go out|salio|saiu|envi|sali|went out)",
+    ),
+    (
+        "order_status",
+        3.0,
+        r"(?:saiu (?:para|pra) entrega|out for delivery|em transito|in transit|en camino|"
+        r"a caminho|era (?:para|pra) (?:chegar|ter chegado)|was supposed to (?:arrive|come|be delivered)|"
+        r"tenia que llegar)",
+    ),
+    (
+        "order_status",
+        2.5,
+        r"(?:says|consta|diz|dice|aparece|shows) .{0,12}(?:delivered|entregue|entregado|"
+        r"enviado|shipped)",
+    ),
+    (
+        "order_status",
+        2.0,
+        r"(?:ja faz|faz|ha|hace|already|been|pasaron|van|ja sao) (?:mais de )?\d+ (?:dias|"
+        r"days|semanas|weeks)",
+    ),
     ("order_status", 2.0, r"(?:nada|nothing) (?:do|da|de|del|of) (?:meu|minha|mi|my)"),
+    (
+        "order_status",
+        3.0,
+        r"(?:news|update|updates|novidade|novidades|noticias|noticia|status|info|"
+        r"informacao|informacion|posicao) (?:on|about|of|for|do|da|sobre|de|del|con) (?:\w+ )?(?:order|"
+        r"pedido|package|encomenda|compra|paquete|entrega|delivery|parcel|envio)",
+    ),
+    ("order_status", 1.5, r"(?:pedido|order|orden|encomenda|compra) (?:n |no |numero |number |# ?)?\d{3,}"),
     # support
-    ("support", 2.5, r"(?:como (?:eu )?(?:faco|uso|usa|funciona|configur\w*|ligo|instalo|troco|mudo|altero|acesso|entro|recupero|reseto|redefino|conecto|cadastro|registro|hago|cambio|lo conecto|accedo|ativo|activo)|how (?:do|can|to|does|should) (?:i |you |we )?(?:use|set|change|reset|connect|install|update|turn|log|sign|recover|register|contact|reach|fix|get in touch|activate|pair|talk|speak|unlock|access|edit))"),
-    ("support", 2.5, r"(?:nao|no) (?:\w+ )?(?:consigo|consegui|conseguindo|puedo|pude|logro) (?:\w+ )?(?:entrar|acessar|acceder|logar|login|iniciar|abrir|instalar|conectar|cadastr|registr|ingresar)"),
-    ("support", 2.5, r"(?:can't|cannot|can not|unable to|couldn't|won't let me) (?:\w+ )?(?:log|sign|access|login|get into|open|connect|reset|register)"),
-    ("support", 3.0, r"(?:falar|hablar|talk|speak|chat) (?:com|con|to|with) (?:um |una |a |an |uma |o |el |the )?(?:atendente|humano|human|persona|pessoa|agent|agente|representante|representative|real person|gerente|manager|supervisor|alguem|alguien|someone|somebody|customer service|suporte|soporte)"),
-    ("support", 3.0, r"(?:loja fisica|tienda fisica|physical store|(?:onde|where|donde) (?:\w+ )?(?:fica|is|queda|esta|are|ficam) .{0,12}(?:loja|tienda|store|shop|local|sucursal|located|voces))"),
-    ("support", 2.0, r"(?:serve|sirve|fits?|works?|funciona|compatible|compativel) (?:no|na|em|para|pra|en|con|with|on|in|for|com) "),
-    ("support", 2.5, r"(?:entregam|entregan|fazem entrega|hacen (?:envios|entregas)|envian|do you deliver|do you ship|deliver to|ship to|envios a) "),
-    ("support", 3.0, r"(?:esqueci|olvide|forgot|lost|perdi) (?:\w+ )?(?:senha|password|contrasena|login|usuario|username|pin|acesso)"),
-    ("support", 2.5, r"(?:a prova d|resistente al agua|water ?proof|(?:vem|viene|come|comes) (?:com|con|with)|customer service|atendimento ao cliente|servicio al cliente|atencion al cliente)"),
-    ("support", 3.0, r"(?:app|aplicativo|site|pagina|aplicacion|it|programa|sistema|link) (?:\w+ )?(?:nao|no|won't|doesn't|didn't) (?:\w+ )?(?:abre|open|abren|carrega|load|funciona|works?)"),
-    ("scheduling", -3.0, r"(?:app|aplicativo|site|pagina|aplicacion|programa|sistema|link) (?:\w+ )?(?:nao|no|won't|doesn't|didn't) (?:\w+ )?(?:abre|open|abren)"),
+    (
+        "support",
+        2.5,
+        r"(?:como (?:eu )?(?:faco|uso|usa|funciona|configur\w*|ligo|instalo|troco|mudo|altero|"
+        r"acesso|entro|recupero|reseto|redefino|conecto|cadastro|registro|hago|cambio|lo conecto|accedo|"
+        r"ativo|activo)|how (?:do|can|to|does|should) (?:i |you |we )?(?:use|set|change|reset|connect|"
+        r"install|update|turn|log|sign|recover|register|contact|reach|fix|get in touch|activate|pair|talk|"
+        r"speak|unlock|access|edit))",
+    ),
+    (
+        "support",
+        2.5,
+        r"(?:nao|no) (?:\w+ )?(?:consigo|consegui|conseguindo|puedo|pude|"
+        r"logro) (?:\w+ )?(?:entrar|acessar|acceder|logar|login|iniciar|abrir|instalar|conectar|cadastr|"
+        r"registr|ingresar)",
+    ),
+    (
+        "support",
+        2.5,
+        r"(?:can't|cannot|can not|unable to|couldn't|won't let me) (?:\w+ )?(?:log|sign|access|"
+        r"login|get into|open|connect|reset|register)",
+    ),
+    (
+        "support",
+        3.0,
+        r"(?:falar|hablar|talk|speak|chat) (?:com|con|to|with) (?:um |una |a |an |uma |o |el |"
+        r"the )?(?:atendente|humano|human|persona|pessoa|agent|agente|representante|representative|"
+        r"real person|gerente|manager|supervisor|alguem|alguien|someone|somebody|customer service|suporte|"
+        r"soporte)",
+    ),
+    (
+        "support",
+        3.0,
+        r"(?:loja fisica|tienda fisica|physical store|(?:onde|where|donde) (?:\w+ )?(?:fica|is|"
+        r"queda|esta|are|ficam) .{0,12}(?:loja|tienda|store|shop|local|sucursal|located|voces))",
+    ),
+    (
+        "support",
+        2.0,
+        r"(?:serve|sirve|fits?|works?|funciona|compatible|compativel) (?:no|na|em|para|pra|en|"
+        r"con|with|on|in|for|com) ",
+    ),
+    (
+        "support",
+        2.5,
+        r"(?:entregam|entregan|fazem entrega|hacen (?:envios|entregas)|envian|do you deliver|"
+        r"do you ship|deliver to|ship to|envios a) ",
+    ),
+    (
+        "support",
+        3.0,
+        r"(?:esqueci|olvide|forgot|lost|perdi) (?:\w+ )?(?:senha|password|contrasena|login|"
+        r"usuario|username|pin|acesso)",
+    ),
+    (
+        "support",
+        2.5,
+        r"(?:a prova d|resistente al agua|water ?proof|(?:vem|viene|come|comes) (?:com|con|"
+        r"with)|customer service|atendimento ao cliente|servicio al cliente|atencion al cliente)",
+    ),
+    (
+        "support",
+        3.0,
+        r"(?:app|aplicativo|site|pagina|aplicacion|it|programa|sistema|link) (?:\w+ )?(?:nao|no|"
+        r"won't|doesn't|didn't) (?:\w+ )?(?:abre|open|abren|carrega|load|funciona|works?)",
+    ),
+    (
+        "scheduling",
+        -3.0,
+        r"(?:app|aplicativo|site|pagina|aplicacion|programa|sistema|link) (?:\w+ )?(?:nao|"
+        r"no|won't|doesn't|didn't) (?:\w+ )?(?:abre|open|abren)",
+    ),
     # complaint
-    ("complaint", 3.0, r"(?:nao|no|doesn't|does not|don't|isn't|is not|won't|stopped|parou de|dejo de|deixou de|para de) (?:\w+ )?(?:funciona|working|work|funcionar|funcione|liga\b|ligar|enciende|prende|carrega|carga|charging|turn on)"),
-    ("support", -2.0, r"(?:nao|no|doesn't|does not|don't|isn't|is not|won't|stopped|parou de|dejo de|deixou de) (?:\w+ )?(?:funciona|working|work|funcionar)"),
-    ("complaint", 2.5, r"(?:veio|vieram|chegou|chegaram|mandaram|enviaram|entregaram|recebi|llego|llegaron|mandaron|enviaron|came|arrived|sent|got|received|delivered) (?:\w+ ){0,4}(?:errad|equivocad|wrong|incorrect|incomplet|faltando|missing|faltan|faltaron|faltou|falto|diferente|different|trocad|cambiad|vazi|vacio|empty|aberto|abierto|violad|usad|used|fri[ao]\b|cold\b)"),
-    ("complaint", 3.0, r"(?:pedi|ordered|pedimos|encomendei) \w+ (?:e |y |and |but )?(?:veio|got|came|me llego|llego|recebi|received|chegou|mandaram)"),
-    ("complaint", 3.0, r"(?:ninguem|nobody|no one|nadie) (?:\w+ )?(?:responde|atende|resolve|answers|responds|replies|helps|fixes|cares|contesta|resuelve|ayuda|ajuda|retorna|picks|me)"),
-    ("complaint", 2.5, r"(?:sem|sin|no|without) (?:nenhuma |ninguna |any )?(?:resposta|retorno|respuesta|solucion|solucao|answer|reply|response)\b"),
-    ("complaint", 3.0, r"(?:nunca mais|never again|nunca mas|never buying|never (?:ordering|shopping|order)|not buying again|never buy)"),
-    ("complaint", 3.0, r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|twice|double|em dobro|a mais|de mas|indevid|extra)"),
-    ("complaint", 2.5, r"(?:terceira|tercera|third|quarta|segunda|second|\d+a?) (?:vez|vezes|veces|time|times) .{0,25}(?:reclam|complain|quej|lig|llam|call|ped|ask|mand|escrev|escrib|writ)"),
-    ("complaint", 3.0, r"(?:mal (?:atendid\w*|educad\w*|servicio|atencion|atendimento)|fui mal|me (?:trataram|atendieron|trataron|atenderam) (?:mal|fatal)|bad (?:service|experience|quality|customer)|poor (?:service|quality)|mala (?:atencion|experiencia|calidad)|(?:atendimento|servico|service|servicio|atencion|calidad|qualidade|quality) (?:\w+ )?(?:horrivel|pessim\w*|ruim|terrible|awful|horrible|mala|malo|fatal|lixo|poor|bad|fraco|fraca))"),
-    ("complaint", 3.0, r"(?:(?:nao|no|not) vale (?:o |la |the )?(?:pena|preco|precio|price|money|lo que)|not worth)"),
-    ("complaint", 3.0, r"(?:nao apareceu|never (?:came|showed|show)|no (?:vino|aparecio)|nunca vino|didn't (?:show|come)|no show)"),
-    ("complaint", 2.5, r"(?:on hold|esperando (?:ha|faz|hace) .{0,10}(?:hora|dia|semana)|waiting (?:for )?(?:hours|days|weeks|an hour)|(?:perdi|wasted|perdi toda) (?:\w+ )?(?:tarde|dia|tempo|tiempo|time|afternoon|day|morning))"),
-    ("complaint", 2.0, r"(?:muito chato|que chato|so annoying|que molesto|que decepcion|q decepcion|q decepcao|que decepcao|que raiva|que saco|muy molesto)"),
+    (
+        "complaint",
+        3.0,
+        r"(?:nao|no|doesn't|does not|don't|isn't|is not|won't|stopped|parou de|dejo de|"
+        r"deixou de|para de) (?:\w+ )?(?:funciona|working|work|funcionar|funcione|liga\b|ligar|enciende|"
+        r"prende|carrega|carga|charging|turn on)",
+    ),
+    (
+        "support",
+        -2.0,
+        r"(?:nao|no|doesn't|does not|don't|isn't|is not|won't|stopped|parou de|dejo de|"
+        r"deixou de) (?:\w+ )?(?:funciona|working|work|funcionar)",
+    ),
+    (
+        "complaint",
+        2.5,
+        r"(?:veio|vieram|chegou|chegaram|mandaram|enviaram|entregaram|recebi|llego|llegaron|"
+        r"mandaron|enviaron|came|arrived|sent|got|received|delivered) (?:\w+ ){0,4}(?:errad|equivocad|"
+        r"wrong|incorrect|incomplet|faltando|missing|faltan|faltaron|faltou|falto|diferente|different|"
+        r"trocad|cambiad|vazi|vacio|empty|aberto|abierto|violad|usad|used|fri[ao]\b|cold\b)",
+    ),
+    (
+        "complaint",
+        3.0,
+        r"(?:pedi|ordered|pedimos|encomendei) \w+ (?:e |y |and |but )?(?:veio|got|came|"
+        r"me llego|llego|recebi|received|chegou|mandaram)",
+    ),
+    (
+        "complaint",
+        3.0,
+        r"(?:ninguem|nobody|no one|nadie) (?:\w+ )?(?:responde|atende|resolve|answers|"
+        r"responds|replies|helps|fixes|cares|contesta|resuelve|ayuda|ajuda|retorna|picks|me)",
+    ),
+    (
+        "complaint",
+        2.5,
+        r"(?:sem|sin|no|without) (?:nenhuma |ninguna |any )?(?:resposta|retorno|respuesta|"
+        r"solucion|solucao|answer|reply|response)\b",
+    ),
+    (
+        "complaint",
+        3.0,
+        r"(?:nunca mais|never again|nunca mas|never buying|never (?:ordering|shopping|order)|"
+        r"not buying again|never buy)",
+    ),
+    (
+        "complaint",
+        3.0,
+        r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|"
+        r"twice|double|em dobro|a mais|de mas|indevid|extra)",
+    ),
+    (
+        "complaint",
+        2.5,
+        r"(?:terceira|tercera|third|quarta|segunda|second|\d+a?) (?:vez|vezes|veces|time|"
+        r"times) .{0,25}(?:reclam|complain|quej|lig|llam|call|ped|ask|mand|escrev|escrib|writ)",
+    ),
+    (
+        "complaint",
+        3.0,
+        r"(?:mal (?:atendid\w*|educad\w*|servicio|atencion|atendimento)|fui mal|"
+        r"me (?:trataram|atendieron|trataron|atenderam) (?:mal|fatal)|bad (?:service|experience|quality|"
+        r"customer)|poor (?:service|quality)|mala (?:atencion|experiencia|calidad)|(?:atendimento|servico|"
+        r"service|servicio|atencion|calidad|qualidade|quality) (?:\w+ )?(?:horrivel|pessim\w*|ruim|"
+        r"terrible|awful|horrible|mala|malo|fatal|lixo|poor|bad|fraco|fraca))",
+    ),
+    (
+        "complaint",
+        3.0,
+        r"(?:(?:nao|no|not) vale (?:o |la |the )?(?:pena|preco|precio|price|money|lo que)|"
+        r"not worth)",
+    ),
+    (
+        "complaint",
+        3.0,
+        r"(?:nao apareceu|never (?:came|showed|show)|no (?:vino|aparecio)|nunca vino|"
+        r"didn't (?:show|come)|no show)",
+    ),
+    (
+        "complaint",
+        2.5,
+        r"(?:on hold|esperando (?:ha|faz|hace) .{0,10}(?:hora|dia|semana)|"
+        r"waiting (?:for )?(?:hours|days|weeks|an hour)|(?:perdi|wasted|perdi toda) (?:\w+ )?(?:tarde|dia|"
+        r"tempo|tiempo|time|afternoon|day|morning))",
+    ),
+    (
+        "complaint",
+        2.0,
+        r"(?:muito chato|que chato|so annoying|que molesto|que decepcion|q decepcion|"
+        r"q decepcao|que decepcao|que raiva|que saco|muy molesto)",
+    ),
     # cancellation
     ("cancellation", 3.0, r"(?:money|dinheiro|dinero|plata|valor) (?:de volta|back|devolta|de vuelta)"),
-    ("cancellation", 3.0, r"(?:(?:dar|darme|dame|de|doy) de baja|(?:close|delete|terminate|deactivate|remove) (?:my |the )?(?:account|membership|plan|subscription)|(?:encerrar|excluir|deletar|apagar|desativar) (?:a |minha |o meu |meu )?(?:conta|cadastro|plano|assinatura)|(?:cerrar|eliminar|borrar) (?:mi |la )?(?:cuenta|suscripcion|plan|membresia))"),
-    ("cancellation", 2.5, r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want|need|preciso|necesito) (?:\w+ )?(?:mais|mas|anymore|more)\b"),
-    ("cancellation", 3.0, r"(?:changed my mind|mudei de ideia|me arrepenti|cambie de opinion|desisti|never mind cancel)"),
-    ("cancellation", 2.5, r"(?:send|mandar|enviar|devolver|return) (?:it|this|them|isso|esto|de volta|back)\b"),
-    ("cancellation", 3.0, r"(?:quero|quiero|want to|would like to|i'd like to|gostaria de|need to|preciso) (?:\w+ )?(?:devolver|return|reembolso|refund|estorno)"),
+    (
+        "cancellation",
+        3.0,
+        r"(?:(?:dar|darme|dame|de|doy) de baja|(?:close|delete|terminate|deactivate|"
+        r"remove) (?:my |the )?(?:account|membership|plan|subscription)|(?:encerrar|excluir|deletar|"
+        r"apagar|desativar) (?:a |minha |o meu |meu )?(?:conta|cadastro|plano|assinatura)|(?:cerrar|"
+        r"eliminar|borrar) (?:mi |la )?(?:cuenta|suscripcion|plan|membresia))",
+    ),
+    (
+        "cancellation",
+        2.5,
+        r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want|need|preciso|"
+        r"necesito) (?:\w+ )?(?:mais|mas|anymore|more)\b",
+    ),
+    (
+        "cancellation",
+        3.0,
+        r"(?:changed my mind|mudei de ideia|me arrepenti|cambie de opinion|desisti|"
+        r"never mind cancel)",
+    ),
+    (
+        "cancellation",
+        2.5,
+        r"(?:send|mandar|enviar|devolver|return) (?:it|this|them|isso|esto|de volta|back)\b",
+    ),
+    (
+        "cancellation",
+        3.0,
+        r"(?:quero|quiero|want to|would like to|i'd like to|gostaria de|need to|"
+        r"preciso) (?:\w+ )?(?:devolver|return|reembolso|refund|estorno)",
+    ),
     # scheduling (appointment cancellation belongs here, not to cancellation)
-    ("scheduling", 4.0, r"(?:cancel\w*|desmarc\w*|remarc\w*) (?:\w+ ){0,3}(?:consulta|horario|agendamento|cita|turno|appointment|appt|sessao|sesion|session|aula|clase|visita|avaliacao|exame|hora)\b"),
-    ("cancellation", -4.0, r"(?:cancel\w*|desmarc\w*) (?:\w+ ){0,3}(?:consulta|horario|agendamento|cita|turno|appointment|appt|sessao|sesion|session|aula|clase|visita|avaliacao|exame|hora)\b"),
-    ("scheduling", 3.0, r"(?:marcar|agendar|reservar|book|make|schedule|pedir|sacar|agendame|agenda|marca|agende) (?:\w+ ){0,2}(?:horario|hora|consulta|cita|turno|appointment|sessao|sesion|session|visita|visit|avaliacao|exame|corte|aula|clase|table|mesa|reserva|consultation|facial|manicure|limpeza)"),
-    ("scheduling", 3.0, r"(?:(?:que|what|a que|ate que|hasta que|till what|until what) (?:horas?|time) .{0,20}(?:abre|abrem|fecha|fecham|abren|cierran|cierra|open|close|funciona|atende|atienden|start|opens|closes)|how late|how early|ate que horas|hasta que hora)"),
-    ("scheduling", 3.0, r"(?:horario|hours) (?:de )?(?:funcionamento|atendimento|atencion|abertura|of operation|de trabajo|comercial)|(?:opening|business|store|working) hours"),
-    ("scheduling", 3.0, r"(?:voces|vcs|voce|ustedes|you|are you|estan|estao|store|tienda|loja) (?:\w+ )?(?:abrem|aberto|abertos|abren|abierto|abiertos|open|funcionam|funciona|atendem|atienden)\b"),
-    ("scheduling", 2.5, r"(?:tem|tiene|tienen|hay|have|got|any|do you have) (?:\w+ ){0,2}(?:horario|hora|vaga|turno|lugar|cupo|slots?|availability|openings?|disponibilidad|appointment|espaco)"),
-    ("scheduling", 2.5, r"(?:atender|atende|atiende|atienden|see|fit) (?:me )?(?:in )?(?:hoje|amanha|hoy|manana|today|tomorrow|depois|despues|after|before|antes|at)\b"),
-    ("scheduling", 3.0, r"(?:trocar|mudar|cambiar|change|move|pasar|passar|alterar) (?:\w+ )?(?:horario|hora|cita|turno|appointment|consulta|\d+ ?(?:am|pm|h)\b)"),
-    ("purchase", -2.0, r"(?:reservar|reserve|book) (?:\w+ ){0,2}(?:consulta|cita|turno|appointment|horario|visita|mesa|table)"),
+    (
+        "scheduling",
+        4.0,
+        r"(?:cancel\w*|desmarc\w*|remarc\w*) (?:\w+ ){0,3}(?:consulta|horario|agendamento|"
+        r"cita|turno|appointment|appt|sessao|sesion|session|aula|clase|visita|avaliacao|exame|hora)\b",
+    ),
+    (
+        "cancellation",
+        -4.0,
+        r"(?:cancel\w*|desmarc\w*) (?:\w+ ){0,3}(?:consulta|horario|agendamento|cita|"
+        r"turno|appointment|appt|sessao|sesion|session|aula|clase|visita|avaliacao|exame|hora)\b",
+    ),
+    (
+        "scheduling",
+        3.0,
+        r"(?:marcar|agendar|reservar|book|make|schedule|pedir|sacar|agendame|agenda|marca|"
+        r"agende) (?:\w+ ){0,2}(?:horario|hora|consulta|cita|turno|appointment|sessao|sesion|session|"
+        r"visita|visit|avaliacao|exame|corte|aula|clase|table|mesa|reserva|consultation|facial|manicure|"
+        r"limpeza)",
+    ),
+    (
+        "scheduling",
+        3.0,
+        r"(?:(?:que|what|a que|ate que|hasta que|till what|until what) (?:horas?|"
+        r"time) .{0,20}(?:abre|abrem|fecha|fecham|abren|cierran|cierra|open|close|funciona|atende|"
+        r"atienden|start|opens|closes)|how late|how early|ate que horas|hasta que hora)",
+    ),
+    (
+        "scheduling",
+        3.0,
+        r"(?:horario|hours) (?:de )?(?:funcionamento|atendimento|atencion|abertura|"
+        r"of operation|de trabajo|comercial)|(?:opening|business|store|working) hours",
+    ),
+    (
+        "scheduling",
+        3.0,
+        r"(?:voces|vcs|voce|ustedes|you|are you|estan|estao|store|tienda|"
+        r"loja) (?:\w+ )?(?:abrem|aberto|abertos|abren|abierto|abiertos|open|funcionam|funciona|atendem|"
+        r"atienden)\b",
+    ),
+    (
+        "scheduling",
+        2.5,
+        r"(?:tem|tiene|tienen|hay|have|got|any|do you have) (?:\w+ ){0,2}(?:horario|hora|"
+        r"vaga|turno|lugar|cupo|slots?|availability|openings?|disponibilidad|appointment|espaco)",
+    ),
+    (
+        "scheduling",
+        3.0,
+        r"(?:funciona|funcionam|abre|abrem|abren|open|opens|atende|atendem|atienden|"
+        r"trabalham|trabajan) (?:\w+ )?(?:feriado|feriados|domingo|domingos|sabado|sabados|sunday|sundays|"
+        r"saturday|saturdays|holiday|holidays|fin de semana|weekend|hoje|hoy|today|amanha|manana|"
+        r"tomorrow)\b",
+    ),
+    (
+        "scheduling",
+        2.5,
+        r"(?:atender|atende|atiende|atienden|see|fit) (?:me )?(?:in )?(?:hoje|amanha|hoy|"
+        r"manana|today|tomorrow|depois|despues|after|before|antes|at)\b",
+    ),
+    (
+        "scheduling",
+        3.0,
+        r"(?:trocar|mudar|cambiar|change|move|pasar|passar|alterar) (?:\w+ )?(?:horario|hora|"
+        r"cita|turno|appointment|consulta|\d+ ?(?:am|pm|h)\b)",
+    ),
+    (
+        "purchase",
+        -2.0,
+        r"(?:reservar|reserve|book) (?:\w+ ){0,2}(?:consulta|cita|turno|appointment|horario|"
+        r"visita|mesa|table)",
+    ),
     # payment
-    ("payment", 3.0, r"(?:nota fiscal|cupom fiscal|formas? de pagamento|metodos? de pago|formas de pago|payment methods?|pay(?:ing)? (?:with|by|in|via|using|on)|pagar (?:com|con|no|na|en|via|por|a|em)|a vista|en efectivo|contra ?entrega|cash on delivery|na entrega|sem juros|sin intereses|meses sin|no interest|interest free|chave pix|apple pay|google pay|mercado pago|vale (?:refeicao|alimentacao)|split (?:it|the payment|in))"),
+    (
+        "payment",
+        3.0,
+        r"(?:nota fiscal|cupom fiscal|formas? de pagamento|metodos? de pago|formas de pago|"
+        r"payment methods?|pay(?:ing)? (?:with|by|in|via|using|on)|pagar (?:com|con|no|na|en|via|por|a|"
+        r"em)|a vista|en efectivo|contra ?entrega|cash on delivery|na entrega|sem juros|sin intereses|"
+        r"meses sin|no interest|interest free|chave pix|apple pay|google pay|mercado pago|"
+        r"vale (?:refeicao|alimentacao)|split (?:it|the payment|in))",
+    ),
     ("complaint", -2.0, r"(?:card|cartao|tarjeta) (?:\w+ ){0,3}(?:declin|recusad|rechaz)"),
+    (
+        "payment",
+        3.0,
+        r"(?:pago|pagamento|payment|pix|cartao|tarjeta|card|transferencia|transfer|"
+        r"boleto) (?:\w+ ){0,2}(?:nao|no|not|isn't|won't|didn't|doesn't) (?:\w+ )?(?:pasa|passa|passou|"
+        r"going|go|went|through|vai|indo|entra|entrou|cae|caiu|aprov\w*|confirm\w*|process\w*)",
+    ),
+    (
+        "praise",
+        3.0,
+        r"(?:la rompi\w*|la rompe\w*|you rock|vcs arrasam|voces arrasam|mandaram bem|mandou bem|"
+        r"se pasaron|se lucieron)",
+    ),
     # praise
-    ("praise", 2.5, r"(?:chegou (?:certinho|rapidinho|antes|perfeito|direitinho|bem|rapido|no prazo)|deu (?:tudo )?certo|superou|exceeded|supero|nota (?:10|dez|mil)|10 / 10|(?:5|cinco|five) (?:estrelas|stars|estrellas)|muito bem atendid|bem atendid|well done|good job|great job|buen trabajo|excelente atencion|mil gracias|todo bien|all good|tudo certo aqui)"),
-    ("praise", 2.0, r"(?:muito bom|muy bueno|really good|so good|very good|muito boa|muy buena|son lo maximo|lo maximo|sao demais|um amor|un amor|so sweet|you guys rock|voces sao|vcs sao)"),
+    (
+        "praise",
+        2.5,
+        r"(?:chegou (?:certinho|rapidinho|antes|perfeito|direitinho|bem|rapido|no prazo)|"
+        r"deu (?:tudo )?certo|superou|exceeded|supero|nota (?:10|dez|mil)|10 / 10|(?:5|cinco|"
+        r"five) (?:estrelas|stars|estrellas)|muito bem atendid|bem atendid|well done|good job|great job|"
+        r"buen trabajo|excelente atencion|mil gracias|todo bien|all good|tudo certo aqui)",
+    ),
+    (
+        "praise",
+        2.0,
+        r"(?:muito bom|muy bueno|really good|so good|very good|muito boa|muy buena|son lo maximo|"
+        r"lo maximo|sao demais|um amor|un amor|so sweet|you guys rock|voces sao|vcs sao)",
+    ),
     # other
-    ("other", 4.0, r"(?:(?:numero|number|chat|contato|contacto) (?:errado|equivocado|wrong)|wrong (?:number|chat|person|contact)|(?:mandei|envie|sent|mande) .{0,20}(?:errad|equivocad|wrong)|foi engano|me equivoque|por engano|by mistake)"),
-    ("other", 4.0, r"(?:para|parem|pare|stop|deja|dejen|deje|quit) (?:de )?(?:me )?(?:mandar|enviar|sending|spamming|messaging|texting|mandarme|enviarme|spam|ligar|llamar|calling)"),
-    ("other", 4.0, r"(?:tira|tirar|remove|sacar|saca|saquen|sacame|borrar|borren|exclui|excluir) .{0,15}(?:lista|list|grupo|group|contatos|contactos|broadcast|difusion|transmissao)"),
-    ("other", 4.0, r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want) (?:\w+ )?(?:receber|recibir|receive|get) "),
-    ("cancellation", -3.0, r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want) (?:\w+ )?(?:receber|recibir|receive|get) "),
-    ("other", 2.5, r"(?:(?:quem|who|quien) (?:e|is|es|fala|habla)\b|(?:meu|mi|my) (?:primo|prima|amigo|amiga|cousin|friend|irmao|hermano) .{0,25}(?:numero|number|contato|passou|gave|paso))"),
-    ("other", 2.0, r"(?:leave (?:a )?review|deixar (?:uma )?avaliacao|dejar (?:una )?resena|dar (?:um |una )?feedback)"),
+    (
+        "other",
+        4.0,
+        r"(?:(?:numero|number|chat|contato|contacto) (?:errado|equivocado|wrong)|wrong (?:number|"
+        r"chat|person|contact)|(?:mandei|envie|sent|mande) .{0,20}(?:errad|equivocad|wrong)|foi engano|"
+        r"me equivoque|por engano|by mistake)",
+    ),
+    (
+        "other",
+        4.0,
+        r"(?:para|parem|pare|stop|deja|dejen|deje|quit) (?:de )?(?:me )?(?:mandar|enviar|sending|"
+        r"spamming|messaging|texting|mandarme|enviarme|spam|ligar|llamar|calling)",
+    ),
+    (
+        "complaint",
+        -3.0,
+        r"(?:para|parem|pare|stop|deja|dejen|deje|quit) (?:de )?(?:me )?(?:mandar|enviar|"
+        r"sending|spamming|messaging|texting|mandarme|enviarme|spam|ligar|llamar|calling)",
+    ),
+    (
+        "other",
+        4.0,
+        r"(?:tira|tirar|remove|sacar|saca|saquen|sacame|borrar|borren|exclui|"
+        r"excluir) .{0,15}(?:lista|list|grupo|group|contatos|contactos|broadcast|difusion|transmissao)",
+    ),
+    (
+        "other",
+        4.0,
+        r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want) (?:\w+ )?(?:receber|recibir|"
+        r"receive|get) ",
+    ),
+    (
+        "cancellation",
+        -3.0,
+        r"(?:nao|no|don't|do not) (?:\w+ )?(?:quero|quiero|want) (?:\w+ )?(?:receber|"
+        r"recibir|receive|get) ",
+    ),
+    (
+        "other",
+        4.0,
+        r"(?:vagas? (?:de )?(?:emprego|trabalho|estagio)|job (?:openings?|opportunit\w*|"
+        r"vacanc\w*)|vacantes? (?:de )?(?:trabajo|empleo)|(?:trabalhar|trabajar|work) (?:com|con|with|for|"
+        r"para) (?:voces|ustedes|you))",
+    ),
+    (
+        "scheduling",
+        -4.0,
+        r"(?:vagas? (?:de )?(?:emprego|trabalho|estagio)|job (?:openings?|opportunit\w*|"
+        r"vacanc\w*)|vacantes? (?:de )?(?:trabajo|empleo)|(?:trabalhar|trabajar|work) (?:com|con|with|for|"
+        r"para) (?:voces|ustedes|you))",
+    ),
+    (
+        "other",
+        2.5,
+        r"(?:(?:quem|who|quien) (?:e|is|es|fala|habla)\b|(?:meu|mi|my) (?:primo|prima|amigo|amiga|"
+        r"cousin|friend|irmao|hermano) .{0,25}(?:numero|number|contato|passou|gave|paso))",
+    ),
+    (
+        "other",
+        2.0,
+        r"(?:leave (?:a )?review|deixar (?:uma )?avaliacao|dejar (?:una )?resena|dar (?:um |"
+        r"una )?feedback)",
+    ),
 ]
 
 # Minimum evidence for cancellation/complaint to pre-empt the other intents (precedence rule).
@@ -232,6 +680,8 @@ PRECEDENCE_MIN = 2.5
 MIN_EVIDENCE = 1.0
 # "other" always has this much evidence, so a message with no cue lands there with modest confidence.
 OTHER_PRIOR = 1.0
+# Intents that are concrete requests (they outrank praise in the same message).
+REQUEST_INTENTS = ("pricing", "purchase", "order_status", "support", "payment", "scheduling")
 # Softmax temperature for turning evidence into a confidence (fitted on chat_dev reliability).
 TEMPERATURE = 1.1
 
@@ -348,7 +798,9 @@ class IntentMatcher:
 
     def _compile_words(
         self, word_cues: dict[str, dict[float, str]]
-    ) -> tuple[dict[str, tuple[tuple[int, float], ...]], dict[str, tuple[tuple[int, float], ...]], tuple[int, ...]]:
+    ) -> tuple[
+        dict[str, tuple[tuple[int, float], ...]], dict[str, tuple[tuple[int, float], ...]], tuple[int, ...]
+    ]:
         """Build token -> ((intent index, weight), ...) tables for exact words and prefixes."""
         exact: dict[str, list[tuple[int, float]]] = {}
         prefixes: dict[str, list[tuple[int, float]]] = {}
@@ -368,7 +820,11 @@ class IntentMatcher:
 
     def _compile_phrases(
         self, phrase_cues: Iterable[tuple[str, float, str]]
-    ) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...], list[tuple[re.Pattern[str], tuple[tuple[int, float], ...]]]]:
+    ) -> tuple[
+        dict[str, tuple[int, ...]],
+        tuple[int, ...],
+        list[tuple[re.Pattern[str], tuple[tuple[int, float], ...]]],
+    ]:
         """Compile each phrase once and index it by the first 3 letters of the words it can start with.
 
         Trying ~100 phrases at every token start (one big alternation) costs ~80 us per message;
@@ -453,15 +909,23 @@ class IntentMatcher:
             scores[other] += OTHER_PRIOR
         complaint = index.get("complaint")
         # A clearly negative message with no concrete request reads as a complaint.
-        if complaint is not None and sentiment_score <= -0.6:
+        if complaint is not None and sentiment_score <= -0.6 and max(scores) < PRECEDENCE_MIN:
             scores[complaint] += 1.5
+        praise = index.get("praise")
+        # "Loved it, I want another one": a concrete request outranks the compliment around it.
+        if praise is not None and any(scores[index[r]] >= 2.0 for r in REQUEST_INTENTS if r in index):
+            scores[praise] *= 0.5
         label = self._precedence_label(scores)
         probabilities = self._softmax(scores)
         confidence = probabilities[index[label]]
         if label != self.labels[max(range(len(scores)), key=scores.__getitem__)]:
             # precedence overrode a stronger-scored intent: the rule is sure, the evidence less so
             confidence = max(confidence, 0.55)
-        return IntentResult(label=label, confidence=confidence, probabilities=dict(zip(self.labels, probabilities)))
+        return IntentResult(
+            label=label,
+            confidence=confidence,
+            probabilities=dict(zip(self.labels, probabilities, strict=True)),
+        )
 
     def _precedence_label(self, scores: list[float]) -> str:
         index = self._index

@@ -27,7 +27,7 @@ def _package_dir(module_name: str) -> str:
     spec = importlib.util.find_spec(module_name)
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(f"{module_name} is not installed (see requirements.txt)")
-    return list(spec.submodule_search_locations)[0]
+    return next(iter(spec.submodule_search_locations))
 
 
 def read_valence_file(path: str) -> dict[str, float]:
@@ -105,7 +105,7 @@ DOMAIN_TABLES = {
 favor 0; ajuda 0; ajudar 0; valor 0; valores 0; aceita 0; aceitam 0; cancelar 0; cancela 0; cancelamento 0
 nao 0; ai 0; para 0; venceu 0; vencido 0; limpeza 0; feriado 0; funcionamento 0; garantir 0; garantia 0
 grande 0; grandes 0; gratis 0; certo 0.3; bem 0.3; bom 1.5; boa 1.5; numero 0; pedido 0; aprovado 0.3
-engano 0; desculpa 0; resolve 0.4; sozinho 0; apareceu 0; livre 0; disponivel 0; credito 0; juros 0
+engano 0; desculpa 0; erro -0.6; resolve 0.4; sozinho 0; apareceu 0; livre 0; disponivel 0; credito 0; juros 0
 risos 0.3; beleza 0.6; ok 0.2; sim 0.2; claro 0.3; pronto 0.2; carinho 1.5; mensagem 0; cupom 0
 promocao 0; desconto 0; oferta 0; presente 0; esperando -0.5; espera -0.3; resposta 0; vida 0
 # chat praise and complaint words the lexicon misses or underrates
@@ -195,32 +195,137 @@ CONTRASTS = {
 # Greetings whose words the lexicons score ("bom dia" is not praise). Both tokens are skipped.
 NEUTRAL_BIGRAMS = frozenset(
     {
-        ("bom", "dia"), ("boa", "tarde"), ("boa", "noite"), ("tudo", "bem"), ("tudo", "bom"),
-        ("good", "morning"), ("good", "afternoon"), ("good", "evening"), ("good", "night"),
-        ("buenos", "dias"), ("buen", "dia"), ("buenas", "tardes"), ("buenas", "noches"),
-        ("por", "favor"), ("que", "tal"), ("tudo", "certo"), ("no", "problem"), ("sem", "problema"),
-        ("no", "worries"), ("nota", "fiscal"), ("na", "boa"), ("de", "nada"), ("bem", "vindo"),
-        ("para", "de"), ("com", "certeza"), ("of", "course"), ("free", "shipping"), ("frete", "gratis"),
-        ("envio", "gratis"), ("gift", "card"), ("credit", "card"), ("sin", "intereses"), ("sem", "juros"),
-        ("no", "interest"), ("ou", "nao"), ("o", "no"), ("or", "not"), ("e", "ai"),
+        ("bom", "dia"),
+        ("boa", "tarde"),
+        ("boa", "noite"),
+        ("tudo", "bem"),
+        ("tudo", "bom"),
+        ("good", "morning"),
+        ("good", "afternoon"),
+        ("good", "evening"),
+        ("good", "night"),
+        ("buenos", "dias"),
+        ("buen", "dia"),
+        ("buenas", "tardes"),
+        ("buenas", "noches"),
+        ("por", "favor"),
+        ("que", "tal"),
+        ("tudo", "certo"),
+        ("no", "problem"),
+        ("sem", "problema"),
+        ("no", "worries"),
+        ("nota", "fiscal"),
+        ("na", "boa"),
+        ("de", "nada"),
+        ("bem", "vindo"),
+        ("para", "de"),
+        ("com", "certeza"),
+        ("of", "course"),
+        ("free", "shipping"),
+        ("frete", "gratis"),
+        ("envio", "gratis"),
+        ("gift", "card"),
+        ("credit", "card"),
+        ("sin", "intereses"),
+        ("sem", "juros"),
+        ("no", "interest"),
+        ("ou", "nao"),
+        ("o", "no"),
+        ("or", "not"),
+        ("e", "ai"),
+        # wrong number / own mistake: "wrong" is not about the business
+        ("numero", "errado"),
+        ("wrong", "number"),
+        ("wrong", "chat"),
+        ("numero", "equivocado"),
+        ("chat", "equivocado"),
+        ("chat", "errado"),
+        ("comprei", "errado"),
+        ("pedi", "errado"),
+        ("how", "late"),
+        ("wrong", "person"),
+        ("mensagem", "errada"),
     }
 )
 
 # Common chat emoji, hand-scored (VADER scale). Others fall back to their VADER description.
 EMOJI_TABLE = {
-    "😍": 3.0, "🥰": 3.0, "❤": 2.8, "♥": 2.6, "💖": 2.8, "💕": 2.6, "💗": 2.6, "💜": 2.4, "💙": 2.4,
-    "💚": 2.4, "🧡": 2.4, "😘": 2.4, "🤩": 3.0, "🥳": 2.6, "👏": 2.2, "🙌": 2.4, "🔥": 1.6, "💯": 2.2,
-    "⭐": 1.8, "🌟": 2.0, "✨": 1.4, "😁": 1.8, "😄": 1.8, "😃": 1.6, "😀": 1.4, "😊": 1.2, "🙂": 0.6,
-    "😉": 0.8, "👍": 0.8, "👌": 1.0, "🤗": 1.8, "😎": 1.4, "🎉": 2.0, "😋": 1.8, "🤝": 0.8, "🙏": 0.4,
-    "😅": 0.0, "😂": 0.4, "🤣": 0.4, "😆": 0.8, "🤔": 0.0, "😬": -0.8, "😐": -0.6, "😑": -1.0,
-    "🙄": -1.8, "😒": -2.0, "😕": -1.4, "🙁": -1.6, "☹": -1.8, "😞": -2.2, "😔": -1.8, "😟": -1.6,
-    "😢": -2.2, "😭": -2.4, "😩": -2.2, "😫": -2.2, "😤": -2.6, "😠": -2.8, "😡": -3.0, "🤬": -3.2,
-    "👎": -2.4, "💔": -2.6, "😖": -2.2, "😣": -1.8, "😰": -1.8, "😱": -1.6, "🤦": -2.0, "🤷": -0.4,
-    "😪": -1.4, "🥺": -0.8, "😓": -1.4, "🤡": -2.2, "💩": -2.4, "😳": -0.6, "⚠": -0.6,
+    "😍": 3.0,
+    "🥰": 3.0,
+    "❤": 2.8,
+    "♥": 2.6,
+    "💖": 2.8,
+    "💕": 2.6,
+    "💗": 2.6,
+    "💜": 2.4,
+    "💙": 2.4,
+    "💚": 2.4,
+    "🧡": 2.4,
+    "😘": 2.4,
+    "🤩": 3.0,
+    "🥳": 2.6,
+    "👏": 2.2,
+    "🙌": 2.4,
+    "🔥": 1.6,
+    "💯": 2.2,
+    "⭐": 1.8,
+    "🌟": 2.0,
+    "✨": 1.4,
+    "😁": 1.8,
+    "😄": 1.8,
+    "😃": 1.6,
+    "😀": 1.4,
+    "😊": 1.2,
+    "🙂": 0.6,
+    "😉": 0.8,
+    "👍": 0.8,
+    "👌": 1.0,
+    "🤗": 1.8,
+    "😎": 1.4,
+    "🎉": 2.0,
+    "😋": 1.8,
+    "🤝": 0.8,
+    "🙏": 0.4,
+    "😅": 0.0,
+    "😂": 0.4,
+    "🤣": 0.4,
+    "😆": 0.8,
+    "🤔": 0.0,
+    "😬": -0.8,
+    "😐": -0.6,
+    "😑": -1.0,
+    "🙄": -1.8,
+    "😒": -2.0,
+    "😕": -1.4,
+    "🙁": -1.6,
+    "☹": -1.8,
+    "😞": -2.2,
+    "😔": -1.8,
+    "😟": -1.6,
+    "😢": -2.2,
+    "😭": -2.4,
+    "😩": -2.2,
+    "😫": -2.2,
+    "😤": -2.6,
+    "😠": -2.8,
+    "😡": -3.0,
+    "🤬": -3.2,
+    "👎": -2.4,
+    "💔": -2.6,
+    "😖": -2.2,
+    "😣": -1.8,
+    "😰": -1.8,
+    "😱": -1.6,
+    "🤦": -2.0,
+    "🤷": -0.4,
+    "😪": -1.4,
+    "🥺": -0.8,
+    "😓": -1.4,
+    "🤡": -2.2,
+    "💩": -2.4,
+    "😳": -0.6,
+    "⚠": -0.6,
 }
-
-
-
 
 
 @dataclass(frozen=True)

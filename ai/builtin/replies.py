@@ -22,7 +22,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "{hi} Temos condições especiais conforme a quantidade. Qual item te interessa?",
         ),
         "purchase": (
-            "{hi} Que ótimo! Me confirma o produto, a quantidade e o tamanho/cor que eu já preparo seu pedido.",
+            "{hi} Que ótimo! Me confirma o produto, a quantidade e o tamanho/cor que eu preparo seu pedido.",
             "{hi} Perfeito, vamos fechar sua compra. Posso te enviar o link de pagamento?",
             "{hi} Claro! Vou confirmar a disponibilidade e já te retorno para finalizar.",
         ),
@@ -37,12 +37,12 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "{hi} Posso ajudar com isso. Se puder, me envie um print ou mais detalhes.",
         ),
         "complaint": (
-            "Sinto muito pelo transtorno{name}. Já estou verificando {order_the} para resolver o quanto antes.",
-            "{hi} Peço desculpas pela experiência. Vou tratar seu caso com prioridade e te dou um retorno hoje.",
+            "Sinto muito pelo transtorno{name}. Já estou verificando {order_the} para resolver logo.",
+            "{hi} Peço desculpas pela experiência. Vou tratar seu caso com prioridade e retorno hoje.",
             "Lamento muito{name}. Pode me contar o que aconteceu (se possível com fotos) para eu resolver?",
         ),
         "cancellation": (
-            "{hi} Posso ajudar com isso. Vou verificar o cancelamento {order_of} e te explico os próximos passos.",
+            "{hi} Posso ajudar. Vou verificar o cancelamento {order_of} e te explico os próximos passos.",
             "{hi} Entendido. Vou conferir {order_the} e te passo as opções de devolução ou reembolso.",
             "Tudo bem{name}. Antes de cancelar, posso ajudar a resolver o que aconteceu?",
         ),
@@ -96,10 +96,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "complaint": (
             "I'm really sorry about this{name}. I'm looking into {order_the} to fix it as soon as possible.",
             "{hi} I apologize for the experience. I'm escalating your case and will get back to you today.",
-            "So sorry to hear that{name}. Could you tell me what happened (photos help) so I can sort it out?",
+            "So sorry to hear that{name}. Could you tell me what happened (photos help) so I can fix it?",
         ),
         "cancellation": (
-            "{hi} I can help with that. I'll process the cancellation of {order_the} and explain the next steps.",
+            "{hi} I can help with that. I'll cancel {order_the} and explain the next steps.",
             "{hi} Understood. I'll check {order_the} and share the return and refund options.",
             "No problem{name}. Before cancelling, is there anything I can do to fix the issue?",
         ),
@@ -156,7 +156,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "Lo sentimos mucho{name}. ¿Me cuenta qué pasó (si puede, con fotos) para solucionarlo?",
         ),
         "cancellation": (
-            "{hi} Puedo ayudarle con eso. Reviso la cancelación {order_of} y le explico los siguientes pasos.",
+            "{hi} Puedo ayudarle. Reviso la cancelación {order_of} y le explico los siguientes pasos.",
             "{hi} Entendido. Reviso {order_the} y le paso las opciones de devolución o reembolso.",
             "Está bien{name}. Antes de cancelar, ¿hay algo que podamos resolver?",
         ),
@@ -210,7 +210,9 @@ def first_name(name: str | None) -> str | None:
     return word[:1].upper() + word[1:] if word.islower() else word
 
 
-def suggest_replies(intent: str, language: str, name: str | None = None, order_number: str | None = None) -> list[str]:
+def suggest_replies(
+    intent: str, language: str, name: str | None = None, order_number: str | None = None
+) -> list[str]:
     """Filled templates for one intent (falls back to 'other' and to Portuguese)."""
     templates = TEMPLATES.get(language) or TEMPLATES["pt"]
     lang = language if language in TEMPLATES else "pt"

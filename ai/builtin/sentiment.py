@@ -24,42 +24,151 @@ ALPHA = 15.0  # VADER's normalisation constant: score = x / sqrt(x^2 + alpha)
 THRESHOLD = 0.3
 # How sharply probabilities change around the threshold.
 SHARPNESS = 7.0
-SENTENCE_END = frozenset({".", "!", "?", ";"})
+# A comma closes the clause in chat too: "nada, es inaceptable" must not negate "inaceptable".
+SENTENCE_END = frozenset({".", "!", "?", ";", ","})
 
 # Service-failure and satisfaction phrases the word lexicons cannot see (valence, regex).
 _CUES: list[tuple[float, str]] = [
     # things that did not happen / are late
-    (-2.0, r"(?:ainda|todavia|aun|still|sigue|segue) (?:nao|no|sin|sem|not|hasn't|haven't|nothing|nada|waiting|esperando)\b"),
-    (-1.8, r"(?:nao|no|not|never|nunca|hasn't|haven't|didn't) (?:\w+ ){0,2}(?:chegou|chego|recebi|llega|llego|llegado|arrived|received|delivered|entregue|entregado|entregaram|veio|came)\b"),
-    (-1.6, r"(?:ja faz|faz|ha|hace|already|been|pasaron|van|ja sao|llevo) (?:mais de )?\d+ (?:dias|days|semanas|weeks|meses|months|horas|hours)"),
-    (-1.6, r"(?:era (?:para|pra) (?:chegar|ter chegado)|was supposed to|tenia que llegar|deberia haber llegado)"),
-    (-1.6, r"(?:nada|nothing) (?:do|da|de|del|of) (?:meu|minha|mi|my)|\d+ (?:dias|days) (?:e|and|y) (?:nada|nothing|still)"),
-    (-2.2, r"(?:ninguem|nobody|no one|nadie) (?:\w+ )?(?:responde|atende|resolve|answers|responds|replies|helps|fixes|cares|contesta|resuelve|ayuda|ajuda|retorna|picks)"),
-    (-1.6, r"(?:sem|sin|without|no) (?:nenhuma |ninguna |any )?(?:resposta|retorno|respuesta|solucion|solucao|answer|reply|response)\b"),
-    (-2.4, r"(?:nunca mais|never again|nunca mas|never buying|never (?:ordering|order|buy)|not buying again)"),
-    (-2.2, r"(?:nao|no|doesn't|does not|don't|isn't|won't|stopped|parou de|dejo de|deixou de) (?:\w+ )?(?:funciona|working|work|funcionar|liga\b|enciende|prende|carrega|charging|turn on)"),
-    (-2.0, r"(?:veio|vieram|chegou|chegaram|mandaram|enviaram|llego|llegaron|mandaron|enviaron|came|arrived|sent|got|received) (?:\w+ ){0,4}(?:errad|equivocad|wrong|incomplet|faltando|missing|faltan|faltaron|faltou|falto|quebrad|roto|rota|danad|damaged|broken|amassad|aplastad|crushed|riscad|rayad|scratched|fri[ao]\b|cold\b|aberto|abierto|violad)"),
-    (-2.4, r"(?:pedi|ordered|pedimos) \w+ (?:e |y |and |but )?(?:veio|got|came|me llego|llego|recebi|received|chegou)"),
-    (-2.0, r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|twice|double|em dobro|a mais|de mas|indevid)"),
+    (
+        -2.0,
+        r"(?:ainda|todavia|aun|still|sigue|segue) (?:nao|no|sin|sem|not|hasn't|haven't|nothing|nada|"
+        r"waiting|esperando)\b",
+    ),
+    (
+        -1.8,
+        r"(?:nao|no|not|never|nunca|hasn't|haven't|didn't) (?:\w+ ){0,2}(?:chegou|chego|recebi|llega|"
+        r"llego|llegado|arrived|received|delivered|entregue|entregado|entregaram|veio|came)\b",
+    ),
+    (
+        -1.6,
+        r"(?:ja faz|faz|ha|hace|already|been|pasaron|van|ja sao|llevo) (?:mais de )?\d+ (?:dias|days|"
+        r"semanas|weeks|meses|months|horas|hours)",
+    ),
+    (
+        -1.6,
+        r"(?:era (?:para|pra) (?:chegar|ter chegado)|was supposed to|tenia que llegar|deberia haber "
+        r"llegado)",
+    ),
+    (
+        -1.6,
+        r"(?:nada|nothing) (?:do|da|de|del|of) (?:meu|minha|mi|my)|\d+ (?:dias|days) (?:e|and|y) (?:nada|"
+        r"nothing|still)",
+    ),
+    (
+        -2.2,
+        r"(?:ninguem|nobody|no one|nadie) (?:\w+ )?(?:responde|atende|resolve|answers|responds|replies|"
+        r"helps|fixes|cares|contesta|resuelve|ayuda|ajuda|retorna|picks)",
+    ),
+    (
+        -1.6,
+        r"(?:sem|sin|without|no) (?:nenhuma |ninguna |any )?(?:resposta|retorno|respuesta|solucion|"
+        r"solucao|answer|reply|response)\b",
+    ),
+    (
+        -2.4,
+        r"(?:nunca mais|never again|nunca mas|never buying|never (?:ordering|order|buy)|not buying again)",
+    ),
+    (
+        -2.2,
+        r"(?:nao|no|doesn't|does not|don't|isn't|won't|stopped|parou de|dejo de|deixou de) (?:\w+ "
+        r")?(?:funciona|working|work|funcionar|liga\b|enciende|prende|carrega|charging|turn on)",
+    ),
+    (
+        -2.0,
+        r"(?:veio|vieram|chegou|chegaram|mandaram|enviaram|llego|llegaron|mandaron|enviaron|came|arrived|"
+        r"sent|got|received) (?:\w+ ){0,4}(?:errad|equivocad|wrong|incomplet|faltando|missing|faltan|"
+        r"faltaron|faltou|falto|quebrad|roto|rota|danad|damaged|broken|amassad|aplastad|crushed|riscad|"
+        r"rayad|scratched|fri[ao]\b|cold\b|aberto|abierto|violad)",
+    ),
+    (
+        -2.4,
+        r"(?:pedi|ordered|pedimos) \w+ (?:e |y |and |but )?(?:veio|got|came|me llego|llego|recebi|"
+        r"received|chegou)",
+    ),
+    (
+        -2.0,
+        r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|twice|double|em "
+        r"dobro|a mais|de mas|indevid)",
+    ),
     (-1.8, r"(?:terceira|tercera|third|quarta|segunda|second) (?:vez|vezes|veces|time)"),
-    (-2.0, r"(?:nao apareceu|never (?:came|showed|show)|no (?:vino|aparecio)|nunca vino|didn't (?:show|come))"),
-    (-1.8, r"(?:on hold|waste of|perdi (?:toda|todo|a|o|el|la) (?:\w+ )?(?:tarde|dia|tempo|tiempo|manha)|wasted)"),
-    (-2.4, r"(?:nao|no|not) (?:\w+ )?(?:gostei|gosto|me gusto|me gusta|like|liked|recomendo|recommend|recomiendo)\b"),
+    (
+        -2.0,
+        r"(?:nao apareceu|never (?:came|showed|show)|no (?:vino|aparecio)|nunca vino|didn't (?:show|come))",
+    ),
+    (
+        -1.8,
+        r"(?:on hold|waste of|perdi (?:toda|todo|a|o|el|la) (?:\w+ )?(?:tarde|dia|tempo|tiempo|manha)|"
+        r"wasted)",
+    ),
+    (
+        -2.4,
+        r"(?:nao|no|not|didn't|don't|doesn't|never) (?:\w+ )?(?:gostei|gosto|me gusto|me gusta|like|liked|"
+        r"recomendo|recommend|recomiendo)\b",
+    ),
     (-2.2, r"(?:(?:nao|no|not) vale (?:o |la |the )?(?:pena|preco|precio|price|money|lo que)|not worth)"),
-    (-1.6, r"(?:muito caro|mto caro|tao caro|q caro|que caro|muy caro|too expensive|so expensive|way too expensive|overpriced)"),
-    (-1.4, r"(?:cade|kd|where(?:'s| is) my|donde (?:esta|anda) mi)"),
-    (-1.6, r"(?:atrasad|delayed|late\b|retrasad|demorando|taking (?:so|too) long|tardando|demorou)"),
-    (-1.5, r"(?:para|parem|pare|stop|deja|dejen|deje) (?:de )?(?:me )?(?:mandar|enviar|sending|spamming|messaging|texting|mandarme|enviarme|spam)"),
+    (
+        -1.6,
+        r"(?:muito caro|mto caro|tao caro|q caro|que caro|muy caro|too expensive|so expensive|way too "
+        r"expensive|overpriced)",
+    ),
+    (-1.4, r"(?:cade|kd)\b"),  # "cadê" is impatient; a plain "where is my order?" is a neutral question
+    (-1.6, r"(?:atrasad|delayed|(?<!how )late\b|retrasad|demorando|taking (?:so|too) long|tardando|demorou)"),
+    (
+        -1.6,
+        r"(?:nao|no|not|hasn't|hasnt|isn't|isnt|didn't|won't|sin) (?:\w+ )?(?:atualiz\w*|updat\w*|"
+        r"actualiz\w*|se mueve|moved|mudou|changed|avanca|avanza)",
+    ),
+    (
+        -1.6,
+        r"(?:nothing yet|still nothing|nada ainda|ainda nada|nada todavia|todavia nada|y nada|e nada|and "
+        r"nothing|aun nada|nada aun)\b",
+    ),
+    (
+        -1.6,
+        r"(?:quero|want|quiero|i need|preciso|necesito) (?:o |el |the )?(?:meu |my |mi )?(?:dinheiro|"
+        r"money|dinero|reembolso|refund) (?:de volta|back|de vuelta|now|agora|ya|ja)",
+    ),
+    (
+        -1.5,
+        r"(?:para|parem|pare|stop|deja|dejen|deje) (?:de )?(?:me )?(?:mandar|enviar|sending|spamming|"
+        r"messaging|texting|mandarme|enviarme|spam)",
+    ),
     (-1.4, r"(?:nao aguento|no aguanto|can't stand|cansad[oa] de|tired of|sick of|harto de|harta de|fed up)"),
-    (-1.6, r"(?:descaso|falta de respeito|falta de respeto|que absurdo|um absurdo|es el colmo|what a joke|que piada|uma piada|un chiste)"),
-    (-1.0, r"(?:(?:de novo|outra vez|otra vez|again)\b.{0,3}(?:!|\?)|(?:de novo|outra vez|otra vez|again) (?:nao|no|not|errad|wrong))"),
+    (
+        -1.6,
+        r"(?:descaso|falta de respeito|falta de respeto|que absurdo|um absurdo|es el colmo|what a joke|"
+        r"que piada|uma piada|un chiste)",
+    ),
+    (
+        -1.0,
+        r"(?:(?:de novo|outra vez|otra vez|again)\b.{0,3}(?:!|\?)|(?:de novo|outra vez|otra vez|again) "
+        r"(?:nao|no|not|errad|wrong))",
+    ),
     # praise and satisfaction
-    (2.2, r"(?:chegou (?:certinho|rapidinho|antes|perfeito|direitinho|bem|rapido|no prazo|tudo certo)|llego (?:rapido|antes|perfecto|bien|a tiempo)|arrived (?:early|on time|quickly|fast|safely|perfect))"),
-    (2.0, r"(?:deu (?:tudo )?certo|superou|exceeded|supero|nota (?:10|dez|mil)|10 / 10|(?:5|cinco|five) (?:estrelas|stars|estrellas)|well done|good job|great job|buen trabajo|bem atendid|nothing to complain|no complaints|nada a reclamar|sem reclamac|no me puedo quejar)"),
-    (1.8, r"(?:volto a comprar|voltarei|compraria de novo|comprarei de novo|would buy again|will (?:order|buy) again|volvere a comprar|comprare de nuevo|vou comprar mais)"),
+    (
+        2.2,
+        r"(?:chegou (?:certinho|rapidinho|antes|perfeito|direitinho|bem|rapido|no prazo|tudo certo)|llego "
+        r"(?:rapido|antes|perfecto|bien|a tiempo)|arrived (?:early|on time|quickly|fast|safely|perfect))",
+    ),
+    (
+        2.0,
+        r"(?:deu (?:tudo )?certo|superou|exceeded|supero|nota (?:10|dez|mil)|10 / 10|(?:5|cinco|five) "
+        r"(?:estrelas|stars|estrellas)|well done|good job|great job|buen trabajo|bem atendid|nothing to "
+        r"complain|no complaints|nada a reclamar|sem reclamac|no me puedo quejar)",
+    ),
+    (
+        1.8,
+        r"(?:volto a comprar|voltarei|compraria de novo|comprarei de novo|would buy again|will (?:order|"
+        r"buy) again|volvere a comprar|comprare de nuevo|vou comprar mais)",
+    ),
     (1.2, r"(?:obrigad\w* (?:pela|pelo)|gracias por|thanks? (?:you )?for|agradeco (?:a|pela|pelo))"),
     (1.0, r"(?:not bad|nao e ruim|nada mal|no esta mal|no es malo)"),
-    (2.0, r"(?:son lo maximo|lo maximo|sao demais|voces sao (?:demais|otimos|incriveis|top)|you guys (?:rock|are (?:great|awesome|the best))|the best)\b"),
+    (
+        2.0,
+        r"(?:son lo maximo|lo maximo|sao demais|voces sao (?:demais|otimos|incriveis|top)|you guys (?:rock|"
+        r"are (?:great|awesome|the best))|the best)\b",
+    ),
 ]
 
 
@@ -90,7 +199,12 @@ class SentimentScorer:
         boosters = lex.boosters.get(language) or lex.boosters["pt"]
         negations = lex.negations.get(language) or lex.negations["pt"]
         contrasts = lex.contrasts.get(language) or lex.contrasts["pt"]
-        emoji, prefixes, prefix_lengths, bigrams = lex.emoji, lex.prefixes, lex.prefix_lengths, lex.neutral_bigrams
+        emoji, prefixes, prefix_lengths, bigrams = (
+            lex.emoji,
+            lex.prefixes,
+            lex.prefix_lengths,
+            lex.neutral_bigrams,
+        )
         before_contrast = 0.0
         total = 0.0
         since_negation = NEGATION_WINDOW + 1
@@ -118,7 +232,13 @@ class SentimentScorer:
                 skip_next = True
                 since_negation += 1
                 continue
-            if token in boosters and words.get(token, 0.0) == 0.0 or token in ("muito", "very", "muy", "so", "super"):
+            if (token in boosters and words.get(token, 0.0) == 0.0) or token in (
+                "muito",
+                "very",
+                "muy",
+                "so",
+                "super",
+            ):
                 boost += boosters.get(token, 0.293)
                 continue
             valence = words.get(token)
@@ -143,7 +263,7 @@ class SentimentScorer:
 
     def _cue_score(self, joined: str) -> float:
         total = 0.0
-        for (valence, pattern), heads in zip(self._cues, self._cue_heads):
+        for (valence, pattern), heads in zip(self._cues, self._cue_heads, strict=True):
             if heads is not None and not any(head in joined for head in heads):
                 continue
             if pattern.search(joined) is not None:
@@ -173,7 +293,9 @@ class SentimentScorer:
             raw += emphasis if raw > 0 else -emphasis
         raw += bias
         score = raw / math.sqrt(raw * raw + ALPHA)
-        return SentimentResult(label=self._label(score), score=score, probabilities=self._probabilities(score))
+        return SentimentResult(
+            label=self._label(score), score=score, probabilities=self._probabilities(score)
+        )
 
     def _label(self, score: float) -> str:
         if score >= self.threshold:
