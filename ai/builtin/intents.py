@@ -65,7 +65,7 @@ WORD_CUES: dict[str, dict[float, str]] = {
     "support": {
         2.5: "senha password contrasena login logar signin estacionamento estacionamiento parking bug"
         " travando reset resetar redefinir desbloquear unlock waterproof voltagem voltaje voltage bivolt"
-        " compativel compatible compatibilidade garantia warranty",
+        " compativel compatible compatibilidade garantia warranty passcode",
         2.0: "app aplicativo aplicacion configurar configuro configura* instalar install* instal* wifi "
         "bluetooth"
         " conectar conecto connect* manual atendente humano human suporte soporte endereco direccion"
@@ -149,6 +149,34 @@ _ORDER_NOUN = (
 _MY = r"(?:meu|minha|mi|my|o|a|el|la|the|nosso|nuestro)"
 
 PHRASE_CUES: list[tuple[str, float, str]] = [
+    # small talk that opens a chat
+    (
+        "greeting",
+        1.5,
+        r"(?:how(?:'s| is| are) (?:everything|things|it going|your day|you doing)|what's up|whats up|"
+        r"how have you been|como (?:vai|vao|andas|anda|va|van) (?:voce|voces|tu|usted|las cosas|tudo)?)",
+    ),
+    # ordering/reserving things (verb "order", tables)
+    (
+        "purchase",
+        2.5,
+        r"(?:order (?:more|me|some|a|an|two|three|\d+)|reorder|acquire|aquire|"
+        r"shopping list|lista de compras)\b",
+    ),
+    (
+        "scheduling",
+        3.0,
+        r"(?:(?:reserve|book|get|reservar|reserva|quero|quiero) (?:\w+ )?(?:a |uma |una )?"
+        r"(?:table|mesa)|table for \d+|mesa (?:para|pra) \d+|set (?:up )?a time|oil change|"
+        r"revisao do carro|cambio de aceite)",
+    ),
+    (
+        "purchase",
+        -2.5,
+        r"(?:(?:reserve|book|get|reservar|reserva|quero|quiero) (?:\w+ )?(?:a |uma |una )?"
+        r"(?:table|mesa)|table for \d+|mesa (?:para|pra) \d+|set (?:up )?a time|oil change|"
+        r"revisao do carro|cambio de aceite)",
+    ),
     # greeting
     (
         "greeting",
