@@ -20,7 +20,8 @@ from ai.llm.model import assemble_bundled_model, resolve_model_path  # noqa: E40
 
 def shared_models_dir() -> Path:
     """Assembled once per machine and reused by later runs (verified by checksum on every use)."""
-    return Path(os.environ.get("CRM_AGENT_TEST_MODELS", Path(tempfile.gettempdir()) / "crm-agent-test-models"))
+    default = Path(tempfile.gettempdir()) / "crm-agent-test-models"
+    return Path(os.environ.get("CRM_AGENT_TEST_MODELS", default))
 
 
 @pytest.fixture(scope="module")
