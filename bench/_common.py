@@ -52,7 +52,7 @@ def _mem_gb() -> float:
         import psutil
 
         return psutil.virtual_memory().total / 2**30
-    except Exception:  # noqa: BLE001
+    except Exception:
         return 0.0
 
 
@@ -136,7 +136,7 @@ class Service:
             try:
                 if self.session.get(self.url + "/api/health", timeout=2).status_code == 200:
                     return
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("service never became healthy")
@@ -223,7 +223,8 @@ def run_wrk(url: str, script: Path, *, threads: int, connections: int, duration_
             args: tuple[str, ...] = (), timeout_s: int = 5) -> dict[str, Any]:
     """Run wrk with a Lua script whose done() prints one line 'WRK_RESULT {json}'; return that dict."""
     wrk = shutil.which("wrk") or "/usr/bin/wrk"
-    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s", f"--timeout={timeout_s}s", "--latency",
+    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s",
+           f"--timeout={timeout_s}s", "--latency",
            "-s", str(script), url]
     if args:
         cmd += ["--", *args]
@@ -268,7 +269,7 @@ def echo_server_main(argv: list[str]) -> int:
     class Server(WSGIServer):
         # handle() runs for every accepted connection. (gevent calls wrap_socket_and_handle() only when the
         # server has ssl_args, so setting the option there would never run on a plain-HTTP server.)
-        def handle(self, client_socket, address):  # noqa: ANN001, ANN201
+        def handle(self, client_socket, address):
             if nodelay:
                 client_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return super().handle(client_socket, address)

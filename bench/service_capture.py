@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     WRK_DIR,
     EchoServer,
     Service,
@@ -210,7 +210,7 @@ def profile_in_process(count: int) -> int:
         requests_ = [CaptureRequest.model_validate(d) for d in parsed]
         lang_mod = sys.modules["crm.capture"]
 
-        def step(label: str, fn) -> None:  # noqa: ANN001
+        def step(label: str, fn) -> None:
             t0 = time.perf_counter()
             for item in range(count):
                 fn(item)
@@ -241,14 +241,14 @@ def profile_in_process(count: int) -> int:
                 return ("SELECT ... " + sql[sql.index(" FROM "):][:38]) if " FROM " in sql else sql[:48]
             return " ".join(words[:2])[:48]
 
-        def timed_execute(sql, params=None):  # noqa: ANN001, ANN202
+        def timed_execute(sql, params=None):
             t0 = time.perf_counter()
             try:
                 return real_execute(sql, params)
             finally:
                 sql_time.setdefault(label(sql), []).append(time.perf_counter() - t0)
 
-        def timed_executemany(sql, rows):  # noqa: ANN001, ANN202
+        def timed_executemany(sql, rows):
             t0 = time.perf_counter()
             try:
                 return real_executemany(sql, rows)
@@ -328,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
                   and 0 <= in_flight <= 2 * opts.connections and check["logged_other"] == 0)
     results = [
         (target_line("captures/s", f"{svc['rps']:,.0f}", f">= {TARGET_RPS:,.0f}", svc["rps"] >= TARGET_RPS)),
-        (target_line("captures/s vs TCP_NODELAY echo", f"{ratio:.1%}", f">= {TARGET_RATIO:.0%}", ratio >= TARGET_RATIO)),
+        (target_line("captures/s vs TCP_NODELAY echo", f"{ratio:.1%}", f">= {TARGET_RATIO:.0%}",
+                      ratio >= TARGET_RATIO)),
         (target_line("capture p99 latency", f"{p99:.2f} ms", f"<= {TARGET_P99_MS:g} ms", p99 <= TARGET_P99_MS)),
         (target_line("errors (socket + non-2xx, incl. warm-up)", f"{errors}", "0", errors == 0)),
         (target_line("stored == 201s answered (request log)", f"{check['db_total']}/{check['logged_201']}",

@@ -25,19 +25,18 @@ import shutil
 import sqlite3
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     OUT,
     Service,
-    check_ok,
-    server_times,
     header,
     percentiles,
     remove,
+    server_times,
     target_line,
     temp_dir,
     time_requests,
@@ -226,7 +225,7 @@ def seed(path: Path) -> dict[str, float]:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.close()
     timings["rebuild indexes + ANALYZE"] = time.perf_counter() - t1
-    for old in path.parent.glob(f"dashboard-schema*-seed*.db"):
+    for old in path.parent.glob("dashboard-schema*-seed*.db"):
         old.unlink()
     tmp.rename(path)
     for suffix in ("-wal", "-shm"):
@@ -272,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   analyzer: {service.analyzer()}")
             service.token()
             dash = service.get("/api/metrics/dashboard").json()
-            print(f"   dashboard: messages_today={dash['messages_today']:,} total_customers={dash['total_customers']:,} "
+            print(f"   dashboard: messages_today={dash['messages_today']:,} "
+                  f"total_customers={dash['total_customers']:,} "
                   f"active_conversations={dash['active_conversations']:,} conversion_rate={dash['conversion_rate']} "
                   f"avg_response_time_s={dash['avg_response_time_s']}")
             n = opts.requests

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, Service, agent_command, header, remove, target_line, temp_dir  # noqa: E402
+from _common import ROOT, Service, agent_command, header, remove, target_line, temp_dir
 
 TARGET_RSS_MB = 80.0
 TARGET_START_S = 2.0
@@ -52,7 +52,7 @@ def cold_start(data_dir: Path) -> tuple[float, float]:
                 with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
                     sock.sendall(request)
                     head = sock.recv(64)
-                if head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200"):
+                if head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
                     return announced, time.perf_counter() - started
             except OSError:
                 pass
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   analyzer: {analyzer}")
     print(f"   baseline `python -c 'import gevent, bottle'`: start {base_start * 1000:.0f} ms (median of {opts.runs}), "
           f"RSS {base_rss:.1f} MB")
-    print(f"   cold start, fresh data dir, spawn -> first 200 /api/health: "
+    print("   cold start, fresh data dir, spawn -> first 200 /api/health: "
           + ", ".join(f"{s[1] * 1000:.0f}" for s in starts) + " ms; median "
           f"{healthy * 1000:.0f} ms (port announced at {announce * 1000:.0f} ms); {healthy / base_start:.1f}x baseline")
     print(f"   idle RSS: {after:.1f} MB after the requests, {settled:.1f} MB after {SETTLE_S:g} s idle; "
