@@ -6,7 +6,7 @@ WebSocket, so it is defined once here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 SENTIMENT_LABELS = ("positive", "neutral", "negative")
@@ -51,16 +51,16 @@ class Analysis:
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape (API, WebSocket, storage)."""
-        data = asdict(self)
+        # Built field by field: dataclasses.asdict deep-copies and cost more than the analysis itself.
         return {
-            "sentiment": {"label": data["sentiment_label"], "score": round(data["sentiment_score"], 4)},
-            "intent": {"label": data["intent_label"], "confidence": round(data["intent_confidence"], 4)},
-            "suggested_responses": data["suggested_responses"],
-            "confidence_scores": {k: round(v, 4) for k, v in data["confidence_scores"].items()},
-            "model_version": data["model_version"],
-            "engine": data["engine"],
-            "language": data["language"],
-            "latency_ms": round(data["latency_ms"], 3),
+            "sentiment": {"label": self.sentiment_label, "score": round(self.sentiment_score, 4)},
+            "intent": {"label": self.intent_label, "confidence": round(self.intent_confidence, 4)},
+            "suggested_responses": list(self.suggested_responses),
+            "confidence_scores": {k: round(v, 4) for k, v in self.confidence_scores.items()},
+            "model_version": self.model_version,
+            "engine": self.engine,
+            "language": self.language,
+            "latency_ms": round(self.latency_ms, 3),
         }
 
 

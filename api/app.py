@@ -46,7 +46,10 @@ def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
     """The WSGI application and its origin policy (the server sets policy.port once bound)."""
     from api.routes import register_all
 
-    app = bottle.Bottle(catchall=False)
+    app = bottle.Bottle()
+    # ApiPlugin does JSON and errors; Bottle's own JSON and template plugins would only add a wrapper call.
+    app.uninstall(bottle.JSONPlugin)
+    app.uninstall(bottle.TemplatePlugin)
     app.install(ApiPlugin(service.tokens, service.token_limiter))
     register_all(RouteTable(app), service)
     _install_json_error_pages(app)

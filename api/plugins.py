@@ -6,13 +6,13 @@ else raised becomes a 500 with a reference id: the traceback goes to the log, ne
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import bottle
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from api.auth import InvalidToken, Principal, TokenService
@@ -56,8 +56,8 @@ class Request:
     def json(self) -> Any:
         raw = self.environ["wsgi.input"].read(int(self.environ.get("CONTENT_LENGTH") or 0))
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
             raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
 
     def body(self, model: type[BaseModel]) -> Any:
@@ -152,7 +152,7 @@ def _require_json(environ: dict[str, Any]) -> None:
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> bottle.HTTPResponse:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = orjson.dumps(data)
     response = bottle.HTTPResponse(body=body, status=status)
     response.set_header("Content-Type", "application/json")
     for name, value in (headers or {}).items():

@@ -8,12 +8,12 @@ A client that reconnects with ?since=<last id> first receives the buffered event
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
 
 import gevent
+import orjson
 from gevent.queue import Empty, Queue
 from wsproto import ConnectionType
 from wsproto.connection import Connection
@@ -171,8 +171,7 @@ class _Session:
         self.outbox.put(("gone",))
 
     def _send_json(self, event: dict[str, Any]) -> None:
-        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-        self.sock.sendall(self.ws.send(TextMessage(data=payload)))
+        self.sock.sendall(self.ws.send(TextMessage(data=orjson.dumps(event).decode())))
 
     def _close(self, code: int, reason: str) -> None:
         try:

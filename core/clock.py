@@ -36,7 +36,10 @@ class FakeClock(Clock):
 
 def iso(dt: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and Z: sorts as text, parses everywhere."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    d = dt.astimezone(timezone.utc)
+    # An f-string: strftime cost ~6 us a call, and the capture path formats several times per message.
+    return (f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}."
+            f"{d.microsecond // 1000:03d}Z")
 
 
 def parse_iso(value: str) -> datetime:
@@ -48,4 +51,5 @@ def parse_iso(value: str) -> datetime:
 
 def hour_bucket(dt: datetime) -> str:
     """The UTC hour a moment falls in, as the metrics tables key it ('2026-11-29T17')."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H")
+    d = dt.astimezone(timezone.utc)
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}"

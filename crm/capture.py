@@ -3,21 +3,32 @@
 Idempotent on the WhatsApp message id: a replay returns the stored message with duplicate=True, and
 concurrent replays create exactly one row (the check and the insert run in one transaction on the one
 connection, and a UNIQUE index backs it up).
+
+Group commit: captures that arrive together are written in one transaction. The first request to reach
+the write step becomes the leader: it yields once so that concurrent requests can queue behind it, then
+writes the whole queue, commits and wakes the others. A request is answered only after the commit that
+holds its message, so every acknowledged message is durable; one COMMIT (and one change-sequence update)
+is shared by the batch instead of paid by each message.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
+import time
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from ai.language import detect_language
+import orjson
 
 from ai.analysis import AnalysisContext, Analyzer
+from ai.language import detect_language
 from api.schemas import CaptureRequest
 from core import events
-from core.clock import Clock, hour_bucket, iso
+from core.clock import Clock, hour_bucket, iso, parse_iso
 from core.events import EventBus
 from crm.phones import InvalidPhone, to_e164
 from storage import customers as customer_rows
@@ -27,12 +38,32 @@ from storage.database import Database
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH = 256
+
 
 class CaptureError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+@dataclass
+class _Pending:
+    """One capture waiting for the group commit."""
+
+    request: CaptureRequest
+    phone: str
+    language: str | None
+    sent: datetime
+    sent_at: str  # the same moment in the stored ISO form
+    analysis: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    record: dict[str, Any] | None = None  # set when stored
+    duplicate_of: dict[str, Any] | None = None  # set when it was already stored
+    error: BaseException | None = None
+    promoted: bool = False  # woken to lead the next group commit rather than because it was written
+    written: threading.Event = field(default_factory=threading.Event)  # stored, found stored, or failed
 
 
 class CapturePipeline:
@@ -43,8 +74,14 @@ class CapturePipeline:
         self.bus = bus
         self.clock = clock
         self.default_region = default_region
-        # Called with the stored message after commit (the LLM follow-up analysis, alerts).
+        # Called with each stored message after commit (the LLM follow-up analysis, alerts).
         self.after_capture = after_capture
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._leader_active = False
+        # Message ids queued or being written. Nothing yields between the stored-check at the start of
+        # capture() and joining the queue, so a second copy of a message not yet committed is always here.
+        self._unwritten: dict[str, _Pending] = {}
 
     def capture(self, request: CaptureRequest) -> tuple[dict[str, Any], bool]:
         """Store one captured message. Returns (response body, created)."""
@@ -56,46 +93,139 @@ class CapturePipeline:
         except InvalidPhone as exc:
             raise CaptureError("phone", str(exc)) from None
         language = detect_language(request.content) if request.content.strip() else None
-        analysis = self._analyse(request, language)
-        now = iso(self.clock.now())
         sent = request.sent_at
-        with self.db.transaction():
-            stored = message_rows.find_by_whatsapp_id(self.db, request.message_id)
-            if stored is not None:  # another request stored it while this one was analysing
-                return self._duplicate_response(stored), False
-            record = self._store(request, phone, language, iso(sent), now, analysis)
-            metric_rows.add(self.db, hour_bucket(sent), self._metric_increments(request, record, analysis))
-        self._notify(record, analysis, now)
-        if self.after_capture is not None:
-            self.after_capture(record)
-        return self._created_response(record, analysis), True
+        pending = _Pending(request, phone, language, sent, iso(sent), self._analyse(request, language))
+        self._write_with_group_commit(pending)
+        if pending.error is not None:
+            raise pending.error
+        if pending.duplicate_of is not None:
+            return self._duplicate_response(pending.duplicate_of), False
+        return self._created_response(pending.record, pending.analysis), True
+
+    # -- analysis ---------------------------------------------------------------------------------
 
     def _analyse(self, request: CaptureRequest, language: str | None) -> dict[str, Any]:
-        context = AnalysisContext(customer_name=request.name,
-                                  direction=request.direction, message_type=request.type)
+        context = AnalysisContext(customer_name=request.name, direction=request.direction,
+                                  message_type=request.type)
         return self.analyzer.analyse(request.content, language, context).to_dict()
 
-    def _store(self, request: CaptureRequest, phone: str, language: str | None, sent_at: str, now: str,
-               analysis: dict[str, Any]) -> dict[str, Any]:
+    # -- group commit -----------------------------------------------------------------------------
+
+    def _write_with_group_commit(self, pending: _Pending) -> None:
+        with self._queue_lock:
+            twin = self._unwritten.get(pending.request.message_id)
+            if twin is None:
+                self._unwritten[pending.request.message_id] = pending
+                self._queue.append(pending)
+                lead = not self._leader_active
+                if lead:
+                    self._leader_active = True
+        if twin is not None:
+            self._answer_as_duplicate_of(twin, pending)
+            return
+        while not lead:
+            pending.done.wait()
+            if not pending.promoted:
+                return  # written by a leader
+            # The previous leader handed over: this request writes the next batch (which includes itself).
+            pending.promoted = False
+            pending.done.clear()
+            lead = True
+        self._lead_one_batch()
+
+    def _answer_as_duplicate_of(self, twin: _Pending, pending: _Pending) -> None:
+        """A concurrent replay of a message still being written: wait for that write, answer duplicate."""
+        twin.written.wait()
+        stored = message_rows.find_by_whatsapp_id(self.db, pending.request.message_id)
+        if stored is None:
+            pending.error = twin.error or RuntimeError("the first copy of this message was not stored")
+        else:
+            pending.duplicate_of = stored
+
+    def _lead_one_batch(self) -> None:
+        """Write the queued captures (up to MAX_BATCH), then hand leadership to the next waiting request.
+
+        Handing over after one batch keeps the leader's own answer from waiting behind later batches.
+        """
+        time.sleep(0)  # under gevent: let requests that arrived meanwhile join this batch
+        with self._queue_lock:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        try:
+            self._write_batch(batch)
+        except BaseException as exc:
+            for item in batch:
+                item.error = item.error or exc
+                item.written.set()
+                item.done.set()
+            raise
+        finally:
+            with self._queue_lock:
+                for item in batch:
+                    self._unwritten.pop(item.request.message_id, None)
+                if self._queue:
+                    successor = self._queue[0]
+                    successor.promoted = True
+                    successor.done.set()
+                else:
+                    self._leader_active = False
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        try:
+            self._store_in_one_transaction(batch)
+        except Exception:  # noqa: BLE001 - isolate the bad capture: retry each in its own transaction
+            log.warning("group commit of %d captures failed; writing them one by one", len(batch), exc_info=True)
+            for item in batch:
+                item.record = item.duplicate_of = None
+                try:
+                    self._store_in_one_transaction([item])
+                except Exception as exc:
+                    log.exception("capture %s could not be stored", item.request.message_id)
+                    item.error = exc
+        now = iso(self.clock.now())
+        for item in batch:
+            if item.record is not None:
+                self._notify(item.record, item.analysis, now)
+        for item in batch:
+            item.written.set()
+            item.done.set()
+        if self.after_capture is not None:
+            for item in batch:
+                if item.record is not None:
+                    self.after_capture(item.record)
+
+    def _store_in_one_transaction(self, batch: list[_Pending]) -> None:
+        now = iso(self.clock.now())
+        increments: dict[tuple[str, str], float] = defaultdict(float)
+        with self.db.transaction():
+            for item in batch:
+                item.record = self._store(item, now)
+                hour = hour_bucket(item.sent)
+                for name, value in self._metric_increments(item.request, item.record, item.analysis):
+                    increments[(hour, name)] += value
+            metric_rows.add_many(self.db, increments)
+
+    def _store(self, item: _Pending, now: str) -> dict[str, Any]:
+        request = item.request
         customer_id, new_customer = customer_rows.upsert_customer_on_message(
-            self.db, phone=phone, name=request.name, language=language, direction=request.direction,
-            sent_at=sent_at, now=now)
+            self.db, phone=item.phone, name=request.name, language=item.language, direction=request.direction,
+            sent_at=item.sent_at, now=now)
         conversation_id, answered_since = customer_rows.upsert_conversation_on_message(
             self.db, chat_id=request.chat_id, customer_id=customer_id, direction=request.direction,
-            sent_at=sent_at, now=now)
-        response_time = _seconds_between(answered_since, sent_at) if answered_since else None
+            sent_at=item.sent_at, now=now)
+        response_time = _seconds_between(answered_since, item.sent_at) if answered_since else None
         message_pk = message_rows.insert_message(self.db, {
             "message_id": request.message_id, "conversation_id": conversation_id, "customer_id": customer_id,
             "direction": request.direction, "type": request.type, "content": request.content,
-            "language": language, "media_url": request.media_url,
-            "raw": json.dumps(request.raw, ensure_ascii=False) if request.raw is not None else None,
-            "sent_at": sent_at, "response_time_s": response_time, "now": now})
-        analysis_pk = message_rows.insert_analysis(self.db, message_pk, analysis, now)
+            "language": item.language, "media_url": request.media_url,
+            "raw": orjson.dumps(request.raw).decode() if request.raw is not None else None,
+            "sent_at": item.sent_at, "response_time_s": response_time, "now": now})
+        analysis_pk = message_rows.insert_analysis(self.db, message_pk, item.analysis, now)
         return {"id": message_pk, "message_id": request.message_id, "conversation_id": conversation_id,
-                "customer_id": customer_id, "customer_phone": phone, "customer_name": request.name,
+                "customer_id": customer_id, "customer_phone": item.phone, "customer_name": request.name,
                 "direction": request.direction, "type": request.type, "content": request.content,
-                "language": language, "sent_at": sent_at, "response_time_s": response_time,
-                "new_customer": new_customer, "analysis_id": analysis_pk}
+                "language": item.language, "sent_at": item.sent_at, "response_time_s": response_time,
+                "new_customer": new_customer, "analysis_id": analysis_pk,
+                "sentiment": item.analysis["sentiment"]["label"], "intent": item.analysis["intent"]["label"]}
 
     @staticmethod
     def _metric_increments(request: CaptureRequest, record: dict[str, Any],
@@ -109,6 +239,8 @@ class CapturePipeline:
         if record["response_time_s"] is not None:
             increments += [("response_time_sum", record["response_time_s"]), ("response_count", 1)]
         return increments
+
+    # -- after commit -----------------------------------------------------------------------------
 
     def _notify(self, record: dict[str, Any], analysis: dict[str, Any], now: str) -> None:
         summary = {k: record[k] for k in ("id", "message_id", "conversation_id", "customer_id", "customer_phone",
@@ -133,6 +265,4 @@ class CapturePipeline:
 
 
 def _seconds_between(start_iso: str, end_iso: str) -> float:
-    from core.clock import parse_iso
-
     return max(0.0, (parse_iso(end_iso) - parse_iso(start_iso)).total_seconds())

@@ -20,31 +20,28 @@ def customer_from_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, language: str | None,
                                direction: str, sent_at: str, now: str) -> tuple[int, bool]:
-    """Create or touch the customer of a captured message. Returns (customer id, created)."""
-    existing = db.one("SELECT id, name, first_contact_at, last_contact_at FROM customers WHERE phone = :p",
-                      {"p": phone})
-    seq = db.next_sequence()
+    """Create or touch the customer of a captured message in one statement. Returns (customer id, created).
+
+    The WhatsApp display name fills an empty name only: a name the user typed is never replaced. A
+    customer is new when this message is its first one.
+    """
     inbound, outbound = (1, 0) if direction == "in" else (0, 1)
-    if existing is None:
-        customer_id = db.insert(
-            "INSERT INTO customers (phone, name, language, first_contact_at, last_contact_at, messages_in, "
-            "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :name, :lang, :sent, :sent, :i, :o, "
-            ":now, :now, :seq)",
-            {"phone": phone, "name": name, "lang": language, "sent": sent_at,
-             "i": inbound, "o": outbound, "now": now, "seq": seq})
-        return customer_id, True
-    # The name the customer shows in WhatsApp fills an empty name; names the user typed are never replaced.
-    db.execute(
-        "UPDATE customers SET name = COALESCE(name, :name), language = COALESCE(:lang, language), "
-        "first_contact_at = CASE WHEN first_contact_at IS NULL OR :sent < first_contact_at THEN :sent "
-        "ELSE first_contact_at END, "
-        "last_contact_at = CASE WHEN last_contact_at IS NULL OR :sent > last_contact_at THEN :sent "
-        "ELSE last_contact_at END, "
-        "messages_in = messages_in + :i, messages_out = messages_out + :o, updated_at = :now, change_seq = :seq "
-        "WHERE id = :id",
-        {"name": name, "lang": language if direction == "in" else None,
-         "sent": sent_at, "i": inbound, "o": outbound, "now": now, "seq": seq, "id": existing["id"]})
-    return int(existing["id"]), False
+    row = db.execute(
+        "INSERT INTO customers (phone, name, language, first_contact_at, last_contact_at, messages_in, "
+        "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :name, :lang, :sent, :sent, :i, :o, "
+        ":now, :now, :seq) ON CONFLICT (phone) DO UPDATE SET "
+        "name = COALESCE(customers.name, excluded.name), language = COALESCE(excluded.language, customers.language), "
+        "first_contact_at = CASE WHEN customers.first_contact_at IS NULL OR excluded.first_contact_at < "
+        "customers.first_contact_at THEN excluded.first_contact_at ELSE customers.first_contact_at END, "
+        "last_contact_at = CASE WHEN customers.last_contact_at IS NULL OR excluded.last_contact_at > "
+        "customers.last_contact_at THEN excluded.last_contact_at ELSE customers.last_contact_at END, "
+        "messages_in = customers.messages_in + excluded.messages_in, "
+        "messages_out = customers.messages_out + excluded.messages_out, "
+        "updated_at = excluded.updated_at, change_seq = excluded.change_seq "
+        "RETURNING id, messages_in + messages_out AS total",
+        {"phone": phone, "name": name, "lang": language if direction == "in" else None, "sent": sent_at,
+         "i": inbound, "o": outbound, "now": now, "seq": db.next_sequence()}).fetchone()
+    return int(row["id"]), int(row["total"]) == 1
 
 
 def upsert_conversation_on_message(db: Database, *, chat_id: str, customer_id: int, direction: str,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from storage.database import Database
 
@@ -33,8 +34,8 @@ def insert_analysis(db: Database, message_pk: int | None, analysis: dict[str, An
         ":seq)",
         {"mid": message_pk, "sl": analysis["sentiment"]["label"], "ss": analysis["sentiment"]["score"],
          "il": analysis["intent"]["label"], "ic": analysis["intent"]["confidence"],
-         "sr": json.dumps(analysis["suggested_responses"], ensure_ascii=False),
-         "cs": json.dumps(analysis["confidence_scores"]), "mv": analysis["model_version"],
+         "sr": orjson.dumps(analysis["suggested_responses"]).decode(),
+         "cs": orjson.dumps(analysis["confidence_scores"]).decode(), "mv": analysis["model_version"],
          "en": analysis["engine"], "lang": analysis.get("language"), "lat": analysis.get("latency_ms"),
          "now": now, "seq": db.next_sequence()})
 
@@ -44,8 +45,8 @@ def analysis_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "sentiment": {"label": row["sentiment_label"], "score": row["sentiment_score"]},
         "intent": {"label": row["intent_label"], "confidence": row["intent_confidence"]},
-        "suggested_responses": json.loads(row["suggested_responses"]),
-        "confidence_scores": json.loads(row["confidence_scores"]),
+        "suggested_responses": orjson.loads(row["suggested_responses"]),
+        "confidence_scores": orjson.loads(row["confidence_scores"]),
         "model_version": row["model_version"],
         "engine": row["engine"],
         "language": row["language"],

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from storage.database import Database
 
 _ADD = ("INSERT INTO metrics_hourly (hour, name, value) VALUES (:hour, :name, :value) "
         "ON CONFLICT (hour, name) DO UPDATE SET value = metrics_hourly.value + excluded.value")
 
 
-def add(db: Database, hour: str, increments: Iterable[tuple[str, float]]) -> None:
-    db.executemany(_ADD, [{"hour": hour, "name": name, "value": value} for name, value in increments])
+def add_many(db: Database, increments: dict[tuple[str, str], float]) -> None:
+    """Add {(hour, name): value} in one statement (the capture batch's increments, summed)."""
+    db.executemany(_ADD, [{"hour": hour, "name": name, "value": value} for (hour, name), value in increments.items()])
 
 
 def totals(db: Database, since_hour: str, until_hour: str) -> dict[str, float]:
