@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from operator import itemgetter
 
 LANGUAGES = ("pt", "en", "es")
 
@@ -105,38 +106,106 @@ def _build_weights() -> dict[str, dict[str, float]]:
 
 
 _WEIGHTS = _build_weights()
+_score_of = itemgetter(1)
+
+
+def _build_combined(weights: dict[str, dict[str, float]]) -> dict[str, tuple[float, float, float]]:
+    """token -> (pt, en, es) weights: one lookup per token instead of three."""
+    pt, en, es = weights["pt"], weights["en"], weights["es"]
+    return {word: (pt.get(word, 0.0), en.get(word, 0.0), es.get(word, 0.0)) for word in {*pt, *en, *es}}
+
+
+_COMBINED = _build_combined(_WEIGHTS)
+_SPELLING_ORDER = tuple((language, pattern.findall, weight) for language, (pattern, weight) in _SPELLING_CUES.items())
+
+
+# Most a language can gain after the word scores: spelling cues (at most 3 hits), its letters, contractions.
+_MAX_SPELLING = {language: 3 * weight for language, (_, weight) in _SPELLING_CUES.items()}
+_LETTER_BONUS = 2.0
+_TIE = 0.3  # closer than this, the top two are a tie
+_SLACK = 1e-9  # far above float rounding of these small sums
+
+
+def _word_scores(text: str) -> tuple[str, str, bool, float, float, float]:
+    """(lowered, folded, ascii_only, pt, en, es): the stopword evidence, before any letter/spelling cue."""
+    lowered = text.lower()
+    ascii_only = lowered.isascii()
+    # _FOLD maps no ASCII character, so ASCII text is already folded
+    folded = lowered if ascii_only else lowered.translate(_FOLD)
+    pt = en = es = 0.0
+    combined = _COMBINED
+    for token in _TOKEN_RE.findall(folded):
+        weights = combined.get(token)
+        if weights is not None:  # adding 0.0 for an unknown word changes no sum, so it is skipped
+            pt += weights[0]
+            en += weights[1]
+            es += weights[2]
+    return lowered, folded, ascii_only, pt, en, es
+
+
+def _all_scores(
+    lowered: str, folded: str, ascii_only: bool, pt: float, en: float, es: float
+) -> dict[str, float]:
+    scores = {"pt": pt, "en": en, "es": es}
+    spelled = _LOANWORDS_RE.sub(" ", folded) if "w" in folded else folded
+    for language, findall, weight in _SPELLING_ORDER:
+        hits = len(findall(spelled))
+        if hits:
+            scores[language] += min(hits, 3) * weight
+    if not ascii_only:  # the letters below are all non-ASCII
+        if _PT_LETTERS.search(lowered):
+            scores["pt"] += 2.0
+        if _ES_LETTERS.search(lowered):
+            scores["es"] += 2.0
+    if "'" in folded and _EN_CONTRACTION.search(folded):
+        scores["en"] += 1.0
+    return scores
 
 
 def language_scores(text: str) -> dict[str, float]:
     """Evidence per language (exposed for tests and for the analyzer's confidence)."""
-    lowered = text.lower()
-    folded = lowered.translate(_FOLD)
-    scores = dict.fromkeys(LANGUAGES, 0.0)
-    pt, en, es = _WEIGHTS["pt"], _WEIGHTS["en"], _WEIGHTS["es"]
-    for token in _TOKEN_RE.findall(folded):
-        scores["pt"] += pt.get(token, 0.0)
-        scores["en"] += en.get(token, 0.0)
-        scores["es"] += es.get(token, 0.0)
-    spelled = _LOANWORDS_RE.sub(" ", folded) if "w" in folded else folded
-    for language, (pattern, weight) in _SPELLING_CUES.items():
-        hits = len(pattern.findall(spelled))
-        if hits:
-            scores[language] += min(hits, 3) * weight
-    if _PT_LETTERS.search(lowered):
-        scores["pt"] += 2.0
-    if _ES_LETTERS.search(lowered):
-        scores["es"] += 2.0
-    if "'" in folded and _EN_CONTRACTION.search(folded):
-        scores["en"] += 1.0
-    return scores
+    return _all_scores(*_word_scores(text))
+
+
+def _clear_winner(lowered: str, folded: str, ascii_only: bool, pt: float, en: float, es: float) -> str | None:
+    """The language whose word evidence is so far ahead that no later cue can make it lose or tie.
+
+    Every later cue only adds, and by a bounded amount: if the leader's lead over each other
+    language exceeds what that language can still gain (+ the tie band), the full scoring would
+    rank it first by more than the tie band, so the spelling regexes need not run.
+    """
+    words = {"pt": pt, "en": en, "es": es}
+    best = max(words, key=words.__getitem__)
+    pt_letters = es_letters = False
+    if not ascii_only:
+        pt_letters = _PT_LETTERS.search(lowered) is not None
+        es_letters = _ES_LETTERS.search(lowered) is not None
+    floor = words[best]  # the leader's final score is at least this (+ its sure bonuses)
+    if (best == "pt" and pt_letters) or (best == "es" and es_letters):
+        floor += _LETTER_BONUS
+    for language, score in words.items():
+        if language == best:
+            continue
+        ceiling = score + _MAX_SPELLING[language]
+        if (language == "pt" and pt_letters) or (language == "es" and es_letters):
+            ceiling += _LETTER_BONUS
+        if language == "en" and "'" in folded:
+            ceiling += 1.0
+        if floor - ceiling <= _TIE + _SLACK:
+            return None
+    return best
 
 
 def detect_language(text: str, default: str = "pt") -> str:
     """'pt' | 'en' | 'es' for one message; empty or undecidable text returns default."""
     if not text or not text.strip():
         return default
-    scores = language_scores(text)
-    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    partial = _word_scores(text)
+    winner = _clear_winner(*partial)
+    if winner is not None:
+        return winner
+    scores = _all_scores(*partial)
+    ranked = sorted(scores.items(), key=_score_of, reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if top <= 0.0:
         return default

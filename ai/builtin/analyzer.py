@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 from ai.analysis import LANGUAGES, Analysis, AnalysisContext
@@ -20,6 +21,7 @@ TOP_INTENTS = 3
 # not in any lexicon ("veio P em vez de G"), praise positive.
 INTENT_SENTIMENT_BIAS = {"complaint": -1.6, "praise": 1.6}
 _EMPTY_CONTEXT = AnalysisContext()
+_probability = itemgetter(1)
 
 
 class BuiltinAnalyzer:
@@ -56,32 +58,21 @@ class BuiltinAnalyzer:
         normalized = normalize(text, language)
 
         # Sentiment first without intent bias: a strongly negative message with no concrete request
-        # is classified as a complaint by the intent stage.
-        sentiment = self._sentiment.score(
-            normalized.tokens,
-            normalized.joined,
-            language,
-            normalized.exclamations,
-            normalized.is_question,
-            normalized.shouting,
-        )
-        intent = self._intents.classify(normalized.tokens, normalized.joined, sentiment.score)
+        # is classified as a complaint by the intent stage. The raw valence does not depend on the
+        # bias, so it is computed once and reused when the intent adds one.
+        tokens, joined = normalized.tokens, normalized.joined
+        exclamations, is_question, shouting = normalized.exclamations, normalized.is_question, normalized.shouting
+        raw = self._sentiment.raw_score(tokens, joined, language)
+        sentiment = self._sentiment.finish(raw, exclamations, is_question, shouting)
+        intent = self._intents.classify(tokens, joined, sentiment.score)
         bias = INTENT_SENTIMENT_BIAS.get(intent.label, 0.0)
         if bias:
-            sentiment = self._sentiment.score(
-                normalized.tokens,
-                normalized.joined,
-                language,
-                normalized.exclamations,
-                normalized.is_question,
-                normalized.shouting,
-                bias,
-            )
+            sentiment = self._sentiment.finish(raw, exclamations, is_question, shouting, bias)
 
         order_number = context.order_number or find_order_number(text)
         replies = suggest_replies(intent.label, language, context.customer_name, order_number)
         confidence_scores = {f"sentiment.{label}": p for label, p in sentiment.probabilities.items()}
-        ranked = sorted(intent.probabilities.items(), key=lambda item: item[1], reverse=True)
+        ranked = sorted(intent.probabilities.items(), key=_probability, reverse=True)
         for label, probability in ranked[:TOP_INTENTS]:
             confidence_scores[f"intent.{label}"] = probability
         confidence_scores[f"intent.{intent.label}"] = intent.confidence

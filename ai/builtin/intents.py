@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ai.analysis import INTENT_LABELS
+from ai.builtin.prefilter import literal_prefixes
 
 # ---------------------------------------------------------------------------------------------
 # Word cues: intent -> {weight: "space separated tokens; a trailing * makes it a prefix"}
@@ -820,9 +821,22 @@ class IntentMatcher:
         self._exact, self._prefixes, self._prefix_lengths = self._compile_words(word_cues or WORD_CUES)
         # 3-letter heads of all prefixes: most tokens skip the prefix loop after one set lookup
         self._prefix_heads = frozenset(p[:3] for p in self._prefixes)
+        # head -> the prefix lengths that can match a token with that head, longest first (a prefix of
+        # 3+ letters matches only tokens starting with its own head; shorter ones stay in every list)
+        short = {len(p) for p in self._prefixes if len(p) < 3}
+        self._prefix_head_lengths = {
+            head: tuple(
+                sorted({len(p) for p in self._prefixes if p[:3] == head} | short, reverse=True)
+            )
+            for head in self._prefix_heads
+        }
         self._dispatch, self._anywhere, self._phrases = self._compile_phrases(
             PHRASE_CUES if phrase_cues is None else phrase_cues
         )
+        # Literal text every match of a phrase starts with: one str.startswith(tuple) in C rules out
+        # most (phrase, position) pairs before the regex runs. None: no such literal is known.
+        self._phrase_starts = tuple(literal_prefixes(pattern.pattern) for pattern, _ in self._phrases)
+        self._request_indices = tuple(self._index[r] for r in REQUEST_INTENTS if r in self._index)
 
     def _compile_words(
         self, word_cues: dict[str, dict[float, str]]
@@ -880,9 +894,12 @@ class IntentMatcher:
     def evidence(self, tokens: tuple[str, ...], joined: str) -> list[float]:
         """Summed cue weights per intent (index order of self.labels)."""
         scores = [0.0] * len(self.labels)
-        exact, prefixes, lengths = self._exact, self._prefixes, self._prefix_lengths
-        dispatch, anywhere, phrases = self._dispatch, self._anywhere, self._phrases
-        prefix_heads = self._prefix_heads
+        exact, prefixes = self._exact, self._prefixes
+        dispatch, phrases, starts = self._dispatch, self._phrases, self._phrase_starts
+        prefix_heads = self._prefix_head_lengths
+        # A phrase tried at every token can only match at one if it matches somewhere: one search
+        # per message drops the (usual) ones that cannot, instead of a match() per token.
+        anywhere = tuple(pid for pid in self._anywhere if phrases[pid][0].search(joined) is not None)
         seen_words: set[str] = set()
         seen_phrases: set[int] = set()
         position = 1  # joined is " " + " ".join(tokens) + " "
@@ -896,6 +913,9 @@ class IntentMatcher:
             if candidates is not None:
                 for phrase_id in candidates:
                     if phrase_id not in seen_phrases:
+                        literals = starts[phrase_id]
+                        if literals is not None and not joined.startswith(literals, start):
+                            continue
                         pattern, targets = phrases[phrase_id]
                         if pattern.match(joined, start) is not None:
                             seen_phrases.add(phrase_id)
@@ -912,13 +932,15 @@ class IntentMatcher:
                 continue
             seen_words.add(token)  # a word repeated is not extra evidence
             cues = exact.get(token)
-            if cues is None and token[:3] in prefix_heads:
-                size = len(token)
-                for length in lengths:  # longest prefix first: the most specific cue wins
-                    if length <= size:
-                        cues = prefixes.get(token[:length])
-                        if cues is not None:
-                            break
+            if cues is None:
+                head_lengths = prefix_heads.get(token[:3])
+                if head_lengths is not None:
+                    size = len(token)
+                    for length in head_lengths:  # longest prefix first: the most specific cue wins
+                        if length <= size:
+                            cues = prefixes.get(token[:length])
+                            if cues is not None:
+                                break
             if cues is not None:
                 for index, weight in cues:
                     scores[index] += weight
@@ -941,12 +963,17 @@ class IntentMatcher:
             scores[complaint] += 1.5
         praise = index.get("praise")
         # "Loved it, I want another one": a concrete request outranks the compliment around it.
-        if praise is not None and any(scores[index[r]] >= 2.0 for r in REQUEST_INTENTS if r in index):
-            scores[praise] *= 0.5
-        label = self._precedence_label(scores)
-        probabilities = self._softmax(scores)
+        if praise is not None:
+            for request in self._request_indices:
+                if scores[request] >= 2.0:
+                    scores[praise] *= 0.5
+                    break
+        top = max(scores)
+        best = scores.index(top)  # the first of the highest, as max(range(...), key=...) picks
+        label = self._precedence_label(scores, best)
+        probabilities = self._softmax(scores, top)
         confidence = probabilities[index[label]]
-        if label != self.labels[max(range(len(scores)), key=scores.__getitem__)]:
+        if label != self.labels[best]:
             # precedence overrode a stronger-scored intent: the rule is sure, the evidence less so
             confidence = max(confidence, 0.55)
         return IntentResult(
@@ -955,19 +982,22 @@ class IntentMatcher:
             probabilities=dict(zip(self.labels, probabilities, strict=True)),
         )
 
-    def _precedence_label(self, scores: list[float]) -> str:
+    def _precedence_label(self, scores: list[float], best: int | None = None) -> str:
         index = self._index
         for label in ("cancellation", "complaint"):
             if label in index and scores[index[label]] >= PRECEDENCE_MIN:
                 return label
-        best = max(range(len(scores)), key=scores.__getitem__)
+        if best is None:
+            best = max(range(len(scores)), key=scores.__getitem__)
         if scores[best] < MIN_EVIDENCE:
             return "other" if "other" in index else self.labels[best]
         return self.labels[best]
 
     @staticmethod
-    def _softmax(scores: list[float]) -> list[float]:
-        top = max(scores)
-        exps = [math.exp((s - top) / TEMPERATURE) for s in scores]
+    def _softmax(scores: list[float], top: float | None = None) -> list[float]:
+        if top is None:
+            top = max(scores)
+        exp = math.exp
+        exps = [exp((s - top) / TEMPERATURE) for s in scores]
         total = sum(exps)
         return [e / total for e in exps]

@@ -38,6 +38,8 @@ FOLD_TABLE = _build_fold_table()
 
 # "siiiim", "diaaa", "!!!!" -> one character; two stay (good, cool, "hii") because they are real spelling.
 _RUN_RE = re.compile(r"(\w)\1{2,}")
+# Any character three times in a row: a cheaper scan that must succeed before _RUN_RE can.
+_ANY_RUN_RE = re.compile(r"(.)\1\1")
 # Laughter in its usual spellings collapses to one neutral token ("kkkk", "hahaha", "jajaja", "rsrs").
 _LAUGH_RE = re.compile(
     r"\b(?:k{3,}|(?:ha){2,}h?|(?:he){2,}|(?:ja){2,}j?|(?:je){2,}|(?:rs){2,}|lol|lmao|kkk+)\b"
@@ -61,6 +63,7 @@ ORDER_NUMBER_RE = re.compile(
     r"([A-Za-z]{0,3}\d{3,12})\b|#\s?([A-Za-z]{0,3}\d{3,12})\b)",
     re.IGNORECASE,
 )
+_THREE_DIGITS_RE = re.compile(r"\d{3}")
 
 # Chat spelling shared by the three languages, then per-language. Values may be several words.
 _COMMON_SPELLING = {
@@ -264,6 +267,11 @@ _SPELLING = {
     },
 }
 _SPELLING_BY_LANG = {lang: {**_COMMON_SPELLING, **table} for lang, table in _SPELLING.items()}
+# The same tables with every replacement already split into its tokens.
+_SPELLING_TOKENS = {
+    lang: {token: tuple(value.split(" ")) for token, value in table.items()}
+    for lang, table in _SPELLING_BY_LANG.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +287,11 @@ class NormalizedText:
 
 def fold(text: str) -> str:
     """Lower-case and strip accents; keeps emoji and punctuation."""
-    return text.lower().translate(FOLD_TABLE)
+    lowered = text.lower()
+    if lowered.isascii():
+        # the only ASCII entry of FOLD_TABLE is the backtick; skip translate()'s per-character lookups
+        return lowered.replace("`", "'") if "`" in lowered else lowered
+    return lowered.translate(FOLD_TABLE)
 
 
 def tokenize(folded: str) -> list[str]:
@@ -288,31 +300,35 @@ def tokenize(folded: str) -> list[str]:
         folded = _LAUGH_RE.sub(" risos ", folded)
     if ":" in folded or ";" in folded or "<3" in folded:
         folded = _EMOTICON_RE.sub(_emoticon_to_emoji, folded)
-    folded = _RUN_RE.sub(r"\1", folded)
+    if _ANY_RUN_RE.search(folded) is not None:  # a word-character run needs 3 equal characters in a row
+        folded = _RUN_RE.sub(r"\1", folded)
     return _TOKEN_RE.findall(folded)
 
 
 def _is_shouting(text: str) -> bool:
     """True when most letters are upper-case in a message long enough for that to mean emphasis."""
-    letters = [c for c in text if c.isalpha()]
+    letters = list(filter(str.isalpha, text))
     if len(letters) < 6:
         return False
-    return sum(1 for c in letters if c.isupper()) / len(letters) > 0.7
+    return sum(map(str.isupper, letters)) / len(letters) > 0.7
 
 
 def normalize(text: str, language: str) -> NormalizedText:
     """Normalise one message for the given language ('pt' | 'en' | 'es')."""
-    spelling = _SPELLING_BY_LANG.get(language, _SPELLING_BY_LANG["pt"])
-    expanded: list[str] = []
-    for token in tokenize(fold(text)):
-        replacement = spelling.get(token)
-        if replacement is None:
-            expanded.append(token)
-        elif " " in replacement:
-            expanded.extend(replacement.split(" "))
-        else:
-            expanded.append(replacement)
-    tokens = tuple(expanded)
+    spelling = _SPELLING_TOKENS.get(language, _SPELLING_TOKENS["pt"])
+    found = tokenize(fold(text))
+    if spelling.keys().isdisjoint(found):
+        tokens = tuple(found)
+    else:
+        expanded: list[str] = []
+        get = spelling.get
+        for token in found:
+            replacement = get(token)
+            if replacement is None:
+                expanded.append(token)
+            else:
+                expanded.extend(replacement)
+        tokens = tuple(expanded)
     return NormalizedText(
         tokens=tokens,
         joined=" " + " ".join(tokens) + " ",
@@ -324,6 +340,8 @@ def normalize(text: str, language: str) -> NormalizedText:
 
 def find_order_number(text: str) -> str | None:
     """The order number the customer quotes ("pedido 12345", "#12345"), if any."""
+    if _THREE_DIGITS_RE.search(text) is None:
+        return None  # both forms need 3+ digits in a row: most messages stop at this cheap scan
     match = ORDER_NUMBER_RE.search(text)
     if match is None:
         return None

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ai.builtin.lexicon import Lexicons, get_lexicons
+from ai.builtin.prefilter import literal_prefixes
 
 NEGATION_SCALAR = -0.74  # VADER's empirically derived factor for "not X"
 NEGATION_WINDOW = 3  # a negator affects the next three words ("nao gostei muito do produto")
@@ -188,6 +189,49 @@ class SentimentScorer:
         self._cues = [(valence, re.compile(pattern)) for valence, pattern in _CUES]
         # Every cue starts with a word; a cheap substring test on its first letters skips most regexes.
         self._cue_heads = [_literal_heads(pattern) for _, pattern in _CUES]
+        self._compile_cue_index()
+        self._compile_word_tables()
+
+    def _compile_cue_index(self) -> None:
+        """Index the cues by the first (up to) 3 characters of the literal text every match starts with.
+
+        A cue is searched only when one of its literal prefixes is in the text: a necessary condition
+        for a match, so skipping the others changes nothing. The 1-3 character keys are looked up in
+        the set of the text's substrings of those lengths (built in C), so a message pays for the
+        few prefixes its text actually contains instead of ~250 substring tests.
+        """
+        by_key: dict[str, list[tuple[int, str]]] = {}
+        always: list[int] = []
+        for cue_id, (_, pattern) in enumerate(_CUES):
+            literals = literal_prefixes(pattern)
+            if literals is None:
+                always.append(cue_id)
+                continue
+            for literal in literals:
+                by_key.setdefault(literal[:3], []).append((cue_id, literal))
+        self._cue_always = frozenset(always)
+        # 3-character keys are matched as (c1, c2, c3) tuples against zip(text, text[1:], text[2:]);
+        # shorter keys (a 2-letter literal such as "kd") are tested with a plain substring check.
+        self._cue_trigrams = {tuple(key): entries for key, entries in by_key.items() if len(key) == 3}
+        self._cue_trigram_keys = frozenset(self._cue_trigrams)
+        self._cue_short = tuple((key, entries) for key, entries in by_key.items() if len(key) < 3)
+
+    def _compile_word_tables(self) -> None:
+        """Per-language lookups resolved once (the hot loop then does one dict access per token)."""
+        lex = self.lexicons
+        tables = {}
+        # every language any table knows (an unknown one falls back to pt, exactly as "pt" does)
+        for language in {"pt", *lex.words, *lex.boosters, *lex.negations, *lex.contrasts}:
+            tables[language] = (
+                lex.words.get(language) or lex.words["pt"],
+                lex.boosters.get(language) or lex.boosters["pt"],
+                lex.negations.get(language) or lex.negations["pt"],
+                lex.contrasts.get(language) or lex.contrasts["pt"],
+            )
+        self._word_tables = tables
+        self._bigram_firsts = frozenset(first for first, _ in lex.neutral_bigrams)
+        self._shortest_prefix = min((len(p) for p in lex.prefixes), default=0)
+        self._prefix_heads = frozenset(p[: self._shortest_prefix] for p in lex.prefixes)
 
     def raw_score(self, tokens: tuple[str, ...], joined: str, language: str) -> float:
         """Unnormalised valence: lexicon words (with negation/boosters/contrast) + phrase cues."""
@@ -195,16 +239,14 @@ class SentimentScorer:
 
     def _word_score(self, tokens: tuple[str, ...], language: str) -> float:
         lex = self.lexicons
-        words = lex.words.get(language) or lex.words["pt"]
-        boosters = lex.boosters.get(language) or lex.boosters["pt"]
-        negations = lex.negations.get(language) or lex.negations["pt"]
-        contrasts = lex.contrasts.get(language) or lex.contrasts["pt"]
+        words, boosters, negations, contrasts = self._word_tables.get(language) or self._word_tables["pt"]
         emoji, prefixes, prefix_lengths, bigrams = (
             lex.emoji,
             lex.prefixes,
             lex.prefix_lengths,
             lex.neutral_bigrams,
         )
+        bigram_firsts, prefix_heads, shortest = self._bigram_firsts, self._prefix_heads, self._shortest_prefix
         before_contrast = 0.0
         total = 0.0
         since_negation = NEGATION_WINDOW + 1
@@ -228,7 +270,7 @@ class SentimentScorer:
             if token in negations:
                 since_negation = 0
                 continue
-            if i + 1 < count and (token, tokens[i + 1]) in bigrams:
+            if token in bigram_firsts and i + 1 < count and (token, tokens[i + 1]) in bigrams:
                 skip_next = True
                 since_negation += 1
                 continue
@@ -245,8 +287,11 @@ class SentimentScorer:
             if valence is None:
                 valence = emoji.get(token)
                 if valence is None:
-                    valence = _prefix_valence(token, prefixes, prefix_lengths)
-                    if valence is None:
+                    size = len(token)
+                    # every prefix is >= shortest long and starts with one of prefix_heads
+                    if size >= shortest and token[:shortest] in prefix_heads:
+                        valence = _prefix_valence(token, prefixes, prefix_lengths)
+                    if valence is None and size >= 5:
                         valence = _inflection_valence(token, words)
             since_negation += 1
             if not valence:
@@ -262,12 +307,29 @@ class SentimentScorer:
         return total
 
     def _cue_score(self, joined: str) -> float:
+        candidates = set(self._cue_always)
+        trigrams = self._cue_trigrams
+        for key in self._cue_trigram_keys.intersection(zip(joined, joined[1:], joined[2:], strict=False)):
+            for cue_id, literal in trigrams[key]:
+                if cue_id not in candidates and literal in joined:
+                    candidates.add(cue_id)
+        for key, entries in self._cue_short:
+            if key in joined:
+                for cue_id, literal in entries:
+                    if literal in joined:
+                        candidates.add(cue_id)
+        if not candidates:
+            return 0.0
         total = 0.0
-        for (valence, pattern), heads in zip(self._cues, self._cue_heads, strict=True):
+        cues, cue_heads = self._cues, self._cue_heads
+        for cue_id in sorted(candidates):  # the original order: same float sum
+            valence, pattern = cues[cue_id]
+            if pattern.search(joined) is None:
+                continue
+            heads = cue_heads[cue_id]
             if heads is not None and not any(head in joined for head in heads):
                 continue
-            if pattern.search(joined) is not None:
-                total += valence
+            total += valence
         return total
 
     def score(
@@ -284,7 +346,12 @@ class SentimentScorer:
 
         bias: extra valence from the intent stage (a complaint leans negative, praise positive).
         """
-        raw = self.raw_score(tokens, joined, language)
+        return self.finish(self.raw_score(tokens, joined, language), exclamations, is_question, shouting, bias)
+
+    def finish(
+        self, raw: float, exclamations: int = 0, is_question: bool = False, shouting: bool = False, bias: float = 0.0
+    ) -> SentimentResult:
+        """score() from an already computed raw_score() (the analyzer reuses it when adding the bias)."""
         if is_question and 0 < raw < 2.5:
             raw *= 0.5  # "tem desconto?" / "is shipping free?": a question is a request, not an opinion
         if raw and (exclamations or shouting):
