@@ -1,0 +1,80 @@
+"""Render docs/api.md from the OpenAPI document: `python -m api.reference > docs/api.md`."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from api.openapi import build_document
+
+
+def current_document() -> dict[str, Any]:
+    """The document the service serves, built from a throw-away service in a temporary directory."""
+    import bottle
+
+    from api.app import RouteTable
+    from api.routes import register_all
+    from core.config import load_config
+    from core.paths import DataDir
+    from crm.service import build_service
+
+    with tempfile.TemporaryDirectory() as tmp:
+        service = build_service(load_config(None), DataDir(Path(tmp)))
+        try:
+            app = bottle.Bottle()
+            register_all(RouteTable(app), service)
+            return build_document(app.routes)
+        finally:
+            service.close()
+
+
+def render_api_markdown(document: dict[str, Any]) -> str:
+    lines = [
+        "# API reference",
+        "",
+        "Generated from the OpenAPI 3.1 document (`GET /api/openapi.json`) by `python -m api.reference > docs/api.md`;",
+        "a test keeps it current.",
+        "",
+        "All endpoints are under `http://127.0.0.1:<port>`. Send `Authorization: Bearer <token>`: an access token",
+        "from `POST /api/auth/login`, or the local token (the `local_token` file in the data directory) used by",
+        "the tray and windows. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Bodies are",
+        "`application/json` with a `Content-Length`. Requests from browsers must come from an allowed Origin",
+        "(`security.extension_origins`, `security.web_origins`) and carry a local `Host` header.",
+        "",
+        "| method | path | auth | summary |",
+        "|---|---|---|---|",
+    ]
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            auth = "token" if op.get("security") else "none"
+            lines.append(f"| {method.upper()} | `{path}` | {auth} | {op['summary']} |")
+    lines.append("")
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            lines += [f"## {method.upper()} {path}", "", op["summary"] + ".", ""]
+            if op.get("description"):
+                lines += [op["description"], ""]
+            params = op.get("parameters", [])
+            if params:
+                lines += ["| parameter | in | type | meaning |", "|---|---|---|---|"]
+                for p in params:
+                    lines.append(f"| `{p['name']}` | {p['in']} | {p['schema']['type']} | {p.get('description', '')} |")
+                lines.append("")
+            body = op.get("requestBody")
+            if body:
+                ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+                schema = document["components"]["schemas"][ref]
+                lines += [f"Body (`{ref}`):", "", "```json", json.dumps(schema.get("properties", {}), indent=1,
+                                                                            ensure_ascii=False), "```", ""]
+                required = schema.get("required", [])
+                if required:
+                    lines += ["Required: " + ", ".join(f"`{r}`" for r in required) + ".", ""]
+            codes = ", ".join(f"{code} {r['description']}" for code, r in op["responses"].items())
+            lines += [f"Responses: {codes}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_api_markdown(current_document()), end="")

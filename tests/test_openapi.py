@@ -1,0 +1,58 @@
+"""The OpenAPI document matches the routes, and the generated docs are current."""
+
+from __future__ import annotations
+
+import re
+
+from api.openapi import openapi_path
+from api.reference import current_document, render_api_markdown
+from tests.helpers import ROOT
+
+
+def _served_routes(service) -> set[tuple[str, str]]:
+    import bottle
+
+    from api.app import RouteTable
+    from api.routes import register_all
+
+    app = bottle.Bottle()
+    register_all(RouteTable(app), service)
+    return {(r.method.lower(), openapi_path(r.rule)) for r in app.routes}
+
+
+def test_document_lists_exactly_the_routes(tmp_path):
+    from core.config import load_config
+    from core.paths import DataDir
+    from crm.service import build_service
+
+    service = build_service(load_config(None), DataDir(tmp_path))
+    try:
+        routes = _served_routes(service)
+    finally:
+        service.close()
+    document = current_document()
+    documented = {(method, path) for path, ops in document["paths"].items() for method in ops}
+    assert documented == routes
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            assert op["summary"] and op["responses"], (method, path)
+            for name in re.findall(r"{(\w+)}", path):
+                assert any(p["name"] == name and p["in"] == "path" for p in op["parameters"]), (method, path)
+
+
+def test_served_document_is_openapi_31(service):
+    r = service.get("/api/openapi.json", token=None)
+    assert r.status_code == 200
+    document = r.json()
+    assert document["openapi"].startswith("3.1")
+    capture = document["paths"]["/api/messages/capture"]["post"]
+    schema_ref = capture["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
+    assert set(schema["required"]) >= {"message_id", "chat_id", "phone", "content", "direction", "timestamp"}
+    assert "401" in capture["responses"] and "422" in capture["responses"]
+    assert "401" not in document["paths"]["/api/health"]["get"]["responses"]
+
+
+def test_api_docs_are_current():
+    assert (ROOT / "docs" / "api.md").read_text() == render_api_markdown(current_document()), \
+        "docs/api.md is stale: run python -m api.reference > docs/api.md"
