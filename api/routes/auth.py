@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gevent
@@ -15,6 +16,8 @@ from core.clock import iso
 from crm.service import Service
 from crm.users import verify_credentials
 from storage.users import record_login
+
+log = logging.getLogger("crm_agent.auth")
 
 
 def _off_loop(fn, *args):  # noqa: ANN001
@@ -35,7 +38,9 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
                            headers={"Retry-After": str(locked_for)})
         user = verify_credentials(service.db, body.username, body.password, run_blocking=_off_loop)
         if user is None:
-            service.login_guard.record_failure(body.username)
+            retry_after = service.login_guard.record_failure(body.username)
+            log.warning("failed login for user %r%s", body.username[:64],
+                        f"; locked for {retry_after} s" if retry_after else "")
             raise ApiError(401, "invalid_credentials", "wrong username or password")
         service.login_guard.record_success(body.username)
         with service.db.transaction():
