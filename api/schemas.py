@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MessageType = Literal["text", "image", "audio", "video", "document", "sticker", "location", "contact"]
 ConversationStatus = Literal["open", "pending", "converted", "lost", "closed"]
@@ -64,16 +64,11 @@ class CaptureRequest(Strict):
     media_url: Annotated[str | None, Field(default=None, max_length=2048, pattern=r"^(https?|blob|data):")] = None
     raw: dict[str, Any] | None = None
 
-    _sent_at: datetime | None = PrivateAttr(default=None)
-
     @field_validator("timestamp")
     @classmethod
     def _valid_timestamp(cls, value: Any) -> Any:
         parse_timestamp(value)
         return value
-
-    def model_post_init(self, context: Any) -> None:
-        self._sent_at = parse_timestamp(self.timestamp)
 
     @field_validator("content")
     @classmethod
@@ -84,8 +79,8 @@ class CaptureRequest(Strict):
 
     @property
     def sent_at(self) -> datetime:
-        """The timestamp as an aware UTC datetime (parsed once, at validation)."""
-        return self._sent_at
+        """The timestamp as an aware UTC datetime (parse once and keep it: this is not cached)."""
+        return parse_timestamp(self.timestamp)
 
 
 class LoginRequest(Strict):

@@ -46,35 +46,34 @@ def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, la
 
 def upsert_conversation_on_message(db: Database, *, chat_id: str, customer_id: int, direction: str,
                                    sent_at: str, now: str) -> tuple[int, str | None]:
-    """Create or advance the conversation. Returns (conversation id, awaiting-reply-since it answered).
+    """Create or advance the conversation in one statement. Returns (id, wait start the message answered).
 
-    The response time of an outbound message is measured from the first inbound message it answers:
-    an inbound message starts the wait when none is pending, the next outbound message ends it.
+    The response time of an outbound message is measured from the first inbound message it answers: an
+    inbound message starts the wait when none is pending, the next outbound message ends it. The SET
+    expressions all see the row as it was, so replied_wait_since receives the wait this message ended.
     """
-    existing = db.one("SELECT id, awaiting_reply_since FROM conversations WHERE chat_id = :c", {"c": chat_id})
-    seq = db.next_sequence()
-    if existing is None:
-        awaiting = sent_at if direction == "in" else None
-        conversation_id = db.insert(
-            "INSERT INTO conversations (chat_id, customer_id, status, started_at, last_message_at, "
-            "awaiting_reply_since, message_count, created_at, updated_at, change_seq) VALUES "
-            "(:c, :cust, 'open', :sent, :sent, :aw, 1, :now, :now, :seq)",
-            {"c": chat_id, "cust": customer_id, "sent": sent_at, "aw": awaiting, "now": now, "seq": seq})
-        return conversation_id, None
-    answered = None
-    awaiting = existing["awaiting_reply_since"]
-    if direction == "in" and awaiting is None:
-        awaiting = sent_at
-    elif direction == "out" and awaiting is not None and sent_at >= awaiting:
-        answered, awaiting = awaiting, None
-    db.execute(
-        "UPDATE conversations SET last_message_at = CASE WHEN :sent > last_message_at THEN :sent "
-        "ELSE last_message_at END, started_at = CASE WHEN :sent < started_at THEN :sent ELSE started_at END, "
-        "awaiting_reply_since = :aw, message_count = message_count + 1, "
-        "status = CASE WHEN status = 'closed' AND :dir = 'in' THEN 'open' ELSE status END, "
-        "updated_at = :now, change_seq = :seq WHERE id = :id",
-        {"sent": sent_at, "aw": awaiting, "dir": direction, "now": now, "seq": seq, "id": existing["id"]})
-    return int(existing["id"]), answered
+    row = db.execute(
+        "INSERT INTO conversations (chat_id, customer_id, status, started_at, last_message_at, "
+        "awaiting_reply_since, replied_wait_since, message_count, created_at, updated_at, change_seq) VALUES "
+        "(:c, :cust, 'open', :sent, :sent, CASE WHEN :dir = 'in' THEN :sent END, NULL, 1, :now, :now, :seq) "
+        "ON CONFLICT (chat_id) DO UPDATE SET "
+        "last_message_at = CASE WHEN excluded.last_message_at > conversations.last_message_at "
+        "THEN excluded.last_message_at ELSE conversations.last_message_at END, "
+        "started_at = CASE WHEN excluded.started_at < conversations.started_at THEN excluded.started_at "
+        "ELSE conversations.started_at END, "
+        "awaiting_reply_since = CASE WHEN :dir = 'in' THEN COALESCE(conversations.awaiting_reply_since, :sent) "
+        "WHEN conversations.awaiting_reply_since IS NOT NULL AND :sent >= conversations.awaiting_reply_since "
+        "THEN NULL ELSE conversations.awaiting_reply_since END, "
+        "replied_wait_since = CASE WHEN :dir = 'out' AND conversations.awaiting_reply_since IS NOT NULL "
+        "AND :sent >= conversations.awaiting_reply_since THEN conversations.awaiting_reply_since END, "
+        "message_count = conversations.message_count + 1, "
+        "status = CASE WHEN conversations.status = 'closed' AND :dir = 'in' THEN 'open' "
+        "ELSE conversations.status END, "
+        "updated_at = excluded.updated_at, change_seq = excluded.change_seq "
+        "RETURNING id, replied_wait_since",
+        {"c": chat_id, "cust": customer_id, "sent": sent_at, "dir": direction, "now": now,
+         "seq": db.next_sequence()}).fetchone()
+    return int(row["id"]), row["replied_wait_since"]
 
 
 def get_customer_by_phone(db: Database, phone: str) -> dict[str, Any] | None:
