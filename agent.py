@@ -78,7 +78,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gevent import monkey
 
     monkey.patch_all()
-    from api.server import serve_forever
+    from api.server import release_freed_memory_to_os, serve_forever
+
+    release_freed_memory_to_os()
     from core.config import ConfigError
     from core.logging_setup import setup_logging
     from crm.service import build_service

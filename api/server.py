@@ -130,7 +130,7 @@ def checkpoint_wal(service: Service) -> None:
         checkpointer.close()
 
 
-def release_freed_memory_to_os() -> None:
+def release_freed_memory_to_os() -> None:  # called first thing by `agent.py serve`
     """Keep allocations above 1 MiB in mmap (glibc), so freed big buffers go back to the OS.
 
     argon2 hashes passwords with 19 MiB of memory on a worker thread; glibc raises its mmap threshold
@@ -154,7 +154,6 @@ def write_service_info(service: Service, port: int) -> None:
 
 def serve_forever(service: Service, host: str, port: int, announce: Any = print) -> int:
     """Bind, announce the port, serve until SIGTERM/SIGINT, then stop gracefully. Returns an exit code."""
-    release_freed_memory_to_os()
     server = make_server(service, host, port)
     server.start()
     bound = server.server_port

@@ -18,7 +18,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
 
 
 @pytest.fixture
-def fresh_service(tmp_path) -> Iterator[RunningService]:  # noqa: ANN001
+def fresh_service(tmp_path) -> Iterator[RunningService]:
     running = start_service(tmp_path / "agent")
     yield running
     running.stop()

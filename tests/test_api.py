@@ -195,16 +195,17 @@ def test_customer_profile_and_patch(service):
     phone = "+55 31 96666 5555"
     chat = "5531966665555@c.us"
     service.post("/api/messages/capture", json=message(phone=phone, chat_id=chat, content="Adorei, obrigado!"))
-    service.post("/api/messages/capture", json=message(phone=phone, chat_id=chat, direction="out", content="Nós que agradecemos"))
+    service.post("/api/messages/capture",
+                 json=message(phone=phone, chat_id=chat, direction="out", content="Nós que agradecemos"))
     profile = service.get(f"/api/customers/{phone}").json()
     assert profile["message_counts"] == {"inbound": 1, "outbound": 1, "total": 2}
     assert profile["recent_conversations"][0]["chat_id"] == chat
     assert profile["top_intents"] and profile["sentiment_trend"]
     assert profile["first_contact_at"] and profile["last_contact_at"]
 
-    r = service.patch(f"/api/customers/{phone}", json={"name": "Ana Souza", "email": "ana@example.com",
-                                                       "tags": ["vip", "vip", "atacado"], "custom_fields": {"cpf": "123"},
-                                                       "status": "customer"})
+    changes = {"name": "Ana Souza", "email": "ana@example.com", "tags": ["vip", "vip", "atacado"],
+               "custom_fields": {"cpf": "123"}, "status": "customer"}
+    r = service.patch(f"/api/customers/{phone}", json=changes)
     assert r.status_code == 200, r.text
     again = service.get("/api/customers/5531966665555").json()
     assert again["name"] == "Ana Souza" and again["email"] == "ana@example.com"
@@ -231,7 +232,8 @@ def test_customers_list_and_search(service):
 
 
 def test_conversations_list_and_status(service):
-    created = service.post("/api/messages/capture", json=message(chat_id="conv-test@c.us", phone="+5511955554444")).json()
+    body = message(chat_id="conv-test@c.us", phone="+5511955554444")
+    created = service.post("/api/messages/capture", json=body).json()
     cid = created["conversation_id"]
     r = service.patch(f"/api/conversations/{cid}", json={"status": "converted"})
     assert r.status_code == 200 and r.json()["status"] == "converted"

@@ -41,7 +41,6 @@ def test_login_lockout_doubles_and_resets_on_success():
 def test_tokens_expire_with_the_clock_also_when_cached():
     clock = FakeClock()
     import time
-
     from datetime import datetime, timezone
 
     clock._now = datetime.fromtimestamp(time.time(), tz=timezone.utc)

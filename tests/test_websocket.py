@@ -24,7 +24,8 @@ def _receive(ws, count):
 def test_capture_pushes_message_and_analysis_events(service):
     ws = _connect(service)
     try:
-        created = service.post("/api/messages/capture", json=message(content="Bom dia! Quero comprar 2 camisetas")).json()
+        body = message(content="Bom dia! Quero comprar 2 camisetas")
+        created = service.post("/api/messages/capture", json=body).json()
         captured, analysed = _receive(ws, 2)
     finally:
         ws.close()
