@@ -5,7 +5,9 @@
 
 Sets: /work/shared/data (or $CRM_EVAL_DATA) sentiment_ptbr, sentiment_en, intent_en, intent_en_human,
 plus bench/data/chat_dev.csv and bench/data/chat_holdout.csv (reported per language; the holdout was
-written before tuning and is never tuned on).
+written before tuning and is never tuned on) and bench/data/chat_blind.csv (an independent blind set in a
+different style, written before the rules were read; reported per language and per id-parity half:
+/even may be inspected, /odd is held out and its errors are never printed).
 
 Another engine (e.g. the LLM engine) plugs in through build_engine(name): anything implementing the
 ai.analysis.Analyzer protocol. Metrics are plain Python (no numpy/sklearn).
@@ -142,6 +144,20 @@ def load_sets(shared_dir: str = SHARED_DATA, local_dir: str = LOCAL_DATA) -> lis
             ]
             if examples:
                 sets.append(EvalSet(f"{name}/{language}", examples, tuned_on=name != "chat_holdout"))
+    path = os.path.join(local_dir, "chat_blind.csv")
+    if os.path.exists(path):
+        rows = _read_csv(path)
+        for language in ("pt", "en", "es"):
+            for half, parities in (("", (0, 1)), ("/even", (0,)), ("/odd", (1,))):
+                examples = [
+                    Example(row["text"], row["language"], row["sentiment"], row["intent"])
+                    for row in rows
+                    if row["language"] == language and int(row["id"]) % 2 in parities
+                ]
+                if examples:
+                    sets.append(
+                        EvalSet(f"chat_blind/{language}{half}", examples, tuned_on=half == "/even")
+                    )
     return sets
 
 
@@ -325,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Analysis engines on {len(sets)} sets ({mode}); base.F1 = LeIA/VADER as shipped, ratio = F1/base.F1"
     )
-    print("chat_holdout/* were written before tuning and never tuned on.")
+    print("chat_holdout/* were written before tuning and never tuned on; chat_blind/*/odd is held out.")
     print(
         "p50/p99 ms: wall clock around analyse(); cpu p50/p99: thread CPU time (immune to other processes).\n"
     )
@@ -335,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_table(list(baseline_results.values()), None)
     if args.errors:
         for result in all_results:
+            if result.set_name.startswith("chat_blind/") and not result.set_name.endswith("/even"):
+                continue  # the odd half of the blind set stays held out: never show its errors
             print_errors(result, args.errors)
     return 0
 
