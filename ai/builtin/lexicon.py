@@ -131,6 +131,12 @@ faltou -1.6; reclamacao -1.8; reclamar -1.6; procon -2.2; grosso -2.2; grossa -2
 grosseria -2.6; piada -1.8; lamentavel -2.6; desbotou -2.0; desbotada -2.0; mofado -2.4; fria -0.8
 frio -0.8; sujo -2.0; suja -2.0; vencida -1.2; enrolando -2.2; enrolacao -2.4; sumiu -1.6; perdido -1.4
 odiei -3.0; detestei -3.0; horror -2.8; saco -1.8; aff -1.6; afe -1.6; pff -1.2; affs -1.6
+# defects, injuries, failures and chat praise seen in customer messages (generalised, with inflections)
+furo -1.8; furado -1.8; furada -1.8; furados -1.8; buraco -1.2; manchado -1.8; manchada -1.8; manchou -1.8
+machucado -2.0; machucada -2.0; machucou -2.0; ferido -2.0; ferida -1.8; trava -1.2; travou -1.6
+travando -1.6; complicado -1.0; complicada -1.0; desrespeito -2.6; nojento -2.8; nojo -2.6; nunca 0
+gratidao 2.4; amamos 2.8; arrasaram 2.6; cheiroso 1.2; cheirosa 1.2; impecavel 2.8; caprichou 2.4
+atenciosos 2.2; atenciosas 2.2; eficiente 2.0; educados 1.6; pontual 1.6; agil 1.4; tmj 1.5
 """,
     "en": """
 please 0; help 0; like 0.6; want 0; fit 0; free 0; credit 0; interest 0; gift 0; ready 0; hope 0.4
@@ -144,10 +150,18 @@ late -1.2; delayed -1.6; delay -1.6; broken -2.4; damaged -2.4; defective -2.4; 
 crushed -1.8; missing -1.6; wrong -1.8; overpriced -2.0; expensive -1.2; pricey -1.2; rude -2.6
 unacceptable -2.8; ridiculous -2.6; disappointing -2.6; disappointed -2.6; useless -2.6; worst -3.2
 scam -3.0; refund -0.3; waiting -0.6; still -0.2; annoying -2.0; spamming -2.0; spam -1.5
+hole -1.5; holes -1.5; stain -1.5; stained -1.8; stains -1.5; patchy -1.8; crashing -2.0; crashes -2.0
+crashed -2.0; freezes -1.5; freezing -1.0; trash -2.4; garbage -2.4; smh -1.5; injured -2.0; accept 0
+accepts 0; accepted 0; np 0; sorted 0.8; appreciate 2.0; appreciated 2.2; kind 1.6; fluffy 1.0
+lifesavers 2.6; legend 2.4; legends 2.4; fr 0; nvm -0.3; ugh -1.6; meh -1.0; wtf -2.4
 """,
     "es": """
 favor 0; ayuda 0; ayudar 0; cancelar 0; numero 0; gratis 0; para 0; queda 0; hago 0; resistente 0
 feriado 0; grande 0; ha 0; ok 0.2; vale 0.2; listo 0.2; claro 0.3; risos 0.3; valor 0; precio 0
+buenas 0; agujero -1.5; agujeros -1.5; manchado -1.8; manchada -1.8; cuelga -1.5; colgado -1.2
+trabado -1.5; trabada -1.5; basura -2.8; porqueria -2.8; fascino 2.8; fascina 2.8; esponjoso 1.0
+lastimado -2.0; lastimada -2.0; herido -2.0; herida -1.8; cortada -1.2; complicado -1.0; groseria -2.4
+verguenza -2.6; cracks 2.0; genios 2.4; genio 2.2; capos 2.0; amables 2.2; atentos 1.8; graciass 1.9
 """,
 }
 
@@ -158,6 +172,7 @@ pessim* -3.2; pesim* -3.2; maravilh* 3.0; maravillos* 3.0; excelen* 3.0; perfeit
 recomend* 2.2; recommend* 2.2; agradec* 2.0; obrigad* 1.9; insatisf* -2.4; dissatisf* -2.4
 satisf* 2.2; absurd* -2.6; ridicul* -2.6; vergonh* -2.6; verguenz* -2.6; defeit* -2.2; defectu* -2.4
 quebrad* -2.4; estragad* -2.4; danificad* -2.4; fantastic* 3.0; incompeten* -2.8; descaso* -2.8
+machuc* -2.0; lastim* -2.0; crash* -2.0; manchad* -1.8; apprecia* 2.0; fascin* 2.6
 """
 
 # Intensifiers (added to the magnitude of the next sentiment word) and dampeners.
@@ -245,6 +260,15 @@ NEUTRAL_BIGRAMS = frozenset(
         ("how", "late"),
         ("wrong", "person"),
         ("mensagem", "errada"),
+        # accepting a proposed time/offer is agreement, not praise ("a las 3 me va bien", "ta bom")
+        ("va", "bien"),
+        ("queda", "bien"),
+        ("esta", "bien"),
+        ("esta", "bom"),
+        ("esta", "bem"),
+        ("fica", "bom"),
+        ("is", "fine"),
+        ("works", "fine"),
     }
 )
 

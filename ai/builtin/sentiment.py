@@ -114,7 +114,7 @@ _CUES: list[tuple[float, str]] = [
         r"expensive|overpriced)",
     ),
     (-1.4, r"(?:cade|kd)\b"),  # "cadê" is impatient; a plain "where is my order?" is a neutral question
-    (-1.6, r"(?:atrasad|delayed|(?<!how )late\b|retrasad|demorando|taking (?:so|too) long|tardando|demorou)"),
+    (-1.6, r"(?:atrasad|delayed|(?<!how )(?<![a-z])late\b|retrasad|demorando|taking (?:so|too) long|tardando|demorou)"),
     (
         -1.6,
         r"(?:nao|no|not|hasn't|hasnt|isn't|isnt|didn't|won't|sin) (?:\w+ )?(?:atualiz\w*|updat\w*|"
@@ -146,7 +146,69 @@ _CUES: list[tuple[float, str]] = [
         r"(?:(?:de novo|outra vez|otra vez|again)\b.{0,3}(?:!|\?)|(?:de novo|outra vez|otra vez|again) "
         r"(?:nao|no|not|errad|wrong))",
     ),
+    # sarcastic or bitter thanks: "gracias por nada" (also cancels the +1.2 of "gracias por")
+    (-4.0, r"(?:thanks?|thank you|obrigad\w*|gracias|valeu|vlw) (?:for|por|pela|pelo) (?:nothing|nada)\b"),
+    # the result is not what was asked for
+    (
+        -2.2,
+        r"(?:not what i (?:asked|ordered|paid|wanted)|nao (?:era|e|foi) (?:isso|o|esse|essa) (?:\w+ )?que (?:eu )?"
+        r"(?:pedi|comprei|queria|paguei)|no (?:es|era|fue) (?:lo|eso) que (?:\w+ )?(?:pedi|compre|queria|pague))",
+    ),
+    # "??": indignation, weak on its own ("hello??" stays neutral), decisive with other cues
+    (-0.8, r"\? \?"),
+    (-1.8, r"(?:kidding|brincadeira|es broma|me estas jodiendo|tomando el pelo|zoando|tirando onda)"),
+    (-1.4, r"(?:seriously|serio|serious|really) \?|(?:em|en|es) serio\b"),
+    (
+        -1.5,
+        r"(?:subiu|subiram|aumentou|aumentaram|went up|gone up|raised|increased|subieron|subio|aumento|"
+        r"aumentaron) (?:\w+ ){0,2}(?:preco|precos|precio|precios|price|prices|valor|mensalidade|tarifa)",
+    ),
+    (
+        -2.0,
+        r"(?:never|nunca|nem|barely|hardly|casi no|apenas) (?:\w+ )?(?:works?|working|funciona\w*|liga|starts?|"
+        r"arranca|prende|enciende|carrega|carga|loads?|abre|opens?|pega)\b",
+    ),
+    (
+        -2.0,
+        r"(?:keeps|kept|vive|sigue|continua|sempre|siempre|always) (?:\w+ )?(?:crash\w*|trava\w*|falha\w*|"
+        r"falla\w*|fail\w*|cayendo|caindo|freez\w*|congel\w*|dando erro|dando error|se cuelga|cuelga|"
+        r"breaking|dropping|caiendo|desconect\w*|disconnect\w*)",
+    ),
+    (-0.6, r"(?:toda vez que|every time|everytime|cada vez que|sempre que|siempre que)\b"),
+    (-1.8, r"(?:2nd|3rd|4th|5th|2a|3a|4a|5a|3ra|3era|4ta|tercer) (?:vez|vezes|veces|time|times)\b"),
+    (
+        -2.4,
+        r"(?:sem educacao|sin educacion|mal educad\w*|maleducad\w*|impolite|unprofessional|nada profissional|"
+        r"poco profesional|falta de educacao|falta de educacion)",
+    ),
+    (
+        -2.0,
+        r"(?:mais uma?|outra|otra|another|one more|more) (?:\w+ )?(?:semana|dia|mes|week|day|month|hora|hour)s? "
+        r"(?:\w+ )?(?:esperando|waiting|de espera|sem|sin|without)",
+    ),
+    (
+        -2.0,
+        r"(?:says|said|disse|diz|dizem|dice|dicen|consta|aparece|shows|marca) .{0,25}(?:entreg|deliver).{0,30}"
+        r"(?:nao|no|not|nothing|nada|never|nunca|didn't|haven't)\b",
+    ),
+    (
+        -2.0,
+        r"(?:nunca (?:pedi|autorizei|me inscrevi|me cadastrei|me suscribi|me inscribi|me registre|pedi)|never "
+        r"(?:asked|signed|subscribed|agreed|opted)|saiam do|get off my|leave me alone|me deix\w* em paz|"
+        r"dejenme en paz|me dej\w* en paz|(?:how|como) (?:\w+ ){0,2}(?:get|got|conseguiram|conseguiu|consiguieron|"
+        r"consiguio|obtuvieron|pegaram) (?:o |el )?(?:my|meu|mi) (?:number|numero|contato|contacto|data|dados|datos)|"
+        r"(?:vendem|venden|selling|sell) (?:\w+ )?(?:dados|datos|data))",
+    ),
     # praise and satisfaction
+    # a negated complaint is satisfaction: "nao tenho do que reclamar", "can't complain", "sin quejas"
+    (
+        2.8,
+        r"(?:nao (?:tenho|tem|ha) (?:do que|nada (?:a|pra|para|que)|nenhuma|o que|de que) (?:\w+ )?reclam|"
+        r"nada (?:a|pra|para|que|de que) (?:reclamar|quejar)|sem (?:nenhuma )?reclamac|sem queixa|"
+        r"(?:can't|cannot|can not|couldn't) complain|no complaints|nothing to complain|zero complaints|"
+        r"no (?:tengo|hay) (?:ninguna |nada de |ni una )?queja|ninguna queja|sin (?:ninguna )?queja|"
+        r"no me (?:puedo )?quej|nada (?:de )?que (?:reclamar|quejarme))",
+    ),
     (
         2.2,
         r"(?:chegou (?:certinho|rapidinho|antes|perfeito|direitinho|bem|rapido|no prazo|tudo certo)|llego "
@@ -171,6 +233,10 @@ _CUES: list[tuple[float, str]] = [
         r"are (?:great|awesome|the best))|the best)\b",
     ),
 ]
+
+
+# Emoji that turn the positive words around them into sarcasm.
+_SARCASM_MARKS = frozenset({"🙄", "😒", "🙃", "🤡", "😑"})
 
 
 @dataclass(frozen=True)
@@ -235,7 +301,13 @@ class SentimentScorer:
 
     def raw_score(self, tokens: tuple[str, ...], joined: str, language: str) -> float:
         """Unnormalised valence: lexicon words (with negation/boosters/contrast) + phrase cues."""
-        return self._word_score(tokens, language) + self._cue_score(joined)
+        words = self._word_score(tokens, language)
+        cues = self._cue_score(joined)
+        if words > 0.0 and (cues <= -1.5 or _SARCASM_MARKS.intersection(tokens)):
+            # "otimo, mais uma semana esperando 🙄", "wow charged twice 👏": praise words next to a
+            # reported failure (or an eye-roll) are sarcasm or politeness, never satisfaction
+            words = -0.5 * words
+        return words + cues
 
     def _word_score(self, tokens: tuple[str, ...], language: str) -> float:
         lex = self.lexicons
