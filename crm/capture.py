@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from ai.analysis import AnalysisContext, Analyzer
+from ai.analysis import AnalysisContext
 from ai.language import detect_language
 from api.schemas import CaptureRequest
 from core import events
@@ -67,10 +67,11 @@ class _Pending:
 
 
 class CapturePipeline:
-    def __init__(self, db: Database, analyzer: Analyzer, bus: EventBus, clock: Clock, default_region: str,
+    def __init__(self, db: Database, analyse: Callable[[str, str | None, AnalysisContext], dict[str, Any]],
+                 bus: EventBus, clock: Clock, default_region: str,
                  after_capture: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.db = db
-        self.analyzer = analyzer
+        self.analyse = analyse  # (text, language, context) -> the analysis dict the capture is answered with
         self.bus = bus
         self.clock = clock
         self.default_region = default_region
@@ -107,7 +108,7 @@ class CapturePipeline:
     def _analyse(self, request: CaptureRequest, language: str | None) -> dict[str, Any]:
         context = AnalysisContext(customer_name=request.name, direction=request.direction,
                                   message_type=request.type)
-        return self.analyzer.analyse(request.content, language, context).to_dict()
+        return self.analyse(request.content, language, context)
 
     # -- group commit -----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from core.config import Config
 from core.events import EventBus
 from core.paths import DataDir
 from core.secrets_store import read_or_create_secret
+from crm.analysis import AnalysisCoordinator, make_worker
 from crm.capture import CapturePipeline
 from crm.users import ensure_first_admin
 from storage.database import Database, sqlite_url
@@ -45,6 +46,7 @@ class Service:
     client_limiter: RateLimiter
     token_limiter: RateLimiter
     pipeline: CapturePipeline
+    analysis: AnalysisCoordinator
     db_log_handler: DatabaseLogHandler
     started_monotonic: float = field(default_factory=time.monotonic)
     first_admin_password: str | None = None
@@ -54,9 +56,10 @@ class Service:
     def analyse(self, text: str, language: str | None, context: AnalysisContext,
                 engine: str = "auto") -> dict[str, Any]:
         """Analyse a text with the requested engine; the built-in analyzer answers when the LLM cannot."""
-        return self.analyzer.analyse(text, language, context).to_dict()
+        return self.analysis.analyse(text, language, context, engine)
 
     def close(self) -> None:
+        self.analysis.close()
         logging.getLogger().removeHandler(self.db_log_handler)
         self.db_log_handler.flush_to(self.db)
         self.db.close()
@@ -71,6 +74,7 @@ def database_url(config: Config, data_dir: DataDir) -> str:
 
 def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
                   analyzer: Analyzer | None = None) -> Service:
+    """analyzer replaces the built-in one (tests); the LLM worker follows ai.llm_enabled and ai.engine."""
     clock = clock or Clock()
     data_dir.ensure()
     db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
@@ -87,13 +91,17 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
     login_rate = config["security.login_rate_per_min"] / 60.0
     db_log_handler = DatabaseLogHandler(clock)
     logging.getLogger().addHandler(db_log_handler)
+    coordinator = AnalysisCoordinator(analyzer, make_worker(config, str(data_dir.root)), config["ai.engine"], db,
+                                      bus, clock)
     service = Service(
         config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
         login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
         login_limiter=RateLimiter(clock, login_rate, burst=max(1, min(10, int(login_rate * 60)))),
         client_limiter=RateLimiter(clock, rate, burst),
         token_limiter=RateLimiter(clock, rate, burst),
-        pipeline=CapturePipeline(db, analyzer, bus, clock, config["capture.default_region"]),
+        pipeline=CapturePipeline(db, coordinator.analyse_capture, bus, clock, config["capture.default_region"],
+                                 after_capture=coordinator.follow_up),
+        analysis=coordinator,
         db_log_handler=db_log_handler,
         capture_paused=config["capture.paused"],
     )

@@ -64,7 +64,8 @@ class RunningService:
             token = self.token()
         if token:
             headers.setdefault("Authorization", f"Bearer {token}")
-        return self.session.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+        timeout = kwargs.pop("timeout", 30)
+        return self.session.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
@@ -100,8 +101,12 @@ def write_config(data_dir: Path, sections: dict[str, dict[str, Any]]) -> Path:
 
 
 def start_service(data_dir: Path, config: dict[str, dict[str, Any]] | None = None, extra_args: tuple[str, ...] = (),
-                  env: dict[str, str] | None = None, timeout: float = 30.0) -> RunningService:
-    if config is not None:
+                  env: dict[str, str] | None = None, timeout: float = 30.0, llm: bool = False) -> RunningService:
+    """llm=False turns the LLM worker off (ai.llm_enabled): only the tests about it pay for the model."""
+    config = {section: dict(values) for section, values in (config or {}).items()}
+    if not llm:
+        config.setdefault("ai", {}).setdefault("llm_enabled", False)
+    if config or not (data_dir / "config.json").exists():
         write_config(data_dir, config)
     cmd = [sys.executable, str(ROOT / "agent.py"), "serve", "--port", "0", "--data-dir", str(data_dir), *extra_args]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,

@@ -4,33 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-from ai.language import detect_language
-
 from ai.analysis import AnalysisContext
+from ai.language import detect_language
 from api.errors import ApiError, not_found
 from api.plugins import Request
 from api.schemas import AnalysisRequest
 from core import events
 from core.clock import iso
+from crm.analysis import AnalysisBusy
 from crm.service import Service
 from storage import messages as message_rows
 
 
 def register(routes, service: Service) -> None:  # noqa: ANN001
+    def _analyse(text: str, language: str | None, context: AnalysisContext, engine: str) -> dict[str, Any]:
+        try:
+            return service.analyse(text, language, context, engine)
+        except AnalysisBusy:
+            raise ApiError(429, "llm_busy", "the local LLM has too many jobs queued; retry shortly or use "
+                           "engine=rules", headers={"Retry-After": "5"}) from None
+
     def generate(request: Request) -> dict[str, Any]:
         body: AnalysisRequest = request.body(AnalysisRequest)
         if (body.text is None) == (body.message_id is None):
             raise ApiError(422, "validation_error", "body: give exactly one of text or message_id", field="text")
         if body.message_id is None:
             language = body.language or detect_language(body.text)
-            return service.analyse(body.text, language, AnalysisContext(), body.engine)
+            return _analyse(body.text, language, AnalysisContext(), body.engine)
         message = message_rows.get_message(service.db, body.message_id)
         if message is None:
             raise not_found("message")
         language = body.language or message["language"] or detect_language(message["content"])
         context = AnalysisContext(customer_name=message["customer_name"], direction=message["direction"],
                                   message_type=message["type"])
-        analysis = service.analyse(message["content"], language, context, body.engine)
+        analysis = _analyse(message["content"], language, context, body.engine)
         now = iso(service.clock.now())
         with service.db.transaction():
             analysis_id = message_rows.insert_analysis(service.db, message["id"], analysis, now)

@@ -8,6 +8,7 @@ from api.errors import ApiError, not_found
 from api.plugins import Reply, Request
 from api.schemas import CaptureRequest, parse_timestamp
 from core.clock import iso
+from crm.analysis import AnalysisBusy
 from crm.capture import CaptureError
 from crm.phones import InvalidPhone, to_e164
 from crm.service import Service
@@ -26,6 +27,9 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
             result, created = service.pipeline.capture(body)
         except CaptureError as exc:
             raise ApiError(422, "validation_error", str(exc), field=exc.field) from None
+        except AnalysisBusy:  # only with ai.engine = llm: nothing was stored, the extension retries
+            raise ApiError(429, "llm_busy", "the local LLM has too many jobs queued; retry shortly",
+                           headers={"Retry-After": "5"}) from None
         return Reply(result, 201 if created else 200)
 
     def get_message(request: Request, id: int) -> dict[str, Any]:  # noqa: A002 - the URL's name

@@ -1,0 +1,142 @@
+"""Which engine answers: the built-in analyzer at once, the LLM worker when asked or as a follow-up.
+
+Policy (ai.engine):
+- rules: the built-in analyzer only; the LLM worker is never started.
+- auto (default): captures are answered at once with the built-in analysis; for inbound text messages the
+  LLM analysis follows asynchronously, is stored with its model_version and pushed as analysis.completed.
+  /api/analysis/generate with engine=auto uses the LLM when its worker is ready, else the built-in
+  analyzer (and warms the worker up for next time).
+- llm: /api/analysis/generate and captures wait for the LLM analysis.
+Whenever the LLM cannot answer (worker crashed, timed out, model missing) the built-in analysis is
+returned, marked with "fallback" and the reason; a full LLM queue is backpressure (AnalysisBusy, 429).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ai.analysis import AnalysisContext, Analyzer
+from ai.worker_client import AiWorkerClient, AiWorkerError, QueueFull
+from core import events
+from core.clock import Clock, iso
+from core.events import EventBus
+from storage import messages as message_rows
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+READY_STATES = ("ready", "busy")
+
+
+class AnalysisBusy(Exception):
+    """The LLM queue is full: the caller should retry later."""
+
+
+class AnalysisCoordinator:
+    def __init__(self, rules: Analyzer, worker: AiWorkerClient | None, policy: str, db: Database,
+                 bus: EventBus, clock: Clock) -> None:
+        self.rules = rules
+        self.worker = worker
+        self.policy = policy if worker is not None else "rules"
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.follow_ups_dropped = 0
+        if worker is not None:
+            worker.on_state_change(self._publish_state)
+
+    # -- answering a request ----------------------------------------------------------------------
+
+    def analyse(self, text: str, language: str | None, context: AnalysisContext,
+                engine: str = "auto") -> dict[str, Any]:
+        """One analysis with the requested engine (auto|rules|llm), falling back to the built-in one."""
+        if engine == "rules" or self.worker is None:
+            return self.rules.analyse(text, language, context).to_dict()
+        if engine == "auto" and self.worker.state not in READY_STATES:
+            self._warm_up()
+            return self.rules.analyse(text, language, context).to_dict()
+        return self._llm_or_fallback(text, language, context)
+
+    def analyse_capture(self, text: str, language: str | None, context: AnalysisContext) -> dict[str, Any]:
+        """The analysis a capture is answered with (the LLM only when ai.engine is llm)."""
+        if self.policy == "llm" and text.strip():
+            return self._llm_or_fallback(text, language, context)
+        return self.rules.analyse(text, language, context).to_dict()
+
+    def _llm_or_fallback(self, text: str, language: str | None, context: AnalysisContext) -> dict[str, Any]:
+        try:
+            return self.worker.analyse(text, language, context, replies=True)
+        except QueueFull:
+            raise AnalysisBusy("the LLM queue is full") from None
+        except AiWorkerError as exc:
+            log.warning("LLM analysis failed (%s); answering with the built-in analyzer", exc)
+            result = self.rules.analyse(text, language, context).to_dict()
+            result["fallback"] = f"llm unavailable: {exc}"
+            return result
+
+    def _warm_up(self) -> None:
+        try:
+            self.worker.submit("oi", "pt", None, replies=False)
+        except AiWorkerError:
+            pass
+
+    # -- the asynchronous follow-up after a capture ------------------------------------------------
+
+    def follow_up(self, record: dict[str, Any]) -> None:
+        """Queue the LLM analysis of a stored inbound message (policy auto); store and push it when done."""
+        if self.policy != "auto" or record["direction"] != "in" or not record["content"].strip():
+            return
+        context = AnalysisContext(customer_name=record.get("customer_name"), direction="in",
+                                  message_type=record.get("type", "text"))
+        try:
+            future = self.worker.submit(record["content"], record.get("language"), context, replies=True)
+        except AiWorkerError as exc:  # queue full or shutting down: the built-in analysis stands
+            self.follow_ups_dropped += 1
+            log.debug("LLM follow-up for message %s skipped: %s", record["id"], exc)
+            return
+        future.add_done_callback(lambda f: self._store_follow_up(record, f))
+
+    def _store_follow_up(self, record: dict[str, Any], future: Any) -> None:
+        try:
+            analysis = future.result()
+        except Exception as exc:  # noqa: BLE001 - the built-in analysis stands
+            log.info("LLM follow-up for message %s failed: %s", record["id"], exc)
+            return
+        now = iso(self.clock.now())
+        with self.db.transaction():
+            analysis_id = message_rows.insert_analysis(self.db, record["id"], analysis, now)
+        self.bus.publish(events.ANALYSIS_COMPLETED, {"message_id": record["id"], "conversation_id":
+                                                     record["conversation_id"], "analysis": analysis,
+                                                     "analysis_id": analysis_id}, now)
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        if self.worker is None:
+            return {"policy": "rules", "state": "off", "llm_enabled": False}
+        status = {"policy": self.policy, "llm_enabled": True, **self.worker.status(),
+                  "follow_ups_dropped": self.follow_ups_dropped}
+        status["degraded"] = status["state"] == "crashed"
+        return status
+
+    def _publish_state(self, status: dict[str, Any]) -> None:
+        self.bus.publish(events.AI_STATE, dict(status), iso(self.clock.now()))
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.shutdown()
+
+
+def make_worker(config: Any, data_dir: str,
+                command: Callable[[str, Any], list[str]] | None = None) -> AiWorkerClient | None:
+    """The LLM worker client, or None when ai.llm_enabled is false or ai.engine is rules."""
+    if not config["ai.llm_enabled"] or config["ai.engine"] == "rules":
+        return None
+    from ai.llm.settings import LlmSettings
+    from ai.worker_client import worker_command
+
+    settings = LlmSettings.from_config(config)
+    argv = (command or worker_command)(data_dir, settings)
+    return AiWorkerClient(argv, settings)
