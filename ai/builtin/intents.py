@@ -39,17 +39,18 @@ WORD_CUES: dict[str, dict[float, str]] = {
         " custo custos cuesta cuestan orcamento* orcar cotizacion* cotizar cotacao quote quotes frete fretes"
         " desconto* descuento* discount* cupom cupons cupon* coupon* promo promocao promocion* tarifa*"
         " fee fees carissimo carisim* expensive overpriced pricey precinho mensalidade mensualidad"
-        " taxa taxas",
+        " taxa taxas presupuesto* orcamentos tarifario",
         2.0: "valor valores diaria barato* cheap* caro charge charges rate rates cobran cobram comissao"
         " gratis free",
     },
     "purchase": {
         2.5: "comprar compro comprando encomendar buy buying purchase* adquirir assinar subscribe suscribir*"
         " suscribo preorder* preordenar apartar aparta* apartame ordenar checkout carrinho carrito cart"
-        " encargar",
+        " encargar renovar renov* renew* renuev* upgrade* apunt* inscrev* inscrib* matricular fechado",
         1.5: "reservar reserve separa separar separe guardas guarda pedir estoque stock llevar* llevo levar"
         " assinatura subscription suscripcion encomenda",
-        1.0: "disponivel disponible available reserva compra",
+        1.0: "disponivel disponible available reserva compra ticket tickets billete billetes passagem passagens"
+        " pasaje pasajes",
         0.5: "quero quiero queria want order",
     },
     "order_status": {
@@ -61,18 +62,21 @@ WORD_CUES: dict[str, dict[float, str]] = {
         1.5: "entregue entregaram delivered enviado enviada chega llega arrived status carrier entrega "
         "delivery"
         " demorando",
-        1.2: "late demora chegou llego chegar llegar envio",
+        1.2: "late demora chegou llego chegar llegar envio ship",
     },
     "support": {
         2.5: "senha password contrasena login logar signin estacionamento estacionamiento parking bug"
         " travando reset resetar redefinir desbloquear unlock waterproof voltagem voltaje voltage bivolt"
-        " compativel compatible compatibilidade garantia warranty passcode",
+        " compativel compatible compatibilidade garantia warranty passcode receita prescription receta"
+        " barulho barulhos noise noises ruido ruidos",
         2.0: "app aplicativo aplicacion configurar configuro configura* instalar install* instal* wifi "
         "bluetooth"
         " conectar conecto connect* manual atendente humano human suporte soporte endereco direccion"
         " localiza* ubica* located location sucursal filial bloquead* blocked locked cadastro registr*"
         " verificacao verification pin otp lavar lavadora wash washing dryer secadora medida*",
-        1.5: "perto near nearby cerca proximo proxima metro subway erro error",
+        1.5: "perto near nearby cerca proximo proxima metro subway erro error documentos documento documents"
+        " docs papeles papeis passaporte passport pasaporte exportar export importar import integrar"
+        " integration integracion api usuarios users serve sirve",
         1.2: "acesso acessar acceder account conta cuenta site website support tamanho talla size address"
         " duvida duda question pergunta informacao informacion ajuda ayuda help usar contato contact"
         " contactar agent agente funciona funcionar trava",
@@ -86,28 +90,31 @@ WORD_CUES: dict[str, dict[float, str]] = {
         " decepc* decepcion* disappoint* insatisf* dissatisf* furious furioso furiosa indignad* revoltad*"
         " scam estafa fraude fraud reclam* complain* complaint* queja* quejar* procon profeco palhacada"
         " quebrad* quebrou broken damaged danificad* estragad* estragou defeito* defeit* defect* defectuos*"
-        " mofad* podre spoiled rotten lamentavel lamentable descaso enrolacao enrolando",
+        " mofad* podre spoiled rotten lamentavel lamentable descaso enrolacao enrolando furo furad* agujero*"
+        " hole holes manchad* stained patchy machuc* lastim* injured trash garbage",
         2.5: "absurd* ridicul* enganad* roto rotos rotas danad* denuncia* frustrad* frustrat*",
         2.0: "riscad* scratched rayad* amassad* crushed aplastad* rasgad* desbot* faded grosso grossa ruim"
+        " crash* travou congel* freezes"
         " unhappy harto harta golpe waste wasted fatal bbb",
         1.5: "rota torn sujo sujos dirty sucio sucia piada joke chiste malo molesto annoying chato chata",
-        1.0: "mal mala errado errada wrong equivocado equivocada",
+        1.0: "mal mala errado errada wrong equivocado equivocada 🙄 😒 😡 🤬 😤 👎 🤡",
     },
     "cancellation": {
         3.0: "cancel* estorn* reembols* refund* devolu* devolv* devuel* chargeback rescindir rescisao",
-        2.5: "desist* arrepent* returning terminate",
-        2.0: "desativar deactivate encerrar unsubscribe",
+        2.5: "desist* arrepent* returning terminate encerr*",
+        2.0: "desativar deactivate unsubscribe",
         1.5: "return returns delete excluir eliminar",
     },
     "payment": {
         3.0: "pix boleto* cartao cartoes tarjeta* paypal venmo zelle applepay gpay mercadopago picpay"
         " installment* cuota* parcela parcelas parcelar parcelado parcelamento parcelo factura* invoice*"
-        " comprovante comprobante pagamento pagamentos payment* billing fatura",
+        " comprovante comprobante pagamento pagamentos payment* billing fatura amex mastercard bizum oxxo"
+        " spei nequi yape plin daviplata",
         2.5: "transferencia* efectivo recibo receipt paguei pague pagado pagamos declin* recusad* rechaz*"
         " deposito* deposit bitcoin crypto cripto cheque",
         2.0: "pagar pago pay paid paying pagando pagos cash transfer juros intereses ted bill nubank",
         1.5: "card cards credito credit debito debit captura screenshot aprovad* aprobad* cobranca qr",
-        1.0: "dinheiro chave interest",
+        1.0: "dinheiro chave interest accept aceitam aceptan aceita acepta",
     },
     "scheduling": {
         3.0: "agendar agend* remarc* reagend* desmarc* reprogram* reschedul* appointment* appt cita citas"
@@ -118,17 +125,19 @@ WORD_CUES: dict[str, dict[float, str]] = {
         1.5: "open feriado holiday holidays reservation session sessao sesion consulta visita visit vaga "
         "cierra"
         " fecha",
-        1.0: "hora domingo sabado sunday saturday",
+        1.0: "hora domingo sabado sunday saturday segunda terca quarta quinta sexta monday tuesday wednesday"
+        " thursday friday lunes martes miercoles jueves viernes mon tue tues wed thu thurs fri sat sun"
+        " anota anotame anote",
     },
     "praise": {
         3.0: "obrigad* agradec* thank* thanks cheers gracias valeu brigad* parabens congrat* felicit* "
         "felicidades"
-        " kudos amei adorei recomendo recommend* recomiendo arrasa* arrasam",
+        " kudos amei adorei recomendo recommend* recomiendo arrasa* arrasam apprecia* gratidao fascin*",
         2.5: "encant* loved nailed satisfeit* satisfied impecable impecavel sensacional perfeit* perfect*"
         " excelente excellent maravilh* maravillos* fantastic* atencios* helpful prestativ* servicial",
         2.0: "love otimo otima awesome amazing incrivel increible genial recomendad* rocks contente contento"
-        " capricho amable gentil top",
-        1.5: "great happy feliz lindo linda beautiful rock sweet show massa 👏 🙌 😍 🥰 ❤ 💖 💕",
+        " capricho amable gentil top amo amamos kind legend legends genios cracks",
+        1.5: "great happy feliz lindo linda beautiful rock sweet show massa best 👏 🙌 😍 🥰 ❤ 💖 💕",
     },
     "other": {
         3.0: "curriculo* hiring contratando contratan emprego empleo vacante* fornecedor* proveedor* "
@@ -703,6 +712,198 @@ PHRASE_CUES: list[tuple[str, float, str]] = [
     ),
 ]
 
+# ---------------------------------------------------------------------------------------------
+# Generalisation cues: how customers phrase requests indirectly, answer the seller's question with a
+# bare time, report defects and failures, or praise by negating a complaint.
+# ---------------------------------------------------------------------------------------------
+_DAYS = (
+    r"(?:amanha|hoje|tomorrow|today|tonight|manana|hoy|segunda|terca|quarta|quinta|sexta|sabado|domingo|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes|miercoles|jueves|viernes|"
+    r"mon|tue|tues|wed|thu|thurs|fri|sat|sun)"
+)
+_NEGATED_COMPLAINT = (
+    r"(?:nao (?:tenho|tem|ha) (?:do que|nada (?:a|pra|para|que)|nenhuma|o que|de que) (?:\w+ )?reclam|"
+    r"nada (?:a|pra|para|que|de que) (?:reclamar|quejar)|sem (?:nenhuma )?reclamac|sem queixa|"
+    r"(?:can't|cannot|can not|couldn't) complain|no complaints|nothing to complain|zero complaints|"
+    r"no (?:tengo|hay) (?:ninguna |nada de |ni una )?queja|ninguna queja|sin (?:ninguna )?queja|"
+    r"no me (?:puedo )?quej|nada (?:de )?que (?:reclamar|quejarme))"
+)
+_EARLY = (
+    r"(?:antes do prazo|antes da data|before (?:the )?(?:deadline|due date|estimated)|ahead of (?:time|schedule)|"
+    r"antes de tiempo|antes de lo previsto|antes de la fecha|(?:arrived|came|got here|llego|chegou) "
+    r"(?:\w+ )?(?:early|antes|cedo|adiantado|rapidinho|certinho|perfect\w*|perfeit\w*))"
+)
+_DELIVERED_NOT = (
+    r"(?:says|said|disse|diz|dizem|dice|dicen|consta|aparece|shows|marca) .{0,25}(?:entreg|deliver).{0,30}"
+    r"(?:nao|no|not|nothing|nada|never|nunca|didn't|haven't)\b"
+)
+_BRING_IN = (
+    r"(?:levar|llevar|bring|trazer|traer) (?:\w+ ){0,3}(?:para|pra|pa|a|in|to)\b .{0,30}(?:vacin|vacun|shot|"
+    r"consult|banho|bano|tosa|revis|check|exam|groom|manana|amanha|tomorrow|tarde|morning|afternoon)"
+)
+_NEED_DOCUMENT = (
+    r"(?:preciso|precisa|need|needs|necesito|necesita|requires?) (?:de |a |an )?(?:\w+ ){0,2}(?:receita|"
+    r"prescription|receta|documento|document|docs|rg|cpf|passaporte|passport|pasaporte|visa|visto)\b"
+)
+_THANKS_FOR_NOTHING = r"(?:thanks?|thank you|obrigad\w*|gracias|valeu) (?:for|por|pela|pelo) (?:nothing|nada)\b"
+_ASK_DURATION = r"(?:quanto|cuanto|how much) (?:tempo |tiempo )?(?:falta|demora|tarda|longer)\b"
+GENERAL_CUES: list[tuple[str, float, str]] = [
+    # a bare time or day+period answers "what time suits you?": "pode ser as 15h", "3pm works"
+    ("scheduling", 2.5, r"(?<![\w])\d{1,2}(?:h\d{0,2}|hs|hrs|am|pm| am| pm| : \d{2}| h)\b"),
+    ("scheduling", 2.5, r"(?:a las|a la|pelas|por volta das|las) \d{1,2}\b"),
+    ("scheduling", 2.0, r"(?:as|at) \d{1,2}(?! [a-z]{3,})"),
+    ("scheduling", 2.0, _DAYS + r" (?:(?:de|a|en|in|por|pela|na|la|the|of) ){0,2}(?:manha|tarde|noite|morning|"
+     r"afternoon|evening|night|noche)\b"),
+    ("scheduling", 2.5, r"(?:marcar|agendar|book|schedule|agendarme|reservar|remarcar|reagendar) (?:\w+ ){0,2}"
+     r"(?:com|with|con)\b"),
+    ("scheduling", 2.5, r"(?:me anota|anotame|me marca|marca (?:pra|para) mim|me agenda|agendame|pencil me in)\b"),
+    ("scheduling", 2.5, _BRING_IN),
+    ("purchase", -1.5, _BRING_IN),
+    # buying said indirectly
+    (
+        "purchase",
+        3.0,
+        r"(?:fico com (?:ele|ela|eles|elas|esse|essa|o|a|os|as|um|uma)|me (?:lo|la|los|las) quedo|"
+        r"(?:i'll|ill|i will) take (?:it|them|one|two|\d)|eu levo|me lo llevo|sign me up|sign up for|"
+        r"me inscrev\w*|inscribirme|me apunto|count me in|take my money|add (?:it |one |\d+ )?to (?:my )?"
+        r"(?:order|cart))",
+    ),
+    (
+        "purchase",
+        1.5,
+        r"(?:\d+|uma?|one|two|dos|duas|tres|three) (?:caixas?|cajas?|boxes|box|unidades|units|pacotes|packs?|"
+        r"pares|pairs|kg|kilos?|litros?|liters?|garrafas?|bottles?|botellas?|latas?|cans?)\b",
+    ),
+    (
+        "purchase",
+        1.0,
+        r"(?:pick (?:\w+ )?up|paso a (?:recoger|buscar)|passo (?:ai|aqui|la) (?:\w+ )?(?:pegar|buscar)|"
+        r"retiro (?:na|en) (?:loja|tienda))",
+    ),
+    # prices asked indirectly
+    (
+        "pricing",
+        2.5,
+        r"(?:por quanto|saindo por|sai por|a cuanto|run me|set me back|what (?:would|will|does|do) (?:\w+ ){0,6}"
+        r"(?:cost|run me|charge))",
+    ),
+    ("pricing", -3.0, _ASK_DURATION),
+    ("order_status", 2.0, _ASK_DURATION),
+    # delivery questions about a named thing: "a encomenda chega ate sexta?"
+    (
+        "order_status",
+        2.0,
+        r"(?:pedido|encomenda|order|package|paquete|pacote|envio|compra|comida|food|entrega|delivery|parcel|"
+        r"produto|producto) (?:\w+ ){0,2}(?:chega|vem|llega|viene|arrive|arrives|gets here|get here|ship|ships)\b",
+    ),
+    (
+        "order_status",
+        3.0,
+        r"(?:ship|shipped|send|sent|dispatch\w*|mail|mailed) (?:\w+ ){0,3}yet\b",
+    ),
+    # support asked indirectly
+    ("support", 2.5, r"(?:o que|oque|what|que) (?:\w+ )?(?:pode|could|can|might|puede|sera|seria) (?:ser|be)\b"),
+    ("support", 3.0, _NEED_DOCUMENT),
+    ("purchase", -2.0, _NEED_DOCUMENT),
+    (
+        "support",
+        2.5,
+        r"(?:que|what|quais|which|cuales|qual) (?:\w+ )?(?:papeles|documentos|docs|documents|papeis|documento|"
+        r"document|requisitos|requirements)\b",
+    ),
+    (
+        "support",
+        1.8,
+        r"how (?:do|can|should|would|could) (?:i|we|you) (?!pay|buy|order|cancel|book|return|get a refund)\w+",
+    ),
+    (
+        "support",
+        1.8,
+        r"como (?:eu |lo |la |le |se |los |las )?(?!vai|vao|va|estas|esta|estan|assim|sempre|siempre|todo|tudo|"
+        r"usted|nao|no\b)[a-z]{2,}(?:o|ar|er|ir|a)\b",
+    ),
+    (
+        "support",
+        2.0,
+        r"(?:is|are|e|es|eh) (?:this|it|the|these|esse|essa|este|esta|o|a|el|la|ele|ela)? ?(?:\w+ ){0,2}(?:ok|bom|"
+        r"boa|bueno|buena|good|safe|seguro|segura|apto|apta|suitable|livre|libre|free|original|compatible|"
+        r"compativel) (?:for|para|pra|pa|de|with|con|com)\b",
+    ),
+    (
+        "support",
+        2.5,
+        r"(?:perd\w*|lost|esqueci|olvide|forgot|left) (?:\w+ ){0,4}(?:jacket|casaco|chamarra|chaqueta|oculos|"
+        r"glasses|lentes|celular|phone|wallet|carteira|cartera|bolsa|bag|mochila|backpack|chave|keys?|llaves|"
+        r"umbrella|paraguas|uniforme|uniform)\b",
+    ),
+    # complaints said with defects, injuries, failures, repetition
+    (
+        "complaint",
+        3.0,
+        r"(?:not what i (?:asked|ordered|paid|wanted)|nao (?:era|e|foi) (?:isso|o|esse|essa) (?:\w+ )?que (?:eu )?"
+        r"(?:pedi|comprei|queria|paguei)|no (?:es|era|fue) (?:lo|eso) que (?:\w+ )?(?:pedi|compre|queria|pague))",
+    ),
+    ("complaint", 3.0, _DELIVERED_NOT),
+    ("order_status", -2.0, _DELIVERED_NOT),
+    (
+        "complaint",
+        3.0,
+        r"(?:sem educacao|sin educacion|mal educad\w*|maleducad\w*|impolite|unprofessional|nada profissional|"
+        r"poco profesional|falta de educacao|falta de educacion)",
+    ),
+    (
+        "complaint",
+        2.5,
+        r"(?:never|nunca|nem|barely|hardly|casi no|apenas) (?:\w+ )?(?:works?|working|funciona\w*|liga|starts?|"
+        r"arranca|prende|enciende|carrega|carga|loads?|abre|opens?|pega)\b",
+    ),
+    (
+        "complaint",
+        2.5,
+        r"(?:keeps|kept|vive|sigue|continua|sempre|siempre|always) (?:\w+ )?(?:crash\w*|trava\w*|falha\w*|"
+        r"falla\w*|fail\w*|cayendo|caindo|freez\w*|congel\w*|dando erro|dando error|se cuelga|cuelga|"
+        r"desconect\w*|disconnect\w*)",
+    ),
+    ("complaint", 1.5, r"(?:2nd|3rd|4th|5th|2a|3a|4a|5a|3ra|3era|4ta|tercer) (?:vez|vezes|veces|time|times)\b"),
+    ("complaint", 1.0, r"(?:toda vez que|every time|everytime|cada vez que)\b"),
+    (
+        "complaint",
+        3.0,
+        r"(?:voltou|volto|volvio|came back|came home|returned|saiu|salio) (?:\w+ ){0,4}(?:com|con|with) (?:\w+ ){0,3}"
+        r"(?:machuc\w*|lastim\w*|ferid\w*|herid\w*|cut|cuts|cortada|wound|bruise\w*|injur\w*|hurt|sujo|sucio|"
+        r"dirty|pulgas|fleas)",
+    ),
+    ("complaint", 3.0, _THANKS_FOR_NOTHING),
+    ("praise", -4.0, _THANKS_FOR_NOTHING),
+    (
+        "complaint",
+        2.5,
+        r"(?:mais uma?|outra|otra|another|one more) (?:\w+ )?(?:semana|dia|mes|week|day|month|hora|hour)s? "
+        r"(?:\w+ )?(?:esperando|waiting|de espera)",
+    ),
+    # praise: a negated complaint, an early arrival, superlatives
+    ("praise", 3.5, _NEGATED_COMPLAINT),
+    ("complaint", -6.0, _NEGATED_COMPLAINT),
+    ("praise", 2.5, _EARLY),
+    ("order_status", -2.5, _EARLY),
+    (
+        "praise",
+        2.0,
+        r"(?:hands down|the best|o melhor|a melhor|el mejor|la mejor|los mejores|os melhores|best \w+ (?:in|ever|"
+        r"around)|love (?:you|u) guys|los amo|las amo|amo voces|amo vcs|amamos|ustedes son|you guys are)\b",
+    ),
+    # not a customer: how did you get my number / I never signed up
+    (
+        "other",
+        3.0,
+        r"(?:(?:how|como) (?:\w+ ){0,2}(?:get|got|conseguiram|conseguiu|consiguieron|consiguio|obtuvieron|pegaram) "
+        r"(?:o |el )?(?:my|meu|mi) (?:number|numero|contato|contacto)|(?:vendem|venden|selling|sell) (?:\w+ )?"
+        r"(?:dados|datos|data)|nunca (?:pedi|autorizei|me inscrevi|me cadastrei|me suscribi|me inscribi|me registre)|"
+        r"never (?:asked|signed up|subscribed|opted))",
+    ),
+]
+PHRASE_CUES.extend(GENERAL_CUES)
+
 # Minimum evidence for cancellation/complaint to pre-empt the other intents (precedence rule).
 PRECEDENCE_MIN = 2.5
 # Below this, nothing concrete was said: the message is "other" (or a greeting).
@@ -907,6 +1108,10 @@ class IntentMatcher:
             start = position
             position += len(token) + 1
             if not token[0].isalnum():
+                if token in exact and token not in seen_words:  # emoji cues ("🙄", "😍")
+                    seen_words.add(token)
+                    for index, weight in exact[token]:
+                        scores[index] += weight
                 continue
             # phrase cues that can start at this token
             candidates = dispatch.get(token[:3])
