@@ -26,6 +26,8 @@ _WORDS = {
     loja produto veio chegou falar ajuda favor tchau abraco mesmo noite vou vai ate depois
     kkk kkkk rs sera seria gente coisa servico desconto nossa sou cê tchau pois moco oii oie olaa eae blz
     voce seus suas dela dele nosso comigo contigo pegar ficar fica ficou estava entao ne em
+    oq nd qnd flw aff mano terca quarta quinta sexta feira obrigadu vcs tbm msm dps pfvr agr cmg mds
+    reclamar ate estou voltou comprei pedi paguei fiz marquei remarcar desmarcar
     ontem semana algum alguma nenhum mais menos so bom dia quando como
     estava estao sao foi fui tenho tive tinha fiz posso precisa preciso gostei recebi mandei enviei
     """,
@@ -39,6 +41,8 @@ _WORDS = {
     hii heyy hiya customer service since tracking updated seriously spamming sending stop guys thanks
     week yesterday morning night store their them those these there where's how's you're we're
     its it's i've i'd i'll can't won't didn't doesn't isn't haven't hasn't arrived received
+    cheers mate sorted np lmao omg btw tbh idk asap wanna gonna gotta yall kinda lemme gimme dunno
+    pls thx ty tysm ur u r wont cant dont didnt doesnt thanks appreciate wrong works fine
     """,
     "es": """
     hola gracias usted ustedes tu yo el los las del al es estoy quiero necesito puedo puede cuanto cuanta
@@ -51,6 +55,9 @@ _WORDS = {
     holaa holaaa holi buenass onda uy oye mejor solo les nos tengo tienes servicio descuento mayoreo
     efectivo aceptan equivocado disculpe serio queja apaga llevo pasame sacame saquenme ayer semana
     dinero envios compra compre contigo usted nuestro nuestra gusta gustaria ahi aca alla chao adios
+    grax perfecto perfecta fascino fascina lunes martes miercoles jueves viernes wey guey che vos sos
+    tenes podes queres porfis xfa tio tia chamarra coche plata reclamo quejas queja cuanto estoy esta
+    ustedes pedi pague hice compre llegue volvio
     """,
 }
 # Shared by two of the languages (or by all): half weight, so they break ties but never decide alone.

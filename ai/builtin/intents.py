@@ -54,7 +54,7 @@ WORD_CUES: dict[str, dict[float, str]] = {
         0.5: "quero quiero queria want order",
     },
     "order_status": {
-        3.0: "rastreio rastreamento rastrear rastreo rastrea* rastrei* tracking track cade eta seguimiento",
+        3.0: "rastreio rastreamento rastrear rastreo rastrea* rastrei* tracking track* cade eta seguimiento",
         2.5: "transportadora paqueteria despachad* despacharam enviaram shipped arrive arrives previsao"
         " prazo",
         2.0: "atrasado atrasada atraso atrasou delayed delay retraso retrasado retrasada correios courier"
@@ -122,7 +122,8 @@ WORD_CUES: dict[str, dict[float, str]] = {
         2.5: "schedul* turno turnos booking slot slots availability",
         2.0: "horario horarios book abre abierto abiertos aberto abertos disponibilidade disponibilidad"
         " closing",
-        1.5: "open feriado holiday holidays reservation session sessao sesion consulta visita visit vaga "
+        1.5: "maintenance manutencao mantenimiento"
+        " open feriado holiday holidays reservation session sessao sesion consulta visita visit vaga "
         "cierra"
         " fecha",
         1.0: "hora domingo sabado sunday saturday segunda terca quarta quinta sexta monday tuesday wednesday"
@@ -136,14 +137,15 @@ WORD_CUES: dict[str, dict[float, str]] = {
         2.5: "encant* loved nailed satisfeit* satisfied impecable impecavel sensacional perfeit* perfect*"
         " excelente excellent maravilh* maravillos* fantastic* atencios* helpful prestativ* servicial",
         2.0: "love otimo otima awesome amazing incrivel increible genial recomendad* rocks contente contento"
-        " capricho amable gentil top amo amamos kind legend legends genios cracks",
-        1.5: "great happy feliz lindo linda beautiful rock sweet show massa best 👏 🙌 😍 🥰 ❤ 💖 💕",
+        " capricho amable gentil top amo amamos legend legends genios cracks",
+        1.5: "great happy feliz lindo linda beautiful rock sweet show massa 👏 🙌 😍 🥰 ❤ 💖 💕",
     },
     "other": {
         3.0: "curriculo* hiring contratando contratan emprego empleo vacante* fornecedor* proveedor* "
         "supplier*"
         " parceria partnership* influencer* influenciador* newsletter spam spamming broadcast",
-        2.5: "job jobs distribuidor* collab* colaboracion* engano trabajo resume",
+        2.5: "distribuidor* collab* colaboracion* engano trabajo resume",
+        1.5: "job jobs",
         1.0: "representante catalog* catalogo review feedback",
     },
 }
@@ -813,12 +815,13 @@ GENERAL_CUES: list[tuple[str, float, str]] = [
     ),
     (
         "support",
-        1.8,
-        r"how (?:do|can|should|would|could) (?:i|we|you) (?!pay|buy|order|cancel|book|return|get a refund)\w+",
+        2.0,
+        r"how (?:do|can|should|would|could) (?:i|we|you) (?!pay|buy|order|cancel|book|return|get|check|"
+        r"delete|close|track|see|know|find out|schedule|reschedule|remove|terminate)\w+",
     ),
     (
         "support",
-        1.8,
+        2.0,
         r"como (?:eu |lo |la |le |se |los |las )?(?!vai|vao|va|estas|esta|estan|assim|sempre|siempre|todo|tudo|"
         r"usted|nao|no\b)[a-z]{2,}(?:o|ar|er|ir|a)\b",
     ),
@@ -881,6 +884,48 @@ GENERAL_CUES: list[tuple[str, float, str]] = [
         r"(?:mais uma?|outra|otra|another|one more) (?:\w+ )?(?:semana|dia|mes|week|day|month|hora|hour)s? "
         r"(?:\w+ )?(?:esperando|waiting|de espera)",
     ),
+    # accounts and subscriptions closed in other words; things no longer needed
+    (
+        "cancellation",
+        3.0,
+        r"(?:shut down|shutdown|discontinue|get rid of|terminat\w*|clos\w*|delet\w*|deactivat\w*|remov\w*|"
+        r"encerr\w*|exclu\w*|apag\w*|desativ\w*|cerr\w*|elimin\w*|borr\w*) (?:\w+ ){0,3}(?:account|conta|cuenta|"
+        r"membership|subscription|assinatura|suscripcion|membresia|cadastro)\b",
+    ),
+    (
+        "cancellation",
+        3.0,
+        r"(?:not|isn't|is not|no longer|don't|do not|nao|ya no|no) (?:\w+ )?(?:necessary|needed|need|necesit\w*|"
+        r"necessari\w*|preciso|precisa) (?:\w+ ){0,3}(?:anymore|any more|mais|mas)\b",
+    ),
+    # deliveries of things other than "orders" (a card, a document): where is my X / when will I get it
+    ("order_status", 2.5, r"where(?:'s| is| are) (?:my|mine) \w+"),
+    (
+        "order_status",
+        2.5,
+        r"(?:when|quando|cuando) (?:\w+ ){0,6}(?:receive|receber|recibir|recebo|recibo|expect (?:to|it|my|the))\b",
+    ),
+    # small talk
+    (
+        "greeting",
+        1.5,
+        r"(?:are (?:you|u) (?:okay|ok|doing|alright|well|good)|how goes it|how (?:you|u) (?:are|doing)|"
+        r"how(?:'s| is) it going|hows it going|como (?:voce|vc) (?:esta|ta)|como te va|como le va|"
+        r"todo bien (?:por|con)|tudo bem (?:com|por))",
+    ),
+    # restaurant/hotel reservations are bookings; a car "looked at" is a service appointment
+    ("scheduling", 3.0, r"(?:reservation|reserva|reservacion) (?:for|para|pra) (?:\w+ |\d+ )?(?:at|as|a las|tonight|"
+     r"hoje|hoy|people|pessoas|personas|\w+ at)"),
+    ("purchase", -2.0, r"(?:reservation|reserva|reservacion) (?:for|para|pra) (?:\w+ |\d+ )?(?:at|as|a las|"
+     r"tonight|hoje|hoy|people|pessoas|personas|\w+ at)"),
+    ("scheduling", 1.5, r"(?:look at|check out|dar uma olhada|echar un vistazo|revisar) (?:it|my|the|o|a|meu|mi|el)\b"),
+    # an amount of money in the message is about price
+    (
+        "pricing",
+        1.5,
+        r"(?:\$|r \$|€|usd|us \$) \d+|\d+ (?:reais|euros|pesos|dolares|dollars|bucks|conto|contos|pila|pilas|"
+        r"lucas|pavos|dolars)\b",
+    ),
     # praise: a negated complaint, an early arrival, superlatives
     ("praise", 3.5, _NEGATED_COMPLAINT),
     ("complaint", -6.0, _NEGATED_COMPLAINT),
@@ -889,8 +934,11 @@ GENERAL_CUES: list[tuple[str, float, str]] = [
     (
         "praise",
         2.0,
-        r"(?:hands down|the best|o melhor|a melhor|el mejor|la mejor|los mejores|os melhores|best \w+ (?:in|ever|"
-        r"around)|love (?:you|u) guys|los amo|las amo|amo voces|amo vcs|amamos|ustedes son|you guys are)\b",
+        r"(?:hands down|(?:are|is|sao|e|es|son|eres|was|foi|fue) (?:the|o|a|os|as|el|la|los|las) "
+        r"(?:best|melhor|melhores|mejor|mejores)|best \w+ (?:in|ever|around)|"
+        r"(?:melhor|mejor) \w+ (?:da|de|do|del) (?:cidade|ciudad|regiao|"
+        r"zona|bairro|barrio|mundo)|love (?:you|u) guys|los amo|las amo|amo voces|amo vcs|amamos|"
+        r"(?:so|super|very|really|muy|tan|muito|mto) (?:kind|amable|amables|gentil|gentis))\b",
     ),
     # not a customer: how did you get my number / I never signed up
     (
