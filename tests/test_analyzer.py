@@ -285,3 +285,28 @@ def test_accuracy_floor_on_holdout(analyzer, language):
     sentiment_f1 = _macro_f1([r["sentiment"] for r in rows], [a.sentiment_label for a in results])
     assert intent_accuracy >= 0.80, intent_accuracy
     assert sentiment_f1 >= 0.80, sentiment_f1
+
+
+# Generalisation cases (none of these texts is in a bench set): sarcasm, negated complaints, bare
+# answers to the seller's question, defects described without sentiment words.
+@pytest.mark.parametrize(
+    ("text", "language", "sentiment", "intent"),
+    [
+        ("perfeito, mais um mês sem resposta 🙄", "pt", "negative", None),
+        ("excelente, me cobraron doble otra vez 👏", "es", "negative", "complaint"),
+        ("sinceramente não tenho nada a reclamar do atendimento", "pt", "positive", "praise"),
+        ("honestly zero complaints, you guys are great", "en", "positive", "praise"),
+        ("pode ser 9h30 amanhã", "pt", "neutral", "scheduling"),
+        ("mañana a las 11 me sirve", "es", "neutral", "scheduling"),
+        ("the jeans arrived with a stain on the leg", "en", "negative", "complaint"),
+        ("o sistema vive travando quando emito nota", "pt", "negative", "complaint"),
+        ("please get rid of my account", "en", None, "cancellation"),
+        ("if it's still in stock i'll take two", "en", "neutral", "purchase"),
+    ],
+)
+def test_generalisation_cases(analyzer, text, language, sentiment, intent):
+    result = analyzer.analyse(text, language)
+    if sentiment is not None:
+        assert result.sentiment_label == sentiment, text
+    if intent is not None:
+        assert result.intent_label == intent, text

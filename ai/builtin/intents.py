@@ -91,7 +91,7 @@ WORD_CUES: dict[str, dict[float, str]] = {
         " scam estafa fraude fraud reclam* complain* complaint* queja* quejar* procon profeco palhacada"
         " quebrad* quebrou broken damaged danificad* estragad* estragou defeito* defeit* defect* defectuos*"
         " mofad* podre spoiled rotten lamentavel lamentable descaso enrolacao enrolando furo furad* agujero*"
-        " hole holes manchad* stained patchy machuc* lastim* injured trash garbage",
+        " hole holes manchad* stained patchy machuc* lastim* injured trash garbage stain stains",
         2.5: "absurd* ridicul* enganad* roto rotos rotas danad* denuncia* frustrad* frustrat*",
         2.0: "riscad* scratched rayad* amassad* crushed aplastad* rasgad* desbot* faded grosso grossa ruim"
         " crash* travou congel* freezes"
@@ -461,7 +461,7 @@ PHRASE_CUES: list[tuple[str, float, str]] = [
         "complaint",
         3.0,
         r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|"
-        r"twice|double|em dobro|a mais|de mas|indevid|extra)",
+        r"twice|double|doble|em dobro|a mais|de mas|indevid|extra)",
     ),
     (
         "complaint",
@@ -846,6 +846,16 @@ GENERAL_CUES: list[tuple[str, float, str]] = [
         r"(?:not what i (?:asked|ordered|paid|wanted)|nao (?:era|e|foi) (?:isso|o|esse|essa) (?:\w+ )?que (?:eu )?"
         r"(?:pedi|comprei|queria|paguei)|no (?:es|era|fue) (?:lo|eso) que (?:\w+ )?(?:pedi|compre|queria|pague))",
     ),
+    (
+        "complaint",
+        3.0,
+        r"(?:veio|came|arrived|vino|llego|chegou|chegaram|llegaron) (?:\w+ ){0,3}(?:com|with|con) (?:um |uma |a |an |"
+        r"un |una )?(?:furo|buraco|hole|agujero|mancha|stain|rasgo|tear|rip|defeito|defect|defecto|scratch|risco|"
+        r"crack|rachadura|grieta|dent|amassado|abolladura)",
+    ),
+    ("order_status", -2.0, r"(?:veio|came|arrived|vino|llego|chegou|chegaram|llegaron) (?:\w+ ){0,3}(?:com|with|con) "
+     r"(?:um |uma |a |an |un |una )?(?:furo|buraco|hole|agujero|mancha|stain|rasgo|tear|rip|defeito|defect|defecto|"
+     r"scratch|risco|crack|rachadura|grieta|dent|amassado|abolladura)"),
     ("complaint", 3.0, _DELIVERED_NOT),
     ("order_status", -2.0, _DELIVERED_NOT),
     (
@@ -923,7 +933,7 @@ GENERAL_CUES: list[tuple[str, float, str]] = [
     (
         "pricing",
         1.5,
-        r"(?:\$|r \$|€|usd|us \$) \d+|\d+ (?:reais|euros|pesos|dolares|dollars|bucks|conto|contos|pila|pilas|"
+        r"(?:(?<=\$ )|(?<=€ )|(?<=usd ))\d+|\d+ (?:reais|euros|pesos|dolares|dollars|bucks|conto|contos|pila|pilas|"
         r"lucas|pavos|dolars)\b",
     ),
     # praise: a negated complaint, an early arrival, superlatives

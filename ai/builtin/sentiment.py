@@ -89,7 +89,7 @@ _CUES: list[tuple[float, str]] = [
     ),
     (
         -2.0,
-        r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|twice|double|em "
+        r"(?:cobra\w*|charged?|cobro|billed) (?:\w+ ){0,2}(?:duas vezes|2 vezes|dos veces|twice|double|doble|em "
         r"dobro|a mais|de mas|indevid)",
     ),
     (-1.8, r"(?:terceira|tercera|third|quarta|segunda|second) (?:vez|vezes|veces|time)"),
