@@ -8,6 +8,7 @@
   agent.py config check [--data-dir DIR] [--config FILE]                  validate config.json
   agent.py config show                                                    print the effective settings
   agent.py ai-worker                                                      the LLM worker (started by the service)
+  agent.py rules-worker                                                   the built-in analyzer for capture batches
 
 Each mode imports only what it needs: `serve` patches gevent before anything else is imported, and the
 desktop processes never import gevent or the storage layer.
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(config_sub.add_parser("show", help="print the effective settings as JSON"))
 
     sub.add_parser("ai-worker", help="the LLM worker process (started by the service)")
+    sub.add_parser("rules-worker", help="the built-in analyzer for capture batches (started by the service)")
     return parser
 
 
@@ -171,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["ai-worker"]:
         return cmd_ai_worker(argparse.Namespace(), argv[1:])
+    if argv[:1] == ["rules-worker"]:
+        from ai.rules_worker import main as rules_worker_main
+
+        return rules_worker_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return cmd_serve(args)

@@ -19,9 +19,12 @@ import gevent
 import gevent.event
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from ai.rules_client import RulesWorkerClient
+from ai.rules_worker import analyse_items
 from api.app import create_app
 from api.websocket import WebSocketEndpoint
 from core import events
+from core.children import agent_command
 from core.clock import iso
 from core.secrets_store import write_private_file
 from crm import metrics
@@ -154,6 +157,10 @@ def write_service_info(service: Service, port: int) -> None:
 
 def serve_forever(service: Service, host: str, port: int, announce: Any = print) -> int:
     """Bind, announce the port, serve until SIGTERM/SIGINT, then stop gracefully. Returns an exit code."""
+    if service.config["ai.rules_worker"]:
+        service.analysis.rules_worker = RulesWorkerClient(
+            agent_command("rules-worker"), lambda items: analyse_items(service.analyzer, items),
+            timeout=lambda seconds: gevent.Timeout(seconds, False))
     server = make_server(service, host, port)
     server.start()
     bound = server.server_port

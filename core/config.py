@@ -156,6 +156,9 @@ SETTINGS: tuple[Setting, ...] = (
             "auto: answer with the built-in analyzer at once and add the LLM analysis asynchronously; "
             "rules: built-in only; llm: the LLM analysis (falls back to rules when it is unavailable)."),
     Setting("ai.llm_enabled", True, boolean, "Run the local LLM worker at all."),
+    Setting("ai.rules_worker", True, boolean,
+            "Run the built-in analysis of captures in a helper process, so a second CPU core shares the "
+            "work of a busy capture stream.", restart=True),
     Setting("ai.model_path", "", text(max_length=4096),
             "GGUF model file; empty uses the bundled Gemma 3 270M, assembled into the data directory."),
     Setting("ai.n_threads", 2, integer(1, 256), "CPU threads llama.cpp uses."),

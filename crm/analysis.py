@@ -18,6 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ai.analysis import AnalysisContext, Analyzer
+from ai.language import detect_language
+from ai.rules_client import RulesWorkerClient
+from ai.rules_worker import analyse_items
 from ai.worker_client import AiWorkerClient, AiWorkerError, QueueFull
 from core import events
 from core.clock import Clock, iso
@@ -44,6 +47,8 @@ class AnalysisCoordinator:
         self.bus = bus
         self.clock = clock
         self.follow_ups_dropped = 0
+        # Set by the server: the built-in analysis of capture batches in a process of its own.
+        self.rules_worker: RulesWorkerClient | None = None
         if worker is not None:
             worker.on_state_change(self._publish_state)
 
@@ -59,11 +64,28 @@ class AnalysisCoordinator:
             return self.rules.analyse(text, language, context).to_dict()
         return self._llm_or_fallback(text, language, context)
 
-    def analyse_capture(self, text: str, language: str | None, context: AnalysisContext) -> dict[str, Any]:
-        """The analysis a capture is answered with (the LLM only when ai.engine is llm)."""
-        if self.policy == "llm" and text.strip():
-            return self._llm_or_fallback(text, language, context)
-        return self.rules.analyse(text, language, context).to_dict()
+    def analyse_capture_batch(self, items: list[list[Any]]) -> list[Any]:
+        """[[text, language, name, direction, type]] -> [[language, analysis]] (or an exception per item).
+
+        The built-in analysis runs in the rules worker process when the service has one, else here; with
+        ai.engine = llm each message waits for the LLM instead.
+        """
+        if self.policy != "llm":
+            if self.rules_worker is not None:
+                return self.rules_worker.analyse(items)
+            return analyse_items(self.rules, items)
+        results: list[Any] = []
+        for text, language, name, direction, message_type in items:
+            language = language or (detect_language(text) if text.strip() else None)
+            context = AnalysisContext(customer_name=name, direction=direction, message_type=message_type)
+            try:
+                if text.strip():
+                    results.append([language, self._llm_or_fallback(text, language, context)])
+                else:
+                    results.append([language, self.rules.analyse(text, language, context).to_dict()])
+            except AnalysisBusy as exc:
+                results.append(exc)
+        return results
 
     def _llm_or_fallback(self, text: str, language: str | None, context: AnalysisContext) -> dict[str, Any]:
         try:
@@ -114,10 +136,13 @@ class AnalysisCoordinator:
     # -- state ------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        rules = self.rules_worker
+        rules_status = {"pid": rules.pid, "batches_in_worker": rules.batches_in_worker,
+                        "batches_local": rules.batches_local} if rules else None
         if self.worker is None:
-            return {"policy": "rules", "state": "off", "llm_enabled": False}
+            return {"policy": "rules", "state": "off", "llm_enabled": False, "rules_worker": rules_status}
         status = {"policy": self.policy, "llm_enabled": True, **self.worker.status(),
-                  "follow_ups_dropped": self.follow_ups_dropped}
+                  "follow_ups_dropped": self.follow_ups_dropped, "rules_worker": rules_status}
         status["degraded"] = status["state"] == "crashed"
         return status
 
@@ -125,6 +150,8 @@ class AnalysisCoordinator:
         self.bus.publish(events.AI_STATE, dict(status), iso(self.clock.now()))
 
     def close(self) -> None:
+        if self.rules_worker is not None:
+            self.rules_worker.close()
         if self.worker is not None:
             self.worker.shutdown()
 

@@ -24,8 +24,6 @@ from typing import Any
 
 import orjson
 
-from ai.analysis import AnalysisContext
-from ai.language import detect_language
 from api.schemas import CaptureRequest
 from core import events
 from core.clock import Clock, hour_bucket, iso, parse_iso
@@ -54,10 +52,10 @@ class _Pending:
 
     request: CaptureRequest
     phone: str
-    language: str | None
+    language: str | None  # detected with the analysis
     sent: datetime
     sent_at: str  # the same moment in the stored ISO form
-    analysis: dict[str, Any]
+    analysis: dict[str, Any] | None  # set by the leader for the whole batch
     done: threading.Event = field(default_factory=threading.Event)
     record: dict[str, Any] | None = None  # set when stored
     duplicate_of: dict[str, Any] | None = None  # set when it was already stored
@@ -67,11 +65,13 @@ class _Pending:
 
 
 class CapturePipeline:
-    def __init__(self, db: Database, analyse: Callable[[str, str | None, AnalysisContext], dict[str, Any]],
+    def __init__(self, db: Database, analyse_batch: Callable[[list[list[Any]]], list[list[Any]]],
                  bus: EventBus, clock: Clock, default_region: str,
                  after_capture: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.db = db
-        self.analyse = analyse  # (text, language, context) -> the analysis dict the capture is answered with
+        # [[text, language|None, name, direction, type], ...] -> [[language, analysis dict], ...]. A whole
+        # batch at once, so the service can hand it to another process (ai/rules_worker.py).
+        self.analyse_batch = analyse_batch
         self.bus = bus
         self.clock = clock
         self.default_region = default_region
@@ -93,9 +93,8 @@ class CapturePipeline:
             phone = to_e164(request.phone, self.default_region)
         except InvalidPhone as exc:
             raise CaptureError("phone", str(exc)) from None
-        language = detect_language(request.content) if request.content.strip() else None
         sent = request.sent_at
-        pending = _Pending(request, phone, language, sent, iso(sent), self._analyse(request, language))
+        pending = _Pending(request, phone, None, sent, iso(sent), None)
         self._write_with_group_commit(pending)
         if pending.error is not None:
             raise pending.error
@@ -105,10 +104,14 @@ class CapturePipeline:
 
     # -- analysis ---------------------------------------------------------------------------------
 
-    def _analyse(self, request: CaptureRequest, language: str | None) -> dict[str, Any]:
-        context = AnalysisContext(customer_name=request.name, direction=request.direction,
-                                  message_type=request.type)
-        return self.analyse(request.content, language, context)
+    def _analyse(self, batch: list[_Pending]) -> None:
+        """Detect the language and analyse every message of the batch (one call for the batch)."""
+        items = [[p.request.content, None, p.request.name, p.request.direction, p.request.type] for p in batch]
+        for pending, result in zip(batch, self.analyse_batch(items), strict=True):
+            if isinstance(result, BaseException):
+                pending.error = result
+            else:
+                pending.language, pending.analysis = result
 
     # -- group commit -----------------------------------------------------------------------------
 
@@ -152,6 +155,7 @@ class CapturePipeline:
         with self._queue_lock:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         try:
+            self._analyse(batch)
             self._write_batch(batch)
         except BaseException as exc:
             for item in batch:
@@ -176,6 +180,8 @@ class CapturePipeline:
         except Exception:  # noqa: BLE001 - isolate the bad capture: retry each in its own transaction
             log.warning("group commit of %d captures failed; writing them one by one", len(batch), exc_info=True)
             for item in batch:
+                if item.error is not None:
+                    continue
                 item.record = item.duplicate_of = None
                 try:
                     self._store_in_one_transaction([item])
@@ -199,7 +205,8 @@ class CapturePipeline:
         increments: dict[tuple[str, str], float] = defaultdict(float)
         with self.db.transaction():
             for item in batch:
-                item.record = self._store(item, now)
+                if item.error is None:
+                    item.record = self._store(item, now)
                 hour = hour_bucket(item.sent)
                 for name, value in self._metric_increments(item.request, item.record, item.analysis):
                     increments[(hour, name)] += value
