@@ -1,0 +1,87 @@
+"""The built-in analyzer's helper process: same answers as in-process, and captures survive its death."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from ai.builtin import BuiltinAnalyzer
+from ai.rules_client import RulesWorkerClient
+from ai.rules_worker import analyse_items
+from tests.helpers import ROOT, message, start_service
+
+ITEMS = [
+    ["Oi, quanto custa o plano mensal?", None, "Maria", "in", "text"],
+    ["My order never arrived, this is unacceptable", None, None, "in", "text"],
+    ["Quiero cancelar mi suscripción", None, "Juan", "in", "text"],
+    ["", None, None, "in", "image"],
+]
+
+
+def local(items):
+    return analyse_items(BuiltinAnalyzer(), items)
+
+
+def test_worker_answers_exactly_like_the_service_would():
+    client = RulesWorkerClient([sys.executable, str(ROOT / "agent.py"), "rules-worker"], local)
+    try:
+        answers = client.analyse(ITEMS)
+        assert client.batches_in_worker == 1 and client.batches_local == 0
+        expected = local(ITEMS)
+        for got, want in zip(answers, expected, strict=True):
+            got[1].pop("latency_ms")
+            want[1].pop("latency_ms")
+            assert got == want
+        assert [a[0] for a in answers[:3]] == ["pt", "en", "es"]
+        assert answers[3][0] is None
+    finally:
+        client.close()
+
+
+def test_a_worker_that_died_between_batches_is_replaced():
+    client = RulesWorkerClient([sys.executable, str(ROOT / "agent.py"), "rules-worker"], local)
+    try:
+        client.analyse(ITEMS[:1])
+        pid = client.pid
+        os.kill(pid, signal.SIGKILL)
+        client._proc.wait(5)
+        assert len(client.analyse(ITEMS)) == len(ITEMS)
+        assert client.pid not in (None, pid) and client.batches_in_worker == 2 and client.batches_local == 0
+    finally:
+        client.close()
+
+
+def test_a_worker_dying_mid_batch_means_local_answers_and_a_back_off():
+    # A "worker" that reads the request and exits without answering: a crash in the middle of a batch.
+    crashing = [sys.executable, "-c", "import sys; sys.stdin.buffer.read(4); sys.exit(3)"]
+    client = RulesWorkerClient(crashing, local)
+    try:
+        answers = client.analyse(ITEMS)
+        assert [a[0] for a in answers[:3]] == ["pt", "en", "es"]
+        assert client.batches_local == 1 and client.batches_in_worker == 0
+        client.analyse(ITEMS)  # inside the back-off: answered here without starting a child
+        assert client.batches_local == 2 and client.pid is None
+    finally:
+        client.close()
+
+
+def test_a_worker_that_cannot_start_never_fails_a_batch():
+    client = RulesWorkerClient(["/nonexistent/binary"], local)
+    assert len(client.analyse(ITEMS)) == len(ITEMS)
+    assert client.batches_local == 1
+
+
+def test_service_uses_the_worker_and_survives_its_death(tmp_path):
+    svc = start_service(tmp_path / "agent")
+    try:
+        created = svc.post("/api/messages/capture", json=message(content="Quero cancelar meu pedido")).json()
+        assert created["analysis"]["intent"]["label"] == "cancellation"
+        rules_worker = svc.get("/api/health", token=None).json()["ai"]["rules_worker"]
+        assert rules_worker["pid"] and rules_worker["batches_in_worker"] >= 1
+        os.kill(rules_worker["pid"], signal.SIGKILL)
+        for i in range(5):
+            r = svc.post("/api/messages/capture", json=message(content=f"Cadê meu pedido {i}?"))
+            assert r.status_code == 201 and r.json()["analysis"]["intent"]["label"] == "order_status"
+    finally:
+        svc.stop()
