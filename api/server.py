@@ -114,6 +114,17 @@ def housekeeping(service: Service) -> None:
             log.exception("housekeeping failed")
 
 
+def sample_system(service: Service) -> None:
+    """Feed the system monitor every monitor.sample_interval_s (alerts go out as WS events)."""
+    interval = service.config["monitor.sample_interval_s"]
+    while True:
+        gevent.sleep(interval)
+        try:
+            service.monitor.tick()
+        except Exception:
+            log.exception("system monitor failed")
+
+
 def checkpoint_wal(service: Service) -> None:
     """Checkpoint SQLite's WAL every second on a worker thread (see storage.database.WalCheckpointer)."""
     path = service.db.sqlite_path
@@ -173,6 +184,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     log.info("service listening on %s:%d", host, bound)
     keeper = gevent.spawn(housekeeping, service)
     checkpoints = gevent.spawn(checkpoint_wal, service)
+    sampler = gevent.spawn(sample_system, service)
     stop = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)
@@ -181,6 +193,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     server.stop(timeout=5)
     keeper.kill()
     checkpoints.kill()
+    sampler.kill()
     service.close()
     try:
         service.data_dir.service_info_file.unlink()

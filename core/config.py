@@ -182,6 +182,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("security.login_max_failures", 5, integer(1, 1000),
             "Failed logins for one user before a lockout that doubles with each further failure."),
     Setting("security.login_lockout_s", 30, integer(1, 86400), "First lockout after repeated failed logins."),
+    # monitor
+    Setting("monitor.sample_interval_s", 5.0, number(0.1, 3600), "Seconds between CPU/RAM/disk samples."),
+    Setting("monitor.cpu_percent", 80.0, number(0, 100), "CPU alert threshold (percent)."),
+    Setting("monitor.memory_percent", 90.0, number(0, 100), "RAM alert threshold (percent)."),
+    Setting("monitor.disk_percent", 85.0, number(0, 100), "Alert threshold for the disk holding the data (percent)."),
+    Setting("monitor.sustain_s", 30.0, number(0, 86400),
+            "A value must stay above its threshold this long before an alert fires."),
+    Setting("monitor.cooldown_s", 600.0, number(0, 86400 * 7), "Least time between two alerts of one kind."),
+    Setting("monitor.connection_timeout_s", 900.0, number(0, 86400 * 7),
+            "Alert when the browser extension has sent nothing for this long; 0 disables it."),
+    Setting("monitor.alert_on_negative", False, boolean, "Alert on every new negative customer message."),
     # logging
     Setting("logging.level", "INFO", choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level."),
     Setting("logging.file", "", text(max_length=4096),

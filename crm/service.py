@@ -22,6 +22,8 @@ from core.paths import DataDir
 from core.secrets_store import read_or_create_secret
 from crm.analysis import AnalysisCoordinator, make_worker
 from crm.capture import CapturePipeline
+from crm.metrics import system_usage
+from crm.monitor import MonitorSettings, SystemMonitor
 from crm.users import ensure_first_admin
 from storage.database import Database, sqlite_url
 from storage.migrations import migrate
@@ -47,6 +49,7 @@ class Service:
     token_limiter: RateLimiter
     pipeline: CapturePipeline
     analysis: AnalysisCoordinator
+    monitor: SystemMonitor
     db_log_handler: DatabaseLogHandler
     started_monotonic: float = field(default_factory=time.monotonic)
     first_admin_password: str | None = None
@@ -93,6 +96,13 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
     logging.getLogger().addHandler(db_log_handler)
     coordinator = AnalysisCoordinator(analyzer, make_worker(config, str(data_dir.root)), config["ai.engine"], db,
                                       bus, clock)
+    monitor = SystemMonitor(MonitorSettings.from_config(config), lambda: system_usage(data_dir.root), clock,
+                            lambda event_type, data: bus.publish(event_type, data, iso(clock.now())))
+
+    def after_capture(record: dict[str, Any]) -> None:
+        monitor.capture_seen(record)
+        coordinator.follow_up(record)
+
     service = Service(
         config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
         login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
@@ -100,8 +110,9 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         client_limiter=RateLimiter(clock, rate, burst),
         token_limiter=RateLimiter(clock, rate, burst),
         pipeline=CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
-                                 after_capture=coordinator.follow_up),
+                                 after_capture=after_capture),
         analysis=coordinator,
+        monitor=monitor,
         db_log_handler=db_log_handler,
         capture_paused=config["capture.paused"],
     )

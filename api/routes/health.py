@@ -30,7 +30,10 @@ def health_report(service: Service) -> dict[str, Any]:
     except OSError:
         pass
     analyzer = {"engine": service.analyzer.name, "model_version": service.analyzer.model_version, "state": "ready"}
-    parts: dict[str, Any] = {"database": database, "analyzer": analyzer, "ai": service.analysis.status()}
+    active_alerts = service.monitor.active_alerts()
+    parts: dict[str, Any] = {"database": database, "analyzer": analyzer, "ai": service.analysis.status(),
+                             "alerts": {"active": active_alerts, "degraded": bool(active_alerts)},
+                             "system": service.monitor.last_sample}
     for name, provider in service.extra_health.items():
         parts[name] = provider() if callable(provider) else provider
     degraded = database["state"] != "ok" or service.capture_paused or any(

@@ -1,0 +1,145 @@
+"""System monitor: CPU, RAM and disk thresholds with hysteresis and cooldown, and "connection lost".
+
+An alert fires only after a value has stayed above its threshold for `sustain_s`, repeats at most every
+`cooldown_s` while it stays there, and resolves (alert.resolved) once the value falls below the threshold
+minus a small margin, so a value hovering at the threshold cannot flap. The sampler and the clock are
+injected: tests step them by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.clock import Clock, iso
+
+log = logging.getLogger("crm_agent.monitor")
+
+HYSTERESIS_POINTS = 5.0  # a value must fall this far below its threshold to count as recovered
+
+Sampler = Callable[[], dict[str, float]]
+Emit = Callable[[str, dict[str, Any]], None]  # (event type, data)
+
+TITLES = {"cpu": "High CPU usage", "memory": "High memory usage", "disk": "Disk almost full"}
+NAMES = {"cpu": "CPU", "memory": "Memory", "disk": "Disk"}
+
+
+@dataclass
+class _Watch:
+    threshold: float
+    above_since: float | None = None
+    fired_at: float | None = None  # monotonic time of the last alert while above; None when normal
+
+    @property
+    def active(self) -> bool:
+        return self.fired_at is not None
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    cpu_percent: float = 80.0
+    memory_percent: float = 90.0
+    disk_percent: float = 85.0
+    sustain_s: float = 30.0
+    cooldown_s: float = 600.0
+    connection_timeout_s: float = 900.0  # 0 disables the "connection lost" alert
+    alert_on_negative: bool = False
+
+    @classmethod
+    def from_config(cls, config: Any) -> MonitorSettings:
+        return cls(config["monitor.cpu_percent"], config["monitor.memory_percent"], config["monitor.disk_percent"],
+                   config["monitor.sustain_s"], config["monitor.cooldown_s"], config["monitor.connection_timeout_s"],
+                   config["monitor.alert_on_negative"])
+
+
+class SystemMonitor:
+    def __init__(self, settings: MonitorSettings, sampler: Sampler, clock: Clock, emit: Emit) -> None:
+        self.settings = settings
+        self.sampler = sampler
+        self.clock = clock
+        self.emit = emit
+        self._watches = {"cpu": _Watch(settings.cpu_percent), "memory": _Watch(settings.memory_percent),
+                         "disk": _Watch(settings.disk_percent)}
+        self._last_capture: float | None = None
+        self._connection_alert_at: float | None = None
+        self.last_sample: dict[str, float] = {}
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Take one sample and raise or resolve alerts (the service calls this every few seconds)."""
+        now = self.clock.monotonic()
+        self.last_sample = self.sampler()
+        for kind, watch in self._watches.items():
+            value = self.last_sample.get(kind)
+            if value is not None:
+                self._check(kind, watch, value, now)
+        self._check_connection(now)
+
+    def capture_seen(self, record: dict[str, Any] | None = None) -> None:
+        """A message arrived from the extension; optionally alert on a negative customer message."""
+        now = self.clock.monotonic()
+        self._last_capture = now
+        if self._connection_alert_at is not None:
+            self._connection_alert_at = None
+            self._resolve("connection", "Extension connected again", "Messages are arriving from WhatsApp Web.")
+        if (record is not None and self.settings.alert_on_negative and record.get("direction") == "in"
+                and record.get("sentiment") == "negative"):
+            who = record.get("customer_name") or record.get("customer_phone")
+            self._raise("negative_message", "Unhappy customer", f"{who}: {record.get('content', '')[:140]}",
+                        message_id=record.get("id"), conversation_id=record.get("conversation_id"))
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def active_alerts(self) -> list[str]:
+        active = [kind for kind, watch in self._watches.items() if watch.active]
+        if self._connection_alert_at is not None:
+            active.append("connection")
+        return active
+
+    # -- rules ----------------------------------------------------------------------------------
+
+    def _check(self, kind: str, watch: _Watch, value: float, now: float) -> None:
+        if value > watch.threshold:
+            if watch.above_since is None:
+                watch.above_since = now
+            sustained = now - watch.above_since >= self.settings.sustain_s
+            cooled = watch.fired_at is None or now - watch.fired_at >= self.settings.cooldown_s
+            if sustained and cooled:
+                watch.fired_at = now
+                self._raise(kind, TITLES[kind], f"{NAMES[kind]} at {value:.0f}% for "
+                            f"{now - watch.above_since:.0f} s (threshold {watch.threshold:.0f}%)",
+                            value=round(value, 1), threshold=watch.threshold)
+            return
+        if value < watch.threshold - HYSTERESIS_POINTS or watch.fired_at is None:
+            if watch.fired_at is not None:
+                self._resolve(kind, f"{NAMES[kind]} back to normal", f"{NAMES[kind]} at {value:.0f}%",
+                              value=round(value, 1), threshold=watch.threshold)
+            watch.above_since = None
+            watch.fired_at = None
+
+    def _check_connection(self, now: float) -> None:
+        timeout = self.settings.connection_timeout_s
+        # "Lost" needs a connection first: no alert before the extension has sent anything in this run.
+        if timeout <= 0 or self._last_capture is None:
+            return
+        silent = now - self._last_capture
+        if silent < timeout:
+            return
+        if self._connection_alert_at is None or now - self._connection_alert_at >= self.settings.cooldown_s:
+            self._connection_alert_at = now
+            self._raise("connection", "Connection lost",
+                        f"No messages from the WhatsApp Web extension for {silent / 60:.0f} min. "
+                        "Is WhatsApp Web open with the extension enabled?", silent_s=round(silent))
+
+    def _raise(self, kind: str, title: str, message: str, **extra: Any) -> None:
+        log.warning("alert %s: %s", kind, message)
+        self.emit("alert.raised", {"kind": kind, "title": title, "message": message,
+                                   "at": iso(self.clock.now()), **extra})
+
+    def _resolve(self, kind: str, title: str, message: str, **extra: Any) -> None:
+        log.info("alert %s resolved: %s", kind, message)
+        self.emit("alert.resolved", {"kind": kind, "title": title, "message": message,
+                                     "at": iso(self.clock.now()), **extra})
