@@ -6,6 +6,7 @@
   agent.py user passwd NAME --password-stdin                              change a password
   agent.py user list                                                      list users
   agent.py config check [--data-dir DIR] [--config FILE]                  validate config.json
+  agent.py backup now | list [--data-dir DIR]                             verified backups of the database
   agent.py config show                                                    print the effective settings
   agent.py ai-worker                                                      the LLM worker (started by the service)
   agent.py rules-worker                                                   the built-in analyzer for capture batches
@@ -54,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     _common(config_sub.add_parser("check", help="validate config.json; exit 1 naming the bad key"))
     _common(config_sub.add_parser("show", help="print the effective settings as JSON"))
+
+    backup = sub.add_parser("backup", help="back the database up or list backups")
+    backup_sub = backup.add_subparsers(dest="backup_command", required=True)
+    _common(backup_sub.add_parser("now", help="write a verified backup now (safe while the service runs)"))
+    _common(backup_sub.add_parser("list", help="list backups, newest first"))
 
     sub.add_parser("ai-worker", help="the LLM worker process (started by the service)")
     sub.add_parser("rules-worker", help="the built-in analyzer for capture batches (started by the service)")
@@ -163,6 +169,33 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from crm.service import database_url
+    from storage.backups import BackupError, backup_database, list_backups
+
+    data_dir = _data_dir(args).ensure()
+    config = _load_config(args, data_dir)
+    if args.backup_command == "list":
+        for info in list_backups(data_dir.backups):
+            print(f"{info.created_at}\t{info.size_bytes}\t{info.status}\t{info.path}")
+        return 0
+    url = database_url(config, data_dir)
+    if not url.startswith("sqlite:///"):
+        print("error: backups are for the local SQLite database", file=sys.stderr)
+        return 1
+    source = Path(url[len("sqlite:///"):])
+    if not source.exists():
+        print(f"error: no database at {source}", file=sys.stderr)
+        return 1
+    try:
+        info = backup_database(source, data_dir.backups, config["database.max_backups"])
+    except (BackupError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written and verified: {info.path} ({info.size_bytes} bytes)")
+    return 0
+
+
 def cmd_ai_worker(args: argparse.Namespace, rest: list[str]) -> int:
     from ai.worker import main
 
@@ -184,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_user(args)
     if args.command == "config":
         return cmd_config(args)
+    if args.command == "backup":
+        return cmd_backup(args)
     if args.command is None:
         # The desktop shell (tray) arrives with its issue; until then the agent runs headless.
         print("no desktop shell yet: running the service headless (agent.py serve)", file=sys.stderr)

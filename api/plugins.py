@@ -103,7 +103,8 @@ class ApiPlugin:
 
     def apply(self, callback: Callable, route: bottle.Route) -> Callable:
         auth = route.config.get("auth", "user")
-        wants_json = route.method in ("POST", "PUT", "PATCH")
+        doc = route.config.get("openapi")
+        wants_json = route.method in ("POST", "PUT", "PATCH") and getattr(doc, "body", None) is not None
         allow_query_token = bool(route.config.get("query_token", False))
 
         def wrapper(**url_args: Any) -> Any:

@@ -114,6 +114,21 @@ def housekeeping(service: Service) -> None:
             log.exception("housekeeping failed")
 
 
+def scheduled_backups(service: Service) -> None:
+    """A verified backup every database.backup_interval_s (0 turns them off), on a worker thread."""
+    from api.routes.system import run_backup
+
+    interval = service.config["database.backup_interval_s"]
+    if interval <= 0 or service.db.sqlite_path is None:
+        return
+    while True:
+        gevent.sleep(interval)
+        try:
+            run_backup(service, off_loop=True)
+        except Exception:
+            log.exception("scheduled backup failed")
+
+
 def sample_system(service: Service) -> None:
     """Feed the system monitor every monitor.sample_interval_s (alerts go out as WS events)."""
     interval = service.config["monitor.sample_interval_s"]
@@ -185,6 +200,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     keeper = gevent.spawn(housekeeping, service)
     checkpoints = gevent.spawn(checkpoint_wal, service)
     sampler = gevent.spawn(sample_system, service)
+    backups = gevent.spawn(scheduled_backups, service)
     stop = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)
@@ -194,6 +210,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     keeper.kill()
     checkpoints.kill()
     sampler.kill()
+    backups.kill()
     service.close()
     try:
         service.data_dir.service_info_file.unlink()
