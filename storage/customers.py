@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from storage.database import Database
+from storage.database import Database, Where, like_contains
 
 CUSTOMER_COLUMNS = ("id, phone, name, email, tags, custom_fields, status, language, first_contact_at, "
                     "last_contact_at, messages_in, messages_out, created_at, updated_at, change_seq")
@@ -83,14 +83,11 @@ def get_customer_by_phone(db: Database, phone: str) -> dict[str, Any] | None:
 
 def list_customers(db: Database, *, search: str | None, status: str | None, limit: int,
                    offset: int) -> tuple[list[dict[str, Any]], int]:
-    where, params = ["1=1"], {"limit": limit, "offset": offset}
-    if search:
-        where.append("(name LIKE :q ESCAPE '\\' OR phone LIKE :q ESCAPE '\\' OR email LIKE :q ESCAPE '\\')")
-        params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    if status:
-        where.append("status = :status")
-        params["status"] = status
-    clause = " AND ".join(where)
+    where = (Where(limit=limit, offset=offset)
+             .add("(name LIKE :q ESCAPE '\\' OR phone LIKE :q ESCAPE '\\' OR email LIKE :q ESCAPE '\\')",
+                  q=like_contains(search) if search else None)
+             .add("status = :status", status=status))
+    clause, params = where.sql, where.params
     total = int(db.scalar(f"SELECT COUNT(*) FROM customers WHERE {clause}", params) or 0)
     rows = db.all(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {clause} "
                   "ORDER BY last_contact_at DESC, id DESC LIMIT :limit OFFSET :offset", params)
@@ -147,14 +144,10 @@ def get_conversation(db: Database, conversation_id: int) -> dict[str, Any] | Non
 
 def list_conversations(db: Database, *, status: str | None, customer_id: int | None, limit: int,
                        offset: int) -> tuple[list[dict[str, Any]], int]:
-    where, params = ["1=1"], {"limit": limit, "offset": offset}
-    if status:
-        where.append("c.status = :status")
-        params["status"] = status
-    if customer_id is not None:
-        where.append("c.customer_id = :cid")
-        params["cid"] = customer_id
-    clause = " AND ".join(where)
+    where = (Where(limit=limit, offset=offset)
+             .add("c.status = :status", status=status)
+             .add("c.customer_id = :cid", cid=customer_id))
+    clause, params = where.sql, where.params
     total = int(db.scalar(f"SELECT COUNT(*) FROM conversations c WHERE {clause}", params) or 0)
     rows = db.all(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN customers cu "
                   f"ON cu.id = c.customer_id WHERE {clause} ORDER BY c.last_message_at DESC, c.id DESC "

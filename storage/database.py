@@ -221,5 +221,28 @@ class WalCheckpointer:
             self._conn = None
 
 
+class Where:
+    """A WHERE clause built from optional filters: a filter whose values are all None or "" is left out."""
+
+    def __init__(self, **params: Any) -> None:
+        self.clauses: list[str] = []
+        self.params: dict[str, Any] = dict(params)
+
+    def add(self, clause: str, **values: Any) -> Where:
+        if values and all(v is not None and v != "" for v in values.values()):
+            self.clauses.append(clause)
+            self.params.update(values)
+        return self
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) or "1=1"
+
+
+def like_contains(text: str) -> str:
+    """A LIKE pattern matching text anywhere, with % and _ in text taken literally (use ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"

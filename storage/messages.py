@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from storage.database import Database
+from storage.database import Database, Where, like_contains
 
 MESSAGE_COLUMNS = ("m.id, m.message_id, m.conversation_id, m.customer_id, m.direction, m.type, m.content, "
                    "m.language, m.media_url, m.sent_at, m.response_time_s, m.created_at, m.updated_at, "
@@ -79,35 +79,19 @@ def get_message(db: Database, message_pk: int) -> dict[str, Any] | None:
 def list_messages(db: Database, *, conversation_id: int | None, customer_id: int | None, since: str | None,
                   until: str | None, direction: str | None, search: str | None, sentiment: str | None,
                   intent: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    where, params = ["1=1"], {"limit": limit, "offset": offset}
-    joins = ""
-    if conversation_id is not None:
-        where.append("m.conversation_id = :conv")
-        params["conv"] = conversation_id
-    if customer_id is not None:
-        where.append("m.customer_id = :cust")
-        params["cust"] = customer_id
-    if since:
-        where.append("m.sent_at >= :since")
-        params["since"] = since
-    if until:
-        where.append("m.sent_at < :until")
-        params["until"] = until
-    if direction:
-        where.append("m.direction = :dir")
-        params["dir"] = direction
-    if search:
-        where.append("m.content LIKE :q ESCAPE '\\'")
-        params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    if sentiment or intent:
-        joins = (" JOIN ai_analysis fa ON fa.id = (SELECT MAX(id) FROM ai_analysis WHERE message_id = m.id)")
-        if sentiment:
-            where.append("fa.sentiment_label = :sent")
-            params["sent"] = sentiment
-        if intent:
-            where.append("fa.intent_label = :intent")
-            params["intent"] = intent
-    clause = " AND ".join(where)
+    where = (Where(limit=limit, offset=offset)
+             .add("m.conversation_id = :conv", conv=conversation_id)
+             .add("m.customer_id = :cust", cust=customer_id)
+             .add("m.sent_at >= :since", since=since)
+             .add("m.sent_at < :until", until=until)
+             .add("m.direction = :dir", dir=direction)
+             .add("m.content LIKE :q ESCAPE '\\'", q=like_contains(search) if search else None)
+             .add("fa.sentiment_label = :sent", sent=sentiment)
+             .add("fa.intent_label = :intent", intent=intent))
+    # The latest analysis of each message, joined only when a filter needs it.
+    joins = (" JOIN ai_analysis fa ON fa.id = (SELECT MAX(id) FROM ai_analysis WHERE message_id = m.id)"
+             if sentiment or intent else "")
+    clause, params = where.sql, where.params
     total = int(db.scalar(f"SELECT COUNT(*) FROM messages m{joins} WHERE {clause}", params) or 0)
     rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id"
                   f"{joins} WHERE {clause} ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit OFFSET :offset", params)
