@@ -1,0 +1,310 @@
+"""The desktop agent (`python agent.py` with no command): tray icon + supervised service + notifications.
+
+Threads: pystray's loop owns the icon (main thread); the supervisor owns the service child; the event
+stream follows the WebSocket; the notifier shows notifications; the dock watcher (X11 only) keeps the icon
+docked; the instance listener takes requests from later launches. Menu actions that talk to the service
+run on short-lived worker threads so the icon's loop never waits on the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from core.children import agent_command
+from core.paths import DataDir, resolve_data_dir
+from tray import autostart
+from tray.client import ServiceClient, ServiceUnavailable
+from tray.icon import MenuActions, asset_path
+from tray.instance import OPEN_DASHBOARD, InstanceLock, hand_over
+from tray.notifications import ConnectionWatch, EventStream, NotificationSettings, Notifier
+from tray.status import StatusBoard
+from tray.supervisor import ServiceSupervisor
+
+log = logging.getLogger("tray")
+
+REFRESH_ON = ("alert.raised", "alert.resolved", "ai.state", "events.lost")
+
+
+def display_available() -> bool:
+    """Windows and macOS always have a desktop; elsewhere an X11 or Wayland display must be set."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_headless(data_dir: DataDir, config_file: Path | None, port: int | None) -> int:
+    """Become `agent.py serve` (exec on POSIX, so no tray process stays around; a child elsewhere)."""
+    args = ["serve", "--data-dir", str(data_dir.root)]
+    if config_file is not None:
+        args += ["--config", str(config_file)]
+    if port is not None:
+        args += ["--port", str(port)]
+    cmd = agent_command(*args)
+    sys.stdout.flush()
+    if os.name == "posix":
+        os.execv(cmd[0], cmd)  # noqa: S606 - our own interpreter and agent.py
+    return subprocess.call(cmd)
+
+
+class DesktopApp:
+    def __init__(self, data_dir: DataDir, config: Any, *, port: int | None = None,
+                 config_file: Path | None = None, settings: NotificationSettings | None = None) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.board = StatusBoard()
+        self.settings = settings or NotificationSettings.from_config(config)
+        icon_file = asset_path("icon.ico" if sys.platform == "win32" else "icon.png")
+        self.notifier = Notifier(self.settings, str(icon_file))
+        self.connection = ConnectionWatch(self.notifier, self.settings.connection_lost_after_s)
+        self.supervisor = ServiceSupervisor(data_dir, port=port, config_file=config_file, on_up=self._service_up,
+                                            on_down=self._service_down, on_password=self._first_password)
+        self.client = ServiceClient(lambda: self.supervisor.url, data_dir.local_token_file)
+        self.stream = EventStream(lambda: self.supervisor.url, self.client.token, self._on_event,
+                                  self._on_stream_state, wait_up=self.supervisor.wait_up)
+        self.autostart = autostart.for_platform()
+        self.instance: InstanceLock | None = None
+        self.icon: Any = None
+        self.watcher: Any = None
+        self.ui_children: deque[subprocess.Popen] = deque(maxlen=16)
+        self._quitting = threading.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def run(self, instance: InstanceLock) -> int:
+        from tray.icon import TrayIcon
+
+        self.instance = instance
+        self.icon = TrayIcon(self.actions(), self.board.status)
+        self.board.listen(self.icon.show_status)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.quit())
+        self.icon.run(self._setup)
+        self._shutdown()
+        return 0
+
+    def _setup(self, icon: Any) -> None:
+        icon.visible = True
+        if self.icon.backend == "_xorg":
+            self._start_dock_watcher(icon)
+        self.notifier.start()
+        self.supervisor.start()
+        self.stream.start()
+        self.instance.serve(self._on_request)
+        log.info("desktop agent ready (data: %s)", self.data_dir.root)
+
+    def _start_dock_watcher(self, icon: Any) -> None:
+        from tray.docking import DockWatcher, quiet_pystray_dock_errors
+
+        quiet_pystray_dock_errors()
+        try:
+            self.watcher = DockWatcher(icon._window.id,
+                                       redock=lambda: self.icon.call_locked(icon._show),
+                                       on_docked=self._repaint)
+            self.watcher.start()
+        except Exception:
+            log.exception("cannot watch the tray icon's docking")
+
+    def _repaint(self) -> None:
+        # pystray drops image updates while undocked; after (re)docking draw the current state again.
+        threading.Thread(target=lambda: self.icon.call_locked(
+            lambda: setattr(self.icon.icon, "icon", self.icon.image_for(self.board.status))), daemon=True).start()
+
+    def quit(self) -> None:
+        if self._quitting.is_set():
+            return
+        self._quitting.set()
+        log.info("quit requested")
+        self.icon.icon.stop()
+
+    def _shutdown(self) -> None:
+        """After the icon's loop returned: stop everything, the service last-but-one, the lock last."""
+        self._quitting.set()
+        self.connection.cancel()
+        self.stream.stop()
+        code = self.supervisor.stop()
+        log.info("service stopped (exit code %s)", code)
+        self.notifier.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
+        for child in list(self.ui_children):
+            if child.poll() is None:
+                child.terminate()
+        if self.instance is not None:
+            self.instance.release()
+        log.info("desktop agent stopped")
+
+    # -- service state ------------------------------------------------------------------------------
+
+    def _service_up(self, url: str) -> None:
+        self.board.update(service_up=True, url=url, detail="")
+        self._refresh_health()
+
+    def _service_down(self, detail: str) -> None:
+        self.board.update(service_up=False, detail=detail)
+
+    def _first_password(self, user: str, password: str) -> None:
+        self.notifier.notify_now(
+            "CRM Agent is ready: your admin password",
+            f"Sign in as '{user}' with password {password}\n"
+            f"It is also saved, readable only by you, in {self.data_dir.admin_password_file}")
+
+    def _on_stream_state(self, connected: bool) -> None:
+        if connected:
+            self.connection.connected()
+            self._refresh_health()
+        elif not self._quitting.is_set():
+            log.warning("lost the connection to the service")
+            self.connection.lost()
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        self.board.apply_event(event)
+        if event.get("type") in REFRESH_ON:
+            self._refresh_health()
+        self.notifier.handle_event(event)
+
+    def _refresh_health(self) -> None:
+        health = self.client.health()
+        if health is not None:
+            self.board.apply_health(health)
+
+    # -- menu ---------------------------------------------------------------------------------------
+
+    def actions(self) -> MenuActions:
+        return MenuActions(
+            open_dashboard=lambda: self.open_ui("dashboard"),
+            open_settings=lambda: self.open_ui("settings"),
+            open_logs=lambda: self.open_ui("logs"),
+            toggle_capture=lambda: self._background(self.toggle_capture),
+            restart_service=lambda: self._background(self.supervisor.restart),
+            backup_now=lambda: self._background(self.backup_now),
+            toggle_autostart=self.toggle_autostart,
+            autostart_enabled=self.autostart.enabled,
+            capture_paused=lambda: self.board.status.capture_paused,
+            quit=self.quit,
+        )
+
+    def _on_request(self, request: str) -> None:
+        self.open_ui(request.removeprefix("open-") if request != OPEN_DASHBOARD else "dashboard")
+
+    @staticmethod
+    def _background(fn: Any) -> None:
+        threading.Thread(target=fn, daemon=True).start()
+
+    def open_ui(self, window: str) -> None:
+        """Start `agent.py ui <window>` and log an error if it fails (the UI process is its own program)."""
+        cmd = agent_command("ui", window, "--data-dir", str(self.data_dir.root))
+        log.info("opening the %s window: %s", window, " ".join(cmd[1:]))
+        try:
+            child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, errors="replace")
+        except OSError as exc:
+            log.error("cannot start the %s window: %s", window, exc)
+            return
+        self.ui_children.append(child)
+
+        def reap() -> None:
+            _, err = child.communicate()
+            if child.returncode != 0 and not self._quitting.is_set():
+                tail = " | ".join(err.strip().splitlines()[-3:])
+                log.error("the %s window exited with code %s: %s", window, child.returncode, tail)
+
+        threading.Thread(target=reap, name=f"ui-{window}", daemon=True).start()
+
+    def toggle_capture(self) -> None:
+        paused = not self.board.status.capture_paused
+        try:
+            reply = self.client.request("POST", "/api/system/capture", {"paused": paused})
+        except ServiceUnavailable as exc:
+            self.notifier.notify_now("Capture unchanged", f"The service is not reachable: {exc}")
+            return
+        if reply.status == 200:
+            self.board.update(capture_paused=paused)
+        else:
+            log.error("pause/resume capture failed: %s %s", reply.status, reply.body)
+            self.notifier.notify_now("Capture unchanged", f"The service answered {reply.status}.")
+
+    def backup_now(self) -> None:
+        try:
+            reply = self.client.request("POST", "/api/system/backup", {})
+        except ServiceUnavailable as exc:
+            self.notifier.notify_now("Backup failed", f"The service is not reachable: {exc}")
+            return
+        if reply.status == 404:
+            self.notifier.notify_now("Backup not available", "Backups are not available in this version.")
+        elif 200 <= reply.status < 300:
+            where = reply.body.get("path") if isinstance(reply.body, dict) else None
+            self.notifier.notify_now("Backup done", f"Saved to {where}" if where else "The backup was written.")
+        else:
+            detail = reply.body.get("error") if isinstance(reply.body, dict) else reply.status
+            log.error("backup failed: %s %s", reply.status, reply.body)
+            self.notifier.notify_now("Backup failed", f"The service answered {reply.status}: {detail}")
+
+    def toggle_autostart(self) -> None:
+        try:
+            if self.autostart.enabled():
+                log.info("start on login off: %s", self.autostart.disable())
+            else:
+                log.info("start on login on: %s", self.autostart.enable(autostart.launch_command()))
+        except OSError as exc:
+            log.error("cannot change start on login: %s", exc)
+            self.notifier.notify_now("Start on login unchanged", str(exc))
+
+
+def setup_tray_logging(data_dir: DataDir, config: Any) -> None:
+    from core.logging_setup import setup_logging
+
+    setup_logging(config["logging.level"], data_dir.logs / "tray.log", config["logging.max_bytes"],
+                  config["logging.backup_count"], to_stderr=True)
+
+
+def run_desktop(data_dir: DataDir, config: Any, *, port: int | None = None, config_file: Path | None = None,
+                settings: NotificationSettings | None = None) -> int:
+    """The desktop agent; headless service when there is no display. Returns the exit code."""
+    if not display_available():
+        print("no display: running the service headless (agent.py serve)", flush=True)
+        return run_headless(data_dir, config_file, port)
+    data_dir.ensure()
+    instance = InstanceLock(data_dir.root)
+    if not instance.acquire():
+        if hand_over(data_dir.root, OPEN_DASHBOARD):
+            print("CRM Agent is already running: asked it to open the dashboard", flush=True)
+            return 0
+        print("CRM Agent is already running but did not answer", file=sys.stderr)
+        return 1
+    setup_tray_logging(data_dir, config)
+    try:
+        import pystray  # noqa: F401 - its X11 backend connects to the display at import
+    except Exception as exc:  # noqa: BLE001 - DisplayNameError, connection refused, no backend...
+        instance.release()
+        print(f"no usable display ({type(exc).__name__}: {exc}): running the service headless", flush=True)
+        return run_headless(data_dir, config_file, port)
+    app = DesktopApp(data_dir, config, port=port, config_file=config_file, settings=settings)
+    return app.run(instance)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`agent.py [--data-dir DIR] [--config FILE] [--port N]`: the desktop agent."""
+    parser = argparse.ArgumentParser(prog="agent.py", description="CRM Agent desktop: tray icon and service.")
+    parser.add_argument("--data-dir", help="data directory (default: $CRM_AGENT_HOME or the per-user data dir)")
+    parser.add_argument("--config", help="config file (default: config.json in the data directory)")
+    parser.add_argument("--port", type=int, help="service port (default from config server.port; 0 = any free)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    from core.config import ConfigError, env_overrides, load_config
+
+    data_dir = DataDir(resolve_data_dir(args.data_dir))
+    config_file = Path(args.config).expanduser() if args.config else None
+    try:
+        config = load_config(config_file or data_dir.config_file).with_overrides(env_overrides())
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 1
+    return run_desktop(data_dir, config, port=args.port, config_file=config_file)

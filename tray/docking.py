@@ -1,0 +1,165 @@
+"""Keep pystray's X11 icon docked.
+
+pystray's xorg backend sends one "dock me" request when the icon is shown and, if no tray host owns the
+_NET_SYSTEM_TRAY_S<screen> selection at that moment (the agent started before the panel), logs an error
+and never tries again; it also does not notice a tray host that starts later or restarts. This watcher
+fixes that from the outside, without touching pystray's own event loop:
+
+- it opens its own X connection and listens for the tray host's MANAGER announcement on the root window
+  (the system tray spec broadcasts it when a host takes the selection) and for ReparentNotify on the icon
+  window (the host embeds it; a dying host's save-set hands it back to the root);
+- "docked" means: a selection owner exists and the icon window's parent is not the root window;
+- while undocked and a host exists it asks pystray to dock again (Icon._show, which pystray runs in its
+  own loop thread), retrying with a back-off of 1 s doubling to 30 s; while docked it just waits for events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class _QuietDockErrors(logging.Filter):
+    """pystray logs a full traceback for every failed dock attempt; the watcher logs one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "Failed to dock icon":
+            record.exc_info = None
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def quiet_pystray_dock_errors() -> None:
+    logging.getLogger("pystray._base").addFilter(_QuietDockErrors())
+
+
+class DockWatcher:
+    """Watches one icon window; `redock` asks pystray to send a dock request; `docked` runs after docking
+    (to repaint: pystray skips image updates while undocked)."""
+
+    RETRY_FIRST_S = 1.0
+    RETRY_MAX_S = 30.0
+
+    def __init__(self, window_id: int, redock: Callable[[], None], on_docked: Callable[[], None] | None = None,
+                 display_name: str | None = None) -> None:
+        import Xlib.display
+        import Xlib.X
+
+        self._X = Xlib.X
+        self._display = Xlib.display.Display(display_name)
+        self._root = self._display.screen().root
+        self._window = self._display.create_resource_object("window", window_id)
+        screen_no = self._display.get_default_screen()
+        self._selection = self._display.intern_atom(f"_NET_SYSTEM_TRAY_S{screen_no}")
+        self._manager_atom = self._display.intern_atom("MANAGER")
+        self._redock = redock
+        self._on_docked = on_docked
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping = False
+        self.docked = threading.Event()
+        self.dock_count = 0  # times the icon became docked (1 after a normal start; +1 per host restart)
+        self._thread = threading.Thread(target=self._run, name="dock-watcher", daemon=True)
+
+    def start(self) -> None:
+        X = self._X
+        self._root.change_attributes(event_mask=X.StructureNotifyMask)  # MANAGER client messages
+        self._window.change_attributes(event_mask=X.StructureNotifyMask)  # ReparentNotify, DestroyNotify
+        self._display.flush()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        self._thread.join(timeout=5)
+        try:
+            self._display.close()
+        except Exception as exc:  # noqa: BLE001 - best effort
+            log.debug("ignored: %s", exc)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # -- state --------------------------------------------------------------------------------------
+
+    def tray_host(self) -> int:
+        """Window id of the tray host owning the selection, or 0."""
+        owner = self._display.get_selection_owner(self._selection)
+        return 0 if owner == self._X.NONE else owner.id
+
+    def is_docked(self) -> bool:
+        if not self.tray_host():
+            return False
+        try:
+            parent = self._window.query_tree().parent
+        except Exception:  # noqa: BLE001 - the window is gone (icon stopped)
+            return False
+        return parent.id != self._root.id
+
+    # -- loop ---------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        retry = self.RETRY_FIRST_S
+        was_docked = False
+        announced_missing = False
+        try:
+            while not self._stopping:
+                docked = self.is_docked()
+                if docked and not was_docked:
+                    self.dock_count += 1
+                    log.info("tray icon docked in the tray host (window 0x%x)", self.tray_host())
+                    self.docked.set()
+                    retry = self.RETRY_FIRST_S
+                    announced_missing = False
+                    if self._on_docked:
+                        self._on_docked()
+                elif not docked and was_docked:
+                    log.warning("tray icon lost its tray host; will dock again when one is available")
+                    self.docked.clear()
+                was_docked = docked
+                timeout: float | None = None
+                if not docked:
+                    if self.tray_host():
+                        log.info("tray icon not docked: asking the tray host (retry in %.0f s)", retry)
+                        self._ask_redock()
+                        timeout, retry = retry, min(retry * 2, self.RETRY_MAX_S)
+                    else:
+                        if not announced_missing:
+                            log.warning("no system tray host yet (_NET_SYSTEM_TRAY selection has no owner); "
+                                        "waiting for one to start")
+                            announced_missing = True
+                        timeout = self.RETRY_MAX_S  # the MANAGER message normally wakes us long before
+                self._wait_for_events(timeout)
+        except Exception:
+            if not self._stopping:
+                log.exception("dock watcher stopped")
+
+    def _ask_redock(self) -> None:
+        try:
+            self._redock()
+        except Exception as exc:  # noqa: BLE001 - pystray re-raises X errors from its loop thread
+            log.info("dock request failed: %s", exc)
+
+    def _wait_for_events(self, timeout: float | None) -> None:
+        """Block until an X event of interest arrives, the timeout passes, or stop() is called."""
+        X = self._X
+        if not self._display.pending_events():
+            ready, _, _ = select.select([self._display.fileno(), self._wake_r], [], [], timeout)
+            if self._wake_r in ready or not ready:
+                return
+        while self._display.pending_events():
+            event = self._display.next_event()
+            if event.type == X.ClientMessage and event.client_type == self._manager_atom:
+                log.info("a system tray host started")
+            elif event.type == X.DestroyNotify and event.window.id == self._window.id:
+                self._stopping = True  # the icon window is gone: the icon stopped

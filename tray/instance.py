@@ -1,0 +1,134 @@
+"""One tray per data directory: a second `agent.py` hands its request to the running one and exits.
+
+The first instance holds an OS lock on `<data_dir>/tray.lock` (fcntl on POSIX, msvcrt on Windows; the OS
+drops it when the process dies, so a crash leaves no stale lock) and listens on a loopback TCP port written
+into the lock file with a random key. A later instance that cannot take the lock reads port and key,
+sends one line ("<key> open-dashboard"), waits for "ok" and exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+OPEN_DASHBOARD = "open-dashboard"
+REQUESTS = (OPEN_DASHBOARD, "open-settings", "open-logs")
+
+
+def _try_lock(fd: int) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+class InstanceLock:
+    """`acquire()` is True in the first instance; then `serve(handler)` receives the others' requests."""
+
+    def __init__(self, data_root: Path) -> None:
+        self.path = data_root / "tray.lock"
+        self.info_path = data_root / "tray.instance"
+        self._fd: int | None = None
+        self._server: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._key = secrets.token_hex(16)
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if _try_lock(fd):
+            self._fd = fd
+            return True
+        os.close(fd)
+        return False
+
+    def serve(self, handler: Callable[[str], None]) -> int:
+        """Listen for requests from later instances; handler(request) runs on the listener thread."""
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        self._server = server
+        port = server.getsockname()[1]
+        # Written after the listener is up: a reader that finds the file can connect.
+        tmp = self.info_path.with_name(self.info_path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {port} {self._key}\n")
+        os.replace(tmp, self.info_path)
+        self._thread = threading.Thread(target=self._accept_loop, args=(server, handler), name="instance",
+                                        daemon=True)
+        self._thread.start()
+        return port
+
+    def _accept_loop(self, server: socket.socket, handler: Callable[[str], None]) -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return  # closed by release()
+            with conn:
+                conn.settimeout(2)
+                try:
+                    line = conn.makefile("r", encoding="utf-8").readline().strip()
+                    key, _, request = line.partition(" ")
+                    if not secrets.compare_digest(key, self._key) or request not in REQUESTS:
+                        conn.sendall(b"refused\n")
+                        continue
+                    conn.sendall(b"ok\n")
+                except OSError:
+                    continue
+            log.info("another launch asked: %s", request)
+            try:
+                handler(request)
+            except Exception:
+                log.exception("handling %s failed", request)
+
+    def release(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        try:
+            self.info_path.unlink()
+        except FileNotFoundError:
+            pass
+        if self._fd is not None:
+            os.close(self._fd)  # drops the lock
+            self._fd = None
+
+
+def hand_over(data_root: Path, request: str = OPEN_DASHBOARD, timeout: float = 5.0) -> bool:
+    """Send request to the running instance; True when it answered ok. Waits for a starting instance
+    (lock taken, listener not up yet) up to timeout."""
+    info_path = data_root / "tray.instance"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _pid, port, key = info_path.read_text(encoding="utf-8").split()
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=2) as conn:
+                conn.sendall(f"{key} {request}\n".encode())
+                answer = conn.makefile("r", encoding="utf-8").readline().strip()
+            return answer == "ok"
+        except (OSError, ValueError):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)

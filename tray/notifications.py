@@ -1,0 +1,367 @@
+"""Native desktop notifications for the service's events.
+
+EventStream follows the service's WebSocket (websocket-client) on its own thread and resumes with
+?since=<last id> after a reconnect. NotificationPolicy decides what to show: per-type mute, quiet hours
+and bursts (at most `burst_max` notifications per `burst_window_s`; the overflow is merged into one
+"and K more" notification at the end of the window). It is pure and takes the time as an argument.
+Notifier shows them through plyer (app name "CRM Agent" and our icon) from one dispatcher thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from datetime import time as dtime
+from typing import Any
+from urllib.parse import urlencode
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "CRM Agent"
+CONNECTION_LOST = "connection.lost"  # the tray's own event type (not from the service)
+NOTIFIABLE = ("alert.raised", "alert.resolved", "capture.state", "ai.state", CONNECTION_LOST)
+QUIET_HOURS = re.compile(r"(?:([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d))?")
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Defaults for the `notifications` config section (keys named after the fields)."""
+
+    enabled: bool = True
+    muted: tuple[str, ...] = ()  # event types never shown, e.g. ("alert.resolved",)
+    quiet_hours: str = ""  # "HH:MM-HH:MM" local time (may wrap midnight); "" = none
+    burst_max: int = 3  # at most this many notifications per window, the merged one included
+    burst_window_s: float = 60.0
+    connection_lost_after_s: float = 10.0  # tell the user when the service stays unreachable this long
+    timeout_s: int = 10  # how long a notification stays on screen (where the desktop honours it)
+
+    @classmethod
+    def from_config(cls, config: Any) -> NotificationSettings:
+        """Read notifications.<field> from a core.config.Config where declared, else the defaults."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            try:
+                value = config[f"notifications.{f.name}"]
+            except (KeyError, TypeError):
+                continue
+            values[f.name] = tuple(value) if f.name == "muted" else value
+        return cls(**values)
+
+    def quiet_range(self) -> tuple[dtime, dtime] | None:
+        match = QUIET_HOURS.fullmatch(self.quiet_hours or "")
+        if not match or not match.group(1):
+            return None
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        return dtime(h1, m1), dtime(h2, m2)
+
+
+def in_quiet_hours(settings: NotificationSettings, local: datetime) -> bool:
+    window = settings.quiet_range()
+    if window is None:
+        return False
+    start, end = window
+    now = local.time()
+    if start <= end:
+        return start <= now < end
+    return now >= start or now < end  # wraps midnight, e.g. 22:00-07:00
+
+
+@dataclass(frozen=True)
+class Note:
+    title: str
+    message: str
+    kind: str
+
+
+def describe(event: dict[str, Any]) -> Note | None:
+    """The notification for an event, or None for events that are not shown."""
+    kind = event.get("type", "")
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    if kind == "alert.raised":
+        return Note(str(data.get("title") or "Alert"), str(data.get("message") or ""), kind)
+    if kind == "alert.resolved":
+        return Note(str(data.get("title") or "Alert resolved"), str(data.get("message") or ""), kind)
+    if kind == "capture.state":
+        paused = bool(data.get("paused"))
+        return Note("Capture paused" if paused else "Capture resumed",
+                    "New WhatsApp messages are refused until you resume." if paused
+                    else "New WhatsApp messages are captured again.", kind)
+    if kind == "ai.state":
+        if data.get("degraded") or data.get("state") in ("crashed", "failed", "error"):
+            return Note("AI engine unavailable", "Using the built-in analyzer meanwhile.", kind)
+        return None
+    if kind == CONNECTION_LOST:
+        return Note(str(data.get("title") or "Connection lost"), str(data.get("message") or ""), kind)
+    return None
+
+
+@dataclass
+class NotificationPolicy:
+    """Which notes to show now and which to merge. Not thread-safe: the Notifier calls it under its lock."""
+
+    settings: NotificationSettings
+    window_start: float | None = None
+    shown_in_window: int = 0
+    held: list[Note] = field(default_factory=list)
+    suppressed: int = 0  # muted or quiet, for the log
+
+    def offer(self, note: Note, now: float, local: datetime) -> list[Note]:
+        s = self.settings
+        if not s.enabled or note.kind in s.muted or in_quiet_hours(s, local):
+            self.suppressed += 1
+            return []
+        out = self.due(now)
+        if self.window_start is None:
+            self.window_start, self.shown_in_window = now, 0
+        # One slot of each window stays free for the merged note, so a window never shows more than burst_max.
+        if self.shown_in_window < s.burst_max - 1:
+            self.shown_in_window += 1
+            out.append(note)
+        else:
+            self.held.append(note)
+        return out
+
+    def due(self, now: float) -> list[Note]:
+        """Close the window if it has ended: the held notes become one (merged) note."""
+        if self.window_start is None or now < self.window_start + self.settings.burst_window_s:
+            return []
+        held, self.held = self.held, []
+        self.window_start, self.shown_in_window = None, 0
+        if not held:
+            return []
+        if len(held) == 1:
+            return [held[0]]
+        first = held[0]
+        return [Note(f"{first.title} and {len(held) - 1} more", first.message, "merged")]
+
+    def next_deadline(self) -> float | None:
+        if self.window_start is None:
+            return None
+        return self.window_start + self.settings.burst_window_s
+
+
+def plyer_show(title: str, message: str, icon_path: str, timeout_s: int) -> None:
+    """Show one notification through plyer. The kwargs go to the platform class directly so the icon and
+    timeout reach every backend: plyer's notify-send class reads `icon`/`expire_time`, the others
+    `app_icon`/`timeout`, and the public notify() only forwards the latter."""
+    import warnings
+
+    # plyer warns on every first use that dbus-python is missing; it then uses notify-send, which is fine.
+    warnings.filterwarnings("ignore", message="The Python dbus package is not installed", category=UserWarning)
+    from plyer import notification
+
+    notification._notify(
+        title=title[:200], message=message[:500], app_name=APP_NAME, app_icon=icon_path, icon=icon_path,
+        timeout=timeout_s, expire_time=str(timeout_s * 1000), hints={}, ticker=title, toast=False)
+
+
+class Notifier:
+    """Takes events from any thread; shows notifications from one thread (shows may block: notify-send)."""
+
+    def __init__(self, settings: NotificationSettings, icon_path: str,
+                 show: Callable[[str, str, str, int], None] = plyer_show,
+                 clock: Callable[[], float] = time.monotonic, local_now: Callable[[], datetime] = datetime.now,
+                 ) -> None:
+        self.settings = settings
+        self.policy = NotificationPolicy(settings)
+        self._icon_path = icon_path
+        self._show = show
+        self._clock = clock
+        self._local_now = local_now
+        self._cond = threading.Condition()
+        self._pending: list[Note] = []
+        self._stopping = False
+        self.shown: list[Note] = []
+        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        note = describe(event)
+        if note is not None:
+            self.notify(note)
+
+    def notify(self, note: Note) -> None:
+        with self._cond:
+            self._pending.extend(self.policy.offer(note, self._clock(), self._local_now()))
+            self._cond.notify()
+
+    def notify_now(self, title: str, message: str) -> None:
+        """Outside the policy (first-run password, replies to the user's own menu actions)."""
+        with self._cond:
+            self._pending.append(Note(title, message, "direct"))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopping:
+                        return
+                    self._pending.extend(self.policy.due(self._clock()))
+                    if self._pending:
+                        break
+                    deadline = self.policy.next_deadline()
+                    self._cond.wait(None if deadline is None else max(0.01, deadline - self._clock()))
+                batch, self._pending = self._pending, []
+            for note in batch:
+                self.shown.append(note)
+                try:
+                    self._show(note.title, note.message, self._icon_path, self.settings.timeout_s)
+                except Exception:
+                    log.exception("could not show the notification %r", note.title)
+
+
+class EventStream:
+    """Follows /ws on a thread; calls on_event(event) for each event, on_state(connected) on changes.
+
+    `url()` gives the service URL (None while it is down); `token()` the local token. A lost connection is
+    retried after 0.2 s growing to 5 s, and with a new URL when the supervisor restarted the service.
+    """
+
+    def __init__(self, url: Callable[[], str | None], token: Callable[[], str | None],
+                 on_event: Callable[[dict[str, Any]], None], on_state: Callable[[bool], None],
+                 wait_up: Callable[[float], str | None] | None = None) -> None:
+        self._url = url
+        self._token = token
+        self._on_event = on_event
+        self._on_state = on_state
+        self._wait_up = wait_up
+        self.last_id: int | None = None
+        self._ws: Any = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="event-stream", daemon=True)
+        self.connects = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            try:
+                ws.abort() if hasattr(ws, "abort") else ws.close()
+            except Exception as exc:  # noqa: BLE001 - best effort
+                log.debug("ignored: %s", exc)
+        self._thread.join(timeout=5)
+
+    def ws_url(self, base: str, token: str) -> str:
+        query = {"token": token}
+        if self.last_id is not None:
+            query["since"] = str(self.last_id)
+        return base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws?" + urlencode(query)
+
+    def _run(self) -> None:
+        import websocket
+
+        delay = 0.2
+        while not self._stop.is_set():
+            base = self._url()
+            if base is None and self._wait_up is not None:
+                base = self._wait_up(1.0)
+            token = self._token()
+            if not base or not token:
+                if self._stop.wait(0.2 if self._wait_up is None else 0):
+                    return
+                continue
+            try:
+                ws = websocket.create_connection(self.ws_url(base, token), timeout=5, suppress_origin=True)
+            except Exception as exc:  # noqa: BLE001 - refused, reset, handshake error...
+                log.debug("event stream: cannot connect to %s: %s", base, exc)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.2
+            self._ws = ws
+            self.connects += 1
+            ws.settimeout(None)  # the service pings every few seconds; a dead peer closes the socket
+            self._on_state(True)
+            try:
+                while not self._stop.is_set():
+                    raw = ws.recv()
+                    if not raw:
+                        break
+                    self._dispatch(raw)
+            except Exception as exc:  # noqa: BLE001 - closed by the peer or by stop()
+                log.debug("event stream closed: %s", exc)
+            finally:
+                self._ws = None
+                try:
+                    ws.close()
+                except Exception as exc:  # noqa: BLE001 - best effort
+                    log.debug("ignored: %s", exc)
+            if not self._stop.is_set():
+                self._on_state(False)
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(event, dict):
+            return
+        if isinstance(event.get("id"), int):
+            self.last_id = max(self.last_id or 0, event["id"])
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("handling event %s failed", event.get("type"))
+
+
+class ConnectionWatch:
+    """Raises the tray's own "connection lost" notification when the service stays unreachable for
+    `after_s` (a quick restart by the supervisor stays silent), and "connection restored" after that."""
+
+    def __init__(self, notifier: Notifier, after_s: float) -> None:
+        self._notifier = notifier
+        self._after_s = after_s
+        self._timer: threading.Timer | None = None
+        self._announced = False
+        self._lock = threading.Lock()
+
+    def connected(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            announced, self._announced = self._announced, False
+        if announced:
+            self._notifier.notify(Note("Connection restored", "The CRM Agent service is running again.",
+                                       CONNECTION_LOST))
+
+    def lost(self) -> None:
+        with self._lock:
+            if self._timer is not None or self._announced:
+                return
+            self._timer = threading.Timer(self._after_s, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._timer = None
+            self._announced = True
+        self._notifier.handle_event({"type": CONNECTION_LOST, "data": {
+            "title": "Connection lost",
+            "message": "The tray lost the CRM Agent service; it is being restarted."}})
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None

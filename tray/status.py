@@ -1,0 +1,94 @@
+"""What the tray shows: the agent's state folded from health answers, events and the supervisor."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+RUNNING = "running"
+DEGRADED = "degraded"
+DOWN = "down"
+PAUSED = "paused"
+STATES = (RUNNING, DEGRADED, DOWN, PAUSED)
+
+
+@dataclass(frozen=True)
+class Status:
+    service_up: bool = False
+    url: str = ""
+    capture_paused: bool = False
+    degraded_parts: tuple[str, ...] = ()  # health parts reporting degraded (analyzer off, ...)
+    active_alerts: tuple[str, ...] = ()  # alert kinds raised and not resolved
+    detail: str = "starting"  # what the supervisor says while the service is not up
+
+    @property
+    def state(self) -> str:
+        if not self.service_up:
+            return DOWN
+        if self.capture_paused:
+            return PAUSED
+        if self.degraded_parts or self.active_alerts:
+            return DEGRADED
+        return RUNNING
+
+    def tooltip(self) -> str:
+        """One line for the icon's tooltip."""
+        state = self.state
+        if state == DOWN:
+            return f"CRM Agent: service down ({self.detail})"
+        if state == PAUSED:
+            return "CRM Agent: capture paused"
+        if state == DEGRADED:
+            reasons = [f"alert: {a}" for a in self.active_alerts] + [f"{p} degraded" for p in self.degraded_parts]
+            return "CRM Agent: " + ", ".join(reasons)
+        return f"CRM Agent: running ({self.url.removeprefix('http://')})"
+
+
+def parts_degraded(health: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the health parts that say degraded, without the alerts (tracked from events)."""
+    return tuple(sorted(name for name, part in health.items()
+                        if isinstance(part, dict) and part.get("degraded") and name != "alerts"))
+
+
+def alerts_from_health(health: dict[str, Any]) -> tuple[str, ...]:
+    alerts = health.get("alerts")
+    if isinstance(alerts, dict) and isinstance(alerts.get("active"), list):
+        return tuple(sorted(str(a) for a in alerts["active"]))
+    return ()
+
+
+@dataclass
+class StatusBoard:
+    """Thread-safe holder of the current Status; calls listeners (the icon) after each change."""
+
+    status: Status = field(default_factory=Status)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _listeners: list[Callable[[Status], None]] = field(default_factory=list)
+
+    def listen(self, listener: Callable[[Status], None]) -> None:
+        self._listeners.append(listener)
+
+    def update(self, **changes: Any) -> Status:
+        with self._lock:
+            new = replace(self.status, **changes)
+            changed = new != self.status
+            self.status = new
+        if changed:
+            for listener in list(self._listeners):
+                listener(new)
+        return new
+
+    def apply_health(self, health: dict[str, Any]) -> Status:
+        capture = health.get("capture") if isinstance(health.get("capture"), dict) else {}
+        return self.update(capture_paused=bool(capture.get("paused")), degraded_parts=parts_degraded(health),
+                           active_alerts=alerts_from_health(health))
+
+    def apply_event(self, event: dict[str, Any]) -> Status:
+        """Events that change the state directly; alerts and ai.state make the app re-read /api/health,
+        which knows which alerts are still active (a one-off alert such as a negative message is not)."""
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        if event.get("type") == "capture.state":
+            return self.update(capture_paused=bool(data.get("paused")))
+        return self.status

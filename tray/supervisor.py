@@ -1,0 +1,289 @@
+"""The service child's whole life: start, read its port, health-poll, restart with back-off, stop, clean up.
+
+`agent.py serve --data-dir D` runs as a child of the tray. Its stdout announces the port on its last startup
+line (after an optional first-run password line). When it dies the supervisor starts it again after a
+back-off (1 s doubling to 30 s, back to 1 s once a child stayed up for `stable_after_s`). On quit it sends
+SIGTERM and kills after 5 s. A service left running by a previous tray (its pid in service.json, still
+alive, and our agent's `serve`) is terminated first, so two services never share the data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.children import agent_command
+from core.paths import DataDir
+from tray.client import http_get_json
+
+log = logging.getLogger(__name__)
+
+LISTENING = re.compile(r"listening on (http://[^\s:]+:(\d+))")
+PASSWORD = re.compile(r"created user '(?P<user>[^']+)' with password (?P<password>\S+)")
+
+
+@dataclass
+class Backoff:
+    """Delay before the next restart: first, doubling up to maximum; reset after a stable run."""
+
+    first_s: float = 1.0
+    maximum_s: float = 30.0
+    stable_after_s: float = 30.0
+    _next: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._next = self.first_s
+
+    def after_exit(self, ran_for_s: float) -> float:
+        """The delay to wait after a child that ran for ran_for_s seconds exited."""
+        if ran_for_s >= self.stable_after_s:
+            self._next = self.first_s
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum_s)
+        return delay
+
+
+def child_output_logger(path: Path, max_bytes: int = 1024 * 1024, backups: int = 3) -> logging.Logger:
+    """A private logger writing the child's raw output to a rotating file (not to the tray's log)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(f"service-child:{path}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    if not logger.handlers:
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
+                                                       encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+def is_agent_service(cmdline: Sequence[str]) -> bool:
+    """Does this command line look like our `agent.py serve` (from source or the frozen build)?"""
+    if "serve" not in cmdline:
+        return False
+    frozen_name = Path(sys.executable).name if getattr(sys, "frozen", False) else None
+    return any(Path(arg).name == "agent.py" or (frozen_name and Path(arg).name == frozen_name) for arg in cmdline)
+
+
+def terminate_process(proc: subprocess.Popen | None, pid: int | None = None, grace_s: float = 5.0) -> int | None:
+    """SIGTERM, wait up to grace_s, then SIGKILL. Works on a Popen or on a bare pid (via psutil)."""
+    if proc is not None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                return proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                log.warning("service pid %d did not stop in %.0f s: killing it", proc.pid, grace_s)
+                proc.kill()
+        return proc.wait()
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        p.terminate()
+        try:
+            return p.wait(grace_s)
+        except psutil.TimeoutExpired:
+            p.kill()
+            return p.wait(grace_s)
+    except psutil.NoSuchProcess:
+        return None
+
+
+def cleanup_stale_service(data_dir: DataDir, grace_s: float = 5.0) -> int | None:
+    """Terminate a service a previous tray left running on this data dir; return its pid, or None."""
+    try:
+        info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
+        pid = int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid():
+        return None
+    import psutil
+
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    if not is_agent_service(cmdline):
+        log.info("service.json names pid %d, which is not our service now (pid reused): ignoring it", pid)
+        return None
+    log.warning("a service from a previous run is still running (pid %d): stopping it", pid)
+    terminate_process(None, pid, grace_s)
+    return pid
+
+
+class ServiceSupervisor:
+    """Owns the `agent.py serve` child. Callbacks run on the supervisor's thread and must return quickly.
+
+    on_up(url): the child answered /api/health; on_down(detail): it exited or is restarting;
+    on_password(user, password): the first start created the admin account.
+    """
+
+    def __init__(self, data_dir: DataDir, *, port: int | None = 0, config_file: Path | None = None,
+                 command: Callable[[], list[str]] | None = None,
+                 wait: Callable[[float], bool] | None = None, clock: Callable[[], float] = time.monotonic,
+                 backoff: Backoff | None = None, health_timeout_s: float = 60.0, stop_grace_s: float = 5.0,
+                 on_up: Callable[[str], None] | None = None, on_down: Callable[[str], None] | None = None,
+                 on_password: Callable[[str, str], None] | None = None) -> None:
+        self.data_dir = data_dir
+        self._command = command or self._default_command(port, config_file)
+        self._stop = threading.Event()
+        self._wait = wait or self._stop.wait  # returns True when stop() was called: injectable for tests
+        self._clock = clock
+        self.backoff = backoff or Backoff()
+        self._health_timeout_s = health_timeout_s
+        self._stop_grace_s = stop_grace_s
+        self._on_up = on_up or (lambda url: None)
+        self._on_down = on_down or (lambda detail: None)
+        self._on_password = on_password or (lambda user, password: None)
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._restart_now = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._up = threading.Event()
+        self.url: str | None = None
+        self.starts = 0
+        self.delays: list[float] = []  # back-off delays waited so far (for tests and the log)
+        self.output = child_output_logger(data_dir.logs / "service-child.log")
+
+    def _default_command(self, port: int | None, config_file: Path | None) -> Callable[[], list[str]]:
+        args = ["serve", "--data-dir", str(self.data_dir.root)]
+        if port is not None:
+            args += ["--port", str(port)]
+        if config_file is not None:
+            args += ["--config", str(config_file)]
+        return lambda: agent_command(*args)
+
+    # -- public -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        cleanup_stale_service(self.data_dir, self._stop_grace_s)
+        self._thread = threading.Thread(target=self._loop, name="service-supervisor", daemon=True)
+        self._thread.start()
+
+    def wait_up(self, timeout: float | None = None) -> str | None:
+        """Block until the service is healthy (returns its URL) or the timeout passes (None)."""
+        return self.url if self._up.wait(timeout) else None
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    @property
+    def is_up(self) -> bool:
+        return self._up.is_set()
+
+    def restart(self) -> None:
+        """Stop the running child; the loop starts a new one at once (no back-off)."""
+        log.info("restarting the service on request")
+        self._restart_now.set()
+        with self._lock:
+            proc = self._proc
+        if proc is not None:
+            terminate_process(proc, grace_s=self._stop_grace_s)
+
+    def stop(self) -> int | None:
+        """Stop for good: SIGTERM, then kill after the grace period. Returns the child's exit code."""
+        self._stop.set()
+        with self._lock:
+            proc = self._proc
+        code = terminate_process(proc, grace_s=self._stop_grace_s) if proc is not None else None
+        if self._thread is not None:
+            self._thread.join(timeout=self._stop_grace_s + 5)
+        return code
+
+    # -- loop ---------------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            started = self._clock()
+            code = self._run_once()
+            ran_for = self._clock() - started
+            if self._stop.is_set():
+                break
+            if self._restart_now.is_set():
+                self._restart_now.clear()
+                self._on_down("restarting")
+                continue
+            delay = self.backoff.after_exit(ran_for)
+            self.delays.append(delay)
+            log.warning("service exited with code %s after %.1f s; restarting in %.0f s", code, ran_for, delay)
+            self._on_down(f"exited with code {code}, restarting in {delay:.0f} s")
+            if self._wait(delay):
+                break
+
+    def _run_once(self) -> int | None:
+        """Start one child, wait for it to be healthy, then for it to exit. Returns its exit code."""
+        cmd = self._command()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, env=env, text=True, encoding="utf-8",
+                                    errors="replace", bufsize=1)
+        except OSError as exc:
+            log.error("cannot start the service (%s): %s", cmd, exc)
+            return None
+        with self._lock:
+            self._proc = proc
+        self.starts += 1
+        log.info("started the service (pid %d): %s", proc.pid, " ".join(cmd[1:]))
+        if self._stop.is_set():  # stop() raced with the start
+            terminate_process(proc, grace_s=self._stop_grace_s)
+        url = self._read_announcement(proc)
+        if url and self._wait_healthy(proc, url):
+            self.url = url
+            self._up.set()
+            log.info("service healthy at %s", url)
+            self._on_up(url)
+        for line in proc.stdout:  # the rest of its output, until it exits
+            self.output.info(line.rstrip("\n"))
+        code = proc.wait()
+        self._up.clear()
+        self.url = None
+        with self._lock:
+            self._proc = None
+        return code
+
+    def _read_announcement(self, proc: subprocess.Popen) -> str | None:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            found = PASSWORD.search(line)
+            if found:
+                # The password is shown once by the tray and kept in admin_password.txt; not in a log.
+                self.output.info(line.replace(found.group("password"), "[redacted]"))
+                self._on_password(found.group("user"), found.group("password"))
+                continue
+            self.output.info(line)
+            match = LISTENING.search(line)
+            if match:
+                return match.group(1)
+        return None
+
+    def _wait_healthy(self, proc: subprocess.Popen, url: str) -> bool:
+        deadline = self._clock() + self._health_timeout_s
+        delay = 0.02
+        while proc.poll() is None and not self._stop.is_set():
+            health = http_get_json(url + "/api/health")
+            if health is not None:
+                return True
+            if self._clock() > deadline:
+                log.error("service at %s did not become healthy in %.0f s: restarting it", url,
+                          self._health_timeout_s)
+                terminate_process(proc, grace_s=self._stop_grace_s)
+                return False
+            time.sleep(delay)  # readiness poll: a few ms, growing to 0.5 s
+            delay = min(delay * 2, 0.5)
+        return False
+
