@@ -102,10 +102,11 @@ class DesktopApp:
         log.info("desktop agent ready (data: %s)", self.data_dir.root)
 
     def _start_dock_watcher(self, icon: Any) -> None:
-        from tray.docking import DockWatcher, quiet_pystray_dock_errors
+        from tray.docking import DockWatcher, enable_clicks, quiet_pystray_dock_errors
 
         quiet_pystray_dock_errors()
         try:
+            enable_clicks(icon)
             self.watcher = DockWatcher(icon._window.id,
                                        redock=lambda: self.icon.call_locked(icon._show),
                                        on_docked=self._repaint)
@@ -123,6 +124,8 @@ class DesktopApp:
             return
         self._quitting.set()
         log.info("quit requested")
+        if self.watcher is not None:
+            self.watcher.request_stop()
         self.icon.icon.stop()
 
     def _shutdown(self) -> None:

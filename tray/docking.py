@@ -11,6 +11,9 @@ fixes that from the outside, without touching pystray's own event loop:
 - "docked" means: a selection owner exists and the icon window's parent is not the root window;
 - while undocked and a host exists it asks pystray to dock again (Icon._show, which pystray runs in its
   own loop thread), retrying with a back-off of 1 s doubling to 30 s; while docked it just waits for events.
+
+pystray 0.19.5's xorg backend also never selects ButtonPress on its window, so a click (its only action,
+the default menu item) is never delivered: `enable_clicks` adds the mask on pystray's own connection.
 """
 
 from __future__ import annotations
@@ -37,6 +40,16 @@ class _QuietDockErrors(logging.Filter):
 
 def quiet_pystray_dock_errors() -> None:
     logging.getLogger("pystray._base").addFilter(_QuietDockErrors())
+
+
+def enable_clicks(icon) -> None:  # noqa: ANN001 - a pystray._xorg.Icon
+    """Let pystray's window receive button presses (pystray's Xlib connection is the thread-safe one)."""
+    import Xlib.X
+
+    X = Xlib.X
+    icon._window.change_attributes(
+        event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
+    icon._display.flush()
 
 
 class DockWatcher:
@@ -73,12 +86,16 @@ class DockWatcher:
         self._display.flush()
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Stop watching without waiting (safe from pystray's loop thread, e.g. while quitting)."""
         self._stopping = True
         try:
             os.write(self._wake_w, b"x")
         except OSError:
             pass
+
+    def stop(self) -> None:
+        self.request_stop()
         self._thread.join(timeout=5)
         try:
             self._display.close()
@@ -102,7 +119,8 @@ class DockWatcher:
             return False
         try:
             parent = self._window.query_tree().parent
-        except Exception:  # noqa: BLE001 - the window is gone (icon stopped)
+        except Exception:  # noqa: BLE001 - the window is gone: the icon stopped
+            self._stopping = True
             return False
         return parent.id != self._root.id
 
@@ -115,6 +133,8 @@ class DockWatcher:
         try:
             while not self._stopping:
                 docked = self.is_docked()
+                if self._stopping:
+                    break
                 if docked and not was_docked:
                     self.dock_count += 1
                     log.info("tray icon docked in the tray host (window 0x%x)", self.tray_host())
