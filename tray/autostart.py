@@ -53,7 +53,8 @@ def desktop_exec_quote(arg: str) -> str:
 
 
 def desktop_entry(cmd: list[str]) -> str:
-    exec_line = " ".join(desktop_exec_quote(a) for a in cmd)
+    # The quoting rule applies after the general string unescaping, so every backslash is doubled again.
+    exec_line = " ".join(desktop_exec_quote(a) for a in cmd).replace("\\", "\\\\")
     lines = [
         "[Desktop Entry]",
         "Type=Application",

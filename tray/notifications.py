@@ -187,7 +187,8 @@ class Notifier:
         with self._cond:
             self._stopping = True
             self._cond.notify()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def handle_event(self, event: dict[str, Any]) -> None:
         note = describe(event)
@@ -257,7 +258,8 @@ class EventStream:
                 ws.abort() if hasattr(ws, "abort") else ws.close()
             except Exception as exc:  # noqa: BLE001 - best effort
                 log.debug("ignored: %s", exc)
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def ws_url(self, base: str, token: str) -> str:
         query = {"token": token}

@@ -1,0 +1,181 @@
+"""Notifications: the policy (mute, quiet hours, burst cap and merge) with a fake clock, and the real
+path: the event stream on a real service -> plyer -> notify-send -> a private D-Bus session (dunst),
+recorded with dbus-monitor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import RunningService, start_service, wait_until
+from tests.tray_helpers import Desktop, start_desktop
+from tray.icon import asset_path
+from tray.notifications import (
+    EventStream,
+    Note,
+    NotificationPolicy,
+    NotificationSettings,
+    Notifier,
+    describe,
+    in_quiet_hours,
+    plyer_show,
+)
+
+NOON = datetime(2026, 1, 1, 12, 0)
+
+
+def alert(title: str = "High memory usage", kind: str = "memory") -> dict:
+    return {"type": "alert.raised", "id": 1, "ts": "", "data": {"kind": kind, "title": title, "message": "m"}}
+
+
+def test_burst_shows_at_most_burst_max_per_window_and_merges_the_rest():
+    policy = NotificationPolicy(NotificationSettings(burst_max=3, burst_window_s=60))
+    shown = []
+    for i in range(20):
+        shown += policy.offer(Note(f"alert {i}", "", "alert.raised"), now=100.0 + i * 0.01, local=NOON)
+    assert [n.title for n in shown] == ["alert 0", "alert 1"]
+    assert policy.due(now=159.0) == []
+    merged = policy.due(now=160.0)
+    assert [n.title for n in merged] == ["alert 2 and 17 more"]
+    assert len(shown + merged) <= 3
+    # A new window starts afresh.
+    assert [n.title for n in policy.offer(Note("later", "", "alert.raised"), 200.0, NOON)] == ["later"]
+
+
+def test_a_single_held_note_is_shown_as_itself():
+    policy = NotificationPolicy(NotificationSettings(burst_max=2, burst_window_s=10))
+    assert len(policy.offer(Note("a", "", "x"), 0.0, NOON)) == 1
+    assert policy.offer(Note("b", "", "x"), 1.0, NOON) == []
+    assert [n.title for n in policy.due(10.0)] == ["b"]
+
+
+def test_muted_types_and_quiet_hours_are_not_shown():
+    settings = NotificationSettings(muted=("alert.resolved",), quiet_hours="22:00-07:00")
+    policy = NotificationPolicy(settings)
+    assert policy.offer(Note("r", "", "alert.resolved"), 0.0, NOON) == []
+    assert policy.offer(Note("a", "", "alert.raised"), 0.0, datetime(2026, 1, 1, 23, 30)) == []
+    assert policy.offer(Note("a", "", "alert.raised"), 0.0, datetime(2026, 1, 2, 6, 59)) == []
+    assert len(policy.offer(Note("a", "", "alert.raised"), 0.0, datetime(2026, 1, 2, 7, 0))) == 1
+    assert policy.suppressed == 3
+    assert NotificationPolicy(NotificationSettings(enabled=False)).offer(Note("a", "", "x"), 0, NOON) == []
+
+
+def test_quiet_hours_within_a_day_and_disabled():
+    day = NotificationSettings(quiet_hours="12:00-13:30")
+    assert in_quiet_hours(day, NOON)
+    assert not in_quiet_hours(day, datetime(2026, 1, 1, 13, 30))
+    assert not in_quiet_hours(NotificationSettings(quiet_hours=""), NOON)
+    assert not in_quiet_hours(NotificationSettings(quiet_hours="25:00-01:00"), NOON)
+
+
+def test_events_become_notes():
+    assert describe(alert()).title == "High memory usage"
+    assert describe({"type": "capture.state", "data": {"paused": True}}).title == "Capture paused"
+    assert describe({"type": "ai.state", "data": {"state": "crashed", "degraded": True}}) is not None
+    assert describe({"type": "ai.state", "data": {"state": "ready", "degraded": False}}) is None
+    assert describe({"type": "message.captured", "data": {}}) is None
+
+
+def test_settings_read_declared_config_keys_else_defaults():
+    class Config(dict):
+        pass
+
+    assert NotificationSettings.from_config(Config()) == NotificationSettings()
+    config = Config({"notifications.burst_max": 5, "notifications.muted": ["alert.resolved"]})
+    assert NotificationSettings.from_config(config) == NotificationSettings(burst_max=5, muted=("alert.resolved",))
+
+
+# -- the real path ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
+    d = start_desktop(tmp_path_factory.mktemp("desktop"))
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def session_env(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Desktop:
+    """notify-send (plyer's Linux backend here) talks to the test session bus."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", desktop.env["DBUS_SESSION_BUS_ADDRESS"])
+    monkeypatch.setenv("DISPLAY", desktop.display)
+    return desktop
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[RunningService]:
+    running = start_service(tmp_path / "agent")
+    yield running
+    running.stop()
+
+
+def _stream_to(notifier: Notifier, service: RunningService, received: list, url=None) -> EventStream:
+    def on_event(event: dict) -> None:
+        received.append(event)
+        notifier.handle_event(event)
+
+    stream = EventStream(url or (lambda: service.url), lambda: service.local_token, on_event, lambda up: None)
+    stream.start()
+    wait_until(lambda: stream.connects >= 1, message="the event stream to connect")
+    return stream
+
+
+def test_plyer_notification_reaches_the_notification_daemon(session_env: Desktop):
+    before = len(session_env.notifications())
+    plyer_show("Direct title", "Direct body", str(asset_path("icon.png")), 5)
+    call = wait_until(lambda: session_env.notifications()[before:], message="a Notify call")[0]
+    assert call == {"app": "CRM Agent", "icon": str(asset_path("icon.png")), "summary": "Direct title",
+                    "body": "Direct body"}
+
+
+def test_service_events_become_real_notifications_and_bursts_are_merged(session_env: Desktop, service):
+    notifier = Notifier(NotificationSettings(burst_max=3, burst_window_s=1.5), str(asset_path("icon.png")))
+    notifier.start()
+    received: list = []
+    stream = _stream_to(notifier, service, received)
+    before = len(session_env.notifications())
+    try:
+        for i in range(20):  # a burst of 20 real events: pause/resume capture
+            r = service.post("/api/system/capture", json={"paused": i % 2 == 0}, token=service.local_token)
+            assert r.status_code == 200
+        wait_until(lambda: len([e for e in received if e["type"] == "capture.state"]) == 20, message="20 events")
+        first = wait_until(lambda: session_env.notifications()[before:], message="the first notification")[0]
+        assert first["summary"] == "Capture paused" and first["app"] == "CRM Agent"
+        merged = wait_until(lambda: [n for n in session_env.notifications()[before:] if "more" in n["summary"]],
+                            timeout=10, message="the merged notification")
+        assert merged[0]["summary"] == "Capture paused and 17 more"
+        assert len(session_env.notifications()[before:]) == 3
+    finally:
+        stream.stop()
+        notifier.stop()
+
+
+def test_stream_resumes_with_since_after_losing_the_service(service):
+    shown: list = []
+    notifier = Notifier(NotificationSettings(), "", show=lambda *args: shown.append(args))
+    received: list = []
+    available = [True]
+    stream = _stream_to(notifier, service, received, url=lambda: service.url if available[0] else None)
+    try:
+        service.post("/api/system/capture", json={"paused": True}, token=service.local_token)
+        wait_until(lambda: len(received) >= 1, message="the first event")
+        available[0] = False  # the tray loses the service (the stream cannot reconnect meanwhile)
+        stream._ws.abort()
+        wait_until(lambda: stream._ws is None, message="the stream to notice")
+        for paused in (False, True, False):  # events the tray misses while away
+            service.post("/api/system/capture", json={"paused": paused}, token=service.local_token)
+        time.sleep(0.3)
+        assert len(received) == 1
+        available[0] = True
+        wait_until(lambda: len(received) == 4, message="the missed events after the reconnect")
+        assert [e["data"]["paused"] for e in received] == [True, False, True, False]
+        assert stream.connects == 2
+        ids = [e["id"] for e in received]
+        assert ids == sorted(ids) and len(set(ids)) == 4
+    finally:
+        stream.stop()
+        notifier.stop()
