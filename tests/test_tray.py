@@ -157,3 +157,171 @@ def test_quit_stops_everything(tray_factory):
     assert not (tray.data_dir / "service.json").exists()
     assert not (tray.data_dir / "tray.instance").exists()
     assert "desktop agent stopped" in tray.log()
+
+
+# -- parts without a desktop ------------------------------------------------------------------------
+
+def test_backoff_doubles_to_30_s_and_resets_after_a_stable_run():
+    from tray.supervisor import Backoff
+
+    backoff = Backoff()
+    assert [backoff.after_exit(0.5) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.after_exit(45.0) == 1  # the child had been up for a while: start over
+    assert backoff.after_exit(0.1) == 2
+
+
+def test_supervisor_restarts_a_dying_child_with_backoff(tmp_path: Path):
+    from core.paths import DataDir
+    from tray.supervisor import ServiceSupervisor
+
+    waits: list[float] = []
+
+    def fake_wait(seconds: float) -> bool:  # the back-off wait, without sleeping; stop after 6 restarts
+        waits.append(seconds)
+        return len(waits) >= 6
+
+    downs: list[str] = []
+    sup = ServiceSupervisor(DataDir(tmp_path).ensure(), command=lambda: [sys.executable, "-c", "raise SystemExit(3)"],
+                            wait=fake_wait, clock=lambda: 0.0, on_down=downs.append)
+    sup.start()
+    sup._thread.join(30)
+    assert waits == [1, 2, 4, 8, 16, 30]
+    assert sup.starts == 6
+    assert downs[0] == "exited with code 3, restarting in 1 s"
+
+
+def test_stop_kills_a_child_that_ignores_sigterm(tmp_path: Path):
+    from core.paths import DataDir
+    from tray.supervisor import ServiceSupervisor
+
+    script = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); "
+              "time.sleep(60)")
+    sup = ServiceSupervisor(DataDir(tmp_path).ensure(), command=lambda: [sys.executable, "-c", script],
+                            stop_grace_s=0.5)
+    sup.start()
+    wait_for(lambda: sup.pid, message="the child")
+    wait_for(lambda: "up" in (tmp_path / "logs" / "service-child.log").read_text(), message="its output")
+    start = time.monotonic()
+    assert sup.stop() == -signal.SIGKILL
+    assert elapsed(start) < 3
+
+
+def test_a_stale_service_from_a_previous_run_is_stopped(tmp_path: Path):
+    from core.paths import DataDir
+    from tests.helpers import start_service
+    from tray.supervisor import cleanup_stale_service
+
+    stale = start_service(tmp_path / "agent")  # as if a crashed tray had left its child running
+    try:
+        data_dir = DataDir(tmp_path / "agent")
+        assert cleanup_stale_service(data_dir) == stale.process.pid
+        assert stale.process.wait(10) is not None
+    finally:
+        stale.stop()
+
+
+def test_a_reused_pid_in_service_json_is_left_alone(tmp_path: Path):
+    from core.paths import DataDir
+    from tray.supervisor import cleanup_stale_service
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / "service.json").write_text(json.dumps({"pid": other.pid, "port": 1, "url": "http://x"}))
+        assert cleanup_stale_service(DataDir(tmp_path)) is None
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_second_instance_hands_its_request_over(tmp_path: Path):
+    from tray.instance import InstanceLock, hand_over
+
+    first = InstanceLock(tmp_path)
+    assert first.acquire()
+    received: list[str] = []
+    first.serve(received.append)
+    try:
+        second = InstanceLock(tmp_path)
+        assert not second.acquire()
+        assert hand_over(tmp_path, "open-dashboard")
+        wait_for(lambda: received == ["open-dashboard"], message="the request")
+        assert not hand_over(tmp_path, "rm -rf /", timeout=0.5)  # unknown requests are refused
+    finally:
+        first.release()
+    third = InstanceLock(tmp_path)
+    assert third.acquire()  # the lock goes with its holder
+    third.release()
+
+
+def test_state_badges_and_tooltips():
+    from tray.icon import BADGE_COLOURS, draw_state, load_base
+    from tray.status import Status
+
+    base = load_base(64)
+    statuses = {
+        "running": Status(service_up=True, url="http://127.0.0.1:8080"),
+        "degraded": Status(service_up=True, active_alerts=("memory",)),
+        "down": Status(service_up=False, detail="exited with code 1, restarting in 2 s"),
+        "paused": Status(service_up=True, capture_paused=True),
+    }
+    images = []
+    for state, status in statuses.items():
+        assert status.state == state
+        image = draw_state(base, state)
+        badge = image.getpixel((39, 49))[:3]  # inside the badge, clear of its pause/cross sign
+        assert badge == BADGE_COLOURS[state], (state, badge)
+        images.append(image)
+    assert statuses["running"].tooltip() == "CRM Agent: running (127.0.0.1:8080)"
+    assert statuses["degraded"].tooltip() == "CRM Agent: alert: memory"
+    assert statuses["down"].tooltip() == "CRM Agent: service down (exited with code 1, restarting in 2 s)"
+    assert statuses["paused"].tooltip() == "CRM Agent: capture paused"
+    from PIL import Image
+
+    strip = Image.new("RGBA", (64 * 4, 64), (255, 255, 255, 255))
+    for i, image in enumerate(images):
+        strip.alpha_composite(image, (64 * i, 0))
+    strip.save(SCREENSHOTS / "tray-states.png")
+
+
+def test_menu_where_the_backend_has_menus():
+    # pystray's dummy backend needs no display; the menu is the one GTK/AppIndicator/Windows/macOS show.
+    code = """
+import os
+os.environ["PYSTRAY_BACKEND"] = "dummy"
+import pystray
+from tray.icon import MenuActions, build_menu
+calls = []
+state = {"paused": False, "autostart": True}
+actions = MenuActions(*(lambda name=n: calls.append(name) for n in
+    ("dashboard", "settings", "logs", "capture", "restart", "backup", "autostart")),
+    autostart_enabled=lambda: state["autostart"], capture_paused=lambda: state["paused"],
+    quit=lambda: calls.append("quit"))
+menu = build_menu(pystray, actions)
+items = [i for i in menu.items if i is not pystray.Menu.SEPARATOR]
+print([i.text for i in items])
+print([i.text for i in items if i.default], [i.text for i in items if i.checked])
+state["paused"] = True
+print(items[3].text)
+for i in items:
+    i(None)
+print(calls)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                         env={k: v for k, v in os.environ.items() if k != "DISPLAY"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == str(["Open dashboard", "Settings", "Logs", "Pause capture", "Restart service", "Backup now",
+                            "Start on login", "Quit"])
+    assert lines[1] == str(["Open dashboard"]) + " " + str(["Start on login"])
+    assert lines[2] == "Resume capture"
+    assert lines[3] == str(["dashboard", "settings", "logs", "capture", "restart", "backup", "autostart", "quit"])
+
+
+def test_the_tray_never_imports_gevent_bottle_or_storage():
+    code = ("import sys, tray.app, tray.docking, tray.icon, tray.notifications, tray.autostart, tray.instance; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'bottle', 'storage', 'crm', 'api'));"
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
