@@ -4,7 +4,6 @@ recorded with dbus-monitor."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
