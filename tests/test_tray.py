@@ -325,3 +325,67 @@ def test_the_tray_never_imports_gevent_bottle_or_storage():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_menu_actions_against_a_real_service(desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The actions behind the menu (and the dashboard's buttons on X11), on a real supervised service;
+    their notifications go through the real notification path to dbus-monitor."""
+    from core.config import load_config
+    from core.paths import DataDir
+    from tray.app import DesktopApp
+    from tray.notifications import NotificationSettings
+
+    for key in ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(key, desktop.env[key] if key != "XDG_CONFIG_HOME" else str(tmp_path / "xdg"))
+    data_dir = DataDir(tmp_path / "agent").ensure()
+    (tmp_path / "agent" / "config.json").write_text(json.dumps({"ai": {"llm_enabled": False}}))
+    app = DesktopApp(data_dir, load_config(data_dir.config_file), port=0,
+                     settings=NotificationSettings(connection_lost_after_s=0.3, burst_max=20))
+    app.notifier.start()
+    app.supervisor.start()
+    app.stream.start()
+    before = len(desktop.notifications())
+
+    def notified(summary: str) -> list[dict]:
+        return [n for n in desktop.notifications()[before:] if n["summary"] == summary]
+
+    try:
+        url = app.supervisor.wait_up(30)
+        assert url
+        wait_for(lambda: app.stream.connects == 1, message="the event stream")
+
+        app.toggle_capture()
+        assert requests.get(url + "/api/health", timeout=5).json()["capture"]["paused"] is True
+        wait_for(lambda: app.board.status.state == "paused", message="the paused state")
+        wait_for(lambda: notified("Capture paused"), message="the capture.state notification")
+        app.toggle_capture()
+        wait_for(lambda: app.board.status.state == "running", message="the running state")
+
+        app.backup_now()
+        done = wait_for(lambda: notified("Backup done"), message="the backup notification")[0]
+        backup = Path(done["body"].removeprefix("Saved to "))
+        assert backup.parent == data_dir.backups and backup.exists()
+
+        assert not app.autostart.enabled()
+        app.toggle_autostart()
+        assert (tmp_path / "xdg" / "autostart" / "crm-agent.desktop").exists()
+        app.toggle_autostart()
+        assert not app.autostart.enabled()
+
+        old_pid = app.supervisor.pid
+        app.supervisor.restart()  # Restart service
+        wait_for(lambda: app.supervisor.is_up and app.supervisor.pid not in (None, old_pid), timeout=15,
+                 message="the restarted service")
+        wait_for(lambda: app.stream.connects == 2, message="the stream on the new service")
+
+        lost, restored = len(notified("Connection lost")), len(notified("Connection restored"))
+        os.kill(app.supervisor.pid, signal.SIGKILL)  # away for ~2 s (1 s back-off): longer than 0.3 s
+        wait_for(lambda: len(notified("Connection lost")) > lost, message="the connection lost notification")
+        wait_for(lambda: len(notified("Connection restored")) > restored, timeout=15,
+                 message="the restored notification")
+        assert app.board.status.service_up
+    finally:
+        app.stream.stop()
+        app.supervisor.stop()
+        app.notifier.stop()
+    assert not (data_dir.root / "service.json").exists()

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,9 @@ class DesktopApp:
         self.supervisor = ServiceSupervisor(data_dir, port=port, config_file=config_file, on_up=self._service_up,
                                             on_down=self._service_down, on_password=self._first_password)
         self.client = ServiceClient(lambda: self.supervisor.url, data_dir.local_token_file)
+        silence = _config_value(config, "websocket.ping_interval_s", 20) * EventStream.SILENCE_PINGS
         self.stream = EventStream(lambda: self.supervisor.url, self.client.token, self._on_event,
-                                  self._on_stream_state, wait_up=self.supervisor.wait_up)
+                                  self._on_stream_state, wait_up=self.supervisor.wait_up, silence_timeout_s=silence)
         self.autostart = autostart.for_platform()
         self.instance: InstanceLock | None = None
         self.icon: Any = None
@@ -167,6 +169,19 @@ class DesktopApp:
         elif not self._quitting.is_set():
             log.warning("lost the connection to the service")
             self.connection.lost()
+            self._background(self._restart_if_hung)
+
+    def _restart_if_hung(self, grace_s: float = 10.0) -> None:
+        """The stream dropped: a dead child is the supervisor's business; a live child that stopped answering
+        /api/health for grace_s is hung, and gets restarted."""
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            if self._quitting.is_set() or not self.supervisor.is_up or self.client.health() is not None:
+                return
+            time.sleep(0.5)
+        if self.supervisor.is_up and not self._quitting.is_set():
+            log.error("the service is running but has not answered for %.0f s: restarting it", grace_s)
+            self.supervisor.restart()
 
     def _on_event(self, event: dict[str, Any]) -> None:
         self.board.apply_event(event)
@@ -260,6 +275,13 @@ class DesktopApp:
         except OSError as exc:
             log.error("cannot change start on login: %s", exc)
             self.notifier.notify_now("Start on login unchanged", str(exc))
+
+
+def _config_value(config: Any, key: str, default: Any) -> Any:
+    try:
+        return config[key]
+    except (KeyError, TypeError):
+        return default
 
 
 def setup_tray_logging(data_dir: DataDir, config: Any) -> None:

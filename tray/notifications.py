@@ -233,10 +233,14 @@ class EventStream:
     retried after 0.2 s growing to 5 s, and with a new URL when the supervisor restarted the service.
     """
 
+    SILENCE_PINGS = 3  # a service that missed this many pings is treated as lost
+
     def __init__(self, url: Callable[[], str | None], token: Callable[[], str | None],
                  on_event: Callable[[dict[str, Any]], None], on_state: Callable[[bool], None],
-                 wait_up: Callable[[float], str | None] | None = None) -> None:
+                 wait_up: Callable[[float], str | None] | None = None, silence_timeout_s: float | None = None,
+                 ) -> None:
         self._url = url
+        self._silence_timeout_s = silence_timeout_s
         self._token = token
         self._on_event = on_event
         self._on_state = on_state
@@ -291,7 +295,9 @@ class EventStream:
             delay = 0.2
             self._ws = ws
             self.connects += 1
-            ws.settimeout(None)  # the service pings every few seconds; a dead peer closes the socket
+            # A dead service closes the socket at once; a hung one stops sending its pings, and after
+            # silence_timeout_s of nothing at all recv() raises and the connection counts as lost.
+            ws.settimeout(self._silence_timeout_s)
             self._on_state(True)
             try:
                 while not self._stop.is_set():

@@ -154,6 +154,7 @@ class ServiceSupervisor:
         self._up = threading.Event()
         self.url: str | None = None
         self.starts = 0
+        self._child_pids: list[int] = []
         self.delays: list[float] = []  # back-off delays waited so far (for tests and the log)
         self.output = child_output_logger(data_dir.logs / "service-child.log")
 
@@ -202,7 +203,24 @@ class ServiceSupervisor:
         code = terminate_process(proc, grace_s=self._stop_grace_s) if proc is not None else None
         if self._thread is not None:
             self._thread.join(timeout=self._stop_grace_s + 5)
+        self._forget_dead_service_info()
         return code
+
+    def _forget_dead_service_info(self) -> None:
+        """A child that was killed could not remove its service.json; do it for one of ours that is gone."""
+        try:
+            pid = int(json.loads(self.data_dir.service_info_file.read_text(encoding="utf-8"))["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if pid in self._child_pids:
+            import psutil
+
+            try:
+                gone = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                gone = True
+            if gone:
+                self.data_dir.service_info_file.unlink(missing_ok=True)
 
     # -- loop ---------------------------------------------------------------------------------------
 
@@ -238,6 +256,7 @@ class ServiceSupervisor:
         with self._lock:
             self._proc = proc
         self.starts += 1
+        self._child_pids.append(proc.pid)
         log.info("started the service (pid %d): %s", proc.pid, " ".join(cmd[1:]))
         if self._stop.is_set():  # stop() raced with the start
             terminate_process(proc, grace_s=self._stop_grace_s)
@@ -250,6 +269,7 @@ class ServiceSupervisor:
         for line in proc.stdout:  # the rest of its output, until it exits
             self.output.info(line.rstrip("\n"))
         code = proc.wait()
+        proc.stdout.close()
         self._up.clear()
         self.url = None
         with self._lock:
