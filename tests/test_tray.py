@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -389,3 +390,31 @@ def test_menu_actions_against_a_real_service(desktop: Desktop, tmp_path: Path, m
         app.supervisor.stop()
         app.notifier.stop()
     assert not (data_dir.root / "service.json").exists()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url + "/api/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_without_a_display_it_says_so_and_runs_the_service_headless(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["CRM_AGENT__AI__LLM_ENABLED"] = "false"
+    proc = subprocess.Popen([sys.executable, "-m", "tray", "--data-dir", str(tmp_path / "agent"), "--port", "0"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.strip() == "no display: running the service headless (agent.py serve)"
+        line = ""
+        while "listening on" not in line:
+            line = proc.stdout.readline()
+            assert line, "the service exited"
+        assert psutil.Process(proc.pid).cmdline()[1:3] == [str(ROOT / "agent.py"), "serve"]  # exec'd, no tray left
+        url = re.search(r"(http://\S+)", line).group(1)
+        wait_for(lambda: _answers(url), message="/api/health")  # SIGTERM before that would find no handler yet
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+        proc.stdout.close()
