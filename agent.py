@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """CRM Agent command line.
 
+  agent.py [--data-dir DIR] [--config FILE] [--port N]                    the desktop agent (tray + service)
   agent.py serve [--host H] [--port N] [--data-dir DIR] [--config FILE]   the service, headless
+  agent.py autostart on | off | status                                    start the agent on login
   agent.py user add NAME [--role admin|agent] --password-stdin            create a user
   agent.py user passwd NAME --password-stdin                              change a password
   agent.py user list                                                      list users
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(backup_sub.add_parser("now", help="write a verified backup now (safe while the service runs)"))
     _common(backup_sub.add_parser("list", help="list backups, newest first"))
 
+    sub.add_parser("autostart", help="on | off | status: start the desktop agent on login")
     sub.add_parser("ai-worker", help="the LLM worker process (started by the service)")
     sub.add_parser("rules-worker", help="the built-in analyzer for capture batches (started by the service)")
     return parser
@@ -206,6 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["ai-worker"]:
         return cmd_ai_worker(argparse.Namespace(), argv[1:])
+    if argv[:1] == ["autostart"]:
+        from tray.autostart import cli
+
+        return cli(argv[1:])  # on | off | status [--data-dir DIR]
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        # The desktop agent: tray icon, supervised service, notifications (headless without a display).
+        from tray.app import main as desktop_main
+
+        return desktop_main(argv)  # [--data-dir DIR] [--config FILE] [--port N]
     if argv[:1] == ["rules-worker"]:
         from ai.rules_worker import main as rules_worker_main
 
@@ -219,10 +231,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_config(args)
     if args.command == "backup":
         return cmd_backup(args)
-    if args.command is None:
-        # The desktop shell (tray) arrives with its issue; until then the agent runs headless.
-        print("no desktop shell yet: running the service headless (agent.py serve)", file=sys.stderr)
-        return cmd_serve(build_parser().parse_args(["serve"]))
     build_parser().print_help()
     return 2
 

@@ -37,6 +37,7 @@ HOUSEKEEPING_INTERVAL_S = 2.0
 METRICS_PUSH_INTERVAL_S = 10.0
 WAL_CHECKPOINT_INTERVAL_S = 1.0
 MAX_CONNECTIONS = 1000
+STOP_GRACE_S = 2.0
 
 
 class AgentHandler(WSGIHandler):
@@ -187,6 +188,10 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
         service.analysis.rules_worker = RulesWorkerClient(
             agent_command("rules-worker"), lambda items: analyse_items(service.analyzer, items),
             timeout=lambda seconds: gevent.Timeout(seconds, False))
+    # Handlers first: a SIGTERM right after the port is announced must still stop the service cleanly.
+    stop = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
     server = make_server(service, host, port)
     server.start()
     bound = server.server_port
@@ -201,12 +206,12 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     checkpoints = gevent.spawn(checkpoint_wal, service)
     sampler = gevent.spawn(sample_system, service)
     backups = gevent.spawn(scheduled_backups, service)
-    stop = gevent.event.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stop.set)
     stop.wait()
     log.info("stopping service")
-    server.stop(timeout=5)
+    if server.ws_endpoint is not None:
+        server.ws_endpoint.close_all()
+    # In-flight requests get 2 s; idle keep-alive connections would otherwise hold the stop for the whole wait.
+    server.stop(timeout=STOP_GRACE_S)
     keeper.kill()
     checkpoints.kill()
     sampler.kill()

@@ -47,6 +47,12 @@ class WebSocketEndpoint:
         self.ping_interval_s = service.config["websocket.ping_interval_s"]
         self.max_clients = service.config["websocket.max_clients"]
         self.clients = 0
+        self._sessions: set[_Session] = set()
+
+    def close_all(self, code: int = 1001, reason: str = "service stopping") -> None:
+        """Tell every client the service is going away (they reconnect later with ?since=)."""
+        for session in list(self._sessions):
+            session.outbox.put(("close", code, reason))
 
     def accepts(self, environ: dict[str, Any]) -> bool:
         """True when every check passes; otherwise the HTTP path produces the JSON error."""
@@ -70,9 +76,12 @@ class WebSocketEndpoint:
                      b"Sec-WebSocket-Accept: " + generate_accept_token(key) + b"\r\n\r\n")
         sock.sendall(handshake)
         self.clients += 1
+        session = _Session(self, sock, _since(environ) or None)
+        self._sessions.add(session)
         try:
-            _Session(self, sock, _since(environ) or None).run()
+            session.run()
         finally:
+            self._sessions.discard(session)
             self.clients -= 1
             log.info("GET %s 101 %.1fms (websocket closed)", WS_PATH, (time.perf_counter() - started) * 1000)
 

@@ -77,6 +77,7 @@ class RunningService:
         return self.request("PATCH", path, **kwargs)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        self.session.close()  # no idle keep-alive connection left for the service to wait on
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -84,7 +85,6 @@ class RunningService:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.session.close()
         return self.process.returncode
 
 
@@ -139,8 +139,9 @@ def _drain_in_background(process: subprocess.Popen) -> None:
     import threading
 
     def drain() -> None:
-        for _ in process.stdout:
-            pass
+        with process.stdout:  # closed at EOF, when the service exits
+            for _ in process.stdout:
+                pass
 
     threading.Thread(target=drain, daemon=True).start()
 
