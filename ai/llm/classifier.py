@@ -115,14 +115,21 @@ class ClassifierHeads:
             )
 
 
+def _labelled(features: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The rows that carry this label (a public set may label only sentiment or only intent)."""
+    keep = [i for i, label in enumerate(labels) if label]
+    return features[keep], [labels[i] for i in keep]
+
+
 def train_heads(
     embeddings: np.ndarray, sentiments: list[str], intents: list[str], fingerprint: str
 ) -> ClassifierHeads:
+    """Both heads over the same standardised embeddings; an empty label leaves that row out of that head."""
     standardiser = Standardiser.fit(embeddings)
     features = standardiser.apply(embeddings)
     return ClassifierHeads(
         standardiser,
-        train_softmax_head(features, sentiments),
-        train_softmax_head(features, intents),
+        train_softmax_head(*_labelled(features, sentiments)),
+        train_softmax_head(*_labelled(features, intents)),
         fingerprint,
     )

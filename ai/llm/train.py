@@ -19,15 +19,25 @@ from ai.llm.model import resolve_model_path
 from ai.llm.settings import LlmSettings
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = [REPO / "bench" / "data" / "chat_dev.csv"]
+PUBLIC_DATA = Path("/work/shared/data")
+# chat_dev.csv plus the public sets (see their SOURCES.md for licences): Bitext and CLINC150/BANKING77
+# intents, airline tweets and B2W pt-BR reviews for sentiment. Never chat_holdout.csv or chat_blind.csv.
+DEFAULT_DATA = [REPO / "bench" / "data" / "chat_dev.csv"] + [
+    PUBLIC_DATA / f"{name}.csv" for name in ("intent_en", "intent_en_human", "sentiment_en", "sentiment_ptbr")
+]
 FIELDS = ("text", "language", "sentiment", "intent")
 
 
 def read_rows(paths: list[Path]) -> list[dict[str, str]]:
+    """Labelled rows; a set with only a sentiment or only an intent column leaves the other empty, and one
+    without a language column is taken as pt when its name says ptbr, else en (the public sets)."""
     rows = []
     for path in paths:
+        language = "pt" if "ptbr" in path.name else "en"
         with path.open(encoding="utf-8", newline="") as handle:
-            rows.extend({k: row[k] for k in FIELDS} for row in csv.DictReader(handle))
+            for row in csv.DictReader(handle):
+                rows.append({"text": row["text"], "language": row.get("language") or language,
+                             "sentiment": row.get("sentiment") or "", "intent": row.get("intent") or ""})
     return rows
 
 
@@ -45,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-path", default="", help="GGUF; default: the bundled model")
     parser.add_argument("--models-dir", type=Path, default=Path(tempfile.gettempdir()) / "crm-agent-models")
     args = parser.parse_args(argv)
-    rows = read_rows(args.data)
+    rows = read_rows([path for path in args.data if path.is_file()])
     model = resolve_model_path(args.model_path, args.models_dir)
     embedder = Embedder(model, LlmSettings())
     started = time.perf_counter()
