@@ -55,10 +55,12 @@ class Worker:
     def loaded_analyzer(self) -> Any:
         """The analyzer, loading the model on the first job (so an idle agent costs no memory)."""
         if self.analyzer is None:
-            from ai.llm import LlmAnalyzer
+            from ai.llm import CombinedAnalyzer
 
             self.status("loading")
-            analyzer = LlmAnalyzer(self.settings, self.models_dir)
+            # The combined engine: rules + the model's embedding classifier for the labels, the model
+            # for the replies (see ai/llm/combined.py).
+            analyzer = CombinedAnalyzer(self.settings, self.models_dir)
             analyzer.load()
             self.analyzer = analyzer
             self.status("ready", model_path=str(analyzer.model_path), model_version=analyzer.model_version)

@@ -2,10 +2,13 @@
 
 Classification (sentiment, intent) uses the model's mean-pooled embeddings with a small softmax head
 trained on labelled chat messages: a 270M base model is a poor few-shot classifier but a usable
-encoder. The model generates only the suggested replies, constrained by a grammar so they always parse.
+encoder. CombinedAnalyzer (the default, used by the worker) pools those probabilities with the built-in
+rules engine's. The model generates only the suggested replies, constrained by a grammar so they always
+parse.
 """
 
 from ai.llm.analyzer import LlmAnalyzer
+from ai.llm.combined import CombinedAnalyzer
 from ai.llm.settings import LlmSettings
 
-__all__ = ["LlmAnalyzer", "LlmSettings"]
+__all__ = ["CombinedAnalyzer", "LlmAnalyzer", "LlmSettings"]

@@ -82,7 +82,7 @@ class LlmAnalyzer:
         self.load()
         assert self._embedder is not None and self._heads is not None
         language = language if language in LANGUAGES else detect_language(text)
-        sentiment, intent = self._heads.predict(self._embedder.embed(text))
+        sentiment, intent = self.classify(text)
         intent_label = max(intent, key=intent.__getitem__)
         sentiment_label = max(sentiment, key=sentiment.__getitem__)
         replies = self._suggest(text, language, intent_label, context, generate_replies)
@@ -102,15 +102,31 @@ class LlmAnalyzer:
             latency_ms=(time.perf_counter() - started) * 1000,
         )
 
+    def classify(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
+        """(sentiment, intent) probabilities from the embedding heads."""
+        self.load()
+        assert self._embedder is not None and self._heads is not None
+        return self._heads.predict(self._embedder.embed(text))
+
+    def generate_replies_for(
+        self, text: str, language: str, intent: str, context: AnalysisContext | None,
+        deadline: float | None = None,
+    ) -> list[str]:
+        """Model-written replies; [] when generation is off or failed (never raises).
+        deadline: see ReplyGenerator.generate."""
+        if self._replies is None:
+            return []
+        try:
+            return self._replies.generate(text, language, intent, context, deadline)
+        except Exception:  # a generation failure must not lose the classification
+            log.exception("reply generation failed")
+            return []
+
     def _suggest(
         self, text: str, language: str, intent: str, context: AnalysisContext | None, generate: bool
     ) -> list[str]:
         template = template_reply(intent, language, context)
-        if self._replies is None or not generate:
+        if not generate:
             return [template]
-        try:
-            generated = self._replies.generate(text, language, intent, context)
-        except Exception:  # a generation failure must not lose the classification
-            log.exception("reply generation failed")
-            generated = []
+        generated = self.generate_replies_for(text, language, intent, context)
         return [*generated, template] if template not in generated else generated

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,13 @@ REPLY_SCHEMA: dict[str, Any] = {
 BASE_MODEL_MAX_TOKENS = 28
 TOP_K = 40
 
+# The examples state no prices or dates: a base model copies them into its replies, and an invented
+# price is worse than none.
 FEW_SHOT: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {
     "pt": (
         "Atendimento ao cliente pelo WhatsApp. O atendente responde em português, com educação, "
         "em uma frase curta.", "Cliente", "Atendente",
-        [("Oi, quanto custa o frete para SP?", "Olá! O frete para SP custa R$ 15,00 e chega em 3 dias."),
+        [("Oi, quanto custa o frete para SP?", "Olá! Me passa o seu CEP que eu calculo o frete para você."),
          ("meu pedido ainda não chegou", "Sinto muito pela demora! Pode me passar o número do pedido?"),
          ("quero cancelar minha compra", "Claro, posso ajudar. Qual o número do pedido que deseja cancelar?"),
          ("obrigada, amei o produto!", "Que bom que você gostou! Obrigado pela confiança.")],
@@ -50,7 +54,7 @@ FEW_SHOT: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {
     "en": (
         "Customer support over WhatsApp. The agent answers in English, politely, in one short sentence.",
         "Customer", "Agent",
-        [("hi, how much is shipping to Texas?", "Hi! Shipping to Texas is $9.90 and takes 3 business days."),
+        [("hi, how much is shipping to Texas?", "Hi! Could you send me your ZIP code so I can check the shipping?"),
          ("my order hasn't arrived yet", "I'm sorry for the delay! Could you send me your order number?"),
          ("I want to cancel my purchase", "Sure, I can help. What is the number of the order to cancel?"),
          ("thanks, loved the product!", "So glad you liked it! Thank you for your trust.")],
@@ -59,7 +63,7 @@ FEW_SHOT: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {
         "Atención al cliente por WhatsApp. El agente responde en español, con amabilidad, "
         "en una frase corta.",
         "Cliente", "Agente",
-        [("Hola, ¿cuánto cuesta el envío a Lima?", "¡Hola! El envío a Lima cuesta 5 €, llega en 3 días."),
+        [("Hola, ¿cuánto cuesta el envío a Lima?", "¡Hola! ¿Me pasas tu dirección para calcular el envío?"),
          ("mi pedido todavía no llegó", "¡Lamento la demora! ¿Me pasas el número de pedido?"),
          ("quiero cancelar mi compra", "Claro, te ayudo. ¿Cuál es el número del pedido a cancelar?"),
          ("gracias, me encantó el producto!", "¡Qué bueno que te gustó! Gracias por tu confianza.")],
@@ -119,11 +123,17 @@ class ReplyGenerator:
             )
         return self._contexts[key]
 
-    def generate(self, text: str, language: str, intent: str, context: AnalysisContext | None) -> list[str]:
+    def generate(
+        self, text: str, language: str, intent: str, context: AnalysisContext | None,
+        deadline: float | None = None,
+    ) -> list[str]:
+        """Replies for the message. deadline (time.perf_counter() value) bounds a base model's generation:
+        when it passes, the reply is cut back to its last complete sentence, or dropped if it has none.
+        A chat model's JSON is bounded by max_tokens only (a cut JSON would not parse)."""
         with self._lock:
             if self.chat:
                 return self._chat_replies(text, language, intent, context)
-            return self._base_model_reply(text, language)
+            return self._base_model_reply(text, language, deadline)
 
     def _chat_replies(
         self, text: str, language: str, intent: str, context: AnalysisContext | None
@@ -150,12 +160,14 @@ class ReplyGenerator:
             return []
         return [_clean(r) for r in replies if isinstance(r, str) and _clean(r)][:3]
 
-    def _base_model_reply(self, text: str, language: str) -> list[str]:
+    def _base_model_reply(self, text: str, language: str, deadline: float | None = None) -> list[str]:
         llm = self._context(language if language in FEW_SHOT else "en")
         tokens = llm.tokenize(few_shot_prompt(language, text).encode("utf-8"), add_bos=True)
         budget = max(1, min(self._settings.max_tokens, BASE_MODEL_MAX_TOKENS))
         tokens = tokens[-(self._settings.n_ctx - budget - 1):]
-        reply = _complete_line(llm, tokens, budget, self._settings.temperature)
+        reply, complete = _complete_line(llm, tokens, budget, self._settings.temperature, deadline)
+        if not complete:
+            reply = _whole_sentences(reply)
         return [reply] if reply else []
 
     def close(self) -> None:
@@ -180,26 +192,45 @@ def _line_sampler(llm: Any, temperature: float) -> Any:
     return sampler
 
 
-def _complete_line(llm: Any, tokens: list[int], max_tokens: int, temperature: float) -> str:
-    """Evaluate tokens reusing the cached prefix, then sample one grammar-constrained line."""
+_SENTENCE_END = re.compile(r"^(.*[.!?])(?:\s|$)", re.DOTALL)
+
+
+def _whole_sentences(text: str) -> str:
+    """text up to its last sentence end ("" when it has none): a reply cut mid-sentence is not shown."""
+    match = _SENTENCE_END.match(text)
+    return _clean(match.group(1)) if match else ""
+
+
+def _complete_line(
+    llm: Any, tokens: list[int], max_tokens: int, temperature: float, deadline: float | None = None
+) -> tuple[str, bool]:
+    """Evaluate tokens reusing the cached prefix, then sample one grammar-constrained line.
+
+    Returns (line, complete): complete is False when max_tokens or the deadline cut the line short.
+    """
     cached = cached_prefix_length(llm, tokens)
     llm.n_tokens = cached
     llm.eval(tokens[cached:])
     sampler = _line_sampler(llm, temperature)
     pieces: list[bytes] = []
+    complete = False
     try:
         for _ in range(max_tokens):
             token = sampler.sample(llm._ctx, -1)
             if llm.token_eos() == token:
+                complete = True
                 break
             piece = llm.detokenize([token])
             pieces.append(piece)
             if b"\n" in piece:
+                complete = True
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
                 break
             llm.eval([token])
     finally:
         sampler.close()
-    return _clean(b"".join(pieces).decode("utf-8", "ignore").split("\n", 1)[0])
+    return _clean(b"".join(pieces).decode("utf-8", "ignore").split("\n", 1)[0]), complete
 
 
 def cached_prefix_length(llm: Any, tokens: list[int]) -> int:
