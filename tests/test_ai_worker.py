@@ -76,6 +76,9 @@ def test_worker_loads_lazily_and_answers(make_client: Callable[..., AiWorkerClie
     assert client.ping() is False  # a health check does not start the worker
     analysis = client.analyse("oi, quanto custa a camiseta azul?", "pt")
     assert analysis["engine"] == "llm" and analysis["intent"]["label"] in INTENT_LABELS
+    # The worker runs the combined engine by default: rules and embedding heads pooled, all labels scored.
+    assert "+rules+emb-logreg(" in analysis["model_version"]
+    assert {f"intent.{label}" for label in INTENT_LABELS} <= set(analysis["confidence_scores"])
     assert analysis["suggested_responses"] and all("\n" not in r for r in analysis["suggested_responses"])
     status = client.status()
     assert status["state"] == "ready" and status["pid"] and status["rss_bytes"] > 10_000_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,105 @@ def test_classification_without_generation_uses_a_template(analyzer: LlmAnalyzer
     assert result.language in LANGUAGES
     assert len(result.suggested_responses) == 1 and "Ana" in result.suggested_responses[0]
     assert result.model_version.endswith("+templates")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The combined engine (rules + embedding heads pooled; the default in the worker)
+# ---------------------------------------------------------------------------------------------------
+from ai.analysis import Analysis  # noqa: E402
+from ai.llm import CombinedAnalyzer  # noqa: E402
+from ai.llm.combined import needs_reply, pool, source_distribution  # noqa: E402
+from ai.llm.replies import _whole_sentences  # noqa: E402
+
+
+class FixedRules:
+    """A rules engine with a fixed answer, to show what the pool does with a low-confidence rules label."""
+
+    name, model_version = "rules", "fixed-1"
+
+    def __init__(self, sentiment: dict[str, float], intent: dict[str, float]) -> None:
+        self.sentiment, self.intent = sentiment, intent
+
+    def analyse(self, text: str, language: str | None, context: AnalysisContext | None = None) -> Analysis:
+        scores = {f"sentiment.{k}": v for k, v in self.sentiment.items()}
+        scores.update({f"intent.{k}": v for k, v in self.intent.items()})
+        return Analysis(max(self.sentiment, key=self.sentiment.__getitem__), 0.0,
+                        max(self.intent, key=self.intent.__getitem__), max(self.intent.values()),
+                        ["fixed reply"], scores, self.model_version, "rules", language or "pt")
+
+
+@pytest.fixture(scope="module")
+def combined(analyzer: LlmAnalyzer) -> CombinedAnalyzer:
+    engine = CombinedAnalyzer(analyzer.settings, analyzer.models_dir)
+    engine.llm = analyzer  # share the loaded model with the LlmAnalyzer tests
+    engine.load()
+    return engine
+
+
+def test_pool_follows_the_confident_source() -> None:
+    unsure, sure = [0.4, 0.35, 0.25], [0.02, 0.03, 0.95]
+    assert max(range(3), key=pool(unsure, sure, 0.5).__getitem__) == 2
+    assert max(range(3), key=pool(sure, unsure, 0.5).__getitem__) == 2
+    assert abs(sum(pool(unsure, sure, 0.3)) - 1) < 1e-9
+    # Unreported intents share the rest of the mass, with a floor.
+    full = source_distribution({"intent.pricing": 0.9, "intent.other": 0.05}, "intent", INTENT_LABELS)
+    assert abs(sum(full) - 1) < 1e-9 and full[INTENT_LABELS.index("pricing")] == max(full)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("o produto chegou quebrado, quero meu dinheiro de volta", "pt"),
+     ("hi! do you have this in blue?", "en"),
+     ("quiero cancelar mi pedido", None)],
+)
+def test_combined_analysis_has_the_shared_shape(combined: CombinedAnalyzer, text: str, language: str | None) -> None:
+    result = combined.analyse_with(text, language, AnalysisContext(customer_name="Ana"), False)
+    assert result.engine == "llm" and result.language in LANGUAGES
+    assert result.sentiment_label in SENTIMENT_LABELS and -1 <= result.sentiment_score <= 1
+    assert result.intent_label in INTENT_LABELS and 0 <= result.intent_confidence <= 1
+    assert set(result.confidence_scores) == {f"sentiment.{s}" for s in SENTIMENT_LABELS} | {
+        f"intent.{i}" for i in INTENT_LABELS}
+    assert abs(sum(v for k, v in result.confidence_scores.items() if k.startswith("intent.")) - 1) < 1e-6
+    assert result.model_version.startswith("gemma3-270m-q4_k_m+rules+emb-logreg(")
+    assert result.suggested_responses and all(r.strip() for r in result.suggested_responses)
+
+
+def test_combined_uses_the_head_when_the_rules_are_unsure(analyzer: LlmAnalyzer) -> None:
+    text = "quero cancelar meu pedido, por favor"
+    head_sentiment, head_intent = analyzer.classify(text)
+    assert max(head_intent, key=head_intent.__getitem__) == "cancellation"
+    # Rules that lean (weakly) to "pricing" and "positive": the confident head decides.
+    unsure = FixedRules({"positive": 0.4, "neutral": 0.35, "negative": 0.25},
+                        {"pricing": 0.3, "cancellation": 0.25, "other": 0.2})
+    engine = CombinedAnalyzer(analyzer.settings, analyzer.models_dir, rules=unsure)
+    engine.llm = analyzer
+    result = engine.analyse_with(text, "pt", None, False)
+    assert result.intent_label == "cancellation"
+    assert result.sentiment_label == max(head_sentiment, key=head_sentiment.__getitem__)
+    # The same rules, but sure of "pricing": now the rules decide.
+    sure = FixedRules({"positive": 0.01, "neutral": 0.98, "negative": 0.01},
+                      {"pricing": 0.999, "cancellation": 0.0005})
+    engine.rules = sure
+    assert engine.analyse_with(text, "pt", None, False).intent_label == "pricing"
+
+
+def test_combined_generates_a_reply_only_when_one_is_needed(combined: CombinedAnalyzer) -> None:
+    assert not needs_reply("ok, obrigado!", "other") and not needs_reply("valeu", "praise")
+    assert needs_reply("meu pedido 123 não chegou", "order_status")
+    thanks = combined.analyse("obrigado!", "pt", None)
+    assert thanks.model_version.endswith("+templates") and thanks.suggested_responses
+    question = combined.analyse("vocês entregam no sábado?", "pt", AnalysisContext(customer_name="Ana"))
+    # Within the 300 ms budget the model's line is kept only when it ends a sentence in time.
+    assert question.model_version.endswith(("+fewshot-gbnf", "+templates"))
+    assert 1 <= len(question.suggested_responses) <= 3
+    assert all(r.strip() and "\n" not in r for r in question.suggested_responses)
+
+
+def test_a_reply_cut_by_the_deadline_keeps_whole_sentences_only(combined: CombinedAnalyzer) -> None:
+    assert _whole_sentences("Claro, posso ajudar. Qual o núm") == "Claro, posso ajudar."
+    assert _whole_sentences("Claro, posso aj") == ""
+    past = time.perf_counter()  # already over: at most one token is sampled, never a cut sentence
+    cut = combined.llm.generate_replies_for("quero trocar o tamanho", "pt", "support", None, past)
+    assert cut == [] or cut[0][-1] in ".!?"
+    free = combined.llm.generate_replies_for("quero trocar o tamanho", "pt", "support", None)
+    assert len(free) == 1 and free[0].strip() and "\n" not in free[0]
