@@ -19,12 +19,10 @@ from ai.llm.model import resolve_model_path
 from ai.llm.settings import LlmSettings
 
 REPO = Path(__file__).resolve().parents[2]
-PUBLIC_DATA = Path("/work/shared/data")
-# chat_dev.csv plus the public sets (see their SOURCES.md for licences): Bitext and CLINC150/BANKING77
-# intents, airline tweets and B2W pt-BR reviews for sentiment. Never chat_holdout.csv or chat_blind.csv.
-DEFAULT_DATA = [REPO / "bench" / "data" / "chat_dev.csv"] + [
-    PUBLIC_DATA / f"{name}.csv" for name in ("intent_en", "intent_en_human", "sentiment_en", "sentiment_ptbr")
-]
+# Our own chat_dev.csv only: the shipped heads and training_set.csv travel with the product, and the public
+# sets in shared/data are non-commercial (B2W reviews, airline tweets) or share-alike (Bitext); see their
+# SOURCES.md. Pass --data to train on more for a private build. Never chat_holdout.csv or chat_blind.csv.
+DEFAULT_DATA = [REPO / "bench" / "data" / "chat_dev.csv"]
 FIELDS = ("text", "language", "sentiment", "intent")
 
 
