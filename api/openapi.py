@@ -51,8 +51,9 @@ def _operation(route: Any, meta: Any, schemas: dict[str, Any]) -> dict[str, Any]
         operation["description"] = meta.description
     parameters = []
     for match in _PARAM.finditer(route.rule):
-        kind = "integer" if match.group(2) == "int" else "string"
-        parameters.append({"name": match.group(1), "in": "path", "required": True, "schema": {"type": kind}})
+        schema = ({"type": "integer", "minimum": 1, "maximum": 2**63 - 1} if match.group(2) == "int"
+                  else {"type": "string"})
+        parameters.append({"name": match.group(1), "in": "path", "required": True, "schema": schema})
     for name, kind, help_text in meta.query:
         parameters.append({"name": name, "in": "query", "required": False, "description": help_text,
                            "schema": {"type": kind}})

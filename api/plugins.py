@@ -21,6 +21,8 @@ from api.ratelimit import RateLimiter, retry_after_header
 
 log = logging.getLogger("crm_agent.api")
 
+MAX_ROW_ID = 2**63 - 1  # SQLite and PostgreSQL BIGINT
+
 
 @dataclass
 class Reply:
@@ -113,6 +115,9 @@ class ApiPlugin:
                 principal = self._authenticate(environ, auth, allow_query_token)
                 if wants_json:
                     _require_json(environ)
+                for value in url_args.values():
+                    if isinstance(value, int) and not 1 <= value <= MAX_ROW_ID:
+                        raise ApiError(404, "not_found", "no such id")  # also beyond SQLite's integer range
                 result = callback(Request(environ, principal), **url_args)
                 return _to_response(result)
             except ApiError as exc:

@@ -90,7 +90,7 @@ class LoginRequest(Strict):
 
 class AnalysisRequest(Strict):
     text: Annotated[str | None, Field(default=None, min_length=1, max_length=65536)] = None
-    message_id: Annotated[int | None, Field(default=None, ge=1, description="Stored message id")] = None
+    message_id: Annotated[int | None, Field(default=None, ge=1, le=2**63 - 1, description="Stored message id")] = None
     language: Literal["pt", "en", "es"] | None = None
     engine: Literal["auto", "rules", "llm"] = "auto"
 

@@ -132,6 +132,11 @@ def test_malformed_json_is_400(service):
 def test_unknown_message_and_path_are_json_404(service):
     r = service.get("/api/messages/999999")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    for huge in ("-16447096819075397337438227816508283925", "9223372036854775808", "0", "-1"):
+        assert service.get(f"/api/messages/{huge}").status_code == 404, huge
+        assert service.get(f"/api/conversations/{huge}").status_code == 404, huge
+        assert service.patch(f"/api/conversations/{huge}", json={"status": "lost"}).status_code == 404, huge
+    assert service.post("/api/analysis/generate", json={"message_id": 2**64}).status_code == 422
     r = service.get("/api/nothing-here")
     assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/json")
     r = service.request("DELETE", "/api/health")
