@@ -171,8 +171,11 @@ def release_freed_memory_to_os() -> None:  # called first thing by `agent.py ser
         return
     try:
         libc = ctypes.CDLL("libc.so.6")
-        m_mmap_threshold = -3
+        m_mmap_threshold, m_arena_max = -3, -8
         libc.mallopt(m_mmap_threshold, 1024 * 1024)
+        # One arena per worker thread (password hashing, WAL checkpoints) keeps its own free pages; the
+        # service's threads are few and short-lived, so they share.
+        libc.mallopt(m_arena_max, 1)
     except (OSError, AttributeError):
         pass
 

@@ -7,8 +7,22 @@ rules engine's. The model generates only the suggested replies, constrained by a
 parse.
 """
 
-from ai.llm.analyzer import LlmAnalyzer
-from ai.llm.combined import CombinedAnalyzer
+from typing import Any
+
 from ai.llm.settings import LlmSettings
 
 __all__ = ["CombinedAnalyzer", "LlmAnalyzer", "LlmSettings"]
+
+
+def __getattr__(name: str) -> Any:
+    # The engines pull in numpy and llama.cpp: import them only where they run (the worker), never in the
+    # service, which needs LlmSettings alone (its idle memory budget is 80 MB).
+    if name == "LlmAnalyzer":
+        from ai.llm.analyzer import LlmAnalyzer
+
+        return LlmAnalyzer
+    if name == "CombinedAnalyzer":
+        from ai.llm.combined import CombinedAnalyzer
+
+        return CombinedAnalyzer
+    raise AttributeError(name)
