@@ -86,9 +86,6 @@ class CapturePipeline:
 
     def capture(self, request: CaptureRequest) -> tuple[dict[str, Any], bool]:
         """Store one captured message. Returns (response body, created)."""
-        stored = message_rows.find_by_whatsapp_id(self.db, request.message_id)
-        if stored is not None:
-            return self._duplicate_response(stored), False
         try:
             phone = to_e164(request.phone, self.default_region)
         except InvalidPhone as exc:
@@ -104,8 +101,15 @@ class CapturePipeline:
 
     # -- analysis ---------------------------------------------------------------------------------
 
+    def _find_already_stored(self, batch: list[_Pending]) -> None:
+        """Mark the batch's replays of stored messages, with one query for the whole batch."""
+        stored = message_rows.find_many_by_whatsapp_id(self.db, [p.request.message_id for p in batch])
+        for pending in batch:
+            pending.duplicate_of = stored.get(pending.request.message_id)
+
     def _analyse(self, batch: list[_Pending]) -> None:
-        """Detect the language and analyse every message of the batch (one call for the batch)."""
+        """Detect the language and analyse every new message of the batch (one call for the batch)."""
+        batch = [p for p in batch if p.duplicate_of is None]
         items = [[p.request.content, None, p.request.name, p.request.direction, p.request.type] for p in batch]
         for pending, result in zip(batch, self.analyse_batch(items), strict=True):
             if isinstance(result, BaseException):
@@ -155,6 +159,7 @@ class CapturePipeline:
         with self._queue_lock:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         try:
+            self._find_already_stored(batch)
             self._analyse(batch)
             self._write_batch(batch)
         except BaseException as exc:
@@ -180,14 +185,17 @@ class CapturePipeline:
         except Exception:  # noqa: BLE001 - isolate the bad capture: retry each in its own transaction
             log.warning("group commit of %d captures failed; writing them one by one", len(batch), exc_info=True)
             for item in batch:
-                if item.error is not None:
+                if item.error is not None or item.duplicate_of is not None:
                     continue
-                item.record = item.duplicate_of = None
+                item.record = None
                 try:
                     self._store_in_one_transaction([item])
                 except Exception as exc:
-                    log.exception("capture %s could not be stored", item.request.message_id)
-                    item.error = exc
+                    # The UNIQUE index on message_id is the last guard against a twin (another process).
+                    item.duplicate_of = message_rows.find_by_whatsapp_id(self.db, item.request.message_id)
+                    if item.duplicate_of is None:
+                        log.exception("capture %s could not be stored", item.request.message_id)
+                        item.error = exc
         now = iso(self.clock.now())
         for item in batch:
             if item.record is not None:
@@ -205,7 +213,7 @@ class CapturePipeline:
         increments: dict[tuple[str, str], float] = defaultdict(float)
         with self.db.transaction():
             for item in batch:
-                if item.error is None:
+                if item.error is None and item.duplicate_of is None:
                     item.record = self._store(item, now)
                 hour = hour_bucket(item.sent)
                 for name, value in self._metric_increments(item.request, item.record, item.analysis):

@@ -17,6 +17,17 @@ def find_by_whatsapp_id(db: Database, message_id: str) -> dict[str, Any] | None:
     return db.one("SELECT id, conversation_id, customer_id FROM messages WHERE message_id = :m", {"m": message_id})
 
 
+def find_many_by_whatsapp_id(db: Database, message_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """{WhatsApp message id: row} for the ids already stored, in one query."""
+    if not message_ids:
+        return {}
+    params = {f"m{i}": message_id for i, message_id in enumerate(message_ids)}
+    placeholders = ", ".join(f":{name}" for name in params)
+    rows = db.all(f"SELECT id, conversation_id, customer_id, message_id FROM messages "
+                  f"WHERE message_id IN ({placeholders})", params)
+    return {row["message_id"]: row for row in rows}
+
+
 def insert_message(db: Database, values: dict[str, Any]) -> int:
     values = dict(values, seq=db.next_sequence())
     return db.insert(

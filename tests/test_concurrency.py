@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -59,3 +60,19 @@ def test_change_sequence_only_grows(service):
         stamps = conn.execute("SELECT created_at, updated_at FROM messages WHERE id = ?", (created["id"],)).fetchone()
     assert before < seq <= after
     assert all(stamps)
+
+
+def test_a_message_stored_by_another_writer_is_answered_as_duplicate(service):
+    """Replays are found in the database by the batch's one lookup, whoever wrote the row."""
+    first = service.post("/api/messages/capture", json=message(content="primeira")).json()
+    foreign_id = f"wamid.FOREIGN{time.time_ns()}"
+    with sqlite3.connect(service.data_dir / "crm_agent.db") as conn:
+        conn.execute("INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, "
+                     "sent_at, created_at, updated_at, change_seq) VALUES (?, ?, ?, 'in', 'text', 'x', "
+                     "'2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 0)",
+                     (foreign_id, first["conversation_id"], first["customer_id"]))
+        foreign_pk = conn.execute("SELECT id FROM messages WHERE message_id = ?", (foreign_id,)).fetchone()[0]
+    replay = service.post("/api/messages/capture", json=message(message_id=foreign_id, content="de novo"))
+    assert replay.status_code == 200
+    assert replay.json()["duplicate"] is True and replay.json()["id"] == foreign_pk
+    assert _count(service, "SELECT COUNT(*) FROM messages WHERE message_id = ?", foreign_id) == 1
