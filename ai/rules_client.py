@@ -92,7 +92,7 @@ class RulesWorkerClient:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 2.0) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -101,7 +101,7 @@ class RulesWorkerClient:
         except OSError:
             pass
         try:
-            proc.wait(timeout=2)
+            proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

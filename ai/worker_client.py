@@ -212,13 +212,16 @@ class AiWorkerClient:
         self._stop_child("off")
         return True
 
-    def shutdown(self, timeout_s: float = GRACEFUL_STOP_S * 2) -> None:
-        """Fail waiting jobs, stop the dispatcher and the worker (terminate, then kill after 5 s)."""
+    def shutdown(self, timeout_s: float = GRACEFUL_STOP_S * 2, grace_s: float = GRACEFUL_STOP_S) -> None:
+        """Fail waiting jobs, stop the dispatcher and the worker (terminate, then kill after grace_s).
+
+        The service passes short waits: the worker holds nothing that must be saved, and the tray kills
+        a service that takes more than 5 s to stop."""
         self._stopping.set()
         if self._dispatcher is not None:
             self._dispatcher.join(timeout=timeout_s)
         self._fail_waiting_jobs(AiWorkerError("the AI worker is shutting down"))
-        self._stop_child("off")
+        self._stop_child("off", grace_s=grace_s)
 
     # -- dispatcher -------------------------------------------------------------------------------
 
@@ -376,10 +379,10 @@ class AiWorkerClient:
         delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self._failures - 1))
         self._next_start_at = self._clock_real() + delay
 
-    def _stop_child(self, state: str, kill: bool = False) -> None:
+    def _stop_child(self, state: str, kill: bool = False, grace_s: float = GRACEFUL_STOP_S) -> None:
         child, self._child = self._child, None
         if child is not None:
-            child.kill() if kill else child.stop()
+            child.kill() if kill else child.stop(grace_s)
         if self._state != state:
             self._set_state(state)
 

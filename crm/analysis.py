@@ -150,10 +150,11 @@ class AnalysisCoordinator:
         self.bus.publish(events.AI_STATE, dict(status), iso(self.clock.now()))
 
     def close(self) -> None:
+        """Stop both helper processes quickly: the whole service must stop well within the tray's 5 s."""
         if self.rules_worker is not None:
-            self.rules_worker.close()
+            self.rules_worker.close(grace_s=1.0)
         if self.worker is not None:
-            self.worker.shutdown()
+            self.worker.shutdown(timeout_s=0.5, grace_s=1.0)
 
 
 def make_worker(config: Any, data_dir: str,

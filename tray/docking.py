@@ -159,7 +159,8 @@ class DockWatcher:
                                         "waiting for one to start")
                             announced_missing = True
                         timeout = self.RETRY_MAX_S  # the MANAGER message normally wakes us long before
-                self._wait_for_events(timeout)
+                if self._wait_for_events(timeout):
+                    retry = self.RETRY_FIRST_S  # a new tray host: ask it promptly, not after the old back-off
         except Exception:
             if not self._stopping:
                 log.exception("dock watcher stopped")
@@ -170,16 +171,20 @@ class DockWatcher:
         except Exception as exc:  # noqa: BLE001 - pystray re-raises X errors from its loop thread
             log.info("dock request failed: %s", exc)
 
-    def _wait_for_events(self, timeout: float | None) -> None:
-        """Block until an X event of interest arrives, the timeout passes, or stop() is called."""
+    def _wait_for_events(self, timeout: float | None) -> bool:
+        """Block until an X event of interest arrives, the timeout passes, or stop() is called.
+        True when a tray host announced itself (MANAGER message)."""
         X = self._X
+        host_started = False
         if not self._display.pending_events():
             ready, _, _ = select.select([self._display.fileno(), self._wake_r], [], [], timeout)
             if self._wake_r in ready or not ready:
-                return
+                return False
         while self._display.pending_events():
             event = self._display.next_event()
             if event.type == X.ClientMessage and event.client_type == self._manager_atom:
                 log.info("a system tray host started")
+                host_started = True
             elif event.type == X.DestroyNotify and event.window.id == self._window.id:
                 self._stopping = True  # the icon window is gone: the icon stopped
+        return host_started
