@@ -52,7 +52,7 @@ class EventBus:
         lost = False
         if since is not None:
             backlog = [e for e in self._buffer if e["id"] > since]
-            oldest = self._buffer[0]["id"] if self._buffer else None
+            oldest = self.oldest_id
             lost = oldest is not None and since < oldest - 1 and since < self.last_id
         self._subscribers.append(subscriber)
         return backlog, lost

@@ -54,7 +54,6 @@ class Service:
     started_monotonic: float = field(default_factory=time.monotonic)
     first_admin_password: str | None = None
     capture_paused: bool = False
-    extra_health: dict[str, Any] = field(default_factory=dict)
 
     def analyse(self, text: str, language: str | None, context: AnalysisContext,
                 engine: str = "auto") -> dict[str, Any]:

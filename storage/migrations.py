@@ -91,6 +91,11 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
 ]
 
 
+def schema_version(db: Database) -> int:
+    """The recorded schema version, read only (for health checks; 0 before the first migration)."""
+    return int(db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version") or 0)
+
+
 def current_version(db: Database) -> int:
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT, "
                "applied_at TEXT NOT NULL)")

@@ -8,7 +8,7 @@ from typing import Any
 
 from api.plugins import Request
 from crm.service import VERSION, Service
-from storage.migrations import current_version
+from storage.migrations import schema_version
 
 
 def register(routes, service: Service) -> None:  # noqa: ANN001
@@ -21,8 +21,7 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
 
 def health_report(service: Service) -> dict[str, Any]:
     try:
-        schema_version = current_version(service.db)
-        database = {"state": "ok", "schema_version": schema_version}
+        database = {"state": "ok", "schema_version": schema_version(service.db)}
     except Exception as exc:  # noqa: BLE001 - health must answer whatever the database does
         database = {"state": "error", "error": type(exc).__name__}
     try:
@@ -34,8 +33,6 @@ def health_report(service: Service) -> dict[str, Any]:
     parts: dict[str, Any] = {"database": database, "analyzer": analyzer, "ai": service.analysis.status(),
                              "alerts": {"active": active_alerts, "degraded": bool(active_alerts)},
                              "system": service.monitor.last_sample}
-    for name, provider in service.extra_health.items():
-        parts[name] = provider() if callable(provider) else provider
     degraded = database["state"] != "ok" or service.capture_paused or any(
         isinstance(p, dict) and p.get("degraded") for p in parts.values())
     return {
