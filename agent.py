@@ -3,6 +3,7 @@
 
   agent.py [--data-dir DIR] [--config FILE] [--port N]                    the desktop agent (tray + service)
   agent.py serve [--host H] [--port N] [--data-dir DIR] [--config FILE]   the service, headless
+  agent.py ui dashboard | settings | logs [--data-dir DIR]                open a window
   agent.py autostart on | off | status                                    start the agent on login
   agent.py user add NAME [--role admin|agent] --password-stdin            create a user
   agent.py user passwd NAME --password-stdin                              change a password
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(backup_sub.add_parser("now", help="write a verified backup now (safe while the service runs)"))
     _common(backup_sub.add_parser("list", help="list backups, newest first"))
 
+    sub.add_parser("ui", help="dashboard | settings | logs: open a window (one UI process hosts them all)")
     sub.add_parser("autostart", help="on | off | status: start the desktop agent on login")
     sub.add_parser("ai-worker", help="the LLM worker process (started by the service)")
     sub.add_parser("rules-worker", help="the built-in analyzer for capture batches (started by the service)")
@@ -209,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["ai-worker"]:
         return cmd_ai_worker(argparse.Namespace(), argv[1:])
+    if argv[:1] == ["ui"]:
+        from windows.app import main as ui_main
+
+        return ui_main(argv[1:])  # dashboard | settings | logs [--data-dir DIR] [--config FILE]
     if argv[:1] == ["autostart"]:
         from tray.autostart import cli
 

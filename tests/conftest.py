@@ -22,3 +22,10 @@ def fresh_service(tmp_path) -> Iterator[RunningService]:
     running = start_service(tmp_path / "agent")
     yield running
     running.stop()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    from tests.ui_helpers import SCREENSHOTS
+
+    if SCREENSHOTS.exists() and any(SCREENSHOTS.glob("*.png")):
+        terminalreporter.write_line(f"window screenshots: {SCREENSHOTS}")

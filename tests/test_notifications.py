@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from core.event_stream import EventStream
 from tests.helpers import RunningService, start_service, wait_until
 from tests.tray_helpers import Desktop, start_desktop
 from tray.icon import asset_path
 from tray.notifications import (
-    EventStream,
     Note,
     NotificationPolicy,
     NotificationSettings,

@@ -249,7 +249,7 @@ def test_a_reused_pid_in_service_json_is_left_alone(tmp_path: Path):
 
 
 def test_second_instance_hands_its_request_over(tmp_path: Path):
-    from tray.instance import InstanceLock, hand_over
+    from core.instance import InstanceLock, hand_over
 
     first = InstanceLock(tmp_path)
     assert first.acquire()
@@ -333,7 +333,7 @@ print(calls)
 
 
 def test_the_tray_never_imports_gevent_bottle_or_storage():
-    code = ("import sys, tray.app, tray.docking, tray.icon, tray.notifications, tray.autostart, tray.instance; "
+    code = ("import sys, tray.app, tray.docking, tray.icon, tray.notifications, tray.autostart, core.instance; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'bottle', 'storage', 'crm', 'api'));"
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)

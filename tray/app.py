@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from core.children import agent_command
+from core.event_stream import EventStream
+from core.instance import OPEN_DASHBOARD, InstanceLock, hand_over
 from core.paths import DataDir, resolve_data_dir
+from core.service_client import ServiceClient, ServiceUnavailable
 from tray import autostart
-from tray.client import ServiceClient, ServiceUnavailable
 from tray.icon import MenuActions, asset_path
-from tray.instance import OPEN_DASHBOARD, InstanceLock, hand_over
-from tray.notifications import ConnectionWatch, EventStream, NotificationSettings, Notifier
+from tray.notifications import ConnectionWatch, NotificationSettings, Notifier
 from tray.status import StatusBoard
 from tray.supervisor import ServiceSupervisor
 

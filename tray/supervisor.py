@@ -24,7 +24,7 @@ from pathlib import Path
 
 from core.children import agent_command
 from core.paths import DataDir
-from tray.client import http_get_json
+from core.service_client import http_get_json
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""One tray per data directory: a second `agent.py` hands its request to the running one and exits.
+"""One process of a kind per data directory (the tray, the UI): a second launch hands its request to the
+running one and exits.
 
-The first instance holds an OS lock on `<data_dir>/tray.lock` (fcntl on POSIX, msvcrt on Windows; the OS
+The first instance holds an OS lock on `<data_dir>/<name>.lock` (fcntl on POSIX, msvcrt on Windows; the OS
 drops it when the process dies, so a crash leaves no stale lock) and listens on a loopback TCP port written
 into the lock file with a random key. A later instance that cannot take the lock reads port and key,
 sends one line ("<key> open-dashboard"), waits for "ok" and exits 0.
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 OPEN_DASHBOARD = "open-dashboard"
 REQUESTS = (OPEN_DASHBOARD, "open-settings", "open-logs")
+TRAY = "tray"
+UI = "ui"
 
 
 def _try_lock(fd: int) -> bool:
@@ -45,9 +48,9 @@ def _try_lock(fd: int) -> bool:
 class InstanceLock:
     """`acquire()` is True in the first instance; then `serve(handler)` receives the others' requests."""
 
-    def __init__(self, data_root: Path) -> None:
-        self.path = data_root / "tray.lock"
-        self.info_path = data_root / "tray.instance"
+    def __init__(self, data_root: Path, name: str = TRAY) -> None:
+        self.path = data_root / f"{name}.lock"
+        self.info_path = data_root / f"{name}.instance"
         self._fd: int | None = None
         self._server: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -116,10 +119,10 @@ class InstanceLock:
             self._fd = None
 
 
-def hand_over(data_root: Path, request: str = OPEN_DASHBOARD, timeout: float = 5.0) -> bool:
+def hand_over(data_root: Path, request: str = OPEN_DASHBOARD, timeout: float = 5.0, name: str = TRAY) -> bool:
     """Send request to the running instance; True when it answered ok. Waits for a starting instance
     (lock taken, listener not up yet) up to timeout."""
-    info_path = data_root / "tray.instance"
+    info_path = data_root / f"{name}.instance"
     deadline = time.monotonic() + timeout
     while True:
         try:

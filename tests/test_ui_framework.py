@@ -1,0 +1,112 @@
+"""The UI process's plumbing, with a minimal window: calls off the Tk thread, events, the service-down
+banner, debouncing, geometry memory, one UI process per data directory."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import threading
+import time
+from tkinter import ttk
+
+import pytest
+
+from tests.helpers import ROOT, start_service
+from tests.ui_helpers import UiHarness, start_xvfb
+from windows.base import BaseWindow
+from windows.calls import Debouncer
+
+
+class ProbeWindow(BaseWindow):
+    name = "probe"
+    title = "Probe"
+
+    def build(self, parent: ttk.Frame) -> None:
+        self.health_label = ttk.Label(parent, text="…")
+        self.health_label.pack()
+        self.events: list[dict] = []
+        self.call_threads: list[str] = []
+
+    def refresh(self) -> None:
+        def work():
+            self.call_threads.append(threading.current_thread().name)
+            return self.link.request("GET", "/api/health")
+
+        self.link.run(work, lambda health: self.health_label.configure(text=health["status"]), self.on_error)
+
+    def on_event(self, event: dict) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture(scope="module")
+def display():
+    xvfb = start_xvfb()
+    yield xvfb.display
+    xvfb.close()
+
+
+@pytest.fixture
+def harness(display, tmp_path):
+    running = start_service(tmp_path / "agent")
+    ui = UiHarness(running.data_dir, display)
+    ui.app._classes["probe"] = ProbeWindow
+    yield ui, running
+    ui.close()
+    running.stop()
+
+
+def test_calls_run_off_the_tk_thread_and_events_arrive(harness):
+    ui, service = harness
+    window = ui.app.open("probe")
+    ui.pump(lambda: window.health_label.cget("text") == "ok", message="health shown")
+    assert window.call_threads and all(name.startswith("ui-call") for name in window.call_threads)
+    ui.pump(lambda: ui.app.link.connected, message="event stream connected")
+    r = service.session.post(service.url + "/api/system/capture", json={"paused": True},
+                             headers={"Authorization": f"Bearer {service.token()}"})
+    assert r.status_code == 200, r.text
+    ui.pump(lambda: any(e.get("type") == "capture.state" for e in window.events), message="capture.state event")
+    assert not window.banner.visible
+
+
+def test_banner_when_the_service_stops_and_refresh_when_it_returns(harness):
+    ui, service = harness
+    window = ui.app.open("probe")
+    ui.pump(lambda: ui.app.link.connected, message="connected")
+    service.stop()
+    ui.pump(lambda: window.banner.visible, timeout=15, message="the service-down banner")
+    assert "not running" in window.banner.message.cget("text")
+    assert window.banner.winfo_ismapped()
+
+
+def test_geometry_is_remembered(harness):
+    ui, _service = harness
+    window = ui.app.open("probe")
+    window.top.geometry("700x500+40+30")
+    ui.pump(lambda: window.top.winfo_width() == 700, message="resize")
+    window.close()
+    assert "probe" not in ui.app.windows
+    again = ui.app.open("probe")
+    ui.pump(lambda: again.top.winfo_width() == 700 and again.top.winfo_height() == 500, message="same size again")
+
+
+def test_debouncer_runs_at_most_twice_a_second(harness):
+    ui, _service = harness
+    runs: list[float] = []
+    debouncer = Debouncer(ui.root, lambda: runs.append(time.monotonic()), min_interval_ms=500)
+    end = time.monotonic() + 1.6
+    while time.monotonic() < end:
+        debouncer.trigger()
+        ui.pump(timeout=0.01)
+    ui.pump(timeout=0.6)
+    assert 3 <= len(runs) <= 5, runs  # 0, 0.5, 1.0, 1.5 (+ the trailing one)
+    gaps = [b - a for a, b in itertools.pairwise(runs)]
+    assert min(gaps) >= 0.45, gaps
+
+
+def test_no_display_is_said_in_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, str(ROOT / "agent.py"), "ui", "logs", "--data-dir", str(tmp_path / "d")],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "no display" in out.stderr

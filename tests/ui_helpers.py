@@ -1,0 +1,112 @@
+"""Run the Tk windows in the test process on a private Xvfb display, against a real service.
+
+`xvfb_display()` starts Xvfb on a free display (1024x768, the smallest screen the windows must fit);
+`UiHarness` builds a real UiApp on it, `pump()` runs Tk's loop until a condition holds (the windows'
+network calls run on their worker threads as in the product), and `screenshot()` saves a window as PNG
+into the folder the test run prints at the end (SCREENSHOTS).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import tkinter as tk
+from pathlib import Path
+
+from core.paths import DataDir
+from tests.helpers import ROOT  # noqa: F401 - re-exported for UI tests
+
+SCREENSHOTS = Path(os.environ.get("CRM_AGENT_SCREENSHOTS") or Path(tempfile.gettempdir()) / "crm-agent-screenshots")
+SCREEN = "1024x768x24"
+
+
+def require_ui_binaries() -> None:
+    missing = [b for b in ("Xvfb", "import") if shutil.which(b) is None]
+    if missing:
+        raise AssertionError(f"missing {missing}: run scripts/system-packages.sh --test (the test command does)")
+
+
+class Xvfb:
+    def __init__(self, process: subprocess.Popen, display: str) -> None:
+        self.process = process
+        self.display = display
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_xvfb(screen: str = SCREEN) -> Xvfb:
+    require_ui_binaries()
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", screen, "-nolisten", "tcp"],
+                               pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    number = b""
+    with os.fdopen(read_fd, "rb") as pipe:
+        while not number.endswith(b"\n"):
+            chunk = pipe.read(1)
+            if not chunk:
+                raise AssertionError("Xvfb exited before reporting its display number")
+            number += chunk
+    return Xvfb(process, f":{int(number)}")
+
+
+class UiHarness:
+    """A real UiApp in this process (Tk must live on the test's main thread)."""
+
+    def __init__(self, data_dir: Path, display: str) -> None:
+        from windows.app import UiApp
+
+        os.environ["DISPLAY"] = display
+        self.display = display
+        self.root = tk.Tk(className="CRM-Agent-test")
+        self.root.withdraw()
+        self.app = UiApp(self.root, DataDir(data_dir))
+        self.app.quit = self._quit_without_leaving  # tests close windows; the loop is ours
+        self.app.start()
+
+    def _quit_without_leaving(self) -> None:
+        for window in list(self.app.windows.values()):
+            window.close()
+
+    def pump(self, predicate=None, timeout: float = 10.0, message: str = "condition"):
+        """Run Tk's loop until predicate() is truthy (returned), or for `timeout` when predicate is None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.root.update()
+            if predicate is not None:
+                value = predicate()
+                if value:
+                    return value
+            if time.monotonic() > deadline:
+                if predicate is None:
+                    return None
+                raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+            time.sleep(0.01)
+
+    def screenshot(self, window: tk.Misc, name: str) -> Path:
+        """Save what the X server shows for this toplevel (decorations excluded) as SCREENSHOTS/<name>.png."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.pump(timeout=0.2)
+        path = SCREENSHOTS / f"{name}.png"
+        window_id = window.winfo_toplevel().winfo_id()
+        frame = window.winfo_toplevel().wm_frame()
+        target = frame if frame and frame != "0x0" else hex(window_id)
+        subprocess.run(["import", "-display", self.display, "-window", target, str(path)], check=True, timeout=30)
+        return path
+
+    def close(self) -> None:
+        self._quit_without_leaving()
+        self.app.shutdown()
+        try:
+            self.root.destroy()
+        except tk.TclError:
+            pass

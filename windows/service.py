@@ -1,0 +1,147 @@
+"""The UI's connection to the service: HTTP calls off the Tk thread, the event stream, service up/down.
+
+The service's URL comes from `service.json`, which the running service writes into the data directory
+(pid, port); it is re-read on every call, so a service restarted by the tray on a new port is found
+again. Calls carry the local token (`local_token`, 0600): the windows never ask for a password.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from core.children import agent_command
+from core.event_stream import EventStream
+from core.instance import TRAY
+from core.paths import DataDir
+from core.service_client import Reply, ServiceClient, ServiceUnavailable
+from windows.calls import BackgroundCalls, UiQueue
+
+log = logging.getLogger(__name__)
+
+EventListener = Callable[[dict[str, Any]], None]
+StateListener = Callable[[bool], None]
+
+
+class ApiError(Exception):
+    """The service answered with an error status; `message` is its JSON error text."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        detail = body.get("error") if isinstance(body, dict) else None
+        self.message = str(detail or f"HTTP {status}")
+        super().__init__(f"{status}: {self.message}")
+
+
+def read_service_url(data_dir: DataDir) -> str | None:
+    try:
+        info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
+        url = info.get("url")
+        return url if isinstance(url, str) and url.startswith("http://127.0.0.1:") else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class ServiceLink:
+    """Everything a window needs from the service. Callbacks always run on the Tk thread."""
+
+    def __init__(self, data_dir: DataDir, ui: UiQueue, calls: BackgroundCalls, timeout: float = 10.0) -> None:
+        self.data_dir = data_dir
+        self._ui = ui
+        self._calls = calls
+        self.client = ServiceClient(lambda: read_service_url(data_dir), data_dir.local_token_file, timeout=timeout)
+        self._event_listeners: list[EventListener] = []
+        self._state_listeners: list[StateListener] = []
+        self.connected = False
+        self._stream = EventStream(lambda: read_service_url(data_dir), self.client.token,
+                                   self._event_from_thread, self._state_from_thread)
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        """Blocking (worker threads only): the JSON body of a 2xx answer; ApiError or ServiceUnavailable."""
+        reply: Reply = self.client.request(method, path, body)
+        if not 200 <= reply.status < 300:
+            raise ApiError(reply.status, reply.body)
+        return reply.body
+
+    def call(self, method: str, path: str, body: Any = None, *, on_done: Callable[[Any], Any],
+             on_error: Callable[[Exception], Any] | None = None) -> None:
+        """Non-blocking: run the request on a worker; on_done(json) or on_error(exc) on the Tk thread."""
+        self._calls.submit(lambda: self.request(method, path, body), on_done, on_error)
+
+    def get(self, path: str, on_done: Callable[[Any], Any], on_error: Callable[[Exception], Any] | None = None,
+            ) -> None:
+        self.call("GET", path, on_done=on_done, on_error=on_error)
+
+    def run(self, work: Callable[[], Any], on_done: Callable[[Any], Any],
+            on_error: Callable[[Exception], Any] | None = None) -> None:
+        """Run any blocking work (several requests, file reads) off the Tk thread."""
+        self._calls.submit(work, on_done, on_error)
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def start_events(self) -> None:
+        self._stream.start()
+
+    def stop(self) -> None:
+        self._stream.stop()
+
+    def on_event(self, listener: EventListener) -> Callable[[], None]:
+        """Listen to service events (on the Tk thread); returns a function that stops listening."""
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener) if listener in self._event_listeners else None
+
+    def on_state(self, listener: StateListener) -> Callable[[], None]:
+        """Listen to connected/disconnected changes (on the Tk thread); returns an unsubscribe function."""
+        self._state_listeners.append(listener)
+        return lambda: self._state_listeners.remove(listener) if listener in self._state_listeners else None
+
+    def _event_from_thread(self, event: dict[str, Any]) -> None:
+        self._ui.post(lambda: self._deliver_event(event))
+
+    def _state_from_thread(self, connected: bool) -> None:
+        self._ui.post(lambda: self._deliver_state(connected))
+
+    def _deliver_event(self, event: dict[str, Any]) -> None:
+        for listener in list(self._event_listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener failed on %s", event.get("type"))
+
+    def _deliver_state(self, connected: bool) -> None:
+        self.connected = connected
+        for listener in list(self._state_listeners):
+            try:
+                listener(connected)
+            except Exception:
+                log.exception("state listener failed")
+
+    # -- starting the service -----------------------------------------------------------------------
+
+    def tray_running(self) -> bool:
+        """The tray supervises the service (and restarts it itself) while it holds its instance lock."""
+        return (self.data_dir.root / f"{TRAY}.instance").exists()
+
+    def start_service(self) -> str:
+        """The error state's Start button: a detached `agent.py serve` on this data directory.
+        Returns a sentence for the user."""
+        if self.tray_running():
+            return "The tray agent is running and restarts the service by itself; wait a few seconds."
+        cmd = agent_command("serve", "--data-dir", str(self.data_dir.root))
+        try:
+            subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        except OSError as exc:
+            log.error("cannot start the service: %s", exc)
+            return f"Could not start the service: {exc}"
+        log.info("started the service: %s", " ".join(cmd[1:]))
+        return "Starting the service…"
+
+
+__all__ = ["ApiError", "ServiceLink", "ServiceUnavailable", "read_service_url"]
