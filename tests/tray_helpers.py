@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, wait_until, write_config
+from tests.ui_helpers import start_xvfb
 
 NEEDED = ("Xvfb", "dbus-launch", "dbus-monitor", "dunst", "trayer", "notify-send", "xdotool")
 STRING = re.compile(r'^\s*string "(.*?)"$', re.S | re.M)
@@ -149,18 +150,8 @@ def _descendants(window):
 def start_desktop(workdir: Path) -> Desktop:
     require_desktop_binaries()
     workdir.mkdir(parents=True, exist_ok=True)
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    with os.fdopen(read_fd, "rb") as pipe:
-        while not number.endswith(b"\n"):
-            chunk = pipe.read(1)
-            if not chunk:
-                raise AssertionError("Xvfb exited before reporting its display number")
-            number += chunk
-    display = f":{int(number)}"
+    xvfb_server = start_xvfb("640x480x24")
+    xvfb, display = xvfb_server.process, xvfb_server.display
     env = {**os.environ, "DISPLAY": display, "HOME": str(workdir), "XDG_CONFIG_HOME": str(workdir / "config"),
            "XDG_RUNTIME_DIR": str(workdir / "run"), "PYSTRAY_BACKEND": "xorg"}
     (workdir / "run").mkdir(mode=0o700, exist_ok=True)
