@@ -110,3 +110,51 @@ def test_no_display_is_said_in_one_line(tmp_path):
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "no display" in out.stderr
+
+
+def _menu_index(menu, label: str) -> int:
+    for index in range(menu.index("end") + 1):
+        if menu.type(index) != "separator" and menu.entrycget(index, "label") == label:
+            return index
+    raise AssertionError(f"no menu entry {label!r}")
+
+
+def test_the_agent_menu_offers_the_tray_actions(harness, tmp_path, monkeypatch):
+    ui, service = harness
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    window = ui.app.open("probe")
+    from tray.autostart import XdgAutostart
+
+    window.menu.startup = XdgAutostart()
+    agent_menu = window.menu.agent
+    auth = {"Authorization": f"Bearer {service.token()}"}
+
+    agent_menu.invoke(_menu_index(agent_menu, "Pause capture"))
+    ui.pump(lambda: "Capture paused" in window.status.cget("text"), message="pause confirmed")
+    assert service.session.get(service.url + "/api/health").json()["capture"]["paused"] is True
+    agent_menu.invoke(_menu_index(agent_menu, "Pause capture"))
+    ui.pump(lambda: "Capture resumed" in window.status.cget("text"), message="resume confirmed")
+    assert service.session.get(service.url + "/api/health").json()["capture"]["paused"] is False
+
+    before = len(service.session.get(service.url + "/api/system/backups", headers=auth).json()["items"])
+    agent_menu.invoke(_menu_index(agent_menu, "Back up now"))
+    ui.pump(lambda: "Backup done" in window.status.cget("text"), timeout=20, message="backup done")
+    after = service.session.get(service.url + "/api/system/backups", headers=auth).json()["items"]
+    assert len(after) == before + 1
+    assert after[0]["path"] in window.status.cget("text")
+
+    desktop_file = tmp_path / "xdg" / "autostart" / "crm-agent.desktop"
+    agent_menu.invoke(_menu_index(agent_menu, "Start on login"))
+    assert desktop_file.exists() and "Exec=" in desktop_file.read_text()
+    agent_menu.invoke(_menu_index(agent_menu, "Start on login"))
+    assert not desktop_file.exists()
+
+
+def test_the_pause_checkbox_follows_the_service(harness):
+    ui, service = harness
+    window = ui.app.open("probe")
+    ui.pump(lambda: ui.app.link.connected, message="connected")
+    r = service.session.post(service.url + "/api/system/capture", json={"paused": True},
+                             headers={"Authorization": f"Bearer {service.token()}"})
+    assert r.status_code == 200
+    ui.pump(lambda: window.menu.capture_paused.get() is True, message="checkbox follows the event")

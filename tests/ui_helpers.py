@@ -97,11 +97,21 @@ class UiHarness:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.pump(timeout=0.2)
         path = SCREENSHOTS / f"{name}.png"
-        window_id = window.winfo_toplevel().winfo_id()
-        frame = window.winfo_toplevel().wm_frame()
-        target = frame if frame and frame != "0x0" else hex(window_id)
+        target = hex(self._wrapper_of(window.winfo_toplevel().winfo_id()))
         subprocess.run(["import", "-display", self.display, "-window", target, str(path)], check=True, timeout=30)
         return path
+
+    def _wrapper_of(self, window_id: int) -> int:
+        """Tk puts a toplevel's client window (and its menu bar) inside a wrapper window: shoot the wrapper."""
+        from Xlib import display as xdisplay
+
+        conn = xdisplay.Display(self.display)
+        try:
+            parent = conn.create_resource_object("window", window_id).query_tree().parent
+            root = conn.screen().root
+            return window_id if parent is None or parent.id == root.id else parent.id
+        finally:
+            conn.close()
 
     def close(self) -> None:
         self._quit_without_leaving()

@@ -9,6 +9,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
 from core.service_client import ServiceUnavailable
+from windows.agent_menu import AgentMenu
 
 if TYPE_CHECKING:
     from windows.app import UiApp
@@ -69,16 +70,20 @@ class BaseWindow:
         app.state.restore_geometry(self.top, self.name, self.scaled(self.default_size))
         self.top.protocol("WM_DELETE_WINDOW", self.close)
         self.top.bind("<Control-w>", lambda _e: self.close())
-        self.top.bind("<Control-q>", lambda _e: app.quit())
         self.top.bind("<F5>", lambda _e: self.refresh())
         self.banner = ServiceBanner(self.top, app)
+        self.status = ttk.Label(self.top, style="Muted.TLabel", padding=(8, 2), anchor="w")
+        self.status.pack(side="bottom", fill="x")
         self.body = ttk.Frame(self.top, padding=8)
         self.body.pack(side="top", fill="both", expand=True)
         self.closed = False
+        self.menu = AgentMenu(self, self.say)
+        self.top.bind("<Control-q>", lambda _e: self.menu.quit_agent())
         self.build(self.body)
         self._unsubscribe = [self.link.on_event(self._event), self.link.on_state(self._connection)]
         self.top.after(FIRST_CONNECT_GRACE_MS, self._check_first_connection)
         self.refresh()
+        self._refresh_agent_state()
 
     # -- for subclasses ------------------------------------------------------------------------------
 
@@ -100,6 +105,11 @@ class BaseWindow:
 
     # -- helpers -------------------------------------------------------------------------------------
 
+    def say(self, text: str) -> None:
+        """One line in the window's status bar (outcomes of actions, last update)."""
+        if not self.closed:
+            self.status.configure(text=text)
+
     def scaled(self, size: tuple[int, int]) -> tuple[int, int]:
         return int(size[0] * self.app.dpi), int(size[1] * self.app.dpi)
 
@@ -120,7 +130,12 @@ class BaseWindow:
 
     def _event(self, event: dict[str, Any]) -> None:
         if not self.closed:
+            self.menu.on_event(event)
             self.on_event(event)
+
+    def _refresh_agent_state(self) -> None:
+        self.link.get("/api/health", lambda health: None if self.closed else self.menu.update_from_health(health),
+                      lambda exc: None)
 
     def _connection(self, connected: bool) -> None:
         if self.closed:
@@ -130,6 +145,7 @@ class BaseWindow:
             self.banner.hide()
             if was_down:
                 self.refresh()
+            self._refresh_agent_state()
         else:
             self.banner.show()
 

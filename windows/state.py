@@ -54,7 +54,8 @@ class WindowState:
             if w <= screen_w and h <= screen_h and 0 <= x < screen_w - 50 and 0 <= y < screen_h - 50:
                 window.geometry(f"{w}x{h}+{x}+{y}")
                 return
-        w, h = min(default_size[0], screen_w), min(default_size[1], screen_h)
+        # Leave room for the title bar, a panel and the menu bar: the whole window must show at 1024x768.
+        w, h = min(default_size[0], screen_w - 24), min(default_size[1], screen_h - 120)
         window.geometry(f"{w}x{h}+{max(0, (screen_w - w) // 2)}+{max(0, (screen_h - h) // 2)}")
 
     def remember_geometry(self, window: tk.Toplevel, name: str) -> None:

@@ -1,0 +1,119 @@
+"""The menu bar every window carries: the tray's actions, for desktops whose tray icon has no menu.
+
+pystray's X11 backend has no menus (a click opens the dashboard), so the windows offer what the tray menu
+offers: open the other windows, pause/resume capture, back up now, start on login, quit. Every network
+call runs off the Tk thread; the outcome is said in the window's status line.
+"""
+
+from __future__ import annotations
+
+import logging
+import tkinter as tk
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from core.instance import TRAY, hand_over
+from tray import autostart
+
+if TYPE_CHECKING:
+    from windows.base import BaseWindow
+
+log = logging.getLogger(__name__)
+
+WINDOW_SHORTCUTS = (("Dashboard", "dashboard", "Control-Key-1", "Ctrl+1"),
+                    ("Settings", "settings", "Control-Key-2", "Ctrl+2"),
+                    ("Logs", "logs", "Control-Key-3", "Ctrl+3"))
+
+
+class AgentMenu:
+    def __init__(self, window: BaseWindow, say: Callable[[str], None],
+                 startup: Any = None) -> None:
+        self.window = window
+        self.app = window.app
+        self.link = window.link
+        self.say = say
+        self.startup = startup if startup is not None else autostart.for_platform()
+        top = window.top
+        self.capture_paused = tk.BooleanVar(top, value=False)
+        self.start_on_login = tk.BooleanVar(top, value=self._autostart_enabled())
+        bar = tk.Menu(top)
+        self.agent = tk.Menu(bar, tearoff=False)
+        self.agent.add_checkbutton(label="Pause capture", variable=self.capture_paused,
+                                   command=self.toggle_capture)
+        self.agent.add_command(label="Back up now", command=self.backup_now)
+        self.agent.add_separator()
+        self.agent.add_checkbutton(label="Start on login", variable=self.start_on_login,
+                                   command=self.toggle_autostart)
+        self.agent.add_separator()
+        self.agent.add_command(label="Close window", accelerator="Ctrl+W", command=window.close)
+        self.agent.add_command(label="Quit CRM Agent", accelerator="Ctrl+Q", command=self.quit_agent)
+        bar.add_cascade(label="Agent", menu=self.agent)
+        self.windows = tk.Menu(bar, tearoff=False)
+        for label, name, sequence, accelerator in WINDOW_SHORTCUTS:
+            self.windows.add_command(label=label, accelerator=accelerator,
+                                     command=lambda n=name: self.app.open(n))
+            top.bind(f"<{sequence}>", lambda _e, n=name: self.app.open(n))
+        bar.add_cascade(label="Window", menu=self.windows)
+        top.configure(menu=bar)
+        self.bar = bar
+
+    # -- state from the service ---------------------------------------------------------------------
+
+    def update_from_health(self, health: dict[str, Any]) -> None:
+        """Keep the checkbox true to the service (another client may have paused capture)."""
+        capture = health.get("capture") if isinstance(health, dict) else None
+        if isinstance(capture, dict):
+            self.capture_paused.set(bool(capture.get("paused")))
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "capture.state" and isinstance(event.get("data"), dict):
+            self.capture_paused.set(bool(event["data"].get("paused")))
+
+    # -- actions --------------------------------------------------------------------------------------
+
+    def toggle_capture(self) -> None:
+        paused = self.capture_paused.get()
+
+        def done(_body: Any) -> None:
+            self.say("Capture paused: new messages are refused until you resume." if paused
+                     else "Capture resumed.")
+
+        def failed(exc: Exception) -> None:
+            self.capture_paused.set(not paused)
+            self.say(f"Capture unchanged: {exc}")
+
+        self.link.call("POST", "/api/system/capture", {"paused": paused}, on_done=done, on_error=failed)
+
+    def backup_now(self) -> None:
+        self.say("Backing up…")
+
+        def done(body: Any) -> None:
+            where = body.get("path") if isinstance(body, dict) else None
+            self.say(f"Backup done: {where}" if where else "Backup done.")
+
+        self.link.call("POST", "/api/system/backup", {}, on_done=done,
+                       on_error=lambda exc: self.say(f"Backup failed: {exc}"))
+
+    def toggle_autostart(self) -> None:
+        want = self.start_on_login.get()
+        try:
+            where = self.startup.enable(autostart.launch_command()) if want else self.startup.disable()
+        except OSError as exc:
+            self.start_on_login.set(not want)
+            self.say(f"Start on login unchanged: {exc}")
+            return
+        log.info("start on login %s: %s", "on" if want else "off", where)
+        self.say("CRM Agent will start when you log in." if want else "CRM Agent will not start on login.")
+
+    def quit_agent(self) -> None:
+        """Quit everything: the tray (which stops the service) when it runs, and these windows."""
+        # Synchronous on purpose: a loopback round trip of a few ms, and the process ends right after.
+        if self.link.tray_running() and not hand_over(self.app.data_dir.root, "quit", timeout=3, name=TRAY):
+            log.warning("the tray did not answer the quit request")
+        self.app.quit()
+
+    def _autostart_enabled(self) -> bool:
+        try:
+            return bool(self.startup.enabled())
+        except OSError:
+            return False
