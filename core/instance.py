@@ -22,7 +22,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 OPEN_DASHBOARD = "open-dashboard"
-REQUESTS = (OPEN_DASHBOARD, "open-settings", "open-logs")
+QUIT = "quit"  # the windows' "Quit CRM Agent" asks the tray to stop everything
+REQUESTS = (OPEN_DASHBOARD, "open-settings", "open-logs", QUIT)
 TRAY = "tray"
 UI = "ui"
 

@@ -158,14 +158,21 @@ def _count_alerts(info: dict, data_dir: Path, want: int, timeout: float) -> int:
     return count
 
 
-def test_quit_stops_everything(tray_factory):
+@pytest.mark.parametrize("how", ["sigterm", "windows_quit_request"])
+def test_quit_stops_everything(tray_factory, how):
     tray = tray_factory()
     info = wait_for(tray.healthy_service, timeout=30, message="the supervised service")
     requests.get(info["url"] + "/api/health", timeout=5)
     tree = [tray.process, *psutil.Process(tray.process.pid).children(recursive=True)]
     pids = [p.pid for p in tree]
     assert info["pid"] in pids
-    assert tray.stop() == 0  # SIGTERM runs the same path as the Quit menu item
+    if how == "sigterm":
+        assert tray.stop() == 0  # SIGTERM runs the same path as the Quit menu item
+    else:  # the windows' "Quit CRM Agent"
+        from core.instance import QUIT, TRAY, hand_over
+
+        assert hand_over(tray.data_dir, QUIT, name=TRAY)
+        assert tray.process.wait(timeout=15) == 0
     wait_for(lambda: not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"],
              timeout=10, message="every process of the tray to exit")
     assert not (tray.data_dir / "service.json").exists()

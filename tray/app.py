@@ -22,7 +22,7 @@ from typing import Any
 
 from core.children import agent_command
 from core.event_stream import EventStream
-from core.instance import OPEN_DASHBOARD, InstanceLock, hand_over
+from core.instance import OPEN_DASHBOARD, QUIT, InstanceLock, hand_over
 from core.paths import DataDir, resolve_data_dir
 from core.service_client import ServiceClient, ServiceUnavailable
 from tray import autostart
@@ -212,6 +212,9 @@ class DesktopApp:
         )
 
     def _on_request(self, request: str) -> None:
+        if request == QUIT:
+            self.quit()
+            return
         self.open_ui(request.removeprefix("open-") if request != OPEN_DASHBOARD else "dashboard")
 
     @staticmethod

@@ -12,7 +12,7 @@ import tkinter as tk
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.instance import TRAY, hand_over
+from core.instance import QUIT, TRAY, hand_over
 from tray import autostart
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class AgentMenu:
     def quit_agent(self) -> None:
         """Quit everything: the tray (which stops the service) when it runs, and these windows."""
         # Synchronous on purpose: a loopback round trip of a few ms, and the process ends right after.
-        if self.link.tray_running() and not hand_over(self.app.data_dir.root, "quit", timeout=3, name=TRAY):
+        if self.link.tray_running() and not hand_over(self.app.data_dir.root, QUIT, timeout=3, name=TRAY):
             log.warning("the tray did not answer the quit request")
         self.app.quit()
 

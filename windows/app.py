@@ -88,7 +88,7 @@ class UiApp:
     def handle_request(self, request: str) -> None:
         """From another launch (instance listener thread): 'open-<window>'."""
         name = request.removeprefix("open-")
-        if name in WINDOWS:
+        if request.startswith("open-") and name in WINDOWS:
             self.ui.post(lambda: self.open(name))
 
     def window_closed(self, name: str) -> None:
