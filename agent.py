@@ -10,6 +10,8 @@
   agent.py user list                                                      list users
   agent.py config check [--data-dir DIR] [--config FILE]                  validate config.json
   agent.py backup now | list [--data-dir DIR]                             verified backups of the database
+  agent.py backup restore FILE [--data-dir DIR]                           restore a backup (through the service
+                                                                          when one runs on that data directory)
   agent.py config show                                                    print the effective settings
   agent.py ai-worker                                                      the LLM worker (started by the service)
   agent.py rules-worker                                                   the built-in analyzer for capture batches
@@ -63,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     backup_sub = backup.add_subparsers(dest="backup_command", required=True)
     _common(backup_sub.add_parser("now", help="write a verified backup now (safe while the service runs)"))
     _common(backup_sub.add_parser("list", help="list backups, newest first"))
+    restore = backup_sub.add_parser("restore", help="replace the database with a backup (the current one is "
+                                                    "saved first as a -pre-restore backup)")
+    restore.add_argument("file", help="the backup file (.db or encrypted .db.enc)")
+    _common(restore)
 
     sub.add_parser("ui", help="dashboard | settings | logs: open a window (one UI process hosts them all)")
     sub.add_parser("autostart", help="on | off | status: start the desktop agent on login")
@@ -104,6 +110,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 1
+    service_lock = _take_service_lock(data_dir)
+    if service_lock is None:
+        return 1
     log_file = Path(config["logging.file"]) if config["logging.file"] else data_dir.log_file
     setup_logging(config["logging.level"], log_file, config["logging.max_bytes"], config["logging.backup_count"],
                   to_stderr=False)
@@ -115,6 +124,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     return serve_forever(service, host, port, announce)
+
+
+SERVICE_LOCK_WAIT_S = 600.0
+
+
+def _take_service_lock(data_dir):  # noqa: ANN001 - DataDir -> FileLock | None
+    """Held for the service's lifetime (the OS drops it at exit): a restore run from the command line takes it
+    too, so the service waits for the restore to finish instead of opening a database being replaced."""
+    from core.oslock import FileLock
+
+    lock = FileLock(data_dir.service_lock_file)
+    if lock.try_acquire():
+        return lock
+    print("waiting for the data directory's lock (a restore or another service is using it)", file=sys.stderr,
+          flush=True)
+    if lock.acquire(SERVICE_LOCK_WAIT_S):
+        return lock
+    print(f"error: {data_dir.service_lock_file} stayed locked for {SERVICE_LOCK_WAIT_S:.0f} s; is another service "
+          "running on this data directory?", file=sys.stderr)
+    return None
 
 
 def _read_password() -> str:
@@ -176,28 +205,35 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from crm.service import database_url
+    from storage.backup_crypto import BackupCryptoError, load_or_create_key
     from storage.backups import BackupError, backup_database, list_backups
 
     data_dir = _data_dir(args).ensure()
     config = _load_config(args, data_dir)
     if args.backup_command == "list":
         for info in list_backups(data_dir.backups):
-            print(f"{info.created_at}\t{info.size_bytes}\t{info.status}\t{info.path}")
+            flags = "".join((" encrypted" if info.encrypted else "", " pre-restore" if info.pre_restore else ""))
+            print(f"{info.created_at}\t{info.size_bytes}\t{info.status}{flags}\t{info.path}")
         return 0
     url = database_url(config, data_dir)
     if not url.startswith("sqlite:///"):
         print("error: backups are for the local SQLite database", file=sys.stderr)
         return 1
     source = Path(url[len("sqlite:///"):])
+    if args.backup_command == "restore":
+        from crm.restore_cli import restore_command
+
+        return restore_command(Path(args.file), data_dir, config)
     if not source.exists():
         print(f"error: no database at {source}", file=sys.stderr)
         return 1
     try:
-        info = backup_database(source, data_dir.backups, config["database.max_backups"])
-    except (BackupError, OSError) as exc:
+        key = load_or_create_key(data_dir.backup_key_file) if config["database.backup_encryption"] else None
+        info = backup_database(source, data_dir.backups, config["database.max_backups"], key=key)
+    except (BackupError, BackupCryptoError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"backup written and verified: {info.path} ({info.size_bytes} bytes)")
+    print(f"backup written and verified: {info.path} ({info.size_bytes} bytes{', encrypted' if key else ''})")
     return 0
 
 

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
 import gevent
@@ -29,6 +30,7 @@ from core.clock import iso
 from core.secrets_store import write_private_file
 from crm import metrics
 from crm.service import Service
+from storage.backups import list_backups
 from storage.database import WalCheckpointer
 
 log = logging.getLogger("crm_agent.server")
@@ -38,6 +40,8 @@ METRICS_PUSH_INTERVAL_S = 10.0
 WAL_CHECKPOINT_INTERVAL_S = 1.0
 MAX_CONNECTIONS = 1000
 STOP_GRACE_S = 2.0
+FIRST_BACKUP_DELAY_S = 60.0  # the first automatic backup waits until start-up work has settled
+FIRST_MAINTENANCE_DELAY_S = 600.0
 
 
 class AgentHandler(WSGIHandler):
@@ -116,18 +120,50 @@ def housekeeping(service: Service) -> None:
 
 
 def scheduled_backups(service: Service) -> None:
-    """A verified backup every database.backup_interval_s (0 turns them off), on a worker thread."""
-    from api.routes.system import run_backup
+    """A verified backup every database.backup_interval_s (0 turns them off), counted from the newest backup.
 
+    Counting from the newest backup rather than from start means an agent restarted every day still backs
+    up daily (a 24 h timer restarted with it would never fire).
+    """
     interval = service.config["database.backup_interval_s"]
     if interval <= 0 or service.db.sqlite_path is None:
         return
     while True:
-        gevent.sleep(interval)
+        gevent.sleep(seconds_until_next_backup(service, interval))
         try:
-            run_backup(service, off_loop=True)
+            service.maintenance.backup()
         except Exception:
             log.exception("scheduled backup failed")
+            gevent.sleep(min(interval, 600))  # a failing backup is retried, not every loop turn
+
+
+def seconds_until_next_backup(service: Service, interval: float) -> float:
+    newest = list_backups(service.data_dir.backups)
+    if not newest:
+        return min(interval, FIRST_BACKUP_DELAY_S)
+    age = time.time() - newest[0].path.stat().st_mtime
+    return max(FIRST_BACKUP_DELAY_S if age >= interval else 0.0, interval - age)
+
+
+def scheduled_maintenance(service: Service) -> None:
+    """Retention, ANALYZE and VACUUM every database.maintenance_interval_s (0 turns it off)."""
+    interval = service.config["database.maintenance_interval_s"]
+    if interval <= 0 or service.db.sqlite_path is None:
+        return
+    gevent.sleep(min(interval, FIRST_MAINTENANCE_DELAY_S))
+    while True:
+        try:
+            service.maintenance.run_retention()
+        except Exception:
+            log.exception("scheduled database maintenance failed")
+        gevent.sleep(interval)
+
+
+def use_gevent_for_maintenance(service: Service) -> None:
+    """Backups, restores and VACUUM run on gevent's thread pool; their progress comes back to the loop."""
+    hub = gevent.get_hub()
+    service.maintenance.off_loop = hub.threadpool.apply
+    service.maintenance.call_on_loop = hub.loop.run_callback_threadsafe
 
 
 def sample_system(service: Service) -> None:
@@ -195,6 +231,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     stop = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)
+    use_gevent_for_maintenance(service)
     server = make_server(service, host, port)
     server.start()
     bound = server.server_port
@@ -209,6 +246,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     checkpoints = gevent.spawn(checkpoint_wal, service)
     sampler = gevent.spawn(sample_system, service)
     backups = gevent.spawn(scheduled_backups, service)
+    upkeep = gevent.spawn(scheduled_maintenance, service)
     stop.wait()
     log.info("stopping service")
     if server.ws_endpoint is not None:
@@ -219,6 +257,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     checkpoints.kill()
     sampler.kill()
     backups.kill()
+    upkeep.kill()
     service.close()
     try:
         service.data_dir.service_info_file.unlink()

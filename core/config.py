@@ -151,6 +151,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database.backup_interval_s", 86400, integer(0, 30 * 86400),
             "Seconds between automatic backups; 0 disables them."),
     Setting("database.max_backups", 7, integer(1, 1000), "Backups kept; the oldest is removed first."),
+    Setting("database.backup_encryption", False, boolean,
+            "Encrypt backups (AES-256-GCM) with the key in backup.key in the data directory, created on first "
+            "use. Keep a copy of that file elsewhere: an encrypted backup cannot be restored without it."),
+    Setting("database.raw_retention_days", 90, integer(0, 36500),
+            "Raw capture payloads (messages.raw) of messages sent longer ago than this are cleared by the "
+            "maintenance job; the message itself stays. 0 keeps them forever."),
+    Setting("database.log_retention_days", 30, integer(0, 36500),
+            "Rows of system_logs older than this are deleted by the maintenance job; 0 keeps them forever."),
+    Setting("database.maintenance_interval_s", 86400, integer(0, 30 * 86400),
+            "Seconds between maintenance runs (retention, ANALYZE, VACUUM when worthwhile); the first runs "
+            "10 minutes after start. 0 disables them."),
+    Setting("database.vacuum_min_free_percent", 20.0, number(0, 100),
+            "The maintenance job runs VACUUM (which rewrites the whole file) only when at least this share of "
+            "the database's pages is free."),
     # ai
     Setting("ai.engine", "auto", choice("auto", "rules", "llm"),
             "auto: answer with the built-in analyzer at once and add the LLM analysis asynchronously; "

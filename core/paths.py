@@ -76,3 +76,13 @@ class DataDir:
     @property
     def backups(self) -> Path:
         return self.root / "backups"
+
+    @property
+    def backup_key_file(self) -> Path:
+        """The AES key of encrypted backups (0600), created with the first encrypted backup."""
+        return self.root / "backup.key"
+
+    @property
+    def service_lock_file(self) -> Path:
+        """Held by the running service, and by `agent.py backup restore` when no service runs."""
+        return self.root / "service.lock"

@@ -118,13 +118,17 @@ class AnalysisCoordinator:
             self.follow_ups_dropped += 1
             log.debug("LLM follow-up for message %s skipped: %s", record["id"], exc)
             return
-        future.add_done_callback(lambda f: self._store_follow_up(record, f))
+        generation = self.db.generation
+        future.add_done_callback(lambda f: self._store_follow_up(record, f, generation))
 
-    def _store_follow_up(self, record: dict[str, Any], future: Any) -> None:
+    def _store_follow_up(self, record: dict[str, Any], future: Any, generation: int) -> None:
         try:
             analysis = future.result()
         except Exception as exc:  # noqa: BLE001 - the built-in analysis stands
             log.info("LLM follow-up for message %s failed: %s", record["id"], exc)
+            return
+        if generation != self.db.generation:  # a restore replaced the database: that message id is not ours
+            log.info("LLM follow-up for message %s dropped: the database was restored meanwhile", record["id"])
             return
         now = iso(self.clock.now())
         with self.db.transaction():

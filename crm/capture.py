@@ -84,6 +84,12 @@ class CapturePipeline:
         # capture() and joining the queue, so a second copy of a message not yet committed is always here.
         self._unwritten: dict[str, _Pending] = {}
 
+    @property
+    def idle(self) -> bool:
+        """No accepted capture is waiting to be written (a restore waits for this before it starts)."""
+        with self._queue_lock:
+            return not self._queue and not self._leader_active
+
     def capture(self, request: CaptureRequest) -> tuple[dict[str, Any], bool]:
         """Store one captured message. Returns (response body, created)."""
         try:

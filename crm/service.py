@@ -22,6 +22,7 @@ from core.paths import DataDir
 from core.secrets_store import read_or_create_secret
 from crm.analysis import AnalysisCoordinator, make_worker
 from crm.capture import CapturePipeline
+from crm.maintenance import Maintenance
 from crm.metrics import system_usage
 from crm.monitor import MonitorSettings, SystemMonitor
 from crm.users import ensure_first_admin
@@ -51,6 +52,7 @@ class Service:
     analysis: AnalysisCoordinator
     monitor: SystemMonitor
     db_log_handler: DatabaseLogHandler
+    maintenance: Maintenance
     started_monotonic: float = field(default_factory=time.monotonic)
     first_admin_password: str | None = None
     capture_paused: bool = False
@@ -102,17 +104,19 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         monitor.capture_seen(record)
         coordinator.follow_up(record)
 
+    pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
+                               after_capture=after_capture)
     service = Service(
         config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
         login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
         login_limiter=RateLimiter(clock, login_rate, burst=max(1, min(10, int(login_rate * 60)))),
         client_limiter=RateLimiter(clock, rate, burst),
         token_limiter=RateLimiter(clock, rate, burst),
-        pipeline=CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
-                                 after_capture=after_capture),
+        pipeline=pipeline,
         analysis=coordinator,
         monitor=monitor,
         db_log_handler=db_log_handler,
+        maintenance=Maintenance(db, data_dir, config, bus, clock, writes_idle=lambda: pipeline.idle),
         capture_paused=config["capture.paused"],
     )
     service.first_admin_password = ensure_first_admin(db, clock, data_dir)

@@ -59,6 +59,9 @@ class Database:
         # Under gevent this is a cooperative lock; nothing yields inside a transaction, so it never waits.
         self._lock = threading.RLock()
         self._txn_sequence: int | None = None
+        # Bumped when a restore replaces the content: work started before it (an LLM follow-up holding a
+        # message id) must not write into the restored database.
+        self.generation = 0
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -168,6 +171,14 @@ class Database:
             except BaseException:
                 self._rollback_quietly()
                 raise
+
+    @contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """Hold back this connection's transactions (they wait on the lock) while another connection
+        rewrites the file (restore, VACUUM). Transactions of this greenlet still run (the lock is reentrant)."""
+        with self._lock:
+            assert not self._depth, "writes are held outside a transaction"
+            yield
 
     def _rollback_quietly(self) -> None:
         try:

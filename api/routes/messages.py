@@ -22,6 +22,8 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
     def capture(request: Request) -> Reply:
         if service.capture_paused:
             raise ApiError(503, "capture_paused", "capture is paused in the agent", headers={"Retry-After": "30"})
+        if service.maintenance.restoring:  # the extension retries; nothing acknowledged is lost
+            raise ApiError(503, "restoring", "a backup is being restored; retry shortly", headers={"Retry-After": "2"})
         body: CaptureRequest = request.body(CaptureRequest)
         try:
             result, created = service.pipeline.capture(body)
@@ -60,7 +62,7 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
     routes.add("POST", "/api/messages/capture", capture, tag="messages", body=CaptureRequest,
                summary="Capture a WhatsApp message (idempotent on message_id)",
                responses={201: "stored", 200: "already stored (duplicate: true)", 422: "invalid field",
-                          503: "capture paused"},
+                          503: "capture paused or a restore running (Retry-After)"},
                response_schema={"type": "object", "required": ["id", "conversation_id", "customer_id", "duplicate",
                                                                "analysis"]})
     routes.add("GET", "/api/messages", list_messages, tag="messages", summary="List messages, newest first",
