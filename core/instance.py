@@ -1,7 +1,7 @@
 """One process of a kind per data directory (the tray, the UI): a second launch hands its request to the
 running one and exits.
 
-The first instance holds an OS lock on `<data_dir>/<name>.lock` (fcntl on POSIX, msvcrt on Windows; the OS
+The first instance holds an OS lock on `<data_dir>/<name>.lock` (core.oslock; the OS
 drops it when the process dies, so a crash leaves no stale lock) and listens on a loopback TCP port written
 into the lock file with a random key. A later instance that cannot take the lock reads port and key,
 sends one line ("<key> open-dashboard"), waits for "ok" and exits 0.
@@ -13,11 +13,12 @@ import logging
 import os
 import secrets
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from core.oslock import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -28,43 +29,19 @@ TRAY = "tray"
 UI = "ui"
 
 
-def _try_lock(fd: int) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-
-
 class InstanceLock:
     """`acquire()` is True in the first instance; then `serve(handler)` receives the others' requests."""
 
     def __init__(self, data_root: Path, name: str = TRAY) -> None:
         self.path = data_root / f"{name}.lock"
         self.info_path = data_root / f"{name}.instance"
-        self._fd: int | None = None
+        self._lock = FileLock(self.path)
         self._server: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._key = secrets.token_hex(16)
 
     def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        if _try_lock(fd):
-            self._fd = fd
-            return True
-        os.close(fd)
-        return False
+        return self._lock.try_acquire()
 
     def serve(self, handler: Callable[[str], None]) -> int:
         """Listen for requests from later instances; handler(request) runs on the listener thread."""
@@ -115,9 +92,7 @@ class InstanceLock:
             self.info_path.unlink()
         except FileNotFoundError:
             pass
-        if self._fd is not None:
-            os.close(self._fd)  # drops the lock
-            self._fd = None
+        self._lock.release()
 
 
 def hand_over(data_root: Path, request: str = OPEN_DASHBOARD, timeout: float = 5.0, name: str = TRAY) -> bool:
