@@ -12,6 +12,7 @@
   agent.py backup now | list [--data-dir DIR]                             verified backups of the database
   agent.py backup restore FILE [--data-dir DIR]                           restore a backup (through the service
                                                                           when one runs on that data directory)
+  agent.py init [--data-dir DIR] [--config FILE]                          data directories, config, database
   agent.py config show                                                    print the effective settings
   agent.py ai-worker                                                      the LLM worker (started by the service)
   agent.py rules-worker                                                   the built-in analyzer for capture batches
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(restore)
 
     sub.add_parser("ui", help="dashboard | settings | logs: open a window (one UI process hosts them all)")
+    _common(sub.add_parser("init", help="create the data directories, a default config.json when there is none "
+                                       "and the database (what the installer runs; safe to repeat)"))
+
     sub.add_parser("autostart", help="on | off | status: start the desktop agent on login")
     sub.add_parser("ai-worker", help="the LLM worker process (started by the service)")
     sub.add_parser("rules-worker", help="the built-in analyzer for capture batches (started by the service)")
@@ -237,6 +241,42 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+# What the installer writes when there is no config.json yet: the one key most users edit (to let their
+# browser extension in); everything else keeps its default (docs/config.md).
+DEFAULT_CONFIG = {"security.extension_origins": []}
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create what the agent needs in the data directory; never overwrite what is already there."""
+    from core.clock import Clock, iso
+    from core.config import ConfigError, save_overrides
+    from crm.service import database_url
+    from storage.database import Database
+    from storage.migrations import migrate
+
+    data_dir = _data_dir(args).ensure()
+    for directory in (data_dir.backups, data_dir.models):
+        directory.mkdir(parents=True, exist_ok=True)
+    path = _config_path(args, data_dir)
+    if path.exists():
+        print(f"config: {path} kept")
+    else:
+        save_overrides(path, DEFAULT_CONFIG)
+        print(f"config: {path} written")
+    try:
+        config = _load_config(args, data_dir)
+    except ConfigError as exc:
+        print(f"{path}: invalid: {exc}", file=sys.stderr)
+        return 1
+    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    try:
+        version = migrate(db, iso(Clock().now()))
+    finally:
+        db.close()
+    print(f"database: {database_url(config, data_dir)} at schema version {version}")
+    return 0
+
+
 def cmd_ai_worker(args: argparse.Namespace, rest: list[str]) -> int:
     from ai.worker import main
 
@@ -273,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_config(args)
     if args.command == "backup":
         return cmd_backup(args)
+    if args.command == "init":
+        return cmd_init(args)
     build_parser().print_help()
     return 2
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
+  "${PYTHON:-python3}" -m venv .venv
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate

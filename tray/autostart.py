@@ -52,6 +52,20 @@ def desktop_exec_quote(arg: str) -> str:
     return f'"{escaped}"'
 
 
+def entry_icon() -> Path:
+    """The icon file the autostart entry names. The frozen binary's own copy sits in a directory that is
+    removed when it exits, so it is first copied to $XDG_DATA_HOME/icons/crm-agent.png."""
+    if not is_frozen():
+        return ICON
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    target = base / "icons" / "crm-agent.png"
+    data = ICON.read_bytes()
+    if not target.is_file() or target.read_bytes() != data:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return target
+
+
 def desktop_entry(cmd: list[str]) -> str:
     # The quoting rule applies after the general string unescaping, so every backslash is doubled again.
     exec_line = " ".join(desktop_exec_quote(a) for a in cmd).replace("\\", "\\\\")
@@ -62,7 +76,7 @@ def desktop_entry(cmd: list[str]) -> str:
         f"Name={NAME}",
         "Comment=Local companion for WhatsApp sales: tray icon, alerts and the capture service",
         f"Exec={exec_line}",
-        f"Icon={ICON}",
+        f"Icon={entry_icon()}",
         "Terminal=false",
         "Categories=Office;",
         "X-GNOME-Autostart-enabled=true",
