@@ -205,3 +205,10 @@ def test_uninstall_keeps_the_data_and_purge_removes_it(installed):
     assert purge.returncode == 0, purge.stdout + purge.stderr
     assert f"removed {data}" in purge.stdout and not data.exists()
     assert home.exists() and (home / ".local" / "share").exists()
+
+
+def test_a_child_that_may_outlive_a_frozen_parent_unpacks_its_own_copy(monkeypatch):
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert children.independent_env({"PATH": "/usr/bin"}) == {"PATH": "/usr/bin", "PYINSTALLER_RESET_ENVIRONMENT": "1"}
+    monkeypatch.delattr(sys, "frozen")
+    assert children.independent_env({"PATH": "/usr/bin"}) == {"PATH": "/usr/bin"}
