@@ -200,7 +200,7 @@ def test_a_100_mb_log_opens_fast_without_reading_it_whole(ui, tmp_path):
     assert elapsed < 3.0, elapsed
     assert grown_mb < 80, grown_mb  # the file is 100 MB; the tail is 256 kB
     assert shown(window)[-1] == block.splitlines()[-1]
-    assert "MB" in window.status.cget("text") and "older lines" in window.status.cget("text")
+    assert "MB" in window.file_status.cget("text") and "older lines" in window.file_status.cget("text")
     before = len(shown(window))
     window.load_older()
     ui.pump(lambda: len(shown(window)) > before, timeout=5, message="older lines")
@@ -225,3 +225,17 @@ def test_logs_are_readable_while_the_service_is_down(ui, tmp_path):
             timeout=5, message="the service's last lines")
     assert window.banner.start_button.winfo_ismapped()
     ui.screenshot(window.top, "logs-service-down")
+
+
+def test_the_logs_window_never_imports_gevent_bottle_storage_crm_or_api():
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    code = ("import sys, windows.app, windows.logs, windows.logfile;"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'bottle', 'storage', 'crm', 'api'));"
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -83,8 +83,8 @@ class LogsWindow(BaseWindow):
         self.match_label = ttk.Label(bar, style="Muted.TLabel", width=11)
         self.match_label.pack(side="left", padx=(4, 0))
 
-        self.status = ttk.Label(parent, style="Muted.TLabel", anchor="w")
-        self.status.pack(side="bottom", fill="x", pady=(4, 0))
+        self.file_status = ttk.Label(parent, style="Muted.TLabel", anchor="w")
+        self.file_status.pack(side="bottom", fill="x", pady=(4, 0))
         self.empty = ttk.Label(parent, style="Empty.TLabel", anchor="center")
         frame = ttk.Frame(parent)
         frame.pack(side="top", fill="both", expand=True)
@@ -150,7 +150,7 @@ class LogsWindow(BaseWindow):
         self._file = LogFile(path)
         self._lines.clear()
         self.text.delete("1.0", "end")
-        self.status.configure(text=f"Reading {path}…")
+        self.file_status.configure(text=f"Reading {path}…")
 
         file = self._file
 
@@ -269,7 +269,7 @@ class LogsWindow(BaseWindow):
     def _show_error(self, exc: Exception) -> None:
         if not self.closed:
             self._show_empty(f"Cannot read the log file: {exc}")
-            self.status.configure(text=str(exc))
+            self.say(str(exc))
 
     def _update_status(self, size: int | None = None) -> None:
         if self._file is None:
@@ -283,7 +283,7 @@ class LogsWindow(BaseWindow):
         if not self._file.at_beginning:
             parts.append("older lines: scroll up")
         parts.append("paused" if self.paused else "following")
-        self.status.configure(text="  ·  ".join(parts))
+        self.file_status.configure(text="  ·  ".join(parts))
 
     # -- following -----------------------------------------------------------------------------------------
 
@@ -441,7 +441,7 @@ class LogsWindow(BaseWindow):
             what = f"{self.visible_line_count()} lines"
         self.top.clipboard_clear()
         self.top.clipboard_append(content)
-        self.status.configure(text=f"Copied the {what} to the clipboard.")
+        self.say(f"Copied the {what} to the clipboard.")
         return content
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
