@@ -17,6 +17,18 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """One Xvfb for every test that runs Tk in this process. Tk keeps a display's X connection until the
+    process exits, and a server that goes away under it ends the whole test process at the next Tk event
+    ("XIO: fatal IO error"), so the server outlives every in-process window."""
+    from tests.ui_helpers import start_xvfb
+
+    xvfb = start_xvfb()
+    yield xvfb.display
+    xvfb.close()
+
+
 @pytest.fixture
 def fresh_service(tmp_path) -> Iterator[RunningService]:
     running = start_service(tmp_path / "agent")

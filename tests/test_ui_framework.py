@@ -13,7 +13,7 @@ from tkinter import ttk
 import pytest
 
 from tests.helpers import ROOT, start_service
-from tests.ui_helpers import UiHarness, start_xvfb
+from tests.ui_helpers import UiHarness
 from windows.base import BaseWindow
 from windows.calls import Debouncer
 
@@ -37,13 +37,6 @@ class ProbeWindow(BaseWindow):
 
     def on_event(self, event: dict) -> None:
         self.events.append(event)
-
-
-@pytest.fixture(scope="module")
-def display():
-    xvfb = start_xvfb()
-    yield xvfb.display
-    xvfb.close()
 
 
 @pytest.fixture

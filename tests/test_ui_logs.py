@@ -3,7 +3,6 @@ a 100 MB file opened without reading it whole; LogFile's reading on its own."""
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ import psutil
 import pytest
 
 from tests.helpers import start_service
-from tests.ui_helpers import UiHarness, start_xvfb
+from tests.ui_helpers import UiHarness
 from windows.logfile import LEVELS, LogFile
 
 LEVEL_CYCLE = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -28,19 +27,11 @@ def write_lines(path: Path, numbers: range, levels: tuple[str, ...] = ("INFO",),
         f.writelines(log_line(n, levels[n % len(levels)]) for n in numbers)
 
 
-@pytest.fixture(scope="module")
-def display():
-    xvfb = start_xvfb()
-    yield xvfb.display
-    xvfb.close()
-
-
 @pytest.fixture
 def ui(display, tmp_path):
     harness = UiHarness(tmp_path / "agent", display)
     yield harness
     harness.close()
-    gc.collect()  # Tk objects must be finalized on this (the Tk) thread, not by a GC run on a worker thread
 
 
 def shown(window) -> list[str]:

@@ -8,6 +8,7 @@ into the folder the test run prints at the end (SCREENSHOTS).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -120,3 +121,7 @@ class UiHarness:
             self.root.destroy()
         except tk.TclError:
             pass
+        # Free the Tcl interpreter now, on the Tk thread: left to a garbage collection that happens to run
+        # on a worker thread, Tcl aborts the whole test process.
+        self.app = self.root = None
+        gc.collect()
