@@ -128,21 +128,24 @@ def scheduled_backups(service: Service) -> None:
     interval = service.config["database.backup_interval_s"]
     if interval <= 0 or service.db.sqlite_path is None:
         return
+    delay = seconds_until_next_backup(service, interval, just_started=True)
     while True:
-        gevent.sleep(seconds_until_next_backup(service, interval))
+        gevent.sleep(delay)
         try:
             service.maintenance.backup()
         except Exception:
             log.exception("scheduled backup failed")
             gevent.sleep(min(interval, 600))  # a failing backup is retried, not every loop turn
+        delay = seconds_until_next_backup(service, interval)
 
 
-def seconds_until_next_backup(service: Service, interval: float) -> float:
+def seconds_until_next_backup(service: Service, interval: float, just_started: bool = False) -> float:
+    """Due `interval` after the newest backup; right after start, an overdue one waits for start-up to settle."""
     newest = list_backups(service.data_dir.backups)
-    if not newest:
-        return min(interval, FIRST_BACKUP_DELAY_S)
-    age = time.time() - newest[0].path.stat().st_mtime
-    return max(FIRST_BACKUP_DELAY_S if age >= interval else 0.0, interval - age)
+    due_in = interval - (time.time() - newest[0].path.stat().st_mtime) if newest else 0.0
+    if just_started:
+        return max(due_in, min(interval, FIRST_BACKUP_DELAY_S))
+    return max(due_in, 0.0)
 
 
 def scheduled_maintenance(service: Service) -> None:

@@ -37,7 +37,6 @@ from core.config import load_config
 from core.events import EventBus
 from core.paths import DataDir
 from crm.maintenance import Maintenance
-from storage.backups import backup_database
 from storage.database import Database, sqlite_url
 from storage.migrations import migrate
 
@@ -84,6 +83,29 @@ def timed(work) -> float:
     return time.perf_counter() - started
 
 
+class PhaseClock:
+    """Times each phase from the progress events (the first event of a phase is never throttled)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.runs: list[list[tuple[str, float]]] = []
+        self._marks: list[tuple[str, float]] = []
+        bus.subscribe(self._seen)
+
+    def _seen(self, event: dict) -> None:
+        if event["type"] == "backup.progress" and (not self._marks or self._marks[-1][0] != event["data"]["phase"]):
+            self._marks.append((event["data"]["phase"], time.perf_counter()))
+
+    def wrap(self, work):
+        def run() -> None:
+            self._marks = []
+            work()
+            end = time.perf_counter()
+            marks = [*self._marks, ("end", end)]
+            self.runs.append([(phase, marks[i + 1][1] - at) for i, (phase, at) in enumerate(marks[:-1])])
+
+        return run
+
+
 def read_all(path: Path) -> None:
     with open(path, "rb") as f:
         while f.read(MB):
@@ -111,24 +133,29 @@ def main() -> int:
 
         config = load_config(None)
         db = Database(sqlite_url(live))
-        maintenance = Maintenance(db, data_dir, config, EventBus(16), Clock(), writes_idle=lambda: True)
-        results.append(("backup (online API + integrity_check)",
-                        timed(lambda: backup_database(live, data_dir.backups, 100))))
+        bus = EventBus(16)
+        phases = PhaseClock(bus)
+        maintenance = Maintenance(db, data_dir, config, bus, Clock(), writes_idle=lambda: True)
+        results.append(("backup (online API + integrity_check)", timed(phases.wrap(maintenance.backup))))
         plain = sorted(data_dir.backups.glob("*.db"))[-1]
         key_config = config.with_overrides({"database.backup_encryption": True})
         maintenance.config = key_config
-        results.append(("backup encrypted (+ AES-256-GCM)", timed(maintenance.backup)))
+        results.append(("backup encrypted (+ AES-256-GCM)", timed(phases.wrap(maintenance.backup))))
         encrypted = sorted(data_dir.backups.glob("*.db.enc"))[-1]
         maintenance.config = config
-        results.append(("restore (check, safety backup, write)", timed(lambda: maintenance.restore(plain))))
+        results.append(("restore (check, safety backup, write)",
+                        timed(phases.wrap(lambda: maintenance.restore(plain)))))
         maintenance.config = key_config
-        results.append(("restore encrypted (decrypt, check, ...)", timed(lambda: maintenance.restore(encrypted))))
+        results.append(("restore encrypted (decrypt, check, ...)",
+                        timed(phases.wrap(lambda: maintenance.restore(encrypted)))))
         db.close()
 
         copy_s = results[1][1]
         print(f"   {'step':42s} {'seconds':>8s} {'s/100 MB':>9s} {'x plain copy':>13s}")
-        for name, seconds in results:
+        for (name, seconds), breakdown in zip(results, [None, None, *phases.runs], strict=True):
             print(f"   {name:42s} {seconds:8.2f} {seconds * per100:9.2f} {seconds / copy_s:12.1f}x")
+            if breakdown:
+                print("      phases: " + ", ".join(f"{phase} {s:.2f}" for phase, s in breakdown))
         with sqlite3.connect(live) as conn:
             ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
             count = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]

@@ -305,3 +305,50 @@ def test_kill_during_a_cli_restore_leaves_the_old_database_and_the_next_restore_
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT COUNT(*) FROM ballast").fetchone()[0] == 150 * 16
     assert not (data_dir / "restore-candidate.db").exists()
+
+
+def test_backup_progress_is_published_and_listed_while_it_runs(tmp_path):
+    svc = start_service(tmp_path / "agent")
+    try:
+        _ballast(svc.data_dir / "crm_agent.db", 150)
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(reply=svc.post("/api/system/backup", timeout=300)))
+        worker.start()
+        running = wait_until(lambda: svc.get("/api/system/backups").json()["running"], timeout=60, interval=0.005,
+                             message="the backup listed as running")
+        worker.join(300)
+        assert result["reply"].status_code == 201
+        assert running["kind"] == "backup" and running["phase"] in ("starting", "copy", "verify")
+        assert 0 <= running["percent"] <= 100
+        ws = websocket.create_connection(f"ws://127.0.0.1:{svc.port}/ws?token={svc.local_token}&since=1",
+                                         timeout=10)
+        progress = []
+        while True:
+            event = json.loads(ws.recv())
+            if event["type"] == "backup.completed":
+                break
+            if event["type"] == "backup.progress":
+                progress.append(event["data"])
+        ws.close()
+        copy = [p["percent"] for p in progress if p["phase"] == "copy"]
+        assert copy == sorted(copy) and copy[-1] == 100.0 and len(copy) >= 2
+        assert progress[-1]["phase"] == "verify" and all(p["kind"] == "backup" for p in progress)
+        assert copy[0] < 100.0  # reported while copying, not only at the end
+        assert svc.get("/api/system/backups").json()["last"]["ok"] is True
+    finally:
+        svc.stop()
+
+
+def test_scheduled_backups_and_maintenance_run_on_their_own(tmp_path):
+    config = {"database": {"backup_interval_s": 1, "maintenance_interval_s": 1, "max_backups": 2}}
+    svc = start_service(tmp_path / "agent", config=config)
+    try:
+        backups = svc.data_dir / "backups"
+        wait_until(lambda: len(list(backups.glob("crm_agent-*.db"))) == 2, timeout=30, message="two backups")
+        log_file = svc.data_dir / "logs" / "agent.log"
+        wait_until(lambda: "database maintenance:" in log_file.read_text(), timeout=30, message="a maintenance run")
+        first = sorted(backups.glob("crm_agent-*.db"))[0].name
+        wait_until(lambda: first not in {p.name for p in backups.glob("crm_agent-*.db")}, timeout=30,
+                   message="a third backup replacing the oldest")
+    finally:
+        svc.stop()
