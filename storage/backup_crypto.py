@@ -94,9 +94,22 @@ def encrypt_file(source: Path, target: Path, key: bytes,
 def decrypt_file(source: Path, target: Path, key: bytes | None, key_path: Path,
                  progress: Callable[[int, int], None] | None = None) -> None:
     """Decrypt source into target (created 0600); BackupCryptoError says clearly what is wrong."""
-    total = source.stat().st_size
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
+    with os.fdopen(fd, "wb") as out:
+        _decrypt(source, out.write, key, key_path, progress)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def verify_file(source: Path, key: bytes, progress: Callable[[int, int], None] | None = None) -> None:
+    """Read the encrypted file back and check every chunk's tag (nothing is written)."""
+    _decrypt(source, lambda _plain: None, key, Path("(the key just used)"), progress)
+
+
+def _decrypt(source: Path, write: Callable[[bytes], object], key: bytes | None, key_path: Path,
+             progress: Callable[[int, int], None] | None) -> None:
+    total = source.stat().st_size
+    with open(source, "rb") as src:
         header, chunk_size = _read_header(src, key, key_path)
         assert key is not None  # _read_header refuses a missing key
         aead = AESGCM(key)
@@ -115,18 +128,16 @@ def decrypt_file(source: Path, target: Path, key: bytes | None, key_path: Path,
             sealed = src.read(length)
             if len(sealed) < length:
                 raise BackupCryptoError(f"the encrypted backup {source.name} is truncated inside chunk {index}")
-            plain = _open_chunk(aead, nonce, sealed, header, index, source.name)
-            out.write(plain[0])
+            plain, final = _open_chunk(aead, nonce, sealed, header, index, source.name)
+            write(plain)
             if progress:
                 progress(src.tell(), total)
-            if plain[1]:
+            if final:
                 break
             index += 1
         if src.read(1):
             raise BackupCryptoError(f"the encrypted backup {source.name} has data after its final chunk "
                                     "(tampered with)")
-        out.flush()
-        os.fsync(out.fileno())
 
 
 def _read_header(src: BinaryIO, key: bytes | None, key_path: Path) -> tuple[bytes, int]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from storage.backup_crypto import decrypt_file, encrypt_file, is_encrypted
+from storage.backup_crypto import decrypt_file, encrypt_file, is_encrypted, verify_file
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ def backup_database(source: Path, backups_dir: Path, keep: int | None, progress:
         if key is not None:
             encrypt_file(partial, sealed, key, _phase(progress, "encrypt"))
             partial.unlink()
+            # Read it back: the file on disk, not only the plaintext checked above, must restore.
+            verify_file(sealed, key, _phase(progress, "verify"))
             partial = sealed
         os.chmod(partial, 0o600)
         os.replace(partial, final)

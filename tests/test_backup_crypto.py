@@ -15,6 +15,7 @@ from storage.backup_crypto import (
     decrypt_file,
     encrypt_file,
     load_or_create_key,
+    verify_file,
 )
 
 
@@ -80,6 +81,10 @@ def test_reordered_flipped_or_appended_data_is_refused(tmp_path, encrypted):
     flipped[b + _CHUNK_HEAD.size + 10] ^= 0x80
     with pytest.raises(BackupCryptoError, match="chunk 1 failed authentication"):
         _decrypt(tmp_path, bytes(flipped), key)
+    verify_file(target, key)  # the read-back check after writing a backup passes on the intact file...
+    (tmp_path / "flipped.enc").write_bytes(bytes(flipped))
+    with pytest.raises(BackupCryptoError, match="chunk 1 failed authentication"):
+        verify_file(tmp_path / "flipped.enc", key)  # ...and catches a damaged one
     header_edit = bytearray(data)
     header_edit[_HEADER.size - 1] ^= 0x01  # the chunk size in the header
     with pytest.raises(BackupCryptoError):
