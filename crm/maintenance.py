@@ -138,11 +138,19 @@ class Maintenance:
             safety = self.off_loop(lambda: backup_database(live, self.data_dir.backups, None, progress, safety_key,
                                                            tag=PRE_RESTORE_TAG))
             busy_s = self.config["database.busy_timeout_ms"] / 1000.0
+            sequence_before = self.db.sequence
             self.off_loop(lambda: restore_into(candidate, live, busy_s, progress))
             self.db.generation += 1
             migrated = migrate(self.db, iso(self.clock.now()))
+            self._keep_sequence_growing(sequence_before)
         return {"restored": backup.name, "schema_version": version, "migrated_to": migrated,
                 "safety_backup": safety.as_dict()}
+
+    def _keep_sequence_growing(self, at_least: int) -> None:
+        """The restored change_sequence is the backup's (lower): raise it back, so a write after the restore
+        gets a number above every number handed out before it and incremental sync does not skip it."""
+        with self.db.transaction():
+            self.db.execute("UPDATE change_sequence SET value = MAX(value, :v) WHERE id = 1", {"v": at_least})
 
     def _wait_for_accepted_writes(self) -> None:
         deadline = time.monotonic() + DRAIN_TIMEOUT_S

@@ -53,9 +53,16 @@ def test_restore_through_the_api_replaces_the_data_and_saves_the_current_databas
         assert _message_ids(safety["path"]) == set(kept + later)  # what the restore replaced is kept
         assert _api_total(svc) == 5
         assert {m["message_id"] for m in svc.get("/api/messages").json()["items"]} == set(kept)
-        # The service goes on writing into the restored database.
+        # The service goes on writing into the restored database, with change numbers above every one
+        # handed out before the restore (incremental sync must not skip the new rows).
         after = _capture(svc, 2, "novo")
         assert _message_ids(svc.data_dir / "crm_agent.db") == set(kept + after)
+        with sqlite3.connect(safety["path"]) as conn:
+            highest_before = conn.execute("SELECT value FROM change_sequence").fetchone()[0]
+        with sqlite3.connect(svc.data_dir / "crm_agent.db") as conn:
+            new_seqs = [r[0] for r in conn.execute("SELECT change_seq FROM messages WHERE message_id IN (?, ?)",
+                                                   after)]
+        assert min(new_seqs) > highest_before
         types = []
         while "restore.completed" not in types:
             types.append(json.loads(ws.recv())["type"])
