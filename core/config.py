@@ -210,7 +210,7 @@ SETTINGS: tuple[Setting, ...] = (
     # notifications (shown by the tray process)
     Setting("notifications.enabled", True, boolean, "Show desktop notifications for alerts and agent events."),
     Setting("notifications.muted", [],
-            string_list(r"alert\.raised|alert\.resolved|capture\.state|ai\.state|connection\.lost"),
+            string_list(r"alert\.raised|alert\.resolved|capture\.state|ai\.state|connection\.lost|backup\.failed"),
             "Event types never shown as notifications."),
     Setting("notifications.quiet_hours", "", text(r"|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d"),
             "Local time range without notifications, e.g. 22:00-07:00 (may wrap midnight); empty for none."),

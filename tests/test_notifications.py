@@ -77,6 +77,10 @@ def test_events_become_notes():
     assert describe({"type": "ai.state", "data": {"state": "crashed", "degraded": True}}) is not None
     assert describe({"type": "ai.state", "data": {"state": "ready", "degraded": False}}) is None
     assert describe({"type": "message.captured", "data": {}}) is None
+    failed = describe({"type": "backup.failed", "data": {"kind": "backup", "error": "disk full"}})
+    assert (failed.title, failed.message) == ("Backup failed", "disk full")
+    assert describe({"type": "backup.failed", "data": {"kind": "restore", "error": "x"}}).title == "Restore failed"
+    assert describe({"type": "backup.completed", "data": {}}) is None
 
 
 def test_settings_read_declared_config_keys_else_defaults():

@@ -93,6 +93,9 @@ def describe(event: dict[str, Any]) -> Note | None:
         if data.get("degraded") or data.get("state") in ("crashed", "failed", "error"):
             return Note("AI engine unavailable", "Using the built-in analyzer meanwhile.", kind)
         return None
+    if kind == "backup.failed":  # a scheduled backup failing must not go unnoticed
+        what = {"restore": "Restore", "maintenance": "Database maintenance"}.get(str(data.get("kind")), "Backup")
+        return Note(f"{what} failed", str(data.get("error") or "See the agent log."), kind)
     if kind == CONNECTION_LOST:
         return Note(str(data.get("title") or "Connection lost"), str(data.get("message") or ""), kind)
     return None
