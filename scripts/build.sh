@@ -12,4 +12,4 @@ started=$(date +%s)
 python -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller "$@" agent.spec
 binary=dist/CRM-Agent
 [ -f dist/CRM-Agent.exe ] && binary=dist/CRM-Agent.exe
-echo "built $binary: $(du -m "$binary" | cut -f1) MB in $(( $(date +%s) - started )) s (PyInstaller step only)"
+echo "built $binary: $(( $(wc -c < "$binary") / 1000000 )) MB in $(( $(date +%s) - started )) s (PyInstaller step only)"

@@ -210,8 +210,7 @@ def check_service(binary: Binary, data_dir: Path, model: Path, logs: Path, figur
         check(ai["restarts"] == 0 and ai["jobs_failed"] == 0, f"the ai-worker never crashed or failed ({ai})")
         check(ai["rules_worker"]["pid"] and ai["rules_worker"]["batches_in_worker"] >= 1,
               f"captures analysed by the frozen rules-worker ({ai['rules_worker']})")
-        backup = binary.run("backup", "now", "--data-dir", str(data_dir))
-        check(backup.returncode == 0 and "verified" in backup.stdout, "`CRM-Agent backup now` while serving")
+        check_backup_and_restore(binary, data_dir, port, token)
     print("service (restarts of the same data directory)", flush=True)
     restarts = []
     for number in (2, 3, 4):
@@ -220,6 +219,25 @@ def check_service(binary: Binary, data_dir: Path, model: Path, logs: Path, figur
             check(True, f"healthy {seconds:.2f} s after the start")
     figures["cold_start_s"] = sorted(restarts)[1]  # the median of three
     figures["cold_start_runs_s"] = restarts
+
+
+def message_total(port: int, token: str) -> int:
+    return api(port, token, "GET", "/api/messages").json()["total"]
+
+
+def check_backup_and_restore(binary: Binary, data_dir: Path, port: int, token: str) -> None:
+    backup = binary.run("backup", "now", "--data-dir", str(data_dir))
+    check(backup.returncode == 0 and "verified" in backup.stdout, f"`CRM-Agent backup now` while serving "
+                                                                  f"({backup.stdout.strip()}{backup.stderr[-300:]})")
+    saved = message_total(port, token)
+    capture(port, token, "Mais uma mensagem depois do backup")
+    check(message_total(port, token) == saved + 1, "one more message after the backup")
+    path = re.search(r"verified: (.+) \(\d+ bytes\)", backup.stdout).group(1)
+    restore = binary.run("backup", "restore", path, "--data-dir", str(data_dir), timeout_s=300)
+    check(restore.returncode == 0, f"`CRM-Agent backup restore` through the running service "
+                                   f"({restore.stdout.strip()[-300:]}{restore.stderr[-300:]})")
+    wait_for(lambda: message_total(port, token) == saved, 30, "the restored database to be served")
+    check(True, f"the service serves the restored database ({saved} messages, the later one gone)")
 
 
 def check_llm_follow_up(port: int, token: str, message_id: int, model: Path, figures: dict[str, Any]) -> None:
