@@ -322,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="a GGUF file (the assembled bundled model)")
     parser.add_argument("--work", type=Path, help="empty directory to run in (default: a new temporary one)")
     args = parser.parse_args(argv)
+    # Killed (a CI timeout): unwind through the `finally` blocks so no service, tray or Xvfb is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = (args.work or Path(tempfile.mkdtemp(prefix="crm-agent-release-"))).resolve()
     copy = prepare(args.binary.resolve(), work)
     os.environ["SMOKE_BINARY"] = str(copy)
