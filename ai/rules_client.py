@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ai.rules_worker import read_frame, write_frame
+from core.children import child_env
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class RulesWorkerClient:
             return None
         try:
             self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL)
+                                          stderr=subprocess.DEVNULL, env=child_env())
         except OSError as exc:
             self._give_up_on_child(exc)
             return None

@@ -26,6 +26,7 @@ from typing import Any
 
 from ai.analysis import AnalysisContext
 from ai.llm.settings import LlmSettings
+from core.children import child_env
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class _Child:
     def __init__(self, command: list[str]) -> None:
         self.proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", bufsize=1,
+            text=True, encoding="utf-8", bufsize=1, env=child_env(),
         )
         self.messages: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=self._read_stdout, name="ai-worker-stdout", daemon=True).start()

@@ -1,4 +1,8 @@
-"""Start the agent's own child processes the same way from source and from the PyInstaller build."""
+"""Start the agent's own child processes the same way from source and from the PyInstaller build.
+
+Every child that runs agent.py (service, workers, windows, the headless fallback) is started with
+agent_command(...) as argv and child_env() as its environment.
+"""
 
 from __future__ import annotations
 
@@ -24,11 +28,20 @@ def agent_command(*args: str) -> list[str]:
     return [sys.executable, str(AGENT_SCRIPT), *args]
 
 
-def independent_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a child that may outlive this process (started detached, e.g. a service started from a
-    window). Frozen, the one-file bootloader deletes its unpacked files when this process exits, so such a child
-    must unpack its own; children this process waits for can share (the default, and faster)."""
+def child_env(base: dict[str, str] | None = None, *, independent: bool = False) -> dict[str, str]:
+    """Environment for a child started with agent_command (a copy of os.environ unless base is given).
+
+    Frozen on Linux, the bundle's library directory goes back in front of LD_LIBRARY_PATH: the runtime hook
+    (packaging/pyi_rth_library_path.py) takes it off os.environ so that other programs we start use their own
+    libraries, but our children must load the bundled ones, as their parent does. independent=True is for a
+    child that may outlive this process (started detached): the one-file bootloader deletes its unpacked
+    files when this process exits, so such a child unpacks its own copy; the others share (faster)."""
     env = dict(os.environ if base is None else base)
-    if is_frozen():
+    if not is_frozen():
+        return env
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle and sys.platform.startswith("linux"):
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (bundle, env.get("LD_LIBRARY_PATH", "")) if p)
+    if independent:
         env[RESET_ENVIRONMENT] = "1"
     return env

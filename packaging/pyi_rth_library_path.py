@@ -2,8 +2,8 @@
 
 The one-file bootloader puts its own extraction directory first on LD_LIBRARY_PATH. Left there, every
 program we start inherits it: notify-send (plyer's notifications), xdg-open and the like would then load the
-libz/libffi/libX11 copies built for the build machine instead of their own. Our own children do not need it:
-the binary re-launched as a child sets it up again for itself (core/children.agent_command).
+libz/libffi/libX11 copies built for the build machine instead of their own. Our own children get it back
+from core/children.child_env, so they load the same bundled libraries as their parent.
 """
 
 import os

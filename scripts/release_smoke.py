@@ -166,6 +166,16 @@ def process_maps(pid: int) -> str:
         return ""
 
 
+def system_copies_of_bundled_libraries(pid: int) -> list[str]:
+    """Libraries a process mapped from outside its bundle although the bundle ships them (by soname)."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    bundle = next(v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"_PYI_APPLICATION_HOME_DIR="))
+    shipped = [name for name in os.listdir(bundle) if ".so" in name]
+    mapped = {line.split()[-1] for line in process_maps(pid).splitlines() if ".so" in line.split()[-1]}
+    return sorted(path for path in mapped if not path.startswith(bundle)
+                  and any(Path(path).name.startswith(name) for name in shipped))
+
+
 def check_cli(binary: Binary, data_dir: Path) -> None:
     print("CLI modes", flush=True)
     for args in (("init", "--data-dir", str(data_dir)), ("config", "check", "--data-dir", str(data_dir))):
@@ -210,6 +220,9 @@ def check_service(binary: Binary, data_dir: Path, model: Path, logs: Path, figur
         check(ai["restarts"] == 0 and ai["jobs_failed"] == 0, f"the ai-worker never crashed or failed ({ai})")
         check(ai["rules_worker"]["pid"] and ai["rules_worker"]["batches_in_worker"] >= 1,
               f"captures analysed by the frozen rules-worker ({ai['rules_worker']})")
+        for name, pid in (("rules-worker", ai["rules_worker"]["pid"]), ("ai-worker", ai["pid"])):
+            strays = system_copies_of_bundled_libraries(pid)
+            check(not strays, f"the {name} loads the bundled libraries, not the system's copies ({strays})")
         check_backup_and_restore(binary, data_dir, port, token)
     print("service (restarts of the same data directory)", flush=True)
     restarts = []

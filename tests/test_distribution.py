@@ -9,6 +9,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -207,8 +208,38 @@ def test_uninstall_keeps_the_data_and_purge_removes_it(installed):
     assert home.exists() and (home / ".local" / "share").exists()
 
 
-def test_a_child_that_may_outlive_a_frozen_parent_unpacks_its_own_copy(monkeypatch):
+def test_children_of_the_frozen_binary_get_the_bundle_libraries_back(monkeypatch):
+    """The runtime hook takes the bundle off LD_LIBRARY_PATH for other programs; our own children need it."""
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    assert children.independent_env({"PATH": "/usr/bin"}) == {"PATH": "/usr/bin", "PYINSTALLER_RESET_ENVIRONMENT": "1"}
+    monkeypatch.setattr(sys, "_MEIPASS", "/tmp/_MEI123", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert children.child_env({"PATH": "/usr/bin"}) == {"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/tmp/_MEI123"}
+    assert children.child_env({"LD_LIBRARY_PATH": "/opt/lib"})["LD_LIBRARY_PATH"] == "/tmp/_MEI123:/opt/lib"
+    # A child that may outlive its parent unpacks its own copy.
+    assert children.child_env({}, independent=True)["PYINSTALLER_RESET_ENVIRONMENT"] == "1"
     monkeypatch.delattr(sys, "frozen")
-    assert children.independent_env({"PATH": "/usr/bin"}) == {"PATH": "/usr/bin"}
+    assert children.child_env({"PATH": "/usr/bin"}, independent=True) == {"PATH": "/usr/bin"}
+
+
+# Modules that start agent.py children: through agent_command, or (the workers' clients) with a command
+# built by agent_command elsewhere and handed to them.
+INJECTED_COMMAND_STARTERS = ("ai/rules_client.py", "ai/worker_client.py")
+# windows/service.py's Start button starts a detached service: it needs env=child_env(independent=True) (a
+# frozen window's unpacked files are deleted when it closes). Left to the windows issue's owner; remove the
+# entry when it is done.
+PENDING = {"windows/service.py"}
+
+
+def test_every_module_that_starts_an_agent_child_gives_it_child_env():
+    starts_process = re.compile(r"subprocess\.(Popen|call|run)\(|os\.exec")
+    starters = []
+    for package in RUNTIME_PACKAGES:
+        for path in (ROOT / package).rglob("*.py") if (ROOT / package).is_dir() else ():
+            rel = str(path.relative_to(ROOT))
+            text = path.read_text(encoding="utf-8")
+            uses_agent_command = "agent_command(" in text or rel in INJECTED_COMMAND_STARTERS
+            if rel != "core/children.py" and starts_process.search(text) and uses_agent_command:
+                starters.append(rel)
+    assert {"tray/supervisor.py", "tray/app.py", "ai/rules_client.py", "ai/worker_client.py"} <= set(starters)
+    missing = [rel for rel in starters if rel not in PENDING and "child_env(" not in (ROOT / rel).read_text()]
+    assert not missing, f"pass env=child_env() when starting agent.py children: {missing}"

@@ -20,7 +20,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from core.children import agent_command
+from core.children import agent_command, child_env
 from core.event_stream import EventStream
 from core.instance import OPEN_DASHBOARD, QUIT, InstanceLock, hand_over
 from core.paths import DataDir, resolve_data_dir
@@ -53,8 +53,8 @@ def run_headless(data_dir: DataDir, config_file: Path | None, port: int | None) 
     cmd = agent_command(*args)
     sys.stdout.flush()
     if os.name == "posix":
-        os.execv(cmd[0], cmd)  # noqa: S606 - our own interpreter and agent.py
-    return subprocess.call(cmd)
+        os.execve(cmd[0], cmd, child_env())  # noqa: S606 - our own interpreter and agent.py
+    return subprocess.call(cmd, env=child_env())
 
 
 class DesktopApp:
@@ -226,7 +226,7 @@ class DesktopApp:
         cmd = agent_command("ui", window, "--data-dir", str(self.data_dir.root))
         log.info("opening the %s window: %s", window, " ".join(cmd[1:]))
         try:
-            child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            child = subprocess.Popen(cmd, env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
         except OSError as exc:
             log.error("cannot start the %s window: %s", window, exc)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.children import agent_command
+from core.children import agent_command, child_env
 from core.paths import DataDir
 from core.service_client import http_get_json
 
@@ -245,7 +245,7 @@ class ServiceSupervisor:
     def _run_once(self) -> int | None:
         """Start one child, wait for it to be healthy, then for it to exit. Returns its exit code."""
         cmd = self._command()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = child_env({**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, env=env, text=True, encoding="utf-8",
