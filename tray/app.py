@@ -131,6 +131,15 @@ class DesktopApp:
             self.watcher.request_stop()
         self.icon.icon.stop()
 
+    def quit_from_another_thread(self) -> None:
+        """pystray's X11 loop is not thread-safe: stopping the icon from another thread can lose the window's
+        DestroyNotify and leave the loop waiting forever. On POSIX, quit the way SIGTERM does: the main
+        thread's blocking read is interrupted and the handler (quit) runs there."""
+        if hasattr(signal, "pthread_kill"):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+        else:
+            self.quit()  # win32/darwin backends post the stop to their own loop
+
     def _shutdown(self) -> None:
         """After the icon's loop returned: stop everything, the service last-but-one, the lock last."""
         self._quitting.set()
@@ -213,7 +222,7 @@ class DesktopApp:
 
     def _on_request(self, request: str) -> None:
         if request == QUIT:
-            self.quit()
+            self.quit_from_another_thread()
             return
         self.open_ui(request.removeprefix("open-") if request != OPEN_DASHBOARD else "dashboard")
 
