@@ -9,6 +9,7 @@ injected: tests step them by hand.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from core.clock import Clock, iso
 log = logging.getLogger("crm_agent.monitor")
 
 HYSTERESIS_POINTS = 5.0  # a value must fall this far below its threshold to count as recovered
+HISTORY_SAMPLES = 120  # kept in memory for the dashboard's performance chart (10 min at the default 5 s)
 
 Sampler = Callable[[], dict[str, float]]
 Emit = Callable[[str, dict[str, Any]], None]  # (event type, data)
@@ -55,7 +57,8 @@ class MonitorSettings:
 
 
 class SystemMonitor:
-    def __init__(self, settings: MonitorSettings, sampler: Sampler, clock: Clock, emit: Emit) -> None:
+    def __init__(self, settings: MonitorSettings, sampler: Sampler, clock: Clock, emit: Emit,
+                 history_size: int = HISTORY_SAMPLES) -> None:
         self.settings = settings
         self.sampler = sampler
         self.clock = clock
@@ -65,6 +68,8 @@ class SystemMonitor:
         self._last_capture: float | None = None
         self._connection_alert_at: float | None = None
         self.last_sample: dict[str, float] = {}
+        self.history: deque[dict[str, Any]] = deque(maxlen=history_size)
+        self._alerts: dict[str, dict[str, Any]] = {}  # active alert kind -> its alert.raised data
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -72,6 +77,7 @@ class SystemMonitor:
         """Take one sample and raise or resolve alerts (the service calls this every few seconds)."""
         now = self.clock.monotonic()
         self.last_sample = self.sampler()
+        self.history.append({"at": iso(self.clock.now()), **self.last_sample})
         for kind, watch in self._watches.items():
             value = self.last_sample.get(kind)
             if value is not None:
@@ -98,6 +104,10 @@ class SystemMonitor:
         if self._connection_alert_at is not None:
             active.append("connection")
         return active
+
+    def active_alert_details(self) -> list[dict[str, Any]]:
+        """The alert.raised data of each active alert (title, message, when), in active_alerts() order."""
+        return [self._alerts.get(kind, {"kind": kind}) for kind in self.active_alerts()]
 
     # -- rules ----------------------------------------------------------------------------------
 
@@ -136,10 +146,13 @@ class SystemMonitor:
 
     def _raise(self, kind: str, title: str, message: str, **extra: Any) -> None:
         log.warning("alert %s: %s", kind, message)
-        self.emit("alert.raised", {"kind": kind, "title": title, "message": message,
-                                   "at": iso(self.clock.now()), **extra})
+        data = {"kind": kind, "title": title, "message": message, "at": iso(self.clock.now()), **extra}
+        if kind in self._watches or kind == "connection":  # one-off alerts (a negative message) never stay active
+            self._alerts[kind] = data
+        self.emit("alert.raised", data)
 
     def _resolve(self, kind: str, title: str, message: str, **extra: Any) -> None:
         log.info("alert %s resolved: %s", kind, message)
+        self._alerts.pop(kind, None)
         self.emit("alert.resolved", {"kind": kind, "title": title, "message": message,
                                      "at": iso(self.clock.now()), **extra})

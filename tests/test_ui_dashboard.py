@@ -1,0 +1,369 @@
+"""The dashboard window against a real service under Xvfb: what it shows equals what the API returns, live
+updates (debounced), the Messages tab (filters, paging, detail, copy a reply), the Customers tab (edit and
+save), the empty and service-down states, and screenshots of each (folder printed at the end of the run)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+import pytest
+
+from tests.helpers import ROOT, message, start_service, wait_until
+from tests.ui_helpers import UiHarness, start_xvfb
+from windows.customers import field_value, parse_tags
+from windows.widgets import fmt_change, fmt_count, fmt_duration, local_day_bounds_ms
+
+TEXTS = {
+    "positive": "Obrigada, adorei o atendimento! Vocês são ótimos",
+    "negative": "Meu pedido não chegou e ninguém responde, péssimo serviço",
+    "neutral": "Oi, quanto custa o plano mensal?",
+}
+CUSTOMERS = [(f"+55 11 98888-10{i:02d}", f"Cliente {i}") for i in range(8)]
+SEEDED = 60
+
+
+def seed(service, count: int = SEEDED) -> None:
+    now_ms = int(time.time() * 1000)
+    kinds = list(TEXTS)
+    for i in range(count):
+        phone, name = CUSTOMERS[i % len(CUSTOMERS)]
+        direction = "out" if i % 4 == 3 else "in"
+        body = message(phone=phone, name=name, chat_id=phone.replace(" ", "").replace("-", "")[1:] + "@c.us",
+                       content=TEXTS[kinds[i % 3]] if direction == "in" else "Claro! Seu pedido sai hoje.",
+                       direction=direction, timestamp=now_ms - (count - i) * 45_000)
+        r = service.post("/api/messages/capture", json=body)
+        assert r.status_code == 201, r.text
+
+
+@pytest.fixture(scope="module")
+def display():
+    xvfb = start_xvfb()
+    yield xvfb.display
+    xvfb.close()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    # A memory threshold of 0 % with no sustain: one alert stays active, for the alerts list.
+    service = start_service(tmp_path_factory.mktemp("ui-dash") / "agent",
+                            {"monitor": {"sample_interval_s": 0.2, "memory_percent": 0, "sustain_s": 0,
+                                         "cpu_percent": 100, "disk_percent": 100}})
+    seed(service)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def ui(display, seeded):
+    harness = UiHarness(seeded.data_dir, display)
+    yield harness
+    harness.close()
+
+
+def open_dashboard(ui: UiHarness):
+    window = ui.app.open("dashboard")
+    ui.pump(lambda: window.first_render_ms is not None, timeout=20, message="the dashboard's first render")
+    return window
+
+
+def api(service, path: str):
+    r = service.get(path)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# -- overview ------------------------------------------------------------------------------------------
+
+
+def test_overview_shows_what_the_api_returns(ui, seeded):
+    window = open_dashboard(ui)
+    overview = window.overview
+    dash = api(seeded, "/api/metrics/dashboard")
+    assert overview.cards["messages"].value.cget("text") == f"{dash['messages_today']:,}"
+    assert dash["messages_today"] >= SEEDED or dash["yesterday"]["messages"] > 0  # seeded within ~45 min
+    assert overview.cards["customers"].value.cget("text") == f"{dash['total_customers']:,}" == "8"
+    assert overview.cards["response"].value.cget("text") == fmt_duration(dash["avg_response_time_s"])
+    assert overview.cards["conversion"].value.cget("text") == f"{dash['conversion_rate'] * 100:.1f}%"
+    delta = fmt_change(dash["messages_today"], dash["yesterday"]["messages"])[0]
+    assert overview.cards["messages"].delta.cget("text") == delta
+
+    charts = overview.charts
+    assert [bar.get_height() for bar in charts.hour_bars] == [b["count"] for b in dash["messages_per_hour"]]
+    assert sum(bar.get_height() for bar in charts.hour_bars) >= SEEDED
+    assert charts.sentiment_counts == dash["sentiment_distribution"]
+    assert [bar.get_width() for bar in charts.sentiment_bars] == [dash["sentiment_distribution"][s]
+                                                                 for s in ("positive", "neutral", "negative")]
+    assert charts.intent_counts == {k: v for k, v in dash["intent_distribution"].items() if v}
+    shown_intents = [t.get_text() for t in charts.ax_intents.get_yticklabels() if t.get_text()]
+    assert {label.replace(" ", "_") for label in shown_intents} == set(charts.intent_counts)
+
+    recent = api(seeded, "/api/messages?limit=20")
+    rows = overview.recent.rows()
+    assert [iid for iid, _ in rows] == [str(m["id"]) for m in recent["items"]]
+    first_values, first_api = rows[0][1], recent["items"][0]
+    assert first_values[1] == first_api["customer"]["name"]
+    assert first_values[4] == first_api["analysis"]["sentiment"]["label"]
+    assert first_values[5] == first_api["analysis"]["intent"]["label"]
+
+    ui.pump(lambda: charts.samples_shown >= 2, timeout=15, message="CPU/RAM samples in the performance chart")
+    _cpu_x, cpu_y = charts.cpu_line.get_data()
+    assert len(cpu_y) == charts.samples_shown and all(0 <= v <= 100 for v in cpu_y)
+    alerts = api(seeded, "/api/metrics/system")["alerts"]
+    assert [a["kind"] for a in alerts] == ["memory"]  # the fixture's threshold of 0 % keeps one alert active
+    ui.pump(lambda: [iid for iid, _ in overview.alerts.rows()] == ["memory"], message="the active alert")
+    assert overview.alerts.rows()[0][1][0] == "High memory usage"
+    ui.screenshot(window.top, "dashboard-overview")
+
+
+def test_live_updates_are_debounced_and_never_block(ui, seeded):
+    window = open_dashboard(ui)
+    before = int(window.overview.cards["messages"].value.cget("text").replace(",", ""))
+    renders_before = len(window.render_times_ms)
+    burst = 25
+    done = threading.Event()
+
+    def capture_burst() -> None:
+        for _ in range(burst):
+            seeded.post("/api/messages/capture", json=message(content="Quero cancelar minha assinatura"))
+        done.set()
+
+    started = time.monotonic()
+    threading.Thread(target=capture_burst, daemon=True).start()
+    longest_gap = 0.0
+    last = time.monotonic()
+    deadline = started + 30
+    while time.monotonic() < deadline:
+        ui.root.update()
+        now = time.monotonic()
+        longest_gap = max(longest_gap, now - last)
+        last = now
+        if done.is_set() and window.overview.cards["messages"].value.cget("text") == f"{before + burst:,}":
+            break
+        time.sleep(0.005)
+    elapsed = time.monotonic() - started
+    assert window.overview.cards["messages"].value.cget("text") == f"{before + burst:,}"
+    renders = len(window.render_times_ms) - renders_before
+    # Two redraws a second at most (+1 for the first trigger of the burst, +1 for a fetch in flight).
+    assert 1 <= renders <= elapsed / 0.5 + 2, (renders, elapsed)
+    assert renders < burst
+    # The Tk loop kept turning: no update() call took long (network calls are on workers).
+    assert longest_gap < 1.0, longest_gap
+    newest = api(seeded, "/api/messages?limit=1")["items"][0]
+    ui.pump(lambda: window.overview.recent.rows()[0][0] == str(newest["id"]), message="newest message on top")
+
+
+# -- messages tab --------------------------------------------------------------------------------------
+
+
+def test_messages_tab_pages_filters_and_copies_a_reply(ui, seeded):
+    window = open_dashboard(ui)
+    window.notebook.select(window.messages)
+    pane = window.messages
+    page = api(seeded, "/api/messages?limit=50")
+    ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [str(m["id"]) for m in page["items"]],
+            message="the first page of messages")
+    assert pane.pager.label.cget("text") == f"1–50 of {page['total']:,}"
+
+    pane.pager.go_next()
+    second = api(seeded, "/api/messages?limit=50&offset=50")
+    ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [str(m["id"]) for m in second["items"]],
+            message="the second page")
+
+    pane.sentiment.set("negative")
+    pane.reload()
+    negative = api(seeded, "/api/messages?limit=50&sentiment=negative")
+    assert negative["total"] > 0
+    ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [str(m["id"]) for m in negative["items"]],
+            message="only negative messages")
+    assert {values[4] for _, values in pane.list.rows()} == {"negative"}
+
+    pane.search.var.set("plano mensal")
+    pane.sentiment.set("Any")
+    pane.reload()
+    found = api(seeded, "/api/messages?limit=50&q=plano%20mensal")
+    ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [str(m["id"]) for m in found["items"]],
+            message="search results")
+    assert found["total"] > 0 and all("plano mensal" in m["content"] for m in found["items"])
+
+    pane.date_from.insert(0, "not a date")
+    pane.reload()
+    assert "From" in pane.error.cget("text")
+    pane.date_from.delete(0, "end")
+    tomorrow = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%d")
+    pane.date_from.insert(0, tomorrow)
+    pane.reload()
+    ui.pump(lambda: pane.list.message_text == "No messages match these filters", message="no match for tomorrow")
+    assert pane.error.cget("text") == ""
+
+    pane.clear_filters()
+    ui.pump(lambda: len(pane.list.rows()) == 50, message="filters cleared")
+    inbound = next(m for m in api(seeded, "/api/messages?limit=50&direction=in")["items"])
+    pane.list.tree.selection_set(str(inbound["id"]))
+    detail = api(seeded, f"/api/messages/{inbound['id']}")
+    replies = detail["analysis"]["suggested_responses"]
+    assert replies, detail
+    ui.pump(lambda: pane.detail is not None and pane.detail["id"] == inbound["id"], message="the detail view")
+    assert pane.shown_reply(0) == replies[0]
+    assert detail["analysis"]["sentiment"]["label"] in pane.analysis_label.cget("text")
+    assert detail["analysis"]["intent"]["label"] in pane.analysis_label.cget("text")
+
+    ui.root.clipboard_clear()
+    pane.replies[len(replies) - 1][1].invoke()  # the last reply's Copy button
+    assert ui.root.clipboard_get() == replies[-1]
+    assert "copied" in pane.copied.cget("text")
+    ui.screenshot(window.top, "messages-detail")
+
+
+# -- customers tab -------------------------------------------------------------------------------------
+
+
+def test_customers_tab_edits_tags_and_fields_through_the_api(ui, seeded):
+    window = open_dashboard(ui)
+    window.notebook.select(window.customers)
+    pane = window.customers
+    listed = api(seeded, "/api/customers?limit=50")
+    ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [c["phone"] for c in listed["items"]],
+            message="the customer list")
+    phone = listed["items"][0]["phone"]
+    pane.list.tree.selection_set(phone)
+    ui.pump(lambda: pane.profile is not None and pane.profile["phone"] == phone, message="the profile")
+    assert pane.name_var.get() == (listed["items"][0]["name"] or "")
+
+    pane.tags_var.set("vip, late payer, vip")
+    pane.custom_fields.add_row("plan", "gold")
+    pane.email_var.set("not-an-email")
+    pane.save()
+    ui.pump(lambda: not pane.saving, message="the refused save")
+    assert pane.field_errors["email"].cget("text"), "the email error is shown next to the field"
+    assert pane.field_errors["email"].winfo_manager() == "grid"
+    assert api(seeded, f"/api/customers/{quote(phone)}")["tags"] == []
+
+    pane.email_var.set("cliente@example.com")
+    pane.save()
+    ui.pump(lambda: pane.save_status.cget("text") == "Saved", message="the save")
+    stored = api(seeded, f"/api/customers/{quote(phone)}")
+    assert stored["tags"] == ["vip", "late payer"]
+    assert stored["custom_fields"] == {"plan": "gold"}
+    assert stored["email"] == "cliente@example.com"
+    assert pane.list.tree.item(phone, "values")[3] == "vip, late payer"
+    assert pane.field_errors["email"].winfo_manager() == ""
+
+    pane.search.var.set("Cliente 3")
+    pane.reload()
+    found = api(seeded, "/api/customers?q=Cliente%203")
+    ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [c["phone"] for c in found["items"]],
+            message="customer search")
+    assert found["total"] == 1
+    pane.search.var.set("")
+    pane.reload()
+    everyone = api(seeded, "/api/customers?limit=50")
+    ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [c["phone"] for c in everyone["items"]],
+            message="all customers again")
+    pane.list.tree.selection_set(phone)
+    ui.pump(lambda: pane.profile is not None and pane.profile["phone"] == phone, message="the profile")
+    ui.screenshot(window.top, "customers-profile")
+
+
+# -- empty and error states ----------------------------------------------------------------------------
+
+
+def test_empty_state_on_a_fresh_service(display, tmp_path):
+    service = start_service(tmp_path / "agent")
+    ui = UiHarness(service.data_dir, display)
+    try:
+        window = open_dashboard(ui)
+        overview = window.overview
+        assert overview.cards["messages"].value.cget("text") == "0"
+        assert overview.recent.message_text.startswith("No messages yet")
+        assert overview.charts.hours_note.get_text() == "No messages in the last 24 hours"
+        assert overview.charts.sentiment_note.get_text() == "No customer messages today"
+        ui.screenshot(window.top, "dashboard-empty")
+        ui.pump(lambda: window.messages.list.message_text == "No messages yet", message="messages empty state")
+        ui.pump(lambda: window.customers.list.message_text == "No customers yet", message="customers empty state")
+        window.notebook.select(window.messages)
+        ui.screenshot(window.top, "messages-empty")
+    finally:
+        ui.close()
+        service.stop()
+
+
+def test_service_down_state(display, tmp_path):
+    service = start_service(tmp_path / "agent")
+    service.stop()  # service.json stays behind, pointing at a port nobody listens on
+    ui = UiHarness(service.data_dir, display)
+    try:
+        window = ui.app.open("dashboard")
+        ui.pump(lambda: window.banner.visible, timeout=15, message="the service-down banner")
+        assert "not running" in window.banner.message.cget("text")
+        ui.pump(lambda: "not running" in window.overview.status.cget("text"), message="inline error")
+        assert window.banner.start_button.winfo_ismapped()
+        assert "not running" in window.overview.recent.message_text
+        assert "not running" in window.overview.charts.hours_note.get_text()
+        ui.screenshot(window.top, "dashboard-service-down")
+    finally:
+        ui.close()
+
+
+# -- the API the dashboard added -----------------------------------------------------------------------
+
+
+def test_metrics_system_returns_samples_and_active_alerts(tmp_path):
+    monitor = {"sample_interval_s": 0.1, "memory_percent": 0, "cpu_percent": 100, "disk_percent": 100, "sustain_s": 0}
+    service = start_service(tmp_path / "agent", {"monitor": monitor})
+    try:
+        wait_until(lambda: len(api(service, "/api/metrics/system")["samples"]) >= 3, message="samples")
+        body = api(service, "/api/metrics/system")
+        assert body["interval_s"] == 0.1
+        sample = body["samples"][-1]
+        assert set(sample) >= {"at", "cpu", "memory", "disk"} and 0 < sample["memory"] <= 100
+        ats = [s["at"] for s in body["samples"]]
+        assert ats == sorted(ats)
+        assert [a["kind"] for a in body["alerts"]] == ["memory"]
+        assert body["alerts"][0]["title"] == "High memory usage"
+        assert len(api(service, "/api/metrics/system?limit=2")["samples"]) == 2
+        bad = service.get("/api/metrics/system?limit=0")
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "limit"
+        assert service.get("/api/metrics/system?limit=x").status_code == 422
+        assert service.get("/api/metrics/system", token=None).status_code == 401
+    finally:
+        service.stop()
+
+
+def test_windows_never_import_gevent_bottle_storage_crm_or_api():
+    code = ("import sys, windows.app, windows.dashboard, windows.messages, windows.customers, windows.charts, "
+            "windows.widgets; bad = sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('gevent', 'bottle', 'storage', 'crm', 'api')); print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+# -- pure helpers --------------------------------------------------------------------------------------
+
+
+def test_formatting_helpers():
+    assert fmt_count(1234567) == "1,234,567" and fmt_count(None) == "—"
+    assert fmt_duration(42) == "42 s" and fmt_duration(200) == "3 min 20 s" and fmt_duration(7500) == "2 h 05 min"
+    assert fmt_change(120, 100) == ("+20% vs yesterday (100)", "up")
+    assert fmt_change(80, 100)[1] == "down"
+    assert fmt_change(60.0, 90.0, kind="duration", lower_is_better=True) == ("−30 s vs yesterday", "up")
+    assert fmt_change(0.25, 0.2, kind="rate") == ("+5.0 pts vs yesterday", "up")
+    assert fmt_change(5, None) == ("no figure for yesterday", "")
+    start, end = local_day_bounds_ms("2026-03-01")
+    assert datetime.fromtimestamp(start / 1000).strftime("%Y-%m-%d %H:%M") == "2026-03-01 00:00"
+    assert datetime.fromtimestamp(end / 1000).strftime("%Y-%m-%d %H:%M") == "2026-03-02 00:00"
+    with pytest.raises(ValueError):
+        local_day_bounds_ms("01/03/2026")
+
+
+def test_customer_form_helpers():
+    assert parse_tags(" vip, late payer ,vip,, ") == ["vip", "late payer"]
+    assert field_value("42", 42) == 42  # untouched: the number stays a number
+    assert field_value("43", 42) == "43"
+    assert field_value("true", True) is True
+    assert field_value("new", None) == "new"

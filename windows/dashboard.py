@@ -1,0 +1,323 @@
+"""The dashboard window: Overview (cards, charts, recent activity, alerts), Messages and Customers tabs.
+
+Live updates: service events (message.captured, analysis.completed, alert.*) only mark the overview stale;
+a Debouncer fetches the figures again at most twice a second, on a worker thread, and the result is drawn
+on the Tk thread by changing the existing widgets and chart artists. metrics.updated events carry the
+dashboard figures themselves and are drawn without a fetch. CPU/RAM samples are polled from
+GET /api/metrics/system at the monitor's sample interval while the window is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import tkinter as tk
+from tkinter import ttk
+from typing import TYPE_CHECKING, Any
+
+from core.service_client import ServiceUnavailable
+from windows.base import BaseWindow
+from windows.calls import Debouncer
+from windows.charts import DashboardCharts
+from windows.customers import CustomersPane
+from windows.messages import MessagesPane
+from windows.service import ApiError
+from windows.widgets import (
+    ScrolledTree,
+    StatCard,
+    fmt_change,
+    fmt_count,
+    fmt_duration,
+    fmt_percent,
+    local_time,
+    short,
+)
+
+if TYPE_CHECKING:
+    from windows.app import UiApp
+
+log = logging.getLogger(__name__)
+
+RECENT_LIMIT = 20
+LIVE_INTERVAL_MS = 500  # at most two live redraws a second
+MIN_SAMPLE_POLL_MS = 1000
+LIVE_EVENTS = ("message.captured", "analysis.completed", "alert.raised", "alert.resolved")
+
+
+class OverviewPane(ttk.Frame):
+    """Cards, charts, recent activity and active alerts; `show(data)` draws one fetched snapshot."""
+
+    def __init__(self, parent: tk.Misc, window: DashboardWindow) -> None:
+        super().__init__(parent, padding=(0, 6, 0, 0))
+        self.window = window
+        self._build_cards()
+        self.charts = DashboardCharts(self, dpi=window.top.winfo_fpixels("1i"))
+        self.charts.widget.grid(row=1, column=0, columnspan=4, sticky="nsew", pady=(6, 4))
+        self._build_lists()
+        self.charts.show_note("Loading…")
+        self.status = ttk.Label(self, text="", style="Muted.TLabel")
+        self.status.grid(row=3, column=0, columnspan=4, sticky="w")
+        for column in range(4):
+            self.columnconfigure(column, weight=1, uniform="cards")
+        self.rowconfigure(1, weight=3)
+        self.rowconfigure(2, weight=2)
+
+    def _build_cards(self) -> None:
+        titles = {"messages": "Messages today", "customers": "Customers", "response": "Average response time",
+                  "conversion": "Conversion rate (30 days)"}
+        self.cards: dict[str, StatCard] = {}
+        for column, (key, title) in enumerate(titles.items()):
+            card = StatCard(self, title)
+            card.grid(row=0, column=column, sticky="nsew", padx=(0 if column == 0 else 6, 0))
+            self.cards[key] = card
+
+    def _build_lists(self) -> None:
+        lists = ttk.Frame(self)
+        lists.grid(row=2, column=0, columnspan=4, sticky="nsew")
+        lists.columnconfigure(0, weight=5)
+        lists.columnconfigure(1, weight=2)
+        lists.rowconfigure(1, weight=1)
+        ttk.Label(lists, text="Recent activity", style="Section.TLabel").grid(row=0, column=0, sticky="w")
+        ttk.Label(lists, text="Active alerts", style="Section.TLabel").grid(row=0, column=1, sticky="w", padx=(8, 0))
+        self.recent = ScrolledTree(lists, [("time", "Time", 60, False), ("customer", "Customer", 140, False),
+                                           ("dir", "", 28, False), ("text", "Message", 260, True),
+                                           ("sentiment", "Sentiment", 90, False), ("intent", "Intent", 100, False)],
+                                   height=5, empty_text="No messages yet")
+        self.recent.grid(row=1, column=0, sticky="nsew")
+        self.recent.tree.bind("<Double-1>", lambda _e: self._open_selected_message())
+        self.recent.tree.bind("<Return>", lambda _e: self._open_selected_message())
+        self.alerts = ScrolledTree(lists, [("title", "Alert", 150, True), ("since", "Since", 56, False)], height=5,
+                                   empty_text="No active alerts")
+        self.alerts.grid(row=1, column=1, sticky="nsew", padx=(8, 0))
+
+    # -- drawing ------------------------------------------------------------------------------------
+
+    def show_dashboard(self, d: dict[str, Any]) -> None:
+        y = d.get("yesterday") or {}
+        today_msgs = d.get("messages_today")
+        self.cards["messages"].set(fmt_count(today_msgs), *fmt_change(today_msgs, y.get("messages")))
+        new_today, new_yesterday = d.get("new_customers_today"), y.get("new_customers")
+        _delta, tone = fmt_change(new_today, new_yesterday)
+        new_text = f"{fmt_count(new_today)} new today ({fmt_count(new_yesterday)} yesterday)"
+        self.cards["customers"].set(fmt_count(d.get("total_customers")), new_text, tone)
+        response, response_y = d.get("avg_response_time_s"), y.get("avg_response_time_s")
+        self.cards["response"].set(fmt_duration(response),
+                                   *fmt_change(response, response_y, kind="duration", lower_is_better=True))
+        rate, rate_y = d.get("conversion_rate"), y.get("conversion_rate")
+        self.cards["conversion"].set(fmt_percent(rate), *fmt_change(rate, rate_y, kind="rate"))
+        self.charts.update_dashboard(d)
+
+    def show_recent(self, page: dict[str, Any]) -> None:
+        rows = []
+        for m in page.get("items", []):
+            analysis = m.get("analysis") or {}
+            rows.append((str(m["id"]), (local_time(m.get("sent_at")), customer_label(m),
+                                        "→" if m.get("direction") == "out" else "←", short(m.get("content"), 90),
+                                        (analysis.get("sentiment") or {}).get("label", ""),
+                                        (analysis.get("intent") or {}).get("label", ""))))
+        self.recent.replace(rows, empty_text="No messages yet — they appear here as WhatsApp Web captures them")
+
+    def show_system(self, system: dict[str, Any]) -> None:
+        self.charts.update_samples(system.get("samples") or [])
+        rows = [(str(a.get("kind")), (a.get("title") or a.get("kind", ""), local_time(a.get("at"))))
+                for a in system.get("alerts") or []]
+        self.alerts.replace(rows)
+        tips = {iid: a.get("message", "") for (iid, _), a in zip(rows, system.get("alerts") or [], strict=True)}
+        self.alert_messages = tips
+
+    def show_unavailable(self, problem: str) -> None:
+        self.charts.show_note(problem)
+        self.charts.redraw()
+        hint = " — press Start above" if "not running" in problem else ""
+        self.recent.show_message(problem + hint, style="Error.TLabel")
+        self.alerts.show_message("—", style="Empty.TLabel")
+
+    def _open_selected_message(self) -> None:
+        iid = self.recent.selected()
+        if iid:
+            self.window.show_message(int(iid))
+
+
+def customer_label(message: dict[str, Any]) -> str:
+    customer = message.get("customer") or {}
+    return customer.get("name") or customer.get("phone") or message.get("customer_name") or ""
+
+
+class DashboardWindow(BaseWindow):
+    name = "dashboard"
+    title = "CRM Agent — Dashboard"
+    default_size = (1024, 720)
+
+    def __init__(self, app: UiApp) -> None:
+        self.opened_at = time.perf_counter()
+        self.first_render_ms: float | None = None
+        self.render_times_ms: list[float] = []  # update of widgets + chart artists, per live redraw
+        self._loading = False
+        self._stale = False
+        self._sample_timer: str | None = None
+        self._sample_interval_ms = 5000
+        self.loaded = {"dashboard": False, "recent": False, "system": False}
+        super().__init__(app)
+
+    # -- construction -------------------------------------------------------------------------------
+
+    def build(self, parent: ttk.Frame) -> None:
+        self.notebook = ttk.Notebook(parent)
+        self.notebook.pack(fill="both", expand=True)
+        self.overview = OverviewPane(self.notebook, self)
+        self.messages = MessagesPane(self.notebook, self)
+        self.customers = CustomersPane(self.notebook, self)
+        self.notebook.add(self.overview, text="Overview", underline=0)
+        self.notebook.add(self.messages, text="Messages", underline=0)
+        self.notebook.add(self.customers, text="Customers", underline=0)
+        self.notebook.enable_traversal()  # Alt+O/M/C and Ctrl+Tab switch tabs
+        self.live = Debouncer(self.top, self.load_overview, min_interval_ms=LIVE_INTERVAL_MS)
+        for index in range(3):
+            self.top.bind(f"<Control-Key-{index + 1}>", lambda _e, i=index: self.notebook.select(i))
+        self.top.bind("<Control-f>", lambda _e: self._focus_search())
+        self.top.bind("<Control-s>", lambda _e: self._save())
+        self._schedule_samples()
+
+    def refresh(self) -> None:
+        self.load_overview()
+        self.messages.reload()
+        self.customers.reload()
+
+    def close(self) -> None:
+        if self._sample_timer is not None:
+            self.top.after_cancel(self._sample_timer)
+            self._sample_timer = None
+        self.live.cancel()
+        super().close()
+
+    # -- overview loading ---------------------------------------------------------------------------
+
+    def load_overview(self) -> None:
+        """Fetch dashboard figures, recent messages and monitor state on a worker; draw them on Tk."""
+        if self._loading:
+            self._stale = True  # one more fetch when this one is back: an event arrived meanwhile
+            return
+        self._loading = True
+        self._stale = False
+        self.link.run(self._fetch_overview, self._overview_loaded, self._overview_failed)
+
+    def _fetch_overview(self) -> dict[str, Any]:  # worker thread
+        return {"dashboard": self.link.request("GET", "/api/metrics/dashboard"),
+                "recent": self.link.request("GET", f"/api/messages?limit={RECENT_LIMIT}"),
+                "system": self.link.request("GET", "/api/metrics/system")}
+
+    def _overview_loaded(self, data: dict[str, Any]) -> None:
+        self._loading = False
+        if self.closed:
+            return
+        self.banner.hide()
+        self.render_overview(data)
+        if self._stale:
+            self.live.trigger()
+
+    def _overview_failed(self, exc: Exception) -> None:
+        self._loading = False
+        if self.closed:
+            return
+        problem = describe_error(exc)
+        self.overview.status.configure(text=f"Could not load the dashboard: {problem}", style="FieldError.TLabel")
+        if self.first_render_ms is None:  # nothing to keep showing: say why, in place of the figures
+            self.overview.show_unavailable(problem[:1].upper() + problem[1:])
+        self.on_error(exc)
+
+    def render_overview(self, data: dict[str, Any]) -> None:
+        """Draw one snapshot (Tk thread). Timed: widgets + chart artists here, the Agg draw in the canvas."""
+        started = time.perf_counter()
+        self.overview.show_dashboard(data["dashboard"])
+        self.overview.show_recent(data["recent"])
+        self.overview.show_system(data["system"])
+        self._apply_interval(data["system"])
+        self.overview.status.configure(
+            text=f"Updated {local_time(data['dashboard'].get('generated_at'), with_date=False)}", style="Muted.TLabel")
+        self.messages.set_intents(list((data["dashboard"].get("intent_distribution") or {}).keys()))
+        self.overview.charts.canvas.draw()  # synchronous: at most twice a second, and the figure is ready now
+        elapsed = (time.perf_counter() - started) * 1000
+        self.render_times_ms.append(elapsed)
+        del self.render_times_ms[:-200]
+        self.loaded.update(dashboard=True, recent=True, system=True)
+        if self.first_render_ms is None:
+            self.first_render_ms = (time.perf_counter() - self.opened_at) * 1000
+            log.info("dashboard: first full render %.0f ms after opening", self.first_render_ms)
+        self.last_overview = data
+
+    # -- live ---------------------------------------------------------------------------------------
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind in LIVE_EVENTS:
+            self.live.trigger()
+            if kind == "message.captured":
+                self.messages.new_message_arrived()
+        elif kind == "metrics.updated" and isinstance(event.get("data"), dict):
+            self.overview.show_dashboard(event["data"])
+            self.overview.charts.redraw()
+        elif kind == "events.lost":
+            self.refresh()
+
+    def _schedule_samples(self) -> None:
+        self._sample_timer = self.top.after(self._sample_interval_ms, self._poll_samples)
+
+    def _poll_samples(self) -> None:
+        self._sample_timer = None
+        if self.closed:
+            return
+        if self.link.connected and self.notebook.index("current") == 0:
+            self.link.get("/api/metrics/system", self._samples_loaded, lambda _exc: None)
+        self._schedule_samples()
+
+    def _samples_loaded(self, system: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        self.overview.show_system(system)
+        self._apply_interval(system)
+        self.overview.charts.redraw()
+
+    def _apply_interval(self, system: dict[str, Any]) -> None:
+        interval = system.get("interval_s")
+        if isinstance(interval, (int, float)) and interval > 0:
+            self._sample_interval_ms = max(MIN_SAMPLE_POLL_MS, int(interval * 1000))
+
+    # -- shortcuts and cross-tab actions ------------------------------------------------------------
+
+    def show_message(self, message_id: int) -> None:
+        self.notebook.select(self.messages)
+        self.messages.open_message(message_id)
+
+    def _focus_search(self) -> None:
+        current = self.notebook.nametowidget(self.notebook.select())
+        if current is self.messages:
+            self.messages.search.focus()
+        elif current is self.customers:
+            self.customers.search.focus()
+
+    def _save(self) -> None:
+        if self.notebook.nametowidget(self.notebook.select()) is self.customers:
+            self.customers.save()
+
+
+def _error_detail(exc: ApiError) -> dict[str, Any]:
+    """The service's error object: {"error": {"code", "message", "field"?}}."""
+    detail = exc.body.get("error") if isinstance(exc.body, dict) else None
+    return detail if isinstance(detail, dict) else {}
+
+
+def describe_error(exc: Exception) -> str:
+    """One line for the user: the service's own message for an API error."""
+    if isinstance(exc, ServiceUnavailable):
+        return "the service is not running"
+    if isinstance(exc, ApiError):
+        return str(_error_detail(exc).get("message") or exc.message)
+    return str(exc) or type(exc).__name__
+
+
+def error_field(exc: Exception) -> str | None:
+    """The request field an API error names (422 validation errors), else None."""
+    if isinstance(exc, ApiError):
+        field = _error_detail(exc).get("field")
+        return str(field).split(".")[0] if field else None
+    return None

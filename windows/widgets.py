@@ -1,0 +1,281 @@
+"""Widgets and formatting shared by the windows: stat cards, a scrolled Treeview with an empty state, a pager,
+a search box, clipboard copy, and the small formatters that turn API values into text.
+
+Keep this module additive: the settings and logs windows import from it too.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from tkinter import ttk
+from typing import Any
+
+# -- formatting -------------------------------------------------------------------------------------
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """The API's timestamps ("2026-11-29T19:00:00.000Z" or "2026-11-29T19:00Z") as aware datetimes."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def local_time(value: str | None, *, with_date: bool = True, now: datetime | None = None) -> str:
+    """A timestamp in the user's zone: "14:05" for today, "29 Nov 14:05" otherwise."""
+    moment = parse_iso(value)
+    if moment is None:
+        return "—"
+    local = moment.astimezone()
+    today = (now or datetime.now(timezone.utc)).astimezone().date()
+    if not with_date or local.date() == today:
+        return local.strftime("%H:%M")
+    return local.strftime("%d %b %H:%M")
+
+
+def fmt_count(value: int | float | None) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def fmt_percent(fraction: float | None, digits: int = 1) -> str:
+    return "—" if fraction is None else f"{fraction * 100:.{digits}f}%"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """Response times: "45 s", "3 min 20 s", "2 h 05 min"."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest:02d} s" if rest else f"{minutes} min"
+    hours, rest = divmod(round(seconds) // 60, 60)
+    return f"{hours} h {rest:02d} min"
+
+
+def fmt_change(today: float | None, yesterday: float | None, *, kind: str = "count",
+               lower_is_better: bool = False) -> tuple[str, str]:
+    """The card's "change against yesterday" line and its tone ("up" good, "down" bad, "" neutral).
+
+    kind "count" shows a relative change (+12% vs yesterday), "rate" a difference in points (+1.5 pts),
+    "duration" a difference in time; for response times a lower value is the good direction.
+    """
+    if today is None or yesterday is None:
+        return "no figure for yesterday" if yesterday is None else "no figure yet today", ""
+    diff = today - yesterday
+    if kind == "rate":
+        text = f"{diff * 100:+.1f} pts vs yesterday"
+    elif kind == "duration":
+        text = ("same as yesterday" if abs(diff) < 0.5
+                else f"{'+' if diff > 0 else '−'}{fmt_duration(abs(diff))} vs yesterday")
+    elif yesterday == 0:
+        text = "none yesterday" if today == 0 else f"+{fmt_count(today)} vs none yesterday"
+    else:
+        text = f"{diff / yesterday * 100:+.0f}% vs yesterday ({fmt_count(yesterday)})"
+    if abs(diff) < 1e-9:
+        return text, ""
+    good = (diff < 0) if lower_is_better else (diff > 0)
+    return text, "up" if good else "down"
+
+
+def local_day_bounds_ms(day: str) -> tuple[int, int]:
+    """"2026-11-29" → epoch ms of that local midnight and of the next one (ValueError for a bad date)."""
+    start = datetime.strptime(day.strip(), "%Y-%m-%d").astimezone()
+    end = (start + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def query_string(params: dict[str, Any]) -> str:
+    """?a=1&b=x for the non-empty params (URL-encoded)."""
+    from urllib.parse import urlencode
+
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return "?" + urlencode(kept) if kept else ""
+
+
+def short(text: str | None, limit: int = 80) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- widgets ----------------------------------------------------------------------------------------
+
+
+class StatCard(ttk.Frame):
+    """A figure with its title and its change against yesterday."""
+
+    def __init__(self, parent: tk.Misc, title: str) -> None:
+        super().__init__(parent, style="Card.TFrame", padding=(12, 8))
+        self.title = ttk.Label(self, text=title, style="CardTitle.TLabel")
+        self.value = ttk.Label(self, text="—", style="CardValue.TLabel")
+        self.delta = ttk.Label(self, text=" ", style="CardDelta.TLabel")
+        for label in (self.title, self.value, self.delta):
+            label.pack(anchor="w")
+
+    def set(self, value: str, delta: str = "", tone: str = "") -> None:
+        self.value.configure(text=value)
+        style = {"up": "Up.CardDelta.TLabel", "down": "Down.CardDelta.TLabel"}.get(tone, "CardDelta.TLabel")
+        self.delta.configure(text=delta or " ", style=style)
+
+
+class ScrolledTree(ttk.Frame):
+    """A Treeview with a scrollbar and a centred message for empty and error states.
+
+    columns: (id, heading, width, stretch) tuples.
+    """
+
+    def __init__(self, parent: tk.Misc, columns: Sequence[tuple[str, str, int, bool]], *, height: int = 10,
+                 empty_text: str = "Nothing here yet") -> None:
+        super().__init__(parent)
+        self.tree = ttk.Treeview(self, columns=[c[0] for c in columns], show="headings", height=height,
+                                 selectmode="browse")
+        for column, heading, width, stretch in columns:
+            self.tree.heading(column, text=heading, anchor="w")
+            self.tree.column(column, width=width, minwidth=40, stretch=stretch, anchor="w")
+        scroll = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scroll.set)
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        scroll.grid(row=0, column=1, sticky="ns")
+        self.rowconfigure(0, weight=1)
+        self.columnconfigure(0, weight=1)
+        self.empty_text = empty_text
+        self.message = ttk.Label(self.tree, text="", style="Empty.TLabel", background="#ffffff")
+
+    def replace(self, rows: Sequence[tuple[str, Sequence[Any]]], *, empty_text: str | None = None) -> None:
+        """Show exactly these rows (iid, values); the empty-state text when there are none."""
+        self.tree.delete(*self.tree.get_children())
+        for iid, values in rows:
+            self.tree.insert("", "end", iid=iid, values=list(values))
+        if rows:
+            self.hide_message()
+        else:
+            self.show_message(empty_text or self.empty_text)
+
+    def show_message(self, text: str, style: str = "Empty.TLabel") -> None:
+        self.message.configure(text=text, style=style)
+        self.message.place(relx=0.5, rely=0.5, anchor="center")
+
+    def hide_message(self) -> None:
+        self.message.configure(text="")
+        self.message.place_forget()
+
+    @property
+    def message_text(self) -> str:
+        return str(self.message.cget("text")) if self.message.winfo_manager() else ""
+
+    def rows(self) -> list[tuple[str, list[str]]]:
+        """What the tree shows, as text (for tests and copy)."""
+        return [(iid, [str(v) for v in self.tree.item(iid, "values")]) for iid in self.tree.get_children()]
+
+    def selected(self) -> str | None:
+        selection = self.tree.selection()
+        return selection[0] if selection else None
+
+
+class Pager(ttk.Frame):
+    """A page label ("51-100 of 1,000,000") with previous/next buttons; calls on_page(offset)."""
+
+    def __init__(self, parent: tk.Misc, page_size: int, on_page: Callable[[int], Any]) -> None:
+        super().__init__(parent)
+        self.page_size = page_size
+        self.offset = 0
+        self.total = 0
+        self._on_page = on_page
+        self.previous = ttk.Button(self, text="◀ Previous", command=self.go_previous, width=11)
+        self.label = ttk.Label(self, text="", style="Muted.TLabel")
+        self.next = ttk.Button(self, text="Next ▶", command=self.go_next, width=9)
+        self.previous.pack(side="left")
+        self.label.pack(side="left", padx=10)
+        self.next.pack(side="left")
+
+    def update_page(self, offset: int, shown: int, total: int) -> None:
+        self.offset, self.total = offset, total
+        self.label.configure(text=f"{offset + 1:,}–{offset + shown:,} of {total:,}" if shown else f"0 of {total:,}")
+        self.previous.state(["!disabled"] if offset > 0 else ["disabled"])
+        self.next.state(["!disabled"] if offset + shown < total else ["disabled"])
+
+    def go_previous(self) -> None:
+        if self.offset > 0:
+            self._on_page(max(0, self.offset - self.page_size))
+
+    def go_next(self) -> None:
+        if self.offset + self.page_size < self.total:
+            self._on_page(self.offset + self.page_size)
+
+
+class SearchBox(ttk.Frame):
+    """An entry that calls on_search(text) after typing pauses (or at once on Return); Escape clears it."""
+
+    def __init__(self, parent: tk.Misc, on_search: Callable[[str], Any], *, label: str = "Search",
+                 delay_ms: int = 300, width: int = 28) -> None:
+        super().__init__(parent)
+        self._on_search = on_search
+        self._delay_ms = delay_ms
+        self._pending: str | None = None
+        self.var = tk.StringVar()
+        ttk.Label(self, text=label).pack(side="left", padx=(0, 4))
+        self.entry = ttk.Entry(self, textvariable=self.var, width=width)
+        self.entry.pack(side="left", fill="x", expand=True)
+        self.entry.bind("<KeyRelease>", self._typed)
+        self.entry.bind("<Return>", lambda _e: self._fire())
+        self.entry.bind("<Escape>", lambda _e: self.clear())
+
+    @property
+    def text(self) -> str:
+        return self.var.get().strip()
+
+    def focus(self) -> None:
+        self.entry.focus_set()
+        self.entry.select_range(0, "end")
+
+    def clear(self) -> None:
+        if self.var.get():
+            self.var.set("")
+            self._fire()
+
+    def _typed(self, event: tk.Event) -> None:
+        if event.keysym in ("Return", "Escape", "Tab"):
+            return
+        if self._pending is not None:
+            self.after_cancel(self._pending)
+        self._pending = self.after(self._delay_ms, self._fire)
+
+    def _fire(self) -> None:
+        if self._pending is not None:
+            self.after_cancel(self._pending)
+            self._pending = None
+        self._on_search(self.text)
+
+
+def copy_to_clipboard(widget: tk.Misc, text: str) -> None:
+    """Put text on the system clipboard (Tk keeps serving it while the process runs)."""
+    widget.clipboard_clear()
+    widget.clipboard_append(text)
+
+
+def readonly_text(parent: tk.Misc, *, height: int = 4, width: int = 40) -> tk.Text:
+    """A wrapped, selectable, read-only Text in the theme's colours (set its content with set_text)."""
+    from windows.theme import PALETTE
+
+    text = tk.Text(parent, height=height, width=width, wrap="word", relief="solid", borderwidth=1,
+                   background=PALETTE["surface"], foreground=PALETTE["text"], highlightthickness=0,
+                   padx=6, pady=4, font="TkDefaultFont")
+    text.configure(state="disabled")
+    return text
+
+
+def set_text(widget: tk.Text, content: str) -> None:
+    widget.configure(state="normal")
+    widget.delete("1.0", "end")
+    widget.insert("1.0", content)
+    widget.configure(state="disabled")
+
+
+def get_text(widget: tk.Text) -> str:
+    return widget.get("1.0", "end-1c")
