@@ -300,7 +300,7 @@ def test_service_down_state(display, tmp_path):
         window = ui.app.open("dashboard")
         ui.pump(lambda: window.banner.visible, timeout=15, message="the service-down banner")
         assert "not running" in window.banner.message.cget("text")
-        ui.pump(lambda: "not running" in window.overview.status.cget("text"), message="inline error")
+        ui.pump(lambda: "not running" in window.status.cget("text"), message="the error in the status line")
         assert window.banner.start_button.winfo_ismapped()
         assert "not running" in window.overview.recent.message_text
         assert "not running" in window.overview.charts.hours_note.get_text()

@@ -55,8 +55,6 @@ class OverviewPane(ttk.Frame):
         self.charts.widget.grid(row=1, column=0, columnspan=4, sticky="nsew", pady=(6, 4))
         self._build_lists()
         self.charts.show_note("Loading…")
-        self.status = ttk.Label(self, text="", style="Muted.TLabel")
-        self.status.grid(row=3, column=0, columnspan=4, sticky="w")
         for column in range(4):
             self.columnconfigure(column, weight=1, uniform="cards")
         self.rowconfigure(1, weight=3)
@@ -220,7 +218,7 @@ class DashboardWindow(BaseWindow):
         if self.closed:
             return
         problem = describe_error(exc)
-        self.overview.status.configure(text=f"Could not load the dashboard: {problem}", style="FieldError.TLabel")
+        self.say(f"Could not load the dashboard: {problem}")
         if self.first_render_ms is None:  # nothing to keep showing: say why, in place of the figures
             self.overview.show_unavailable(problem[:1].upper() + problem[1:])
         self.on_error(exc)
@@ -232,8 +230,7 @@ class DashboardWindow(BaseWindow):
         self.overview.show_recent(data["recent"])
         self.overview.show_system(data["system"])
         self._apply_interval(data["system"])
-        self.overview.status.configure(
-            text=f"Updated {local_time(data['dashboard'].get('generated_at'), with_date=False)}", style="Muted.TLabel")
+        self.say(f"Dashboard updated at {local_time(data['dashboard'].get('generated_at'), with_date=False)}")
         self.messages.set_intents(list((data["dashboard"].get("intent_distribution") or {}).keys()))
         self.overview.charts.canvas.draw()  # synchronous: at most twice a second, and the figure is ready now
         elapsed = (time.perf_counter() - started) * 1000
