@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.helpers import ROOT, message, start_service, wait_until
-from tests.ui_helpers import UiHarness, start_xvfb
+from tests.ui_helpers import UiHarness
 from windows.customers import field_value, parse_tags
 from windows.widgets import fmt_change, fmt_count, fmt_duration, local_day_bounds_ms
 
@@ -41,10 +41,8 @@ def seed(service, count: int = SEEDED) -> None:
 
 
 @pytest.fixture(scope="module")
-def display():
-    xvfb = start_xvfb()
-    yield xvfb.display
-    xvfb.close()
+def display(ui_display):
+    return ui_display  # the session's Xvfb (tests/conftest.py says why not one per module)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +153,24 @@ def test_live_updates_are_debounced_and_never_block(ui, seeded):
     assert longest_gap < 1.0, longest_gap
     newest = api(seeded, "/api/messages?limit=1")["items"][0]
     ui.pump(lambda: window.overview.recent.rows()[0][0] == str(newest["id"]), message="newest message on top")
+
+
+def test_a_hidden_overview_catches_up_when_shown_and_the_messages_list_follows_captures(ui, seeded):
+    window = open_dashboard(ui)
+    window.notebook.select(window.messages)
+    ui.pump(lambda: window.messages.list.rows(), message="the messages list")
+    renders = len(window.render_times_ms)
+    shown = window.overview.cards["messages"].value.cget("text")
+    r = seeded.post("/api/messages/capture", json=message(content="Chegou certinho, obrigado!"))
+    assert r.status_code == 201, r.text
+    new_id = str(r.json()["id"])
+    ui.pump(lambda: window.messages.list.rows()[0][0] == new_id, message="the new message on the first page")
+    ui.pump(lambda: window._hidden_stale, message="the overview marked stale")
+    assert len(window.render_times_ms) == renders  # nothing drawn for a hidden tab
+    assert window.overview.cards["messages"].value.cget("text") == shown
+    window.notebook.select(window.overview)
+    expected = f"{api(seeded, '/api/metrics/dashboard')['messages_today']:,}"
+    ui.pump(lambda: window.overview.cards["messages"].value.cget("text") == expected, message="caught up")
 
 
 # -- messages tab --------------------------------------------------------------------------------------
@@ -367,3 +383,27 @@ def test_customer_form_helpers():
     assert field_value("43", 42) == "43"
     assert field_value("true", True) is True
     assert field_value("new", None) == "new"
+
+
+def test_monitor_keeps_a_bounded_history_and_the_active_alerts_details():
+    from core.clock import FakeClock
+    from crm.monitor import MonitorSettings, SystemMonitor
+
+    clock = FakeClock()
+    values = {"cpu": 10.0, "memory": 95.0, "disk": 50.0}
+    monitor = SystemMonitor(MonitorSettings(sustain_s=0, cooldown_s=300), lambda: dict(values), clock,
+                            lambda _t, _d: None, history_size=5)
+    for _ in range(7):
+        clock.advance(5)
+        monitor.tick()
+    assert len(monitor.history) == 5 and monitor.history[-1]["memory"] == 95.0
+    assert [s["at"] for s in monitor.history] == sorted(s["at"] for s in monitor.history)
+    details = monitor.active_alert_details()
+    assert [(d["kind"], d["title"]) for d in details] == [("memory", "High memory usage")]
+    values["memory"] = 20.0
+    clock.advance(5)
+    monitor.tick()
+    assert monitor.active_alert_details() == []
+    monitor.settings = MonitorSettings(alert_on_negative=True)
+    monitor.capture_seen({"direction": "in", "sentiment": "negative", "content": "ruim"})
+    assert monitor.active_alert_details() == []  # a one-off alert never stays active

@@ -169,7 +169,9 @@ class DashboardWindow(BaseWindow):
         self.notebook.add(self.messages, text="Messages", underline=0)
         self.notebook.add(self.customers, text="Customers", underline=0)
         self.notebook.enable_traversal()  # Alt+O/M/C and Ctrl+Tab switch tabs
-        self.live = Debouncer(self.top, self.load_overview, min_interval_ms=LIVE_INTERVAL_MS)
+        self.live = Debouncer(self.top, self._live_update, min_interval_ms=LIVE_INTERVAL_MS)
+        self._hidden_stale = False  # events arrived while another tab was shown
+        self.notebook.bind("<<NotebookTabChanged>>", lambda _e: self._tab_changed())
         for index in range(3):
             self.top.bind(f"<Control-Key-{index + 1}>", lambda _e, i=index: self.notebook.select(i))
         self.top.bind("<Control-f>", lambda _e: self._focus_search())
@@ -256,6 +258,21 @@ class DashboardWindow(BaseWindow):
         elif kind == "events.lost":
             self.refresh()
 
+    def _overview_shown(self) -> bool:
+        return self.notebook.index("current") == 0
+
+    def _live_update(self) -> None:
+        # Redrawing charts nobody sees costs the Tk thread ~50 ms: catch up when the tab is shown again.
+        if self._overview_shown():
+            self.load_overview()
+        else:
+            self._hidden_stale = True
+
+    def _tab_changed(self) -> None:
+        if self._hidden_stale and self._overview_shown():
+            self._hidden_stale = False
+            self.load_overview()
+
     def _schedule_samples(self) -> None:
         self._sample_timer = self.top.after(self._sample_interval_ms, self._poll_samples)
 
@@ -263,7 +280,7 @@ class DashboardWindow(BaseWindow):
         self._sample_timer = None
         if self.closed:
             return
-        if self.link.connected and self.notebook.index("current") == 0:
+        if self.link.connected and self._overview_shown():
             self.link.get("/api/metrics/system", self._samples_loaded, lambda _exc: None)
         self._schedule_samples()
 
