@@ -253,8 +253,11 @@ class DashboardWindow(BaseWindow):
             if kind == "message.captured":
                 self.messages.new_message_arrived()
         elif kind == "metrics.updated" and isinstance(event.get("data"), dict):
-            self.overview.show_dashboard(event["data"])
-            self.overview.charts.redraw()
+            if self._overview_shown():
+                self.overview.show_dashboard(event["data"])
+                self.overview.charts.redraw()
+            else:
+                self._hidden_stale = True
         elif kind == "events.lost":
             self.refresh()
 
