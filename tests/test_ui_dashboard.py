@@ -4,6 +4,7 @@ save), the empty and service-down states, and screenshots of each (folder printe
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
@@ -56,11 +57,24 @@ def seeded(tmp_path_factory):
     service.stop()
 
 
+# Every Tk root these tests create stays referenced until the process exits. Objects of a closed window
+# (matplotlib's figure and canvas among them) sit in reference cycles with the root; if the cyclic garbage
+# collector ran on a worker thread and freed the last reference to a root there, tkinter would delete the
+# Tcl interpreter from the wrong thread and Tcl aborts the whole test process.
+_ROOTS_KEPT_ALIVE: list[object] = []
+
+
+def close_harness(harness: UiHarness) -> None:
+    _ROOTS_KEPT_ALIVE.append(harness.root)
+    harness.close()
+    gc.collect()  # what can be freed is freed now, on the main thread
+
+
 @pytest.fixture
 def ui(display, seeded):
     harness = UiHarness(seeded.data_dir, display)
     yield harness
-    harness.close()
+    close_harness(harness)
 
 
 def open_dashboard(ui: UiHarness):
@@ -304,7 +318,7 @@ def test_empty_state_on_a_fresh_service(display, tmp_path):
         window.notebook.select(window.messages)
         ui.screenshot(window.top, "messages-empty")
     finally:
-        ui.close()
+        close_harness(ui)
         service.stop()
 
 
@@ -322,7 +336,7 @@ def test_service_down_state(display, tmp_path):
         assert "not running" in window.overview.charts.hours_note.get_text()
         ui.screenshot(window.top, "dashboard-service-down")
     finally:
-        ui.close()
+        close_harness(ui)
 
 
 # -- the API the dashboard added -----------------------------------------------------------------------

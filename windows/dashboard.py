@@ -9,6 +9,7 @@ GET /api/metrics/system at the monitor's sample interval while the window is ope
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import tkinter as tk
@@ -189,6 +190,12 @@ class DashboardWindow(BaseWindow):
             self._sample_timer = None
         self.live.cancel()
         super().close()
+        # matplotlib's figure and canvas hold reference cycles with Tk objects (the canvas's PhotoImage). Free
+        # them here, on the Tk thread: collected later on a worker thread, tkinter cannot delete the image
+        # (RuntimeError, the image leaks) and, once the Tk root is gone, deleting the interpreter from another
+        # thread aborts the process.
+        self.overview.charts.figure.clear()
+        gc.collect()
 
     # -- overview loading ---------------------------------------------------------------------------
 
