@@ -171,6 +171,31 @@ def ui_process_rss(data_dir: Path, display: str) -> tuple[float, float, str]:
     return rss, spawn_to_render, line.split(": ", 1)[-1]
 
 
+MESSAGES_TAB_QUERIES = (
+    ("first page", "/api/messages?limit=50"),
+    ("page 1,000 (offset 49,950)", "/api/messages?limit=50&offset=49950"),
+    ("sentiment=negative", "/api/messages?limit=50&sentiment=negative"),
+    ("intent=complaint", "/api/messages?limit=50&intent=complaint"),
+    ("q=cancelar", "/api/messages?limit=50&q=cancelar"),
+    ("one day (since/until)", None),
+    ("customers q=Silva", "/api/customers?limit=50&q=Silva"),
+)
+
+
+def messages_tab_queries(service: Service) -> list[tuple[str, float, int]]:
+    """What the Messages and Customers tabs ask for, timed once each after one warm-up (seconds, total)."""
+    day_ms = int(time.time() * 1000) - 86_400_000 * 3
+    results = []
+    for label, path in MESSAGES_TAB_QUERIES:
+        path = path or f"/api/messages?limit=50&since={day_ms}&until={day_ms + 86_400_000}"
+        service.get(path)
+        started = time.perf_counter()
+        r = service.get(path)
+        elapsed = time.perf_counter() - started
+        results.append((label, elapsed, r.json().get("total", -1) if r.status_code == 200 else -r.status_code))
+    return results
+
+
 def baseline_tk_rss(display: str) -> float:
     code = ("import tkinter as tk, psutil, os; r = tk.Tk(); r.update(); "
             "print(psutil.Process(os.getpid()).memory_info().rss)")
@@ -205,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             full = measure_window(big_dir, big, xvfb.display, opts.updates, first=True)
             rss, spawn_s, logged = ui_process_rss(big_dir, xvfb.display)
+            queries = messages_tab_queries(big)
         finally:
             big.stop()
         empty = Service(empty_dir, config=config)
@@ -237,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   UI process (`agent.py ui dashboard`, 1M): RSS {rss:.1f} MB {SETTLE_S:g} s after its first render; "
           f"spawn -> first render {spawn_s:.2f} s (log: {logged})")
     print(f"   baseline RSS: python + a Tk root {tk_rss:.1f} MB; dashboard adds {rss - tk_rss:.1f} MB")
+    print("   Messages/Customers tab requests on 1M (client-observed, one each after a warm-up; off the Tk thread):")
+    for label, elapsed, total in queries:
+        print(f"      {label:<30} {elapsed * 1000:8.1f} ms   total {total:,}")
     print(target_line("dashboard open -> first full render", f"{full['open_s']:.2f} s", f"<= {TARGET_OPEN_S:g} s",
                       full["open_s"] <= TARGET_OPEN_S))
     print(target_line("live redraw p90 (1M)", f"{p90_full:.1f} ms", f"<= {TARGET_REDRAW_MS:g} ms",

@@ -36,18 +36,6 @@ def fresh_service(tmp_path) -> Iterator[RunningService]:
     running.stop()
 
 
-@pytest.fixture(scope="session")
-def ui_display() -> Iterator[str]:
-    """One Xvfb for every in-process Tk test of the run. Tk never closes an X connection while the process
-    lives, so an Xvfb stopped after one module leaves a dead connection that kills the test process (XIO
-    fatal error) at the next Tk event of a later module; this display lives until the session ends."""
-    from tests.ui_helpers import start_xvfb
-
-    xvfb = start_xvfb()
-    yield xvfb.display
-    xvfb.close()
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     from tests.ui_helpers import SCREENSHOTS
 

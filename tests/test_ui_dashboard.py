@@ -42,11 +42,6 @@ def seed(service, count: int = SEEDED) -> None:
 
 
 @pytest.fixture(scope="module")
-def display(ui_display):
-    return ui_display  # the session's Xvfb (tests/conftest.py says why not one per module)
-
-
-@pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     # A memory threshold of 0 % with no sustain: one alert stays active, for the alerts list.
     service = start_service(tmp_path_factory.mktemp("ui-dash") / "agent",
