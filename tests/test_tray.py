@@ -87,6 +87,11 @@ def test_click_and_second_launch_open_the_dashboard(desktop: Desktop, tray_facto
 
     wait_for(clicked_and_launched, timeout=20, message="the dashboard launch")
     assert f"ui dashboard --data-dir {tray.data_dir}" in tray.log()
+    # The click really opens the dashboard window (the UI process, `agent.py ui dashboard`).
+    first_windows = wait_for(lambda: _visible_windows(desktop, "Dashboard$"), timeout=30,
+                             message="the dashboard window to be mapped")
+    ui_processes = wait_for(lambda: _ui_processes(tray), timeout=10, message="the UI process")
+    assert len(first_windows) == 1 and len(ui_processes) == 1
 
     second = subprocess.run([sys.executable, "-m", "tray", "--data-dir", str(tray.data_dir), "--port", "0"],
                             cwd=ROOT, env=desktop.env, capture_output=True, text=True, timeout=20)
@@ -94,6 +99,35 @@ def test_click_and_second_launch_open_the_dashboard(desktop: Desktop, tray_facto
     assert "already running" in second.stdout
     wait_for(lambda: tray.log().count("opening the dashboard window") == 2, message="the handed-over request")
     assert tray.process.poll() is None
+    # The second `agent.py ui dashboard` hands over to the UI process that runs: still one process, one window.
+    wait_for(lambda: "another launch asked: open-dashboard" in _ui_log(tray), timeout=15,
+             message="the second UI launch to hand over")
+    wait_for(lambda: [p.pid for p in _ui_processes(tray)] == [p.pid for p in ui_processes], timeout=15,
+             message="a single UI process")
+    assert _visible_windows(desktop, "Dashboard$") == first_windows
+
+
+def _visible_windows(desktop: Desktop, pattern: str) -> list[str]:
+    out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", pattern], env=desktop.env,
+                         capture_output=True, text=True, timeout=10)
+    return sorted(out.stdout.split())
+
+
+def _ui_processes(tray) -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process(tray.process.pid).children(recursive=True):
+        try:
+            cmdline = child.cmdline()
+            if "ui" in cmdline and "dashboard" in cmdline and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _ui_log(tray) -> str:
+    path = tray.data_dir / "logs" / "ui.log"
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def test_first_start_shows_the_admin_password_once(desktop: Desktop, tray_factory):
