@@ -9,16 +9,37 @@ from the data (no autoscale pass).
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 import tkinter as tk
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
-from matplotlib.figure import Figure
 
-from windows.theme import PALETTE, SENTIMENT_COLOURS
-from windows.widgets import parse_iso
+def _keep_matplotlib_cache() -> None:
+    """PyInstaller's runtime hook points MPLCONFIGDIR at a new temporary directory on every start, so the
+    binary would rebuild matplotlib's font cache (about 1.2 s here) each time a dashboard opens; keep it in
+    the user's cache directory instead."""
+    if getattr(sys, "frozen", False):
+        from platformdirs import user_cache_dir
+
+        path = Path(user_cache_dir("crm-agent", appauthor=False)) / "matplotlib"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            os.environ["MPLCONFIGDIR"] = str(path)
+        except OSError:
+            pass  # the temporary directory still works, only slower
+
+
+_keep_matplotlib_cache()
+
+from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg  # noqa: E402 - after the cache location is set
+from matplotlib.figure import Figure  # noqa: E402
+
+from windows.theme import PALETTE, SENTIMENT_COLOURS  # noqa: E402
+from windows.widgets import parse_iso  # noqa: E402
 
 SENTIMENTS = ("positive", "neutral", "negative")
 MAX_INTENTS = 8  # the most frequent intents shown; the rest are summed into "other labels"

@@ -248,7 +248,7 @@ class DashboardWindow(BaseWindow):
         self.loaded.update(dashboard=True, recent=True, system=True)
         if self.first_render_ms is None:
             self.first_render_ms = (time.perf_counter() - self.opened_at) * 1000
-            log.info("dashboard: first full render %.0f ms after opening", self.first_render_ms)
+            log.info("dashboard: first full render %.0f ms after the window was created", self.first_render_ms)
         self.last_overview = data
 
     # -- live ---------------------------------------------------------------------------------------
