@@ -121,3 +121,25 @@ class CustomerPatch(Strict):
 
 class ConversationPatch(Strict):
     status: ConversationStatus
+
+
+class ConfigChanges(Strict):
+    changes: Annotated[dict[str, Any], Field(min_length=1, max_length=500,
+                                             description='{"section.key": new value}; see GET /api/system/config')]
+
+
+Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+Password = Annotated[str, Field(min_length=8, max_length=1024)]
+
+
+class UserCreate(Strict):
+    username: Username
+    password: Password
+    role: Literal["admin", "agent"] = "agent"
+
+
+class PasswordChange(Strict):
+    password: Annotated[Password, Field(description="the new password (8-1024 characters)")]
+    current_password: Annotated[str | None, Field(default=None, max_length=1024,
+                                                  description="required when you change your own password "
+                                                              "with a user token")] = None

@@ -29,6 +29,12 @@ class ConfigError(ValueError):
 Validator = Callable[[Any], Any]
 
 
+def _described(check: Validator, **spec: Any) -> Validator:
+    """Keep what the validator accepts on it (type, range, choices), for the settings API and window."""
+    check.spec = {k: v for k, v in spec.items() if v is not None}  # type: ignore[attr-defined]
+    return check
+
+
 def integer(minimum: int | None = None, maximum: int | None = None) -> Validator:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -39,7 +45,7 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Validator
             raise ValueError(f"must be <= {maximum}")
         return value
 
-    return check
+    return _described(check, type="integer", minimum=minimum, maximum=maximum)
 
 
 def number(minimum: float | None = None, maximum: float | None = None) -> Validator:
@@ -52,13 +58,16 @@ def number(minimum: float | None = None, maximum: float | None = None) -> Valida
             raise ValueError(f"must be <= {maximum}")
         return float(value)
 
-    return check
+    return _described(check, type="number", minimum=minimum, maximum=maximum)
 
 
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
     return value
+
+
+_described(boolean, type="boolean")
 
 
 def text(pattern: str | None = None, max_length: int = 4096) -> Validator:
@@ -73,7 +82,7 @@ def text(pattern: str | None = None, max_length: int = 4096) -> Validator:
             raise ValueError(f"must match {pattern}")
         return value
 
-    return check
+    return _described(check, type="string", pattern=pattern, max_length=max_length)
 
 
 def choice(*options: str) -> Validator:
@@ -82,7 +91,7 @@ def choice(*options: str) -> Validator:
             raise ValueError(f"must be one of {', '.join(options)}")
         return value
 
-    return check
+    return _described(check, type="choice", choices=list(options))
 
 
 def string_list(pattern: str | None = None) -> Validator:
@@ -93,7 +102,7 @@ def string_list(pattern: str | None = None) -> Validator:
             raise ValueError("must be a list of strings")
         return [item(v) for v in value]
 
-    return check
+    return _described(check, type="list", pattern=pattern)
 
 
 ORIGIN = r"(chrome-extension|moz-extension|safari-web-extension)://[A-Za-z0-9._-]+|https?://[A-Za-z0-9.-]+(:\d+)?"
@@ -231,6 +240,24 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+# The keys the running service applies at once when they are saved through PUT /api/system/config
+# (api/routes/config.py holds how). It reads every other key once, when it starts, whatever `restart` says.
+LIVE_KEYS = frozenset({"capture.paused", "logging.level", "database.max_backups", "monitor.cpu_percent",
+                       "monitor.memory_percent", "monitor.disk_percent", "monitor.sustain_s", "monitor.cooldown_s",
+                       "monitor.connection_timeout_s", "monitor.alert_on_negative"})
+# Sections the tray process reads, once when it starts.
+AGENT_SECTIONS = ("notifications",)
+NOW, SERVICE_RESTART, AGENT_RESTART = "now", "service restart", "desktop agent restart"
+
+
+def takes_effect(setting: Setting) -> str:
+    """When a saved change is used: now, after a service restart, or after a desktop agent restart."""
+    if setting.section in AGENT_SECTIONS:
+        return AGENT_RESTART
+    if setting.key in LIVE_KEYS and not setting.restart:
+        return NOW
+    return SERVICE_RESTART
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(s.section for s in SETTINGS))
 
 
@@ -322,6 +349,32 @@ def save_overrides(path: Path, changes: dict[str, Any]) -> Config:
         nested.setdefault(section, {})[name] = value
     write_private_file(path, json.dumps(nested, indent=2, ensure_ascii=False) + "\n")
     return load_config(path)
+
+
+def describe(setting: Setting) -> dict[str, Any]:
+    """What a client needs to edit a setting: its type and limits (from the validator), default and help."""
+    spec = dict(getattr(setting.validate, "spec", {"type": "string"}))
+    return {"key": setting.key, "section": setting.section, "name": setting.name, **spec,
+            "default": copy.deepcopy(setting.default), "help": setting.help}
+
+
+def update_user_file(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate changes and write the user's file atomically (0600), keeping only values that differ from
+    their default. Returns the new overrides. Nothing is written when a value is bad (ConfigError)."""
+    current = read_user_file(path)
+    current.update(validate_flat(changes))
+    kept = {key: value for key, value in current.items() if value != SETTINGS_BY_KEY[key].default}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in sorted(kept.items()):
+        section, name = key.split(".", 1)
+        nested.setdefault(section, {})[name] = value
+    write_private_file(path, json.dumps(nested, indent=2, ensure_ascii=False) + "\n")
+    return kept
+
+
+def env_name(key: str) -> str:
+    section, name = key.split(".", 1)
+    return f"CRM_AGENT__{section.upper()}__{name.upper()}"
 
 
 def env_overrides() -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core.config import SECTIONS, SETTINGS
+from core.config import SECTIONS, SETTINGS, takes_effect
 
 
 def render_config_markdown() -> str:
@@ -25,13 +25,13 @@ def render_config_markdown() -> str:
         "",
     ]
     for section in SECTIONS:
-        lines += [f"## {section}", "", "| key | default | restart | meaning |", "|---|---|---|---|"]
+        lines += [f"## {section}", "", "| key | default | takes effect | meaning |", "|---|---|---|---|"]
         for setting in SETTINGS:
             if setting.section != section:
                 continue
             default = json.dumps(setting.default, ensure_ascii=False)
-            restart = "yes" if setting.restart else "no"
-            lines.append(f"| `{setting.key}` | `{default}` | {restart} | {setting.help.replace('|', '/')} |")
+            meaning = setting.help.replace("|", "/")
+            lines.append(f"| `{setting.key}` | `{default}` | {takes_effect(setting)} | {meaning} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 OPEN_DASHBOARD = "open-dashboard"
 QUIT = "quit"  # the windows' "Quit CRM Agent" asks the tray to stop everything
-REQUESTS = (OPEN_DASHBOARD, "open-settings", "open-logs", QUIT)
+RESTART_SERVICE = "restart-service"  # the settings window, after a change that needs a restart
+REQUESTS = (OPEN_DASHBOARD, "open-settings", "open-logs", QUIT, RESTART_SERVICE)
 TRAY = "tray"
 UI = "ui"
 

@@ -71,6 +71,14 @@ class SystemMonitor:
         self.history: deque[dict[str, Any]] = deque(maxlen=history_size)
         self._alerts: dict[str, dict[str, Any]] = {}  # active alert kind -> its alert.raised data
 
+    def apply_settings(self, settings: MonitorSettings) -> None:
+        """New thresholds and timings from the settings window, without a restart (an active alert keeps its
+        state and resolves against the new threshold)."""
+        self.settings = settings
+        self._watches["cpu"].threshold = settings.cpu_percent
+        self._watches["memory"].threshold = settings.memory_percent
+        self._watches["disk"].threshold = settings.disk_percent
+
     # -- inputs ---------------------------------------------------------------------------------
 
     def tick(self) -> None:

@@ -37,20 +37,29 @@ def hash_password(password: str) -> str:
     return PASSWORD_HASHER.hash(password)
 
 
-def create_user(db: Database, clock: Clock, username: str, password: str, role: str = "agent") -> int:
+def _inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def create_user(db: Database, clock: Clock, username: str, password: str, role: str = "agent",
+                run_blocking: Callable[..., Any] = _inline) -> int:
+    """run_blocking runs the (deliberately slow) hashing off the event loop; the database is written here."""
     if not USERNAME.fullmatch(username):
         raise UserError("username must be 1-64 letters, digits or _ . @ -")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
-    password_hash = hash_password(password)
+    if user_rows.get_user(db, username) is not None:
+        raise UserError(f"user {username!r} already exists")
+    password_hash = run_blocking(hash_password, password)
     with db.transaction():
         if user_rows.get_user(db, username) is not None:
             raise UserError(f"user {username!r} already exists")
         return user_rows.insert_user(db, username, password_hash, role, iso(clock.now()))
 
 
-def change_password(db: Database, clock: Clock, username: str, password: str) -> None:
-    password_hash = hash_password(password)
+def change_password(db: Database, clock: Clock, username: str, password: str,
+                    run_blocking: Callable[..., Any] = _inline) -> None:
+    password_hash = run_blocking(hash_password, password)
     with db.transaction():
         if not user_rows.update_password_hash(db, username, password_hash, iso(clock.now())):
             raise UserError(f"no user named {username!r}")

@@ -22,7 +22,7 @@ from typing import Any
 
 from core.children import agent_command, child_env
 from core.event_stream import EventStream
-from core.instance import OPEN_DASHBOARD, QUIT, InstanceLock, hand_over
+from core.instance import OPEN_DASHBOARD, QUIT, RESTART_SERVICE, InstanceLock, hand_over
 from core.paths import DataDir, resolve_data_dir
 from core.service_client import ServiceClient, ServiceUnavailable
 from tray import autostart
@@ -223,6 +223,9 @@ class DesktopApp:
     def _on_request(self, request: str) -> None:
         if request == QUIT:
             self.quit_from_another_thread()
+            return
+        if request == RESTART_SERVICE:
+            self._background(self.supervisor.restart)
             return
         self.open_ui(request.removeprefix("open-") if request != OPEN_DASHBOARD else "dashboard")
 

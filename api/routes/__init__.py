@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from api.routes import analysis, auth, conversations, customers, health, messages, metrics, system, websocket
+from api.routes import (
+    analysis,
+    auth,
+    config,
+    conversations,
+    customers,
+    health,
+    messages,
+    metrics,
+    system,
+    users,
+    websocket,
+)
 
 
 def register_all(routes, service) -> None:  # noqa: ANN001 - avoids an import cycle with api.app
-    for module in (health, auth, messages, analysis, customers, conversations, metrics, system, websocket):
+    for module in (health, auth, messages, analysis, customers, conversations, metrics, system, config, users,
+                   websocket):
         module.register(routes, service)
     from api import openapi
 

@@ -1,0 +1,168 @@
+"""GET/PUT /api/system/config: every declared setting for the settings window, and saving changes.
+
+The service reads most settings once, when it starts; only the keys in LIVE (core.config.LIVE_KEYS) are
+applied to the running service at once. Everything else is saved to config.json and reported as needing a
+restart: the service's (`restart_required`) or, for the tray's notification settings, the desktop
+agent's (`agent_restart_required`). GET shows both the saved value (what the next start uses) and the
+running one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from api.errors import ApiError
+from api.plugins import Request
+from api.schemas import ConfigChanges
+from core import events
+from core.clock import iso
+from core.config import (
+    AGENT_RESTART,
+    NOW,
+    SERVICE_RESTART,
+    SETTINGS,
+    SETTINGS_BY_KEY,
+    Config,
+    ConfigError,
+    describe,
+    env_name,
+    env_overrides,
+    load_config,
+    takes_effect,
+    update_user_file,
+)
+from crm.monitor import MonitorSettings
+from crm.service import Service
+
+log = logging.getLogger("crm_agent.config")
+
+
+def _set_capture_paused(service: Service, paused: bool) -> None:
+    if service.capture_paused != paused:
+        service.capture_paused = paused
+        service.bus.publish(events.CAPTURE_STATE, {"paused": paused}, iso(service.clock.now()))
+
+
+def _apply_monitor(service: Service, _value: Any) -> None:
+    service.monitor.apply_settings(MonitorSettings.from_config(service.config))
+
+
+def _read_per_use(_service: Service, _value: Any) -> None:
+    """The service reads this key from service.config each time it needs it."""
+
+
+# key -> how the running service takes a new value (service.config already holds it when this runs);
+# the keys are core.config.LIVE_KEYS (a test keeps them equal).
+LIVE: dict[str, Callable[[Service, Any], None]] = {
+    "capture.paused": _set_capture_paused,
+    "logging.level": lambda _service, level: logging.getLogger().setLevel(level),
+    "database.max_backups": _read_per_use,
+    **{f"monitor.{name}": _apply_monitor for name in ("cpu_percent", "memory_percent", "disk_percent", "sustain_s",
+                                                       "cooldown_s", "connection_timeout_s", "alert_on_negative")},
+}
+
+
+def applies(key: str) -> str:
+    return takes_effect(SETTINGS_BY_KEY[key])
+
+
+def config_path(service: Service) -> Path:
+    return service.config.path or service.data_dir.config_file
+
+
+def _saved_config(service: Service) -> tuple[Config, str | None]:
+    """The configuration the next start would use (file + environment), or the running one and the
+    file's error when the file was broken by hand since."""
+    try:
+        return load_config(config_path(service)).with_overrides(env_overrides()), None
+    except ConfigError as exc:
+        return service.config, str(exc)
+
+
+def settings_document(service: Service) -> dict[str, Any]:
+    saved, file_error = _saved_config(service)
+    from_env = set(env_overrides())
+    items = []
+    for setting in SETTINGS:
+        if setting.secret:
+            continue  # never through the API
+        key = setting.key
+        running = service.capture_paused if key == "capture.paused" else service.config[key]
+        items.append({**describe(setting), "value": saved[key], "running": running,
+                      "restart": applies(key) != NOW, "applies": applies(key),
+                      "env_override": env_name(key) if key in from_env else None})
+    pending = [i["key"] for i in items if i["restart"] and i["value"] != i["running"]]
+    return {"path": str(config_path(service)), "file_error": file_error, "settings": items,
+            "env_overrides": sorted(k for k in from_env if k in SETTINGS_BY_KEY),
+            "pending_restart": pending}
+
+
+def _check_changes(changes: dict[str, Any], from_env: set[str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    valid, problems = {}, []
+    for key, value in changes.items():
+        setting = SETTINGS_BY_KEY.get(key)
+        if setting is None or setting.secret:
+            problems.append({"field": key, "message": "unknown setting"})
+        elif key in from_env:
+            problems.append({"field": key, "message": f"set by the environment variable {env_name(key)}; "
+                                                      "change it there"})
+        else:
+            try:
+                valid[key] = setting.validate(value)
+            except ValueError as exc:
+                problems.append({"field": key, "message": str(exc)})
+    return valid, problems
+
+
+def save_settings(service: Service, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate every change (all problems named at once), write config.json, apply what can be applied."""
+    from_env = set(env_overrides())
+    valid, problems = _check_changes(changes, from_env)
+    if problems:
+        first = problems[0]
+        raise ApiError(422, "validation_error", f"{first['field']}: {first['message']}", field=first["field"],
+                       details=problems)
+    saved, file_error = _saved_config(service)
+    if file_error:
+        raise ApiError(409, "config_file_invalid", f"{config_path(service)} has an error; fix it first: {file_error}")
+    changed = [key for key, value in valid.items() if saved[key] != value]
+    path = config_path(service)
+    try:
+        update_user_file(path, valid)
+    except OSError as exc:
+        raise ApiError(500, "config_write_failed", f"could not write {path}: {exc}") from None
+    live = {key: valid[key] for key in changed if applies(key) == NOW}
+    if live:
+        service.config = service.config.with_overrides(live)
+        for key, value in live.items():
+            LIVE[key](service, value)
+    log.info("settings saved to %s: %s", path, ", ".join(changed) or "no change")
+    document = settings_document(service)
+    return {"changed": changed, "applied": sorted(live),
+            "restart_required": [k for k in changed if applies(k) == SERVICE_RESTART],
+            "agent_restart_required": [k for k in changed if applies(k) == AGENT_RESTART],
+            "pending_restart": document["pending_restart"], "settings": document["settings"]}
+
+
+def register(routes, service: Service) -> None:  # noqa: ANN001
+    def get_config(request: Request) -> dict[str, Any]:
+        return settings_document(service)
+
+    def put_config(request: Request) -> dict[str, Any]:
+        body: ConfigChanges = request.body(ConfigChanges)
+        return save_settings(service, body.changes)
+
+    routes.add("GET", "/api/system/config", get_config, auth="admin", tag="system",
+               summary="Every declared setting: type, limits, default, saved and running value, restart (admin)",
+               description="`value` is what config.json (and CRM_AGENT__* environment variables) give the next "
+                           "start; `running` is what the service uses now; `applies` says when a change takes "
+                           "effect: now, service restart, or desktop agent restart.")
+    routes.add("PUT", "/api/system/config", put_config, auth="admin", tag="system", body=ConfigChanges,
+               summary="Change settings: validated, written atomically to config.json (admin)",
+               responses={200: "saved", 409: "config.json has an error", 422: "a value is invalid "
+                                                                              "(error.details names each key)"},
+               description="Body `{\"changes\": {\"section.key\": value}}`. Nothing is written unless every "
+                           "value is valid. The answer lists the keys applied now and those that need a restart.")

@@ -1,0 +1,220 @@
+"""The settings window under Xvfb against a real service: it shows what GET /api/system/config says, saves
+through the API (file and API agree afterwards), shows local and server validation errors inline, names the
+keys that need a restart and restarts the service (no tray), lists users and changes a password."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+
+import psutil
+import pytest
+
+from tests.helpers import start_service, wait_until
+from tests.ui_helpers import UiHarness, start_xvfb
+from windows.forms import shown_text
+from windows.settings import TABS
+
+
+@pytest.fixture(scope="module")
+def display():
+    xvfb = start_xvfb()
+    yield xvfb.display
+    xvfb.close()
+
+
+@pytest.fixture
+def setup(display, tmp_path):
+    running = start_service(tmp_path / "agent")
+    r = running.post("/api/users", json={"username": "maria", "password": "maria password", "role": "agent"})
+    assert r.status_code == 201, r.text
+    ui = UiHarness(running.data_dir, display)
+    yield ui, running
+    ui.close()
+    running.stop()
+    _stop_detached_service(running.data_dir)
+    gc.collect()  # Tk objects must be finalized on this (the Tk) thread
+
+
+def _stop_detached_service(data_dir) -> None:
+    """A service the window started (restart test) is not our child: stop it by its service.json pid."""
+    try:
+        pid = json.loads((data_dir / "service.json").read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+        psutil.Process(pid).wait(10)
+    except (OSError, ValueError, KeyError, psutil.Error):
+        pass
+
+
+def open_loaded(ui):
+    window = ui.app.open("settings")
+    ui.pump(lambda: window.loaded, timeout=15, message="settings loaded")
+    ui.pump(lambda: window.users, timeout=10, message="users loaded")
+    return window
+
+
+def config_items(running) -> dict[str, dict]:
+    r = running.get("/api/system/config")
+    assert r.status_code == 200, r.text
+    return {item["key"]: item for item in r.json()["settings"]}
+
+
+def test_every_setting_is_shown_with_the_api_value(setup):
+    ui, running = setup
+    window = open_loaded(ui)
+    items = config_items(running)
+    assert set(window.fields) == set(items)
+    for key, item in items.items():
+        field = window.fields[key]
+        shown = field.var.get()
+        expected = bool(item["value"]) if item["type"] == "boolean" else shown_text(item, item["value"])
+        assert shown == expected, key
+        assert (field.marker.cget("text") != "") == item["restart"], key
+    titles = [window.notebook.tab(tab, "text") for tab in window.notebook.tabs()]
+    assert titles == [title for title, _sections in TABS]
+    assert str(window.save_button.state()) and "disabled" in window.save_button.state()
+    users = running.get("/api/users").json()["items"]
+    shown_users = [window.user_tree.item(iid, "values") for iid in window.user_tree.get_children()]
+    assert [row[0] for row in shown_users] == [u["username"] for u in users] == ["admin", "maria"]
+    assert [row[1] for row in shown_users] == [u["role"] for u in users]
+    for title, tab in window.tabs.items():
+        window.notebook.select(tab)
+        slug = title.lower().replace(" / ", "-").replace(" & ", "-").replace(" ", "-")
+        ui.screenshot(window.top, f"settings-{slug}")
+
+
+def test_a_change_is_saved_through_the_api_and_restart_keys_are_named(setup):
+    ui, running = setup
+    window = open_loaded(ui)
+    window.fields["ai.temperature"].var.set("0.9")
+    window.fields["monitor.cpu_percent"].var.set("65")
+    assert "disabled" not in window.save_button.state()
+    window.save()
+    ui.pump(lambda: window.message.cget("text").startswith("Saved."), timeout=10, message="saved")
+    text = window.message.cget("text")
+    assert "Applied now: monitor.cpu_percent" in text and "Restart the service to apply: ai.temperature" in text
+    assert window.restart_button.winfo_ismapped()
+    items = config_items(running)
+    assert items["ai.temperature"]["value"] == 0.9 and items["ai.temperature"]["running"] == 0.2
+    assert items["monitor.cpu_percent"]["value"] == items["monitor.cpu_percent"]["running"] == 65.0
+    on_disk = json.loads((running.data_dir / "config.json").read_text())
+    assert on_disk["ai"]["temperature"] == 0.9 and on_disk["monitor"]["cpu_percent"] == 65.0
+    assert "disabled" in window.save_button.state()
+    window.notebook.select(window.tabs["AI / LLaMA"])
+    ui.screenshot(window.top, "settings-saved-restart-needed")
+
+
+def test_invalid_values_are_shown_inline_and_nothing_is_written(setup):
+    ui, running = setup
+    window = open_loaded(ui)
+    before = (running.data_dir / "config.json").read_bytes()
+    port = window.fields["server.port"]
+    port.var.set("70000")
+    assert port.error_label.winfo_manager() and port.error_label.cget("text") == "must be <= 65535"
+    assert "disabled" in window.save_button.state()
+    window.fields["ai.max_tokens"].var.set("lots")
+    assert window.fields["ai.max_tokens"].error == "must be an integer"
+    window.save()
+    assert window.message.cget("text").startswith("Not saved: fix server.port, ai.max_tokens")
+    ui.screenshot(window.top, "settings-inline-errors")
+    window.revert()
+    assert port.error is None and port.var.get() == "8080"
+
+    # What only the service knows (here: a limit the window was not told) comes back inline too.
+    port.spec = {**port.spec, "maximum": None}
+    port.var.set("70000")
+    assert port.error is None
+    window.save()
+    ui.pump(lambda: port.error, timeout=10, message="the service's message")
+    assert port.error == "must be <= 65535"
+    assert window.message.cget("text") == "Not saved: server.port: must be <= 65535"
+    assert (running.data_dir / "config.json").read_bytes() == before
+
+
+def test_users_are_added_and_passwords_changed(setup):
+    ui, running = setup
+    window = open_loaded(ui)
+    window.notebook.select(window.tabs["Security"])
+    dialog = window.add_user_dialog()
+    dialog.vars["username"].set("joao")
+    dialog.vars["password"].set("joao password")
+    dialog.vars["again"].set("joao password")
+    dialog._ok()
+    ui.pump(lambda: "joao" in window.user_tree.get_children(), timeout=10, message="the new user listed")
+    assert [u["username"] for u in running.get("/api/users").json()["items"]] == ["admin", "joao", "maria"]
+
+    window.user_tree.selection_set("maria")
+    dialog = window.password_dialog()
+    dialog.vars["password"].set("short")
+    dialog.vars["again"].set("short")
+    dialog._ok()
+    ui.pump(lambda: dialog.error.cget("text"), timeout=10, message="the short-password error")
+    assert "password" in dialog.error.cget("text") and "8" in dialog.error.cget("text")
+    ui.screenshot(dialog.top, "settings-password-dialog-error")
+    dialog.vars["password"].set("maria new password")
+    dialog.vars["again"].set("maria new password")
+    dialog._ok()
+    ui.pump(lambda: window.users_message.cget("text") == "Password of maria changed.", timeout=10,
+            message="password changed")
+    r = running.post("/api/auth/login", json={"username": "maria", "password": "maria new password"}, token=False)
+    assert r.status_code == 200, r.text
+
+
+def test_the_model_test_says_which_engine_answered(setup):
+    ui, running = setup
+    window = open_loaded(ui)
+    window.notebook.select(window.tabs["AI / LLaMA"])
+    window.test_model()
+    ui.pump(lambda: window.test_result.cget("text").startswith(("Answered by", "The test failed")), timeout=20,
+            message="the model test")
+    text = window.test_result.cget("text")
+    direct = running.post("/api/analysis/generate", json={"text": "olá", "engine": "llm"}).json()
+    assert text.startswith(f"Answered by {direct['engine']}")
+    assert "not the LLM" in text  # the tests run the service with ai.llm_enabled=false
+    ui.screenshot(window.top, "settings-model-test")
+
+
+def test_restart_now_without_a_tray_brings_the_service_back_with_the_saved_port(setup):
+    ui, running = setup
+    window = open_loaded(ui)
+    first_pid = running.process.pid
+    window.fields["server.port"].var.set("0")  # a free port after the restart (tests use no fixed ports)
+    window.save()
+    ui.pump(lambda: window.restart_button.winfo_ismapped(), timeout=10, message="the restart offer")
+    assert "server.port" in window.message.cget("text")
+    window.restart()
+    ui.pump(lambda: running.process.poll() is not None, timeout=20, message="the old service stopped")
+
+    def new_pid():
+        try:
+            pid = json.loads((running.data_dir / "service.json").read_text())["pid"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return pid if pid != first_pid else None
+
+    ui.pump(new_pid, timeout=30, message="a new service")
+    ui.pump(lambda: window.message.cget("text") == "The service restarted with the saved settings.", timeout=30,
+            message="the window reconnected")
+    ui.pump(lambda: not window.restart_button.winfo_ismapped(), timeout=5, message="no restart offer left")
+    url = json.loads((running.data_dir / "service.json").read_text())["url"]
+    token = running.local_token
+    import requests
+
+    body = requests.get(url + "/api/system/config", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    assert body["pending_restart"] == []
+    port_item = next(i for i in body["settings"] if i["key"] == "server.port")
+    assert port_item["value"] == port_item["running"] == 0
+    wait_until(lambda: window.link.connected, message="connected")
+
+
+def test_the_window_says_when_the_service_is_not_running(setup):
+    ui, running = setup
+    running.stop()
+    window = ui.app.open("settings")
+    ui.pump(lambda: window.banner.visible, timeout=15, message="the banner")
+    ui.pump(lambda: "Cannot load the settings" in window.placeholder.cget("text"), timeout=15,
+            message="the error state")
+    assert "not running" in window.placeholder.cget("text")
+    ui.screenshot(window.top, "settings-service-down")

@@ -1,0 +1,278 @@
+"""Form pieces for the settings window: one editor per declared setting (built from the type, range and choices
+GET /api/system/config reports), checked as the user types, a scrollable tab body, a small dialog, and
+restarting the service.
+
+Local checks mirror core.config's validators from the spec the service sends; the service validates again
+on save and its messages are shown in the same place.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import filedialog, ttk
+from typing import Any
+
+from core.instance import RESTART_SERVICE, TRAY, hand_over
+
+log = logging.getLogger(__name__)
+
+# Settings that name a file: a "Browse…" button next to the entry, with these file types.
+FILE_SETTINGS = {
+    "ai.model_path": [("GGUF models", "*.gguf"), ("All files", "*")],
+    "database.path": [("SQLite databases", "*.db *.sqlite *.sqlite3"), ("All files", "*")],
+    "logging.file": [("Log files", "*.log"), ("All files", "*")],
+}
+
+
+def check_value(spec: dict[str, Any], raw: Any) -> tuple[Any, str | None]:
+    """Turn what the widget holds into the setting's value; (value, None) or (None, message)."""
+    kind = spec.get("type")
+    if kind == "boolean":
+        return bool(raw), None
+    if kind == "integer":
+        try:
+            value: Any = int(str(raw).strip())
+        except ValueError:
+            return None, "must be an integer"
+        return _in_range(spec, value)
+    if kind == "number":
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            return None, "must be a number"
+        if value != value or value in (float("inf"), float("-inf")):
+            return None, "must be a number"
+        return _in_range(spec, value)
+    if kind == "choice":
+        return (raw, None) if raw in spec.get("choices", []) else (None, f"must be one of {', '.join(spec['choices'])}")
+    if kind == "list":
+        items = [item.strip() for item in str(raw).split(",") if item.strip()]
+        for item in items:
+            if spec.get("pattern") and not re.fullmatch(spec["pattern"], item):
+                return None, f"{item!r} is not valid"
+        return items, None
+    text = str(raw)
+    if spec.get("max_length") is not None and len(text) > spec["max_length"]:
+        return None, f"must be at most {spec['max_length']} characters"
+    if spec.get("pattern") and not re.fullmatch(spec["pattern"], text):
+        return None, f"must match {spec['pattern']}"
+    return text, None
+
+
+def _in_range(spec: dict[str, Any], value: float) -> tuple[Any, str | None]:
+    if spec.get("minimum") is not None and value < spec["minimum"]:
+        return None, f"must be >= {spec['minimum']}"
+    if spec.get("maximum") is not None and value > spec["maximum"]:
+        return None, f"must be <= {spec['maximum']}"
+    return value, None
+
+
+def shown_text(spec: dict[str, Any], value: Any) -> str:
+    if spec.get("type") == "list":
+        return ", ".join(value or [])
+    if spec.get("type") == "number" and isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else str(value)
+    return "" if value is None else str(value)
+
+
+class SettingField:
+    """Label, editor, restart marker, help and the inline error of one setting, on one grid row pair."""
+
+    def __init__(self, parent: ttk.Frame, row: int, spec: dict[str, Any], on_change: Callable[[], None],
+                 wrap: int) -> None:
+        self.spec = spec
+        self.key = spec["key"]
+        self._on_change = on_change
+        self.saved: Any = spec.get("value")
+        self.error: str | None = None
+        label = ttk.Label(parent, text=spec["name"].replace("_", " "), anchor="w")
+        label.grid(row=row, column=0, sticky="nw", padx=(0, 12), pady=(6, 0))
+        holder = ttk.Frame(parent)
+        holder.grid(row=row, column=1, sticky="ew", pady=(6, 0))
+        self.var: tk.Variable
+        self.widget = self._make_editor(holder)
+        marker = {"service restart": "restart", "desktop agent restart": "agent restart"}.get(spec.get("applies", ""))
+        self.marker = ttk.Label(parent, text=f"↻ {marker}" if marker else "", style="Muted.TLabel")
+        self.marker.grid(row=row, column=2, sticky="nw", padx=(8, 0), pady=(6, 0))
+        help_text = spec.get("help", "")
+        if spec.get("env_override"):
+            help_text += f"  (set by {spec['env_override']}; change it there)"
+        self.help = ttk.Label(parent, text=help_text, style="Muted.TLabel", wraplength=wrap, justify="left")
+        self.help.grid(row=row + 1, column=1, columnspan=2, sticky="w")
+        self.error_label = ttk.Label(parent, text="", style="FieldError.TLabel")
+        self.error_label.grid(row=row + 2, column=1, columnspan=2, sticky="w")
+        self.error_label.grid_remove()
+        self.set_value(self.saved)
+        if spec.get("env_override"):
+            self.widget.state(["disabled"])
+        self.var.trace_add("write", lambda *_: self._changed())
+
+    def _make_editor(self, holder: ttk.Frame) -> ttk.Widget:
+        kind = self.spec.get("type")
+        if kind == "boolean":
+            self.var = tk.BooleanVar(holder)
+            widget = ttk.Checkbutton(holder, variable=self.var)
+            widget.pack(side="left")
+            return widget
+        self.var = tk.StringVar(holder)
+        if kind == "choice":
+            widget = ttk.Combobox(holder, textvariable=self.var, values=self.spec["choices"], state="readonly",
+                                  width=12)
+            widget.pack(side="left")
+            return widget
+        width = 12 if kind in ("integer", "number") else 44
+        widget = ttk.Entry(holder, textvariable=self.var, width=width)
+        widget.pack(side="left", fill="x", expand=kind not in ("integer", "number"))
+        if kind in ("integer", "number") and (self.spec.get("minimum") is not None or self.spec.get("maximum")):
+            ttk.Label(holder, text=f"{shown_text(self.spec, self.spec.get('minimum'))} – "
+                                   f"{shown_text(self.spec, self.spec.get('maximum'))}",
+                      style="Muted.TLabel").pack(side="left", padx=(8, 0))
+        if self.key in FILE_SETTINGS:
+            self.browse = ttk.Button(holder, text="Browse…", command=self._browse)
+            self.browse.pack(side="left", padx=(6, 0))
+        return widget
+
+    def _browse(self) -> None:
+        chosen = filedialog.askopenfilename(parent=self.widget.winfo_toplevel(), title=self.spec["name"],
+                                            filetypes=FILE_SETTINGS[self.key])
+        if chosen:
+            self.var.set(chosen)
+
+    def set_value(self, value: Any) -> None:
+        if self.spec.get("type") == "boolean":
+            self.var.set(bool(value))
+        else:
+            self.var.set(shown_text(self.spec, value))
+
+    def value(self) -> tuple[Any, str | None]:
+        raw = self.var.get()
+        return check_value(self.spec, raw)
+
+    @property
+    def dirty(self) -> bool:
+        value, error = self.value()
+        return error is not None or value != self.saved
+
+    def show_error(self, message: str | None) -> None:
+        self.error = message
+        if message:
+            self.error_label.configure(text=message)
+            self.error_label.grid()
+        else:
+            self.error_label.grid_remove()
+
+    def mark_saved(self, spec: dict[str, Any]) -> None:
+        self.spec = {**self.spec, **spec}
+        self.saved = spec.get("value")
+        self.set_value(self.saved)
+        self.show_error(None)
+
+    def _changed(self) -> None:
+        _value, error = self.value()
+        self.show_error(error)
+        self._on_change()
+
+
+class ScrollFrame(ttk.Frame):
+    """A vertically scrolling frame: put content in `.inner`. Wheel scrolling works over any child."""
+
+    def __init__(self, parent: tk.Misc) -> None:
+        super().__init__(parent)
+        self.canvas = tk.Canvas(self, highlightthickness=0, borderwidth=0)
+        from windows.theme import PALETTE
+
+        self.canvas.configure(background=PALETTE["bg"])
+        scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
+        self.canvas.configure(yscrollcommand=scrollbar.set)
+        scrollbar.pack(side="right", fill="y")
+        self.canvas.pack(side="left", fill="both", expand=True)
+        self.inner = ttk.Frame(self.canvas, padding=(4, 4, 12, 12))
+        self._window = self.canvas.create_window(0, 0, window=self.inner, anchor="nw")
+        self.inner.bind("<Configure>", lambda _e: self.canvas.configure(scrollregion=self.canvas.bbox("all")))
+        self.canvas.bind("<Configure>", lambda e: self.canvas.itemconfigure(self._window, width=e.width))
+        for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>"):
+            self.bind_all_children(sequence)
+
+    def bind_all_children(self, sequence: str) -> None:
+        self.canvas.bind_all(sequence, self._wheel, add="+")
+
+    def _wheel(self, event: tk.Event) -> None:
+        widget = event.widget
+        if not isinstance(widget, tk.Misc) or not str(widget).startswith(str(self)):
+            return
+        if not self.winfo_ismapped():
+            return
+        step = -1 if getattr(event, "num", None) == 4 or getattr(event, "delta", 0) > 0 else 1
+        self.canvas.yview_scroll(step * 3, "units")
+
+
+class FormDialog:
+    """A small modal dialog of labelled entries; `on_ok(values)` returns an error message or None to close."""
+
+    def __init__(self, parent: tk.Misc, title: str, fields: list[tuple[str, str, dict[str, Any]]],
+                 on_ok: Callable[[dict[str, str]], None], ok_text: str = "OK") -> None:
+        self.top = tk.Toplevel(parent)
+        self.top.title(title)
+        self.top.transient(parent.winfo_toplevel())
+        self.top.resizable(False, False)
+        body = ttk.Frame(self.top, padding=12)
+        body.pack(fill="both", expand=True)
+        self.vars: dict[str, tk.StringVar] = {}
+        self.entries: dict[str, ttk.Widget] = {}
+        for row, (name, label, options) in enumerate(fields):
+            ttk.Label(body, text=label).grid(row=row, column=0, sticky="w", pady=3, padx=(0, 8))
+            var = tk.StringVar(self.top, value=options.get("value", ""))
+            if "choices" in options:
+                widget = ttk.Combobox(body, textvariable=var, values=options["choices"], state="readonly", width=24)
+            else:
+                widget = ttk.Entry(body, textvariable=var, width=28, show="•" if options.get("secret") else "")
+            widget.grid(row=row, column=1, sticky="ew", pady=3)
+            self.vars[name] = var
+            self.entries[name] = widget
+        self.error = ttk.Label(body, text="", style="FieldError.TLabel", wraplength=320)
+        self.error.grid(row=len(fields), column=0, columnspan=2, sticky="w", pady=(6, 0))
+        buttons = ttk.Frame(body)
+        buttons.grid(row=len(fields) + 1, column=0, columnspan=2, sticky="e", pady=(8, 0))
+        ttk.Button(buttons, text="Cancel", command=self.close).pack(side="right")
+        self.ok = ttk.Button(buttons, text=ok_text, style="Accent.TButton", command=self._ok)
+        self.ok.pack(side="right", padx=(0, 6))
+        self._on_ok = on_ok
+        self.top.bind("<Return>", lambda _e: self._ok())
+        self.top.bind("<Escape>", lambda _e: self.close())
+        first = next(iter(self.entries.values()), None)
+        if first is not None:
+            first.focus_set()
+
+    def values(self) -> dict[str, str]:
+        return {name: var.get() for name, var in self.vars.items()}
+
+    def say(self, message: str) -> None:
+        self.error.configure(text=message)
+
+    def _ok(self) -> None:
+        self._on_ok(self.values())
+
+    def close(self) -> None:
+        self.top.destroy()
+
+
+def restart_service(link: Any) -> str:
+    """Restart the service (blocking: run it off the Tk thread). Returns a sentence for the user.
+
+    With the tray running, the tray's supervisor restarts its child (the 'restart-service' request); without
+    it, stop the service named in service.json (only if it is our `agent.py serve`) and start a detached one.
+    """
+    root = link.data_dir.root
+    if link.tray_running():
+        if hand_over(root, RESTART_SERVICE, timeout=3, name=TRAY):
+            return "The tray agent is restarting the service…"
+        log.warning("the tray did not answer the restart request; restarting the service directly")
+    from tray.supervisor import cleanup_stale_service
+
+    stopped = cleanup_stale_service(link.data_dir)
+    log.info("restart: stopped service pid %s", stopped)
+    link.data_dir.service_info_file.unlink(missing_ok=True)
+    return link.start_service()
