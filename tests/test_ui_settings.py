@@ -4,7 +4,6 @@ keys that need a restart and restarts the service (no tray), lists users and cha
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -13,16 +12,9 @@ import psutil
 import pytest
 
 from tests.helpers import start_service, wait_until
-from tests.ui_helpers import UiHarness, start_xvfb
+from tests.ui_helpers import UiHarness
 from windows.forms import shown_text
 from windows.settings import TABS
-
-
-@pytest.fixture(scope="module")
-def display():
-    xvfb = start_xvfb()
-    yield xvfb.display
-    xvfb.close()
 
 
 @pytest.fixture
@@ -35,7 +27,6 @@ def setup(display, tmp_path):
     ui.close()
     running.stop()
     _stop_detached_service(running.data_dir)
-    gc.collect()  # Tk objects must be finalized on this (the Tk) thread
 
 
 def _stop_detached_service(data_dir) -> None:
@@ -218,3 +209,35 @@ def test_the_window_says_when_the_service_is_not_running(setup):
             message="the error state")
     assert "not running" in window.placeholder.cget("text")
     ui.screenshot(window.top, "settings-service-down")
+
+
+def test_restart_now_with_the_tray_running_asks_its_supervisor(display, tmp_path):
+    """The tray supervises the service: the window hands it a 'restart-service' request, and the new service
+    is the tray's child again."""
+    from tests.tray_helpers import start_desktop, start_tray, wait_for
+
+    desktop = start_desktop(tmp_path / "desktop")
+    tray = ui = None
+    try:
+        tray = start_tray(desktop, tmp_path / "agent")
+        first = wait_for(tray.healthy_service, timeout=30, message="the supervised service")
+        wait_for(lambda: (tray.data_dir / "tray.instance").exists(), timeout=10, message="the tray's listener")
+        ui = UiHarness(tray.data_dir, display)  # the windows need not share the tray's screen
+        window = ui.app.open("settings")
+        ui.pump(lambda: window.loaded, timeout=15, message="settings loaded")
+        window.restart()
+        ui.pump(lambda: window.message.cget("text").startswith("The tray agent is restarting the service"),
+                timeout=10, message="the tray's answer")
+        second = wait_for(lambda: (info := tray.healthy_service()) and info["pid"] != first["pid"] and info,
+                          timeout=30, message="a new service")
+        assert psutil.Process(second["pid"]).ppid() == tray.process.pid
+        assert not psutil.pid_exists(first["pid"]) or psutil.Process(first["pid"]).status() == "zombie"
+        ui.pump(lambda: window.message.cget("text") == "The service restarted with the saved settings.",
+                timeout=30, message="the window reconnected")
+        assert "restarting the service on request" in (tray.data_dir / "logs" / "tray.log").read_text()
+    finally:
+        if ui is not None:
+            ui.close()
+        if tray is not None:
+            tray.stop()
+        desktop.close()

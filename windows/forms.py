@@ -200,13 +200,16 @@ class ScrollFrame(ttk.Frame):
         self.canvas.bind_all(sequence, self._wheel, add="+")
 
     def _wheel(self, event: tk.Event) -> None:
-        widget = event.widget
-        if not isinstance(widget, tk.Misc) or not str(widget).startswith(str(self)):
+        # bind_all: every wheel event of the process comes here; act only on our own children.
+        name = str(event.widget)
+        if name != str(self) and not name.startswith(str(self) + "."):
             return
-        if not self.winfo_ismapped():
-            return
-        step = -1 if getattr(event, "num", None) == 4 or getattr(event, "delta", 0) > 0 else 1
-        self.canvas.yview_scroll(step * 3, "units")
+        try:
+            if self.winfo_ismapped():
+                step = -1 if getattr(event, "num", None) == 4 or getattr(event, "delta", 0) > 0 else 1
+                self.canvas.yview_scroll(step * 3, "units")
+        except tk.TclError:  # destroyed with its window
+            pass
 
 
 class FormDialog:
