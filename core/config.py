@@ -243,8 +243,10 @@ SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 
 # The keys the running service applies at once when they are saved through PUT /api/system/config
 # (api/routes/config.py holds how). It reads every other key once, when it starts, whatever `restart` says.
-LIVE_KEYS = frozenset({"capture.paused", "logging.level", "database.max_backups", "monitor.cpu_percent",
-                       "monitor.memory_percent", "monitor.disk_percent", "monitor.sustain_s", "monitor.cooldown_s",
+LIVE_KEYS = frozenset({"capture.paused", "logging.level", "database.max_backups", "database.backup_encryption",
+                       "database.raw_retention_days", "database.log_retention_days",
+                       "database.vacuum_min_free_percent", "monitor.cpu_percent", "monitor.memory_percent",
+                       "monitor.disk_percent", "monitor.sustain_s", "monitor.cooldown_s",
                        "monitor.connection_timeout_s", "monitor.alert_on_negative"})
 # Sections the tray process reads, once when it starts.
 AGENT_SECTIONS = ("notifications",)

@@ -167,3 +167,12 @@ def test_the_live_appliers_are_exactly_the_declared_live_keys():
 
     assert set(LIVE) == LIVE_KEYS
     assert all(not SETTINGS_BY_KEY[key].restart for key in LIVE_KEYS)
+
+
+def test_backups_kept_applies_to_the_next_backup_without_a_restart(svc):
+    r = svc.request("PUT", "/api/system/config", json={"changes": {"database.max_backups": 1}})
+    assert r.status_code == 200 and r.json()["applied"] == ["database.max_backups"]
+    for _ in range(2):
+        assert svc.post("/api/system/backup", json={}).status_code == 201
+    listed = svc.get("/api/system/backups").json()
+    assert listed["keep"] == 1 and len(listed["items"]) == 1

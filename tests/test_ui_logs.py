@@ -218,13 +218,13 @@ def test_logs_are_readable_while_the_service_is_down(ui, tmp_path):
     ui.screenshot(window.top, "logs-service-down")
 
 
-def test_the_logs_window_never_imports_gevent_bottle_storage_crm_or_api():
+def test_the_logs_and_settings_windows_never_import_gevent_bottle_storage_crm_or_api():
     import subprocess
     import sys
 
     from tests.helpers import ROOT
 
-    code = ("import sys, windows.app, windows.logs, windows.logfile;"
+    code = ("import sys, windows.app, windows.logs, windows.logfile, windows.settings, windows.forms, tray.supervisor;"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'bottle', 'storage', 'crm', 'api'));"
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

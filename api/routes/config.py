@@ -50,8 +50,9 @@ def _apply_monitor(service: Service, _value: Any) -> None:
     service.monitor.apply_settings(MonitorSettings.from_config(service.config))
 
 
-def _read_per_use(_service: Service, _value: Any) -> None:
-    """The service reads this key from service.config each time it needs it."""
+def _maintenance_reads_per_use(service: Service, _value: Any) -> None:
+    """Backups and the maintenance job read these keys from their config at each run."""
+    service.maintenance.config = service.config
 
 
 # key -> how the running service takes a new value (service.config already holds it when this runs);
@@ -59,7 +60,9 @@ def _read_per_use(_service: Service, _value: Any) -> None:
 LIVE: dict[str, Callable[[Service, Any], None]] = {
     "capture.paused": _set_capture_paused,
     "logging.level": lambda _service, level: logging.getLogger().setLevel(level),
-    "database.max_backups": _read_per_use,
+    **{f"database.{name}": _maintenance_reads_per_use for name in ("max_backups", "backup_encryption",
+                                                                   "raw_retention_days", "log_retention_days",
+                                                                   "vacuum_min_free_percent")},
     **{f"monitor.{name}": _apply_monitor for name in ("cpu_percent", "memory_percent", "disk_percent", "sustain_s",
                                                        "cooldown_s", "connection_timeout_s", "alert_on_negative")},
 }
