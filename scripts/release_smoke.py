@@ -2,11 +2,12 @@
 
 Runs the built CRM-Agent the way a user does: copied into a fresh directory with no source tree, started
 with a clean environment (env -i; only PATH=/usr/bin:/bin, HOME, DISPLAY, TMPDIR). Checks every mode a
-release needs, with the real parts: the service becomes healthy, a user is added with the binary's CLI,
-a captured message comes back analysed by the built-in analyzer and then by llama.cpp in the binary's own
-ai-worker (the bundled Gemma model through ai.model_path), and the desktop agent starts its service under
-Xvfb. (`ui dashboard` opening a window is added when the dashboard window lands.) Prints the binary's size
-and the cold start to healthy, and writes them to <work>/summary.json. Exit status 0 only when every check passed.
+release needs, with the real parts: the CLI (init, config, user add/list, autostart, backup now/restore),
+the service becomes healthy, a captured message comes back analysed by the built-in analyzer (in the
+frozen rules-worker) and then by llama.cpp in the binary's own ai-worker (the bundled Gemma model through
+ai.model_path), the desktop agent starts its service under Xvfb, and `ui logs` opens its window
+(`ui dashboard` is added when the dashboard lands). Prints the binary's size and the cold start to
+healthy, and writes them to <work>/summary.json. Exit status 0 only when every check passed.
 
   python scripts/release_smoke.py --binary dist/CRM-Agent --model /path/to/model.gguf [--work DIR]
 """
@@ -292,6 +293,32 @@ def check_desktop(binary: Binary, data_dir: Path, logs: Path) -> None:
     check(True, "its service stopped with it")
 
 
+def check_window(binary: Binary, data_dir: Path, logs: Path, window: str, title: str) -> None:
+    """`CRM-Agent ui <window>` against the running service: its window is mapped and the process keeps running
+    (no module or data file missing when it loads its data)."""
+    print(f"ui {window} under Xvfb", flush=True)
+    with running_service(binary, data_dir, logs / f"serve-ui-{window}.log"):
+        log = logs / f"ui-{window}.log"
+        proc = binary.start("ui", window, "--data-dir", str(data_dir), log=log)
+        try:
+            def window_shown() -> bool:
+                if proc.poll() is not None:
+                    raise SmokeFailure(f"`ui {window}` exited with {proc.returncode}: {log.read_text()}")
+                found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title],
+                                       env={"DISPLAY": binary.display or ""}, capture_output=True, text=True,
+                                       timeout=10)
+                return found.returncode == 0 and found.stdout.strip()
+
+            started = time.monotonic()
+            wait_for(window_shown, 120, f"the {window} window to be mapped", 0.1)
+            check(True, f"`CRM-Agent ui {window}` mapped its window {title!r} in {time.monotonic() - started:.1f} s")
+            time.sleep(3)  # let it load its data from the service
+            check(proc.poll() is None and "Traceback" not in log.read_text(errors="replace"),
+                  f"the {window} window is still running, no traceback ({log.read_text(errors='replace')[-500:]})")
+        finally:
+            stop(proc)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -352,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             check_cli(Binary(copy, work), data_dir)
             check_service(Binary(copy, work), data_dir, model, work / "logs", figures)
             check_desktop(binary, work / "desktop-data", work / "logs")
+            check_window(binary, data_dir, work / "logs", "logs", "CRM Agent — Logs")
     except SmokeFailure as exc:
         print(f"FAILED: {exc}", flush=True)
         print(f"(logs in {work / 'logs'})", flush=True)
