@@ -5,8 +5,8 @@ with a clean environment (env -i; only PATH=/usr/bin:/bin, HOME, DISPLAY, TMPDIR
 release needs, with the real parts: the CLI (init, config, user add/list, autostart, backup now/restore),
 the service becomes healthy, a captured message comes back analysed by the built-in analyzer (in the
 frozen rules-worker) and then by llama.cpp in the binary's own ai-worker (the bundled Gemma model through
-ai.model_path), the desktop agent starts its service under Xvfb, and `ui logs` opens its window
-(`ui dashboard` is added when the dashboard lands). Prints the binary's size and the cold start to
+ai.model_path), the desktop agent starts its service under Xvfb, and `ui logs` and `ui dashboard` (its
+matplotlib charts on Tk) open their windows. Prints the binary's size and the cold start to
 healthy, and writes them to <work>/summary.json. Exit status 0 only when every check passed.
 
   python scripts/release_smoke.py --binary dist/CRM-Agent --model /path/to/model.gguf [--work DIR]
@@ -381,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             check_desktop(binary, work / "desktop-data", work / "logs")
             # A pattern, not the title: xdotool compares bytes in the C locale, and the titles hold an em dash.
             check_window(binary, data_dir, work / "logs", "logs", "^CRM Agent .* Logs$")
+            check_window(binary, data_dir, work / "logs", "dashboard", "^CRM Agent .* Dashboard$")
     except SmokeFailure as exc:
         print(f"FAILED: {exc}", flush=True)
         print(f"(logs in {work / 'logs'})", flush=True)
