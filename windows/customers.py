@@ -117,12 +117,13 @@ class CustomersPane(ttk.Frame):
                                          ("status", "Status", 70, False), ("tags", "Tags", 70, False),
                                          ("messages", "Msgs", 45, False), ("last", "Last contact", 100, False)],
                                  height=16, empty_text="No customers yet")
+        # The pager is packed first, at the bottom: a short window shrinks the list, never hides the pager.
+        self.pager = Pager(frame, PAGE_SIZE, self.reload)
+        self.pager.pack(side="bottom", fill="x", pady=(4, 0))
         self.list.pack(fill="both", expand=True)
         self.list.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
         self.list.tree.bind("<Prior>", lambda _e: self.pager.go_previous())
         self.list.tree.bind("<Next>", lambda _e: self.pager.go_next())
-        self.pager = Pager(frame, PAGE_SIZE, self.reload)
-        self.pager.pack(fill="x", pady=(4, 0))
         return frame
 
     def _build_profile(self, parent: tk.Misc) -> ttk.Frame:

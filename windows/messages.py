@@ -85,13 +85,14 @@ class MessagesPane(ttk.Frame):
                                          ("dir", "", 26, False), ("text", "Message", 180, True),
                                          ("sentiment", "Sentiment", 92, False), ("intent", "Intent", 100, False)],
                                  height=16, empty_text="No messages yet")
+        # The pager is packed first, at the bottom: a short window shrinks the list, never hides the pager.
+        self.pager = Pager(frame, PAGE_SIZE, self.reload)
+        self.pager.pack(side="bottom", fill="x", pady=(4, 0))
         self.list.pack(fill="both", expand=True)
         self.list.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
         self.list.tree.bind("<Control-c>", lambda _e: self.copy_reply(0))
         self.list.tree.bind("<Prior>", lambda _e: self.pager.go_previous())
         self.list.tree.bind("<Next>", lambda _e: self.pager.go_next())
-        self.pager = Pager(frame, PAGE_SIZE, self.reload)
-        self.pager.pack(fill="x", pady=(4, 0))
         return frame
 
     def _build_detail(self, parent: tk.Misc) -> ttk.Frame:
