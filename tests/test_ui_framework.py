@@ -151,3 +151,17 @@ def test_the_pause_checkbox_follows_the_service(harness):
                              headers={"Authorization": f"Bearer {service.token()}"})
     assert r.status_code == 200
     ui.pump(lambda: window.menu.capture_paused.get() is True, message="checkbox follows the event")
+
+
+def test_api_errors_carry_the_services_sentence(harness):
+    from windows.service import ApiError
+
+    ui, _service = harness
+    with pytest.raises(ApiError) as missing:
+        ui.app.link.request("GET", "/api/messages/999999")
+    assert missing.value.status == 404 and missing.value.code
+    assert "{" not in missing.value.message and missing.value.message != "HTTP 404"
+    with pytest.raises(ApiError) as invalid:
+        ui.app.link.request("PATCH", "/api/customers/+5511999990000", {"email": "not an email"})
+    assert invalid.value.status in (404, 422)
+    assert "{" not in invalid.value.message

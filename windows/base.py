@@ -81,7 +81,7 @@ class BaseWindow:
         self.top.bind("<Control-q>", lambda _e: self.menu.quit_agent())
         self.build(self.body)
         self._unsubscribe = [self.link.on_event(self._event), self.link.on_state(self._connection)]
-        self.top.after(FIRST_CONNECT_GRACE_MS, self._check_first_connection)
+        self._first_check = self.top.after(FIRST_CONNECT_GRACE_MS, self._check_first_connection)
         self.refresh()
         self._refresh_agent_state()
 
@@ -125,6 +125,7 @@ class BaseWindow:
         self.app.state.remember_geometry(self.top, self.name)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        self.top.after_cancel(self._first_check)
         self.top.destroy()
         self.app.window_closed(self.name)
 

@@ -324,24 +324,18 @@ class DashboardWindow(BaseWindow):
             self.customers.save()
 
 
-def _error_detail(exc: ApiError) -> dict[str, Any]:
-    """The service's error object: {"error": {"code", "message", "field"?}}."""
-    detail = exc.body.get("error") if isinstance(exc.body, dict) else None
-    return detail if isinstance(detail, dict) else {}
-
-
 def describe_error(exc: Exception) -> str:
     """One line for the user: the service's own message for an API error."""
     if isinstance(exc, ServiceUnavailable):
         return "the service is not running"
     if isinstance(exc, ApiError):
-        return str(_error_detail(exc).get("message") or exc.message)
+        return exc.message
     return str(exc) or type(exc).__name__
 
 
 def error_field(exc: Exception) -> str | None:
     """The request field an API error names (422 validation errors), else None."""
     if isinstance(exc, ApiError):
-        field = _error_detail(exc).get("field")
+        field = exc.field
         return str(field).split(".")[0] if field else None
     return None

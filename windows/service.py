@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from core.children import agent_command
+from core.children import agent_command, child_env
 from core.event_stream import EventStream
 from core.instance import TRAY
 from core.paths import DataDir
@@ -27,13 +27,22 @@ StateListener = Callable[[bool], None]
 
 
 class ApiError(Exception):
-    """The service answered with an error status; `message` is its JSON error text."""
+    """The service answered with an error status. Its body is {"error": {"code", "message", "field"?,
+    "details"?}}: `message` is the sentence for the user (every field's problem when there are details)."""
 
     def __init__(self, status: int, body: Any) -> None:
         self.status = status
         self.body = body
-        detail = body.get("error") if isinstance(body, dict) else None
-        self.message = str(detail or f"HTTP {status}")
+        error = body.get("error") if isinstance(body, dict) else None
+        self.detail: dict[str, Any] = error if isinstance(error, dict) else {}
+        self.code = str(self.detail.get("code") or "")
+        self.field: str | None = self.detail.get("field")
+        details = self.detail.get("details")
+        if isinstance(details, list) and details:
+            text = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in details if isinstance(d, dict))
+        else:
+            text = str(self.detail.get("message") or (error if isinstance(error, str) else "") or "")
+        self.message = text or f"HTTP {status}"
         super().__init__(f"{status}: {self.message}")
 
 
@@ -135,8 +144,9 @@ class ServiceLink:
             return "The tray agent is running and restarts the service by itself; wait a few seconds."
         cmd = agent_command("serve", "--data-dir", str(self.data_dir.root))
         try:
+            # Detached and outliving this window: independent of this process's unpacked bundle when frozen.
             subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+                             start_new_session=True, env=child_env(independent=True))
         except OSError as exc:
             log.error("cannot start the service: %s", exc)
             return f"Could not start the service: {exc}"

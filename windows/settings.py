@@ -390,14 +390,7 @@ def _minute(timestamp: str | None) -> str:
 
 def _error_text(exc: Exception) -> str:
     """The service's own sentence: every field's problem, else its error message."""
-    error = exc.body.get("error") if isinstance(exc, ApiError) and isinstance(exc.body, dict) else None
-    if isinstance(error, dict):
-        details = error.get("details")
-        if details:
-            return "; ".join(f"{d['field']}: {d['message']}" for d in details)
-        if error.get("message"):
-            return str(error["message"])
-    return str(exc)
+    return exc.message if isinstance(exc, ApiError) else str(exc)
 
 
 def describe_test(result: dict[str, Any], elapsed_s: float) -> str:
