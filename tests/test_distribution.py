@@ -224,13 +224,10 @@ def test_children_of_the_frozen_binary_get_the_bundle_libraries_back(monkeypatch
 # Modules that start agent.py children: through agent_command, or (the workers' clients) with a command
 # built by agent_command elsewhere and handed to them.
 INJECTED_COMMAND_STARTERS = ("ai/rules_client.py", "ai/worker_client.py")
-# windows/service.py's Start button starts a detached service: it needs env=child_env(independent=True) (a
-# frozen window's unpacked files are deleted when it closes). Left to the windows issue's owner; remove the
-# entry when it is done.
-PENDING = {"windows/service.py"}
 
 
 def test_every_module_that_starts_an_agent_child_gives_it_child_env():
+    """(The windows' Start button starts a detached service: windows/service.py passes independent=True.)"""
     starts_process = re.compile(r"subprocess\.(Popen|call|run)\(|os\.exec")
     starters = []
     for package in RUNTIME_PACKAGES:
@@ -240,6 +237,7 @@ def test_every_module_that_starts_an_agent_child_gives_it_child_env():
             uses_agent_command = "agent_command(" in text or rel in INJECTED_COMMAND_STARTERS
             if rel != "core/children.py" and starts_process.search(text) and uses_agent_command:
                 starters.append(rel)
-    assert {"tray/supervisor.py", "tray/app.py", "ai/rules_client.py", "ai/worker_client.py"} <= set(starters)
-    missing = [rel for rel in starters if rel not in PENDING and "child_env(" not in (ROOT / rel).read_text()]
+    assert {"tray/supervisor.py", "tray/app.py", "ai/rules_client.py", "ai/worker_client.py",
+            "windows/service.py"} <= set(starters)
+    missing = [rel for rel in starters if "child_env(" not in (ROOT / rel).read_text()]
     assert not missing, f"pass env=child_env() when starting agent.py children: {missing}"
