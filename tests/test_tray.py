@@ -206,7 +206,7 @@ def test_quit_stops_everything(tray_factory, how):
         from core.instance import QUIT, TRAY, hand_over
 
         assert hand_over(tray.data_dir, QUIT, name=TRAY)
-        assert tray.process.wait(timeout=15) == 0
+        assert tray.process.wait(timeout=30) == 0
     wait_for(lambda: not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"],
              timeout=10, message="every process of the tray to exit")
     assert not (tray.data_dir / "service.json").exists()

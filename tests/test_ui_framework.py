@@ -67,7 +67,7 @@ def test_banner_when_the_service_stops_and_refresh_when_it_returns(harness):
     window = ui.app.open("probe")
     ui.pump(lambda: ui.app.link.connected, message="connected")
     service.stop()
-    ui.pump(lambda: window.banner.visible, timeout=15, message="the service-down banner")
+    ui.pump(lambda: window.banner.visible, timeout=30, message="the service-down banner")
     assert "not running" in window.banner.message.cget("text")
     assert window.banner.winfo_ismapped()
 
@@ -131,7 +131,7 @@ def test_the_agent_menu_offers_the_tray_actions(harness, tmp_path, monkeypatch):
 
     before = len(service.session.get(service.url + "/api/system/backups", headers=auth).json()["items"])
     agent_menu.invoke(_menu_index(agent_menu, "Back up now"))
-    ui.pump(lambda: "Backup done" in window.status.cget("text"), timeout=20, message="backup done")
+    ui.pump(lambda: "Backup done" in window.status.cget("text"), timeout=60, message="backup done")
     after = service.session.get(service.url + "/api/system/backups", headers=auth).json()["items"]
     assert len(after) == before + 1
     assert after[0]["path"] in window.status.cget("text")

@@ -78,7 +78,7 @@ class UiHarness:
         for window in list(self.app.windows.values()):
             window.close()
 
-    def pump(self, predicate=None, timeout: float = 10.0, message: str = "condition"):
+    def pump(self, predicate=None, timeout: float = 30.0, message: str = "condition"):
         """Run Tk's loop until predicate() is truthy (returned), or for `timeout` when predicate is None."""
         deadline = time.monotonic() + timeout
         while True:
