@@ -4,6 +4,10 @@
   agent.py [--data-dir DIR] [--config FILE] [--port N]                    the desktop agent (tray + service)
   agent.py serve [--host H] [--port N] [--data-dir DIR] [--config FILE]   the service, headless
   agent.py ui dashboard | settings | logs [--data-dir DIR]                open a window
+  agent.py serve --hub --db postgresql://... [--host H] [--port N]        a team hub for agents' sync
+  agent.py sync now | status                                              sync with the team hub
+  agent.py sync set-token --token-stdin                                   store this agent's hub token (0600)
+  agent.py hub agent-add NAME --db URL | agent-list --db URL              hub admin: agent tokens
   agent.py autostart on | off | status                                    start the agent on login
   agent.py user add NAME [--role admin|agent] --password-stdin            create a user
   agent.py user passwd NAME --password-stdin                              change a password
@@ -28,6 +32,8 @@ import json
 import sys
 from pathlib import Path
 
+HUB_MAX_BODY = 16 * 1024 * 1024  # the largest server.max_body_bytes allows: a push batch of big rows
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="data directory (default: $CRM_AGENT_HOME or the per-user data dir)")
@@ -42,6 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port; 0 picks a free one and prints it")
+    serve.add_argument("--hub", action="store_true", help="run as a team hub (answers /api/sync/* for agents)")
+    serve.add_argument("--db", help="database URL (the hub's PostgreSQL: postgresql://user@host/db)")
+
+    sync = sub.add_parser("sync", help="sync with the team hub")
+    sync_sub = sync.add_subparsers(dest="sync_command", required=True)
+    _common(sync_sub.add_parser("now", help="push pending rows and pull profile changes now; exit 1 on failure"))
+    _common(sync_sub.add_parser("status", help="print the sync status as JSON"))
+    set_token = sync_sub.add_parser("set-token", help="store the token the hub admin gave this agent")
+    set_token.add_argument("--token-stdin", action="store_true", required=True, help="read the token from stdin")
+    _common(set_token)
+
+    hub = sub.add_parser("hub", help="administer a team hub")
+    hub_sub = hub.add_subparsers(dest="hub_command", required=True)
+    agent_add = hub_sub.add_parser("agent-add", help="register an agent; prints its token once")
+    agent_add.add_argument("name")
+    agent_list = hub_sub.add_parser("agent-list", help="list the hub's agents")
+    for hub_parser in (agent_add, agent_list):
+        hub_parser.add_argument("--db", required=True, help="the hub's database URL (postgresql://...)")
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
@@ -117,10 +141,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     service_lock = _take_service_lock(data_dir)
     if service_lock is None:
         return 1
+    if args.db:
+        config = config.with_overrides({"database.path": args.db})
+    if args.hub:
+        # A hub takes pushes, not captures: no analysis workers, and bodies as big as a push batch.
+        config = config.with_overrides({"ai.llm_enabled": False, "ai.rules_worker": False,
+                                        "server.max_body_bytes": max(config["server.max_body_bytes"], HUB_MAX_BODY)})
     log_file = Path(config["logging.file"]) if config["logging.file"] else data_dir.log_file
     setup_logging(config["logging.level"], log_file, config["logging.max_bytes"], config["logging.backup_count"],
                   to_stderr=False)
-    service = build_service(config, data_dir)
+    service = build_service(config, data_dir, hub=args.hub)
     host = args.host or config["server.host"]
     port = config["server.port"] if args.port is None else args.port
 
@@ -128,6 +158,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     return serve_forever(service, host, port, announce)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from core.clock import Clock, iso
+    from core.secrets_store import write_private_file
+    from crm.service import database_url
+    from crm.sync import SyncAgent, SyncError, SyncSettings
+    from storage.database import Database
+    from storage.migrations import migrate
+
+    data_dir = _data_dir(args).ensure()
+    if args.sync_command == "set-token":
+        token = sys.stdin.readline().strip()
+        if not token:
+            print("error: no token on stdin", file=sys.stderr)
+            return 1
+        write_private_file(data_dir.hub_token_file, token + "\n")
+        print(f"hub token saved in {data_dir.hub_token_file} (readable only by you)")
+        return 0
+    config = _load_config(args, data_dir)
+    clock = Clock()
+    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    try:
+        migrate(db, iso(clock.now()))
+        agent = SyncAgent(db, SyncSettings.from_config(config, data_dir), clock)
+        if args.sync_command == "status":
+            print(json.dumps(agent.status(), indent=2))
+            return 0
+        try:
+            result = agent.sync_once()
+        except SyncError as exc:
+            print(f"sync failed: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(result, indent=2))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_hub(args: argparse.Namespace) -> int:
+    from core.clock import Clock, iso
+    from storage.database import Database
+    from storage.hub import HubError, add_agent, list_agents
+    from storage.migrations import migrate
+
+    clock = Clock()
+    db = Database(args.db)
+    try:
+        migrate(db, iso(clock.now()))
+        if args.hub_command == "agent-list":
+            for agent in list_agents(db):
+                print(f"{agent['name']}\t{'active' if agent['active'] else 'disabled'}\trows={agent['rows']}\t"
+                      f"acked_seq={agent['acked_seq']}\tlast_push={agent['last_push_at'] or '-'}")
+            return 0
+        try:
+            token = add_agent(db, args.name, iso(clock.now()))
+        except HubError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"agent {args.name!r} added; its token (shown only now, give it to that agent's "
+              f"`agent.py sync set-token --token-stdin`):\n{token}")
+        return 0
+    finally:
+        db.close()
 
 
 SERVICE_LOCK_WAIT_S = 600.0
@@ -315,6 +409,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_backup(args)
     if args.command == "init":
         return cmd_init(args)
+    if args.command == "sync":
+        return cmd_sync(args)
+    if args.command == "hub":
+        return cmd_hub(args)
     build_parser().print_help()
     return 2
 

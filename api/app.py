@@ -9,10 +9,12 @@ from typing import Any
 import bottle
 from pydantic import BaseModel
 
+from api.auth import Principal
 from api.errors import error_body
 from api.plugins import ApiPlugin
 from api.security import OriginPolicy, SecurityMiddleware
 from crm.service import Service
+from storage.hub import agent_for_token
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
     # ApiPlugin does JSON and errors; Bottle's own JSON and template plugins would only add a wrapper call.
     app.uninstall(bottle.JSONPlugin)
     app.uninstall(bottle.TemplatePlugin)
-    app.install(ApiPlugin(service.tokens, service.token_limiter))
+    app.install(ApiPlugin(service.tokens, service.token_limiter, hub_auth=lambda token: hub_principal(service, token)))
     register_all(RouteTable(app), service)
     _install_json_error_pages(app)
     config = service.config
@@ -61,6 +63,14 @@ def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
     wsgi = SecurityMiddleware(app, policy, max_body_bytes=config["server.max_body_bytes"],
                               client_limiter=service.client_limiter, request_log=config["server.request_log"])
     return wsgi, policy
+
+
+def hub_principal(service: Service, token: str) -> Principal | None:
+    """The hub agent holding this token (only a hub accepts agent tokens)."""
+    if not service.is_hub:
+        return None
+    agent = agent_for_token(service.db, token)
+    return Principal(str(agent["id"]), "hub_agent", "hub") if agent else None
 
 
 def _install_json_error_pages(app: bottle.Bottle) -> None:

@@ -94,14 +94,19 @@ def bearer_token(environ: dict[str, Any], allow_query: bool = False) -> str:
 
 
 class ApiPlugin:
-    """Bottle plugin; route options: auth='none'|'user'|'admin', json_body=True for POST/PATCH routes."""
+    """Bottle plugin; route options: auth='none'|'user'|'admin'|'hub', json_body=True for POST/PATCH routes.
+
+    auth='hub' routes take a team hub's agent token (hub_auth maps it to a Principal), never a user's.
+    """
 
     name = "crm_api"
     api = 2
 
-    def __init__(self, tokens: TokenService, token_limiter: RateLimiter) -> None:
+    def __init__(self, tokens: TokenService, token_limiter: RateLimiter,
+                 hub_auth: Callable[[str], Principal | None] | None = None) -> None:
         self.tokens = tokens
         self.token_limiter = token_limiter
+        self.hub_auth = hub_auth or (lambda token: None)
 
     def apply(self, callback: Callable, route: bottle.Route) -> Callable:
         auth = route.config.get("auth", "user")
@@ -137,7 +142,7 @@ class ApiPlugin:
         if not token:
             raise ApiError(401, "unauthorized", "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         try:
-            principal = self.tokens.authenticate(token)
+            principal = self._hub_agent(token) if auth == "hub" else self.tokens.authenticate(token)
         except InvalidToken as exc:
             raise ApiError(401, "unauthorized", str(exc),
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
@@ -148,6 +153,13 @@ class ApiPlugin:
         if auth == "admin" and not principal.is_admin:
             raise ApiError(403, "forbidden", "this action needs an admin account")
         environ["crm.principal"] = principal
+        return principal
+
+
+    def _hub_agent(self, token: str) -> Principal:
+        principal = self.hub_auth(token)
+        if principal is None:
+            raise InvalidToken("not a valid hub agent token")
         return principal
 
 

@@ -143,3 +143,34 @@ class PasswordChange(Strict):
     current_password: Annotated[str | None, Field(default=None, max_length=1024,
                                                   description="required when you change your own password "
                                                               "with a user token")] = None
+
+
+SyncTable = Literal["customers", "conversations", "messages", "ai_analysis"]
+
+
+class SyncRow(Strict):
+    t: SyncTable
+    id: Annotated[int, Field(ge=1, le=2**63 - 1, description="The row's id on the agent")]
+    seq: Annotated[int, Field(ge=1, le=2**63 - 1, description="The row's change_seq on the agent")]
+    data: dict[str, Any]
+
+    @field_validator("data")
+    @classmethod
+    def _bounded_columns(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > 64:
+            raise ValueError("at most 64 columns")
+        return value
+
+
+class SyncPush(Strict):
+    version: Literal[1] = 1
+    upto: Annotated[int, Field(ge=0, le=2**63 - 1, description="Every change up to this change_seq is included")]
+    rows: Annotated[list[SyncRow], Field(max_length=200_000)]
+
+    @field_validator("rows")
+    @classmethod
+    def _customer_rows_have_phone(cls, rows: list[SyncRow]) -> list[SyncRow]:
+        for row in rows:
+            if row.t == "customers" and not isinstance(row.data.get("phone"), str):
+                raise ValueError("customers rows need data.phone")
+        return rows

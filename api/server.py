@@ -30,6 +30,7 @@ from core.clock import iso
 from core.secrets_store import write_private_file
 from crm import metrics
 from crm.service import Service
+from crm.sync import SyncError
 from storage.backups import list_backups
 from storage.database import WalCheckpointer
 
@@ -91,9 +92,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def tls_arguments(service: Service) -> dict[str, str]:
+    """certfile/keyfile for gevent's server when server.tls_cert_file is set (a hub serving HTTPS)."""
+    cert, key = service.config["server.tls_cert_file"], service.config["server.tls_key_file"]
+    if not cert:
+        return {}
+    for setting, path in (("server.tls_cert_file", cert), ("server.tls_key_file", key or cert)):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{setting}: no such file {path}")
+    return {"certfile": cert, "keyfile": key or cert}
+
+
 def make_server(service: Service, host: str, port: int) -> AgentServer:
     wsgi, policy = create_app(service)
-    server = AgentServer((host.strip("[]"), port), wsgi, log=None, error_log=_ErrorLog(), spawn=MAX_CONNECTIONS)
+    server = AgentServer((host.strip("[]"), port), wsgi, log=None, error_log=_ErrorLog(), spawn=MAX_CONNECTIONS,
+                         **tls_arguments(service))
     server.init_socket()
     policy.port = server.server_port
     if not is_loopback(host):
@@ -167,6 +180,24 @@ def use_gevent_for_maintenance(service: Service) -> None:
     hub = gevent.get_hub()
     service.maintenance.off_loop = hub.threadpool.apply
     service.maintenance.call_on_loop = hub.loop.run_callback_threadsafe
+
+
+def sync_with_hub(service: Service) -> None:
+    """A sync round every sync.interval_s, or at once when asked (POST /api/sync/now)."""
+    agent = service.sync
+    if agent is None or not agent.settings.configured:
+        return
+    wake = gevent.event.Event()
+    agent.on_round_requested = wake.set
+    while True:
+        wake.clear()
+        try:
+            agent.sync_once()
+        except SyncError as exc:
+            log.warning("sync with the hub failed: %s", exc)
+        except Exception:
+            log.exception("sync round failed")
+        wake.wait(agent.settings.interval_s)
 
 
 def sample_system(service: Service) -> None:
@@ -243,13 +274,16 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
         announce(f"First start: created user 'admin' with password {service.first_admin_password} "
                  f"(also saved, readable only by you, in {service.data_dir.admin_password_file})")
     # Printed last: tests and the tray read the port from this line.
-    announce(f"CRM Agent service listening on http://{host}:{bound} (data: {service.data_dir.root})")
+    scheme = "https" if service.config["server.tls_cert_file"] else "http"
+    role = "hub " if service.is_hub else ""
+    announce(f"CRM Agent {role}service listening on {scheme}://{host}:{bound} (data: {service.data_dir.root})")
     log.info("service listening on %s:%d", host, bound)
     keeper = gevent.spawn(housekeeping, service)
     checkpoints = gevent.spawn(checkpoint_wal, service)
     sampler = gevent.spawn(sample_system, service)
     backups = gevent.spawn(scheduled_backups, service)
     upkeep = gevent.spawn(scheduled_maintenance, service)
+    syncer = gevent.spawn(sync_with_hub, service)
     stop.wait()
     log.info("stopping service")
     if server.ws_endpoint is not None:
@@ -261,6 +295,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     sampler.kill()
     backups.kill()
     upkeep.kill()
+    syncer.kill()
     service.close()
     try:
         service.data_dir.service_info_file.unlink()

@@ -138,6 +138,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.max_body_bytes", 262144, integer(1024, 16 * 1024 * 1024),
             "Largest request body accepted; larger requests get 413."),
     Setting("server.request_log", True, boolean, "Log one line per request (method, path, status, ms)."),
+    Setting("server.tls_cert_file", "", text(max_length=4096),
+            "PEM certificate (chain) to serve HTTPS, e.g. on a team hub; empty serves plain HTTP.", restart=True),
+    Setting("server.tls_key_file", "", text(max_length=4096),
+            "PEM private key of server.tls_cert_file.", restart=True),
     # capture
     Setting("capture.default_region", "BR", text(r"[A-Z]{2}"),
             "Region used to read phone numbers written without a country code (ISO 3166 code)."),
@@ -230,6 +234,23 @@ SETTINGS: tuple[Setting, ...] = (
             "Notify 'Connection lost' when the tray cannot reach the service for this long."),
     Setting("notifications.timeout_s", 10, integer(1, 600),
             "Seconds a notification stays on screen where the desktop honours it."),
+    # sync (to a team hub; the hub token is kept in the 0600 file hub_token in the data directory)
+    Setting("sync.hub_url", "", text(r"|https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/-]*)?", 2048),
+            "Base URL of the team hub, e.g. https://hub.example.com:8443; empty turns sync off. Use https "
+            "anywhere but a trusted network.", restart=True),
+    Setting("sync.interval_s", 30.0, number(0.05, 86400), "Seconds between sync rounds.", restart=True),
+    Setting("sync.batch_size", 500, integer(1, 20000),
+            "Rows per table in one push (a batch always ends on a whole write transaction).", restart=True),
+    Setting("sync.ca_file", "", text(max_length=4096),
+            "PEM file of the CA that signed the hub's certificate (a private CA); empty uses the system CAs.",
+            restart=True),
+    Setting("sync.timeout_s", 30.0, number(0.1, 600), "Seconds one request to the hub may take.", restart=True),
+    Setting("sync.retry_attempts", 8, integer(1, 1000),
+            "Attempts per request in one round before the round gives up until the next interval.", restart=True),
+    Setting("sync.backoff_initial_s", 1.0, number(0.001, 600),
+            "Scale of the exponential backoff between attempts (full jitter: a random wait up to "
+            "initial * 2^attempt).", restart=True),
+    Setting("sync.backoff_max_s", 60.0, number(0.001, 3600), "Longest wait between two attempts.", restart=True),
     # logging
     Setting("logging.level", "INFO", choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level."),
     Setting("logging.file", "", text(max_length=4096),

@@ -21,6 +21,7 @@ ALERT_RESOLVED = "alert.resolved"
 METRICS_UPDATED = "metrics.updated"
 AI_STATE = "ai.state"
 CAPTURE_STATE = "capture.state"
+SYNC_STATUS = "sync.status"  # after each sync round with the team hub (status as in /api/health "sync")
 EVENTS_LOST = "events.lost"  # sent to a client whose ?since= is older than the buffer
 BACKUP_PROGRESS = "backup.progress"  # a backup or restore in progress: kind, phase, percent
 BACKUP_COMPLETED = "backup.completed"
@@ -29,8 +30,8 @@ RESTORE_STATE = "restore.state"  # captures paused for a restore
 RESTORE_COMPLETED = "restore.completed"
 
 EVENT_TYPES = (MESSAGE_CAPTURED, ANALYSIS_COMPLETED, ALERT_RAISED, ALERT_RESOLVED, METRICS_UPDATED, AI_STATE,
-               CAPTURE_STATE, EVENTS_LOST, BACKUP_PROGRESS, BACKUP_COMPLETED, BACKUP_FAILED, RESTORE_STATE,
-               RESTORE_COMPLETED)
+               CAPTURE_STATE, SYNC_STATUS, EVENTS_LOST, BACKUP_PROGRESS, BACKUP_COMPLETED, BACKUP_FAILED,
+               RESTORE_STATE, RESTORE_COMPLETED)
 
 Subscriber = Callable[[dict[str, Any]], None]
 

@@ -61,6 +61,11 @@ class DataDir:
         return self.root / "jwt_secret"
 
     @property
+    def hub_token_file(self) -> Path:
+        """The token this agent presents to its team hub (written by `agent.py sync set-token`)."""
+        return self.root / "hub_token"
+
+    @property
     def admin_password_file(self) -> Path:
         return self.root / "admin_password.txt"
 

@@ -15,6 +15,7 @@ from ai.analysis import AnalysisContext, Analyzer
 from ai.builtin import BuiltinAnalyzer
 from api.auth import LoginGuard, TokenService
 from api.ratelimit import RateLimiter
+from core import events
 from core.clock import Clock, iso
 from core.config import Config
 from core.events import EventBus
@@ -25,6 +26,7 @@ from crm.capture import CapturePipeline
 from crm.maintenance import Maintenance
 from crm.metrics import system_usage
 from crm.monitor import MonitorSettings, SystemMonitor
+from crm.sync import SyncAgent, SyncSettings
 from crm.users import ensure_first_admin
 from storage.database import Database, sqlite_url
 from storage.migrations import migrate
@@ -54,6 +56,8 @@ class Service:
     db_log_handler: DatabaseLogHandler
     maintenance: Maintenance
     started_monotonic: float = field(default_factory=time.monotonic)
+    sync: SyncAgent | None = None  # this agent's sync with a team hub (None on a hub)
+    is_hub: bool = False  # `agent.py serve --hub`: answers /api/sync/* for the team's agents
     first_admin_password: str | None = None
     capture_paused: bool = False
 
@@ -77,8 +81,11 @@ def database_url(config: Config, data_dir: DataDir) -> str:
 
 
 def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
-                  analyzer: Analyzer | None = None) -> Service:
-    """analyzer replaces the built-in one (tests); the LLM worker follows ai.llm_enabled and ai.engine."""
+                  analyzer: Analyzer | None = None, hub: bool = False) -> Service:
+    """analyzer replaces the built-in one (tests); the LLM worker follows ai.llm_enabled and ai.engine.
+
+    hub=True builds a team hub: it serves /api/sync/* and does not sync anywhere itself.
+    """
     clock = clock or Clock()
     data_dir.ensure()
     db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
@@ -119,5 +126,9 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         maintenance=Maintenance(db, data_dir, config, bus, clock, writes_idle=lambda: pipeline.idle),
         capture_paused=config["capture.paused"],
     )
+    service.is_hub = hub
+    if not hub:
+        service.sync = SyncAgent(db, SyncSettings.from_config(config, data_dir), clock,
+                                 publish=lambda status: bus.publish(events.SYNC_STATUS, status, iso(clock.now())))
     service.first_admin_password = ensure_first_admin(db, clock, data_dir)
     return service

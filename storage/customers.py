@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from crm.profiles import SHARED_FIELDS
 from storage.database import Database, Where, like_contains
 
 CUSTOMER_COLUMNS = ("id, phone, name, email, tags, custom_fields, status, language, first_contact_at, "
@@ -94,19 +95,38 @@ def list_customers(db: Database, *, search: str | None, status: str | None, limi
     return [customer_from_row(r) for r in rows], total
 
 
-def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str) -> bool:
-    """Apply the given fields; returns False when the customer does not exist."""
+def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str, stamp: str = "") -> bool:
+    """Apply the given fields; returns False when the customer does not exist.
+
+    stamp (an HLC, see crm/hlc.py) marks each edited shared profile field as edited now, so team sync
+    resolves concurrent edits by last writer.
+    """
+    current = db.one("SELECT field_hlc FROM customers WHERE phone = :p", {"p": phone})
+    if current is None:
+        return False
     if not changes:
-        return db.scalar("SELECT 1 FROM customers WHERE phone = :p", {"p": phone}) is not None
+        return True
     values = dict(changes)
     for key in ("tags", "custom_fields"):
         if key in values:
             values[key] = json.dumps(values[key], ensure_ascii=False)
+    if stamp:
+        stamps = _json_object(current["field_hlc"])
+        stamps.update({field: stamp for field in changes if field in SHARED_FIELDS})
+        values["field_hlc"] = json.dumps(stamps, sort_keys=True)
     assignments = ", ".join(f"{k} = :{k}" for k in values)
     values.update({"now": now, "seq": db.next_sequence(), "phone": phone})
     cur = db.execute(f"UPDATE customers SET {assignments}, updated_at = :now, change_seq = :seq "
                      "WHERE phone = :phone", values)
     return cur.rowcount > 0
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def recent_conversations(db: Database, customer_id: int, limit: int = 10) -> list[dict[str, Any]]:

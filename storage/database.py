@@ -117,6 +117,21 @@ class Database:
         elif rows:
             self._cursor().executemany(self._sql(sql), rows)
 
+    def execute_values(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run `INSERT ... VALUES %s ...` for many rows: one statement per 1,000 rows on PostgreSQL
+        (psycopg2's execute_values; executemany would send one statement per row), executemany on SQLite.
+        """
+        if not rows:
+            return
+        if self.is_postgres:
+            import psycopg2.extras
+
+            with self._conn.cursor() as cur:
+                psycopg2.extras.execute_values(cur, sql, rows, page_size=1000)
+            return
+        placeholders = "(" + ", ".join("?" * len(rows[0])) + ")"
+        self._conn.executemany(sql.replace("%s", placeholders, 1), rows)
+
     def insert(self, sql: str, params: dict[str, Any]) -> int:
         """Run an INSERT and return the new row's id."""
         if self.is_sqlite:

@@ -8,6 +8,7 @@ the hub's PostgreSQL schema ({pk} and {ts} are the dialect's types).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 
 from storage.database import Database
@@ -84,10 +85,42 @@ def _v2_active_conversations_index(db: Database) -> None:
     """)
 
 
+def _v3_sync(db: Database) -> None:
+    # Team hub sync (docs/decisions.md "Sync to a team hub"). On an agent: sync_state (push cursor = the
+    # last change_seq the hub acknowledged, pull cursor into the hub's profile changes, the hybrid logical
+    # clock and its node id) and the conflict log. On the hub (same schema): hub_agents with their hashed
+    # tokens and hub_rows, every pushed row keyed by (agent_id, table_name, row_id). customers.field_hlc
+    # holds the HLC of the last edit of each shared profile field, as a JSON object.
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.is_sqlite else "BIGSERIAL PRIMARY KEY"
+    json_type = "TEXT" if db.is_sqlite else "JSONB"
+    node_id = secrets.token_hex(6)  # HLC tie-breaker: unique per database (agent or hub)
+    db.executescript(f"""
+    ALTER TABLE customers ADD COLUMN field_hlc TEXT NOT NULL DEFAULT '{{}}';
+    CREATE TABLE sync_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1), node_id TEXT NOT NULL, hlc TEXT NOT NULL DEFAULT '',
+        push_cursor BIGINT NOT NULL DEFAULT 0, pull_seq BIGINT NOT NULL DEFAULT 0, pull_id BIGINT NOT NULL DEFAULT 0,
+        last_success_at TEXT, last_attempt_at TEXT, last_error TEXT, last_error_at TEXT);
+    INSERT INTO sync_state (id, node_id) VALUES (1, '{node_id}');
+    CREATE TABLE sync_conflicts (
+        id {pk}, phone TEXT NOT NULL, field TEXT NOT NULL, losing_value TEXT, losing_hlc TEXT NOT NULL,
+        winning_value TEXT, winning_hlc TEXT NOT NULL, {_ROW_META},
+        UNIQUE (phone, field, losing_hlc, winning_hlc));
+    CREATE TABLE hub_agents (
+        id {pk}, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE, active INTEGER NOT NULL DEFAULT 1,
+        last_push_at TEXT, acked_seq BIGINT NOT NULL DEFAULT 0, {_ROW_META});
+    CREATE TABLE hub_rows (
+        agent_id BIGINT NOT NULL REFERENCES hub_agents(id), table_name TEXT NOT NULL, row_id BIGINT NOT NULL,
+        change_seq BIGINT NOT NULL, data {json_type} NOT NULL, received_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, table_name, row_id));
+    CREATE INDEX ix_sync_conflicts_created ON sync_conflicts (created_at)
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
      _v2_active_conversations_index),
+    (3, "team hub sync: sync_state, sync_conflicts, customers.field_hlc, hub_agents, hub_rows", _v3_sync),
 ]
 
 

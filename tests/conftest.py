@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers import RunningService, start_service
+from tests.postgres import PostgresCluster, start_cluster
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +42,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
     if SCREENSHOTS.exists() and any(SCREENSHOTS.glob("*.png")):
         terminalreporter.write_line(f"window screenshots: {SCREENSHOTS}")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster for the whole run (started only when a test asks for it)."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()

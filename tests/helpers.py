@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
+LISTENING = re.compile(r"listening on https?://[^:]+:(\d+)")
 PASSWORD = re.compile(r"with password (\S+)")
 
 

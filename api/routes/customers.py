@@ -13,6 +13,7 @@ from core.clock import iso
 from crm.phones import InvalidPhone, to_e164
 from crm.service import Service
 from storage import customers as customer_rows
+from storage.sync_state import next_hlc
 
 TREND_DAYS = 30
 
@@ -46,8 +47,10 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
         for key in ("tags", "custom_fields", "status"):
             if key in changes and changes[key] is None:
                 raise ApiError(422, "validation_error", f"{key}: may not be null", field=key)
+        now = service.clock.now()
         with service.db.transaction():
-            found = customer_rows.patch_customer(service.db, number, changes, iso(service.clock.now()))
+            stamp = next_hlc(service.db, int(now.timestamp() * 1000))
+            found = customer_rows.patch_customer(service.db, number, changes, iso(now), stamp)
         if not found:
             raise not_found("customer")
         return profile(service, customer_rows.get_customer_by_phone(service.db, number))

@@ -19,6 +19,15 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
                description="No authentication. status is ok, or degraded when a part is not working.")
 
 
+def sync_part(service: Service) -> dict[str, Any]:
+    from api.routes.sync import sync_status
+
+    try:
+        return sync_status(service)
+    except Exception as exc:  # noqa: BLE001 - health must answer whatever the database does
+        return {"state": "error", "error": type(exc).__name__}
+
+
 def health_report(service: Service) -> dict[str, Any]:
     try:
         database = {"state": "ok", "schema_version": schema_version(service.db)}
@@ -32,7 +41,7 @@ def health_report(service: Service) -> dict[str, Any]:
     active_alerts = service.monitor.active_alerts()
     parts: dict[str, Any] = {"database": database, "analyzer": analyzer, "ai": service.analysis.status(),
                              "alerts": {"active": active_alerts, "degraded": bool(active_alerts)},
-                             "system": service.monitor.last_sample}
+                             "system": service.monitor.last_sample, "sync": sync_part(service)}
     degraded = database["state"] != "ok" or service.capture_paused or any(
         isinstance(p, dict) and p.get("degraded") for p in parts.values())
     return {

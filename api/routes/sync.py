@@ -1,0 +1,79 @@
+"""Team sync. On a hub (`agent.py serve --hub`): /api/sync/push and /api/sync/profiles for agents holding a
+hub token. On an agent: its sync status, a sync-now trigger and the conflict log for the tray and settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.errors import ApiError
+from api.plugins import Reply, Request
+from api.schemas import SyncPush
+from core.clock import iso
+from crm.service import Service
+from storage import hub as hub_rows
+from storage.sync_state import list_conflicts
+
+MAX_UPTO = 2**63 - 1
+
+
+def register(routes, service: Service) -> None:  # noqa: ANN001
+    def require_hub() -> None:
+        if not service.is_hub:
+            raise ApiError(404, "not_a_hub", "this service is not a team hub (agent.py serve --hub)")
+
+    def push(request: Request) -> dict[str, Any]:
+        require_hub()
+        body: SyncPush = request.body(SyncPush)
+        if any(row.seq > body.upto for row in body.rows):
+            raise ApiError(422, "validation_error", "rows: a row's seq is above upto", field="rows")
+        agent_id = int(request.principal.subject)
+        rows = [{"t": row.t, "id": row.id, "seq": row.seq, "data": row.data} for row in body.rows]
+        hub_rows.store_push(service.db, agent_id, rows, body.upto, iso(service.clock.now()))
+        return {"acknowledged_seq": body.upto, "rows": len(rows)}
+
+    def profiles(request: Request) -> dict[str, Any]:
+        require_hub()
+        return hub_rows.profiles_since(service.db, request.query_int("after_seq", 0, 0, MAX_UPTO),
+                                       request.query_int("after_id", 0, 0, MAX_UPTO),
+                                       request.query_int("limit", 500, 1, 5000))
+
+    def status(request: Request) -> dict[str, Any]:
+        return sync_status(service)
+
+    def sync_now(request: Request) -> Reply:
+        if service.sync is None or not service.sync.settings.configured:
+            raise ApiError(409, "sync_not_configured",
+                           "sync is not configured: set sync.hub_url and the hub token (agent.py sync set-token)")
+        service.sync.request_round()
+        return Reply({"requested": True, **service.sync.status()}, 202)
+
+    def conflicts(request: Request) -> dict[str, Any]:
+        return {"items": list_conflicts(service.db, request.query_int("limit", 100, 1, 1000))}
+
+    routes.add("POST", "/api/sync/push", push, auth="hub", tag="sync", body=SyncPush,
+               summary="Push a batch of changed rows (hub; agent token)",
+               description="Idempotent upserts keyed by (agent, table, row id); a stored row is replaced only by "
+                           "a newer change. The answer names the acknowledged change_seq (= upto).",
+               responses={401: "not a hub agent token", 404: "not a hub", 413: "batch too large",
+                          422: "invalid batch"})
+    routes.add("GET", "/api/sync/profiles", profiles, auth="hub", tag="sync",
+               summary="Shared customer profiles changed after a cursor (hub; agent token)",
+               query=(("after_seq", "integer", "cursor: the hub change_seq of the last profile seen"),
+                      ("after_id", "integer", "cursor: the id of the last profile seen"),
+                      ("limit", "integer", "1-5000")),
+               responses={401: "not a hub agent token", 404: "not a hub"})
+    routes.add("GET", "/api/sync/status", status, tag="sync",
+               summary="Sync status: last success, pending rows, last error, cursors")
+    routes.add("POST", "/api/sync/now", sync_now, auth="admin", tag="sync",
+               summary="Start a sync round with the hub now (admin)",
+               responses={202: "round requested", 409: "sync not configured"})
+    routes.add("GET", "/api/sync/conflicts", conflicts, auth="admin", tag="sync",
+               summary="Profile values that lost a last-writer-wins merge, newest first (admin)",
+               query=(("limit", "integer", "1-1000"),))
+
+
+def sync_status(service: Service) -> dict[str, Any]:
+    if service.is_hub:
+        return hub_rows.hub_summary(service.db)
+    return service.sync.status() if service.sync else {"role": "agent", "enabled": False}

@@ -1,0 +1,235 @@
+"""The agent's sync with a team hub: push changed rows in batches, pull shared customer profiles.
+
+One round: push every batch since the hub's last acknowledgement (the cursor moves only on a 2xx that names
+the acknowledged change_seq), then pull profile changes since the pull cursor and merge them (last writer
+wins per field). Failed requests are retried with exponential backoff and full jitter (tenacity); a round
+that still fails is recorded as the last error and tried again at the next interval. The service runs
+rounds on a greenlet (requests is gevent-patched there); `agent.py sync now` runs one in its own process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from core.clock import Clock, iso
+from core.config import Config
+from core.paths import DataDir
+from core.secrets_store import read_secret
+from storage import sync_state
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+PULL_PAGE = 500
+SYNC_VERSION = 1
+
+
+class SyncError(Exception):
+    """A failure worth retrying: network, TLS handshake, timeout, 5xx, 429, a malformed answer."""
+
+
+class SyncRefused(SyncError):
+    """The hub refused the request (401/403/4xx): retrying the same request will not help."""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    hub_url: str
+    token: str | None
+    interval_s: float
+    batch_size: int
+    ca_file: str
+    timeout_s: float
+    attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.hub_url and self.token)
+
+    @classmethod
+    def from_config(cls, config: Config, data_dir: DataDir) -> SyncSettings:
+        return cls(hub_url=config["sync.hub_url"].rstrip("/"), token=read_secret(data_dir.hub_token_file),
+                   interval_s=config["sync.interval_s"], batch_size=config["sync.batch_size"],
+                   ca_file=config["sync.ca_file"], timeout_s=config["sync.timeout_s"],
+                   attempts=config["sync.retry_attempts"], backoff_initial_s=config["sync.backoff_initial_s"],
+                   backoff_max_s=config["sync.backoff_max_s"])
+
+
+class HubClient:
+    """HTTPS to the hub with certificate verification: system CAs, or sync.ca_file for a private CA."""
+
+    def __init__(self, settings: SyncSettings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.session.verify = settings.ca_file or True
+        self.session.headers["Authorization"] = f"Bearer {settings.token}"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self.session.request(method, self.settings.hub_url + path, timeout=self.settings.timeout_s,
+                                            **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise SyncError(f"TLS verification of the hub failed: {_short(exc)}") from None
+        except requests.RequestException as exc:
+            raise SyncError(f"hub unreachable: {type(exc).__name__}: {_short(exc)}") from None
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise SyncError(f"hub answered {response.status_code}")
+        if response.status_code >= 400:
+            raise SyncRefused(f"hub refused the request: {response.status_code} {_error_message(response)}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise SyncError("hub answered with something that is not JSON") from None
+        if not isinstance(body, dict):
+            raise SyncError("hub answered with an unexpected body")
+        return body
+
+    def push(self, rows: list[dict[str, Any]], upto: int) -> int:
+        body = self._call("POST", "/api/sync/push", json={"version": SYNC_VERSION, "upto": upto, "rows": rows})
+        acknowledged = body.get("acknowledged_seq")
+        if not isinstance(acknowledged, int):
+            raise SyncError("hub answer names no acknowledged_seq")
+        return acknowledged
+
+    def pull(self, after_seq: int, after_id: int, limit: int) -> dict[str, Any]:
+        body = self._call("GET", "/api/sync/profiles",
+                          params={"after_seq": after_seq, "after_id": after_id, "limit": limit})
+        if not isinstance(body.get("items"), list):
+            raise SyncError("hub answer has no items")
+        return body
+
+
+def _short(exc: Exception) -> str:
+    return str(exc)[:200]
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])[:200]
+    except (ValueError, KeyError, TypeError):
+        return response.reason or ""
+
+
+class SyncAgent:
+    """Runs sync rounds for one agent database and reports their status (health, WS, tray, CLI)."""
+
+    def __init__(self, db: Database, settings: SyncSettings, clock: Clock,
+                 publish: Callable[[dict[str, Any]], None] | None = None, client: HubClient | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.publish = publish or (lambda status: None)
+        self.client = client or (HubClient(settings) if settings.configured else None)
+        self.sleep = sleep
+        self.state = "idle" if settings.configured else "disabled"
+        self.rows_pushed = 0
+        self.on_round_requested: Callable[[], None] = lambda: None  # set by whoever runs the rounds
+
+    def request_round(self) -> None:
+        """Ask the running sync loop for a round now (POST /api/sync/now)."""
+        self.on_round_requested()
+
+    # -- one round -------------------------------------------------------------------------------
+
+    def sync_once(self) -> dict[str, Any]:
+        """Push everything pending, pull every profile change; retried with backoff. Raises SyncError."""
+        if self.client is None:
+            raise SyncRefused("sync is not configured: set sync.hub_url and the hub token (agent.py sync set-token)")
+        self.state = "syncing"
+        sync_state.record_attempt(self.db, self._now())
+        try:
+            pushed = self._retrying(self.push_pending)
+            pulled = self._retrying(self.pull_profiles)
+        except SyncError as exc:
+            self.state = "error"
+            sync_state.record_error(self.db, str(exc), self._now())
+            self.publish(self.status())
+            raise
+        self.state = "idle"
+        sync_state.record_success(self.db, self._now())
+        status = self.status()
+        self.publish(status)
+        return {"pushed_rows": pushed, "pulled_profiles": pulled, **status}
+
+    def push_pending(self) -> int:
+        """Push batches until nothing is pending; each acknowledged batch moves the cursor. Returns rows sent."""
+        sent = 0
+        while True:
+            cursor = int(sync_state.read_state(self.db)["push_cursor"])
+            batch = sync_state.next_batch(self.db, cursor, self.settings.batch_size)
+            if batch is None:
+                return sent
+            rows, upto = batch
+            acknowledged = self.client.push(rows, upto)
+            if acknowledged != upto:
+                raise SyncError(f"hub acknowledged change {acknowledged}, expected {upto}")
+            sync_state.advance_push_cursor(self.db, upto)
+            sent += len(rows)
+            self.rows_pushed += len(rows)
+
+    def pull_profiles(self) -> int:
+        """Pull shared profile changes page by page; each page is merged with its cursor in one transaction."""
+        changed = 0
+        while True:
+            state = sync_state.read_state(self.db)
+            page = self.client.pull(int(state["pull_seq"]), int(state["pull_id"]), PULL_PAGE)
+            items = [item for item in page["items"] if _valid_profile(item)]
+            cursor = (int(page.get("next_seq", state["pull_seq"])), int(page.get("next_id", state["pull_id"])))
+            changed += sync_state.apply_hub_profiles(self.db, items, cursor, self._now())
+            if not page.get("more") or not page["items"]:
+                return changed
+
+    def _retrying(self, work: Callable[[], int]) -> int:
+        settings = self.settings
+        retrying = Retrying(
+            retry=retry_if_exception(_worth_retrying),
+            wait=wait_random_exponential(multiplier=settings.backoff_initial_s, max=settings.backoff_max_s),
+            stop=stop_after_attempt(settings.attempts), before_sleep=self._note_retry, reraise=True,
+            **({"sleep": self.sleep} if self.sleep else {}))
+        return retrying(work)
+
+    def _note_retry(self, retry_state: RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        log.info("sync attempt %d failed (%s); retrying", retry_state.attempt_number, error)
+        sync_state.record_error(self.db, str(error), self._now())
+
+    # -- status ----------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        state = sync_state.read_state(self.db)
+        cursor = int(state.get("push_cursor") or 0)
+        return {
+            "role": "agent",
+            "enabled": self.settings.configured,
+            "state": self.state,
+            "hub_url": self.settings.hub_url or None,
+            "last_success_at": state.get("last_success_at"),
+            "last_attempt_at": state.get("last_attempt_at"),
+            "last_error": state.get("last_error"),
+            "last_error_at": state.get("last_error_at"),
+            "pending_rows": sync_state.pending_rows(self.db, cursor),
+            "cursor": cursor,
+            "pull_cursor": {"seq": int(state.get("pull_seq") or 0), "id": int(state.get("pull_id") or 0)},
+        }
+
+    def _now(self) -> str:
+        return iso(self.clock.now())
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return isinstance(exc, SyncError) and not isinstance(exc, SyncRefused)
+
+
+def _valid_profile(item: Any) -> bool:
+    return (isinstance(item, dict) and isinstance(item.get("phone"), str) and isinstance(item.get("values"), dict)
+            and isinstance(item.get("field_hlc"), dict)
+            and all(isinstance(v, str) for v in item["field_hlc"].values()))

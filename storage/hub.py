@@ -1,0 +1,118 @@
+"""The hub's side of team sync: agent tokens, pushed rows, the shared customer profiles.
+
+hub_rows keeps every row an agent pushed, keyed by (agent_id, table_name, row_id); a push is an upsert that
+replaces a stored row only with a newer change of it (higher change_seq), so a repeated or reordered batch
+changes nothing. The hub's own customers table is the shared profile per phone (E.164): pushed customers
+rows are merged into it field by field (last writer wins on the HLC stamps), and its change_seq, taken from
+the hub's change_sequence, is what agents pull by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+import orjson
+
+from crm.profiles import SHARED_FIELDS, merge
+from storage.database import Database
+from storage.sync_state import decode_profile, insert_profile, observe_hlc, record_conflicts, write_profile_changes
+
+TOKEN_PREFIX = "crmhub_"  # noqa: S105 - a prefix, not a password
+
+
+def hash_token(token: str) -> str:
+    # The token is 32 random bytes: a plain SHA-256 cannot be brute-forced, and the lookup stays one
+    # indexed query per request (a password hash such as argon2 would cost ~20 ms a push).
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class HubError(ValueError):
+    pass
+
+
+def add_agent(db: Database, name: str, now: str) -> str:
+    """Register an agent and return its token (shown once; only its hash is stored)."""
+    if not name or len(name) > 128:
+        raise HubError("agent name must be 1 to 128 characters")
+    if db.scalar("SELECT 1 FROM hub_agents WHERE name = :n", {"n": name}) is not None:
+        raise HubError(f"an agent named {name!r} already exists")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.transaction():
+        db.execute("INSERT INTO hub_agents (name, token_hash, created_at, updated_at, change_seq) "
+                   "VALUES (:n, :h, :now, :now, :seq)",
+                   {"n": name, "h": hash_token(token), "now": now, "seq": db.next_sequence()})
+    return token
+
+
+def list_agents(db: Database) -> list[dict[str, Any]]:
+    return db.all("SELECT a.id, a.name, a.active, a.last_push_at, a.acked_seq, a.created_at, "
+                  "(SELECT COUNT(*) FROM hub_rows r WHERE r.agent_id = a.id) AS rows FROM hub_agents a ORDER BY a.id")
+
+
+def agent_for_token(db: Database, token: str) -> dict[str, Any] | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return db.one("SELECT id, name FROM hub_agents WHERE token_hash = :h AND active = 1", {"h": hash_token(token)})
+
+
+def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: int, now: str) -> None:
+    """Upsert one pushed batch and merge its customer profiles, in one transaction."""
+    with db.transaction():
+        db.execute_values(
+            "INSERT INTO hub_rows (agent_id, table_name, row_id, change_seq, data, received_at) VALUES %s "
+            "ON CONFLICT (agent_id, table_name, row_id) DO UPDATE SET change_seq = excluded.change_seq, "
+            "data = excluded.data, received_at = excluded.received_at WHERE hub_rows.change_seq < excluded.change_seq",
+            [(agent_id, row["t"], row["id"], row["seq"], orjson.dumps(row["data"]).decode(), now) for row in rows])
+        merge_pushed_profiles(db, [row["data"] for row in rows if row["t"] == "customers"], now)
+        db.execute("UPDATE hub_agents SET last_push_at = :now, "
+                   "acked_seq = CASE WHEN acked_seq < :u THEN :u ELSE acked_seq END WHERE id = :a",
+                   {"now": now, "u": upto, "a": agent_id})
+
+
+def merge_pushed_profiles(db: Database, customers: list[dict[str, Any]], now: str) -> None:
+    """Fold agents' customer rows into the shared profiles; the hub keeps what lost in sync_conflicts."""
+    pushed = {row["phone"]: row for row in customers if isinstance(row.get("phone"), str)}
+    if not pushed:
+        return
+    params = {f"p{i}": phone for i, phone in enumerate(pushed)}
+    shared = {row["phone"]: row for row in db.all(
+        f"SELECT id, phone, {', '.join(SHARED_FIELDS)}, field_hlc FROM customers "
+        f"WHERE phone IN ({', '.join(':' + k for k in params)})", params)}
+    seen: list[str] = []
+    for phone, row in pushed.items():
+        incoming, incoming_hlc = decode_profile(row)
+        seen.extend(incoming_hlc.values())
+        current_row = shared.get(phone)
+        if current_row is None:
+            insert_profile(db, phone, incoming, incoming_hlc, now)
+            continue
+        current, current_hlc = decode_profile(current_row)
+        result = merge(current, current_hlc, incoming, incoming_hlc, incoming_fills_unstamped=False)
+        if result.changes or result.hlc != current_hlc:
+            write_profile_changes(db, int(current_row["id"]), result.changes, result.hlc, now)
+        record_conflicts(db, phone, result.conflicts, now)
+    observe_hlc(db, seen)
+
+
+def profiles_since(db: Database, after_seq: int, after_id: int, limit: int) -> dict[str, Any]:
+    """Shared profiles changed after the cursor (change_seq, id), oldest first, with the next cursor.
+
+    The pair is an exact cursor: rows of one hub transaction share a change_seq and are ordered by id, and a
+    profile that changes again gets a higher change_seq (it reappears, newest values).
+    """
+    rows = db.all(f"SELECT id, phone, {', '.join(SHARED_FIELDS)}, field_hlc, change_seq FROM customers "
+                  "WHERE change_seq > :s OR (change_seq = :s AND id > :i) ORDER BY change_seq, id LIMIT :n",
+                  {"s": after_seq, "i": after_id, "n": limit})
+    items = []
+    for row in rows:
+        values, stamps = decode_profile(row)
+        items.append({"phone": row["phone"], "values": values, "field_hlc": stamps})
+    last = rows[-1] if rows else None
+    return {"items": items, "next_seq": int(last["change_seq"]) if last else after_seq,
+            "next_id": int(last["id"]) if last else after_id, "more": len(rows) == limit}
+
+
+def hub_summary(db: Database) -> dict[str, Any]:
+    return {"role": "hub", "agents": int(db.scalar("SELECT COUNT(*) FROM hub_agents WHERE active = 1") or 0)}
