@@ -69,13 +69,14 @@ class HubClient:
     def __init__(self, settings: SyncSettings, session: requests.Session | None = None) -> None:
         self.settings = settings
         self.session = session or requests.Session()
-        self.session.verify = settings.ca_file or True
+        # Passed with every request: a Session's own verify loses to $REQUESTS_CA_BUNDLE in requests.
+        self.verify: str | bool = settings.ca_file or True
         self.session.headers["Authorization"] = f"Bearer {settings.token}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = self.session.request(method, self.settings.hub_url + path, timeout=self.settings.timeout_s,
-                                            **kwargs)
+                                            verify=self.verify, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise SyncError(f"TLS verification of the hub failed: {_short(exc)}") from None
         except requests.RequestException as exc:

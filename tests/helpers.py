@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-LISTENING = re.compile(r"listening on https?://[^:]+:(\d+)")
+LISTENING = re.compile(r"listening on (https?)://[^:]+:(\d+)")
 PASSWORD = re.compile(r"with password (\S+)")
 
 
@@ -40,10 +40,11 @@ class RunningService:
     admin_password: str | None
     session: requests.Session = field(default_factory=requests.Session)
     _token: str | None = None
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def local_token(self) -> str:
@@ -101,8 +102,12 @@ def write_config(data_dir: Path, sections: dict[str, dict[str, Any]]) -> Path:
 
 
 def start_service(data_dir: Path, config: dict[str, dict[str, Any]] | None = None, extra_args: tuple[str, ...] = (),
-                  env: dict[str, str] | None = None, timeout: float = 30.0, llm: bool = False) -> RunningService:
-    """llm=False turns the LLM worker off (ai.llm_enabled): only the tests about it pay for the model."""
+                  env: dict[str, str] | None = None, timeout: float = 30.0, llm: bool = False,
+                  verify: str | bool = True) -> RunningService:
+    """llm=False turns the LLM worker off (ai.llm_enabled): only the tests about it pay for the model.
+
+    verify: the CA file that checks an HTTPS service's certificate (server.tls_cert_file).
+    """
     config = {section: dict(values) for section, values in (config or {}).items()}
     if not llm:
         config.setdefault("ai", {}).setdefault("llm_enabled", False)
@@ -112,6 +117,7 @@ def start_service(data_dir: Path, config: dict[str, dict[str, Any]] | None = Non
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
                                env={**os.environ, **(env or {})})
     port = None
+    scheme = "http"
     password = None
     deadline = time.monotonic() + timeout
     lines = []
@@ -125,11 +131,12 @@ def start_service(data_dir: Path, config: dict[str, dict[str, Any]] | None = Non
             password = found.group(1)
         match = LISTENING.search(line)
         if match:
-            port = int(match.group(1))
+            scheme, port = match.group(1), int(match.group(2))
         if time.monotonic() > deadline:
             process.kill()
             raise AssertionError("service did not announce its port")
-    service = RunningService(process, data_dir, port, password)
+    service = RunningService(process, data_dir, port, password, scheme=scheme)
+    service.session.verify = verify
     wait_until(lambda: _healthy(service), timeout=timeout, message="/api/health")
     _drain_in_background(process)
     return service
@@ -148,7 +155,7 @@ def _drain_in_background(process: subprocess.Popen) -> None:
 
 def _healthy(service: RunningService) -> bool:
     try:
-        return requests.get(service.url + "/api/health", timeout=2).status_code == 200
+        return requests.get(service.url + "/api/health", timeout=2, verify=service.session.verify).status_code == 200
     except requests.RequestException:
         return False
 

@@ -222,3 +222,77 @@ def test_converge_through_a_chaos_proxy_with_an_agent_killed_mid_batch(postgres,
         b.stop()
         proxy.stop()
         hub_service.stop()
+
+
+# -- TLS -----------------------------------------------------------------------------------------------
+
+def _private_ca_and_server_cert(directory):
+    """A self-signed CA and a certificate it signed for 127.0.0.1 / localhost (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CRM test CA")])
+    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                            content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, encipher_only=False, decipher_only=False),
+                              critical=True)
+               .sign(ca_key, hashes.SHA256()))
+    server_cert = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+                   .issuer_name(ca_name).public_key(server_key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                               x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    paths = {name: directory / f"{name}.pem" for name in ("ca", "cert", "key")}
+    paths["ca"].write_bytes(ca_cert.public_bytes(pem))
+    paths["cert"].write_bytes(server_cert.public_bytes(pem))
+    paths["key"].write_bytes(server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()))
+    return paths
+
+
+def test_hub_over_tls_verifies_the_certificate(postgres, tmp_path):
+    pki = _private_ca_and_server_cert(tmp_path)
+    db_url = postgres.create_database("hub_tls")
+    hub_service = start_service(tmp_path / "hub", config={"server": {"tls_cert_file": str(pki["cert"]),
+                                                                     "tls_key_file": str(pki["key"])}},
+                                extra_args=("--hub", "--db", db_url), verify=str(pki["ca"]))
+    data_dir = tmp_path / "agent"
+    try:
+        assert hub_service.url.startswith("https://")
+        agent = start_service(data_dir)
+        assert agent.post("/api/messages/capture", json=captures("tls", 1)[0]).status_code == 201
+        agent.stop()
+        prepare_agent(data_dir, add_agent(db_url, "tls"))
+        config = json.loads((data_dir / "config.json").read_text())
+        config["sync"] = {"hub_url": hub_service.url, "retry_attempts": 1}
+        (data_dir / "config.json").write_text(json.dumps(config))
+        refused = run_agent_cli("sync", "now", "--data-dir", str(data_dir))
+        assert refused.returncode == 1 and "TLS verification of the hub failed" in refused.stderr
+        assert hub_query(postgres, db_url, "SELECT COUNT(*) FROM hub_rows")[0][0] == 0
+
+        config["sync"]["ca_file"] = str(pki["ca"])
+        (data_dir / "config.json").write_text(json.dumps(config))
+        synced = run_agent_cli("sync", "now", "--data-dir", str(data_dir))
+        assert synced.returncode == 0, synced.stderr
+        assert json.loads(synced.stdout)["pending_rows"] == 0
+        assert hub_query(postgres, db_url, "SELECT COUNT(*) FROM hub_rows WHERE table_name = 'messages'")[0][0] == 1
+        status = json.loads(run_agent_cli("sync", "status", "--data-dir", str(data_dir)).stdout)
+        assert status["last_success_at"] and status["last_error"] is None and status["cursor"] > 0
+    finally:
+        hub_service.stop()
