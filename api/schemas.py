@@ -169,8 +169,18 @@ class SyncPush(Strict):
 
     @field_validator("rows")
     @classmethod
-    def _customer_rows_have_phone(cls, rows: list[SyncRow]) -> list[SyncRow]:
+    def _customer_rows_are_profiles(cls, rows: list[SyncRow]) -> list[SyncRow]:
+        # Customers rows are merged into the hub's profiles: their shared fields must have the column types.
         for row in rows:
-            if row.t == "customers" and not isinstance(row.data.get("phone"), str):
-                raise ValueError("customers rows need data.phone")
+            if row.t != "customers":
+                continue
+            phone, status = row.data.get("phone"), row.data.get("status", "lead")
+            if not isinstance(phone, str) or not 1 <= len(phone) <= 64:
+                raise ValueError("customers rows need data.phone (1 to 64 characters)")
+            if not isinstance(status, str) or len(status) > 64:
+                raise ValueError("data.status of a customers row must be a string")
+            for key in ("name", "email", "tags", "custom_fields", "field_hlc"):
+                value = row.data.get(key)
+                if value is not None and (not isinstance(value, str) or len(value) > 1_000_000):
+                    raise ValueError(f"data.{key} of a customers row must be a string or null")
         return rows

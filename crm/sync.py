@@ -37,6 +37,10 @@ class SyncError(Exception):
 class SyncRefused(SyncError):
     """The hub refused the request (401/403/4xx): retrying the same request will not help."""
 
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 @dataclass(frozen=True)
 class SyncSettings:
@@ -84,7 +88,8 @@ class HubClient:
         if response.status_code in (408, 429) or response.status_code >= 500:
             raise SyncError(f"hub answered {response.status_code}")
         if response.status_code >= 400:
-            raise SyncRefused(f"hub refused the request: {response.status_code} {_error_message(response)}")
+            raise SyncRefused(f"hub refused the request: {response.status_code} {_error_message(response)}",
+                              response.status_code)
         try:
             body = response.json()
         except ValueError:
@@ -133,6 +138,7 @@ class SyncAgent:
         self.sleep = sleep
         self.state = "idle" if settings.configured else "disabled"
         self.rows_pushed = 0
+        self.batch_size = settings.batch_size  # halved while the hub answers 413 (a batch of very big rows)
         self.on_round_requested: Callable[[], None] = lambda: None  # set by whoever runs the rounds
 
     def request_round(self) -> None:
@@ -166,11 +172,17 @@ class SyncAgent:
         sent = 0
         while True:
             cursor = int(sync_state.read_state(self.db)["push_cursor"])
-            batch = sync_state.next_batch(self.db, cursor, self.settings.batch_size)
+            batch = sync_state.next_batch(self.db, cursor, self.batch_size)
             if batch is None:
                 return sent
             rows, upto = batch
-            acknowledged = self.client.push(rows, upto)
+            try:
+                acknowledged = self.client.push(rows, upto)
+            except SyncRefused as exc:
+                if exc.status != 413 or self.batch_size == 1:
+                    raise
+                self.batch_size = max(1, self.batch_size // 2)
+                continue
             if acknowledged != upto:
                 raise SyncError(f"hub acknowledged change {acknowledged}, expected {upto}")
             sync_state.advance_push_cursor(self.db, upto)

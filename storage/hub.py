@@ -57,15 +57,33 @@ def agent_for_token(db: Database, token: str) -> dict[str, Any] | None:
     return db.one("SELECT id, name FROM hub_agents WHERE token_hash = :h AND active = 1", {"h": hash_token(token)})
 
 
+def without_nul(value: Any) -> Any:
+    """value with NUL characters replaced by U+FFFD: PostgreSQL text and JSONB cannot hold NUL."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: int, now: str) -> None:
     """Upsert one pushed batch and merge its customer profiles, in one transaction."""
+    encoded = []
+    for row in rows:
+        text = orjson.dumps(row["data"]).decode()
+        if db.is_postgres and "\\u0000" in text:
+            row = dict(row, data=without_nul(row["data"]))
+            text = orjson.dumps(row["data"]).decode()
+        encoded.append((row, text))
     with db.transaction():
         db.execute_values(
             "INSERT INTO hub_rows (agent_id, table_name, row_id, change_seq, data, received_at) VALUES %s "
             "ON CONFLICT (agent_id, table_name, row_id) DO UPDATE SET change_seq = excluded.change_seq, "
             "data = excluded.data, received_at = excluded.received_at WHERE hub_rows.change_seq < excluded.change_seq",
-            [(agent_id, row["t"], row["id"], row["seq"], orjson.dumps(row["data"]).decode(), now) for row in rows])
-        merge_pushed_profiles(db, [row["data"] for row in rows if row["t"] == "customers"], now)
+            [(agent_id, row["t"], row["id"], row["seq"], text, now) for row, text in encoded])
+        merge_pushed_profiles(db, [row["data"] for row, _ in encoded if row["t"] == "customers"], now)
         db.execute("UPDATE hub_agents SET last_push_at = :now, "
                    "acked_seq = CASE WHEN acked_seq < :u THEN :u ELSE acked_seq END WHERE id = :a",
                    {"now": now, "u": upto, "a": agent_id})

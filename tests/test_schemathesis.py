@@ -18,7 +18,9 @@ def test_no_server_errors_for_generated_requests(service):
     result = subprocess.run(
         [st, "run", f"{service.url}/api/openapi.json", "-H", f"Authorization: Bearer {service.local_token}",
          "--checks", "not_a_server_error", "--phases", "examples,coverage,fuzzing", "--max-examples", "30",
-         "--generation-deterministic", "--request-timeout", "20"],
+         "--generation-deterministic", "--request-timeout", "20",
+         # A hub's agent endpoints take a hub agent token, not a user's: tests/test_sync.py fuzzes them on a hub.
+         "--exclude-path-regex", "^/api/sync/(push|profiles)$"],
         capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
