@@ -72,7 +72,10 @@ def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: in
     """Upsert one pushed batch and merge its customer profiles, in one transaction."""
     encoded = []
     for row in rows:
-        text = orjson.dumps(row["data"]).decode()
+        try:
+            text = orjson.dumps(row["data"]).decode()
+        except TypeError as exc:  # e.g. nested deeper than orjson writes (254 levels)
+            raise HubError(f"rows: {row['t']} row {row['id']} cannot be stored: {exc}") from None
         if db.is_postgres and "\\u0000" in text:
             row = dict(row, data=without_nul(row["data"]))
             text = orjson.dumps(row["data"]).decode()

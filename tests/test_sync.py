@@ -335,3 +335,9 @@ def test_generated_pushes_never_get_a_server_error_from_the_hub(hub, postgres):
     assert _push(hub_service, token, [row], 1).status_code == 200
     assert hub_query(postgres, url, "SELECT name FROM customers WHERE phone = '+5511999990000'") == \
         [("A\ufffdB",)]
+    # Data nested deeper than the JSON encoder goes: a clear 422 (the fuzzer found a 500), not a 500.
+    body = b'{"upto": 2, "rows": [{"t": "messages", "id": 2, "seq": 2, "data": {"k": ' + b"[" * 300 + b"]" * 300 \
+        + b"}}]}"
+    r = requests.post(hub_service.url + "/api/sync/push", data=body, timeout=10,
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert r.status_code == 422 and "cannot be stored" in r.json()["error"]["message"], r.text

@@ -29,7 +29,10 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
             raise ApiError(422, "validation_error", "rows: a row's seq is above upto", field="rows")
         agent_id = int(request.principal.subject)
         rows = [{"t": row.t, "id": row.id, "seq": row.seq, "data": row.data} for row in body.rows]
-        hub_rows.store_push(service.db, agent_id, rows, body.upto, iso(service.clock.now()))
+        try:
+            hub_rows.store_push(service.db, agent_id, rows, body.upto, iso(service.clock.now()))
+        except hub_rows.HubError as exc:
+            raise ApiError(422, "validation_error", str(exc), field="rows") from None
         return {"acknowledged_seq": body.upto, "rows": len(rows)}
 
     def profiles(request: Request) -> dict[str, Any]:
