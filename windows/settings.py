@@ -27,6 +27,7 @@ TABS = (("Server", ("server", "capture", "websocket")),
         ("Database", ("database",)),
         ("Security", ("security",)),
         ("Monitor & notifications", ("monitor", "notifications")),
+        ("Team sync", ("sync",)),
         ("Logs", ("logging",)))
 SECTION_TITLES = {"ai": "AI"}
 SAMPLE_TEXT = "Olá, meu pedido ainda não chegou e já faz uma semana. Podem verificar, por favor?"
