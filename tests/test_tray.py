@@ -85,10 +85,10 @@ def test_click_and_second_launch_open_the_dashboard(desktop: Desktop, tray_facto
                            env=desktop.env, check=True, timeout=10)
         return False
 
-    wait_for(clicked_and_launched, timeout=20, message="the dashboard launch")
+    wait_for(clicked_and_launched, timeout=40, message="the dashboard launch")
     assert f"ui dashboard --data-dir {tray.data_dir}" in tray.log()
     # The click really opens the dashboard window (the UI process, `agent.py ui dashboard`).
-    first_windows = wait_for(lambda: _visible_windows(desktop, "Dashboard$"), timeout=30,
+    first_windows = wait_for(lambda: _visible_windows(desktop, "Dashboard$"), timeout=60,
                              message="the dashboard window to be mapped")
     ui_processes = wait_for(lambda: _ui_processes(tray), timeout=10, message="the UI process")
     assert len(first_windows) == 1 and len(ui_processes) == 1
@@ -331,12 +331,32 @@ def test_state_badges_and_tooltips():
     assert statuses["degraded"].tooltip() == "CRM Agent: alert: memory"
     assert statuses["down"].tooltip() == "CRM Agent: service down (exited with code 1, restarting in 2 s)"
     assert statuses["paused"].tooltip() == "CRM Agent: capture paused"
+
     from PIL import Image
 
     strip = Image.new("RGBA", (64 * 4, 64), (255, 255, 255, 255))
     for i, image in enumerate(images):
         strip.alpha_composite(image, (64 * i, 0))
     strip.save(SCREENSHOTS / "tray-states.png")
+
+
+def test_team_sync_shows_in_the_tray_state():
+    from datetime import datetime, timezone
+
+    from tray.status import StatusBoard
+
+    board = StatusBoard()
+    board.update(service_up=True, url="http://127.0.0.1:8080")
+    off = board.apply_health({"capture": {"paused": False}, "sync": {"enabled": False, "state": "disabled"}})
+    assert off.state == "running" and off.tooltip() == "CRM Agent: running (127.0.0.1:8080)"
+    ok = board.apply_health({"sync": {"enabled": True, "state": "idle", "last_error": None,
+                                      "last_success_at": "2026-11-29T21:50:03.120Z"}})
+    local = datetime(2026, 11, 29, 21, 50, 3, tzinfo=timezone.utc).astimezone().strftime("%H:%M")
+    assert ok.state == "running" and ok.tooltip() == f"CRM Agent: running (127.0.0.1:8080), synced {local}"
+    failing = board.apply_health({"sync": {"enabled": True, "state": "error", "last_error": "hub unreachable",
+                                           "last_success_at": "2026-11-29T21:50:03.120Z"}})
+    assert failing.state == "degraded"
+    assert failing.tooltip() == "CRM Agent: team sync failing (hub unreachable)"
 
 
 def test_menu_where_the_backend_has_menus():

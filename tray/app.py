@@ -33,7 +33,7 @@ from tray.supervisor import ServiceSupervisor
 
 log = logging.getLogger("tray")
 
-REFRESH_ON = ("alert.raised", "alert.resolved", "ai.state", "events.lost")
+REFRESH_ON = ("alert.raised", "alert.resolved", "ai.state", "events.lost", "sync.status")
 
 
 def display_available() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 RUNNING = "running"
@@ -22,6 +23,8 @@ class Status:
     degraded_parts: tuple[str, ...] = ()  # health parts reporting degraded (analyzer off, ...)
     active_alerts: tuple[str, ...] = ()  # alert kinds raised and not resolved
     detail: str = "starting"  # what the supervisor says while the service is not up
+    sync_error: str = ""  # the team hub sync's last error while it is failing ("" when fine or off)
+    synced_at: str = ""  # HH:MM of the last successful sync ("" when off or never)
 
     @property
     def state(self) -> str:
@@ -29,7 +32,7 @@ class Status:
             return DOWN
         if self.capture_paused:
             return PAUSED
-        if self.degraded_parts or self.active_alerts:
+        if self.degraded_parts or self.active_alerts or self.sync_error:
             return DEGRADED
         return RUNNING
 
@@ -42,14 +45,39 @@ class Status:
             return "CRM Agent: capture paused"
         if state == DEGRADED:
             reasons = [f"alert: {a}" for a in self.active_alerts] + [f"{p} degraded" for p in self.degraded_parts]
+            if self.sync_error:
+                reasons.append(f"team sync failing ({self.sync_error[:60]})")
             return "CRM Agent: " + ", ".join(reasons)
-        return f"CRM Agent: running ({self.url.removeprefix('http://')})"
+        synced = f", synced {self.synced_at}" if self.synced_at else ""
+        return f"CRM Agent: running ({self.url.removeprefix('http://')}){synced}"
 
 
 def parts_degraded(health: dict[str, Any]) -> tuple[str, ...]:
     """Names of the health parts that say degraded, without the alerts (tracked from events)."""
     return tuple(sorted(name for name, part in health.items()
                         if isinstance(part, dict) and part.get("degraded") and name != "alerts"))
+
+
+def sync_from_health(health: dict[str, Any]) -> tuple[str, str]:
+    """(error while failing, HH:MM of the last success) from the health's `sync` part; ("", "") when off."""
+    sync = health.get("sync")
+    if not isinstance(sync, dict) or not sync.get("enabled"):
+        return "", ""
+    error = str(sync.get("last_error") or "") if sync.get("state") == "error" else ""
+    return error, local_hh_mm(sync.get("last_success_at"))
+
+
+def local_hh_mm(stamp: Any) -> str:
+    """HH:MM in the user's time zone from the service's UTC ISO stamp; "" when absent or unreadable."""
+    if not isinstance(stamp, str):
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone().strftime("%H:%M")
 
 
 def alerts_from_health(health: dict[str, Any]) -> tuple[str, ...]:
@@ -82,8 +110,9 @@ class StatusBoard:
 
     def apply_health(self, health: dict[str, Any]) -> Status:
         capture = health.get("capture") if isinstance(health.get("capture"), dict) else {}
+        sync_error, synced_at = sync_from_health(health)
         return self.update(capture_paused=bool(capture.get("paused")), degraded_parts=parts_degraded(health),
-                           active_alerts=alerts_from_health(health))
+                           active_alerts=alerts_from_health(health), sync_error=sync_error, synced_at=synced_at)
 
     def apply_event(self, event: dict[str, Any]) -> Status:
         """Events that change the state directly; alerts and ai.state make the app re-read /api/health,
