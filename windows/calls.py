@@ -102,6 +102,8 @@ class Debouncer:
         self._last_run = float("-inf")
         self._pending: str | None = None
         self.runs = 0
+        # A pending run must not outlive its widget (Tk would call a deleted command).
+        root.bind("<Destroy>", lambda event: self.cancel() if event.widget is root else None, add="+")
 
     def trigger(self) -> None:
         if self._pending is not None:
@@ -114,7 +116,10 @@ class Debouncer:
 
     def cancel(self) -> None:
         if self._pending is not None:
-            self._root.after_cancel(self._pending)
+            try:
+                self._root.after_cancel(self._pending)
+            except tk.TclError:
+                pass  # the interpreter is already gone
             self._pending = None
 
     def _run(self) -> None:
