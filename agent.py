@@ -150,7 +150,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log_file = Path(config["logging.file"]) if config["logging.file"] else data_dir.log_file
     setup_logging(config["logging.level"], log_file, config["logging.max_bytes"], config["logging.backup_count"],
                   to_stderr=False)
-    service = build_service(config, data_dir, hub=args.hub)
+    from storage.database import DatabaseUnavailable
+
+    try:
+        service = build_service(config, data_dir, hub=args.hub)
+    except DatabaseUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
     host = args.host or config["server.host"]
     port = config["server.port"] if args.port is None else args.port
 
@@ -199,12 +205,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_hub(args: argparse.Namespace) -> int:
     from core.clock import Clock, iso
-    from storage.database import Database
+    from storage.database import Database, DatabaseUnavailable
     from storage.hub import HubError, add_agent, list_agents
     from storage.migrations import migrate
 
     clock = Clock()
-    db = Database(args.db)
+    try:
+        db = Database(args.db)
+    except DatabaseUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
     try:
         migrate(db, iso(clock.now()))
         if args.hub_command == "agent-list":

@@ -188,7 +188,22 @@ def check_cli(binary: Binary, data_dir: Path) -> None:
                                                                         f"{out.stderr.strip()[-300:]})")
     out = binary.run("user", "list", "--data-dir", str(data_dir))
     check("smoke\tadmin\tactive" in out.stdout, "`CRM-Agent user list` shows the new user")
+    check_sync_modes(binary, data_dir)
     check_autostart(binary)
+
+
+def check_sync_modes(binary: Binary, data_dir: Path) -> None:
+    """The sync modes run frozen: status of an unconfigured agent, `sync now` refusing clearly, and the hub's
+    PostgreSQL driver loaded (a refused connection is psycopg2's answer, not an ImportError)."""
+    out = binary.run("sync", "status", "--data-dir", str(data_dir))
+    check(out.returncode == 0 and json.loads(out.stdout).get("state") == "disabled",
+          f"`CRM-Agent sync status` reports sync disabled ({out.stdout.strip()[:200]}{out.stderr.strip()[-300:]})")
+    out = binary.run("sync", "now", "--data-dir", str(data_dir))
+    check(out.returncode == 1 and "not configured" in out.stderr,
+          f"`CRM-Agent sync now` refuses clearly without a hub ({out.stderr.strip()[-300:]})")
+    out = binary.run("hub", "agent-list", "--db", "postgresql://smoke@127.0.0.1:1/hub")
+    check(out.returncode == 1 and out.stderr.startswith("cannot open the database:") and "refused" in out.stderr,
+          f"`CRM-Agent hub agent-list` reaches PostgreSQL's driver ({out.stderr.strip()[-300:]})")
 
 
 def check_autostart(binary: Binary) -> None:

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 _NAMED_PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened (server down, bad credentials, unreadable file): one line for the user;
+    never the URL, which may hold a password."""
+
+
 class Database:
     def __init__(self, url: str, busy_timeout_ms: int = 5000) -> None:
         self.url = url
@@ -47,7 +52,11 @@ class Database:
         self._dataset = dataset.Database(url, on_connect_statements=statements, engine_kwargs={"future": True})
         self.is_sqlite = self._dataset.is_sqlite
         self.is_postgres = self._dataset.is_postgres
-        self._raw = self._dataset.engine.raw_connection()
+        try:
+            self._raw = self._dataset.engine.raw_connection()
+        except Exception as exc:  # each driver has its own error classes: one clear message for all
+            reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatabaseUnavailable(f"cannot open the database: {reason}") from exc
         self._conn = self._raw.driver_connection
         if self.is_sqlite:
             self._conn.isolation_level = None  # we issue BEGIN/COMMIT ourselves

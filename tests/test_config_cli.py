@@ -137,3 +137,13 @@ def test_data_dir_from_environment(tmp_path):
                        env={"CRM_AGENT_HOME": str(home)})
     assert result.returncode == 0, result.stderr
     assert (home / "crm_agent.db").exists()
+
+
+@pytest.mark.parametrize("command", [["hub", "agent-list"], ["serve", "--hub", "--port", "0", "--data-dir", "D"]])
+def test_an_unreachable_hub_database_is_one_clear_line(tmp_path, command):
+    # Port 1 on loopback refuses at once: the driver's reason, no traceback, and never the URL's password.
+    command = [str(tmp_path / "d") if arg == "D" else arg for arg in command]
+    out = run_agent(*command, "--db", "postgresql://nobody:s3cret-pw@127.0.0.1:1/hub")
+    assert out.returncode == 1
+    assert out.stderr.startswith("cannot open the database: ") and "refused" in out.stderr
+    assert "Traceback" not in out.stderr and "s3cret-pw" not in out.stderr + out.stdout
