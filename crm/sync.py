@@ -12,10 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from typing import TYPE_CHECKING, Any
 
 from core.clock import Clock, iso
 from core.config import Config
@@ -23,6 +20,10 @@ from core.paths import DataDir
 from core.secrets_store import read_secret
 from storage import sync_state
 from storage.database import Database
+
+if TYPE_CHECKING:
+    import requests
+    from tenacity import RetryCallState
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ class HubClient:
     """HTTPS to the hub with certificate verification: system CAs, or sync.ca_file for a private CA."""
 
     def __init__(self, settings: SyncSettings, session: requests.Session | None = None) -> None:
+        # Imported here, not at the top: a service with sync off (most) does not carry requests (~5 MB).
+        import requests
+
         self.settings = settings
         self.session = session or requests.Session()
         # Passed with every request: a Session's own verify loses to $REQUESTS_CA_BUNDLE in requests.
@@ -78,6 +82,8 @@ class HubClient:
         self.session.headers["Authorization"] = f"Bearer {settings.token}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        import requests
+
         try:
             response = self.session.request(method, self.settings.hub_url + path, timeout=self.settings.timeout_s,
                                             verify=self.verify, **kwargs)
@@ -202,6 +208,8 @@ class SyncAgent:
                 return changed
 
     def _retrying(self, work: Callable[[], int]) -> int:
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
         settings = self.settings
         retrying = Retrying(
             retry=retry_if_exception(_worth_retrying),
