@@ -80,6 +80,14 @@ def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: in
             row = dict(row, data=without_nul(row["data"]))
             text = orjson.dumps(row["data"]).decode()
         encoded.append((row, text))
+    # One statement cannot upsert the same row twice (PostgreSQL's CardinalityViolation, found by the fuzzer):
+    # a batch naming a row more than once keeps its newest version, which is what the upsert would keep.
+    newest: dict[tuple[str, Any], tuple[dict[str, Any], str]] = {}
+    for row, text in encoded:
+        key = (row["t"], row["id"])
+        if key not in newest or newest[key][0]["seq"] <= row["seq"]:
+            newest[key] = (row, text)
+    encoded = list(newest.values())
     with db.transaction():
         db.execute_values(
             "INSERT INTO hub_rows (agent_id, table_name, row_id, change_seq, data, received_at) VALUES %s "

@@ -88,6 +88,19 @@ def test_hub_push_is_idempotent_and_never_goes_back_to_an_older_change(hub, post
     assert stored == [(9, "edited")]
 
 
+def test_a_batch_naming_a_row_twice_keeps_its_newest_version(hub, postgres):
+    # Found by the fuzzer: one upsert statement cannot touch a row twice (it was a 500).
+    hub_service, url = hub
+    token = add_agent(url, "twice")
+    older = {"t": "messages", "id": 3, "seq": 4, "data": {"id": 3, "content": "old", "change_seq": 4}}
+    newer = {"t": "messages", "id": 3, "seq": 6, "data": {"id": 3, "content": "new", "change_seq": 6}}
+    r = _push(hub_service, token, [newer, older], 6)
+    assert r.status_code == 200, r.text
+    stored = hub_query(postgres, url, "SELECT r.change_seq, r.data->>'content' FROM hub_rows r JOIN hub_agents a "
+                       "ON a.id = r.agent_id WHERE a.name = 'twice'")
+    assert stored == [(6, "new")]
+
+
 def test_hub_refuses_other_tokens_and_bad_batches(hub):
     hub_service, url = hub
     token = add_agent(url, "checks")
