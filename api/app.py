@@ -39,9 +39,11 @@ class RouteTable:
     def add(self, method: str, path: str, handler: Callable, *, summary: str, tag: str, auth: str = "user",
             body: type[BaseModel] | None = None, query: tuple[tuple[str, str, str], ...] = (),
             responses: dict[int, str] | None = None, response_schema: dict[str, Any] | None = None,
-            description: str = "", query_token: bool = False) -> None:
+            description: str = "", query_token: bool = False, extension: bool = False) -> None:
+        """extension=True: a paired browser extension's token may call this route (docs/extension-protocol.md)."""
         openapi = RouteDoc(summary, tag, body, query, responses or {}, response_schema, description)
-        self.app.route(path, method, handler, auth=auth, openapi=openapi, query_token=query_token)
+        self.app.route(path, method, handler, auth=auth, openapi=openapi, query_token=query_token,
+                       extension=extension)
 
 
 def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
