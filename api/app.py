@@ -63,6 +63,7 @@ def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
         allowed_origins=[*config["security.extension_origins"], *config["security.web_origins"]],
         extra_hosts=config["server.allowed_hosts"],
         paired_origin=service.extensions.is_paired_origin,
+        revoked_token=service.extensions.is_revoked_token,
     )
     wsgi = SecurityMiddleware(app, policy, max_body_bytes=config["server.max_body_bytes"],
                               client_limiter=service.client_limiter, request_log=config["server.request_log"])

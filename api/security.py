@@ -35,9 +35,11 @@ class OriginPolicy:
     """
 
     def __init__(self, allowed_origins: Iterable[str], extra_hosts: Iterable[str] = (),
-                 paired_origin: Callable[[str], bool] | None = None) -> None:
+                 paired_origin: Callable[[str], bool] | None = None,
+                 revoked_token: Callable[[str, str], bool] | None = None) -> None:
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
         self.paired_origin = paired_origin or (lambda origin: False)
+        self.revoked_token = revoked_token or (lambda token, origin: False)
         self.host_names = frozenset(h.lower() for h in (*LOOPBACK_NAMES, *extra_hosts))
         self.port: int | None = None  # set once the server is bound (port 0 picks one)
 
@@ -62,6 +64,15 @@ class OriginPolicy:
         # The service's own origin (no page is served there, but local tools send it, e.g. WebSocket clients).
         scheme, _, host = origin.partition("://")
         return scheme == "http" and self.host_allowed(host)
+
+
+def revoked_extension_request(environ: dict[str, Any], policy: OriginPolicy) -> bool:
+    """A refused extension Origin that holds its own revoked token: it must learn it was revoked (401
+    extension_revoked, and the extension asks the user to pair again), not that its Origin is unknown."""
+    origin = environ.get("HTTP_ORIGIN")
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return (is_extension_origin(origin) and scheme.lower() == "bearer" and bool(token.strip())
+            and policy.revoked_token(token.strip(), origin))
 
 
 def check_host_and_origin(environ: dict[str, Any], policy: OriginPolicy) -> tuple[str, str] | None:
@@ -124,6 +135,9 @@ class SecurityMiddleware:
 
     def _dispatch(self, environ: dict[str, Any], respond: Callable, cors_origin: str | None) -> Iterable[bytes]:
         refused = check_host_and_origin(environ, self.policy)
+        if refused and refused[0] == "forbidden_origin" and revoked_extension_request(environ, self.policy):
+            return _json_error(respond, "401 Unauthorized", "extension_revoked",
+                               "this browser extension was revoked; pair it again")
         if refused:
             return _json_error(respond, "403 Forbidden", *refused)
         method = environ.get("REQUEST_METHOD", "GET")

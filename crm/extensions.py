@@ -100,6 +100,10 @@ class ExtensionRegistry:
     def is_paired_origin(self, origin: str) -> bool:
         return origin in self.active_origins
 
+    def is_revoked_token(self, token: str, origin: str) -> bool:
+        extension = self.for_token(token)
+        return extension is not None and not extension.active and extension.origin == origin
+
     def seen(self, extension: Extension) -> None:
         """Note a request from this extension; written to the database at most once a minute."""
         now_mono = self.clock.monotonic()
