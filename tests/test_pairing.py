@@ -606,3 +606,22 @@ def test_codes_are_six_digits_and_vary(pairings):
         book.deny(pairing.pairing_id)
         clock.advance(6)  # stay under 10 starts a minute
     assert len(codes) > 20
+
+
+def test_restoring_an_older_backup_keeps_later_revocations_and_pairings(fresh_service):
+    svc = fresh_service
+    first_origin, later_origin = new_origin(), new_origin()
+    first = pair(svc, first_origin)
+    first_id = as_extension(svc, "GET", "/api/extension/me", first, first_origin).json()["extension"]["id"]
+    backup = svc.post("/api/system/backup")
+    assert backup.status_code == 201, backup.text
+    assert svc.request("DELETE", f"/api/extensions/{first_id}").status_code == 200
+    later = pair(svc, later_origin)
+    restored = svc.post("/api/system/restore", json={"name": backup.json()["name"]})
+    assert restored.status_code == 200, restored.text
+    # The backup knew the first extension as active and never heard of the later one.
+    r = as_extension(svc, "GET", "/api/extension/me", first, first_origin)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "extension_revoked"
+    assert as_extension(svc, "GET", "/api/extension/me", later, later_origin).status_code == 200
+    states = {e["origin"]: e["state"] for e in svc.get("/api/extensions").json()["items"]}
+    assert states == {first_origin: "revoked", later_origin: "active"}
