@@ -631,3 +631,35 @@ def test_restoring_an_older_backup_keeps_later_revocations_and_pairings(fresh_se
         assert states == {first_origin: "revoked", later_origin: "active"}
     finally:
         svc.stop()
+
+
+def test_admin_routes_refuse_an_extension_even_if_marked_for_extensions(tmp_path):
+    from api.auth import TokenService
+    from api.errors import ApiError
+    from api.plugins import ApiPlugin
+    from api.ratelimit import RateLimiter
+    from core.clock import FakeClock, iso
+    from crm.extensions import ExtensionRegistry
+    from storage.database import Database, sqlite_url
+    from storage.migrations import migrate
+
+    clock = FakeClock()
+    db = Database(sqlite_url(tmp_path / "crm.db"))
+    try:
+        migrate(db, iso(clock.now()))
+        registry = ExtensionRegistry(db, clock, lambda kind, data: None)
+        registry.load()
+        plugin = ApiPlugin(TokenService("s" * 64, 600, "local-token", clock), RateLimiter(clock, 100, 100),
+                           extensions=registry)
+        origin = new_origin()
+        token, extension = registry.pair("Chromium", "chromium", origin)
+        environ = {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_ORIGIN": origin}
+        principal = plugin._authenticate(dict(environ), "user", False, True)
+        assert (principal.role, principal.kind, principal.extension_id, principal.origin) == \
+            ("extension", "extension", extension.id, origin)
+        assert principal.is_admin is False
+        with pytest.raises(ApiError) as caught:
+            plugin._authenticate(dict(environ), "admin", False, True)
+        assert caught.value.status == 403 and caught.value.code == "forbidden"
+    finally:
+        db.close()
