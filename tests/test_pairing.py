@@ -291,6 +291,13 @@ def test_token_is_stored_only_as_its_hash(service):
     assert origin.encode() in stored  # the row is there (in the database or its WAL)...
     assert token.encode() not in stored  # ...without the token
     assert hashlib.sha256(token.encode()).hexdigest().encode() in stored
+    # Nor in the log, and neither is a pairing code.
+    pairing_id = start(service, new_origin()).json()["pairing_id"]
+    code = pending_code(service, pairing_id)
+    service.request("DELETE", f"/api/pairing/{pairing_id}")
+    log_text = (service.data_dir / "logs" / "agent.log").read_text()
+    assert "pairing requested by" in log_text
+    assert token not in log_text and f" {code}" not in log_text
 
 
 # -- revocation ---------------------------------------------------------------------------------------------
@@ -389,6 +396,15 @@ def test_a_wrong_first_message_closes_with_4401(service, first):
         ws.send(first if isinstance(first, str) else json.dumps(first))
         code, _ = close_frame(ws)
         assert code == 4401
+    finally:
+        ws.close()
+
+
+def test_a_socket_that_never_authenticates_is_closed_after_10_seconds(service):
+    ws = ws_connect(service)
+    try:
+        ws.settimeout(20)
+        assert close_frame(ws) == (4401, "authentication timeout")
     finally:
         ws.close()
 
