@@ -679,3 +679,23 @@ def test_admin_routes_refuse_an_extension_even_if_marked_for_extensions(tmp_path
         assert caught.value.status == 403 and caught.value.code == "forbidden"
     finally:
         db.close()
+
+
+def test_last_seen_is_written_at_most_once_a_minute(pairings):
+    book, clock, _ = pairings
+    registry = book.registry
+    token, extension = registry.pair("Chromium", "chromium", new_origin())
+
+    def stored() -> str | None:
+        return registry.db.scalar("SELECT last_seen_at FROM extensions WHERE id = :id", {"id": extension.id})
+
+    registry.seen(registry.for_token(token))
+    first = stored()
+    assert first is not None
+    clock.advance(59)
+    registry.seen(extension)
+    assert stored() == first  # remembered in memory only
+    assert extension.last_seen_at > first
+    clock.advance(1)
+    registry.seen(extension)
+    assert stored() == extension.last_seen_at > first
