@@ -51,15 +51,32 @@ class OverviewPane(ttk.Frame):
     def __init__(self, parent: tk.Misc, window: DashboardWindow) -> None:
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
+        self._build_connect_invitation()
         self._build_cards()
         self.charts = DashboardCharts(self, dpi=window.top.winfo_fpixels("1i"))
-        self.charts.widget.grid(row=1, column=0, columnspan=4, sticky="nsew", pady=(6, 4))
+        self.charts.widget.grid(row=2, column=0, columnspan=4, sticky="nsew", pady=(6, 4))
         self._build_lists()
         self.charts.show_note("Loading…")
         for column in range(4):
             self.columnconfigure(column, weight=1, uniform="cards")
-        self.rowconfigure(1, weight=3)
-        self.rowconfigure(2, weight=2)
+        self.rowconfigure(2, weight=3)
+        self.rowconfigure(3, weight=2)
+
+    def _build_connect_invitation(self) -> None:
+        """Shown above everything while no message was ever captured: the way to the browser extension."""
+        self.connect_bar = ttk.Frame(self, style="Callout.TFrame", padding=(12, 8))
+        ttk.Label(self.connect_bar, style="Callout.TLabel",
+                  text="No messages yet. Install the browser extension and pair it to capture your WhatsApp Web "
+                       "chats.", wraplength=self.window.scaled((640, 0))[0], justify="left").pack(side="left")
+        self.connect_button = ttk.Button(self.connect_bar, text="Connect WhatsApp Web", style="Accent.TButton",
+                                         command=lambda: self.window.app.open("connect"))
+        self.connect_button.pack(side="right")
+
+    def show_connect_invitation(self, shown: bool) -> None:
+        if shown and not self.connect_bar.winfo_manager():
+            self.connect_bar.grid(row=0, column=0, columnspan=4, sticky="ew", pady=(0, 6))
+        elif not shown and self.connect_bar.winfo_manager():
+            self.connect_bar.grid_forget()
 
     def _build_cards(self) -> None:
         titles = {"messages": "Messages today", "customers": "Customers", "response": "Average response time",
@@ -67,12 +84,12 @@ class OverviewPane(ttk.Frame):
         self.cards: dict[str, StatCard] = {}
         for column, (key, title) in enumerate(titles.items()):
             card = StatCard(self, title)
-            card.grid(row=0, column=column, sticky="nsew", padx=(0 if column == 0 else 6, 0))
+            card.grid(row=1, column=column, sticky="nsew", padx=(0 if column == 0 else 6, 0))
             self.cards[key] = card
 
     def _build_lists(self) -> None:
         lists = ttk.Frame(self)
-        lists.grid(row=2, column=0, columnspan=4, sticky="nsew")
+        lists.grid(row=3, column=0, columnspan=4, sticky="nsew")
         lists.columnconfigure(0, weight=5)
         lists.columnconfigure(1, weight=2)
         lists.rowconfigure(1, weight=1)
@@ -115,6 +132,7 @@ class OverviewPane(ttk.Frame):
                                         (analysis.get("sentiment") or {}).get("label", ""),
                                         (analysis.get("intent") or {}).get("label", ""))))
         self.recent.replace(rows, empty_text="No messages yet — they appear here as WhatsApp Web captures them")
+        self.show_connect_invitation(not rows)
 
     def show_system(self, system: dict[str, Any]) -> None:
         self.charts.update_samples(system.get("samples") or [])
