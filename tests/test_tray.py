@@ -369,29 +369,38 @@ import pystray
 from tray.icon import MenuActions, build_menu
 calls = []
 state = {"paused": False, "autostart": True}
-actions = MenuActions(*(lambda name=n: calls.append(name) for n in
-    ("dashboard", "settings", "logs", "capture", "restart", "backup", "autostart")),
+state["unpaired"] = True
+clicks = {n: (lambda name=n: calls.append(name)) for n in
+          ("dashboard", "settings", "logs", "connect", "capture", "restart", "backup", "autostart")}
+actions = MenuActions(open_dashboard=clicks["dashboard"], open_settings=clicks["settings"], open_logs=clicks["logs"],
+    open_connect=clicks["connect"], needs_extension=lambda: state["unpaired"], toggle_capture=clicks["capture"],
+    restart_service=clicks["restart"], backup_now=clicks["backup"], toggle_autostart=clicks["autostart"],
     autostart_enabled=lambda: state["autostart"], capture_paused=lambda: state["paused"],
     quit=lambda: calls.append("quit"))
 menu = build_menu(pystray, actions)
 items = [i for i in menu.items if i is not pystray.Menu.SEPARATOR]
-print([i.text for i in items])
+print([i.text for i in items if i.visible])
 print([i.text for i in items if i.default], [i.text for i in items if i.checked])
 state["paused"] = True
-print(items[3].text)
+print(items[4].text)
 for i in items:
     i(None)
 print(calls)
+state["unpaired"] = False  # a browser extension is paired: the item goes away
+print([i.text for i in items if i.visible])
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
                          env={k: v for k, v in os.environ.items() if k != "DISPLAY"})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == str(["Open dashboard", "Settings", "Logs", "Pause capture", "Restart service", "Backup now",
-                            "Start on login", "Quit"])
+    shown = ["Open dashboard", "Settings", "Logs", "Connect WhatsApp Web…", "Pause capture", "Restart service",
+             "Backup now", "Start on login", "Quit"]
+    assert lines[0] == str(shown)
     assert lines[1] == str(["Open dashboard"]) + " " + str(["Start on login"])
     assert lines[2] == "Resume capture"
-    assert lines[3] == str(["dashboard", "settings", "logs", "capture", "restart", "backup", "autostart", "quit"])
+    assert lines[3] == str(["dashboard", "settings", "logs", "connect", "capture", "restart", "backup", "autostart",
+                            "quit"])
+    assert lines[4] == str([text.replace("Pause", "Resume") for text in shown if text != "Connect WhatsApp Web…"])
 
 
 def test_the_tray_never_imports_gevent_bottle_or_storage():

@@ -13,14 +13,14 @@ import logging
 import time
 import tkinter as tk
 from collections.abc import Callable
-from datetime import timezone
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
 from core.extension_files import ExtensionFiles, locate_extension
+from core.pairing import expiry_epoch, fmt_countdown, group_code
 from windows.base import BaseWindow
 from windows.service import ApiError
-from windows.widgets import copy_to_clipboard, open_path, parse_iso
+from windows.widgets import copy_to_clipboard, open_path
 
 if TYPE_CHECKING:
     from windows.app import UiApp
@@ -44,30 +44,6 @@ FIREFOX_STEPS = (
 
 
 # -- formatting ---------------------------------------------------------------------------------------
-
-
-def group_code(code: str) -> str:
-    """"123456" -> "123 456": six digits read and typed in two groups of three."""
-    code = "".join(str(code).split())
-    return f"{code[:3]} {code[3:]}" if len(code) == 6 else code
-
-
-def expiry_epoch(value: Any) -> float | None:
-    """expires_at as epoch seconds: an ISO stamp, or a number in seconds or milliseconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value / 1000 if value > 1e11 else float(value)
-    if isinstance(value, str):
-        moment = parse_iso(value)
-        if moment is not None:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-            return moment.timestamp()
-    return None
-
-
-def fmt_countdown(seconds: float) -> str:
-    seconds = max(0, int(seconds + 0.999))  # "0:01" until it is really over
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def browser_label(pairing: dict[str, Any]) -> str:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from tkinter import messagebox, ttk
 from typing import Any
 
-from windows.connect import expiry_epoch, fmt_countdown, group_code, optional_items
+from core.pairing import expiry_epoch, fmt_countdown, group_code
+from windows.connect import optional_items
 from windows.service import ApiError
 from windows.widgets import local_time
 
