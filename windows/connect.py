@@ -160,6 +160,7 @@ class ConnectWindow(BaseWindow):
             self.path_var.set(str(target))
         else:
             self.path_var.set("Not found in this installation")
+        self.path_entry.xview_moveto(1.0)  # a long path shows its end: the folder's own name
         if files.zips:
             self.zips_label.configure(text="Packages: " + ", ".join(z.name for z in files.zips)
                                       + ("" if files.folder is None else f" (in {files.zips[0].parent})"))
@@ -269,7 +270,7 @@ class ConnectWindow(BaseWindow):
         else:
             self.load_pairings()  # an event without an id: ask which ones are left
         if was_shown or self.phase == "code":
-            words = {"denied": "was denied", "expired": "expired", "too_many_tries": "ended after 5 wrong codes",
+            words = {"denied": "was denied", "expired": "expired", "wrong_code": "ended after 5 wrong codes",
                      "replaced": "was replaced by a new request"}
             self.show_next(f"The last request {words.get(reason, 'ended')}.")
 
