@@ -503,3 +503,43 @@ def test_without_a_display_it_says_so_and_runs_the_service_headless(tmp_path: Pa
         proc.terminate()
         assert proc.wait(15) == 0
         proc.stdout.close()
+
+
+def test_pairing_a_stalled_capture_and_open_dashboard_reach_the_desktop(desktop: Desktop, tray_factory):
+    from core.pairing import group_code
+    from tests.pairing_helpers import as_extension, code_of, complete_pairing, start_pairing
+
+    tray = tray_factory("pairing")
+    url = wait_for(tray.healthy_service, timeout=30, message="the supervised service")["url"]
+    token = (tray.data_dir / "local_token").read_text().strip()
+    wait_for(lambda: requests.get(url + "/api/health", timeout=5).json()["websocket"]["clients"] >= 1, timeout=20,
+             message="the tray's event stream")
+    before = len(desktop.notifications())
+
+    pairing_id = start_pairing(url)
+    code = code_of(url, token, pairing_id)
+    shown = wait_for(lambda: [n for n in desktop.notifications()[before:] if n["summary"].startswith("Pairing code")],
+                     timeout=15, message="the pairing code notification")
+    assert shown[0]["summary"] == f"Pairing code {group_code(code)} — Test Chromium wants to connect"
+    assert shown[0]["app"] == "CRM Agent"
+    wait_for(lambda: "opening the connect window" in tray.log(), message="the Connect window launched")
+    assert f"ui connect --data-dir {tray.data_dir}" in tray.log()
+    wait_for(lambda: _visible_windows(desktop, "^Connect WhatsApp Web$"), timeout=60,
+             message="the Connect window to be mapped")
+
+    headers = as_extension(complete_pairing(url, pairing_id, code)["token"])
+    report = {"selectors_version": "2026.12-1", "state": "stalled", "reason": "no message rows", "rows_seen": 0,
+              "queued": 0, "paused": False}
+    for state in ("stalled", "stalled", "stalled", "ok", "stalled"):
+        r = requests.post(url + "/api/extension/status", json={**report, "state": state}, headers=headers, timeout=5)
+        assert r.status_code == 200, r.text
+    stalls = wait_for(lambda: len([n for n in desktop.notifications()[before:]
+                                   if n["summary"] == "Capture stalled: WhatsApp Web changed"]) == 2 or None,
+                      timeout=15, message="one notification per stall")
+    assert stalls
+    time.sleep(0.5)  # a third would be a repeat of the same stall: there must be none
+    assert len([n for n in desktop.notifications()[before:] if n["summary"].startswith("Capture stalled")]) == 2
+
+    r = requests.post(url + "/api/extension/open-dashboard", headers=headers, timeout=5)
+    assert r.status_code == 202, r.text
+    wait_for(lambda: "opening the dashboard window" in tray.log(), message="the dashboard launched for the extension")
