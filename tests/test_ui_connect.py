@@ -6,13 +6,16 @@ Connect window (the empty dashboard, the windows' menu bar). Screenshots land in
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+import time
 
 import pytest
 
 import windows.connect
 from core.extension_files import ExtensionFiles
-from core.pairing import group_code
-from tests.helpers import start_service
+from core.pairing import expiry_epoch, fmt_countdown, group_code
+from tests.helpers import ROOT, start_service
 from tests.pairing_helpers import (
     OTHER_ORIGIN,
     code_of,
@@ -165,3 +168,31 @@ def test_the_empty_dashboard_and_the_menu_bar_lead_to_the_connect_window(setup):
                  if menu.type(i) == "command" and menu.entrycget(i, "label") == CONNECT_LABEL)
     menu.invoke(index)
     assert "connect" in ui.app.windows and not ui.app.windows["connect"].closed
+
+
+def test_an_expired_code_leaves_the_screen_when_its_countdown_ends(setup):
+    ui, service = setup
+    window = open_connect(ui)
+    start_pairing(service.url)
+    ui.pump(lambda: window.phase == "code", timeout=10, message="the code")
+    window.clock = lambda: time.time() + 121  # two minutes later
+    window._update_countdown()
+    assert window.phase == "waiting" and "The last request expired." in window.detail.cget("text")
+
+
+def test_pairing_text_helpers():
+    assert group_code("012345") == "012 345" and group_code("12345") == "12345"
+    assert expiry_epoch("2026-12-07T03:00:00.000Z") == expiry_epoch(1796612400) == expiry_epoch(1796612400000)
+    assert expiry_epoch("not a time") is None and expiry_epoch(None) is None
+    assert [fmt_countdown(s) for s in (120, 119.2, 61, 0.3, -5)] == ["2:00", "2:00", "1:01", "0:01", "0:00"]
+    assert windows.connect.browser_label({"name": "Work laptop", "browser": "firefox"}) == "Work laptop (Firefox)"
+    assert windows.connect.browser_label({"name": "Firefox on Linux", "browser": "firefox"}) == "Firefox on Linux"
+
+
+def test_the_pairing_windows_never_import_gevent_bottle_storage_crm_or_api():
+    code = ("import sys, windows.connect, windows.extensions_pane, windows.settings, core.extension_files; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'bottle', 'storage', 'crm', 'api'));"
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
