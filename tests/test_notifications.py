@@ -134,6 +134,8 @@ def test_capture_stalled_notifies_once_per_stall():
     assert watch.admit(resumed) and watch.stalled == {"e2"}
     assert watch.admit(stalled()) and not watch.admit(stalled())
     assert watch.admit({"type": "alert.raised", "data": {}})
+    watch.keep_only({"e2"})  # the health says only e2 is stalled now: e1's next stall is news again
+    assert watch.stalled == {"e2"} and watch.admit(stalled("e1"))
 
     shown: list = []
     notifier = Notifier(NotificationSettings(), "", show=lambda *args: shown.append(args[0]))
@@ -149,7 +151,7 @@ def test_capture_stalled_notifies_once_per_stall():
 
 
 def test_the_tray_offers_connect_until_an_extension_is_paired():
-    from tray.status import Status, StatusBoard, paired_from_list
+    from tray.status import Status, StatusBoard, paired_from_list, stalled_from_health
 
     board = StatusBoard()
     assert board.status.needs_extension  # unknown: offered
@@ -157,6 +159,8 @@ def test_the_tray_offers_connect_until_an_extension_is_paired():
     assert not board.apply_health({"extensions": {"paired": 1}}).needs_extension
     assert not board.apply_health({"capture": {}}).needs_extension  # a health without the part keeps the count
     assert paired_from_list({"items": [{"state": "active"}, {"state": "revoked"}]}) == 1
+    assert stalled_from_health({"extensions": {"paired": 1, "stalled": [{"id": 4, "name": "x"}]}}) == {"4"}
+    assert stalled_from_health({"capture": {}}) is None
     degraded = Status(service_up=True, degraded_parts=("extensions",))
     assert degraded.tooltip() == "CRM Agent: WhatsApp Web capture stalled"
 

@@ -29,7 +29,7 @@ from core.service_client import ServiceClient, ServiceUnavailable
 from tray import autostart
 from tray.icon import MenuActions, asset_path
 from tray.notifications import ConnectionWatch, NotificationSettings, Notifier
-from tray.status import StatusBoard, paired_from_health, paired_from_list
+from tray.status import StatusBoard, paired_from_health, paired_from_list, stalled_from_health
 from tray.supervisor import ServiceSupervisor
 
 log = logging.getLogger("tray")
@@ -223,6 +223,9 @@ class DesktopApp:
         if health is None:
             return
         self.board.apply_health(health)
+        stalled = stalled_from_health(health)
+        if stalled is not None:
+            self.notifier.stalls.keep_only(stalled)
         if paired_from_health(health) is None:
             self._refresh_paired_from_list()
 

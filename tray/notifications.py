@@ -283,6 +283,12 @@ class StallWatch:
             self._stalled.add(key)
             return True
 
+    def keep_only(self, stalled_now: set[str]) -> None:
+        """The service's health lists the extensions stalled now: forget the others (a capture.resumed the
+        tray missed, a restarted service), so their next stall is told again."""
+        with self._lock:
+            self._stalled &= stalled_now
+
     @property
     def stalled(self) -> frozenset[str]:
         with self._lock:

@@ -95,6 +95,15 @@ def paired_from_health(health: dict[str, Any]) -> int | None:
     return paired if isinstance(paired, int) and not isinstance(paired, bool) else None
 
 
+def stalled_from_health(health: dict[str, Any]) -> set[str] | None:
+    """Ids of the extensions whose capture is stalled, from the health's `extensions` part; None when absent."""
+    part = health.get("extensions")
+    stalled = part.get("stalled") if isinstance(part, dict) else None
+    if not isinstance(stalled, list):
+        return None
+    return {str(s.get("id")) for s in stalled if isinstance(s, dict) and s.get("id") is not None}
+
+
 def paired_from_list(body: Any) -> int:
     """Active extensions in a GET /api/extensions answer."""
     items = body.get("items") if isinstance(body, dict) else None
