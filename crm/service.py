@@ -27,7 +27,7 @@ from crm.extensions import ExtensionRegistry
 from crm.maintenance import Maintenance
 from crm.metrics import system_usage
 from crm.monitor import MonitorSettings, SystemMonitor
-from crm.pairing import Pairings
+from crm.pairing import PairingLimits, Pairings
 from crm.sync import SyncAgent, SyncSettings
 from crm.users import ensure_first_admin
 from storage.database import Database, sqlite_url
@@ -136,7 +136,8 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         maintenance=Maintenance(db, data_dir, config, bus, clock, writes_idle=lambda: pipeline.idle),
         capture_paused=config["capture.paused"],
         extensions=extensions,
-        pairings=Pairings(extensions, clock, publish),
+        pairings=Pairings(extensions, clock, publish,
+                          PairingLimits(starts_per_minute=config["security.pairing_starts_per_min"])),
     )
     service.is_hub = hub
     if not hub:
