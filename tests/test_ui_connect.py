@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import requests
 
 import windows.connect
 from core.extension_files import ExtensionFiles
@@ -18,6 +19,7 @@ from core.pairing import expiry_epoch, fmt_countdown, group_code
 from tests.helpers import ROOT, start_service
 from tests.pairing_helpers import (
     OTHER_ORIGIN,
+    as_extension,
     code_of,
     complete_pairing,
     extensions,
@@ -196,3 +198,13 @@ def test_the_pairing_windows_never_import_gevent_bottle_storage_crm_or_api():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_without_a_tray_the_windows_open_what_the_extension_asks_for(setup):
+    ui, service = setup
+    window = open_connect(ui)  # windows started on their own: no tray.instance in the data directory
+    token = pair(service.url, service.local_token)["token"]
+    ui.pump(lambda: window.phase == "connected", timeout=10, message="connected")
+    r = requests.post(service.url + "/api/extension/open-dashboard", headers=as_extension(token), timeout=10)
+    assert r.status_code == 202, r.text
+    ui.pump(lambda: "dashboard" in ui.app.windows, timeout=10, message="the dashboard opened")

@@ -78,7 +78,18 @@ class UiApp:
 
     def start(self) -> None:
         self.ui.start()
+        self.link.on_event(self._open_requested)
         self.link.start_events()
+
+    def _open_requested(self, event: dict[str, Any]) -> None:
+        """The extension's "open dashboard" (ui.open_requested) is the tray's to act on; with no tray running
+        (windows started on their own) the service still counts these windows as the desktop: act here."""
+        if event.get("type") != "ui.open_requested" or self.link.tray_running():
+            return
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        name = data.get("window") or "dashboard"
+        if name in WINDOWS:
+            self.open(name)
 
     def open(self, name: str) -> BaseWindow:
         """Show the window `name`, creating it on first use (Tk thread)."""

@@ -229,6 +229,7 @@ class ConnectWindow(BaseWindow):
         elif kind == "pairing.ended":
             self.pairing_ended(str(data.get("pairing_id") or ""), str(data.get("reason") or ""))
         elif kind == "pairing.completed":
+            self.pending.pop(str(data.get("pairing_id") or ""), None)
             self.paired(data.get("extension") if isinstance(data.get("extension"), dict) else {})
         elif kind == "extension.revoked" or kind == "events.lost":
             self.load_pairings()
