@@ -29,6 +29,7 @@ from tests.pairing_helpers import (
 )
 from tests.ui_helpers import UiHarness
 from windows.agent_menu import CONNECT_LABEL
+from windows.dashboard import INVITE_PAIRED, INVITE_UNPAIRED
 
 _ROOTS_KEPT_ALIVE: list[object] = []  # see test_ui_dashboard.py: Tk roots must die on the main thread
 
@@ -155,11 +156,12 @@ def test_the_security_tab_lists_paired_extensions_and_revokes_one(setup):
 
 
 def test_the_empty_dashboard_and_the_menu_bar_lead_to_the_connect_window(setup):
-    ui, _service = setup
+    ui, service = setup
     dashboard = ui.app.open("dashboard")
     ui.pump(lambda: dashboard.first_render_ms is not None, timeout=20, message="the dashboard")
     bar = dashboard.overview.connect_bar
     assert bar.winfo_ismapped() and dashboard.overview.connect_button.cget("text") == "Connect WhatsApp Web"
+    assert dashboard.overview.connect_text.cget("text") == INVITE_UNPAIRED
     ui.screenshot(dashboard.top, "dashboard-empty-connect")
     dashboard.overview.connect_button.invoke()
     assert "connect" in ui.app.windows
@@ -170,6 +172,12 @@ def test_the_empty_dashboard_and_the_menu_bar_lead_to_the_connect_window(setup):
                  if menu.type(i) == "command" and menu.entrycget(i, "label") == CONNECT_LABEL)
     menu.invoke(index)
     assert "connect" in ui.app.windows and not ui.app.windows["connect"].closed
+
+    # Paired but nothing captured yet: the invitation says to open WhatsApp Web, not to install.
+    ui.pump(lambda: ui.app.link.connected, timeout=15, message="the event stream")
+    pair(service.url, service.local_token)
+    ui.pump(lambda: dashboard.overview.connect_text.cget("text") == INVITE_PAIRED, timeout=10,
+            message="the invitation for a paired browser")
 
 
 def test_an_expired_code_leaves_the_screen_when_its_countdown_ends(setup):

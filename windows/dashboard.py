@@ -43,6 +43,9 @@ RECENT_LIMIT = 20
 LIVE_INTERVAL_MS = 500  # at most two live redraws a second
 MIN_SAMPLE_POLL_MS = 1000
 LIVE_EVENTS = ("message.captured", "analysis.completed", "alert.raised", "alert.resolved")
+PAIRING_CHANGES = ("pairing.completed", "extension.revoked")  # the empty state's invitation depends on them
+INVITE_UNPAIRED = "No messages yet. Install the browser extension and pair it to capture your WhatsApp Web chats."
+INVITE_PAIRED = "No messages yet. Open https://web.whatsapp.com in the paired browser: its chats appear here."
 
 
 class OverviewPane(ttk.Frame):
@@ -65,12 +68,16 @@ class OverviewPane(ttk.Frame):
     def _build_connect_invitation(self) -> None:
         """Shown above everything while no message was ever captured: the way to the browser extension."""
         self.connect_bar = ttk.Frame(self, style="Callout.TFrame", padding=(12, 8))
-        ttk.Label(self.connect_bar, style="Callout.TLabel",
-                  text="No messages yet. Install the browser extension and pair it to capture your WhatsApp Web "
-                       "chats.", wraplength=self.window.scaled((640, 0))[0], justify="left").pack(side="left")
+        self.connect_text = ttk.Label(self.connect_bar, style="Callout.TLabel", text=INVITE_UNPAIRED,
+                                      wraplength=self.window.scaled((640, 0))[0], justify="left")
+        self.connect_text.pack(side="left")
         self.connect_button = ttk.Button(self.connect_bar, text="Connect WhatsApp Web", style="Accent.TButton",
                                          command=lambda: self.window.app.open("connect"))
         self.connect_button.pack(side="right")
+
+    def set_paired(self, paired: int) -> None:
+        """A paired browser that captured nothing yet needs WhatsApp Web opened, not the install steps."""
+        self.connect_text.configure(text=INVITE_PAIRED if paired > 0 else INVITE_UNPAIRED)
 
     def show_connect_invitation(self, shown: bool) -> None:
         if shown and not self.connect_bar.winfo_manager():
@@ -285,6 +292,13 @@ class DashboardWindow(BaseWindow):
                 self._hidden_stale = True
         elif kind == "events.lost":
             self.refresh()
+        elif kind in PAIRING_CHANGES:
+            self._refresh_agent_state()
+
+    def on_health(self, health: dict[str, Any]) -> None:
+        part = health.get("extensions") if isinstance(health, dict) else None
+        if isinstance(part, dict) and isinstance(part.get("paired"), int):
+            self.overview.set_paired(part["paired"])
 
     def _overview_shown(self) -> bool:
         return self.notebook.index("current") == 0

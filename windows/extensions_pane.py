@@ -158,8 +158,11 @@ class ExtensionsPane(ttk.Frame):
                        on_error=lambda exc: self._failed(f"Could not revoke {name}", exc))
 
     def deny(self, pairing: dict[str, Any]) -> None:
-        self.link.call("DELETE", f"/api/pairing/{pairing['pairing_id']}",
-                       on_done=lambda _b: (self.say(f"Denied {pairing.get('name') or 'the request'}."), self.load()),
+        def done(_body: Any) -> None:
+            self.say(f"Denied {pairing.get('name') or 'the request'}.")
+            self.load()
+
+        self.link.call("DELETE", f"/api/pairing/{pairing['pairing_id']}", on_done=done,
                        on_error=lambda exc: self._failed("Could not deny", exc))
 
     def _failed(self, what: str, exc: Exception) -> None:

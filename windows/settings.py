@@ -155,6 +155,8 @@ class SettingsWindow(BaseWindow):
     # -- loading ---------------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        if self.extensions is not None:
+            self.extensions.load()
         if self.loaded and any(f.dirty for f in self.fields.values()):
             return  # never throw away the user's edits on a reconnect or F5
         self.link.get("/api/system/config", self._show_config, self._load_failed)
@@ -182,7 +184,7 @@ class SettingsWindow(BaseWindow):
             self._offer_restart(body["pending_restart"], "The running service still uses the old value of: ")
         self._update_buttons()
         self.load_users()
-        if self.extensions is not None:
+        if self.extensions is not None and not self.extensions.loaded:
             self.extensions.load()
 
     def load_users(self) -> None:
