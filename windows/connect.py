@@ -231,7 +231,9 @@ class ConnectWindow(BaseWindow):
         elif kind == "pairing.completed":
             self.pending.pop(str(data.get("pairing_id") or ""), None)
             self.paired(data.get("extension") if isinstance(data.get("extension"), dict) else {})
-        elif kind == "extension.revoked" or kind == "events.lost":
+        elif kind in ("extension.revoked", "events.lost"):
+            if self.phase == "connected":
+                self.phase = "waiting"  # "Connected ✓" may name the revoked browser: show the list again
             self.load_pairings()
 
     def show_next(self, note: str = "") -> None:
