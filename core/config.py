@@ -226,8 +226,9 @@ SETTINGS: tuple[Setting, ...] = (
     # notifications (shown by the tray process)
     Setting("notifications.enabled", True, boolean, "Show desktop notifications for alerts and agent events."),
     Setting("notifications.muted", [],
-            string_list(r"alert\.raised|alert\.resolved|capture\.state|ai\.state|connection\.lost|backup\.failed"),
-            "Event types never shown as notifications."),
+            string_list(r"alert\.raised|alert\.resolved|capture\.state|ai\.state|connection\.lost|backup\.failed"
+                        r"|capture\.stalled"),
+            "Event types never shown as notifications (a pairing code always shows: it answers your own action)."),
     Setting("notifications.quiet_hours", "", text(r"|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d"),
             "Local time range without notifications, e.g. 22:00-07:00 (may wrap midnight); empty for none."),
     Setting("notifications.burst_max", 3, integer(2, 100),
