@@ -144,6 +144,8 @@ def _full_year(text: str) -> int | None:
 def _valid(orders: list[tuple[int, int, int]]) -> list[datetime]:
     dates = []
     for year, month, day in orders:
+        if not 2009 <= year <= 2200:  # WhatsApp's lifetime, roughly; keeps offset arithmetic far from year 9999
+            continue
         try:
             dates.append(datetime(year, month, day))
         except ValueError:
