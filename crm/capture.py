@@ -8,12 +8,12 @@ Customers: crm/customer_keys.py names each capture's customer (a phone, a @lid J
 @lid customer is merged into its phone's customer in the same transaction once a capture brings the phone.
 sent_at comes from WhatsApp's pre-plain-text when it parses (crm/whatsapp_time.py), else the timestamp.
 
-Group commit: captures that arrive together (and every item of one batch request) are written in one
-transaction. The first request to reach
-the write step becomes the leader: it yields once so that concurrent requests can queue behind it, then
-writes the whole queue, commits and wakes the others. A request is answered only after the commit that
-holds its message, so every acknowledged message is durable; one COMMIT (and one change-sequence update)
-is shared by the batch instead of paid by each message.
+Group commit: captures that arrive together (and the items of one batch request) are written in one
+transaction. The first request to reach the write step becomes the leader: it yields once so that
+concurrent requests can queue behind it, then writes the queue (up to MAX_BATCH), commits and wakes the
+others. A request is answered only after the commit that holds its message, so every acknowledged message
+is durable; one COMMIT (and one change-sequence update) is shared by the batch instead of paid by each
+message.
 """
 
 from __future__ import annotations
