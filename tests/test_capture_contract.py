@@ -411,3 +411,48 @@ def test_extension_routes_are_marked_for_extension_tokens(service):
     assert {("POST", "/api/messages/capture"), ("POST", "/api/messages/capture/batch"),
             ("GET", "/api/extension/chat")} <= marked
     assert ("GET", "/api/customers") not in marked
+
+
+def test_a_lid_participant_merges_when_its_phone_comes_along(service):
+    group, member_lid = _group(), _lid()
+    _, e164 = _phone_jid()
+    first = capture(service, chat_id=group, phone=None, participant=member_lid, name="Ivo", chat_name="Equipe")
+    merged = capture(service, chat_id=group, phone=e164, participant=member_lid, chat_name="Equipe")
+    assert merged["customer_id"] == first["customer_id"]
+    assert customer(service, e164)["message_counts"]["inbound"] == 2
+    assert customer(service, member_lid)["key"] == e164
+    sent = capture(service, chat_id=group, phone=None, direction="out", chat_name="Equipe")
+    assert [m["id"] for m in messages_of(service, group)] == [sent["id"]]  # the group's own: sent messages
+
+
+def test_customer_keys_from_jids():
+    import pytest
+
+    from crm.customer_keys import CustomerKeyError, capture_customer, lookup_key, parse_jid
+
+    def resolve(**fields):
+        base = {"chat_id": "5511999990000@c.us", "phone": None, "participant": None, "direction": "in",
+                "name": "Ana", "chat_name": "Ana S.", "default_region": "BR"}
+        return capture_customer(**{**base, **fields})
+
+    assert resolve()[0].key == "+5511999990000"
+    assert resolve(chat_id="5511999990000:12@s.whatsapp.net")[0].key == "+5511999990000"
+    assert resolve(chat_id="123456789012345@lid")[0].key == "123456789012345@lid"
+    lid_with_phone = resolve(chat_id="123456789012345@lid", phone="(11) 98888-7777")[0]
+    assert (lid_with_phone.key, lid_with_phone.merge_from) == ("+5511988887777", "123456789012345@lid")
+    member, group = resolve(chat_id="120363000000000001@g.us", participant="5521988887777@c.us")
+    assert (member.key, member.name, group.key, group.kind, group.name) == (
+        "+5521988887777", "Ana", "120363000000000001@g.us", "group", "Ana S.")
+    assert resolve(chat_id="5511999990000-1600000000@g.us", direction="out")[0].kind == "group"
+    assert resolve(direction="out")[0].name == "Ana S."  # sent: the chat's title names the contact
+    for fields, field in (({"chat_id": "x"}, "phone"), ({"chat_id": "1@c.us"}, "phone"),
+                          ({"chat_id": "12345@c.us"}, "chat_id"),
+                          ({"chat_id": "120363000000000001@g.us"}, "participant"),
+                          ({"chat_id": "120363000000000001@g.us", "participant": "120363000000000002@g.us"},
+                           "participant"), ({"chat_id": "123456789012345@lid", "phone": "abc"}, "phone")):
+        with pytest.raises(CustomerKeyError) as raised:
+            resolve(**fields)
+        assert raised.value.field == field, fields
+    assert parse_jid("12345-678@c.us") is None and parse_jid("status@broadcast") is None
+    assert lookup_key("(11) 98888-7777", "BR") == "+5511988887777"
+    assert lookup_key("123456789012345@lid", "BR") == "123456789012345@lid"
