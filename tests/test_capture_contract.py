@@ -456,3 +456,26 @@ def test_customer_keys_from_jids():
     assert parse_jid("12345-678@c.us") is None and parse_jid("status@broadcast") is None
     assert lookup_key("(11) 98888-7777", "BR") == "+5511988887777"
     assert lookup_key("123456789012345@lid", "BR") == "123456789012345@lid"
+
+
+def test_a_migration_numbered_below_the_recorded_version_is_still_applied(tmp_path, monkeypatch):
+    """Branches add migrations 4 and 5 in parallel: a database that got 5 first must still receive 4."""
+    from storage import migrations
+    from storage.database import Database, sqlite_url
+
+    def creates(table: str):
+        return lambda db: db.execute(f"CREATE TABLE {table} (x INTEGER)")
+
+    first, later, second = (1, "one", creates("one")), (2, "two, merged later", creates("two")), (3, "three",
+                                                                                                  creates("three"))
+    db = Database(sqlite_url(tmp_path / "m.db"))
+    try:
+        monkeypatch.setattr(migrations, "MIGRATIONS", [first, second])
+        assert migrations.migrate(db, "2026-12-07T00:00:00.000Z") == 3
+        monkeypatch.setattr(migrations, "MIGRATIONS", [first, later, second])
+        assert migrations.migrate(db, "2026-12-07T00:00:00.000Z") == 3
+        assert db.scalar("SELECT COUNT(*) FROM two") == 0
+        assert [r["version"] for r in db.all("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+        assert migrations.migrate(db, "2026-12-07T00:00:00.000Z") == 3  # nothing left to apply
+    finally:
+        db.close()
