@@ -69,6 +69,9 @@ class _Pending:
     error: BaseException | None = None
     promoted: bool = False  # woken to lead the next group commit rather than because it was written
     written: threading.Event = field(default_factory=threading.Event)  # stored, found stored, or failed
+    # Worth the LLM's follow-up analysis: false for the older messages of a chat in one batch request (a
+    # history import), so the LLM queue serves the message the panel shows rather than hundreds of old ones.
+    follow_up: bool = True
 
 
 class CapturePipeline:
@@ -118,6 +121,7 @@ class CapturePipeline:
                 continue
             prepared.append(pending)
             outcomes.append(pending)
+        _follow_up_only_the_newest_inbound_per_chat(prepared)
         self._write_with_group_commit(prepared)
         return [self._answer_or_error(o) if isinstance(o, _Pending) else o for o in outcomes]
 
@@ -320,7 +324,7 @@ class CapturePipeline:
                 "customer_name": customer.name, "chat_id": request.chat_id,
                 "direction": request.direction, "type": request.type, "content": request.content,
                 "language": item.language, "sent_at": item.sent_at, "response_time_s": response_time,
-                "new_customer": new_customer, "analysis_id": analysis_pk,
+                "new_customer": new_customer, "analysis_id": analysis_pk, "follow_up": item.follow_up,
                 "sentiment": item.analysis["sentiment"]["label"], "intent": item.analysis["intent"]["label"]}
 
     def _customer_key_for_write(self, customer: CustomerRef, now: str) -> str:
@@ -371,6 +375,19 @@ class CapturePipeline:
             analysis.pop("created_at", None)
         return {"id": stored["id"], "conversation_id": stored["conversation_id"],
                 "customer_id": stored["customer_id"], "duplicate": True, "analysis": analysis}
+
+
+def _follow_up_only_the_newest_inbound_per_chat(batch: list[_Pending]) -> None:
+    newest: dict[str, _Pending] = {}
+    for pending in batch:
+        if pending.request.direction != "in":
+            continue
+        current = newest.get(pending.request.chat_id)
+        if current is None or pending.sent >= current.sent:
+            newest[pending.request.chat_id] = pending
+        pending.follow_up = False
+    for pending in newest.values():
+        pending.follow_up = True
 
 
 def _seconds_between(start_iso: str, end_iso: str) -> float:

@@ -479,3 +479,50 @@ def test_a_migration_numbered_below_the_recorded_version_is_still_applied(tmp_pa
         assert migrations.migrate(db, "2026-12-07T00:00:00.000Z") == 3  # nothing left to apply
     finally:
         db.close()
+
+
+def test_a_batch_asks_the_llm_to_follow_up_only_each_chats_newest_inbound(tmp_path):
+    """A history import must not fill the LLM queue with old messages: the panel shows the newest one."""
+    from ai.builtin import BuiltinAnalyzer
+    from ai.worker_client import QueueFull
+    from api.schemas import CaptureRequest
+    from core.clock import Clock
+    from core.events import EventBus
+    from crm.analysis import AnalysisCoordinator
+    from crm.capture import CapturePipeline
+    from storage.database import Database, sqlite_url
+    from storage.migrations import migrate
+
+    class FakeWorker:
+        state = "ready"
+
+        def __init__(self) -> None:
+            self.submitted: list[str] = []
+
+        def on_state_change(self, callback) -> None:
+            pass
+
+        def submit(self, text, language, context, replies):
+            self.submitted.append(text)
+            raise QueueFull("no LLM in this test: counting what is asked is enough")
+
+    db = Database(sqlite_url(tmp_path / "f.db"))
+    migrate(db, "2026-12-07T00:00:00.000Z")
+    worker, bus, clock = FakeWorker(), EventBus(100), Clock()
+    coordinator = AnalysisCoordinator(BuiltinAnalyzer(), worker, "auto", db, bus, clock)
+    pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, "BR",
+                               after_capture=coordinator.follow_up)
+    now = int(time.time() * 1000)
+    a, b = "5511911110000@c.us", _lid()
+    bodies = [message(chat_id=a, phone=None, content=f"a{i}", timestamp=now - (10 - i) * MINUTE_MS) for i in range(5)]
+    bodies += [message(chat_id=b, phone=None, content="b-new", timestamp=now),
+               message(chat_id=b, phone=None, content="b-old", timestamp=now - 60 * MINUTE_MS),
+               message(chat_id=b, phone=None, content="b-out", direction="out", timestamp=now + 1000)]
+    try:
+        outcomes = pipeline.capture_many([CaptureRequest.model_validate(body) for body in bodies])
+        assert all(created for _, created in outcomes)
+        assert sorted(worker.submitted) == ["a4", "b-new"]
+        pipeline.capture(CaptureRequest.model_validate(message(chat_id=a, phone=None, content="live")))
+        assert worker.submitted[-1] == "live"  # a single capture is always followed up
+    finally:
+        db.close()
