@@ -109,9 +109,9 @@ class AnalysisCoordinator:
     def follow_up(self, record: dict[str, Any]) -> None:
         """Queue the LLM analysis of a stored inbound message (policy auto); store and push it when done.
 
-        record["follow_up"] false (an older message of a chat in a history batch) skips it."""
+        record["latest_of_chat"] false (an older message of a chat in a batch, crm/capture.py) skips it."""
         if (self.policy != "auto" or record["direction"] != "in" or not record["content"].strip()
-                or not record.get("follow_up", True)):
+                or not record.get("latest_of_chat", True)):
             return
         context = AnalysisContext(customer_name=record.get("customer_name"), direction="in",
                                   message_type=record.get("type", "text"))

@@ -69,9 +69,10 @@ class _Pending:
     error: BaseException | None = None
     promoted: bool = False  # woken to lead the next group commit rather than because it was written
     written: threading.Event = field(default_factory=threading.Event)  # stored, found stored, or failed
-    # Worth the LLM's follow-up analysis: false for the older messages of a chat in one batch request (a
-    # history import), so the LLM queue serves the message the panel shows rather than hundreds of old ones.
-    follow_up: bool = True
+    # False for the older inbound messages of a chat in one batch request (a history import): only the newest
+    # gets the LLM's follow-up analysis and may raise a negative-message alert, so an import neither buries
+    # the message the panel shows under hundreds of old ones in the LLM queue nor alerts about the past.
+    latest_of_chat: bool = True
 
 
 class CapturePipeline:
@@ -121,7 +122,7 @@ class CapturePipeline:
                 continue
             prepared.append(pending)
             outcomes.append(pending)
-        _follow_up_only_the_newest_inbound_per_chat(prepared)
+        _mark_the_latest_inbound_of_each_chat(prepared)
         self._write_with_group_commit(prepared)
         return [self._answer_or_error(o) if isinstance(o, _Pending) else o for o in outcomes]
 
@@ -324,7 +325,7 @@ class CapturePipeline:
                 "customer_name": customer.name, "chat_id": request.chat_id,
                 "direction": request.direction, "type": request.type, "content": request.content,
                 "language": item.language, "sent_at": item.sent_at, "response_time_s": response_time,
-                "new_customer": new_customer, "analysis_id": analysis_pk, "follow_up": item.follow_up,
+                "new_customer": new_customer, "analysis_id": analysis_pk, "latest_of_chat": item.latest_of_chat,
                 "sentiment": item.analysis["sentiment"]["label"], "intent": item.analysis["intent"]["label"]}
 
     def _customer_key_for_write(self, customer: CustomerRef, now: str) -> str:
@@ -377,7 +378,7 @@ class CapturePipeline:
                 "customer_id": stored["customer_id"], "duplicate": True, "analysis": analysis}
 
 
-def _follow_up_only_the_newest_inbound_per_chat(batch: list[_Pending]) -> None:
+def _mark_the_latest_inbound_of_each_chat(batch: list[_Pending]) -> None:
     newest: dict[str, _Pending] = {}
     for pending in batch:
         if pending.request.direction != "in":
@@ -385,9 +386,9 @@ def _follow_up_only_the_newest_inbound_per_chat(batch: list[_Pending]) -> None:
         current = newest.get(pending.request.chat_id)
         if current is None or pending.sent >= current.sent:
             newest[pending.request.chat_id] = pending
-        pending.follow_up = False
+        pending.latest_of_chat = False
     for pending in newest.values():
-        pending.follow_up = True
+        pending.latest_of_chat = True
 
 
 def _seconds_between(start_iso: str, end_iso: str) -> float:

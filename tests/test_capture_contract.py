@@ -526,3 +526,28 @@ def test_a_batch_asks_the_llm_to_follow_up_only_each_chats_newest_inbound(tmp_pa
         assert worker.submitted[-1] == "live"  # a single capture is always followed up
     finally:
         db.close()
+
+
+def test_a_history_batch_alerts_once_per_chat_on_negative_messages(tmp_path):
+    from tests.helpers import start_service
+
+    svc = start_service(tmp_path / "agent", config={"monitor": {"alert_on_negative": True}})
+    try:
+        ws = websocket.create_connection(f"ws://127.0.0.1:{svc.port}/ws?token={svc.token()}", timeout=10)
+        angry = "Péssimo atendimento, estou muito insatisfeito, quero cancelar e reclamar no Procon!"
+        now = int(time.time() * 1000)
+        chat_a, chat_b = _phone_jid()[0], _lid()
+        items = [message(chat_id=chat_a, phone=None, content=angry, timestamp=now - i * MINUTE_MS) for i in range(6)]
+        items += [message(chat_id=chat_b, phone=None, content=angry, timestamp=now - i * MINUTE_MS) for i in range(3)]
+        results = svc.post("/api/messages/capture/batch", json={"messages": items}).json()["results"]
+        assert [r["analysis"]["sentiment"]["label"] for r in results] == ["negative"] * 9
+        svc.post("/api/messages/capture", json=message(chat_id=chat_a, phone=None, content="ok", direction="out"))
+        seen = []
+        while not (seen and seen[-1]["type"] == "message.captured" and seen[-1]["data"]["direction"] == "out"):
+            seen.append(json.loads(ws.recv()))
+        ws.close()
+        alerts = [e["data"]["message_id"] for e in seen if e["type"] == "alert.raised"
+                  and e["data"]["kind"] == "negative_message"]
+        assert sorted(alerts) == sorted([results[0]["id"], results[6]["id"]])  # each chat's newest only
+    finally:
+        svc.stop()
