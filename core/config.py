@@ -200,8 +200,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("security.token_expiry_s", 28800, integer(60, 30 * 86400), "Lifetime of access tokens (seconds)."),
     Setting("security.extension_origins", [], string_list(ORIGIN),
             "Browser extension origins allowed by CORS, e.g. chrome-extension://<id>."),
-    Setting("security.web_origins", ["https://web.whatsapp.com"], string_list(ORIGIN),
-            "Web page origins allowed by CORS (the WhatsApp Web page the extension runs in)."),
+    Setting("security.web_origins", [], string_list(ORIGIN),
+            "Web page origins allowed by CORS. None by default: the extension reaches the agent from its "
+            "background, never from the WhatsApp Web page."),
     Setting("security.rate_limit_per_s", 500.0, number(0.1, 1_000_000),
             "Sustained requests per second per token and per client."),
     Setting("security.rate_limit_burst", 1000, integer(1, 1_000_000), "Requests allowed in a burst."),

@@ -17,7 +17,7 @@ import websocket
 from tests.helpers import ROOT, message, start_service, wait_until
 
 EVIL = "https://evil.example"
-WHATSAPP = "https://web.whatsapp.com"  # allowed by security.web_origins, still a web page: it cannot pair
+WHATSAPP = "https://web.whatsapp.com"  # allowed below through security.web_origins, still a web page: it cannot pair
 CLIENT = {"name": "Chromium on Linux", "browser": "chromium", "version": "0.1.0"}
 
 
@@ -88,7 +88,7 @@ def next_event(ws, skip=("metrics.updated",)) -> dict:
 def service(tmp_path_factory):
     """This module pairs often: more starts a minute than the default 10 (the limit has its own tests)."""
     running = start_service(tmp_path_factory.mktemp("pairing"),
-                            config={"security": {"pairing_starts_per_min": 1000}})
+                            config={"security": {"pairing_starts_per_min": 1000, "web_origins": [WHATSAPP]}})
     yield running
     running.stop()
 
