@@ -165,16 +165,17 @@ test("concurrent enqueues are serialized: nothing is lost or duplicated", async 
 
 test("enqueues during a flush are kept and delivered by the same flush", async () => {
   const stub = agent();
-  let queue;
+  const holder = {};
   let injected = false;
   const send = async (bodies) => {
     if (!injected) {
       injected = true;
-      await queue.enqueue([capture(99)]);
+      await holder.queue.enqueue([capture(99)]);
     }
     return stub.send(bodies);
   };
-  ({ queue } = makeQueue({ send, limits: { maxItems: 2 } }));
+  const { queue } = makeQueue({ send, limits: { maxItems: 2 } });
+  holder.queue = queue;
   await queue.enqueue([1, 2, 3].map(capture));
   await Promise.all([queue.flush(), queue.flush()]);
   assert.deepEqual(stub.calls, [[1, 2], [3, 99]].map((pair) => pair.map((n) => capture(n).message_id)));
