@@ -5,6 +5,7 @@
 import { DEFAULT_AGENT_URL, normalizeAgentUrl } from "../lib/agent-url.js";
 import { CONTENT_MESSAGES, MSG } from "../lib/messages.js";
 import { jidKind } from "../lib/parse.js";
+import { SELECTORS_VERSION } from "../content/selectors.js";
 import { createCaptureQueue } from "../lib/queue.js";
 import { StatusReporter } from "../lib/status-report.js";
 import { requestAgent } from "./agent-client.js";
@@ -54,7 +55,7 @@ export class Background {
       onAuthRejected: () => this.#dropToken({ code: "extension_revoked", message: "The agent closed the connection" }),
       onStateChange: () => this.#stateChanged(),
     });
-    this.#reporter = new StatusReporter({ post: (report) => this.#postStatus(report), now });
+    this.#reporter = new StatusReporter({ post: (report) => this.#postStatus(report), now, selectorsVersion: SELECTORS_VERSION });
   }
 
   /** Register every listener synchronously (an MV3 worker woken by an event must find its listener). */
@@ -108,7 +109,9 @@ export class Background {
     await this.#ready;
     const type = message?.type;
     if (sender?.id !== this.#api.runtime.id) return refused("not from this extension");
-    if (sender.tab && !CONTENT_MESSAGES.has(type)) return refused("not allowed from a web page");
+    // Extension pages (options, popup; the options page is a tab too) have our own URL; content scripts the page's.
+    const fromExtensionPage = String(sender.url ?? "").startsWith(this.#api.runtime.getURL(""));
+    if (!fromExtensionPage && !CONTENT_MESSAGES.has(type)) return refused("not allowed from a web page");
     switch (type) {
       case MSG.CAPTURE: return this.#capture(message.captures);
       case MSG.HEALTH: return this.#health(message.report);

@@ -16,9 +16,11 @@ export class StatusReporter {
   #sentAt = -Infinity;
   #sending = null;
   #recheck = false;
+  #selectorsVersion;
 
   /** post(report) -> Promise<boolean delivered>; now() -> ms. */
-  constructor({ post, now = Date.now, minIntervalMs = STATUS_MIN_INTERVAL_MS }) {
+  constructor({ post, now = Date.now, minIntervalMs = STATUS_MIN_INTERVAL_MS, selectorsVersion = "" }) {
+    this.#selectorsVersion = selectorsVersion;
     this.#post = post;
     this.#now = now;
     this.#minIntervalMs = minIntervalMs;
@@ -30,7 +32,8 @@ export class StatusReporter {
 
   /** Merge new facts into the report; send when due. Returns whether a post was made. */
   update(partial) {
-    this.#current = { ...(this.#current ?? { state: "idle", reason: "", rows_seen: 0, queued: 0, paused: false }), ...partial };
+    const initial = { selectors_version: this.#selectorsVersion, state: "idle", reason: "", rows_seen: 0, queued: 0, paused: false };
+    this.#current = { ...(this.#current ?? initial), ...partial };
     return this.#sendIfDue();
   }
 
