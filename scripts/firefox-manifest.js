@@ -1,6 +1,8 @@
 // Derive Firefox's manifest from the Chromium one (extension/manifest.json stays the single source).
 // Usage: node scripts/firefox-manifest.js <in manifest.json> <out manifest.json>
 import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export const GECKO_ID = "crm-agent@crm-agent.local";
 export const FIREFOX_MIN_VERSION = "140.0"; // ESR 140: MV3, module background scripts, data_collection_permissions
@@ -23,7 +25,7 @@ export function firefoxManifest(chromium) {
   return manifest;
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop())) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const [input, output] = process.argv.slice(2);
   const chromium = JSON.parse(readFileSync(input, "utf8"));
   writeFileSync(output, `${JSON.stringify(firefoxManifest(chromium), null, 2)}\n`);
