@@ -114,7 +114,7 @@ export class LiveConnection {
     this.#attempt += 1;
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = null;
-      this.ensure();
+      this.ensure().catch(() => this.#scheduleReconnect());
     }, delay);
   }
 

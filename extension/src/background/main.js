@@ -81,7 +81,7 @@ export class Background {
       this.#queued = await this.queue.size();
     })();
     this.#ready.then(() => {
-      this.#live.ensure();
+      this.#connectLive();
       this.flush({ force: true });
     }).catch((error) => console.error("[crm-agent] start-up failed", error));
     return this.#ready;
@@ -91,12 +91,16 @@ export class Background {
   async backstop() {
     await this.#ready;
     this.flush();
-    this.#live.ensure();
+    this.#connectLive();
     this.#reporter.heartbeat();
   }
 
+  /** Deliver the queue now; never rejects (callers often do not wait), a storage failure is logged. */
   flush({ force = false } = {}) {
-    return this.queue.flush({ force });
+    return this.queue.flush({ force }).catch((error) => {
+      console.warn("[crm-agent] flush failed", error);
+      return { status: "error", delivered: 0, dropped: 0, reason: String(error?.message ?? error) };
+    });
   }
 
   async state({ probe = false } = {}) {
@@ -307,7 +311,7 @@ export class Background {
     await this.#settings.remove(["pairing"]);
     this.#reporter.reset();
     this.#live.stop();
-    this.#live.ensure();
+    this.#connectLive();
     this.flush({ force: true });
     this.#reporter.update({ queued: this.#queued, paused: (await this.#settings.read()).paused });
     this.#stateChanged();
@@ -342,7 +346,11 @@ export class Background {
     const outcome = await requestAgent(agentUrl, token ? "/api/extension/me" : "/api/health", { token, timeoutMs: 3000 });
     this.#noteReachable(outcome.status !== 0);
     if (token && outcome.status === 401) await this.#dropToken(outcome.error);
-    if (token && outcome.ok) this.#live.ensure();
+    if (token && outcome.ok) this.#connectLive();
+  }
+
+  #connectLive() {
+    this.#live.ensure().catch((error) => console.warn("[crm-agent] live connection failed", error));
   }
 
   #noteReachable(reachable) {
