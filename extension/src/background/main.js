@@ -20,6 +20,7 @@ const CAPTURE_TIMEOUT_MS = 30_000;
 export class Background {
   #api;
   #now;
+  #fetch;
   #settings;
   #live;
   #reporter;
@@ -29,9 +30,11 @@ export class Background {
   #flushTimer = null;
   #broadcastTimer = null;
 
-  constructor({ api, now = Date.now }) {
+  /** api: the extension namespace (chrome/browser); fetchImpl and WebSocketImpl are injectable for tests. */
+  constructor({ api, now = Date.now, fetchImpl = (...args) => globalThis.fetch(...args), WebSocketImpl = globalThis.WebSocket }) {
     this.#api = api;
     this.#now = now;
+    this.#fetch = fetchImpl;
     this.#settings = new Settings(api.storage.local);
     this.queue = createCaptureQueue({
       storage: { get: (keys) => api.storage.local.get(keys), set: (values) => api.storage.local.set(values) },
@@ -54,6 +57,7 @@ export class Background {
       },
       onAuthRejected: () => this.#dropToken({ code: "extension_revoked", message: "The agent closed the connection" }),
       onStateChange: () => this.#stateChanged(),
+      WebSocketImpl,
     });
     this.#reporter = new StatusReporter({ post: (report) => this.#postStatus(report), now, selectorsVersion: SELECTORS_VERSION });
   }
@@ -93,6 +97,15 @@ export class Background {
     this.flush();
     this.#connectLive();
     this.#reporter.heartbeat();
+  }
+
+  /** Stop timers and the connection (tests; a real worker simply ends). */
+  stop() {
+    this.#live.stop();
+    clearTimeout(this.#flushTimer);
+    clearTimeout(this.#broadcastTimer);
+    this.#flushTimer = null;
+    this.#broadcastTimer = null;
   }
 
   /** Deliver the queue now; never rejects (callers often do not wait), a storage failure is logged. */
@@ -150,7 +163,7 @@ export class Background {
     const { agentUrl, token } = await this.#settings.connection();
     if (!token) return { ok: false, blocked: true, code: "not_paired" };
     const single = bodies.length === 1; // a lone live message: the single endpoint, the lowest latency
-    const outcome = await requestAgent(agentUrl, single ? "/api/messages/capture" : "/api/messages/capture/batch", {
+    const outcome = await this.#request(agentUrl, single ? "/api/messages/capture" : "/api/messages/capture/batch", {
       method: "POST", token, body: single ? bodies[0] : { messages: bodies }, timeoutMs: CAPTURE_TIMEOUT_MS,
     });
     this.#noteReachable(outcome.status !== 0);
@@ -202,7 +215,7 @@ export class Background {
   async #postStatus(report) {
     const { agentUrl, token } = await this.#settings.connection();
     if (!token) return false;
-    const outcome = await requestAgent(agentUrl, "/api/extension/status", { method: "POST", token, body: report });
+    const outcome = await this.#request(agentUrl, "/api/extension/status", { method: "POST", token, body: report });
     this.#noteReachable(outcome.status !== 0);
     if (outcome.status === 401) await this.#dropToken(outcome.error);
     return outcome.ok;
@@ -214,7 +227,7 @@ export class Background {
     if (!jidKind(chatId)) return { ok: false, state: "error", error: { code: "bad_chat", message: "not a chat id" } };
     const { agentUrl, token } = await this.#settings.connection();
     if (!token) return { ok: false, state: "unpaired" };
-    const outcome = await requestAgent(agentUrl, `/api/extension/chat?chat_id=${encodeURIComponent(chatId)}`, { token });
+    const outcome = await this.#request(agentUrl, `/api/extension/chat?chat_id=${encodeURIComponent(chatId)}`, { token });
     this.#noteReachable(outcome.status !== 0);
     if (outcome.status === 401) {
       await this.#dropToken(outcome.error);
@@ -240,7 +253,7 @@ export class Background {
   async #openDashboard() {
     const { agentUrl, token } = await this.#settings.connection();
     if (!token) return { ok: false, error: { code: "not_paired", message: "Pair with the agent first" } };
-    const outcome = await requestAgent(agentUrl, "/api/extension/open-dashboard", { method: "POST", token });
+    const outcome = await this.#request(agentUrl, "/api/extension/open-dashboard", { method: "POST", token });
     this.#noteReachable(outcome.status !== 0);
     if (outcome.status === 401) await this.#dropToken(outcome.error);
     return outcome.ok ? { ok: true } : { ok: false, error: outcome.error };
@@ -255,7 +268,7 @@ export class Background {
     } catch (error) {
       return { ok: false, reachable: false, error: { code: "bad_url", message: error.message } };
     }
-    const outcome = await requestAgent(agentUrl, "/api/health", { timeoutMs: 5000 });
+    const outcome = await this.#request(agentUrl, "/api/health", { timeoutMs: 5000 });
     const reachable = outcome.status !== 0;
     const current = (await this.#settings.connection()).agentUrl;
     if (agentUrl === current) this.#noteReachable(reachable);
@@ -272,7 +285,7 @@ export class Background {
     const current = await this.#settings.connection();
     if (current.token && current.agentUrl !== agentUrl) await this.#dropToken(null); // a token is for one agent
     await this.#settings.write({ agentUrl });
-    const outcome = await requestAgent(agentUrl, "/api/pair/start", { method: "POST", body: this.#describeSelf() });
+    const outcome = await this.#request(agentUrl, "/api/pair/start", { method: "POST", body: this.#describeSelf() });
     this.#noteReachable(outcome.status !== 0);
     if (!outcome.ok) return { ok: false, error: outcome.error, retry_after_ms: outcome.retryAfterMs };
     const pairing = {
@@ -297,7 +310,7 @@ export class Background {
     if (!/^\d+$/.test(digits) || digits.length !== pairing.code_length) {
       return { ok: false, error: { code: "bad_code", message: `Enter the ${pairing.code_length}-digit code` } };
     }
-    const outcome = await requestAgent(pairing.agent_url, "/api/pair/complete", {
+    const outcome = await this.#request(pairing.agent_url, "/api/pair/complete", {
       method: "POST", body: { pairing_id: pairing.pairing_id, code: digits },
     });
     this.#noteReachable(outcome.status !== 0);
@@ -343,10 +356,14 @@ export class Background {
 
   async #probeAgent() {
     const { agentUrl, token } = await this.#settings.connection();
-    const outcome = await requestAgent(agentUrl, token ? "/api/extension/me" : "/api/health", { token, timeoutMs: 3000 });
+    const outcome = await this.#request(agentUrl, token ? "/api/extension/me" : "/api/health", { token, timeoutMs: 3000 });
     this.#noteReachable(outcome.status !== 0);
     if (token && outcome.status === 401) await this.#dropToken(outcome.error);
     if (token && outcome.ok) this.#connectLive();
+  }
+
+  #request(baseUrl, path, options = {}) {
+    return requestAgent(baseUrl, path, { ...options, fetchImpl: this.#fetch });
   }
 
   #connectLive() {
