@@ -78,9 +78,17 @@ async function findAgent() {
   return answer.reachable;
 }
 
-// Firefox grants MV3 host permissions on request only; the request must run inside the click itself.
+// Firefox may leave MV3 host permissions to the user; a request must run inside the click itself, so
+// whether they are already granted is learnt beforehand (hostPermissionsGranted, set by init).
+let hostPermissionsGranted = false;
+
+async function checkHostPermissions() {
+  if (!ext.permissions?.contains) return true;
+  return ext.permissions.contains({ origins: AGENT_ORIGINS }).catch(() => false);
+}
+
 function requestHostPermissions() {
-  if (!ext.runtime.getURL("").startsWith("moz-extension:") || !ext.permissions?.request) return Promise.resolve(true);
+  if (hostPermissionsGranted || !ext.permissions?.request) return Promise.resolve(true);
   return ext.permissions.request({ origins: AGENT_ORIGINS }).catch(() => false);
 }
 
@@ -146,6 +154,7 @@ async function init() {
     if (message?.type === MSG.STATE_CHANGED && message.state) showStatus(message.state);
     return false;
   });
+  hostPermissionsGranted = await checkHostPermissions();
   const state = await refresh({ probe: true });
   if (state?.agentUrl) ui.agentUrl.value = state.agentUrl;
   await findAgent();
