@@ -64,7 +64,7 @@ export class ChatWatcher {
     this.#observer = new MutationObserver((records) => this.#onMutations(records));
     this.#observer.observe(this.#doc.body, { childList: true, subtree: true });
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
-    this.#checkChat(true);
+    this.#checkChat(!paused); // paused from the start: the rows on screen are skipped, not read
   }
 
   stop() {
