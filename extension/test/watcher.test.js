@@ -188,3 +188,21 @@ test("Insert puts the reply into the compose box and sends nothing", () => {
   doc.getElementById("main").remove();
   assert.equal(insertIntoCompose(doc, "x"), false);
 });
+
+test("a row whose text is rendered after the row itself is read when the text arrives", async () => {
+  const list = openChatElement("Ana", [["false_5511987654321@c.us_A1", "one"]]);
+  const { watcher, sent } = watch();
+  watcher.start();
+  const late = rowElement("false_5511987654321@c.us_A2", null);
+  list.append(late);
+  await settle();
+  assert.deepEqual(sent.map((c) => c.content), ["one"], "held while it has no text");
+  const span = doc.createElement("span");
+  span.className = "selectable-text copyable-text";
+  const inner = doc.createElement("span");
+  inner.textContent = "late text";
+  span.append(inner);
+  late.querySelector("[data-pre-plain-text]").append(span);
+  await settle();
+  assert.deepEqual(sent.map((c) => c.content), ["one", "late text"]);
+});
