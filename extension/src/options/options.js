@@ -107,6 +107,9 @@ async function startPairing() {
       await refresh();
       return;
     }
+    // The agent answered at this address: whatever an earlier check said about another address is stale.
+    ui.agentInfo.textContent = `Agent found at ${ui.agentUrl.value.trim()}.`;
+    ui.agentInfo.className = "ok";
     ui.status.dataset.state = "pairing";
     ui.status.textContent = "Pairing: enter the 6-digit code shown on your desktop.";
     ui.codeForm.hidden = false;
@@ -150,6 +153,11 @@ async function init() {
   ui.codeForm.addEventListener("submit", confirmCode);
   ui.unpair.addEventListener("click", unpair);
   $('[data-action="find"]').addEventListener("click", findAgent);
+  // A typed address has not been checked yet: clear the verdict about the previous one.
+  ui.agentUrl.addEventListener("input", () => {
+    ui.agentInfo.textContent = "";
+    ui.agentInfo.className = "muted";
+  });
   ext.runtime.onMessage.addListener((message) => {
     if (message?.type === MSG.STATE_CHANGED && message.state) showStatus(message.state);
     return false;
