@@ -8,6 +8,11 @@ bash scripts/system-packages.sh
 bash scripts/bootstrap.sh
 . .venv/bin/activate
 python -m pip install --quiet --disable-pip-version-check -r requirements-build.txt
+# The browser extension's packages (dist/crm-agent-*.zip) and its staged files, which agent.spec bundles for
+# the Connect window. Needs node and zip; without them the spec bundles the extension/ source folder.
+if command -v node >/dev/null 2>&1 && command -v zip >/dev/null 2>&1; then
+  sh scripts/build-extension.sh
+fi
 started=$(date +%s)
 python -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller "$@" agent.spec
 binary=dist/CRM-Agent
