@@ -16,6 +16,9 @@
   agent.py backup now | list [--data-dir DIR]                             verified backups of the database
   agent.py backup restore FILE [--data-dir DIR]                           restore a backup (through the service
                                                                           when one runs on that data directory)
+  agent.py pair pending | list [--data-dir DIR]                           pending pairings (with their codes) and
+                                                                          paired browser extensions (via the service)
+  agent.py pair revoke ID [--data-dir DIR]                                revoke a paired browser extension
   agent.py init [--data-dir DIR] [--config FILE]                          data directories, config, database
   agent.py config show                                                    print the effective settings
   agent.py ai-worker                                                      the LLM worker (started by the service)
@@ -94,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "saved first as a -pre-restore backup)")
     restore.add_argument("file", help="the backup file (.db or encrypted .db.enc)")
     _common(restore)
+
+    pair = sub.add_parser("pair", help="pair the browser extension: pending codes, paired extensions, revoke")
+    pair_sub = pair.add_subparsers(dest="pair_command", required=True)
+    _common(pair_sub.add_parser("pending", help="pending pairings with their codes (type the code into the "
+                                                "extension's options page)"))
+    _common(pair_sub.add_parser("list", help="paired browser extensions, revoked ones included"))
+    revoke = pair_sub.add_parser("revoke", help="revoke a paired browser extension (it must pair again)")
+    revoke.add_argument("id", type=int)
+    _common(revoke)
 
     sub.add_parser("ui", help="dashboard | settings | logs: open a window (one UI process hosts them all)")
     _common(sub.add_parser("init", help="create the data directories, a default config.json when there is none "
@@ -345,6 +357,48 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pair(args: argparse.Namespace) -> int:
+    """Ask the running service (pairings live in its memory) with the local token, which counts as admin."""
+    from core.service_client import ServiceClient, ServiceUnavailable
+
+    data_dir = _data_dir(args)
+    try:
+        info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
+        base = f"http://127.0.0.1:{int(info['port'])}"
+    except (OSError, ValueError, KeyError, TypeError):
+        print(f"error: no service is running on {data_dir.root} (start it: agent.py serve)", file=sys.stderr)
+        return 1
+    client = ServiceClient(lambda: base, data_dir.local_token_file)
+    method, path = {"pending": ("GET", "/api/pairing/pending"), "list": ("GET", "/api/extensions"),
+                    "revoke": ("DELETE", f"/api/extensions/{getattr(args, 'id', 0)}")}[args.pair_command]
+    try:
+        reply = client.request(method, path)
+    except ServiceUnavailable as exc:
+        print(f"error: the service at {base} did not answer: {exc}", file=sys.stderr)
+        return 1
+    if reply.status != 200:
+        message = ((reply.body or {}).get("error") or {}).get("message", f"HTTP {reply.status}")
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    if args.pair_command == "revoke":
+        print(f"extension {args.id} revoked")
+        return 0
+    items = reply.body["items"]
+    if args.pair_command == "pending":
+        if not items:
+            print("no pairing pending (start one from the extension's options page)")
+        for p in items:
+            print(f"code {p['code']}	{p['name']} ({p['browser']})	{p['origin']}	expires {p['expires_at']}	"
+                  f"tries left {p['tries_left']}	id {p['pairing_id']}")
+        return 0
+    if not items:
+        print("no browser extension paired")
+    for e in items:
+        print(f"{e['id']}	{e['state']}	{e['name']} ({e['browser']})	{e['origin']}	paired {e['paired_at']}	"
+              f"last seen {e['last_seen_at'] or '-'}")
+    return 0
+
+
 # What the installer writes when there is no config.json yet: the one key most users edit (to let their
 # browser extension in); everything else keeps its default (docs/config.md).
 DEFAULT_CONFIG = {"security.extension_origins": []}
@@ -423,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_sync(args)
     if args.command == "hub":
         return cmd_hub(args)
+    if args.command == "pair":
+        return cmd_pair(args)
     build_parser().print_help()
     return 2
 

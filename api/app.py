@@ -54,13 +54,16 @@ def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
     # ApiPlugin does JSON and errors; Bottle's own JSON and template plugins would only add a wrapper call.
     app.uninstall(bottle.JSONPlugin)
     app.uninstall(bottle.TemplatePlugin)
-    app.install(ApiPlugin(service.tokens, service.token_limiter, hub_auth=lambda token: hub_principal(service, token)))
+    app.install(ApiPlugin(service.tokens, service.token_limiter, hub_auth=lambda token: hub_principal(service, token),
+                          extensions=service.extensions))
     register_all(RouteTable(app), service)
     _install_json_error_pages(app)
     config = service.config
     policy = OriginPolicy(
         allowed_origins=[*config["security.extension_origins"], *config["security.web_origins"]],
         extra_hosts=config["server.allowed_hosts"],
+        paired_origin=service.extensions.is_paired_origin,
+        revoked_token=service.extensions.is_revoked_token,
     )
     wsgi = SecurityMiddleware(app, policy, max_body_bytes=config["server.max_body_bytes"],
                               client_limiter=service.client_limiter, request_log=config["server.request_log"])

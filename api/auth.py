@@ -17,15 +17,22 @@ ALGORITHM = "HS256"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user from a JWT, or the local desktop client holding the local token."""
+    """Who is calling: a user from a JWT, the local desktop client holding the local token, or a paired
+    browser extension (role and kind "extension", bound to the origin it paired from)."""
 
     subject: str
-    role: str  # admin | agent | local
-    kind: str  # jwt | local
+    role: str  # admin | agent | local | extension | hub
+    kind: str  # jwt | local | extension | hub
+    extension_id: int | None = None
+    origin: str | None = None  # an extension's bound Origin: every request must carry it
 
     @property
     def is_admin(self) -> bool:
         return self.role in ("admin", "local")
+
+    @property
+    def is_extension(self) -> bool:
+        return self.kind == "extension"
 
     @property
     def rate_key(self) -> str:
@@ -34,6 +41,10 @@ class Principal:
 
 class InvalidToken(Exception):
     pass
+
+
+def extension_principal(extension_id: int, origin: str) -> Principal:
+    return Principal(str(extension_id), "extension", "extension", extension_id=extension_id, origin=origin)
 
 
 class TokenService:

@@ -15,9 +15,10 @@ import bottle
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from api.auth import InvalidToken, Principal, TokenService
+from api.auth import InvalidToken, Principal, TokenService, extension_principal
 from api.errors import ApiError
 from api.ratelimit import RateLimiter, retry_after_header
+from crm.extensions import ExtensionRegistry
 
 log = logging.getLogger("crm_agent.api")
 
@@ -97,14 +98,18 @@ class ApiPlugin:
     """Bottle plugin; route options: auth='none'|'user'|'admin'|'hub', json_body=True for POST/PATCH routes.
 
     auth='hub' routes take a team hub's agent token (hub_auth maps it to a Principal), never a user's.
+    A paired browser extension's token is accepted only on routes registered with extension=True, and only
+    with the Origin it was bound to at pairing (docs/extension-protocol.md).
     """
 
     name = "crm_api"
     api = 2
 
     def __init__(self, tokens: TokenService, token_limiter: RateLimiter,
-                 hub_auth: Callable[[str], Principal | None] | None = None) -> None:
+                 hub_auth: Callable[[str], Principal | None] | None = None,
+                 extensions: ExtensionRegistry | None = None) -> None:
         self.tokens = tokens
+        self.extensions = extensions
         self.token_limiter = token_limiter
         self.hub_auth = hub_auth or (lambda token: None)
 
@@ -113,11 +118,12 @@ class ApiPlugin:
         doc = route.config.get("openapi")
         wants_json = route.method in ("POST", "PUT", "PATCH") and getattr(doc, "body", None) is not None
         allow_query_token = bool(route.config.get("query_token", False))
+        allow_extension = bool(route.config.get("extension", False))
 
         def wrapper(**url_args: Any) -> Any:
             environ = bottle.request.environ
             try:
-                principal = self._authenticate(environ, auth, allow_query_token)
+                principal = self._authenticate(environ, auth, allow_query_token, allow_extension)
                 if wants_json:
                     _require_json(environ)
                 for value in url_args.values():
@@ -135,14 +141,18 @@ class ApiPlugin:
 
         return wrapper
 
-    def _authenticate(self, environ: dict[str, Any], auth: str, allow_query: bool) -> Principal | None:
+    def _authenticate(self, environ: dict[str, Any], auth: str, allow_query: bool,
+                      allow_extension: bool) -> Principal | None:
         if auth == "none":
             return None
         token = bearer_token(environ, allow_query)
         if not token:
             raise ApiError(401, "unauthorized", "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         try:
-            principal = self._hub_agent(token) if auth == "hub" else self.tokens.authenticate(token)
+            if auth == "hub":
+                principal = self._hub_agent(token)
+            else:
+                principal = self._extension(token, environ, allow_extension) or self.tokens.authenticate(token)
         except InvalidToken as exc:
             raise ApiError(401, "unauthorized", str(exc),
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
@@ -155,6 +165,26 @@ class ApiPlugin:
         environ["crm.principal"] = principal
         return principal
 
+    def _extension(self, token: str, environ: dict[str, Any], route_allows: bool) -> Principal | None:
+        """The extension holding this token (None for other tokens), after its revocation, Origin and route
+        checks."""
+        if self.extensions is None:
+            return None
+        extension = self.extensions.for_token(token)
+        if extension is None:
+            return None
+        if not extension.active:
+            raise ApiError(401, "extension_revoked", "this browser extension was revoked; pair it again",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        # The token alone is not enough: a copy of it used from a web page or another extension carries
+        # another Origin (browsers set it; only local processes can forge it).
+        if environ.get("HTTP_ORIGIN") != extension.origin:
+            raise ApiError(403, "origin_mismatch", "this token must be used from the browser extension it was "
+                           "paired with (its Origin)")
+        if not route_allows:
+            raise ApiError(403, "forbidden", "not allowed for a browser extension token")
+        self.extensions.seen(extension)
+        return extension_principal(extension.id, extension.origin)
 
     def _hub_agent(self, token: str) -> Principal:
         principal = self.hub_auth(token)

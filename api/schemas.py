@@ -184,3 +184,26 @@ class SyncPush(Strict):
                 if value is not None and (not isinstance(value, str) or len(value) > 1_000_000):
                     raise ValueError(f"data.{key} of a customers row must be a string or null")
         return rows
+
+
+# -- pairing the browser extension (docs/extension-protocol.md) ------------------------------------------------
+
+class PairStart(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100, description='e.g. "Chromium on Linux"')]
+    browser: Literal["chromium", "firefox"]
+    version: Annotated[str, Field(default="", max_length=32, description="the extension's version")] = ""
+
+
+class PairComplete(Strict):
+    pairing_id: Annotated[str, Field(min_length=1, max_length=64)]
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="the 6-digit code shown on the desktop")]
+
+
+class ExtensionStatus(Strict):
+    selectors_version: Annotated[str, Field(min_length=1, max_length=64)]
+    state: Literal["ok", "stalled", "idle"] = Field(
+        description="stalled: a chat is open but the selectors find no message rows or no text in them")
+    reason: Annotated[str, Field(default="", max_length=500)] = ""
+    rows_seen: Annotated[int, Field(default=0, ge=0, le=10**9)] = 0
+    queued: Annotated[int, Field(default=0, ge=0, le=10**9)] = 0
+    paused: bool = False

@@ -15,6 +15,7 @@ from typing import Any
 
 from api.errors import error_body
 from api.ratelimit import RateLimiter, retry_after_header
+from crm.extensions import is_extension_origin
 
 log = logging.getLogger("crm_agent.http")
 
@@ -22,13 +23,23 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Request-Id"
 EXPOSED_HEADERS = "Retry-After, X-Request-Id"
+# What any browser extension may call before it is paired (docs/extension-protocol.md, "Origins").
+OPEN_TO_EXTENSIONS = frozenset({("GET", "/api/health"), ("POST", "/api/pair/start"), ("POST", "/api/pair/complete")})
 
 
 class OriginPolicy:
-    """Which Host headers and which browser Origins may talk to this service."""
+    """Which Host headers and which browser Origins may talk to this service.
 
-    def __init__(self, allowed_origins: Iterable[str], extra_hosts: Iterable[str] = ()) -> None:
+    Configured origins may call everything (their tokens decide the rest). Any other browser extension may
+    call only OPEN_TO_EXTENSIONS until it is paired; paired_origin(origin) says whether it is now.
+    """
+
+    def __init__(self, allowed_origins: Iterable[str], extra_hosts: Iterable[str] = (),
+                 paired_origin: Callable[[str], bool] | None = None,
+                 revoked_token: Callable[[str, str], bool] | None = None) -> None:
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+        self.paired_origin = paired_origin or (lambda origin: False)
+        self.revoked_token = revoked_token or (lambda token, origin: False)
         self.host_names = frozenset(h.lower() for h in (*LOOPBACK_NAMES, *extra_hosts))
         self.port: int | None = None  # set once the server is bound (port 0 picks one)
 
@@ -43,13 +54,25 @@ class OriginPolicy:
             port = "80"
         return port.isdigit() and int(port) == self.port and name in self.host_names
 
-    def origin_allowed(self, origin: str) -> bool:
-        origin = origin.rstrip("/").lower()
+    def origin_allowed(self, origin: str, method: str = "", path: str = "") -> bool:
+        raw = origin.rstrip("/")
+        origin = raw.lower()
         if origin in self.allowed_origins:
             return True
+        if is_extension_origin(raw):
+            return self.paired_origin(raw) or (method, path) in OPEN_TO_EXTENSIONS
         # The service's own origin (no page is served there, but local tools send it, e.g. WebSocket clients).
         scheme, _, host = origin.partition("://")
         return scheme == "http" and self.host_allowed(host)
+
+
+def revoked_extension_request(environ: dict[str, Any], policy: OriginPolicy) -> bool:
+    """A refused extension Origin that holds its own revoked token: it must learn it was revoked (401
+    extension_revoked, and the extension asks the user to pair again), not that its Origin is unknown."""
+    origin = environ.get("HTTP_ORIGIN")
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return (is_extension_origin(origin) and scheme.lower() == "bearer" and bool(token.strip())
+            and policy.revoked_token(token.strip(), origin))
 
 
 def check_host_and_origin(environ: dict[str, Any], policy: OriginPolicy) -> tuple[str, str] | None:
@@ -57,9 +80,17 @@ def check_host_and_origin(environ: dict[str, Any], policy: OriginPolicy) -> tupl
     if not policy.host_allowed(environ.get("HTTP_HOST")):
         return "forbidden_host", "Host header not allowed (only local names and this port are served)"
     origin = environ.get("HTTP_ORIGIN")
-    if origin is not None and not policy.origin_allowed(origin):
+    if origin is not None and not policy.origin_allowed(origin, *_method_and_path(environ)):
         return "forbidden_origin", "Origin not allowed"
     return None
+
+
+def _method_and_path(environ: dict[str, Any]) -> tuple[str, str]:
+    """A preflight is judged by the request it announces."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method == "OPTIONS":
+        method = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "OPTIONS").upper()
+    return method, environ.get("PATH_INFO", "")
 
 
 class SecurityMiddleware:
@@ -80,7 +111,8 @@ class SecurityMiddleware:
         environ["crm.request_id"] = request_id
         status_holder: list[str] = ["000"]
         origin = environ.get("HTTP_ORIGIN")
-        cors_origin = origin if origin is not None and self.policy.origin_allowed(origin) else None
+        cors_origin = (origin if origin is not None and self.policy.origin_allowed(origin, *_method_and_path(environ))
+                       else None)
 
         def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
             status_holder[0] = status[:3]
@@ -103,6 +135,9 @@ class SecurityMiddleware:
 
     def _dispatch(self, environ: dict[str, Any], respond: Callable, cors_origin: str | None) -> Iterable[bytes]:
         refused = check_host_and_origin(environ, self.policy)
+        if refused and refused[0] == "forbidden_origin" and revoked_extension_request(environ, self.policy):
+            return _json_error(respond, "401 Unauthorized", "extension_revoked",
+                               "this browser extension was revoked; pair it again")
         if refused:
             return _json_error(respond, "403 Forbidden", *refused)
         method = environ.get("REQUEST_METHOD", "GET")

@@ -117,7 +117,7 @@ def make_server(service: Service, host: str, port: int) -> AgentServer:
 
 
 def housekeeping(service: Service) -> None:
-    """Flush warnings to system_logs, and push dashboard figures to live clients now and then."""
+    """Flush warnings to system_logs, end expired pairings, and push dashboard figures to live clients."""
     ticks_per_push = max(1, int(METRICS_PUSH_INTERVAL_S / HOUSEKEEPING_INTERVAL_S))
     tick = 0
     while True:
@@ -125,6 +125,7 @@ def housekeeping(service: Service) -> None:
         tick += 1
         try:
             service.db_log_handler.flush_to(service.db)
+            service.pairings.expire()  # publishes pairing.ended, so the desktop's code window closes in time
             if tick % ticks_per_push == 0 and service.bus.subscriber_count:
                 figures = metrics.dashboard(service.db, service.clock, service.data_dir.root)
                 service.bus.publish(events.METRICS_UPDATED, figures, iso(service.clock.now()))

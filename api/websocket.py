@@ -1,9 +1,14 @@
 """WS /ws: live events over WebSocket (wsproto on gevent's server).
 
-The upgrade is accepted only after the same Host/Origin checks as HTTP and a valid token (?token=,
-since browsers cannot set headers on a WebSocket); otherwise the request falls through to the normal
-HTTP path, which answers 403/401 as JSON. Incoming messages are capped before they are buffered.
-A client that reconnects with ?since=<last id> first receives the buffered events it missed.
+The upgrade is accepted only after the same Host/Origin checks as HTTP. A client then authenticates in
+one of two ways: ?token= in the URL (the tray and windows), or, without ?token=, a first text message
+{"type": "auth", "token": ..., "since": ...} within AUTH_TIMEOUT_S (the browser extension: URLs end up in
+logs, and its token must never be in one). A bad ?token= falls through to the normal HTTP path, which
+answers 401 as JSON; a bad first message closes with 4401. Incoming messages are capped before they are
+buffered. A client that reconnects with since=<last id> first receives the buffered events it missed.
+
+Each session remembers its principal and receives only the events meant for it: an extension receives its
+panel's events only, and pairing codes go only to admin and local sessions.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from wsproto.connection import Connection
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import generate_accept_token
 
-from api.auth import InvalidToken
+from api.auth import InvalidToken, Principal, extension_principal
 from api.plugins import bearer_token
 from api.security import OriginPolicy, check_host_and_origin
 from core import events
@@ -31,6 +36,17 @@ log = logging.getLogger("crm_agent.ws")
 
 WS_PATH = "/ws"
 SLOW_CLIENT_BACKLOG = 5000  # a client this far behind is dropped; it can resume with ?since=
+AUTH_TIMEOUT_S = 10.0  # a socket without ?token= must authenticate in its first message within this
+CLOSE_UNAUTHORIZED = 4401  # the WebSocket twin of HTTP 401 (4000-4999: application codes)
+
+
+def may_receive(principal: Principal, event_type: str) -> bool:
+    """Least privilege on the event stream (docs/extension-protocol.md, "WebSocket")."""
+    if principal.is_extension:
+        return event_type in events.EXTENSION_EVENT_TYPES
+    if event_type in events.PAIRING_EVENT_TYPES:
+        return principal.is_admin  # they carry the pairing code
+    return True
 
 
 def is_upgrade_request(environ: dict[str, Any]) -> bool:
@@ -62,11 +78,33 @@ class WebSocketEndpoint:
             return False
         if self.clients >= self.max_clients:
             return False
-        try:
-            self.service.tokens.authenticate(bearer_token(environ, allow_query=True))
-        except InvalidToken:
+        if _since(environ) is False:
             return False
-        return _since(environ) is not False
+        return not _query_token(environ) or self.query_principal(environ) is not None
+
+    def query_principal(self, environ: dict[str, Any]) -> Principal | None:
+        """The principal of ?token= (an access or local token; an extension token never goes in a URL)."""
+        try:
+            return self.service.tokens.authenticate(bearer_token(environ, allow_query=True))
+        except InvalidToken:
+            return None
+
+    def message_principal(self, token: Any, origin: str | None) -> tuple[Principal | None, str]:
+        """The principal of a first-message token, or None and the close reason."""
+        if not isinstance(token, str) or not token:
+            return None, "authentication required"
+        extension = self.service.extensions.for_token(token)
+        if extension is not None:
+            if not extension.active:
+                return None, "revoked"
+            if origin != extension.origin:
+                return None, "origin_mismatch"
+            self.service.extensions.seen(extension)
+            return extension_principal(extension.id, extension.origin), ""
+        try:
+            return self.service.tokens.authenticate(token), ""
+        except InvalidToken:
+            return None, "invalid token"
 
     def serve(self, environ: dict[str, Any], sock: Any) -> None:
         """Complete the handshake and run the session until either side closes."""
@@ -75,15 +113,23 @@ class WebSocketEndpoint:
         handshake = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      b"Sec-WebSocket-Accept: " + generate_accept_token(key) + b"\r\n\r\n")
         sock.sendall(handshake)
-        self.clients += 1
-        session = _Session(self, sock, _since(environ) or None)
+        self.clients += 1  # unauthenticated sockets count too: max_clients caps what a stranger can hold open
+        principal = self.query_principal(environ) if _query_token(environ) else None
+        session = _Session(self, sock, _since(environ) or None, principal, environ.get("HTTP_ORIGIN"))
         self._sessions.add(session)
         try:
             session.run()
         finally:
             self._sessions.discard(session)
+            session.set_principal(None)
             self.clients -= 1
             log.info("GET %s 101 %.1fms (websocket closed)", WS_PATH, (time.perf_counter() - started) * 1000)
+
+
+def _query_token(environ: dict[str, Any]) -> bool:
+    import urllib.parse
+
+    return "token" in urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
 
 
 def _since(environ: dict[str, Any]) -> int | None | bool:
@@ -101,24 +147,37 @@ def _since(environ: dict[str, Any]) -> int | None | bool:
 
 
 class _Session:
-    def __init__(self, endpoint: WebSocketEndpoint, sock: Any, since: int | None) -> None:
+    def __init__(self, endpoint: WebSocketEndpoint, sock: Any, since: int | None, principal: Principal | None,
+                 origin: str | None) -> None:
         self.endpoint = endpoint
         self.sock = sock
         self.since = since
+        self.origin = origin
+        self.principal: Principal | None = None
         self.ws = Connection(ConnectionType.SERVER)
         self.outbox: Queue = Queue()
         self.closed = False
+        self.subscribed = False
+        self.set_principal(principal)
+
+    def set_principal(self, principal: Principal | None) -> None:
+        """Who this session is; local-token sessions are the desktop (tray, windows) being there."""
+        service = self.endpoint.service
+        if self.principal is not None and self.principal.kind == "local":
+            service.desktop_clients -= 1
+        self.principal = principal
+        if principal is not None and principal.kind == "local":
+            service.desktop_clients += 1
 
     def run(self) -> None:
         bus = self.endpoint.service.bus
-        backlog, lost = bus.subscribe(self._enqueue_event, self.since)
         reader = gevent.spawn(self._read_loop)
+        auth_timer = None
         try:
-            if lost:
-                self._send_json({"type": events.EVENTS_LOST, "id": 0, "ts": iso(self.endpoint.service.clock.now()),
-                                 "data": {"since": self.since, "oldest_available": bus.oldest_id}})
-            for event in backlog:
-                self._send_json(event)
+            if self.principal is None:
+                auth_timer = gevent.spawn_later(AUTH_TIMEOUT_S, self.outbox.put, ("auth_timeout",))
+            else:
+                self._subscribe()
             self._write_loop()
         except OSError:
             pass
@@ -126,8 +185,29 @@ class _Session:
             bus.unsubscribe(self._enqueue_event)
             self.closed = True
             reader.kill(block=False)
+            if auth_timer is not None:
+                auth_timer.kill(block=False)
+
+    def _subscribe(self) -> None:
+        """Start the event stream: first what the client missed since its last id, then live events."""
+        service = self.endpoint.service
+        backlog, lost = service.bus.subscribe(self._enqueue_event, self.since)
+        self.subscribed = True
+        if lost:
+            self._send_json({"type": events.EVENTS_LOST, "id": 0, "ts": iso(service.clock.now()),
+                             "data": {"since": self.since, "oldest_available": service.bus.oldest_id}})
+        for event in backlog:
+            if may_receive(self.principal, event["type"]):
+                self._send_json(event)
 
     def _enqueue_event(self, event: dict[str, Any]) -> None:
+        principal = self.principal
+        if (event["type"] == events.EXTENSION_REVOKED and principal.is_extension
+                and event["data"].get("id") == principal.extension_id):
+            self.outbox.put(("close", CLOSE_UNAUTHORIZED, "revoked"))
+            return
+        if not may_receive(principal, event["type"]):
+            return
         if self.outbox.qsize() > SLOW_CLIENT_BACKLOG:
             self.outbox.put(("close", 1008, "client too slow; reconnect with ?since="))
             return
@@ -143,16 +223,53 @@ class _Session:
             kind = item[0]
             if kind == "event":
                 self._send_json(item[1])
+            elif kind == "text":
+                if not self._on_text(item[1]):
+                    return
             elif kind == "raw":
                 self.sock.sendall(item[1])
             elif kind == "close":
                 self._close(item[1], item[2])
                 return
+            elif kind == "auth_timeout":
+                if self.principal is None:
+                    self._close(CLOSE_UNAUTHORIZED, "authentication timeout")
+                    return
             elif kind == "gone":
                 return
 
+    def _on_text(self, text: str | None) -> bool:
+        """A complete message from the client (None: binary); False when the session must end."""
+        try:
+            message = orjson.loads(text) if text is not None else None
+        except orjson.JSONDecodeError:
+            message = None
+        kind = message.get("type") if isinstance(message, dict) else None
+        if self.principal is None:
+            return self._authenticate(message if kind == "auth" else None)
+        if kind == "ping":
+            self._send_json({"type": "pong"})
+        return True  # anything else from an authenticated client is ignored, as before
+
+    def _authenticate(self, message: dict[str, Any] | None) -> bool:
+        since = message.get("since") if message else None
+        if message is None or not (since is None or (type(since) is int and since >= 0)):
+            self._close(CLOSE_UNAUTHORIZED, "authentication required")
+            return False
+        principal, reason = self.endpoint.message_principal(message.get("token"), self.origin)
+        if principal is None:
+            self._close(CLOSE_UNAUTHORIZED, reason)
+            return False
+        self.set_principal(principal)
+        self.since = since
+        self._send_json({"type": "auth.ok", "id": 0, "ts": iso(self.endpoint.service.clock.now()),
+                         "data": {"principal": principal.role}})
+        self._subscribe()
+        return True
+
     def _read_loop(self) -> None:
         message_size = 0
+        parts: list[str] = []
         try:
             while True:
                 data = self.sock.recv(65536)
@@ -165,8 +282,13 @@ class _Session:
                         if message_size > self.endpoint.max_message_bytes:
                             self.outbox.put(("close", 1009, "message too big"))
                             return
+                        if isinstance(event, TextMessage):
+                            parts.append(event.data)
                         if event.message_finished:
                             message_size = 0
+                            # A binary message is never a valid auth message: None makes it close then.
+                            self.outbox.put(("text", "".join(parts) if parts else None))
+                            parts = []
                     elif isinstance(event, Ping):
                         self.outbox.put(("raw", self.ws.send(event.response())))
                     elif isinstance(event, CloseConnection):
@@ -187,5 +309,3 @@ class _Session:
             self.sock.sendall(self.ws.send(CloseConnection(code=code, reason=reason)))
         except Exception as exc:  # noqa: BLE001 - the peer may be gone already
             log.debug("close frame not sent: %s", exc)
-
-

@@ -209,6 +209,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("security.login_max_failures", 5, integer(1, 1000),
             "Failed logins for one user before a lockout that doubles with each further failure."),
     Setting("security.login_lockout_s", 30, integer(1, 86400), "First lockout after repeated failed logins."),
+    Setting("security.pairing_starts_per_min", 10, integer(1, 1000),
+            "Browser extension pairings that may be started per minute, all origins together (at most 3 are "
+            "pending at once, each allows 5 tries of its 6-digit code)."),
     # monitor
     Setting("monitor.sample_interval_s", 5.0, number(0.1, 3600), "Seconds between CPU/RAM/disk samples."),
     Setting("monitor.cpu_percent", 80.0, number(0, 100), "CPU alert threshold (percent)."),

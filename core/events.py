@@ -28,10 +28,23 @@ BACKUP_COMPLETED = "backup.completed"
 BACKUP_FAILED = "backup.failed"  # a backup, restore or maintenance run failed: kind, error
 RESTORE_STATE = "restore.state"  # captures paused for a restore
 RESTORE_COMPLETED = "restore.completed"
+# Pairing the browser extension (docs/extension-protocol.md). pairing.* carry the code: admin/local clients only.
+PAIRING_REQUESTED = "pairing.requested"
+PAIRING_COMPLETED = "pairing.completed"
+PAIRING_ENDED = "pairing.ended"
+EXTENSION_REVOKED = "extension.revoked"  # also closes that extension's WebSocket sessions
+CAPTURE_STALLED = "capture.stalled"  # an extension's selectors stopped finding messages (sent once)
+CAPTURE_RESUMED = "capture.resumed"
+UI_OPEN_REQUESTED = "ui.open_requested"  # the desktop tray opens the named window
 
 EVENT_TYPES = (MESSAGE_CAPTURED, ANALYSIS_COMPLETED, ALERT_RAISED, ALERT_RESOLVED, METRICS_UPDATED, AI_STATE,
                CAPTURE_STATE, SYNC_STATUS, EVENTS_LOST, BACKUP_PROGRESS, BACKUP_COMPLETED, BACKUP_FAILED,
-               RESTORE_STATE, RESTORE_COMPLETED)
+               RESTORE_STATE, RESTORE_COMPLETED, PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED, EXTENSION_REVOKED,
+               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED)
+
+# What a browser extension's WebSocket receives: its panel's data and the pause state, nothing else.
+EXTENSION_EVENT_TYPES = frozenset((MESSAGE_CAPTURED, ANALYSIS_COMPLETED, CAPTURE_STATE))
+PAIRING_EVENT_TYPES = frozenset((PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED))
 
 Subscriber = Callable[[dict[str, Any]], None]
 

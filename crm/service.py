@@ -23,9 +23,11 @@ from core.paths import DataDir
 from core.secrets_store import read_or_create_secret
 from crm.analysis import AnalysisCoordinator, make_worker
 from crm.capture import CapturePipeline
+from crm.extensions import ExtensionRegistry
 from crm.maintenance import Maintenance
 from crm.metrics import system_usage
 from crm.monitor import MonitorSettings, SystemMonitor
+from crm.pairing import PairingLimits, Pairings
 from crm.sync import SyncAgent, SyncSettings
 from crm.users import ensure_first_admin
 from storage.database import Database, sqlite_url
@@ -55,11 +57,14 @@ class Service:
     monitor: SystemMonitor
     db_log_handler: DatabaseLogHandler
     maintenance: Maintenance
+    extensions: ExtensionRegistry
+    pairings: Pairings
     started_monotonic: float = field(default_factory=time.monotonic)
     sync: SyncAgent | None = None  # this agent's sync with a team hub (None on a hub)
     is_hub: bool = False  # `agent.py serve --hub`: answers /api/sync/* for the team's agents
     first_admin_password: str | None = None
     capture_paused: bool = False
+    desktop_clients: int = 0  # WebSocket sessions holding the local token: a tray or window is there
 
     def analyse(self, text: str, language: str | None, context: AnalysisContext,
                 engine: str = "auto") -> dict[str, Any]:
@@ -111,6 +116,11 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         monitor.capture_seen(record)
         coordinator.follow_up(record)
 
+    def publish(event_type: str, data: dict[str, Any]) -> None:
+        bus.publish(event_type, data, iso(clock.now()))
+
+    extensions = ExtensionRegistry(db, clock, publish)
+    extensions.load()
     pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
                                after_capture=after_capture)
     service = Service(
@@ -125,6 +135,9 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         db_log_handler=db_log_handler,
         maintenance=Maintenance(db, data_dir, config, bus, clock, writes_idle=lambda: pipeline.idle),
         capture_paused=config["capture.paused"],
+        extensions=extensions,
+        pairings=Pairings(extensions, clock, publish,
+                          PairingLimits(starts_per_minute=config["security.pairing_starts_per_min"])),
     )
     service.is_hub = hub
     if not hub:

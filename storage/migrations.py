@@ -116,11 +116,24 @@ def _v3_sync(db: Database) -> None:
     """)
 
 
+def _v4_extensions(db: Database) -> None:
+    # Paired browser extensions (docs/extension-protocol.md). Only the SHA-256 of a token is kept; a revoked
+    # row stays, so its token keeps answering "revoked" rather than "unknown". Not synced to a hub.
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.is_sqlite else "BIGSERIAL PRIMARY KEY"
+    db.executescript(f"""
+    CREATE TABLE extensions (
+        id {pk}, name TEXT NOT NULL, browser TEXT NOT NULL, origin TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE, paired_at TEXT NOT NULL, last_seen_at TEXT, revoked_at TEXT, {_ROW_META});
+    CREATE INDEX ix_extensions_origin ON extensions (origin, revoked_at)
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
      _v2_active_conversations_index),
     (3, "team hub sync: sync_state, sync_conflicts, customers.field_hlc, hub_agents, hub_rows", _v3_sync),
+    (4, "paired browser extensions: extensions (hashed tokens bound to an origin)", _v4_extensions),
 ]
 
 

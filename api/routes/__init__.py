@@ -11,6 +11,7 @@ from api.routes import (
     health,
     messages,
     metrics,
+    pairing,
     sync,
     system,
     users,
@@ -20,7 +21,7 @@ from api.routes import (
 
 def register_all(routes, service) -> None:  # noqa: ANN001 - avoids an import cycle with api.app
     for module in (health, auth, messages, analysis, customers, conversations, metrics, system, config, users,
-                   sync, websocket):
+                   sync, pairing, websocket):
         module.register(routes, service)
     from api import openapi
 

@@ -45,7 +45,7 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
                                                         message["conversation_id"], "analysis": analysis}, now)
         return {**analysis, "id": analysis_id, "message_id": message["id"], "stored": True}
 
-    routes.add("POST", "/api/analysis/generate", generate, tag="analysis", body=AnalysisRequest,
+    routes.add("POST", "/api/analysis/generate", generate, tag="analysis", body=AnalysisRequest, extension=True,
                summary="Analyse a text, or a stored message (the result is stored)",
                description="engine: auto (the LLM when it is ready, else the built-in analyzer), rules, or llm "
                            "(falls back to rules when the model is unavailable; the response's engine says which "

@@ -41,7 +41,8 @@ def health_report(service: Service) -> dict[str, Any]:
     active_alerts = service.monitor.active_alerts()
     parts: dict[str, Any] = {"database": database, "analyzer": analyzer, "ai": service.analysis.status(),
                              "alerts": {"active": active_alerts, "degraded": bool(active_alerts)},
-                             "system": service.monitor.last_sample, "sync": sync_part(service)}
+                             "system": service.monitor.last_sample, "sync": sync_part(service),
+                             "extensions": service.extensions.health()}
     degraded = database["state"] != "ok" or service.capture_paused or any(
         isinstance(p, dict) and p.get("degraded") for p in parts.values())
     return {

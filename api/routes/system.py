@@ -39,7 +39,7 @@ def run_restore(service: Service, name: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise ApiError(404, "not_found", f"no backup named {name} in the backups folder") from None
     try:
-        return service.maintenance.restore(path)
+        result = service.maintenance.restore(path)
     except RestoreBusy as exc:
         raise ApiError(409, "busy", str(exc), headers={"Retry-After": "10"}) from None
     except BackupCryptoError as exc:
@@ -48,6 +48,8 @@ def run_restore(service: Service, name: str) -> dict[str, Any]:
         raise ApiError(422, "backup_invalid", f"restore refused, the live database is unchanged: {exc}") from None
     except (OSError, sqlite3.Error) as exc:
         raise ApiError(500, "restore_failed", f"restore failed: {exc}") from None
+    service.extensions.after_restore()  # the backup predates later pairings and revocations
+    return result
 
 
 class RestoreRequest(Strict):
