@@ -129,6 +129,9 @@ class FakeWhatsApp:
             def do_GET(self) -> None:
                 hits[(self.headers.get("Host") or "").split(":")[0]] += 1
                 path = self.path.split("?")[0]
+                if path == "/favicon.ico":
+                    self._send(204, b"", "image/x-icon")
+                    return
                 name = "index.html" if path in ("", "/") else path.lstrip("/")
                 target = (FAKE_WA_DIR / name).resolve()
                 if FAKE_WA_DIR.resolve() not in target.parents or not target.is_file():
@@ -187,9 +190,23 @@ class Browser:
         self.profile_dir = profile_dir
         self.wa = wa
         self.captures = CaptureLog()
+        self.console: list[str] = []  # the pages' and the service worker's console, for failure reports
         context.on("requestfinished", self.captures.record)
+        context.on("console", self._console)
+        context.on("weberror", lambda error: self.console.append(f"[weberror] {error.error}"))
+        context.on("page", lambda page: page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}")))
         worker = self.service_worker()
         self.extension_id = worker.url.split("/")[2]
+
+    def _console(self, msg: Any) -> None:
+        try:
+            where = msg.page.url if msg.page else "worker"
+        except Exception:
+            where = "?"
+        self.console.append(f"[{msg.type}] {where}: {msg.text}")
+
+    def console_report(self) -> str:
+        return "\n".join(self.console[-200:])
 
     def service_worker(self, timeout: float = 15.0) -> Any:
         for worker in self.context.service_workers:

@@ -5,8 +5,8 @@
 //   - #main header span[title]: the chat's name (a group also has a second span[title] listing its members);
 //   - message rows #main [data-id="{true|false}_{chatJid}_{msgId}[_{participantJid}]"];
 //   - .copyable-text[data-pre-plain-text="[10:32, 05/12/2024] Name: "] holding .selectable-text with the text;
-//   - media: an image row (img + optional caption in the copyable-text), a voice message row (no text at all,
-//     a play button with span[data-icon="audio-play"]);
+//   - media: an image row (img with a blob: URL + optional caption in the copyable-text), a voice message row
+//     (no text at all, a play button with span[data-icon="audio-play"]);
 //   - #main footer: a contenteditable="true" compose box and a send button.
 // Every other class name is random on each load (WhatsApp's are obfuscated and change with each release), so
 // an extension that leans on them fails here.
@@ -122,6 +122,16 @@
     };
   }
 
+  // WhatsApp shows downloaded media from blob: URLs.
+  let blobUrl = null;
+  function imageUrl() {
+    if (!blobUrl) {
+      const gif = Uint8Array.from(atob("R0lGODlhAQABAIAAAIaWoP///yH5BAAAAAAALAAAAAABAAEAAAICRAEAOw=="), (c) => c.charCodeAt(0));
+      blobUrl = URL.createObjectURL(new Blob([gif], { type: "image/gif" }));
+    }
+    return blobUrl;
+  }
+
   function textBlock(message) {
     return el("div", { stableClass: "copyable-text", "data-pre-plain-text": message.pre }, [
       el("div", {}, [el("span", { stableClass: "selectable-text copyable-text", dir: "ltr" },
@@ -137,7 +147,7 @@
     }
     if (message.type === "image") {
       parts.push(el("div", { role: "button", "aria-label": "Open picture" }, [
-        el("img", { alt: "", src: "data:image/gif;base64,R0lGODlhAQABAIAAAIaWoP///yH5BAAAAAAALAAAAAABAAEAAAICRAEAOw==" }),
+        el("img", { alt: "", src: imageUrl() }),
       ]));
       if (message.text) parts.push(textBlock(message));
     } else if (message.type === "audio") {
