@@ -163,16 +163,17 @@ def test_messages_are_captured_with_their_fields(paired: Browser, agent: Agent) 
 
     stored = wait_for_messages(svc, list(ids.values()))
     m = {name: stored[data_id] for name, data_id in ids.items()}
-    expect = {  # name: (direction, type, content, customer phone, customer name)
+    expect = {  # name: (direction, type, content, customer phone or key, customer name)
         "in": ("in", "text", "Oi, quanto custa o plano mensal?", "+5511987654321", "Maria Silva"),
         "out": ("out", "text", "O plano mensal custa R$ 49,90.", "+5511987654321", "Maria Silva"),
         "image": ("in", "image", "Esse aqui tem em azul?", "+5511987654321", "Maria Silva"),
         "audio": ("in", "audio", "", "+5511987654321", "Maria Silva"),
         "live": ("in", "text", "Pode me mandar o link de pagamento?", "+5511987654321", "Maria Silva"),
-        "lid": ("in", "text", "Boa tarde, vocês entregam em Campinas?", None, "Carlos Mendes"),
+        # no phone known: the customer's key (shown where the phone is) is the JID (docs/decisions.md)
+        "lid": ("in", "text", "Boa tarde, vocês entregam em Campinas?", chats["lid"], "Carlos Mendes"),
         "group_phone": ("in", "text", "Alguém tem o catálogo novo?", "+5511912345678", "Ana Souza"),
-        "group_lid": ("in", "text", "Eu também quero o catálogo", None, "Bruno Lima"),
-        "group_out": ("out", "text", "Mando para todos agora!", None, "Clientes VIP"),
+        "group_lid": ("in", "text", "Eu também quero o catálogo", members["lid"]["jid"], "Bruno Lima"),
+        "group_out": ("out", "text", "Mando para todos agora!", chats["group"], "Clientes VIP"),
     }
     problems = []
     for name, (direction, kind, content, phone, customer) in expect.items():
@@ -463,9 +464,11 @@ def test_broken_selectors_are_reported_in_health(paired: Browser, agent: Agent) 
     wait_for_messages(svc, [data_id])
     assert health(svc)["status"] != "degraded", health(svc)
 
-    renamed = wa.call("breakSelectors")  # a WhatsApp release renames the row attribute
+    renamed = wa.call("breakSelectors")  # a WhatsApp release renames the row attribute...
     assert renamed == 1
-    wa.add(direction="in", text="Esta linha o seletor já não encontra")
+    lid = wa.chats["lid"]
+    wa.add(chat=lid, direction="in", text="Esta linha o seletor já não encontra")
+    wa.open_chat(lid)  # ...and the next chat opened shows rows the selectors no longer find
 
     def stalled() -> dict | None:
         h = health(svc)
