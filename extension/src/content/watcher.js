@@ -1,0 +1,268 @@
+// Watches WhatsApp Web for message rows and reads each one once.
+//
+// Cost matters: a chat can hold thousands of rows and WhatsApp mutates the page constantly. One
+// MutationObserver delivers a batch of records per microtask checkpoint (no requestAnimationFrame: it does
+// not run in a background tab, where new messages must still be captured). Each batch looks only at the
+// nodes it added; the whole chat is scanned once, when a chat opens. The cost of each batch is recorded with
+// the Performance API (measure "crm-agent:mutation-batch"; "crm-agent:chat-open" for the opening scan).
+
+import { buildCapture, captureEnvironment, parseDataId } from "../lib/parse.js";
+import { openChat, readRow } from "./reader.js";
+import { SELECTORS, SELECTORS_VERSION } from "./selectors.js";
+import { StallDetector } from "./stall.js";
+
+export const MEASURE_BATCH = "crm-agent:mutation-batch";
+export const MEASURE_CHAT_OPEN = "crm-agent:chat-open";
+const TICK_MS = 2000;
+const UNREADABLE_GRACE_MS = 10_000; // a row still rendering gets this long before it is sent as it is
+const MAX_WAITING_ROWS = 2000;
+const MAX_MEASURES = 2000; // user-timing entries are kept by the page until cleared
+
+export class ChatWatcher {
+  #doc;
+  #perf;
+  #now;
+  #onCaptures;
+  #onChat;
+  #onHealth;
+  #observer = null;
+  #timer = null;
+  #paused = false;
+  #main = null;
+  #chat = { open: false, title: null, chatId: null };
+  #seen = new Set(); // data-ids read (or skipped while paused), for this page's life
+  #waiting = new Map(); // row element -> first time it was found unreadable
+  #rows = 0; // rows in the open chat
+  #readable = 0; // of which readable
+  #rowsSeen = 0; // rows read since the page loaded (reported to the agent)
+  #measures = 0;
+  #counted = new WeakMap(); // row -> {main, readable}: counted once per opened chat for stall detection
+  #lastReason = "";
+  #stall;
+
+  constructor({ doc, onCaptures, onChat = () => {}, onHealth = () => {}, perf = globalThis.performance,
+    now = Date.now, stallThresholdMs }) {
+    this.#doc = doc;
+    this.#perf = perf;
+    this.#now = now;
+    this.#onCaptures = onCaptures;
+    this.#onChat = onChat;
+    this.#onHealth = onHealth;
+    this.#stall = new StallDetector({ now, thresholdMs: stallThresholdMs });
+  }
+
+  get chat() {
+    return { ...this.#chat };
+  }
+
+  get rowsSeen() {
+    return this.#rowsSeen;
+  }
+
+  start({ paused = false } = {}) {
+    this.#paused = paused;
+    this.#observer = new MutationObserver((records) => this.#onMutations(records));
+    this.#observer.observe(this.#doc.body, { childList: true, subtree: true });
+    this.#timer = setInterval(() => this.#tick(), TICK_MS);
+    this.#checkChat(true);
+  }
+
+  stop() {
+    this.#observer?.disconnect();
+    clearInterval(this.#timer);
+  }
+
+  /** Pause reads nothing. On resume, rows already on screen are skipped: what arrived while paused stays private. */
+  setPaused(paused) {
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    if (!paused) {
+      this.#main = null; // re-detect the open chat ...
+      this.#checkChat(false); // ... marking its rows as seen without reading them
+    }
+  }
+
+  /** Build the health report for the agent. */
+  healthReport() {
+    return {
+      selectors_version: SELECTORS_VERSION,
+      state: this.#paused ? "idle" : this.#stall.state ?? "idle",
+      reason: this.#paused ? "capture paused" : this.#lastReason ?? "",
+      rows_seen: this.#rowsSeen,
+    };
+  }
+
+  #onMutations(records) {
+    if (this.#paused) return;
+    const startMark = `${MEASURE_BATCH}:start`;
+    this.#perf?.mark(startMark);
+    const chat = openChat(this.#doc);
+    if (chat.main !== this.#main) {
+      this.#openChat(chat, true);
+    } else if (chat.main) {
+      this.#readAdded(records, chat.main);
+    }
+    this.#measure(MEASURE_BATCH, startMark);
+  }
+
+  #checkChat(read) {
+    const chat = openChat(this.#doc);
+    if (chat.main !== this.#main || chat.title !== this.#chat.title) this.#openChat(chat, read);
+  }
+
+  // A chat opened (or was switched): scan its rows once, so the visible history is captured.
+  #openChat(chat, read) {
+    const startMark = `${MEASURE_CHAT_OPEN}:start`;
+    this.#perf?.mark(startMark);
+    this.#main = chat.main;
+    this.#rows = 0;
+    this.#readable = 0;
+    this.#waiting.clear();
+    const rows = chat.main ? chat.main.querySelectorAll(SELECTORS.row) : [];
+    const captures = read ? this.#readRows(rows, chat.title) : this.#skipRows(rows);
+    const chatId = this.#chatIdFrom(rows);
+    this.#chat = { open: chat.open, title: chat.title, chatId };
+    this.#onChat(this.chat);
+    this.#emit(captures);
+    this.#measure(MEASURE_CHAT_OPEN, startMark);
+    this.#checkHealth();
+  }
+
+  #readAdded(records, main) {
+    const rows = [];
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        if (node.nodeType !== 1 || !main.contains(node)) continue;
+        if (node.matches(SELECTORS.row)) rows.push(node);
+        if (node.firstElementChild) rows.push(...node.querySelectorAll(SELECTORS.row));
+        else if (!node.matches(SELECTORS.row)) this.#noteChangedRow(node, rows); // e.g. text rendered later
+      }
+    }
+    if (rows.length === 0) return;
+    if (this.#switchedChat(rows)) {
+      this.#openChat(openChat(this.#doc), true); // WhatsApp reused #main for another chat
+      return;
+    }
+    const title = this.#chat.title ?? openChat(this.#doc).title;
+    const captures = this.#readRows(rows, title);
+    if (!this.#chat.chatId) {
+      this.#chat.chatId = this.#chatIdFrom(rows);
+      if (this.#chat.chatId) this.#onChat(this.chat);
+    }
+    this.#emit(captures);
+    this.#checkHealth();
+  }
+
+  #switchedChat(rows) {
+    if (!this.#chat.chatId) return false;
+    const id = parseDataId(rows[0].getAttribute("data-id"));
+    return Boolean(id) && id.chatJid !== this.#chat.chatId;
+  }
+
+  #noteChangedRow(node, rows) {
+    const row = node.parentElement?.closest(SELECTORS.row);
+    if (row && this.#waiting.has(row)) rows.push(row);
+  }
+
+  #readRows(rows, title) {
+    const captures = [];
+    const now = this.#now();
+    const env = captureEnvironment(now);
+    for (const row of rows) {
+      const dataId = row.getAttribute("data-id");
+      if (this.#seen.has(dataId) && !this.#waiting.has(row)) {
+        this.#countRow(row, true);
+        continue;
+      }
+      const fields = readRow(row);
+      this.#countRow(row, fields.readable);
+      if (!fields.readable && !this.#waitedEnough(row, now)) continue; // still rendering, or the selectors broke
+      this.#waiting.delete(row);
+      this.#seen.add(dataId);
+      const capture = buildCapture({ ...fields, chatTitle: title }, env);
+      if (capture) {
+        this.#rowsSeen += 1;
+        captures.push(capture);
+      }
+    }
+    return captures;
+  }
+
+  #skipRows(rows) {
+    for (const row of rows) {
+      this.#seen.add(row.getAttribute("data-id"));
+      this.#countRow(row, true);
+    }
+    return [];
+  }
+
+  // Rows of the open chat (for stall detection): each counted once, and once more as readable when it becomes so.
+  #countRow(row, readable) {
+    const counted = this.#counted.get(row);
+    if (counted?.main === this.#main) {
+      if (readable && !counted.readable) {
+        counted.readable = true;
+        this.#readable += 1;
+      }
+      return;
+    }
+    this.#counted.set(row, { main: this.#main, readable });
+    this.#rows += 1;
+    if (readable) this.#readable += 1;
+  }
+
+  #waitedEnough(row, now) {
+    const since = this.#waiting.get(row);
+    if (since === undefined) {
+      if (this.#waiting.size < MAX_WAITING_ROWS) this.#waiting.set(row, now);
+      return false;
+    }
+    // Sent as it is only when other rows of the chat read fine: a chat where nothing reads is stalled.
+    return now - since >= UNREADABLE_GRACE_MS && this.#readable > 0;
+  }
+
+  #chatIdFrom(rows) {
+    for (const row of rows) {
+      const id = parseDataId(row.getAttribute("data-id"));
+      if (id) return id.chatJid;
+    }
+    return null;
+  }
+
+  #tick() {
+    if (this.#paused) return;
+    this.#checkChat(true);
+    if (this.#waiting.size && this.#main) {
+      const captures = this.#readRows([...this.#waiting.keys()].filter((row) => row.isConnected), this.#chat.title);
+      this.#emit(captures);
+    }
+    this.#checkHealth();
+  }
+
+  #checkHealth() {
+    const change = this.#stall.observe({ chatOpen: this.#chat.open, rows: this.#rows, readable: this.#readable });
+    if (change) {
+      this.#lastReason = change.reason;
+      this.#onHealth(this.healthReport());
+    }
+  }
+
+  #emit(captures) {
+    if (captures.length) this.#onCaptures(captures);
+  }
+
+  #measure(name, startMark) {
+    if (!this.#perf) return;
+    try {
+      this.#perf.measure(name, startMark);
+      this.#perf.clearMarks(startMark);
+      this.#measures += 1;
+      if (this.#measures > MAX_MEASURES) {
+        this.#perf.clearMeasures(name);
+        this.#measures = 0;
+      }
+    } catch {
+      // a page that replaced performance: measuring is optional
+    }
+  }
+}

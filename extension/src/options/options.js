@@ -1,0 +1,154 @@
+// The options page: find the agent, pair with the code shown on the desktop, or forget the agent.
+// It calls only the background (runtime messages); the background makes every request.
+
+import { ext } from "../lib/browser.js";
+import { describeError } from "../lib/errors.js";
+import { MSG } from "../lib/messages.js";
+
+const AGENT_ORIGINS = ["http://127.0.0.1/*", "http://localhost/*", "https://web.whatsapp.com/*"];
+const $ = (selector) => document.querySelector(selector);
+
+const ui = {
+  status: $('[data-role="status"]'),
+  agentUrl: $('input[name="agent_url"]'),
+  agentInfo: $('[data-role="agent"]'),
+  pairButton: $('[data-action="pair"]'),
+  codeForm: $('[data-role="code-form"]'),
+  code: $('input[name="code"]'),
+  confirm: $('[data-action="confirm"]'),
+  error: $('[data-role="error"]'),
+  pairCard: $('[data-role="pair-card"]'),
+  pairedCard: $('[data-role="paired-card"]'),
+  pairedInfo: $('[data-role="paired-info"]'),
+  unpair: $('[data-action="unpair"]'),
+};
+
+async function ask(message) {
+  try {
+    return (await ext.runtime.sendMessage(message)) ?? { ok: false, error: { message: "No answer from the extension" } };
+  } catch (error) {
+    return { ok: false, error: { message: String(error?.message ?? error) } };
+  }
+}
+
+function showStatus(state) {
+  let dataState = "unpaired";
+  let text;
+  if (state.paired) {
+    dataState = "paired";
+    const name = state.extension?.name ? ` as “${state.extension.name}”` : "";
+    text = `Paired with the agent at ${state.agentUrl}${name}.`;
+  } else if (state.pairing) {
+    dataState = "pairing";
+    text = "Pairing: enter the 6-digit code shown on your desktop.";
+  } else if (state.lastError) {
+    text = `Not paired. ${describeError(state.lastError)}`;
+  } else {
+    text = "Not paired yet.";
+  }
+  ui.status.dataset.state = dataState;
+  ui.status.textContent = text;
+  ui.pairedCard.hidden = !state.paired;
+  ui.pairedInfo.textContent = state.paired
+    ? `Agent ${state.agentUrl}${state.extension?.paired_at ? `, paired ${new Date(state.extension.paired_at).toLocaleString()}` : ""}.`
+    : "";
+  ui.codeForm.hidden = !state.pairing;
+  ui.pairButton.textContent = state.paired ? "Pair again" : "Pair with the agent";
+}
+
+function showError(error) {
+  ui.error.textContent = error ? describeError(error, ui.agentUrl.value.trim()) : "";
+}
+
+async function findAgent() {
+  ui.agentInfo.textContent = "Looking for the agent…";
+  ui.agentInfo.className = "muted";
+  const answer = await ask({ type: MSG.AGENT_FIND, agent_url: ui.agentUrl.value });
+  if (!answer.ok) {
+    ui.agentInfo.textContent = describeError(answer.error);
+    ui.agentInfo.className = "error";
+    return false;
+  }
+  ui.agentUrl.value = answer.agent_url;
+  const version = answer.health?.version ? ` (version ${answer.health.version})` : "";
+  ui.agentInfo.textContent = answer.reachable
+    ? `Agent found at ${answer.agent_url}${version}.`
+    : describeError({ code: "agent_unreachable" }, answer.agent_url);
+  ui.agentInfo.className = answer.reachable ? "ok" : "error";
+  return answer.reachable;
+}
+
+// Firefox grants MV3 host permissions on request only; the request must run inside the click itself.
+function requestHostPermissions() {
+  if (!ext.runtime.getURL("").startsWith("moz-extension:") || !ext.permissions?.request) return Promise.resolve(true);
+  return ext.permissions.request({ origins: AGENT_ORIGINS }).catch(() => false);
+}
+
+async function startPairing() {
+  const permitted = requestHostPermissions();
+  showError(null);
+  ui.pairButton.disabled = true;
+  try {
+    if (!(await permitted)) {
+      showError({ message: "The extension needs access to the agent and to web.whatsapp.com to work." });
+      return;
+    }
+    const answer = await ask({ type: MSG.PAIR_START, agent_url: ui.agentUrl.value });
+    if (!answer.ok) {
+      showError(answer.error);
+      await refresh();
+      return;
+    }
+    ui.status.dataset.state = "pairing";
+    ui.status.textContent = "Pairing: enter the 6-digit code shown on your desktop.";
+    ui.codeForm.hidden = false;
+    ui.code.value = "";
+    ui.code.focus();
+  } finally {
+    ui.pairButton.disabled = false;
+  }
+}
+
+async function confirmCode(event) {
+  event.preventDefault();
+  showError(null);
+  ui.confirm.disabled = true;
+  try {
+    const answer = await ask({ type: MSG.PAIR_COMPLETE, code: ui.code.value });
+    if (!answer.ok) {
+      showError(answer.error);
+      if (answer.error?.code === "wrong_code" || answer.error?.code === "bad_code") ui.code.select();
+    }
+    await refresh();
+  } finally {
+    ui.confirm.disabled = false;
+  }
+}
+
+async function unpair() {
+  showError(null);
+  await ask({ type: MSG.UNPAIR });
+  await refresh();
+}
+
+async function refresh({ probe = false } = {}) {
+  const answer = await ask({ type: MSG.STATE_GET, probe });
+  if (answer.ok) showStatus(answer.state);
+  return answer.state;
+}
+
+async function init() {
+  ui.pairButton.addEventListener("click", startPairing);
+  ui.codeForm.addEventListener("submit", confirmCode);
+  ui.unpair.addEventListener("click", unpair);
+  $('[data-action="find"]').addEventListener("click", findAgent);
+  ext.runtime.onMessage.addListener((message) => {
+    if (message?.type === MSG.STATE_CHANGED && message.state) showStatus(message.state);
+    return false;
+  });
+  const state = await refresh({ probe: true });
+  if (state?.agentUrl) ui.agentUrl.value = state.agentUrl;
+  await findAgent();
+}
+
+init();
