@@ -55,9 +55,10 @@ def postgres() -> Iterator[PostgresCluster]:
 # -- the browser extension in a real Chromium (tests/extension_helpers.py) ------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver():
-    """Playwright for Python, started once (it drives Debian's /usr/bin/chromium: no browser download)."""
+    """Playwright for Python (it drives Debian's /usr/bin/chromium: no browser download). Per module: its sync API
+    keeps an asyncio loop marked running on this thread until it stops, which later asyncio users would trip on."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
