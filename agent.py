@@ -3,7 +3,7 @@
 
   agent.py [--data-dir DIR] [--config FILE] [--port N]                    the desktop agent (tray + service)
   agent.py serve [--host H] [--port N] [--data-dir DIR] [--config FILE]   the service, headless
-  agent.py ui dashboard | settings | logs [--data-dir DIR]                open a window
+  agent.py ui dashboard | settings | logs | connect [--data-dir DIR]      open a window
   agent.py serve --hub --db postgresql://... [--host H] [--port N]        a team hub for agents' sync
   agent.py sync now | status                                              sync with the team hub
   agent.py sync set-token --token-stdin                                   store this agent's hub token (0600)
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int)
     _common(revoke)
 
-    sub.add_parser("ui", help="dashboard | settings | logs: open a window (one UI process hosts them all)")
+    sub.add_parser("ui", help="dashboard | settings | logs | connect: open a window (one UI process hosts them all)")
     _common(sub.add_parser("init", help="create the data directories, a default config.json when there is none "
                                        "and the database (what the installer runs; safe to repeat)"))
 
@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["ui"]:
         from windows.app import main as ui_main
 
-        return ui_main(argv[1:])  # dashboard | settings | logs [--data-dir DIR] [--config FILE]
+        return ui_main(argv[1:])  # dashboard | settings | logs | connect [--data-dir DIR] [--config FILE]
     if argv[:1] == ["autostart"]:
         from tray.autostart import cli
 

@@ -87,6 +87,8 @@ def _operation(route: Any, meta: Any, schemas: dict[str, Any]) -> dict[str, Any]
     operation["responses"] = responses
     if route.config.get("auth") != "none":
         operation["security"] = [{"bearer": []}]
+    if route.config.get("extension"):
+        operation["x-extension-token"] = True  # a paired browser extension's token may call it
     return operation
 
 

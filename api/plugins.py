@@ -177,8 +177,13 @@ class ApiPlugin:
             raise ApiError(401, "extension_revoked", "this browser extension was revoked; pair it again",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         # The token alone is not enough: a copy of it used from a web page or another extension carries
-        # another Origin (browsers set it; only local processes can forge it).
-        if environ.get("HTTP_ORIGIN") != extension.origin:
+        # another Origin (browsers set it; only local processes can forge it). Chromium and Firefox send no
+        # Origin on an extension background's GET requests, so an absent Origin passes on reads; a web page
+        # cannot send a token-bearing request without one (a custom Authorization header makes it CORS).
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is None and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            pass
+        elif origin != extension.origin:
             raise ApiError(403, "origin_mismatch", "this token must be used from the browser extension it was "
                            "paired with (its Origin)")
         if not route_allows:

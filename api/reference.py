@@ -41,14 +41,16 @@ def render_api_markdown(document: dict[str, Any]) -> str:
         "from `POST /api/auth/login`, or the local token (the `local_token` file in the data directory) used by",
         "the tray and windows. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Bodies are",
         "`application/json` with a `Content-Length`. Requests from browsers must come from an allowed Origin",
-        "(`security.extension_origins`, `security.web_origins`) and carry a local `Host` header.",
+        "(`security.extension_origins`, `security.web_origins`, or a paired browser extension) and carry a local",
+        "`Host` header. A paired browser extension's token (docs/extension-protocol.md) is accepted only where the",
+        "auth column says `extension`, and only with the Origin it was paired from.",
         "",
         "| method | path | auth | summary |",
         "|---|---|---|---|",
     ]
     for path, operations in document["paths"].items():
         for method, op in operations.items():
-            auth = "token" if op.get("security") else "none"
+            auth = ("token, extension" if op.get("x-extension-token") else "token") if op.get("security") else "none"
             lines.append(f"| {method.upper()} | `{path}` | {auth} | {op['summary']} |")
     lines.append("")
     for path, operations in document["paths"].items():

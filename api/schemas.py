@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -45,6 +45,12 @@ def parse_timestamp(value: Any) -> datetime:
     return dt
 
 
+def accepted_range(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The earliest and latest sent times a capture may carry (the same bounds as parse_timestamp)."""
+    now = now or datetime.now(timezone.utc)
+    return _MIN_TS, now + timedelta(days=_MAX_FUTURE_DAYS)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
@@ -55,14 +61,31 @@ NonEmpty = Annotated[str, Field(min_length=1, max_length=256)]
 class CaptureRequest(Strict):
     message_id: Annotated[str, Field(min_length=1, max_length=256, description="WhatsApp message id (unique)")]
     chat_id: Annotated[str, Field(min_length=1, max_length=256, description="WhatsApp chat id")]
-    phone: Annotated[str, Field(min_length=1, max_length=64, description="Customer phone in any common format")]
-    name: Annotated[str | None, Field(default=None, max_length=256)] = None
+    phone: Annotated[str | None, Field(default=None, min_length=1, max_length=64,
+                                       description="Customer phone in any common format; optional when chat_id "
+                                                   "is a JID (@c.us, @lid, @g.us)")] = None
+    participant: Annotated[str | None, Field(default=None, min_length=1, max_length=64,
+                                             description="Sender's JID (@c.us or @lid) of a received group "
+                                                         "message")] = None
+    name: Annotated[str | None, Field(default=None, max_length=256,
+                                      description="Sender's display name (received) or the contact's")] = None
+    chat_name: Annotated[str | None, Field(default=None, max_length=256,
+                                           description="The chat's title: contact or group name")] = None
     content: Annotated[str, Field(max_length=65536, description="Message text; up to 64 KiB of UTF-8")]
     type: MessageType = "text"
     direction: Literal["in", "out"]
     timestamp: Annotated[str | int | float, Field(description="ISO 8601 or epoch milliseconds")]
     media_url: Annotated[str | None, Field(default=None, max_length=2048, pattern=r"^(https?|blob|data):")] = None
     raw: dict[str, Any] | None = None
+    pre_plain_text: Annotated[str | None, Field(default=None, max_length=512,
+                                                description='WhatsApp\'s data-pre-plain-text, e.g. '
+                                                            '"[10:32, 05/12/2024] Ana: "')] = None
+    locale: Annotated[str | None, Field(default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{1,8})*$",
+                                        description="The browser's locale (navigator.language): the date "
+                                                    "order hint")] = None
+    utc_offset_min: Annotated[int | None, Field(default=None, ge=-720, le=840,
+                                                description="The browser's offset from UTC in minutes, east "
+                                                            "positive")] = None
 
     @field_validator("timestamp")
     @classmethod
@@ -78,9 +101,22 @@ class CaptureRequest(Strict):
         return value
 
     @property
-    def sent_at(self) -> datetime:
+    def seen_at(self) -> datetime:
         """The timestamp as an aware UTC datetime (parse once and keep it: this is not cached)."""
         return parse_timestamp(self.timestamp)
+
+
+class CaptureBatchRequest(Strict):
+    """Documents POST /api/messages/capture/batch; the handler validates each item on its own."""
+
+    messages: Annotated[list[CaptureRequest], Field(min_length=1, max_length=500,
+                                                    description="1 to 500 captures, answered one result each")]
+
+
+class CaptureBatchEnvelope(Strict):
+    """The batch body before its items are validated one by one (an invalid item fails alone)."""
+
+    messages: Annotated[list[Any], Field(min_length=1, max_length=500)]
 
 
 class LoginRequest(Strict):

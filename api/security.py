@@ -25,6 +25,8 @@ ALLOWED_HEADERS = "Authorization, Content-Type, X-Request-Id"
 EXPOSED_HEADERS = "Retry-After, X-Request-Id"
 # What any browser extension may call before it is paired (docs/extension-protocol.md, "Origins").
 OPEN_TO_EXTENSIONS = frozenset({("GET", "/api/health"), ("POST", "/api/pair/start"), ("POST", "/api/pair/complete")})
+# Paths allowed a larger body than server.max_body_bytes: a batch of 500 captures of up to 64 KiB text each.
+BODY_LIMIT_BY_PATH = {"/api/messages/capture/batch": 8 * 1024 * 1024}
 
 
 class OriginPolicy:
@@ -156,9 +158,10 @@ class SecurityMiddleware:
                 size = int(length or 0)
             except ValueError:
                 return _json_error(respond, "400 Bad Request", "bad_request", "invalid Content-Length")
-            if size > self.max_body_bytes:
+            limit = max(self.max_body_bytes, BODY_LIMIT_BY_PATH.get(environ.get("PATH_INFO", ""), 0))
+            if size > limit:
                 return _json_error(respond, "413 Payload Too Large", "payload_too_large",
-                                   f"request body is larger than {self.max_body_bytes} bytes")
+                                   f"request body is larger than {limit} bytes")
         return self.app(environ, respond)
 
     def _preflight(self, environ: dict[str, Any], respond: Callable, cors_origin: str | None) -> Iterable[bytes]:

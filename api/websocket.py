@@ -157,7 +157,6 @@ class _Session:
         self.ws = Connection(ConnectionType.SERVER)
         self.outbox: Queue = Queue()
         self.closed = False
-        self.subscribed = False
         self.set_principal(principal)
 
     def set_principal(self, principal: Principal | None) -> None:
@@ -192,7 +191,6 @@ class _Session:
         """Start the event stream: first what the client missed since its last id, then live events."""
         service = self.endpoint.service
         backlog, lost = service.bus.subscribe(self._enqueue_event, self.since)
-        self.subscribed = True
         if lost:
             self._send_json({"type": events.EVENTS_LOST, "id": 0, "ts": iso(service.clock.now()),
                              "data": {"since": self.since, "oldest_available": service.bus.oldest_id}})

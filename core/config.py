@@ -200,8 +200,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("security.token_expiry_s", 28800, integer(60, 30 * 86400), "Lifetime of access tokens (seconds)."),
     Setting("security.extension_origins", [], string_list(ORIGIN),
             "Browser extension origins allowed by CORS, e.g. chrome-extension://<id>."),
-    Setting("security.web_origins", ["https://web.whatsapp.com"], string_list(ORIGIN),
-            "Web page origins allowed by CORS (the WhatsApp Web page the extension runs in)."),
+    Setting("security.web_origins", [], string_list(ORIGIN),
+            "Web page origins allowed by CORS. None by default: the extension reaches the agent from its "
+            "background, never from the WhatsApp Web page."),
     Setting("security.rate_limit_per_s", 500.0, number(0.1, 1_000_000),
             "Sustained requests per second per token and per client."),
     Setting("security.rate_limit_burst", 1000, integer(1, 1_000_000), "Requests allowed in a burst."),
@@ -226,8 +227,9 @@ SETTINGS: tuple[Setting, ...] = (
     # notifications (shown by the tray process)
     Setting("notifications.enabled", True, boolean, "Show desktop notifications for alerts and agent events."),
     Setting("notifications.muted", [],
-            string_list(r"alert\.raised|alert\.resolved|capture\.state|ai\.state|connection\.lost|backup\.failed"),
-            "Event types never shown as notifications."),
+            string_list(r"alert\.raised|alert\.resolved|capture\.state|ai\.state|connection\.lost|backup\.failed"
+                        r"|capture\.stalled"),
+            "Event types never shown as notifications (a pairing code always shows: it answers your own action)."),
     Setting("notifications.quiet_hours", "", text(r"|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d"),
             "Local time range without notifications, e.g. 22:00-07:00 (may wrap midnight); empty for none."),
     Setting("notifications.burst_max", 3, integer(2, 100),

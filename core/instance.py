@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 OPEN_DASHBOARD = "open-dashboard"
 QUIT = "quit"  # the windows' "Quit CRM Agent" asks the tray to stop everything
 RESTART_SERVICE = "restart-service"  # the settings window, after a change that needs a restart
-REQUESTS = (OPEN_DASHBOARD, "open-settings", "open-logs", QUIT, RESTART_SERVICE)
+OPEN_CONNECT = "open-connect"  # the Connect WhatsApp Web window (install the extension, pairing code)
+REQUESTS = (OPEN_DASHBOARD, "open-settings", "open-logs", OPEN_CONNECT, QUIT, RESTART_SERVICE)
 TRAY = "tray"
 UI = "ui"
 

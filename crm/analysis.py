@@ -107,8 +107,11 @@ class AnalysisCoordinator:
     # -- the asynchronous follow-up after a capture ------------------------------------------------
 
     def follow_up(self, record: dict[str, Any]) -> None:
-        """Queue the LLM analysis of a stored inbound message (policy auto); store and push it when done."""
-        if self.policy != "auto" or record["direction"] != "in" or not record["content"].strip():
+        """Queue the LLM analysis of a stored inbound message (policy auto); store and push it when done.
+
+        record["latest_of_chat"] false (an older message of a chat in a batch, crm/capture.py) skips it."""
+        if (self.policy != "auto" or record["direction"] != "in" or not record["content"].strip()
+                or not record.get("latest_of_chat", True)):
             return
         context = AnalysisContext(customer_name=record.get("customer_name"), direction="in",
                                   message_type=record.get("type", "text"))

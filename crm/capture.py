@@ -4,11 +4,16 @@ Idempotent on the WhatsApp message id: a replay returns the stored message with 
 concurrent replays create exactly one row (the check and the insert run in one transaction on the one
 connection, and a UNIQUE index backs it up).
 
-Group commit: captures that arrive together are written in one transaction. The first request to reach
-the write step becomes the leader: it yields once so that concurrent requests can queue behind it, then
-writes the whole queue, commits and wakes the others. A request is answered only after the commit that
-holds its message, so every acknowledged message is durable; one COMMIT (and one change-sequence update)
-is shared by the batch instead of paid by each message.
+Customers: crm/customer_keys.py names each capture's customer (a phone, a @lid JID, a group's JID); a
+@lid customer is merged into its phone's customer in the same transaction once a capture brings the phone.
+sent_at comes from WhatsApp's pre-plain-text when it parses (crm/whatsapp_time.py), else the timestamp.
+
+Group commit: captures that arrive together (and the items of one batch request) are written in one
+transaction. The first request to reach the write step becomes the leader: it yields once so that
+concurrent requests can queue behind it, then writes the queue (up to MAX_BATCH), commits and wakes the
+others. A request is answered only after the commit that holds its message, so every acknowledged message
+is durable; one COMMIT (and one change-sequence update) is shared by the batch instead of paid by each
+message.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from typing import Any
 
 import orjson
 
-from api.schemas import CaptureRequest
+from api.schemas import CaptureRequest, accepted_range
 from core import events
 from core.clock import Clock, hour_bucket, iso, parse_iso
 from core.events import EventBus
-from crm.phones import InvalidPhone, to_e164
+from crm.customer_keys import CustomerKeyError, CustomerRef, capture_customer
+from crm.whatsapp_time import choose_sent_at, sender_name
 from storage import customers as customer_rows
 from storage import messages as message_rows
 from storage import metrics as metric_rows
@@ -51,7 +57,8 @@ class _Pending:
     """One capture waiting for the group commit."""
 
     request: CaptureRequest
-    phone: str
+    customer: CustomerRef  # the message's customer
+    owner: CustomerRef | None  # the conversation's customer when it differs (a group's own pseudo-customer)
     language: str | None  # detected with the analysis
     sent: datetime
     sent_at: str  # the same moment in the stored ISO form
@@ -62,6 +69,10 @@ class _Pending:
     error: BaseException | None = None
     promoted: bool = False  # woken to lead the next group commit rather than because it was written
     written: threading.Event = field(default_factory=threading.Event)  # stored, found stored, or failed
+    # False for the older inbound messages of a chat in one batch request (a history import): only the newest
+    # gets the LLM's follow-up analysis and may raise a negative-message alert, so an import neither buries
+    # the message the panel shows under hundreds of old ones in the LLM queue nor alerts about the past.
+    latest_of_chat: bool = True
 
 
 class CapturePipeline:
@@ -92,15 +103,50 @@ class CapturePipeline:
 
     def capture(self, request: CaptureRequest) -> tuple[dict[str, Any], bool]:
         """Store one captured message. Returns (response body, created)."""
-        try:
-            phone = to_e164(request.phone, self.default_region)
-        except InvalidPhone as exc:
-            raise CaptureError("phone", str(exc)) from None
-        sent = request.sent_at
-        pending = _Pending(request, phone, None, sent, iso(sent), None)
-        self._write_with_group_commit(pending)
+        pending = self._prepare(request)
+        self._write_with_group_commit([pending])
         if pending.error is not None:
             raise pending.error
+        return self._answer(pending)
+
+    def capture_many(self, requests: list[CaptureRequest]) -> list[tuple[dict[str, Any], bool] | BaseException]:
+        """Store a batch's captures through one group commit; one outcome per request, in order:
+        (response body, created) or the exception the single capture would have raised."""
+        outcomes: list[Any] = []  # a _Pending until written, then its answer
+        prepared: list[_Pending] = []
+        for request in requests:
+            try:
+                pending = self._prepare(request)
+            except CaptureError as exc:
+                outcomes.append(exc)
+                continue
+            prepared.append(pending)
+            outcomes.append(pending)
+        _mark_the_latest_inbound_of_each_chat(prepared)
+        self._write_with_group_commit(prepared)
+        return [self._answer_or_error(o) if isinstance(o, _Pending) else o for o in outcomes]
+
+    def _prepare(self, request: CaptureRequest) -> _Pending:
+        """Name the customer and the sent time (no database access: this runs before the group commit)."""
+        name = request.name
+        if name is None and request.direction == "in":
+            name = sender_name(request.pre_plain_text)
+        try:
+            customer, owner = capture_customer(chat_id=request.chat_id, phone=request.phone,
+                                               participant=request.participant, direction=request.direction,
+                                               name=name, chat_name=request.chat_name,
+                                               default_region=self.default_region)
+        except CustomerKeyError as exc:
+            raise CaptureError(exc.field, exc.message) from None
+        seen = request.seen_at
+        earliest, latest = accepted_range(self.clock.now())
+        sent = choose_sent_at(seen, request.pre_plain_text, request.locale, request.utc_offset_min, earliest, latest)
+        return _Pending(request, customer, owner, None, sent, iso(sent), None)
+
+    def _answer_or_error(self, pending: _Pending) -> tuple[dict[str, Any], bool] | BaseException:
+        return pending.error if pending.error is not None else self._answer(pending)
+
+    def _answer(self, pending: _Pending) -> tuple[dict[str, Any], bool]:
         if pending.duplicate_of is not None:
             return self._duplicate_response(pending.duplicate_of), False
         return self._created_response(pending.record, pending.analysis), True
@@ -116,7 +162,7 @@ class CapturePipeline:
     def _analyse(self, batch: list[_Pending]) -> None:
         """Detect the language and analyse every new message of the batch (one call for the batch)."""
         batch = [p for p in batch if p.duplicate_of is None]
-        items = [[p.request.content, None, p.request.name, p.request.direction, p.request.type] for p in batch]
+        items = [[p.request.content, None, p.customer.name, p.request.direction, p.request.type] for p in batch]
         for pending, result in zip(batch, self.analyse_batch(items), strict=True):
             if isinstance(result, BaseException):
                 pending.error = result
@@ -125,27 +171,52 @@ class CapturePipeline:
 
     # -- group commit -----------------------------------------------------------------------------
 
-    def _write_with_group_commit(self, pending: _Pending) -> None:
+    def _write_with_group_commit(self, pendings: list[_Pending]) -> None:
+        """Queue the captures of one request and return once each is written (or found a duplicate)."""
+        queued: list[_Pending] = []
+        twins: list[tuple[_Pending, _Pending]] = []
         with self._queue_lock:
-            twin = self._unwritten.get(pending.request.message_id)
-            if twin is None:
-                self._unwritten[pending.request.message_id] = pending
-                self._queue.append(pending)
-                lead = not self._leader_active
-                if lead:
-                    self._leader_active = True
-        if twin is not None:
+            for pending in pendings:
+                twin = self._unwritten.get(pending.request.message_id)
+                if twin is None:
+                    self._unwritten[pending.request.message_id] = pending
+                    self._queue.append(pending)
+                    queued.append(pending)
+                else:  # a copy queued by another request, or earlier in this batch
+                    twins.append((twin, pending))
+            lead = bool(queued) and not self._leader_active
+            if lead:
+                self._leader_active = True
+        self._wait_until_written(queued, lead)
+        for twin, pending in twins:
             self._answer_as_duplicate_of(twin, pending)
-            return
-        while not lead:
-            pending.done.wait()
-            if not pending.promoted:
-                return  # written by a leader
-            # The previous leader handed over: this request writes the next batch (which includes itself).
-            pending.promoted = False
-            pending.done.clear()
-            lead = True
-        self._lead_one_batch()
+
+    def _wait_until_written(self, queued: list[_Pending], lead: bool) -> None:
+        """Wait for each queued capture in turn, leading a group commit whenever leadership comes here.
+
+        Leadership passes to the oldest waiting capture (the queue's head), so with a big batch it may
+        come back to one of this request's own captures: the loop then leads again.
+        """
+        for pending in queued:
+            while True:
+                if lead:
+                    lead = False
+                    self._lead_one_batch_keeping_errors()
+                if pending.written.is_set():
+                    break
+                pending.done.wait()
+                if not pending.promoted:
+                    break  # written by a leader
+                # The previous leader handed over: this request writes the next batch (which includes it).
+                pending.promoted = False
+                pending.done.clear()
+                lead = True
+
+    def _lead_one_batch_keeping_errors(self) -> None:
+        try:
+            self._lead_one_batch()
+        except Exception:  # every capture of the failed batch carries the error; its request answers it
+            log.exception("group commit failed")
 
     def _answer_as_duplicate_of(self, twin: _Pending, pending: _Pending) -> None:
         """A concurrent replay of a message still being written: wait for that write, answer duplicate."""
@@ -227,12 +298,19 @@ class CapturePipeline:
             metric_rows.add_many(self.db, increments)
 
     def _store(self, item: _Pending, now: str) -> dict[str, Any]:
-        request = item.request
+        request, customer = item.request, item.customer
+        key = self._customer_key_for_write(customer, now)
         customer_id, new_customer = customer_rows.upsert_customer_on_message(
-            self.db, phone=item.phone, name=request.name, language=item.language, direction=request.direction,
-            sent_at=item.sent_at, now=now)
+            self.db, phone=key, kind=customer.kind, name=customer.name, language=item.language,
+            direction=request.direction, sent_at=item.sent_at, now=now)
+        if customer.merge_from is not None:
+            customer_rows.remember_merged_key(self.db, customer.merge_from, customer_id, now)
+        owner_id = customer_id
+        if item.owner is not None:
+            owner_id = customer_rows.ensure_customer(self.db, key=item.owner.key, kind=item.owner.kind,
+                                                     name=item.owner.name, now=now)
         conversation_id, answered_since = customer_rows.upsert_conversation_on_message(
-            self.db, chat_id=request.chat_id, customer_id=customer_id, direction=request.direction,
+            self.db, chat_id=request.chat_id, customer_id=owner_id, direction=request.direction,
             sent_at=item.sent_at, now=now)
         response_time = _seconds_between(answered_since, item.sent_at) if answered_since else None
         message_pk = message_rows.insert_message(self.db, {
@@ -243,11 +321,23 @@ class CapturePipeline:
             "sent_at": item.sent_at, "response_time_s": response_time, "now": now})
         analysis_pk = message_rows.insert_analysis(self.db, message_pk, item.analysis, now)
         return {"id": message_pk, "message_id": request.message_id, "conversation_id": conversation_id,
-                "customer_id": customer_id, "customer_phone": item.phone, "customer_name": request.name,
+                "customer_id": customer_id, "customer_phone": key, "customer_kind": customer.kind,
+                "customer_name": customer.name, "chat_id": request.chat_id,
                 "direction": request.direction, "type": request.type, "content": request.content,
                 "language": item.language, "sent_at": item.sent_at, "response_time_s": response_time,
-                "new_customer": new_customer, "analysis_id": analysis_pk,
+                "new_customer": new_customer, "analysis_id": analysis_pk, "latest_of_chat": item.latest_of_chat,
                 "sentiment": item.analysis["sentiment"]["label"], "intent": item.analysis["intent"]["label"]}
+
+    def _customer_key_for_write(self, customer: CustomerRef, now: str) -> str:
+        """The key to upsert: a phone customer first absorbs its @lid customer; a @lid key already merged
+        into a phone customer writes to that one."""
+        if customer.merge_from is not None:
+            customer_rows.merge_customer(self.db, source_key=customer.merge_from, target_key=customer.key,
+                                         target_kind=customer.kind, now=now)
+            return customer.key
+        if customer.kind == "lid":
+            return customer_rows.aliased_key(self.db, customer.key) or customer.key
+        return customer.key
 
     @staticmethod
     def _metric_increments(request: CaptureRequest, record: dict[str, Any],
@@ -256,7 +346,7 @@ class CapturePipeline:
         if request.direction == "in":
             increments += [(f"sentiment.{analysis['sentiment']['label']}", 1),
                            (f"intent.{analysis['intent']['label']}", 1)]
-        if record["new_customer"]:
+        if record["new_customer"] and record["customer_kind"] != "group":  # a group is not a new customer
             increments.append(("new_customers", 1))
         if record["response_time_s"] is not None:
             increments += [("response_time_sum", record["response_time_s"]), ("response_count", 1)]
@@ -265,8 +355,10 @@ class CapturePipeline:
     # -- after commit -----------------------------------------------------------------------------
 
     def _notify(self, record: dict[str, Any], analysis: dict[str, Any], now: str) -> None:
-        summary = {k: record[k] for k in ("id", "message_id", "conversation_id", "customer_id", "customer_phone",
-                                          "customer_name", "direction", "type", "sent_at", "language")}
+        # chat_id lets the extension's panel refresh the chat it shows.
+        summary = {k: record[k] for k in ("id", "message_id", "chat_id", "conversation_id", "customer_id",
+                                          "customer_phone", "customer_kind", "customer_name", "direction", "type",
+                                          "sent_at", "language")}
         summary["preview"] = record["content"][:200]
         self.bus.publish(events.MESSAGE_CAPTURED, summary, now)
         self.bus.publish(events.ANALYSIS_COMPLETED, {"message_id": record["id"], "conversation_id":
@@ -284,6 +376,19 @@ class CapturePipeline:
             analysis.pop("created_at", None)
         return {"id": stored["id"], "conversation_id": stored["conversation_id"],
                 "customer_id": stored["customer_id"], "duplicate": True, "analysis": analysis}
+
+
+def _mark_the_latest_inbound_of_each_chat(batch: list[_Pending]) -> None:
+    newest: dict[str, _Pending] = {}
+    for pending in batch:
+        if pending.request.direction != "in":
+            continue
+        current = newest.get(pending.request.chat_id)
+        if current is None or pending.sent >= current.sent:
+            newest[pending.request.chat_id] = pending
+        pending.latest_of_chat = False
+    for pending in newest.values():
+        pending.latest_of_chat = True
 
 
 def _seconds_between(start_iso: str, end_iso: str) -> float:

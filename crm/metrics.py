@@ -86,7 +86,8 @@ def dashboard(db: Database, clock: Clock, data_dir: Path) -> dict[str, Any]:
         "messages_today": today["messages"],
         "active_conversations": active_conversations(db, now),
         "new_customers_today": today["new_customers"],
-        "total_customers": int(db.scalar("SELECT COUNT(*) FROM customers") or 0),
+        # Neither a group's own pseudo-customer nor a merged @lid key (docs/decisions.md) is a customer.
+        "total_customers": int(db.scalar("SELECT COUNT(*) FROM customers WHERE kind IN ('phone', 'lid')") or 0),
         "avg_response_time_s": today["avg_response_time_s"],
         "conversion_rate": conversion_rate(db, now),
         "sentiment_distribution": today["sentiment"],

@@ -99,8 +99,9 @@ class SystemMonitor:
         if self._connection_alert_at is not None:
             self._connection_alert_at = None
             self._resolve("connection", "Extension connected again", "Messages are arriving from WhatsApp Web.")
+        # Not for the older messages of a chat in a batch (a history import would alert about the past).
         if (record is not None and self.settings.alert_on_negative and record.get("direction") == "in"
-                and record.get("sentiment") == "negative"):
+                and record.get("sentiment") == "negative" and record.get("latest_of_chat", True)):
             who = record.get("customer_name") or record.get("customer_phone")
             self._raise("negative_message", "Unhappy customer", f"{who}: {record.get('content', '')[:140]}",
                         message_id=record.get("id"), conversation_id=record.get("conversation_id"))

@@ -8,29 +8,31 @@ from typing import Any
 from crm.profiles import SHARED_FIELDS
 from storage.database import Database, Where, like_contains
 
-CUSTOMER_COLUMNS = ("id, phone, name, email, tags, custom_fields, status, language, first_contact_at, "
+CUSTOMER_COLUMNS = ("id, phone, kind, name, email, tags, custom_fields, status, language, first_contact_at, "
                     "last_contact_at, messages_in, messages_out, created_at, updated_at, change_seq")
 
 
 def customer_from_row(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
+    row["key"] = row["phone"]  # E.164, or the JID of a lid or group customer (row["kind"] says which)
     row["tags"] = json.loads(row["tags"] or "[]")
     row["custom_fields"] = json.loads(row["custom_fields"] or "{}")
     return row
 
 
 def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, language: str | None,
-                               direction: str, sent_at: str, now: str) -> tuple[int, bool]:
+                               direction: str, sent_at: str, now: str, kind: str = "phone") -> tuple[int, bool]:
     """Create or touch the customer of a captured message in one statement. Returns (customer id, created).
 
-    The WhatsApp display name fills an empty name only: a name the user typed is never replaced. A
-    customer is new when this message is its first one.
+    phone is the customer's key (E.164, or the JID of a lid or group customer; kind says which, and is set
+    only when the row is created). The WhatsApp display name fills an empty name only: a name the user
+    typed is never replaced. A customer is new when this message is its first one.
     """
     inbound, outbound = (1, 0) if direction == "in" else (0, 1)
     row = db.execute(
-        "INSERT INTO customers (phone, name, language, first_contact_at, last_contact_at, messages_in, "
-        "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :name, :lang, :sent, :sent, :i, :o, "
-        ":now, :now, :seq) ON CONFLICT (phone) DO UPDATE SET "
+        "INSERT INTO customers (phone, kind, name, language, first_contact_at, last_contact_at, messages_in, "
+        "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :kind, :name, :lang, :sent, :sent, :i, "
+        ":o, :now, :now, :seq) ON CONFLICT (phone) DO UPDATE SET "
         "name = COALESCE(customers.name, excluded.name), language = COALESCE(excluded.language, customers.language), "
         "first_contact_at = CASE WHEN customers.first_contact_at IS NULL OR excluded.first_contact_at < "
         "customers.first_contact_at THEN excluded.first_contact_at ELSE customers.first_contact_at END, "
@@ -40,9 +42,86 @@ def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, la
         "messages_out = customers.messages_out + excluded.messages_out, "
         "updated_at = excluded.updated_at, change_seq = excluded.change_seq "
         "RETURNING id, messages_in + messages_out AS total",
-        {"phone": phone, "name": name, "lang": language if direction == "in" else None, "sent": sent_at,
+        {"phone": phone, "kind": kind, "name": name, "lang": language if direction == "in" else None, "sent": sent_at,
          "i": inbound, "o": outbound, "now": now, "seq": db.next_sequence()}).fetchone()
     return int(row["id"]), int(row["total"]) == 1
+
+
+def ensure_customer(db: Database, *, key: str, kind: str, name: str | None, now: str) -> int:
+    """The id of the customer with this key, created without messages when missing (a group's own
+    pseudo-customer on a received message); a name fills an empty one."""
+    row = db.one("SELECT id, name FROM customers WHERE phone = :k", {"k": key})
+    if row is None:
+        return db.insert("INSERT INTO customers (phone, kind, name, created_at, updated_at, change_seq) VALUES "
+                         "(:k, :kind, :name, :now, :now, :seq)",
+                         {"k": key, "kind": kind, "name": name, "now": now, "seq": db.next_sequence()})
+    if row["name"] is None and name:
+        db.execute("UPDATE customers SET name = :name, updated_at = :now, change_seq = :seq WHERE id = :id",
+                   {"name": name, "now": now, "seq": db.next_sequence(), "id": row["id"]})
+    return int(row["id"])
+
+
+def aliased_key(db: Database, key: str) -> str | None:
+    """The key of the customer a merged-away key (a @lid JID) now points to, or None."""
+    return db.scalar("SELECT t.phone FROM customers s JOIN customers t ON t.id = s.merged_into "
+                     "WHERE s.phone = :k AND s.kind = 'merged'", {"k": key})
+
+
+def merge_customer(db: Database, *, source_key: str, target_key: str, target_kind: str, now: str) -> bool:
+    """Fold the live customer keyed source_key (a @lid JID) into the one keyed target_key (its phone),
+    inside the caller's transaction. Returns False when there was nothing to merge.
+
+    Messages and conversations move, counters add up, first/last contact widen, and the target keeps its
+    own name, email, tags and status, taking the source's only where it has none; the source row stays
+    behind as kind 'merged' pointing at the target. When the target does not exist yet the source is
+    simply re-keyed (its history makes the phone customer not new) and the caller records the @lid key
+    with remember_merged_key.
+    """
+    source = db.one("SELECT id, name, email, language, tags, status, first_contact_at, last_contact_at, "
+                    "messages_in, messages_out FROM customers WHERE phone = :k AND kind <> 'merged'",
+                    {"k": source_key})
+    if source is None:
+        return False
+    target_id = db.scalar("SELECT id FROM customers WHERE phone = :k", {"k": target_key})
+    seq = db.next_sequence()
+    if target_id is None:
+        db.execute("UPDATE customers SET phone = :t, kind = :kind, updated_at = :now, change_seq = :seq "
+                   "WHERE id = :id", {"t": target_key, "kind": target_kind, "now": now, "seq": seq,
+                                      "id": source["id"]})
+        return True
+    params = {"s": source["id"], "t": target_id, "now": now, "seq": seq}
+    for table in ("messages", "conversations"):
+        db.execute(f"UPDATE {table} SET customer_id = :t, updated_at = :now, change_seq = :seq "
+                   "WHERE customer_id = :s", params)
+    db.execute(
+        "UPDATE customers SET messages_in = messages_in + :mi, messages_out = messages_out + :mo, "
+        "first_contact_at = CASE WHEN first_contact_at IS NULL OR :first < first_contact_at THEN :first "
+        "ELSE first_contact_at END, "
+        "last_contact_at = CASE WHEN last_contact_at IS NULL OR :last > last_contact_at THEN :last "
+        "ELSE last_contact_at END, "
+        "name = COALESCE(name, :name), email = COALESCE(email, :email), language = COALESCE(language, :lang), "
+        "tags = CASE WHEN tags = '[]' THEN :tags ELSE tags END, "
+        "status = CASE WHEN status = 'lead' THEN :status ELSE status END, "
+        "updated_at = :now, change_seq = :seq WHERE id = :t",
+        {**params, "mi": source["messages_in"], "mo": source["messages_out"], "first": source["first_contact_at"],
+         "last": source["last_contact_at"], "name": source["name"], "email": source["email"],
+         "lang": source["language"], "tags": source["tags"], "status": source["status"]})
+    db.execute("UPDATE customers SET kind = 'merged', merged_into = :t, messages_in = 0, messages_out = 0, "
+               "updated_at = :now, change_seq = :seq WHERE id = :s", params)
+    return True
+
+
+def remember_merged_key(db: Database, key: str, customer_id: int, now: str) -> None:
+    """Make key (a @lid JID) lead to this customer from now on: a 'merged' row holding the key.
+
+    One statement, and a no-op when the key already leads there (the usual case on every capture of a
+    @lid chat that carries its phone). The key is never a live customer here: merge_customer ran first.
+    """
+    db.execute("INSERT INTO customers (phone, kind, merged_into, created_at, updated_at, change_seq) VALUES "
+               "(:k, 'merged', :c, :now, :now, :seq) ON CONFLICT (phone) DO UPDATE SET merged_into = "
+               "excluded.merged_into, updated_at = excluded.updated_at, change_seq = excluded.change_seq "
+               "WHERE customers.merged_into IS NULL OR customers.merged_into <> excluded.merged_into",
+               {"k": key, "c": customer_id, "now": now, "seq": db.next_sequence()})
 
 
 def upsert_conversation_on_message(db: Database, *, chat_id: str, customer_id: int, direction: str,
@@ -78,16 +157,31 @@ def upsert_conversation_on_message(db: Database, *, chat_id: str, customer_id: i
 
 
 def get_customer_by_phone(db: Database, phone: str) -> dict[str, Any] | None:
-    row = db.one(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone = :p", {"p": phone})
+    """The customer with this key (E.164 or JID), following the alias of a merged @lid key."""
+    columns = f"{CUSTOMER_COLUMNS}, merged_into"
+    row = db.one(f"SELECT {columns} FROM customers WHERE phone = :p", {"p": phone})
+    if row is not None and row["kind"] == "merged":
+        row = db.one(f"SELECT {columns} FROM customers WHERE id = :id", {"id": row["merged_into"]})
+    if row is None:
+        return None
+    row.pop("merged_into")
+    return customer_from_row(row)
+
+
+def get_customer(db: Database, customer_id: int) -> dict[str, Any] | None:
+    row = db.one(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = :id", {"id": customer_id})
     return customer_from_row(row) if row else None
 
 
 def list_customers(db: Database, *, search: str | None, status: str | None, limit: int,
-                   offset: int) -> tuple[list[dict[str, Any]], int]:
+                   offset: int, kind: str | None = None) -> tuple[list[dict[str, Any]], int]:
     where = (Where(limit=limit, offset=offset)
              .add("(name LIKE :q ESCAPE '\\' OR phone LIKE :q ESCAPE '\\' OR email LIKE :q ESCAPE '\\')",
                   q=like_contains(search) if search else None)
-             .add("status = :status", status=status))
+             .add("status = :status", status=status)
+             .add("kind = :kind", kind=kind))
+    if not kind:
+        where.clauses.append("kind <> 'merged'")  # a merged @lid key is a pointer, not a customer
     clause, params = where.sql, where.params
     total = int(db.scalar(f"SELECT COUNT(*) FROM customers WHERE {clause}", params) or 0)
     rows = db.all(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {clause} "

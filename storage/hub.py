@@ -17,7 +17,14 @@ import orjson
 
 from crm.profiles import SHARED_FIELDS, merge
 from storage.database import Database
-from storage.sync_state import decode_profile, insert_profile, observe_hlc, record_conflicts, write_profile_changes
+from storage.sync_state import (
+    decode_profile,
+    insert_profile,
+    is_phone_key,
+    observe_hlc,
+    record_conflicts,
+    write_profile_changes,
+)
 
 TOKEN_PREFIX = "crmhub_"  # noqa: S105 - a prefix, not a password
 
@@ -102,7 +109,10 @@ def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: in
 
 def merge_pushed_profiles(db: Database, customers: list[dict[str, Any]], now: str) -> None:
     """Fold agents' customer rows into the shared profiles; the hub keeps what lost in sync_conflicts."""
-    pushed = {row["phone"]: row for row in customers if isinstance(row.get("phone"), str)}
+    # Shared profiles are per phone: a @lid or group customer (keyed by its JID) stays on its agent, since a
+    # merge there (docs/decisions.md "Customer keys") would leave the hub a profile nobody can retire.
+    pushed = {row["phone"]: row for row in customers
+              if isinstance(row.get("phone"), str) and is_phone_key(row["phone"])}
     if not pushed:
         return
     params = {f"p{i}": phone for i, phone in enumerate(pushed)}

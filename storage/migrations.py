@@ -128,12 +128,28 @@ def _v4_extensions(db: Database) -> None:
     """)
 
 
+def _v5_customer_kinds(db: Database) -> None:
+    # Customers WhatsApp does not give a phone for (docs/decisions.md "Customer keys for @lid chats and
+    # groups"): customers.phone stays the one unique key and holds the JID for them; kind says which
+    # ('phone', 'lid', 'group', or 'merged'). A @lid customer merged into its phone's customer stays as a
+    # 'merged' row pointing at it (merged_into): later captures and reads by the @lid key follow it, and
+    # team sync, which has no deletes, sees an update rather than a row that silently disappears.
+    db.executescript("""
+    ALTER TABLE customers ADD COLUMN kind TEXT NOT NULL DEFAULT 'phone';
+    ALTER TABLE customers ADD COLUMN merged_into BIGINT REFERENCES customers(id);
+    UPDATE customers SET kind = CASE WHEN phone LIKE '%@g.us' THEN 'group' WHEN phone LIKE '%@lid' THEN 'lid'
+        ELSE 'phone' END WHERE phone NOT LIKE '+%'
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
      _v2_active_conversations_index),
     (3, "team hub sync: sync_state, sync_conflicts, customers.field_hlc, hub_agents, hub_rows", _v3_sync),
     (4, "paired browser extensions: extensions (hashed tokens bound to an origin)", _v4_extensions),
+    (5, "customers.kind (phone, lid, group, merged) and customers.merged_into for merged @lid keys",
+     _v5_customer_kinds),
 ]
 
 
@@ -149,18 +165,23 @@ def current_version(db: Database) -> int:
 
 
 def migrate(db: Database, now_iso: str) -> int:
-    """Apply every migration newer than the database; return the resulting version."""
+    """Apply every migration not yet recorded in the database; return the resulting version.
+
+    By the recorded set rather than the highest number: two branches may add migrations 4 and 5 in
+    parallel, and a database that already has 5 must still receive 4 when they meet.
+    """
     version = current_version(db)
-    latest = MIGRATIONS[-1][0]
+    latest = max(number for number, _, _ in MIGRATIONS)
     if version > latest:
         raise RuntimeError(f"database schema version {version} is newer than this program ({latest})")
+    applied = {int(row["version"]) for row in db.all("SELECT version FROM schema_version")}
     for number, description, step in MIGRATIONS:
-        if number <= version:
+        if number in applied:
             continue
         with db.transaction():
             step(db)
             db.execute("INSERT INTO schema_version (version, description, applied_at) VALUES (:v, :d, :t)",
                        {"v": number, "d": description, "t": now_iso})
         log.info("database migrated to version %d (%s)", number, description)
-        version = number
+        version = max(version, number)
     return version

@@ -168,6 +168,7 @@ def apply_hub_profiles(db: Database, items: list[dict[str, Any]], next_cursor: t
     Returns how many local customers changed. The local side keeps what it lost in sync_conflicts.
     """
     changed = 0
+    items = [item for item in items if is_phone_key(item["phone"])]  # shared profiles are per phone (E.164)
     with db.transaction():
         phones = [item["phone"] for item in items]
         params = {f"p{i}": phone for i, phone in enumerate(phones)}
@@ -193,6 +194,11 @@ def apply_hub_profiles(db: Database, items: list[dict[str, Any]], next_cursor: t
         db.execute("UPDATE sync_state SET pull_seq = :s, pull_id = :i WHERE id = 1",
                    {"s": next_cursor[0], "i": next_cursor[1]})
     return changed
+
+
+def is_phone_key(key: str) -> bool:
+    """An E.164 customer key; the others are JIDs of @lid and group customers, kept local to each agent."""
+    return key.startswith("+")
 
 
 def list_conflicts(db: Database, limit: int) -> list[dict[str, Any]]:

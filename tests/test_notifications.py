@@ -19,6 +19,7 @@ from tray.notifications import (
     NotificationPolicy,
     NotificationSettings,
     Notifier,
+    StallWatch,
     describe,
     in_quiet_hours,
     plyer_show,
@@ -90,6 +91,78 @@ def test_settings_read_declared_config_keys_else_defaults():
     assert NotificationSettings.from_config(Config()) == NotificationSettings()
     config = Config({"notifications.burst_max": 5, "notifications.muted": ["alert.resolved"]})
     assert NotificationSettings.from_config(config) == NotificationSettings(burst_max=5, muted=("alert.resolved",))
+
+
+def pairing_requested(code: str = "482913", name: str = "Test Chromium") -> dict:
+    return {"type": "pairing.requested", "id": 7, "ts": "", "data": {
+        "pairing_id": "p1", "name": name, "browser": "chromium", "code": code, "expires_at": "2026-12-07T03:00:00Z",
+        "origin": "chrome-extension://" + "a" * 32}}
+
+
+def stalled(extension_id: str = "e1") -> dict:
+    return {"type": "capture.stalled", "data": {"extension_id": extension_id, "name": "Chromium on Linux",
+                                                "reason": "no message rows", "selectors_version": "2026.12-1"}}
+
+
+def test_pairing_and_stalled_capture_notes():
+    note = describe(pairing_requested())
+    assert note.title == "Pairing code 482 913 — Test Chromium wants to connect"
+    assert "options page" in note.message and note.kind == "pairing.requested"
+    stall = describe(stalled())
+    assert stall.title == "Capture stalled: WhatsApp Web changed"
+    assert "Chromium on Linux" in stall.message and "no message rows" in stall.message
+    assert describe({"type": "capture.resumed", "data": {"extension_id": "e1"}}) is None
+    assert describe({"type": "pairing.completed", "data": {}}) is None
+
+
+def test_a_pairing_code_shows_even_when_muted_quiet_disabled_or_past_the_burst_cap():
+    code = describe(pairing_requested())
+    for settings in (NotificationSettings(muted=("pairing.requested",)), NotificationSettings(enabled=False),
+                     NotificationSettings(quiet_hours="00:00-23:59")):
+        assert NotificationPolicy(settings).offer(code, 0.0, NOON) == [code]
+    policy = NotificationPolicy(NotificationSettings(burst_max=2, burst_window_s=60))
+    assert len(policy.offer(Note("a", "", "alert.raised"), 0.0, NOON)) == 1
+    assert policy.offer(Note("b", "", "alert.raised"), 1.0, NOON) == []  # held: the cap is reached
+    assert policy.offer(code, 2.0, NOON) == [code]
+    assert [n.title for n in policy.due(60.0)] == ["b"]  # and the code did not count against the window
+
+
+def test_capture_stalled_notifies_once_per_stall():
+    watch = StallWatch()
+    resumed = {"type": "capture.resumed", "data": {"extension_id": "e1"}}
+    assert [watch.admit(e) for e in (stalled(), stalled(), stalled("e2"), stalled())] == [True, False, True, False]
+    assert watch.admit(resumed) and watch.stalled == {"e2"}
+    assert watch.admit(stalled()) and not watch.admit(stalled())
+    assert watch.admit({"type": "alert.raised", "data": {}})
+    watch.keep_only({"e2"})  # the health says only e2 is stalled now: e1's next stall is news again
+    assert watch.stalled == {"e2"} and watch.admit(stalled("e1"))
+
+    shown: list = []
+    notifier = Notifier(NotificationSettings(), "", show=lambda *args: shown.append(args[0]))
+    notifier.start()
+    try:
+        for event in (stalled(), stalled(), stalled(), resumed, stalled()):
+            notifier.handle_event(event)
+        wait_until(lambda: len(shown) == 2, message="two notifications")
+        assert shown == ["Capture stalled: WhatsApp Web changed"] * 2
+    finally:
+        notifier.stop()
+    assert len(shown) == 2
+
+
+def test_the_tray_offers_connect_until_an_extension_is_paired():
+    from tray.status import Status, StatusBoard, paired_from_list, stalled_from_health
+
+    board = StatusBoard()
+    assert board.status.needs_extension  # unknown: offered
+    assert board.apply_health({"extensions": {"paired": 0, "stalled": 0}}).needs_extension
+    assert not board.apply_health({"extensions": {"paired": 1}}).needs_extension
+    assert not board.apply_health({"capture": {}}).needs_extension  # a health without the part keeps the count
+    assert paired_from_list({"items": [{"state": "active"}, {"state": "revoked"}]}) == 1
+    assert stalled_from_health({"extensions": {"paired": 1, "stalled": [{"id": 4, "name": "x"}]}}) == {"4"}
+    assert stalled_from_health({"capture": {}}) is None
+    degraded = Status(service_up=True, degraded_parts=("extensions",))
+    assert degraded.tooltip() == "CRM Agent: WhatsApp Web capture stalled"
 
 
 # -- the real path ------------------------------------------------------------------------------------

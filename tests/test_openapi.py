@@ -48,7 +48,8 @@ def test_served_document_is_openapi_31(service):
     capture = document["paths"]["/api/messages/capture"]["post"]
     schema_ref = capture["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
-    assert set(schema["required"]) >= {"message_id", "chat_id", "phone", "content", "direction", "timestamp"}
+    assert set(schema["required"]) >= {"message_id", "chat_id", "content", "direction", "timestamp"}
+    assert "phone" not in schema["required"]  # optional when chat_id is a JID (docs/extension-protocol.md)
     assert "401" in capture["responses"] and "422" in capture["responses"]
     assert "401" not in document["paths"]["/api/health"]["get"]["responses"]
 

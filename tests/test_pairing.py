@@ -17,7 +17,7 @@ import websocket
 from tests.helpers import ROOT, message, start_service, wait_until
 
 EVIL = "https://evil.example"
-WHATSAPP = "https://web.whatsapp.com"  # allowed by security.web_origins, still a web page: it cannot pair
+WHATSAPP = "https://web.whatsapp.com"  # allowed below through security.web_origins, still a web page: it cannot pair
 CLIENT = {"name": "Chromium on Linux", "browser": "chromium", "version": "0.1.0"}
 
 
@@ -88,7 +88,7 @@ def next_event(ws, skip=("metrics.updated",)) -> dict:
 def service(tmp_path_factory):
     """This module pairs often: more starts a minute than the default 10 (the limit has its own tests)."""
     running = start_service(tmp_path_factory.mktemp("pairing"),
-                            config={"security": {"pairing_starts_per_min": 1000}})
+                            config={"security": {"pairing_starts_per_min": 1000, "web_origins": [WHATSAPP]}})
     yield running
     running.stop()
 
@@ -261,11 +261,17 @@ def test_the_token_works_only_with_its_bound_origin(service, paired):
     token, origin = paired
     other_paired = new_origin()
     pair(service, other_paired)
-    for other in (other_paired, WHATSAPP, None, f"http://127.0.0.1:{service.port}"):
+    for other in (other_paired, WHATSAPP, f"http://127.0.0.1:{service.port}"):
         r = as_extension(service, "GET", "/api/extension/me", token, other)
         assert r.status_code == 403, other
         assert r.json()["error"]["code"] == "origin_mismatch", other
+    for other in (other_paired, WHATSAPP, None):
+        r = as_extension(service, "POST", "/api/extension/status", token, other, json={"state": "ok"})
+        assert r.status_code == 403, other
+        assert r.json()["error"]["code"] == "origin_mismatch", other
     assert as_extension(service, "GET", "/api/extension/me", token, origin).status_code == 200
+    # Browsers send no Origin on an extension background's GET: a read without one is accepted.
+    assert as_extension(service, "GET", "/api/extension/me", token, None).status_code == 200
 
 
 def test_extension_endpoints_refuse_other_tokens(service):
@@ -291,6 +297,13 @@ def test_token_is_stored_only_as_its_hash(service):
     assert origin.encode() in stored  # the row is there (in the database or its WAL)...
     assert token.encode() not in stored  # ...without the token
     assert hashlib.sha256(token.encode()).hexdigest().encode() in stored
+    # Nor in the log, and neither is a pairing code.
+    pairing_id = start(service, new_origin()).json()["pairing_id"]
+    code = pending_code(service, pairing_id)
+    service.request("DELETE", f"/api/pairing/{pairing_id}")
+    log_text = (service.data_dir / "logs" / "agent.log").read_text()
+    assert "pairing requested by" in log_text
+    assert token not in log_text and f" {code}" not in log_text
 
 
 # -- revocation ---------------------------------------------------------------------------------------------
@@ -389,6 +402,15 @@ def test_a_wrong_first_message_closes_with_4401(service, first):
         ws.send(first if isinstance(first, str) else json.dumps(first))
         code, _ = close_frame(ws)
         assert code == 4401
+    finally:
+        ws.close()
+
+
+def test_a_socket_that_never_authenticates_is_closed_after_10_seconds(service):
+    ws = ws_connect(service)
+    try:
+        ws.settimeout(20)
+        assert close_frame(ws) == (4401, "authentication timeout")
     finally:
         ws.close()
 
@@ -619,9 +641,67 @@ def test_restoring_an_older_backup_keeps_later_revocations_and_pairings(fresh_se
     later = pair(svc, later_origin)
     restored = svc.post("/api/system/restore", json={"name": backup.json()["name"]})
     assert restored.status_code == 200, restored.text
-    # The backup knew the first extension as active and never heard of the later one.
-    r = as_extension(svc, "GET", "/api/extension/me", first, first_origin)
-    assert r.status_code == 401 and r.json()["error"]["code"] == "extension_revoked"
-    assert as_extension(svc, "GET", "/api/extension/me", later, later_origin).status_code == 200
-    states = {e["origin"]: e["state"] for e in svc.get("/api/extensions").json()["items"]}
-    assert states == {first_origin: "revoked", later_origin: "active"}
+    # The backup knew the first extension as active and never heard of the later one; after a restart the
+    # service knows only what the restored database says.
+    svc.stop()
+    svc = start_service(svc.data_dir)
+    try:
+        r = as_extension(svc, "GET", "/api/extension/me", first, first_origin)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "extension_revoked"
+        assert as_extension(svc, "GET", "/api/extension/me", later, later_origin).status_code == 200
+        states = {e["origin"]: e["state"] for e in svc.get("/api/extensions").json()["items"]}
+        assert states == {first_origin: "revoked", later_origin: "active"}
+    finally:
+        svc.stop()
+
+
+def test_admin_routes_refuse_an_extension_even_if_marked_for_extensions(tmp_path):
+    from api.auth import TokenService
+    from api.errors import ApiError
+    from api.plugins import ApiPlugin
+    from api.ratelimit import RateLimiter
+    from core.clock import FakeClock, iso
+    from crm.extensions import ExtensionRegistry
+    from storage.database import Database, sqlite_url
+    from storage.migrations import migrate
+
+    clock = FakeClock()
+    db = Database(sqlite_url(tmp_path / "crm.db"))
+    try:
+        migrate(db, iso(clock.now()))
+        registry = ExtensionRegistry(db, clock, lambda kind, data: None)
+        registry.load()
+        plugin = ApiPlugin(TokenService("s" * 64, 600, "local-token", clock), RateLimiter(clock, 100, 100),
+                           extensions=registry)
+        origin = new_origin()
+        token, extension = registry.pair("Chromium", "chromium", origin)
+        environ = {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_ORIGIN": origin}
+        principal = plugin._authenticate(dict(environ), "user", False, True)
+        assert (principal.role, principal.kind, principal.extension_id, principal.origin) == \
+            ("extension", "extension", extension.id, origin)
+        assert principal.is_admin is False
+        with pytest.raises(ApiError) as caught:
+            plugin._authenticate(dict(environ), "admin", False, True)
+        assert caught.value.status == 403 and caught.value.code == "forbidden"
+    finally:
+        db.close()
+
+
+def test_last_seen_is_written_at_most_once_a_minute(pairings):
+    book, clock, _ = pairings
+    registry = book.registry
+    token, extension = registry.pair("Chromium", "chromium", new_origin())
+
+    def stored() -> str | None:
+        return registry.db.scalar("SELECT last_seen_at FROM extensions WHERE id = :id", {"id": extension.id})
+
+    registry.seen(registry.for_token(token))
+    first = stored()
+    assert first is not None
+    clock.advance(59)
+    registry.seen(extension)
+    assert stored() == first  # remembered in memory only
+    assert extension.last_seen_at > first
+    clock.advance(1)
+    registry.seen(extension)
+    assert stored() == extension.last_seen_at > first

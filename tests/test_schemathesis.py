@@ -20,7 +20,9 @@ def test_no_server_errors_for_generated_requests(service):
          "--checks", "not_a_server_error", "--phases", "examples,coverage,fuzzing", "--max-examples", "30",
          "--generation-deterministic", "--request-timeout", "20",
          # A hub's agent endpoints take a hub agent token, not a user's: tests/test_sync.py fuzzes them on a hub.
-         "--exclude-path-regex", "^/api/sync/(push|profiles)$"],
+         # Pairing needs a browser extension's Origin, /api/extension/* a paired extension's token and Origin:
+         # the local token meets only 403 there (tests/test_pairing.py covers them).
+         "--exclude-path-regex", "^/api/(sync/(push|profiles)|pair/(start|complete)|extension/.+)$"],
         capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]

@@ -21,9 +21,17 @@ EVIL = "https://evil.example"
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
     running = start_service(tmp_path_factory.mktemp("secured"),
-                            config={"security": {"extension_origins": [EXTENSION]}})
+                            config={"security": {"extension_origins": [EXTENSION], "web_origins": [WHATSAPP]}})
     yield running
     running.stop()
+
+
+def test_whatsapp_web_itself_is_refused_by_default(service):
+    # The content script never calls the agent (its requests go through the extension's background), so by
+    # default no web page, WhatsApp Web included, is a CORS origin of the agent.
+    r = service.get("/api/health", headers={"Origin": WHATSAPP})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_origin"
+    assert "Access-Control-Allow-Origin" not in r.headers
 
 
 def _secret(svc) -> str:

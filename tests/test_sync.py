@@ -326,6 +326,43 @@ def test_a_batch_too_big_for_the_hub_is_split(postgres, tmp_path):
         hub_service.stop()
 
 
+def test_lid_and_group_customers_and_a_merge_sync_without_ghosts(postgres, tmp_path):
+    """@lid and group customers reach the hub's rows but not its shared (per phone) profiles; a @lid merged
+    into its phone's customer leaves a 'merged' row, so agent and hub still hold exactly the same rows."""
+    from tests.helpers import message
+
+    hub_service, url = start_hub(postgres, tmp_path / "hub")
+    data_a, data_b = tmp_path / "a", tmp_path / "b"
+    a = start_agent(data_a, add_agent(url, "a"), hub_service.url)
+    b = start_agent(data_b, add_agent(url, "b"), hub_service.url)
+    lid, group, number = "123456789012345@lid", "120363000000000001@g.us", "+5511987650001"
+    try:
+        bodies = [message(chat_id="5511987650001@c.us", phone=None, name="Ana"),
+                  message(chat_id=lid, phone=None, name="Ana (oculta)"),
+                  message(chat_id=group, phone=None, direction="out", chat_name="Clientes"),
+                  message(chat_id=group, phone=None, participant="987654321098765@lid", chat_name="Clientes")]
+        for body in bodies:
+            assert a.post("/api/messages/capture", json=body).status_code == 201
+        wait_synced({"a": (a, data_a), "b": (b, data_b)}, postgres, url)
+        merged = message(chat_id=lid, phone=number)  # the phone arrives: the @lid customer folds into Ana's
+        assert a.post("/api/messages/capture", json=merged).status_code == 201
+        assert a.get(f"/api/customers/{number}").json()["message_counts"]["total"] == 3
+        wait_synced({"a": (a, data_a), "b": (b, data_b)}, postgres, url)
+        shared = {row[0] for row in hub_query(postgres, url, "SELECT phone FROM customers")}
+        assert shared == {number}
+        pushed = {row[0] for row in hub_query(postgres, url, "SELECT r.data->>'kind' FROM hub_rows r "
+                                                             "WHERE r.table_name = 'customers'")}
+        assert pushed == {"phone", "lid", "group", "merged"}
+        wait_until(lambda: b.get(f"/api/customers/{number}").status_code == 200, timeout=30,
+                   message="the phone profile on b")
+        assert [c["key"] for c in b.get("/api/customers").json()["items"]] == [number]
+        assert sync_health(a)["last_error"] is None
+    finally:
+        a.stop()
+        b.stop()
+        hub_service.stop()
+
+
 def test_generated_pushes_never_get_a_server_error_from_the_hub(hub, postgres):
     """schemathesis against the hub's agent endpoints, with an agent token (the agent suite excludes them)."""
     import shutil

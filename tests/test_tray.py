@@ -369,29 +369,38 @@ import pystray
 from tray.icon import MenuActions, build_menu
 calls = []
 state = {"paused": False, "autostart": True}
-actions = MenuActions(*(lambda name=n: calls.append(name) for n in
-    ("dashboard", "settings", "logs", "capture", "restart", "backup", "autostart")),
+state["unpaired"] = True
+clicks = {n: (lambda name=n: calls.append(name)) for n in
+          ("dashboard", "settings", "logs", "connect", "capture", "restart", "backup", "autostart")}
+actions = MenuActions(open_dashboard=clicks["dashboard"], open_settings=clicks["settings"], open_logs=clicks["logs"],
+    open_connect=clicks["connect"], needs_extension=lambda: state["unpaired"], toggle_capture=clicks["capture"],
+    restart_service=clicks["restart"], backup_now=clicks["backup"], toggle_autostart=clicks["autostart"],
     autostart_enabled=lambda: state["autostart"], capture_paused=lambda: state["paused"],
     quit=lambda: calls.append("quit"))
 menu = build_menu(pystray, actions)
 items = [i for i in menu.items if i is not pystray.Menu.SEPARATOR]
-print([i.text for i in items])
+print([i.text for i in items if i.visible])
 print([i.text for i in items if i.default], [i.text for i in items if i.checked])
 state["paused"] = True
-print(items[3].text)
+print(items[4].text)
 for i in items:
     i(None)
 print(calls)
+state["unpaired"] = False  # a browser extension is paired: the item goes away
+print([i.text for i in items if i.visible])
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
                          env={k: v for k, v in os.environ.items() if k != "DISPLAY"})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == str(["Open dashboard", "Settings", "Logs", "Pause capture", "Restart service", "Backup now",
-                            "Start on login", "Quit"])
+    shown = ["Open dashboard", "Settings", "Logs", "Connect WhatsApp Web…", "Pause capture", "Restart service",
+             "Backup now", "Start on login", "Quit"]
+    assert lines[0] == str(shown)
     assert lines[1] == str(["Open dashboard"]) + " " + str(["Start on login"])
     assert lines[2] == "Resume capture"
-    assert lines[3] == str(["dashboard", "settings", "logs", "capture", "restart", "backup", "autostart", "quit"])
+    assert lines[3] == str(["dashboard", "settings", "logs", "connect", "capture", "restart", "backup", "autostart",
+                            "quit"])
+    assert lines[4] == str([text.replace("Pause", "Resume") for text in shown if text != "Connect WhatsApp Web…"])
 
 
 def test_the_tray_never_imports_gevent_bottle_or_storage():
@@ -494,3 +503,43 @@ def test_without_a_display_it_says_so_and_runs_the_service_headless(tmp_path: Pa
         proc.terminate()
         assert proc.wait(15) == 0
         proc.stdout.close()
+
+
+def test_pairing_a_stalled_capture_and_open_dashboard_reach_the_desktop(desktop: Desktop, tray_factory):
+    from core.pairing import group_code
+    from tests.pairing_helpers import as_extension, code_of, complete_pairing, start_pairing
+
+    tray = tray_factory("pairing")
+    url = wait_for(tray.healthy_service, timeout=30, message="the supervised service")["url"]
+    token = (tray.data_dir / "local_token").read_text().strip()
+    wait_for(lambda: requests.get(url + "/api/health", timeout=5).json()["websocket"]["clients"] >= 1, timeout=20,
+             message="the tray's event stream")
+    before = len(desktop.notifications())
+
+    pairing_id = start_pairing(url)
+    code = code_of(url, token, pairing_id)
+    shown = wait_for(lambda: [n for n in desktop.notifications()[before:] if n["summary"].startswith("Pairing code")],
+                     timeout=15, message="the pairing code notification")
+    assert shown[0]["summary"] == f"Pairing code {group_code(code)} — Test Chromium wants to connect"
+    assert shown[0]["app"] == "CRM Agent"
+    wait_for(lambda: "opening the connect window" in tray.log(), message="the Connect window launched")
+    assert f"ui connect --data-dir {tray.data_dir}" in tray.log()
+    wait_for(lambda: _visible_windows(desktop, "^Connect WhatsApp Web$"), timeout=60,
+             message="the Connect window to be mapped")
+
+    headers = as_extension(complete_pairing(url, pairing_id, code)["token"])
+    report = {"selectors_version": "2026.12-1", "state": "stalled", "reason": "no message rows", "rows_seen": 0,
+              "queued": 0, "paused": False}
+    for state in ("stalled", "stalled", "stalled", "ok", "stalled"):
+        r = requests.post(url + "/api/extension/status", json={**report, "state": state}, headers=headers, timeout=5)
+        assert r.status_code == 200, r.text
+    stalls = wait_for(lambda: len([n for n in desktop.notifications()[before:]
+                                   if n["summary"] == "Capture stalled: WhatsApp Web changed"]) == 2 or None,
+                      timeout=15, message="one notification per stall")
+    assert stalls
+    time.sleep(0.5)  # a third would be a repeat of the same stall: there must be none
+    assert len([n for n in desktop.notifications()[before:] if n["summary"].startswith("Capture stalled")]) == 2
+
+    r = requests.post(url + "/api/extension/open-dashboard", headers=headers, timeout=5)
+    assert r.status_code == 202, r.text
+    wait_for(lambda: "opening the dashboard window" in tray.log(), message="the dashboard launched for the extension")

@@ -23,17 +23,20 @@ from typing import Any
 from core.children import agent_command, child_env
 from core.event_stream import EventStream
 from core.instance import OPEN_DASHBOARD, QUIT, RESTART_SERVICE, InstanceLock, hand_over
+from core.pairing import expiry_epoch
 from core.paths import DataDir, resolve_data_dir
 from core.service_client import ServiceClient, ServiceUnavailable
 from tray import autostart
 from tray.icon import MenuActions, asset_path
 from tray.notifications import ConnectionWatch, NotificationSettings, Notifier
-from tray.status import StatusBoard
+from tray.status import StatusBoard, paired_from_health, paired_from_list, stalled_from_health
 from tray.supervisor import ServiceSupervisor
 
 log = logging.getLogger("tray")
 
-REFRESH_ON = ("alert.raised", "alert.resolved", "ai.state", "events.lost", "sync.status")
+REFRESH_ON = ("alert.raised", "alert.resolved", "ai.state", "events.lost", "sync.status", "capture.stalled",
+              "capture.resumed", "pairing.completed", "extension.revoked")
+UI_WINDOWS = ("dashboard", "settings", "logs", "connect")  # what ui.open_requested may name (it becomes argv)
 
 
 def display_available() -> bool:
@@ -198,11 +201,42 @@ class DesktopApp:
         if event.get("type") in REFRESH_ON:
             self._refresh_health()
         self.notifier.handle_event(event)
+        self._open_window_for(event)
+
+    def _open_window_for(self, event: dict[str, Any]) -> None:
+        """A browser asking to pair: the Connect window shows its code. The extension's "open dashboard":
+        the window it names."""
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        if event.get("type") == "pairing.requested":
+            expires = expiry_epoch(data.get("expires_at"))
+            if expires is None or expires > time.time():  # not for a stale one replayed after a reconnect
+                self.open_ui("connect")
+        elif event.get("type") == "ui.open_requested":
+            window = data.get("window") or "dashboard"
+            if window in UI_WINDOWS:
+                self.open_ui(window)
+            else:
+                log.warning("ignored a request to open an unknown window: %r", window)
 
     def _refresh_health(self) -> None:
         health = self.client.health()
-        if health is not None:
-            self.board.apply_health(health)
+        if health is None:
+            return
+        self.board.apply_health(health)
+        stalled = stalled_from_health(health)
+        if stalled is not None:
+            self.notifier.stalls.keep_only(stalled)
+        if paired_from_health(health) is None:
+            self._refresh_paired_from_list()
+
+    def _refresh_paired_from_list(self) -> None:
+        """The health of a service without the `extensions` part: count GET /api/extensions; unknown (None)
+        when that route is missing too (an older service: 404)."""
+        try:
+            reply = self.client.request("GET", "/api/extensions")
+        except ServiceUnavailable:
+            return
+        self.board.update(extensions_paired=paired_from_list(reply.body) if reply.status == 200 else None)
 
     # -- menu ---------------------------------------------------------------------------------------
 
@@ -211,6 +245,8 @@ class DesktopApp:
             open_dashboard=lambda: self.open_ui("dashboard"),
             open_settings=lambda: self.open_ui("settings"),
             open_logs=lambda: self.open_ui("logs"),
+            open_connect=lambda: self.open_ui("connect"),
+            needs_extension=lambda: self.board.status.needs_extension,
             toggle_capture=lambda: self._background(self.toggle_capture),
             restart_service=lambda: self._background(self.supervisor.restart),
             backup_now=lambda: self._background(self.backup_now),

@@ -82,6 +82,8 @@ class MenuActions:
     open_dashboard: Callable[[], None]
     open_settings: Callable[[], None]
     open_logs: Callable[[], None]
+    open_connect: Callable[[], None]  # the Connect WhatsApp Web window
+    needs_extension: Callable[[], bool]  # no browser extension paired yet: offer Connect WhatsApp Web
     toggle_capture: Callable[[], None]
     restart_service: Callable[[], None]
     backup_now: Callable[[], None]
@@ -97,6 +99,7 @@ def build_menu(pystray: Any, actions: MenuActions) -> Any:
         item("Open dashboard", lambda: actions.open_dashboard(), default=True),
         item("Settings", lambda: actions.open_settings()),
         item("Logs", lambda: actions.open_logs()),
+        item("Connect WhatsApp Web…", lambda: actions.open_connect(), visible=lambda _item: actions.needs_extension()),
         pystray.Menu.SEPARATOR,
         item(lambda _item: "Resume capture" if actions.capture_paused() else "Pause capture",
              lambda: actions.toggle_capture()),

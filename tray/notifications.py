@@ -3,7 +3,9 @@
 NotificationPolicy decides what to show: per-type mute, quiet hours
 and bursts (at most `burst_max` notifications per `burst_window_s`; the overflow is merged into one
 "and K more" notification at the end of the window). It is pure and takes the time as an argument.
-Notifier shows them through plyer (app name "CRM Agent" and our icon) from one dispatcher thread.
+A pairing code is outside the policy (ALWAYS_SHOWN, below). StallWatch keeps "capture stalled" to one
+notification per stall. Notifier shows them through plyer (app name "CRM Agent" and our icon) from one
+dispatcher thread.
 """
 
 from __future__ import annotations
@@ -18,11 +20,22 @@ from datetime import datetime
 from datetime import time as dtime
 from typing import Any
 
+from core.pairing import group_code
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "CRM Agent"
 CONNECTION_LOST = "connection.lost"  # the tray's own event type (not from the service)
-NOTIFIABLE = ("alert.raised", "alert.resolved", "capture.state", "ai.state", CONNECTION_LOST)
+PAIRING_REQUESTED = "pairing.requested"
+CAPTURE_STALLED = "capture.stalled"
+CAPTURE_RESUMED = "capture.resumed"
+NOTIFIABLE = ("alert.raised", "alert.resolved", "capture.state", "ai.state", CONNECTION_LOST, CAPTURE_STALLED,
+              PAIRING_REQUESTED)
+# Shown even when muted, in quiet hours, past the burst cap or with notifications off. A pairing code answers
+# what the user did in the browser a few seconds ago (like the replies to menu actions, notify_now), it is
+# useless once its 120 s are over (holding it for a burst window or the night would break the pairing), and
+# muting exists for the agent's unsolicited news. It only ever appears on this desktop.
+ALWAYS_SHOWN = (PAIRING_REQUESTED,)
 QUIET_HOURS = re.compile(r"(?:([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d))?")
 
 
@@ -96,6 +109,17 @@ def describe(event: dict[str, Any]) -> Note | None:
     if kind == "backup.failed":  # a scheduled backup failing must not go unnoticed
         what = {"restore": "Restore", "maintenance": "Database maintenance"}.get(str(data.get("kind")), "Backup")
         return Note(f"{what} failed", str(data.get("error") or "See the agent log."), kind)
+    if kind == PAIRING_REQUESTED:
+        name = str(data.get("name") or "A browser")
+        return Note(f"Pairing code {group_code(str(data.get('code') or ''))} — {name} wants to connect",
+                    "Type this code in the CRM Agent extension's options page (it expires in 2 minutes). "
+                    "Not you? Deny it in the Connect window.", kind)
+    if kind == CAPTURE_STALLED:
+        name = str(data.get("name") or "The browser extension")
+        reason = str(data.get("reason") or "").strip()
+        return Note("Capture stalled: WhatsApp Web changed",
+                    f"{name} finds no messages in the open chat{f' ({reason})' if reason else ''}. "
+                    "New messages are not captured until the extension is updated.", kind)
     if kind == CONNECTION_LOST:
         return Note(str(data.get("title") or "Connection lost"), str(data.get("message") or ""), kind)
     return None
@@ -113,6 +137,8 @@ class NotificationPolicy:
 
     def offer(self, note: Note, now: float, local: datetime) -> list[Note]:
         s = self.settings
+        if note.kind in ALWAYS_SHOWN:  # outside the window's count too: it must not hold back the next alert
+            return [*self.due(now), note]
         if not s.enabled or note.kind in s.muted or in_quiet_hours(s, local):
             self.suppressed += 1
             return []
@@ -178,6 +204,7 @@ class Notifier:
         self._pending: list[Note] = []
         self._stopping = False
         self.shown: list[Note] = []
+        self.stalls = StallWatch()
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
 
     def start(self) -> None:
@@ -191,6 +218,8 @@ class Notifier:
             self._thread.join(timeout=5)
 
     def handle_event(self, event: dict[str, Any]) -> None:
+        if not self.stalls.admit(event):
+            return
         note = describe(event)
         if note is not None:
             self.notify(note)
@@ -224,6 +253,46 @@ class Notifier:
                     self._show(note.title, note.message, self._icon_path, self.settings.timeout_s)
                 except Exception:
                     log.exception("could not show the notification %r", note.title)
+
+
+class StallWatch:
+    """One "capture stalled" notification per stall of each extension. The service publishes capture.stalled
+    on the transition only; this also holds when it is published again (a restarted service, a replay after
+    a reconnect): the next one for that extension passes after its capture.resumed."""
+
+    def __init__(self) -> None:
+        self._stalled: set[str] = set()
+        self._lock = threading.Lock()
+
+    def admit(self, event: dict[str, Any]) -> bool:
+        """False for a capture.stalled already notified; records stalls and resumes. Other events pass."""
+        kind = event.get("type")
+        if kind not in (CAPTURE_STALLED, CAPTURE_RESUMED):
+            return True
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        key = str(data.get("extension_id") or data.get("name") or "")
+        with self._lock:
+            if kind == CAPTURE_RESUMED:
+                if key:
+                    self._stalled.discard(key)
+                else:
+                    self._stalled.clear()
+                return True
+            if key in self._stalled:
+                return False
+            self._stalled.add(key)
+            return True
+
+    def keep_only(self, stalled_now: set[str]) -> None:
+        """The service's health lists the extensions stalled now: forget the others (a capture.resumed the
+        tray missed, a restarted service), so their next stall is told again."""
+        with self._lock:
+            self._stalled &= stalled_now
+
+    @property
+    def stalled(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._stalled)
 
 
 class ConnectionWatch:

@@ -13,6 +13,7 @@ DEGRADED = "degraded"
 DOWN = "down"
 PAUSED = "paused"
 STATES = (RUNNING, DEGRADED, DOWN, PAUSED)
+PART_TROUBLE = {"extensions": "WhatsApp Web capture stalled"}  # the health part is degraded while one stalls
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class Status:
     detail: str = "starting"  # what the supervisor says while the service is not up
     sync_error: str = ""  # the team hub sync's last error while it is failing ("" when fine or off)
     synced_at: str = ""  # HH:MM of the last successful sync ("" when off or never)
+    extensions_paired: int | None = None  # active browser extensions; None while unknown (an older service)
+
+    @property
+    def needs_extension(self) -> bool:
+        """Offer "Connect WhatsApp Web" until a browser is known to be paired."""
+        return not self.extensions_paired
 
     @property
     def state(self) -> str:
@@ -44,7 +51,8 @@ class Status:
         if state == PAUSED:
             return "CRM Agent: capture paused"
         if state == DEGRADED:
-            reasons = [f"alert: {a}" for a in self.active_alerts] + [f"{p} degraded" for p in self.degraded_parts]
+            reasons = [f"alert: {a}" for a in self.active_alerts] + [PART_TROUBLE.get(p, f"{p} degraded")
+                                                                       for p in self.degraded_parts]
             if self.sync_error:
                 reasons.append(f"team sync failing ({self.sync_error[:60]})")
             return "CRM Agent: " + ", ".join(reasons)
@@ -80,6 +88,28 @@ def local_hh_mm(stamp: Any) -> str:
     return moment.astimezone().strftime("%H:%M")
 
 
+def paired_from_health(health: dict[str, Any]) -> int | None:
+    """The health's `extensions` part {"paired": n, ...}; None when the service does not report it."""
+    part = health.get("extensions")
+    paired = part.get("paired") if isinstance(part, dict) else None
+    return paired if isinstance(paired, int) and not isinstance(paired, bool) else None
+
+
+def stalled_from_health(health: dict[str, Any]) -> set[str] | None:
+    """Ids of the extensions whose capture is stalled, from the health's `extensions` part; None when absent."""
+    part = health.get("extensions")
+    stalled = part.get("stalled") if isinstance(part, dict) else None
+    if not isinstance(stalled, list):
+        return None
+    return {str(s.get("id")) for s in stalled if isinstance(s, dict) and s.get("id") is not None}
+
+
+def paired_from_list(body: Any) -> int:
+    """Active extensions in a GET /api/extensions answer."""
+    items = body.get("items") if isinstance(body, dict) else None
+    return sum(1 for i in items or [] if isinstance(i, dict) and i.get("state") == "active")
+
+
 def alerts_from_health(health: dict[str, Any]) -> tuple[str, ...]:
     alerts = health.get("alerts")
     if isinstance(alerts, dict) and isinstance(alerts.get("active"), list):
@@ -111,8 +141,13 @@ class StatusBoard:
     def apply_health(self, health: dict[str, Any]) -> Status:
         capture = health.get("capture") if isinstance(health.get("capture"), dict) else {}
         sync_error, synced_at = sync_from_health(health)
-        return self.update(capture_paused=bool(capture.get("paused")), degraded_parts=parts_degraded(health),
-                           active_alerts=alerts_from_health(health), sync_error=sync_error, synced_at=synced_at)
+        changes: dict[str, Any] = {
+            "capture_paused": bool(capture.get("paused")), "degraded_parts": parts_degraded(health),
+            "active_alerts": alerts_from_health(health), "sync_error": sync_error, "synced_at": synced_at}
+        paired = paired_from_health(health)
+        if paired is not None:  # absent: the app asks GET /api/extensions instead
+            changes["extensions_paired"] = paired
+        return self.update(**changes)
 
     def apply_event(self, event: dict[str, Any]) -> Status:
         """Events that change the state directly; alerts and ai.state make the app re-read /api/health,

@@ -1,8 +1,8 @@
 """The menu bar every window carries: the tray's actions, for desktops whose tray icon has no menu.
 
 pystray's X11 backend has no menus (a click opens the dashboard), so the windows offer what the tray menu
-offers: open the other windows, pause/resume capture, back up now, start on login, quit. Every network
-call runs off the Tk thread; the outcome is said in the window's status line.
+offers: open the other windows (Connect WhatsApp Web too), pause/resume capture, back up now, start on login,
+quit. Every network call runs off the Tk thread; the outcome is said in the window's status line.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 WINDOW_SHORTCUTS = (("Dashboard", "dashboard", "Control-Key-1", "Ctrl+1"),
                     ("Settings", "settings", "Control-Key-2", "Ctrl+2"),
                     ("Logs", "logs", "Control-Key-3", "Ctrl+3"))
+
+CONNECT_LABEL = "Connect WhatsApp Web…"
 
 
 class AgentMenu:
@@ -53,6 +55,8 @@ class AgentMenu:
             self.windows.add_command(label=label, accelerator=accelerator,
                                      command=lambda n=name: self.app.open(n))
             top.bind(f"<{sequence}>", lambda _e, n=name: self.app.open(n))
+        self.windows.add_separator()
+        self.windows.add_command(label=CONNECT_LABEL, command=lambda: self.app.open("connect"))
         bar.add_cascade(label="Window", menu=self.windows)
         top.configure(menu=bar)
         self.bar = bar

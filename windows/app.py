@@ -1,4 +1,4 @@
-"""The UI process: `agent.py ui dashboard|settings|logs [--data-dir DIR]`.
+"""The UI process: `agent.py ui dashboard|settings|logs|connect [--data-dir DIR]`.
 
 One UI process per data directory hosts every open window: a later `agent.py ui settings` hands its
 request to the running one (core.instance, name "ui") and exits. The process starts on demand (the
@@ -31,7 +31,7 @@ from windows.theme import apply_theme
 
 log = logging.getLogger("ui")
 
-WINDOWS = ("dashboard", "settings", "logs")
+WINDOWS = ("dashboard", "settings", "logs", "connect")
 
 
 def window_classes() -> dict[str, Callable[[UiApp], BaseWindow]]:
@@ -52,7 +52,12 @@ def window_classes() -> dict[str, Callable[[UiApp], BaseWindow]]:
 
         return LogsWindow(app)
 
-    return {"dashboard": dashboard, "settings": settings, "logs": logs}
+    def connect(app: UiApp) -> BaseWindow:
+        from windows.connect import ConnectWindow
+
+        return ConnectWindow(app)
+
+    return {"dashboard": dashboard, "settings": settings, "logs": logs, "connect": connect}
 
 
 class UiApp:
@@ -73,7 +78,18 @@ class UiApp:
 
     def start(self) -> None:
         self.ui.start()
+        self.link.on_event(self._open_requested)
         self.link.start_events()
+
+    def _open_requested(self, event: dict[str, Any]) -> None:
+        """The extension's "open dashboard" (ui.open_requested) is the tray's to act on; with no tray running
+        (windows started on their own) the service still counts these windows as the desktop: act here."""
+        if event.get("type") != "ui.open_requested" or self.link.tray_running():
+            return
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        name = data.get("window") or "dashboard"
+        if name in WINDOWS:
+            self.open(name)
 
     def open(self, name: str) -> BaseWindow:
         """Show the window `name`, creating it on first use (Tk thread)."""

@@ -96,6 +96,9 @@ class BaseWindow:
     def on_event(self, event: dict[str, Any]) -> None:
         """A service event arrived (Tk thread)."""
 
+    def on_health(self, health: dict[str, Any]) -> None:
+        """GET /api/health answered (on opening, reconnecting, and when a subclass asks again)."""
+
     def on_error(self, exc: Exception) -> None:
         """Default handling of a failed call: the banner for an unreachable service, else log it."""
         if isinstance(exc, ServiceUnavailable):
@@ -135,8 +138,12 @@ class BaseWindow:
             self.on_event(event)
 
     def _refresh_agent_state(self) -> None:
-        self.link.get("/api/health", lambda health: None if self.closed else self.menu.update_from_health(health),
-                      lambda exc: None)
+        self.link.get("/api/health", self._health_loaded, lambda exc: None)
+
+    def _health_loaded(self, health: dict[str, Any]) -> None:
+        if not self.closed:
+            self.menu.update_from_health(health)
+            self.on_health(health)
 
     def _connection(self, connected: bool) -> None:
         if self.closed:

@@ -43,6 +43,9 @@ RECENT_LIMIT = 20
 LIVE_INTERVAL_MS = 500  # at most two live redraws a second
 MIN_SAMPLE_POLL_MS = 1000
 LIVE_EVENTS = ("message.captured", "analysis.completed", "alert.raised", "alert.resolved")
+PAIRING_CHANGES = ("pairing.completed", "extension.revoked")  # the empty state's invitation depends on them
+INVITE_UNPAIRED = "No messages yet. Install the browser extension and pair it to capture your WhatsApp Web chats."
+INVITE_PAIRED = "No messages yet. Open https://web.whatsapp.com in the paired browser: its chats appear here."
 
 
 class OverviewPane(ttk.Frame):
@@ -51,15 +54,36 @@ class OverviewPane(ttk.Frame):
     def __init__(self, parent: tk.Misc, window: DashboardWindow) -> None:
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
+        self._build_connect_invitation()
         self._build_cards()
         self.charts = DashboardCharts(self, dpi=window.top.winfo_fpixels("1i"))
-        self.charts.widget.grid(row=1, column=0, columnspan=4, sticky="nsew", pady=(6, 4))
+        self.charts.widget.grid(row=2, column=0, columnspan=4, sticky="nsew", pady=(6, 4))
         self._build_lists()
         self.charts.show_note("Loading…")
         for column in range(4):
             self.columnconfigure(column, weight=1, uniform="cards")
-        self.rowconfigure(1, weight=3)
-        self.rowconfigure(2, weight=2)
+        self.rowconfigure(2, weight=3)
+        self.rowconfigure(3, weight=2)
+
+    def _build_connect_invitation(self) -> None:
+        """Shown above everything while no message was ever captured: the way to the browser extension."""
+        self.connect_bar = ttk.Frame(self, style="Callout.TFrame", padding=(12, 8))
+        self.connect_text = ttk.Label(self.connect_bar, style="Callout.TLabel", text=INVITE_UNPAIRED,
+                                      wraplength=self.window.scaled((640, 0))[0], justify="left")
+        self.connect_text.pack(side="left")
+        self.connect_button = ttk.Button(self.connect_bar, text="Connect WhatsApp Web", style="Accent.TButton",
+                                         command=lambda: self.window.app.open("connect"))
+        self.connect_button.pack(side="right")
+
+    def set_paired(self, paired: int) -> None:
+        """A paired browser that captured nothing yet needs WhatsApp Web opened, not the install steps."""
+        self.connect_text.configure(text=INVITE_PAIRED if paired > 0 else INVITE_UNPAIRED)
+
+    def show_connect_invitation(self, shown: bool) -> None:
+        if shown and not self.connect_bar.winfo_manager():
+            self.connect_bar.grid(row=0, column=0, columnspan=4, sticky="ew", pady=(0, 6))
+        elif not shown and self.connect_bar.winfo_manager():
+            self.connect_bar.grid_forget()
 
     def _build_cards(self) -> None:
         titles = {"messages": "Messages today", "customers": "Customers", "response": "Average response time",
@@ -67,12 +91,12 @@ class OverviewPane(ttk.Frame):
         self.cards: dict[str, StatCard] = {}
         for column, (key, title) in enumerate(titles.items()):
             card = StatCard(self, title)
-            card.grid(row=0, column=column, sticky="nsew", padx=(0 if column == 0 else 6, 0))
+            card.grid(row=1, column=column, sticky="nsew", padx=(0 if column == 0 else 6, 0))
             self.cards[key] = card
 
     def _build_lists(self) -> None:
         lists = ttk.Frame(self)
-        lists.grid(row=2, column=0, columnspan=4, sticky="nsew")
+        lists.grid(row=3, column=0, columnspan=4, sticky="nsew")
         lists.columnconfigure(0, weight=5)
         lists.columnconfigure(1, weight=2)
         lists.rowconfigure(1, weight=1)
@@ -115,6 +139,7 @@ class OverviewPane(ttk.Frame):
                                         (analysis.get("sentiment") or {}).get("label", ""),
                                         (analysis.get("intent") or {}).get("label", ""))))
         self.recent.replace(rows, empty_text="No messages yet — they appear here as WhatsApp Web captures them")
+        self.show_connect_invitation(not rows)
 
     def show_system(self, system: dict[str, Any]) -> None:
         self.charts.update_samples(system.get("samples") or [])
@@ -267,6 +292,13 @@ class DashboardWindow(BaseWindow):
                 self._hidden_stale = True
         elif kind == "events.lost":
             self.refresh()
+        elif kind in PAIRING_CHANGES:
+            self._refresh_agent_state()
+
+    def on_health(self, health: dict[str, Any]) -> None:
+        part = health.get("extensions") if isinstance(health, dict) else None
+        if isinstance(part, dict) and isinstance(part.get("paired"), int):
+            self.overview.set_paired(part["paired"])
 
     def _overview_shown(self) -> bool:
         return self.notebook.index("current") == 0

@@ -1,7 +1,8 @@
 """The settings window: every declared setting (GET /api/system/config) on tabs, checked as the user types,
 saved in one PUT (the service validates again and writes config.json atomically), the keys that need a
-restart named, with a button that restarts the service. The Security tab also lists the users and changes
-passwords; the AI tab tests the model.
+restart named, with a button that restarts the service. The Security tab also lists the paired browser
+extensions (revoke) and pending pairings (deny), lists the users and changes passwords; the AI tab tests the
+model.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
 from windows.base import BaseWindow
+from windows.extensions_pane import ExtensionsPane, ask_yes_no
 from windows.forms import FormDialog, ScrollFrame, SettingField, restart_service
 from windows.service import ApiError
 
@@ -44,6 +46,7 @@ class SettingsWindow(BaseWindow):
         self.users: list[dict[str, Any]] = []
         self.loaded = False
         self.restart_keys: list[str] = []
+        self.extensions: ExtensionsPane | None = None
         super().__init__(app)
 
     # -- layout ----------------------------------------------------------------------------------------
@@ -90,6 +93,7 @@ class SettingsWindow(BaseWindow):
             if title == "AI / LLaMA":
                 row = self._build_model_test(body, row)
             if title == "Security":
+                row = self._build_extensions(body, row)
                 row = self._build_users(body, row)
             for section in sections:
                 section_items = [i for i in items if i["section"] == section]
@@ -120,6 +124,12 @@ class SettingsWindow(BaseWindow):
         self.test_result.pack(anchor="w", pady=(4, 0))
         return row + 1
 
+    def _build_extensions(self, body: ttk.Frame, row: int) -> int:
+        self.extensions = ExtensionsPane(body, self.link, clock=time.time, confirm=ask_yes_no(self.top),
+                                         open_connect=lambda: self.app.open("connect"))
+        self.extensions.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(0, 10))
+        return row + 1
+
     def _build_users(self, body: ttk.Frame, row: int) -> int:
         box = ttk.Frame(body)
         box.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(0, 10))
@@ -145,6 +155,8 @@ class SettingsWindow(BaseWindow):
     # -- loading ---------------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        if self.extensions is not None:
+            self.extensions.load()
         if self.loaded and any(f.dirty for f in self.fields.values()):
             return  # never throw away the user's edits on a reconnect or F5
         self.link.get("/api/system/config", self._show_config, self._load_failed)
@@ -172,6 +184,8 @@ class SettingsWindow(BaseWindow):
             self._offer_restart(body["pending_restart"], "The running service still uses the old value of: ")
         self._update_buttons()
         self.load_users()
+        if self.extensions is not None and not self.extensions.loaded:
+            self.extensions.load()
 
     def load_users(self) -> None:
         self.link.get("/api/users", self._show_users,
@@ -305,6 +319,10 @@ class SettingsWindow(BaseWindow):
         if not self.closed:
             self.restart_button.state(["!disabled"])
             self.say_message(f"Could not restart the service: {_error_text(exc)}", error=True)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if self.extensions is not None:
+            self.extensions.on_event(event)
 
     def _connection(self, connected: bool) -> None:
         super()._connection(connected)

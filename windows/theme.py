@@ -23,6 +23,7 @@ PALETTE = {
     "negative": "#e03131",
     "warning": "#f08c00",
     "error_bg": "#fff5f5",
+    "callout": "#e6f4f1",  # a pale accent: the dashboard's "Connect WhatsApp Web" invitation
     "error_text": "#c92a2a",
 }
 
@@ -60,6 +61,15 @@ def apply_theme(root: tk.Tk) -> float:
     style.configure("Card.TFrame", background=p["surface"], relief="solid", borderwidth=1)
     style.configure("CardTitle.TLabel", background=p["surface"], foreground=p["muted"], font=(family, 9))
     style.configure("CardValue.TLabel", background=p["surface"], foreground=p["text"], font=(family, 20, "bold"))
+    style.configure("CardHeading.TLabel", background=p["surface"], foreground=p["text"], font=(family, 11, "bold"))
+    style.configure("CardText.TLabel", background=p["surface"], foreground=p["text"])
+    style.configure("CardMuted.TLabel", background=p["surface"], foreground=p["muted"])
+    # The pairing code: read from across the desk and typed into the browser, digit by digit.
+    style.configure("PairCode.TLabel", background=p["surface"], foreground=p["accent_dark"],
+                    font=(family, 40, "bold"))
+    style.configure("Callout.TFrame", background=p["callout"], relief="solid", borderwidth=1)
+    style.configure("Callout.TLabel", background=p["callout"], foreground=p["text"], font=(family, 11))
+    style.configure("Connected.TLabel", background=p["surface"], foreground=p["positive"], font=(family, 18, "bold"))
     style.configure("CardDelta.TLabel", background=p["surface"], foreground=p["muted"], font=(family, 9))
     style.configure("Up.CardDelta.TLabel", foreground=p["positive"])
     style.configure("Down.CardDelta.TLabel", foreground=p["negative"])

@@ -259,6 +259,20 @@ def copy_to_clipboard(widget: tk.Misc, text: str) -> None:
     widget.clipboard_append(text)
 
 
+def open_path(path: Any) -> None:
+    """Show a folder (or open a file) in the desktop's file manager, without waiting for it."""
+    import os
+    import subprocess
+    import sys
+
+    if sys.platform == "win32":
+        os.startfile(str(path))  # noqa: S606 - a path we located ourselves
+        return
+    command = "open" if sys.platform == "darwin" else "xdg-open"
+    subprocess.Popen([command, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+
+
 def readonly_text(parent: tk.Misc, *, height: int = 4, width: int = 40) -> tk.Text:
     """A wrapped, selectable, read-only Text in the theme's colours (set its content with set_text)."""
     from windows.theme import PALETTE

@@ -8,6 +8,7 @@ from api.routes import (
     config,
     conversations,
     customers,
+    extension_chat,
     health,
     messages,
     metrics,
@@ -23,6 +24,7 @@ def register_all(routes, service) -> None:  # noqa: ANN001 - avoids an import cy
     for module in (health, auth, messages, analysis, customers, conversations, metrics, system, config, users,
                    sync, pairing, websocket):
         module.register(routes, service)
+    extension_chat.register(routes, service)  # the extension's panel (docs/extension-protocol.md)
     from api import openapi
 
     openapi.register(routes, service)

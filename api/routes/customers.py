@@ -1,4 +1,4 @@
-"""Customers: list and search, the profile by phone number in any format, edits."""
+"""Customers: list and search, the profile by phone number in any format (or a @lid / @g.us key), edits."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from api.plugins import Request
 from api.routes.messages import PAGE_QUERY
 from api.schemas import CustomerPatch
 from core.clock import iso
-from crm.phones import InvalidPhone, to_e164
+from crm.customer_keys import lookup_key
+from crm.phones import InvalidPhone
 from crm.service import Service
 from storage import customers as customer_rows
 from storage.sync_state import next_hlc
@@ -19,27 +20,35 @@ TREND_DAYS = 30
 
 
 def register(routes, service: Service) -> None:  # noqa: ANN001
-    def e164(phone: str) -> str:
+    def customer_key(phone: str) -> str:
+        """E.164 from a phone in any format or a @c.us JID; a @lid or @g.us JID as it is."""
         try:
-            return to_e164(phone, service.config["capture.default_region"])
+            return lookup_key(phone, service.config["capture.default_region"])
         except InvalidPhone as exc:
             raise ApiError(422, "validation_error", f"phone: {exc}", field="phone") from None
 
     def list_customers(request: Request) -> dict[str, Any]:
         limit = request.query_int("limit", 50, 1, 200)
         offset = request.query_int("offset", 0, 0)
+        kind = request.query("kind")
+        if kind is not None and kind not in ("phone", "lid", "group"):
+            raise ApiError(422, "validation_error", "kind: must be one of phone, lid, group", field="kind")
         rows, total = customer_rows.list_customers(service.db, search=request.query("q"),
-                                                   status=request.query("status"), limit=limit, offset=offset)
+                                                   status=request.query("status"), kind=kind, limit=limit,
+                                                   offset=offset)
         return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
     def get_customer(request: Request, phone: str) -> dict[str, Any]:
-        customer = customer_rows.get_customer_by_phone(service.db, e164(phone))
+        customer = customer_rows.get_customer_by_phone(service.db, customer_key(phone))
         if customer is None:
             raise not_found("customer")
         return profile(service, customer)
 
     def patch_customer(request: Request, phone: str) -> dict[str, Any]:
-        number = e164(phone)
+        found = customer_rows.get_customer_by_phone(service.db, customer_key(phone))  # follows a merged @lid
+        if found is None:
+            raise not_found("customer")
+        number = found["phone"]
         body: CustomerPatch = request.body(CustomerPatch)
         changes = body.model_dump(exclude_unset=True)
         if "tags" in changes and changes["tags"] is not None:
@@ -56,9 +65,10 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
         return profile(service, customer_rows.get_customer_by_phone(service.db, number))
 
     routes.add("GET", "/api/customers", list_customers, tag="customers", summary="List and search customers",
-               query=(*PAGE_QUERY, ("q", "string", "Search name, phone or email"), ("status", "string", "Status")))
+               query=(*PAGE_QUERY, ("q", "string", "Search name, phone or email"), ("status", "string", "Status"),
+                      ("kind", "string", "phone, lid (WhatsApp hides the phone) or group")))
     routes.add("GET", "/api/customers/<phone>", get_customer, tag="customers",
-               summary="Customer profile by phone (any common format or WhatsApp id)",
+               summary="Customer profile by phone (any common format or WhatsApp id; @lid and @g.us keys too)",
                responses={404: "no such customer", 422: "not a phone number"})
     routes.add("PATCH", "/api/customers/<phone>", patch_customer, tag="customers", body=CustomerPatch,
                summary="Edit name, email, tags, custom fields or status",

@@ -2,37 +2,59 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from pydantic import ValidationError
+
 from api.errors import ApiError, not_found
-from api.plugins import Reply, Request
-from api.schemas import CaptureRequest, parse_timestamp
+from api.plugins import Reply, Request, validation_error
+from api.schemas import CaptureBatchEnvelope, CaptureBatchRequest, CaptureRequest, parse_timestamp
 from core.clock import iso
 from crm.analysis import AnalysisBusy
 from crm.capture import CaptureError
-from crm.phones import InvalidPhone, to_e164
+from crm.customer_keys import lookup_key
+from crm.phones import InvalidPhone
 from crm.service import Service
 from storage import customers as customer_rows
 from storage import messages as message_rows
 
+log = logging.getLogger(__name__)
+
 PAGE_QUERY = (("limit", "integer", "Page size, 1-200 (default 50)"), ("offset", "integer", "Rows to skip"))
+CAPTURE_RESPONSE = {"type": "object", "required": ["id", "conversation_id", "customer_id", "duplicate", "analysis"]}
 
 
 def register(routes, service: Service) -> None:  # noqa: ANN001
     def capture(request: Request) -> Reply:
-        if service.capture_paused:
-            raise ApiError(503, "capture_paused", "capture is paused in the agent", headers={"Retry-After": "30"})
-        if service.maintenance.restoring:  # the extension retries; nothing acknowledged is lost
-            raise ApiError(503, "restoring", "a backup is being restored; retry shortly", headers={"Retry-After": "2"})
+        refusal = capture_refusal(service)
+        if refusal is not None:
+            raise refusal
         body: CaptureRequest = request.body(CaptureRequest)
         try:
             result, created = service.pipeline.capture(body)
-        except CaptureError as exc:
-            raise ApiError(422, "validation_error", str(exc), field=exc.field) from None
-        except AnalysisBusy:  # only with ai.engine = llm: nothing was stored, the extension retries
-            raise ApiError(429, "llm_busy", "the local LLM has too many jobs queued; retry shortly",
-                           headers={"Retry-After": "5"}) from None
+        except (CaptureError, AnalysisBusy) as exc:
+            raise capture_failure(exc) from None
         return Reply(result, 201 if created else 200)
+
+    def capture_batch(request: Request) -> Reply:
+        envelope: CaptureBatchEnvelope = request.body(CaptureBatchEnvelope)
+        refusal = capture_refusal(service)
+        if refusal is not None:  # every item is answered as the single capture would be: retry later
+            return Reply({"results": [error_result(refusal)] * len(envelope.messages)}, 200, refusal.headers)
+        results: list[dict[str, Any] | None] = [None] * len(envelope.messages)
+        valid: list[tuple[int, CaptureRequest]] = []
+        for index, item in enumerate(envelope.messages):
+            parsed = parse_capture_item(item)
+            if isinstance(parsed, ApiError):
+                results[index] = error_result(parsed)
+            else:
+                valid.append((index, parsed))
+        outcomes = service.pipeline.capture_many([body for _, body in valid])
+        for (index, _), outcome in zip(valid, outcomes, strict=True):
+            results[index] = batch_result(outcome)
+        retry = [r["status"] for r in results if r["status"] in (429, 503)]
+        return Reply({"results": results}, 200, {"Retry-After": "5"} if retry else {})
 
     def get_message(request: Request, id: int) -> dict[str, Any]:  # noqa: A002 - the URL's name
         message = message_rows.get_message(service.db, id)
@@ -44,9 +66,9 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
         limit = request.query_int("limit", 50, 1, 200)
         offset = request.query_int("offset", 0, 0)
         customer_id = None
-        phone = request.query("customer")
-        if phone:
-            customer_id = _customer_id_for(service, phone)
+        key = request.query("customer")
+        if key:
+            customer_id = _customer_id_for(service, key)
             if customer_id is None:
                 return {"items": [], "total": 0, "limit": limit, "offset": offset}
         rows, total = message_rows.list_messages(
@@ -63,11 +85,18 @@ def register(routes, service: Service) -> None:  # noqa: ANN001
                summary="Capture a WhatsApp message (idempotent on message_id)",
                responses={201: "stored", 200: "already stored (duplicate: true)", 422: "invalid field",
                           503: "capture paused or a restore running (Retry-After)"},
-               response_schema={"type": "object", "required": ["id", "conversation_id", "customer_id", "duplicate",
-                                                               "analysis"]})
+               response_schema=CAPTURE_RESPONSE, extension=True)
+    routes.add("POST", "/api/messages/capture/batch", capture_batch, tag="messages", body=CaptureBatchRequest,
+               summary="Capture up to 500 WhatsApp messages in one request (one group commit)",
+               description="Each item is validated and answered on its own, in order: the single capture's answer "
+                           "plus its status (201 stored, 200 duplicate, 422 invalid, 429 LLM busy, 503 capture "
+                           "paused or restoring). The body may be up to 8 MiB.",
+               responses={200: "one result per item", 422: "not 1 to 500 items"},
+               response_schema={"type": "object", "required": ["results"], "properties": {"results": {
+                   "type": "array", "items": {"type": "object", "required": ["status"]}}}}, extension=True)
     routes.add("GET", "/api/messages", list_messages, tag="messages", summary="List messages, newest first",
                query=(*PAGE_QUERY, ("conversation_id", "integer", "Only this conversation"),
-                      ("customer", "string", "Only this customer (phone in any format)"),
+                      ("customer", "string", "Only this customer (phone in any format, or a @lid/@g.us key)"),
                       ("since", "string", "Sent at or after (ISO 8601 or epoch ms)"),
                       ("until", "string", "Sent before (ISO 8601 or epoch ms)"),
                       ("direction", "string", "in or out"), ("q", "string", "Text search"),
@@ -85,12 +114,54 @@ def present_message(row: dict[str, Any], analysis: dict[str, Any] | None) -> dic
     return out
 
 
-def _customer_id_for(service: Service, phone: str) -> int | None:
+def capture_refusal(service: Service) -> ApiError | None:
+    """Why captures cannot be taken now (the extension keeps them queued and retries), or None."""
+    if service.capture_paused:
+        return ApiError(503, "capture_paused", "capture is paused in the agent", headers={"Retry-After": "30"})
+    if service.maintenance.restoring:  # nothing acknowledged is lost
+        return ApiError(503, "restoring", "a backup is being restored; retry shortly", headers={"Retry-After": "2"})
+    return None
+
+
+def capture_failure(exc: Exception) -> ApiError:
+    if isinstance(exc, CaptureError):
+        return ApiError(422, "validation_error", str(exc), field=exc.field)
+    if isinstance(exc, AnalysisBusy):  # only with ai.engine = llm: nothing was stored, the extension retries
+        return ApiError(429, "llm_busy", "the local LLM has too many jobs queued; retry shortly",
+                        headers={"Retry-After": "5"})
+    raise exc
+
+
+def parse_capture_item(item: Any) -> CaptureRequest | ApiError:
+    if not isinstance(item, dict):
+        return ApiError(422, "validation_error", "body: must be a JSON object", field="body")
     try:
-        e164 = to_e164(phone, service.config["capture.default_region"])
+        return CaptureRequest.model_validate(item)
+    except ValidationError as exc:
+        return validation_error(exc)
+
+
+def batch_result(outcome: tuple[dict[str, Any], bool] | BaseException) -> dict[str, Any]:
+    if isinstance(outcome, tuple):
+        body, created = outcome
+        return {"status": 201 if created else 200, **body}
+    if isinstance(outcome, (CaptureError, AnalysisBusy)):
+        return error_result(capture_failure(outcome))
+    log.error("capture in a batch failed", exc_info=outcome)  # as a single capture's 500: retried later
+    return error_result(ApiError(500, "internal_error", "internal error; see the agent log"))
+
+
+def error_result(error: ApiError) -> dict[str, Any]:
+    return {"status": error.status, **error.body()}
+
+
+def _customer_id_for(service: Service, key: str) -> int | None:
+    try:
+        lookup = lookup_key(key, service.config["capture.default_region"])
     except InvalidPhone:
-        raise ApiError(422, "validation_error", "customer: not a valid phone number", field="customer") from None
-    customer = customer_rows.get_customer_by_phone(service.db, e164)
+        raise ApiError(422, "validation_error", "customer: not a valid phone number or WhatsApp JID",
+                       field="customer") from None
+    customer = customer_rows.get_customer_by_phone(service.db, lookup)
     return customer["id"] if customer else None
 
 

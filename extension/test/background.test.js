@@ -20,7 +20,12 @@ function fakeChrome() {
       async remove(keys) { for (const k of keys) delete data[k]; },
       async setAccessLevel() {},
     } },
-    alarms: { async create() {}, onAlarm: event(listeners.alarm) },
+    alarms: {
+      created: [],
+      async get(name) { return this.created.find((alarm) => alarm.name === name); },
+      async create(name, info) { this.created.push({ name, ...info }); },
+      onAlarm: event(listeners.alarm),
+    },
     runtime: {
       id: "ext", getURL: (path) => EXTENSION_BASE + path, getManifest: () => ({ version: "0.1.0" }),
       onMessage: event(listeners.message), onStartup: event([]), sendMessage: async () => {}, openOptionsPage: async () => {},
@@ -81,6 +86,16 @@ async function pair(background) {
   await background.handleMessage({ type: MSG.PAIR_START, agent_url: "127.0.0.1:8080" }, PAGE);
   return background.handleMessage({ type: MSG.PAIR_COMPLETE, code: "123456" }, PAGE);
 }
+
+test("the backstop alarm is created once, not pushed back at every wake-up", async () => {
+  const api = fakeChrome();
+  for (let wake = 0; wake < 3; wake += 1) {
+    const background = new Background({ api, fetchImpl: fakeAgent(() => undefined).fetchImpl, WebSocketImpl: NoWebSocket });
+    running.push(background);
+    await background.start();
+  }
+  assert.deepEqual(api.alarms.created, [{ name: "crm-agent.backstop", periodInMinutes: 1 }]);
+});
 
 test("a content script cannot pair, unpair, pause or open the dashboard", async () => {
   const { background, agent } = await started(pairingAgent());

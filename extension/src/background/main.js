@@ -81,7 +81,11 @@ export class Background {
   start() {
     this.#ready = (async () => {
       await restrictToTrustedContexts(this.#api.storage.local);
-      await this.#api.alarms.create(BACKSTOP_ALARM, { periodInMinutes: 1 });
+      // Created once: re-creating it at every wake-up would push its next run out, forever if the worker
+      // is woken more often than once a minute.
+      if (!(await this.#api.alarms.get(BACKSTOP_ALARM))) {
+        await this.#api.alarms.create(BACKSTOP_ALARM, { periodInMinutes: 1 });
+      }
       this.#queued = await this.queue.size();
     })();
     this.#ready.then(() => {
@@ -96,7 +100,7 @@ export class Background {
     await this.#ready;
     this.flush();
     this.#connectLive();
-    this.#reporter.heartbeat();
+    if (this.#reporter.current) this.#reporter.update({ queued: this.#queued }); // sent when a minute has passed
   }
 
   /** Stop timers and the connection (tests; a real worker simply ends). */

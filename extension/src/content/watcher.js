@@ -64,7 +64,7 @@ export class ChatWatcher {
     this.#observer = new MutationObserver((records) => this.#onMutations(records));
     this.#observer.observe(this.#doc.body, { childList: true, subtree: true });
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
-    this.#checkChat(true);
+    this.#checkChat(!paused); // paused from the start: the rows on screen are skipped, not read
   }
 
   stop() {
@@ -133,9 +133,11 @@ export class ChatWatcher {
     for (const record of records) {
       for (const node of record.addedNodes) {
         if (node.nodeType !== 1 || !main.contains(node)) continue;
-        if (node.matches(SELECTORS.row)) rows.push(node);
-        if (node.firstElementChild) rows.push(...node.querySelectorAll(SELECTORS.row));
-        else if (!node.matches(SELECTORS.row)) this.#noteChangedRow(node, rows); // e.g. text rendered later
+        const isRow = node.matches(SELECTORS.row);
+        if (isRow) rows.push(node);
+        const inner = node.firstElementChild ? node.querySelectorAll(SELECTORS.row) : [];
+        if (inner.length) rows.push(...inner);
+        else if (!isRow && this.#waiting.size) this.#noteChangedRow(node, rows); // text rendered after its row
       }
     }
     if (rows.length === 0) return;

@@ -78,9 +78,17 @@ async function findAgent() {
   return answer.reachable;
 }
 
-// Firefox grants MV3 host permissions on request only; the request must run inside the click itself.
+// Firefox may leave MV3 host permissions to the user; a request must run inside the click itself, so
+// whether they are already granted is learnt beforehand (hostPermissionsGranted, set by init).
+let hostPermissionsGranted = false;
+
+async function checkHostPermissions() {
+  if (!ext.permissions?.contains) return true;
+  return ext.permissions.contains({ origins: AGENT_ORIGINS }).catch(() => false);
+}
+
 function requestHostPermissions() {
-  if (!ext.runtime.getURL("").startsWith("moz-extension:") || !ext.permissions?.request) return Promise.resolve(true);
+  if (hostPermissionsGranted || !ext.permissions?.request) return Promise.resolve(true);
   return ext.permissions.request({ origins: AGENT_ORIGINS }).catch(() => false);
 }
 
@@ -99,6 +107,9 @@ async function startPairing() {
       await refresh();
       return;
     }
+    // The agent answered at this address: whatever an earlier check said about another address is stale.
+    ui.agentInfo.textContent = `Agent found at ${ui.agentUrl.value.trim()}.`;
+    ui.agentInfo.className = "ok";
     ui.status.dataset.state = "pairing";
     ui.status.textContent = "Pairing: enter the 6-digit code shown on your desktop.";
     ui.codeForm.hidden = false;
@@ -142,10 +153,16 @@ async function init() {
   ui.codeForm.addEventListener("submit", confirmCode);
   ui.unpair.addEventListener("click", unpair);
   $('[data-action="find"]').addEventListener("click", findAgent);
+  // A typed address has not been checked yet: clear the verdict about the previous one.
+  ui.agentUrl.addEventListener("input", () => {
+    ui.agentInfo.textContent = "";
+    ui.agentInfo.className = "muted";
+  });
   ext.runtime.onMessage.addListener((message) => {
     if (message?.type === MSG.STATE_CHANGED && message.state) showStatus(message.state);
     return false;
   });
+  hostPermissionsGranted = await checkHostPermissions();
   const state = await refresh({ probe: true });
   if (state?.agentUrl) ui.agentUrl.value = state.agentUrl;
   await findAgent();
