@@ -131,6 +131,19 @@ def test_pairing_with_a_wrong_then_the_right_code(browser: Browser, agent: Agent
     options.page.reload()  # the pairing is kept, not just shown
     options.wait_state("paired")
 
+    # the token the extension really holds is least-privilege, even from its own origin
+    token = json.loads(browser.stored_text()).get("agent.token")
+    assert token, "no token in the extension's storage (the key may have been renamed)"
+    headers = {"Authorization": f"Bearer {token}", "Origin": ext["origin"]}
+    for method, path, body in (("GET", "/api/system/config", None), ("PUT", "/api/system/config", {"changes": {}}),
+                               ("GET", "/api/system/logs", None), ("GET", "/api/users", None),
+                               ("POST", "/api/system/backup", {}), ("POST", "/api/system/restore", {"file": "x"}),
+                               ("GET", "/api/extensions", None), ("GET", "/api/pairing/pending", None)):
+        r = svc.request(method, path, token=False, headers=headers, json=body)
+        assert r.status_code == 403, (method, path, r.status_code, r.text)
+    r = svc.request("GET", "/api/extension/me", token=False, headers=headers)
+    assert r.status_code == 200 and r.json()["extension"]["id"] == ext["id"], r.text
+
 
 # -- capture ----------------------------------------------------------------------------------------------------
 
@@ -201,6 +214,13 @@ def test_messages_are_captured_with_their_fields(paired: Browser, agent: Agent) 
     assert customer.json()["name"] == "Maria Silva", customer.json()
     assert message_total(svc) == len(ids)
     assert_sent_once(paired, list(ids.values()))
+
+    popup = paired.context.new_page()  # the toolbar popup, opened as a page
+    popup.set_viewport_size({"width": 360, "height": 420})
+    popup.goto(f"chrome-extension://{paired.extension_id}/popup.html")
+    popup.wait_for_function("() => !document.querySelector('[data-field=\"last_capture\"]')?.textContent"
+                            ".includes('…')")
+    screenshot(popup, "extension-popup")
 
 
 # -- the durable queue ------------------------------------------------------------------------------------------
