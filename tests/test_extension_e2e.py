@@ -223,6 +223,56 @@ def test_messages_are_captured_with_their_fields(paired: Browser, agent: Agent) 
     screenshot(popup, "extension-popup")
 
 
+def test_a_lid_chat_joins_the_phone_customer_when_its_number_shows(paired: Browser, agent: Agent) -> None:
+    svc = agent.svc
+    wa = paired.whatsapp()
+    lid = wa.chats["lid"]
+    first = wa.add(chat=lid, direction="in", text="Oi, sou o Carlos")
+    wa.open_chat(lid)
+    before = wait_for_messages(svc, [first])[first]
+    assert before["customer"]["phone"] == lid, before["customer"]
+
+    # WhatsApp shows the number of a contact not saved; the next time the chat opens, the extension reads it
+    # (it reads the title when a chat opens: a title changing under an open chat is read on the next open)
+    wa.call("renameChat", lid, "+55 11 98888-7777")
+    wa.call("closeChat")
+    wa.open_chat(lid)
+    second = wa.add(direction="in", text="Agora aparece o meu número")
+    wait_for_messages(svc, [second])
+    stored = stored_messages(svc)
+    assert stored[second]["customer"]["phone"] == "+5511988887777", stored[second]["customer"]
+    assert stored[first]["customer"]["id"] == stored[second]["customer"]["id"], (stored[first], stored[second])
+    customer = svc.get("/api/customers/+5511988887777", token=svc.local_token)
+    assert customer.status_code == 200, customer.text
+
+
+def test_capture_paused_from_the_popup_keeps_those_rows_private(paired: Browser, agent: Agent) -> None:
+    svc = agent.svc
+    wa = paired.whatsapp()
+    phone = wa.chats["phone"]
+    first = wa.add(chat=phone, direction="in", text="Antes da pausa")
+    wa.open_chat(phone)
+    wait_for_messages(svc, [first])
+
+    popup = paired.context.new_page()
+    popup.goto(f"chrome-extension://{paired.extension_id}/popup.html")
+    popup.locator('[data-action="pause"]').check()
+    popup.locator('[data-field="paused"][data-value="true"]').wait_for(state="attached")
+    wa.page.locator('[data-role="paused"]').wait_for(state="attached")  # the page's panel knows it too
+    private = wa.add(direction="in", text="Isto é particular, durante a pausa")
+    # Nothing can signal "was not sent": a bounded chance for the extension to (wrongly) deliver it.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert private not in stored_messages(svc), "a row was captured while capture was paused"
+        time.sleep(0.2)
+    popup.locator('[data-action="pause"]').uncheck()
+    popup.locator('[data-field="paused"][data-value="false"]').wait_for(state="attached")
+    wa.page.locator('[data-role="paused"]').wait_for(state="detached")
+    after = wa.add(direction="in", text="Depois da pausa")
+    wait_for_messages(svc, [after])
+    assert private not in stored_messages(svc), "a row that arrived during the pause was captured on resume"
+
+
 # -- the durable queue ------------------------------------------------------------------------------------------
 
 
@@ -364,6 +414,15 @@ def test_the_panel_shows_the_analysis_and_insert_fills_the_compose_box_without_s
         wa.page.wait_for_function(f"() => {{ const t = ({PANEL_TEXT})(); return t && {json.dumps(new_texts)}"
                                   ".some((r) => t.includes(r)); }")
     assert wa.get("sent") == []
+
+    # collapsed, and still collapsed after a reload
+    wa.page.locator('[data-action="collapse"]').click()
+    wa.page.locator('section[data-collapsed="true"]').wait_for(state="attached")
+    wa.reload()
+    wa.add(chat=phone, direction="in", text="Oi de novo")
+    wa.open_chat(phone)
+    wa.page.locator('section[data-collapsed="true"]').wait_for(state="attached")
+    assert wa.page.locator('section[data-collapsed="false"]').count() == 0
 
 
 # -- revoke, other origins, Local Network Access, broken selectors ------------------------------------------------

@@ -258,6 +258,17 @@
     return chat.messages.length;
   }
 
+  // A chat's title changes (e.g. an @lid chat that now shows the contact's phone number); the open chat re-renders.
+  function renameChat(jid, name) {
+    state.chats.get(jid).name = name;
+    if (state.openJid === jid) {
+      const title = document.querySelector("#main header span[title]");
+      title.setAttribute("title", name);
+      title.textContent = name;
+    }
+    renderChatList();
+  }
+
   function closeChat() {
     state.openJid = null;
     const main = document.getElementById("main");
@@ -366,7 +377,7 @@
 
   window.fakeWA = {
     CHATS, MEMBERS, ME,
-    addChat, openChat, closeChat, addMessage, addMessages, loadHistory, breakSelectors,
+    addChat, openChat, closeChat, renameChat, addMessage, addMessages, loadHistory, breakSelectors,
     get openJid() { return state.openJid; },
     get added() { return state.added; },
     get sent() { return state.sent.slice(); },
