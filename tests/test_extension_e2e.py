@@ -442,6 +442,13 @@ def test_revoke_stops_the_extension(paired: Browser, agent: Agent) -> None:
     options = paired.options()
     options.wait_state("unpaired")
     screenshot(options.page, "extension-options-revoked")
+    popup = paired.context.new_page()
+    popup.set_viewport_size({"width": 360, "height": 420})
+    popup.goto(f"chrome-extension://{paired.extension_id}/popup.html")
+    popup.wait_for_function("() => !document.querySelector('[data-field=\"paired\"]').textContent.includes('…')")
+    paired_text = popup.inner_text('[data-field="paired"]')
+    assert paired_text.strip().lower() not in ("yes", "sim"), paired_text
+    screenshot(popup, "extension-popup-revoked")
 
     after = wa.add(direction="in", text="Depois de revogar")
     # Nothing can signal "did not happen": give the extension a bounded chance to (wrongly) deliver it.
