@@ -5,12 +5,20 @@ set -euo pipefail
 
 runtime=(python3 python3-venv python3-dev python3-tk build-essential cmake git)
 # Tests: a virtual X server, a tray host, a private D-Bus session with a notification daemon, tools to
-# drive and inspect windows, PostgreSQL for the hub, wrk for the HTTP benchmarks.
+# drive and inspect windows, PostgreSQL for the hub, wrk for the HTTP benchmarks, Chromium for the browser
+# extension's end-to-end tests (driven by Playwright through /usr/bin/chromium: no browser download).
 testing=(xvfb xauth x11-utils xdotool trayer dbus dbus-x11 dunst libnotify-bin desktop-file-utils
-         imagemagick postgresql wrk)
+         imagemagick postgresql wrk chromium)
 
 wanted=("${runtime[@]}")
-[ "${1:-}" = "--test" ] && wanted+=("${testing[@]}")
+if [ "${1:-}" = "--test" ]; then
+  wanted+=("${testing[@]}")
+  # The extension's unit tests and lint (npm ci, node --test, eslint, web-ext). Only when the commands are
+  # missing: a node from another source (e.g. NodeSource's nodejs, which bundles npm) must not be replaced by
+  # Debian's npm package.
+  command -v node >/dev/null 2>&1 || wanted+=(nodejs)
+  command -v npm >/dev/null 2>&1 || wanted+=(npm)
+fi
 
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -50,3 +50,26 @@ def postgres() -> Iterator[PostgresCluster]:
     cluster = start_cluster()
     yield cluster
     cluster.stop()
+
+
+# -- the browser extension in a real Chromium (tests/extension_helpers.py) ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def playwright_driver():
+    """Playwright for Python (it drives Debian's /usr/bin/chromium: no browser download). Per module: its sync API
+    keeps an asyncio loop marked running on this thread until it stops, which later asyncio users would trip on."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def fake_whatsapp(tmp_path_factory: pytest.TempPathFactory):
+    """The fake WhatsApp Web over HTTPS on a loopback port (also serves the ordinary site shop.example.net)."""
+    from tests.extension_helpers import FakeWhatsApp
+
+    server = FakeWhatsApp(tmp_path_factory.mktemp("fake-whatsapp"))
+    yield server
+    server.stop()
