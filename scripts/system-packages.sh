@@ -6,9 +6,10 @@ set -euo pipefail
 runtime=(python3 python3-venv python3-dev python3-tk build-essential cmake git)
 # Tests: a virtual X server, a tray host, a private D-Bus session with a notification daemon, tools to
 # drive and inspect windows, PostgreSQL for the hub, wrk for the HTTP benchmarks, Chromium for the browser
-# extension's end-to-end tests (driven by Playwright through /usr/bin/chromium: no browser download).
+# extension's end-to-end tests (driven by Playwright through /usr/bin/chromium: no browser download), zip for
+# the extension's packages (scripts/build-extension.sh).
 testing=(xvfb xauth x11-utils xdotool trayer dbus dbus-x11 dunst libnotify-bin desktop-file-utils
-         imagemagick postgresql wrk chromium)
+         imagemagick postgresql wrk chromium zip unzip)
 
 wanted=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then
