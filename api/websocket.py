@@ -115,7 +115,8 @@ class WebSocketEndpoint:
         sock.sendall(handshake)
         self.clients += 1  # unauthenticated sockets count too: max_clients caps what a stranger can hold open
         principal = self.query_principal(environ) if _query_token(environ) else None
-        session = _Session(self, sock, _since(environ) or None, principal, environ.get("HTTP_ORIGIN"))
+        since = _since(environ)  # validated before the upgrade; 0 is a real id ("everything still buffered")
+        session = _Session(self, sock, since if type(since) is int else None, principal, environ.get("HTTP_ORIGIN"))
         self._sessions.add(session)
         try:
             session.run()

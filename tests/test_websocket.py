@@ -110,3 +110,17 @@ def test_plain_get_on_ws_explains_upgrade(service):
     with pytest.raises(websocket.WebSocketBadStatusException) as caught:
         websocket.create_connection(f"ws://127.0.0.1:{service.port}/ws?token={service.token()}&since=abc", timeout=5)
     assert caught.value.status_code == 422
+
+
+def test_since_zero_replays_everything_still_buffered(fresh_service):
+    # 0 is a real id, not "no since": a client that has seen nothing asks for the whole buffer with it.
+    created = fresh_service.post("/api/messages/capture", json=message()).json()
+    ws = _connect(fresh_service, since=0)
+    try:
+        ws.settimeout(2)
+        events = []
+        while len([e for e in events if e["type"] != "events.lost"]) < 2:
+            events.append(json.loads(ws.recv()))
+    finally:
+        ws.close()
+    assert [e["data"]["id"] for e in events if e["type"] == "message.captured"] == [created["id"]]
