@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import websocket
 
 from tests.extension_helpers import (
     OTHER_HOST,
@@ -541,6 +542,21 @@ def test_capture_works_with_local_network_access_enforced(playwright_driver, fak
         browser.close()
 
 
+def agent_events(svc: RunningService) -> list[dict]:
+    """Every event still in the agent's replay buffer (a WebSocket client resuming from id 0)."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{svc.port}/ws?token={svc.local_token}&since=0", timeout=5)
+    received = []
+    try:
+        ws.settimeout(0.5)
+        while True:
+            try:
+                received.append(json.loads(ws.recv()))
+            except websocket.WebSocketTimeoutException:
+                return received
+    finally:
+        ws.close()
+
+
 def test_broken_selectors_are_reported_in_health(paired: Browser, agent: Agent) -> None:
     svc = agent.svc
     wa = paired.whatsapp()
@@ -550,11 +566,10 @@ def test_broken_selectors_are_reported_in_health(paired: Browser, agent: Agent) 
     wait_for_messages(svc, [data_id])
     assert health(svc)["status"] != "degraded", health(svc)
 
-    renamed = wa.call("breakSelectors")  # a WhatsApp release renames the row attribute...
+    # A WhatsApp release renames the row attribute while this chat stays open: no chat is reopened, no row is
+    # added, yet the rows on screen no longer match.
+    renamed = wa.call("breakSelectors")
     assert renamed == 1
-    lid = wa.chats["lid"]
-    wa.add(chat=lid, direction="in", text="Esta linha o seletor já não encontra")
-    wa.open_chat(lid)  # ...and the next chat opened shows rows the selectors no longer find
 
     def stalled() -> dict | None:
         h = health(svc)
@@ -562,3 +577,10 @@ def test_broken_selectors_are_reported_in_health(paired: Browser, agent: Agent) 
 
     h = wait_until(stalled, timeout=60, interval=0.2, message="/api/health to report the stalled capture")
     assert h["status"] == "degraded", h
+    types = [e["type"] for e in agent_events(svc)]
+    assert types.count("capture.stalled") == 1, f"capture.stalled is published once per stall: {types}"
+
+    wa.call("breakSelectors", "data-id")  # the selectors match again (e.g. the extension was updated)
+    wait_until(lambda: health(svc)["status"] != "degraded", timeout=60, interval=0.2,
+               message="/api/health to recover once rows match again")
+    assert [e["type"] for e in agent_events(svc)].count("capture.stalled") == 1

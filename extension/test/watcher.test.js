@@ -143,6 +143,42 @@ test("paused reads nothing; on resume rows on screen stay skipped and new ones a
   assert.deepEqual(sent.map((c) => c.content), ["after"]);
 });
 
+test("a row that arrives after the user resumed, before the page heard of it, is read", async () => {
+  let clock = 1_000;
+  const list = openChatElement("Ana", [["false_5511987654321@c.us_A1", "before the pause"]]);
+  const { watcher, sent } = watch({ now: () => clock });
+  watcher.start({ paused: true });
+  clock = 2_000;
+  list.append(rowElement("false_5511987654321@c.us_A2", "private"));
+  await settle();
+  clock = 3_000; // the user resumes in the popup at 3,000 ...
+  list.append(rowElement("false_5511987654321@c.us_A3", "after the resume"));
+  await settle();
+  clock = 3_500; // ... and the page hears of it a moment later
+  watcher.setPaused(false, 3_000);
+  assert.deepEqual(sent.map((c) => c.content), ["after the resume"]);
+});
+
+test("rows that stop matching in an open chat (a WhatsApp release) are reported stalled, then ok again", async (t) => {
+  t.mock.timers.enable({ apis: ["setInterval", "Date"] });
+  const list = openChatElement("Ana", [["false_5511987654321@c.us_A1", "one"]]);
+  const { watcher, health } = watch({ now: () => Date.now() });
+  watcher.start();
+  t.mock.timers.tick(2_000);
+  assert.equal(health.at(-1).state, "ok");
+  for (const row of list.querySelectorAll("[data-id]")) {
+    row.setAttribute("data-msg-key", row.getAttribute("data-id"));
+    row.removeAttribute("data-id");
+  }
+  for (let i = 0; i < 7; i += 1) t.mock.timers.tick(2_000); // one tick at a time: Date moves with each
+  assert.equal(health.at(-1).state, "stalled");
+  assert.equal(health.at(-1).reason, STALL_REASONS.noRows);
+  for (const row of list.querySelectorAll("[data-msg-key]")) row.setAttribute("data-id", row.getAttribute("data-msg-key"));
+  t.mock.timers.tick(2_000);
+  assert.equal(health.at(-1).state, "ok");
+  assert.equal(health.filter((h) => h.state === "stalled").length, 1, "one report per stall");
+});
+
 test("rows whose text the selectors cannot find are held and the chat is reported stalled", async (t) => {
   t.mock.timers.enable({ apis: ["setInterval", "Date"] });
   openChatElement("Ana", [["false_5511987654321@c.us_A1", null], ["false_5511987654321@c.us_A2", null]]);

@@ -248,7 +248,7 @@ export class Background {
   }
 
   async #setPaused(paused) {
-    await this.#settings.write({ paused: Boolean(paused) });
+    await this.#settings.write({ paused: Boolean(paused), pausedChangedAt: this.#now() });
     this.#reporter.update({ paused: Boolean(paused), queued: this.#queued });
     this.#stateChanged();
     return { ok: true, state: await this.#publicState() };
@@ -399,6 +399,7 @@ export class Background {
       lastCaptureAt: s.lastCaptureAt,
       lastDeliveredAt: s.lastDeliveredAt,
       paused: s.paused,
+      pausedChangedAt: s.pausedChangedAt,
       collapsed: s.collapsed,
       lastError: s.lastError,
       health: this.#reporter.current,

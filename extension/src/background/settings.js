@@ -10,6 +10,7 @@ export const KEYS = Object.freeze({
   pairing: "agent.pairing", // {pairing_id, agent_url, expires_at, code_length} while a pairing is pending
   lastError: "agent.last_error", // {code, message, at} | null
   paused: "capture.paused", // boolean: capture paused locally
+  pausedChangedAt: "capture.paused_changed_at", // epoch ms of the last pause/resume (rows after a resume are read)
   lastCaptureAt: "capture.last_at", // epoch ms of the last row read and queued
   lastDeliveredAt: "capture.last_delivered_at", // epoch ms of the last 2xx from the agent
   collapsed: "panel.collapsed", // boolean: the in-page panel is collapsed
@@ -32,6 +33,7 @@ export class Settings {
       pairing: values[KEYS.pairing] || null,
       lastError: values[KEYS.lastError] || null,
       paused: Boolean(values[KEYS.paused]),
+      pausedChangedAt: values[KEYS.pausedChangedAt] || null,
       lastCaptureAt: values[KEYS.lastCaptureAt] || null,
       lastDeliveredAt: values[KEYS.lastDeliveredAt] || null,
       collapsed: Boolean(values[KEYS.collapsed]),

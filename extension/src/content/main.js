@@ -61,7 +61,7 @@ class ContentScript {
     if (message?.type === MSG.STATE_CHANGED && message.state) {
       const before = this.#state;
       this.#state = message.state;
-      this.#watcher.setPaused(Boolean(message.state.paused));
+      this.#watcher.setPaused(Boolean(message.state.paused), message.state.pausedChangedAt ?? null);
       if (before.paused !== message.state.paused) send({ type: MSG.HEALTH, report: this.#watcher.healthReport() });
       if (before.paired !== message.state.paired || before.reachable !== message.state.reachable
         || before.paused !== message.state.paused) {

@@ -17,6 +17,7 @@ const TICK_MS = 2000;
 const UNREADABLE_GRACE_MS = 10_000; // a row still rendering gets this long before it is sent as it is
 const MAX_WAITING_ROWS = 2000;
 const MAX_MEASURES = 2000; // user-timing entries are kept by the page until cleared
+const RECOUNT_SAMPLE = 30; // newest rows checked for readable text on each tick
 
 export class ChatWatcher {
   #doc;
@@ -37,6 +38,7 @@ export class ChatWatcher {
   #rowsSeen = 0; // rows read since the page loaded (reported to the agent)
   #measures = 0;
   #counted = new WeakMap(); // row -> {main, readable}: counted once per opened chat for stall detection
+  #arrivedWhilePaused = new WeakMap(); // row -> epoch ms it entered the page while capture was paused
   #lastReason = "";
   #stall;
 
@@ -72,15 +74,22 @@ export class ChatWatcher {
     clearInterval(this.#timer);
   }
 
-  /** Pause reads nothing. On resume, rows already on screen are skipped: what arrived while paused stays private. */
-  setPaused(paused) {
+  /**
+   * Pause reads nothing. On resume, rows already on screen are skipped: what arrived while paused stays private.
+   * resumedAt (epoch ms, from the background) is when the user resumed: rows that entered the page after it
+   * but before this script heard of the resume are read, not skipped.
+   */
+  setPaused(paused, resumedAt = null) {
     if (paused === this.#paused) return;
     this.#paused = paused;
     if (!paused) {
       this.#main = null; // re-detect the open chat ...
-      this.#checkChat(false); // ... marking its rows as seen without reading them
+      this.#resumedAt = resumedAt ?? this.#now();
+      this.#checkChat(false); // ... marking the rows from before the resume as seen without reading them
     }
   }
+
+  #resumedAt = 0;
 
   /** Build the health report for the agent. */
   healthReport() {
@@ -93,7 +102,10 @@ export class ChatWatcher {
   }
 
   #onMutations(records) {
-    if (this.#paused) return;
+    if (this.#paused) {
+      this.#noteArrivalsWhilePaused(records);
+      return;
+    }
     const startMark = `${MEASURE_BATCH}:start`;
     this.#perf?.mark(startMark);
     const chat = openChat(this.#doc);
@@ -103,6 +115,20 @@ export class ChatWatcher {
       this.#readAdded(records, chat.main);
     }
     this.#measure(MEASURE_BATCH, startMark);
+  }
+
+  // Only the arrival time: a paused page reads no text. Rows added as whole subtrees are rare while paused.
+  #noteArrivalsWhilePaused(records) {
+    const now = this.#now();
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        if (node.nodeType !== 1) continue;
+        if (node.matches(SELECTORS.row)) this.#arrivedWhilePaused.set(node, now);
+        if (node.firstElementChild) {
+          for (const row of node.querySelectorAll(SELECTORS.row)) this.#arrivedWhilePaused.set(row, now);
+        }
+      }
+    }
   }
 
   #checkChat(read) {
@@ -119,7 +145,7 @@ export class ChatWatcher {
     this.#readable = 0;
     this.#waiting.clear();
     const rows = chat.main ? chat.main.querySelectorAll(SELECTORS.row) : [];
-    const captures = read ? this.#readRows(rows, chat.title) : this.#skipRows(rows);
+    const captures = read ? this.#readRows(rows, chat.title) : this.#skipRows(rows, chat.title);
     const chatId = this.#chatIdFrom(rows);
     this.#chat = { open: chat.open, title: chat.title, chatId };
     this.#onChat(this.chat);
@@ -190,12 +216,19 @@ export class ChatWatcher {
     return captures;
   }
 
-  #skipRows(rows) {
+  // Rows on screen when capture resumes: skipped, except those that arrived after the user resumed.
+  #skipRows(rows, title) {
+    const arrivedAfterResume = [];
     for (const row of rows) {
+      const arrived = this.#arrivedWhilePaused.get(row);
+      if (arrived !== undefined && arrived >= this.#resumedAt) {
+        arrivedAfterResume.push(row);
+        continue;
+      }
       this.#seen.add(row.getAttribute("data-id"));
       this.#countRow(row, true);
     }
-    return [];
+    return arrivedAfterResume.length ? this.#readRows(arrivedAfterResume, title) : [];
   }
 
   // Rows of the open chat (for stall detection): each counted once, and once more as readable when it becomes so.
@@ -234,11 +267,26 @@ export class ChatWatcher {
   #tick() {
     if (this.#paused) return;
     this.#checkChat(true);
+    this.#recount();
     if (this.#waiting.size && this.#main) {
       const captures = this.#readRows([...this.#waiting.keys()].filter((row) => row.isConnected), this.#chat.title);
       this.#emit(captures);
     }
     this.#checkHealth();
+  }
+
+  // The open chat's rows counted afresh on each tick, off the mutation path: a WhatsApp release that renames
+  // the row attribute while a chat is open leaves rows on screen that no longer match, and no mutation says so.
+  // Only the newest rows are read for text: reading a long chat every tick would cost more than it tells.
+  #recount() {
+    if (!this.#main) return;
+    const rows = this.#main.querySelectorAll(SELECTORS.row);
+    let readable = 0;
+    for (let i = Math.max(0, rows.length - RECOUNT_SAMPLE); i < rows.length; i += 1) {
+      if (readRow(rows[i]).readable) readable += 1;
+    }
+    this.#rows = rows.length;
+    this.#readable = readable;
   }
 
   #checkHealth() {
