@@ -1,7 +1,7 @@
 // The panel's styles, applied inside its shadow root so WhatsApp's CSS and ours never meet. System fonts only.
 export const PANEL_CSS = `
 :host { all: initial; }
-.panel { box-sizing: border-box; width: 280px; max-height: calc(100vh - 140px); display: flex; flex-direction: column;
+.panel { box-sizing: border-box; width: 280px; max-height: calc(100vh - 170px); display: flex; flex-direction: column;
   font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2933; background: #ffffff;
   border: 1px solid #d9e2ec; border-radius: 10px; box-shadow: 0 4px 16px rgba(15, 23, 42, 0.12); overflow: hidden; }
 .panel[data-collapsed="true"] { width: auto; }

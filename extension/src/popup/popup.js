@@ -25,7 +25,8 @@ function show(state) {
   field("queued").textContent = String(state.queued);
   field("last_capture").textContent = relativeTime(state.lastCaptureAt);
   const health = state.health?.state === "stalled" ? " (stalled: WhatsApp Web changed?)" : "";
-  field("paused").textContent = state.paused ? "paused" : `on${health}`;
+  // Unpaired, nothing reaches the agent: "on" would promise captures that are not being made.
+  field("paused").textContent = !state.paired ? "off (not paired)" : state.paused ? "paused" : `on${health}`;
   field("paused").dataset.value = String(state.paused);
   $('[data-action="pause"]').checked = state.paused;
   $('[data-action="open-dashboard"]').disabled = !state.paired;
