@@ -105,6 +105,11 @@ def assert_sent_once(browser: Browser, ids: list[str]) -> None:
 
 def test_pairing_with_a_wrong_then_the_right_code(browser: Browser, agent: Agent) -> None:
     svc = agent.svc
+    # A fresh install opens its options page by itself: pairing is the first thing a user must do.
+    options_url = f"chrome-extension://{browser.extension_id}/options.html"
+    open_tabs = "chrome.tabs.query({}).then((tabs) => tabs.map((tab) => tab.url))"  # the worker sees them all
+    wait_until(lambda: options_url in browser.worker_eval(open_tabs), timeout=15,
+               message="the options page to open after the install")
     options = browser.options()
     options.wait_state("unpaired")
     options.start_pairing(svc.url)

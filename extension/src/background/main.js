@@ -75,6 +75,11 @@ export class Background {
       if (alarm.name === BACKSTOP_ALARM) this.backstop();
     });
     api.runtime.onStartup?.addListener(() => this.flush());
+    // A fresh install has nothing to do until it is paired: take the user straight to the pairing page.
+    api.runtime.onInstalled?.addListener(async ({ reason }) => {
+      if (reason !== "install" || (await this.#settings.connection()).token) return;
+      await api.runtime.openOptionsPage().catch((error) => console.warn("[crm-agent] options page", error));
+    });
   }
 
   /** Start-up: restrict storage, arm the backstop alarm, connect, deliver what survived the restart. */
