@@ -40,16 +40,27 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "Need root to install: ${missing[*]}" >&2; exit 1
   fi
 fi
+# drop_unavailable: an optional package this distribution does not offer is left out, with a note.
+drop_unavailable() {
+  local available=() pkg policy
+  for pkg in "${missing[@]}"; do
+    # the whole answer first: `apt-cache ... | grep -q` fails under pipefail when grep stops reading early
+    policy=$(apt-cache policy "$pkg" 2>/dev/null || true)
+    if [[ " ${optional[*]} " == *" $pkg "* ]] && ! grep -q 'Candidate: [^(]' <<<"$policy"; then
+      echo "Skipping $pkg: this distribution does not offer it (the tests that need it will be skipped)" >&2
+      continue
+    fi
+    available+=("$pkg")
+  done
+  missing=("${available[@]}")
+}
+# With package lists already present, an unavailable optional package alone does not cost an apt-get update.
+if compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
+  drop_unavailable
+  [ ${#missing[@]} -eq 0 ] && exit 0
+fi
 $SUDO apt-get update -qq
-available=()
-for pkg in "${missing[@]}"; do
-  if [[ " ${optional[*]} " == *" $pkg "* ]] && ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
-    echo "Skipping $pkg: this distribution does not offer it (the tests that need it will be skipped)" >&2
-    continue
-  fi
-  available+=("$pkg")
-done
-missing=("${available[@]}")
+drop_unavailable
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "Installing system packages: ${missing[*]}"
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
