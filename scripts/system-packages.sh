@@ -7,9 +7,12 @@ runtime=(python3 python3-venv python3-dev python3-tk build-essential cmake git)
 # Tests: a virtual X server, a tray host, a private D-Bus session with a notification daemon, tools to
 # drive and inspect windows, PostgreSQL for the hub, wrk for the HTTP benchmarks, Chromium for the browser
 # extension's end-to-end tests (driven by Playwright through /usr/bin/chromium: no browser download), zip for
-# the extension's packages (scripts/build-extension.sh).
+# the extension's packages (scripts/build-extension.sh), Firefox ESR for its Firefox end-to-end test (driven over
+# Firefox's own WebDriver BiDi: no geckodriver).
 testing=(xvfb xauth x11-utils xdotool trayer dbus dbus-x11 dunst libnotify-bin desktop-file-utils
-         imagemagick postgresql wrk chromium zip unzip)
+         imagemagick postgresql wrk chromium zip unzip firefox-esr)
+# Installed when the distribution has them (Ubuntu has no firefox-esr): the tests that need them skip otherwise.
+optional=(firefox-esr)
 
 wanted=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then
@@ -37,6 +40,27 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "Need root to install: ${missing[*]}" >&2; exit 1
   fi
 fi
-echo "Installing system packages: ${missing[*]}"
+# drop_unavailable: an optional package this distribution does not offer is left out, with a note.
+drop_unavailable() {
+  local available=() pkg policy
+  for pkg in "${missing[@]}"; do
+    # the whole answer first: `apt-cache ... | grep -q` fails under pipefail when grep stops reading early
+    policy=$(apt-cache policy "$pkg" 2>/dev/null || true)
+    if [[ " ${optional[*]} " == *" $pkg "* ]] && ! grep -q 'Candidate: [^(]' <<<"$policy"; then
+      echo "Skipping $pkg: this distribution does not offer it (the tests that need it will be skipped)" >&2
+      continue
+    fi
+    available+=("$pkg")
+  done
+  missing=("${available[@]}")
+}
+# With package lists already present, an unavailable optional package alone does not cost an apt-get update.
+if compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
+  drop_unavailable
+  [ ${#missing[@]} -eq 0 ] && exit 0
+fi
 $SUDO apt-get update -qq
+drop_unavailable
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing system packages: ${missing[*]}"
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -8,7 +8,7 @@ bash scripts/bootstrap.sh --dev
 . .venv/bin/activate
 ruff check .
 # The browser extension: its npm tools pinned in package-lock.json, node's own test runner for the pure JS
-# logic, eslint and web-ext lint (on the Firefox build). The Chromium end-to-end tests run in pytest below.
+# logic, eslint and web-ext lint (on the Firefox build). The Chromium and Firefox end-to-end tests run in pytest below.
 if [ -f package.json ]; then
   # eslint 10 needs node ^20.19 || ^22.13 || >= 24; Debian 12's own nodejs is 18: then use node 22 from the npm
   # registry (the `node` package ships the binary) in .tools/node, for this run only.
