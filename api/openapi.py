@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from api.plugins import Request
-from crm.service import VERSION, Service
+from core.version import VERSION
+from crm.service import Service
 
 _PARAM = re.compile(r"<([a-zA-Z_]+)(?::([a-z]+))?>")
 ERROR_SCHEMA = {

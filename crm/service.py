@@ -36,8 +36,6 @@ from storage.system_logs import DatabaseLogHandler
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
-
 
 @dataclass
 class Service:

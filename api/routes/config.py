@@ -1,6 +1,6 @@
 """GET/PUT /api/system/config: every declared setting for the settings window, and saving changes.
 
-The service reads most settings once, when it starts; only the keys in LIVE (core.config.LIVE_KEYS) are
+The service reads most settings once, when it starts; only the keys in core.config.LIVE_KEYS (LIVE says how) are
 applied to the running service at once. Everything else is saved to config.json and reported as needing a
 restart: the service's (`restart_required`) or, for the tray's notification settings, the desktop
 agent's (`agent_restart_required`). GET shows both the saved value (what the next start uses) and the
@@ -21,6 +21,7 @@ from core import events
 from core.clock import iso
 from core.config import (
     AGENT_RESTART,
+    LIVE_KEYS,
     NOW,
     SERVICE_RESTART,
     SETTINGS,
@@ -55,16 +56,18 @@ def _maintenance_reads_per_use(service: Service, _value: Any) -> None:
     service.maintenance.config = service.config
 
 
-# key -> how the running service takes a new value (service.config already holds it when this runs);
-# the keys are core.config.LIVE_KEYS (a test keeps them equal).
-LIVE: dict[str, Callable[[Service, Any], None]] = {
+# How the running service takes a new value of each key in core.config.LIVE_KEYS (service.config already holds
+# it when this runs): by key where one key has its own way, else by its section.
+_APPLY_BY_KEY: dict[str, Callable[[Service, Any], None]] = {
     "capture.paused": _set_capture_paused,
     "logging.level": lambda _service, level: logging.getLogger().setLevel(level),
-    **{f"database.{name}": _maintenance_reads_per_use for name in ("max_backups", "backup_encryption",
-                                                                   "raw_retention_days", "log_retention_days",
-                                                                   "vacuum_min_free_percent")},
-    **{f"monitor.{name}": _apply_monitor for name in ("cpu_percent", "memory_percent", "disk_percent", "sustain_s",
-                                                       "cooldown_s", "connection_timeout_s", "alert_on_negative")},
+}
+_APPLY_BY_SECTION: dict[str, Callable[[Service, Any], None]] = {
+    "database": _maintenance_reads_per_use,
+    "monitor": _apply_monitor,
+}
+LIVE: dict[str, Callable[[Service, Any], None]] = {
+    key: _APPLY_BY_KEY.get(key) or _APPLY_BY_SECTION[key.partition(".")[0]] for key in sorted(LIVE_KEYS)
 }
 
 

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from api.plugins import Request
-from crm.service import VERSION, Service
+from core.version import VERSION
+from crm.service import Service
 from storage.migrations import schema_version
 
 

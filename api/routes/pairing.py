@@ -14,6 +14,7 @@ from api.plugins import Reply, Request
 from api.schemas import ExtensionStatus, PairComplete, PairStart
 from core import events
 from core.clock import iso
+from core.version import VERSION
 from crm.extensions import Extension, is_extension_origin
 from crm.pairing import (
     CODE_LENGTH,
@@ -24,7 +25,7 @@ from crm.pairing import (
     WrongCode,
     retry_after_seconds,
 )
-from crm.service import VERSION, Service
+from crm.service import Service
 
 EXTENSION_SCHEMA = {"type": "object", "required": ["id", "name", "browser", "origin", "paired_at"],
                     "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
