@@ -13,6 +13,7 @@ import os
 import plistlib
 import subprocess
 import sys
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from core.children import agent_command, is_frozen
@@ -34,6 +35,45 @@ def launch_command(data_dir: str | None = None) -> list[str]:
     if data_dir:
         cmd += ["--data-dir", str(data_dir)]
     return cmd
+
+
+class AutostartBackend(ABC):
+    """How one platform starts the agent at login: enable writes the entry, disable removes it (no error when
+    there is none), enabled says whether it is there; enable and disable return where, for the user."""
+
+    @abstractmethod
+    def enable(self, cmd: list[str]) -> str: ...
+
+    @abstractmethod
+    def disable(self) -> str: ...
+
+    @abstractmethod
+    def enabled(self) -> bool: ...
+
+
+class FileAutostart(AutostartBackend):
+    """An entry that is one file: written whole (a temporary file, then a rename), removed to disable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @abstractmethod
+    def content(self, cmd: list[str]) -> bytes:
+        """The file's bytes for an entry that runs cmd."""
+
+    def enable(self, cmd: list[str]) -> str:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_bytes(self.content(cmd))
+        os.replace(tmp, self.path)
+        return str(self.path)
+
+    def disable(self) -> str:
+        self.path.unlink(missing_ok=True)
+        return str(self.path)
+
+    def enabled(self) -> bool:
+        return self.path.exists()
 
 
 # -- Linux (XDG) ------------------------------------------------------------------------------------
@@ -84,28 +124,17 @@ def desktop_entry(cmd: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class XdgAutostart:
+class XdgAutostart(FileAutostart):
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or xdg_autostart_file()
+        super().__init__(path or xdg_autostart_file())
 
-    def enable(self, cmd: list[str]) -> str:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(desktop_entry(cmd), encoding="utf-8")
-        os.replace(tmp, self.path)
-        return str(self.path)
-
-    def disable(self) -> str:
-        self.path.unlink(missing_ok=True)
-        return str(self.path)
-
-    def enabled(self) -> bool:
-        return self.path.exists()
+    def content(self, cmd: list[str]) -> bytes:
+        return desktop_entry(cmd).encode("utf-8")
 
 
 # -- Windows (registry) -----------------------------------------------------------------------------
 
-class WindowsAutostart:
+class WindowsAutostart(AutostartBackend):
     def __init__(self, winreg=None) -> None:  # noqa: ANN001 - the winreg module (injected by tests)
         if winreg is None:
             import winreg as winreg_module
@@ -140,26 +169,16 @@ class WindowsAutostart:
 
 # -- macOS (launchd) --------------------------------------------------------------------------------
 
-class MacAutostart:
+class MacAutostart(FileAutostart):
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or Path.home() / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist"
+        super().__init__(path or Path.home() / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist")
 
-    def enable(self, cmd: list[str]) -> str:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        plist = {"Label": LAUNCH_AGENT_LABEL, "ProgramArguments": cmd, "RunAtLoad": True,
-                 "ProcessType": "Interactive"}
-        self.path.write_bytes(plistlib.dumps(plist))
-        return str(self.path)
-
-    def disable(self) -> str:
-        self.path.unlink(missing_ok=True)
-        return str(self.path)
-
-    def enabled(self) -> bool:
-        return self.path.exists()
+    def content(self, cmd: list[str]) -> bytes:
+        return plistlib.dumps({"Label": LAUNCH_AGENT_LABEL, "ProgramArguments": cmd, "RunAtLoad": True,
+                               "ProcessType": "Interactive"})
 
 
-def for_platform(platform: str | None = None) -> XdgAutostart | WindowsAutostart | MacAutostart:
+def for_platform(platform: str | None = None) -> AutostartBackend:
     platform = platform or sys.platform
     if platform == "win32":
         return WindowsAutostart()
