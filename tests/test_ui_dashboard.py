@@ -416,3 +416,43 @@ def test_monitor_keeps_a_bounded_history_and_the_active_alerts_details():
     monitor.settings = MonitorSettings(alert_on_negative=True)
     monitor.capture_seen({"direction": "in", "sentiment": "negative", "content": "ruim"})
     assert monitor.active_alert_details() == []  # a one-off alert never stays active
+
+
+def test_paged_list_keeps_the_selection_drops_late_answers_and_says_a_failure(display, monkeypatch):
+    """The one paged list both tabs use, driven by a fake GET: the pager, the empty and error states."""
+    import tkinter as tk
+
+    from windows.widgets import PagedList
+
+    monkeypatch.setenv("DISPLAY", display)
+    root = tk.Tk(className="CRM-Agent-test")
+    try:
+        pending, pages, errors = [], [], []
+        paged = PagedList(root, [("id", "Id", 50, True)], page_size=2, on_page=pages.append,
+                          row=lambda item: (str(item["id"]), (item["id"],)), noun="things",
+                          empty_text="No things yet", describe=lambda exc: f"said {exc}", on_error=errors.append)
+        paged.pack()
+
+        def load(empty: str = "none") -> tuple:
+            paged.load(lambda path, done, fail: pending.append((done, fail)), "/things", empty_text=lambda: empty)
+            return pending[-1]
+
+        late, latest = load(), load()
+        late[0]({"items": [{"id": 9}], "offset": 0, "total": 1})
+        assert paged.list.rows() == []  # an older request's answer is dropped
+        latest[0]({"items": [{"id": 1}, {"id": 2}], "offset": 0, "total": 5})
+        assert [iid for iid, _ in paged.list.rows()] == ["1", "2"]
+        assert paged.pager.label.cget("text") == "1–2 of 5"
+        paged.list.tree.selection_set("2")
+        paged.pager.go_next()
+        assert pages == [2]
+        load()[0]({"items": [{"id": 2}, {"id": 3}], "offset": 2, "total": 5})
+        assert paged.list.selected() == "2"  # still there: still selected
+        load("No match")[0]({"items": [], "offset": 0, "total": 0})
+        root.update()
+        assert paged.list.message_text == "No match"
+        load()[1](RuntimeError("no"))
+        root.update()
+        assert paged.list.message_text == "Could not load things: said no" and len(errors) == 1
+    finally:
+        root.destroy()

@@ -8,7 +8,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from windows.widgets import Pager, ScrolledTree, SearchBox, fmt_count, local_time, query_string, short
+from windows.widgets import PagedList, SearchBox, fmt_count, local_time, query_string, short
 
 if TYPE_CHECKING:
     from windows.dashboard import DashboardWindow
@@ -95,7 +95,6 @@ class CustomersPane(ttk.Frame):
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
         self.link = window.link
-        self._request_seq = 0
         self._profile_seq = 0
         self.profile: dict[str, Any] | None = None
         self.saving = False
@@ -112,19 +111,17 @@ class CustomersPane(ttk.Frame):
     # -- layout -------------------------------------------------------------------------------------
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
-        frame = ttk.Frame(parent)
-        self.list = ScrolledTree(frame, [("name", "Name", 110, True), ("phone", "Phone", 140, False),
-                                         ("status", "Status", 70, False), ("tags", "Tags", 70, False),
-                                         ("messages", "Msgs", 45, False), ("last", "Last contact", 100, False)],
-                                 height=16, empty_text="No customers yet")
-        # The pager is packed first, at the bottom: a short window shrinks the list, never hides the pager.
-        self.pager = Pager(frame, PAGE_SIZE, self.reload)
-        self.pager.pack(side="bottom", fill="x", pady=(4, 0))
-        self.list.pack(fill="both", expand=True)
+        from windows.dashboard import describe_error
+
+        self.paged = PagedList(parent, [("name", "Name", 110, True), ("phone", "Phone", 140, False),
+                                        ("status", "Status", 70, False), ("tags", "Tags", 70, False),
+                                        ("messages", "Msgs", 45, False), ("last", "Last contact", 100, False)],
+                               page_size=PAGE_SIZE, on_page=self.reload, row=lambda c: (c["phone"], customer_row(c)),
+                               noun="customers", empty_text="No customers yet", describe=describe_error,
+                               on_error=self.window.on_error)
+        self.list, self.pager = self.paged.list, self.paged.pager
         self.list.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
-        self.list.tree.bind("<Prior>", lambda _e: self.pager.go_previous())
-        self.list.tree.bind("<Next>", lambda _e: self.pager.go_next())
-        return frame
+        return self.paged
 
     def _build_profile(self, parent: tk.Misc) -> ttk.Frame:
         frame = ttk.Frame(parent, padding=(8, 0, 0, 0))
@@ -174,29 +171,9 @@ class CustomersPane(ttk.Frame):
     # -- list ---------------------------------------------------------------------------------------
 
     def reload(self, offset: int = 0) -> None:
-        self._request_seq += 1
-        seq = self._request_seq
         path = "/api/customers" + query_string({"q": self.search.text, "limit": PAGE_SIZE, "offset": offset})
-        self.link.get(path, lambda page: self._page_loaded(seq, page), lambda exc: self._page_failed(seq, exc))
-
-    def _page_loaded(self, seq: int, page: dict[str, Any]) -> None:
-        if seq != self._request_seq:
-            return
-        selected = self.list.selected()
-        rows = [(c["phone"], customer_row(c)) for c in page.get("items", [])]
-        empty = "No customers match this search" if self.search.text else "No customers yet"
-        self.list.replace(rows, empty_text=empty)
-        self.pager.update_page(page.get("offset", 0), len(rows), page.get("total", 0))
-        if selected and self.list.tree.exists(selected):
-            self.list.tree.selection_set(selected)
-
-    def _page_failed(self, seq: int, exc: Exception) -> None:
-        from windows.dashboard import describe_error
-
-        if seq != self._request_seq:
-            return
-        self.list.show_message(f"Could not load customers: {describe_error(exc)}", style="Error.TLabel")
-        self.window.on_error(exc)
+        self.paged.load(self.link.get, path, empty_text=lambda: (
+            "No customers match this search" if self.search.text else "No customers yet"))
 
     # -- profile ------------------------------------------------------------------------------------
 

@@ -9,8 +9,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
 from windows.widgets import (
-    Pager,
-    ScrolledTree,
+    PagedList,
     SearchBox,
     copy_to_clipboard,
     get_text,
@@ -38,7 +37,6 @@ class MessagesPane(ttk.Frame):
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
         self.link = window.link
-        self._request_seq = 0
         self._detail_seq = 0
         self.detail: dict[str, Any] | None = None
         self.page: dict[str, Any] | None = None
@@ -80,20 +78,18 @@ class MessagesPane(ttk.Frame):
         self._last_dates = ("", "")
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
-        frame = ttk.Frame(parent)
-        self.list = ScrolledTree(frame, [("time", "Time", 95, False), ("customer", "Customer", 120, False),
-                                         ("dir", "", 26, False), ("text", "Message", 180, True),
-                                         ("sentiment", "Sentiment", 92, False), ("intent", "Intent", 100, False)],
-                                 height=16, empty_text="No messages yet")
-        # The pager is packed first, at the bottom: a short window shrinks the list, never hides the pager.
-        self.pager = Pager(frame, PAGE_SIZE, self.reload)
-        self.pager.pack(side="bottom", fill="x", pady=(4, 0))
-        self.list.pack(fill="both", expand=True)
+        from windows.dashboard import describe_error
+
+        self.paged = PagedList(parent, [("time", "Time", 95, False), ("customer", "Customer", 120, False),
+                                        ("dir", "", 26, False), ("text", "Message", 180, True),
+                                        ("sentiment", "Sentiment", 92, False), ("intent", "Intent", 100, False)],
+                               page_size=PAGE_SIZE, on_page=self.reload, row=lambda m: (str(m["id"]), message_row(m)),
+                               noun="messages", empty_text="No messages yet", describe=describe_error,
+                               on_error=self.window.on_error)
+        self.list, self.pager = self.paged.list, self.paged.pager
         self.list.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
         self.list.tree.bind("<Control-c>", lambda _e: self.copy_reply(0))
-        self.list.tree.bind("<Prior>", lambda _e: self.pager.go_previous())
-        self.list.tree.bind("<Next>", lambda _e: self.pager.go_next())
-        return frame
+        return self.paged
 
     def _build_detail(self, parent: tk.Misc) -> ttk.Frame:
         frame = ttk.Frame(parent, padding=(8, 0, 0, 0))
@@ -148,31 +144,13 @@ class MessagesPane(ttk.Frame):
             return
         self.error.configure(text="")
         self._last_dates = (self.date_from.get().strip(), self.date_to.get().strip())
-        self._request_seq += 1
-        seq = self._request_seq
         self.filtered = any(k != "q" or v for k, v in params.items())
         path = "/api/messages" + query_string({**params, "limit": PAGE_SIZE, "offset": offset})
-        self.link.get(path, lambda page: self._page_loaded(seq, page), lambda exc: self._page_failed(seq, exc))
+        self.paged.load(self.link.get, path, on_page=self._page_loaded, empty_text=lambda: (
+            "No messages match these filters" if self.filtered else "No messages yet"))
 
-    def _page_loaded(self, seq: int, page: dict[str, Any]) -> None:
-        if seq != self._request_seq:
-            return  # an older request answered late: a newer filter is already on its way
+    def _page_loaded(self, page: dict[str, Any]) -> None:
         self.page = page
-        selected = self.list.selected()
-        rows = [(str(m["id"]), message_row(m)) for m in page.get("items", [])]
-        empty = "No messages match these filters" if self.filtered else "No messages yet"
-        self.list.replace(rows, empty_text=empty)
-        self.pager.update_page(page.get("offset", 0), len(rows), page.get("total", 0))
-        if selected and self.list.tree.exists(selected):
-            self.list.tree.selection_set(selected)
-
-    def _page_failed(self, seq: int, exc: Exception) -> None:
-        from windows.dashboard import describe_error
-
-        if seq != self._request_seq:
-            return
-        self.list.show_message(f"Could not load messages: {describe_error(exc)}", style="Error.TLabel")
-        self.window.on_error(exc)
 
     def _dates_changed(self) -> None:
         if (self.date_from.get().strip(), self.date_to.get().strip()) != self._last_dates:

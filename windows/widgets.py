@@ -209,6 +209,59 @@ class Pager(ttk.Frame):
             self._on_page(self.offset + self.page_size)
 
 
+class PagedList(ttk.Frame):
+    """One page of a paged API list at a time: a ScrolledTree (self.list) over a Pager (self.pager).
+
+    load() asks for a page; the answer replaces the rows and keeps the selected row selected when it is still
+    there; an answer to an older request than the latest is dropped; a failure shows "Could not load <noun>: …"
+    in place of the rows and tells on_error. PageUp/PageDown in the list turn pages.
+    row(item) -> (iid, values); describe(exc) -> one line for the user.
+    """
+
+    def __init__(self, parent: tk.Misc, columns: Sequence[tuple[str, str, int, bool]], *, page_size: int,
+                 on_page: Callable[[int], Any], row: Callable[[dict[str, Any]], tuple[str, Sequence[Any]]],
+                 noun: str, empty_text: str, describe: Callable[[Exception], str],
+                 on_error: Callable[[Exception], Any], height: int = 16) -> None:
+        super().__init__(parent)
+        self._row, self._noun, self._describe, self._on_error = row, noun, describe, on_error
+        self._request_seq = 0
+        self.list = ScrolledTree(self, columns, height=height, empty_text=empty_text)
+        # The pager is packed first, at the bottom: a short window shrinks the list, never hides the pager.
+        self.pager = Pager(self, page_size, on_page)
+        self.pager.pack(side="bottom", fill="x", pady=(4, 0))
+        self.list.pack(fill="both", expand=True)
+        self.list.tree.bind("<Prior>", lambda _e: self.pager.go_previous())
+        self.list.tree.bind("<Next>", lambda _e: self.pager.go_next())
+
+    def load(self, get: Callable[[str, Callable[[Any], Any], Callable[[Exception], Any]], Any], path: str, *,
+             empty_text: Callable[[], str], on_page: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        """GET path (one page: items, offset, total) through get(path, on_done, on_error); empty_text() is what
+        an empty page says; on_page(page) runs first when the page is the latest one asked for."""
+        self._request_seq += 1
+        seq = self._request_seq
+        get(path, lambda page: self._page_loaded(seq, page, empty_text, on_page),
+            lambda exc: self._page_failed(seq, exc))
+
+    def _page_loaded(self, seq: int, page: dict[str, Any], empty_text: Callable[[], str],
+                     on_page: Callable[[dict[str, Any]], Any] | None) -> None:
+        if seq != self._request_seq:
+            return  # an older request answered late: a newer one is already on its way
+        if on_page is not None:
+            on_page(page)
+        selected = self.list.selected()
+        rows = [self._row(item) for item in page.get("items", [])]
+        self.list.replace(rows, empty_text=empty_text())
+        self.pager.update_page(page.get("offset", 0), len(rows), page.get("total", 0))
+        if selected and self.list.tree.exists(selected):
+            self.list.tree.selection_set(selected)
+
+    def _page_failed(self, seq: int, exc: Exception) -> None:
+        if seq != self._request_seq:
+            return
+        self.list.show_message(f"Could not load {self._noun}: {self._describe(exc)}", style="Error.TLabel")
+        self._on_error(exc)
+
+
 class SearchBox(ttk.Frame):
     """An entry that calls on_search(text) after typing pauses (or at once on Return); Escape clears it."""
 
