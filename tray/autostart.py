@@ -14,7 +14,9 @@ import plistlib
 import subprocess
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.children import agent_command, is_frozen
 
@@ -22,6 +24,7 @@ NAME = "CRM Agent"
 DESKTOP_FILE = "crm-agent.desktop"
 LAUNCH_AGENT_LABEL = "com.crm-agent.agent"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+RUN_VALUE = f"HKCU\\{RUN_KEY}\\{NAME}"
 ICON = Path(__file__).resolve().parent.parent / "assets" / "icon.png"
 
 
@@ -146,25 +149,24 @@ class WindowsAutostart(AutostartBackend):
         w = self.winreg
         with w.CreateKeyEx(w.HKEY_CURRENT_USER, RUN_KEY, 0, w.KEY_SET_VALUE) as key:
             w.SetValueEx(key, NAME, 0, w.REG_SZ, subprocess.list2cmdline(cmd))
-        return f"HKCU\\{RUN_KEY}\\{NAME}"
+        return RUN_VALUE
 
     def disable(self) -> str:
-        w = self.winreg
-        try:
-            with w.OpenKey(w.HKEY_CURRENT_USER, RUN_KEY, 0, w.KEY_SET_VALUE) as key:
-                w.DeleteValue(key, NAME)
-        except FileNotFoundError:
-            pass
-        return f"HKCU\\{RUN_KEY}\\{NAME}"
+        self._on_value(self.winreg.KEY_SET_VALUE, self.winreg.DeleteValue)
+        return RUN_VALUE
 
     def enabled(self) -> bool:
+        return self._on_value(self.winreg.KEY_READ, self.winreg.QueryValueEx)
+
+    def _on_value(self, access: int, action: Callable[[Any, str], Any]) -> bool:
+        """action(key, NAME) on the Run key opened with access; False when the key or the value is not there."""
         w = self.winreg
         try:
-            with w.OpenKey(w.HKEY_CURRENT_USER, RUN_KEY, 0, w.KEY_READ) as key:
-                w.QueryValueEx(key, NAME)
-            return True
+            with w.OpenKey(w.HKEY_CURRENT_USER, RUN_KEY, 0, access) as key:
+                action(key, NAME)
         except FileNotFoundError:
             return False
+        return True
 
 
 # -- macOS (launchd) --------------------------------------------------------------------------------
