@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from ai.items import AnalysisItem, AnalysisResult
 from api.schemas import CaptureRequest, accepted_range
 from core import events
 from core.clock import Clock, hour_bucket, iso, parse_iso
@@ -76,12 +77,13 @@ class _Pending:
 
 
 class CapturePipeline:
-    def __init__(self, db: Database, analyse_batch: Callable[[list[list[Any]]], list[list[Any]]],
+    def __init__(self, db: Database,
+                 analyse_batch: Callable[[list[AnalysisItem]], list[AnalysisResult | BaseException]],
                  bus: EventBus, clock: Clock, default_region: str,
                  after_capture: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.db = db
-        # [[text, language|None, name, direction, type], ...] -> [[language, analysis dict], ...]. A whole
-        # batch at once, so the service can hand it to another process (ai/rules_worker.py).
+        # One result (or the exception its capture answers) per item, in order. A whole batch at once, so
+        # the service can hand it to another process (ai/rules_worker.py).
         self.analyse_batch = analyse_batch
         self.bus = bus
         self.clock = clock
@@ -162,12 +164,13 @@ class CapturePipeline:
     def _analyse(self, batch: list[_Pending]) -> None:
         """Detect the language and analyse every new message of the batch (one call for the batch)."""
         batch = [p for p in batch if p.duplicate_of is None]
-        items = [[p.request.content, None, p.customer.name, p.request.direction, p.request.type] for p in batch]
+        items = [AnalysisItem(p.request.content, None, p.customer.name, p.request.direction, p.request.type)
+                 for p in batch]
         for pending, result in zip(batch, self.analyse_batch(items), strict=True):
             if isinstance(result, BaseException):
                 pending.error = result
             else:
-                pending.language, pending.analysis = result
+                pending.language, pending.analysis = result.language, result.analysis
 
     # -- group commit -----------------------------------------------------------------------------
 
