@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ai.items import AnalysisItem, AnalysisResult
 from ai.rules_worker import read_frame, write_frame
 from core.children import child_env
 
@@ -23,11 +24,12 @@ log = logging.getLogger(__name__)
 BATCH_TIMEOUT_S = 10.0
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
-Items = list[list[Any]]
+Items = list[AnalysisItem]
+Results = list[AnalysisResult]
 
 
 class RulesWorkerClient:
-    def __init__(self, command: list[str], analyse_locally: Callable[[Items], Items],
+    def __init__(self, command: list[str], analyse_locally: Callable[[Items], Results],
                  timeout: Callable[[float], Any] | None = None) -> None:
         self.command = command
         self.analyse_locally = analyse_locally
@@ -39,7 +41,7 @@ class RulesWorkerClient:
         self.batches_in_worker = 0
         self.batches_local = 0
 
-    def analyse(self, items: Items) -> Items:
+    def analyse(self, items: Items) -> Results:
         if not items:
             return []
         proc = self._running_child()
@@ -56,8 +58,9 @@ class RulesWorkerClient:
         self.batches_local += 1
         return self.analyse_locally(items)
 
-    def _exchange(self, proc: subprocess.Popen, items: Items) -> Items:
-        write_frame(proc.stdin, orjson.dumps(items))
+    def _exchange(self, proc: subprocess.Popen, items: Items) -> Results:
+        """One batch over the pipe: the only place the service serialises analysis items and results."""
+        write_frame(proc.stdin, orjson.dumps([item.to_wire() for item in items]))
         payload = None
         if self._timeout is None:
             payload = read_frame(proc.stdout)
@@ -66,7 +69,7 @@ class RulesWorkerClient:
                 payload = read_frame(proc.stdout)
         if payload is None:
             raise RuntimeError(f"rules worker gave no answer (exit code {proc.poll()})")
-        return orjson.loads(payload)
+        return [AnalysisResult.from_wire(wire) for wire in orjson.loads(payload)]
 
     def _running_child(self) -> subprocess.Popen | None:
         if self._proc is not None and self._proc.poll() is None:

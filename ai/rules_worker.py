@@ -3,18 +3,20 @@
 The service is one gevent process: on a busy capture path the rules analysis took about a quarter of its
 one core. Analysing each group-commit batch here lets a second core do that work while the service parses
 the next requests. Protocol on stdin/stdout: frames of a 4-byte big-endian length and an orjson payload.
-Request: [[text, language or null, customer name or null, direction, message type], ...].
-Answer:  [[language or null, analysis dict], ...] in the same order.
+Request: a list of AnalysisItem.to_wire(); answer: a list of AnalysisResult.to_wire(), in the same order
+(ai/items.py holds both dataclasses and their wire form).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import orjson
 
-from ai.analysis import AnalysisContext, Analyzer
+from ai.items import AnalysisItem, analyse_items
+
+__all__ = ["analyse_items", "main", "read_frame", "write_frame"]
 
 HEADER_BYTES = 4
 
@@ -33,18 +35,6 @@ def write_frame(stream: BinaryIO, payload: bytes) -> None:
     stream.flush()
 
 
-def analyse_items(analyzer: Analyzer, items: list[list[Any]]) -> list[list[Any]]:
-    """The language of each text and its analysis, exactly as the service would compute them in-process."""
-    from ai.language import detect_language
-
-    results = []
-    for text, language, name, direction, message_type in items:
-        language = language or (detect_language(text) if text.strip() else None)
-        context = AnalysisContext(customer_name=name, direction=direction, message_type=message_type)
-        results.append([language, analyzer.analyse(text, language, context).to_dict()])
-    return results
-
-
 def main(argv: list[str] | None = None) -> int:
     from ai.builtin import BuiltinAnalyzer
 
@@ -54,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         payload = read_frame(stdin)
         if payload is None:
             return 0
-        write_frame(stdout, orjson.dumps(analyse_items(analyzer, orjson.loads(payload))))
+        items = [AnalysisItem.from_wire(wire) for wire in orjson.loads(payload)]
+        write_frame(stdout, orjson.dumps([result.to_wire() for result in analyse_items(analyzer, items)]))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ai.analysis import AnalysisContext, Analyzer
+from ai.items import AnalysisItem, AnalysisResult, analyse_items
 from ai.language import detect_language
 from ai.rules_client import RulesWorkerClient
-from ai.rules_worker import analyse_items
 from ai.worker_client import AiWorkerClient, AiWorkerError, QueueFull
 from core import events
 from core.clock import Clock, iso
@@ -64,25 +64,26 @@ class AnalysisCoordinator:
             return self.rules.analyse(text, language, context).to_dict()
         return self._llm_or_fallback(text, language, context)
 
-    def analyse_capture_batch(self, items: list[list[Any]]) -> list[Any]:
-        """[[text, language, name, direction, type]] -> [[language, analysis]] (or an exception per item).
+    def analyse_capture_batch(self, items: list[AnalysisItem]) -> list[AnalysisResult | BaseException]:
+        """One result per item, in order (or the exception that item's capture answers).
 
         The built-in analysis runs in the rules worker process when the service has one, else here; with
         ai.engine = llm each message waits for the LLM instead.
         """
         if self.policy != "llm":
             if self.rules_worker is not None:
-                return self.rules_worker.analyse(items)
-            return analyse_items(self.rules, items)
-        results: list[Any] = []
-        for text, language, name, direction, message_type in items:
-            language = language or (detect_language(text) if text.strip() else None)
-            context = AnalysisContext(customer_name=name, direction=direction, message_type=message_type)
+                return self.rules_worker.analyse(items)  # type: ignore[return-value]
+            return analyse_items(self.rules, items)  # type: ignore[return-value]
+        results: list[AnalysisResult | BaseException] = []
+        for item in items:
+            text = item.text
+            language = item.language or (detect_language(text) if text.strip() else None)
+            context = AnalysisContext(customer_name=item.name, direction=item.direction, message_type=item.type)
             try:
                 if text.strip():
-                    results.append([language, self._llm_or_fallback(text, language, context)])
+                    results.append(AnalysisResult(language, self._llm_or_fallback(text, language, context)))
                 else:
-                    results.append([language, self.rules.analyse(text, language, context).to_dict()])
+                    results.append(AnalysisResult(language, self.rules.analyse(text, language, context).to_dict()))
             except AnalysisBusy as exc:
                 results.append(exc)
         return results

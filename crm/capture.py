@@ -1,5 +1,10 @@
 """The capture pipeline: validate -> enrich -> analyse -> store (one transaction) -> notify.
 
+validate_and_enrich turns the validated request body (any object with CaptureFields' attributes: the route
+passes its pydantic model) into a frozen CaptureItem: the customer's key (E.164 phone or JID key) and kind,
+the conversation's owner, the sent time as an aware datetime (chosen once, then carried). Analysis goes
+through ai/items.py's AnalysisItem and AnalysisResult; only the rules worker's pipe sees their wire form.
+
 Idempotent on the WhatsApp message id: a replay returns the stored message with duplicate=True, and
 concurrent replays create exactly one row (the check and the insert run in one transaction on the one
 connection, and a UNIQUE index backs it up).
@@ -25,16 +30,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from api.schemas import CaptureRequest, accepted_range
+from ai.items import AnalysisItem, AnalysisResult
 from core import events
 from core.clock import Clock, hour_bucket, iso, parse_iso
 from core.events import EventBus
 from crm.customer_keys import CustomerKeyError, CustomerRef, capture_customer
-from crm.whatsapp_time import choose_sent_at, sender_name
+from crm.whatsapp_time import accepted_range, choose_sent_at, sender_name
 from storage import customers as customer_rows
 from storage import messages as message_rows
 from storage import metrics as metric_rows
@@ -52,17 +57,76 @@ class CaptureError(ValueError):
         self.message = message
 
 
+class CaptureFields(Protocol):
+    """The validated capture body (api.schemas.CaptureRequest has these attributes)."""
+
+    message_id: str
+    chat_id: str
+    phone: str | None
+    participant: str | None
+    name: str | None
+    chat_name: str | None
+    content: str
+    type: str
+    direction: str
+    media_url: str | None
+    raw: dict[str, Any] | None
+    pre_plain_text: str | None
+    locale: str | None
+    utc_offset_min: int | None
+
+    @property
+    def seen_at(self) -> datetime: ...  # the timestamp field as an aware UTC datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureItem:
+    """One capture, validated and enriched, ready to analyse and store."""
+
+    message_id: str
+    chat_id: str
+    customer: CustomerRef  # key (E.164 phone or JID key), kind, name and the lid key to merge from
+    owner: CustomerRef | None  # the conversation's customer when it differs (a group's own pseudo-customer)
+    participant: str | None  # the sender's JID in a group
+    content: str
+    type: str
+    direction: str  # "in" or "out"
+    media_url: str | None
+    raw: dict[str, Any] | None
+    sent: datetime  # aware UTC: WhatsApp's pre-plain-text time when plausible, else the timestamp
+    sent_at: str  # the same moment in the stored ISO form
+
+    def analysis_item(self) -> AnalysisItem:
+        return AnalysisItem(self.content, None, self.customer.name, self.direction, self.type)
+
+
+def validate_and_enrich(body: CaptureFields, *, now: datetime, default_region: str) -> CaptureItem:
+    """Name the customer and the sent time; CaptureError (with the request field) when neither can be.
+
+    No database access: this runs before the group commit."""
+    name = body.name
+    if name is None and body.direction == "in":
+        name = sender_name(body.pre_plain_text)
+    try:
+        customer, owner = capture_customer(chat_id=body.chat_id, phone=body.phone, participant=body.participant,
+                                           direction=body.direction, name=name, chat_name=body.chat_name,
+                                           default_region=default_region)
+    except CustomerKeyError as exc:
+        raise CaptureError(exc.field, exc.message) from None
+    earliest, latest = accepted_range(now)
+    sent = choose_sent_at(body.seen_at, body.pre_plain_text, body.locale, body.utc_offset_min, earliest, latest)
+    return CaptureItem(message_id=body.message_id, chat_id=body.chat_id, customer=customer, owner=owner,
+                       participant=body.participant, content=body.content, type=body.type,
+                       direction=body.direction, media_url=body.media_url, raw=body.raw, sent=sent,
+                       sent_at=iso(sent))
+
+
 @dataclass
 class _Pending:
     """One capture waiting for the group commit."""
 
-    request: CaptureRequest
-    customer: CustomerRef  # the message's customer
-    owner: CustomerRef | None  # the conversation's customer when it differs (a group's own pseudo-customer)
-    language: str | None  # detected with the analysis
-    sent: datetime
-    sent_at: str  # the same moment in the stored ISO form
-    analysis: dict[str, Any] | None  # set by the leader for the whole batch
+    item: CaptureItem
+    result: AnalysisResult | None = None  # language and analysis: set by the leader for the whole batch
     done: threading.Event = field(default_factory=threading.Event)
     record: dict[str, Any] | None = None  # set when stored
     duplicate_of: dict[str, Any] | None = None  # set when it was already stored
@@ -74,14 +138,23 @@ class _Pending:
     # the message the panel shows under hundreds of old ones in the LLM queue nor alerts about the past.
     latest_of_chat: bool = True
 
+    @property
+    def analysis(self) -> dict[str, Any] | None:
+        return self.result.analysis if self.result is not None else None
+
+    @property
+    def language(self) -> str | None:
+        return self.result.language if self.result is not None else None
+
 
 class CapturePipeline:
-    def __init__(self, db: Database, analyse_batch: Callable[[list[list[Any]]], list[list[Any]]],
+    def __init__(self, db: Database,
+                 analyse_batch: Callable[[list[AnalysisItem]], list[AnalysisResult | BaseException]],
                  bus: EventBus, clock: Clock, default_region: str,
                  after_capture: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.db = db
-        # [[text, language|None, name, direction, type], ...] -> [[language, analysis dict], ...]. A whole
-        # batch at once, so the service can hand it to another process (ai/rules_worker.py).
+        # One result (or the exception its capture answers) per item, in order. A whole batch at once, so
+        # the service can hand it to another process (ai/rules_worker.py).
         self.analyse_batch = analyse_batch
         self.bus = bus
         self.clock = clock
@@ -101,7 +174,7 @@ class CapturePipeline:
         with self._queue_lock:
             return not self._queue and not self._leader_active
 
-    def capture(self, request: CaptureRequest) -> tuple[dict[str, Any], bool]:
+    def capture(self, request: CaptureFields) -> tuple[dict[str, Any], bool]:
         """Store one captured message. Returns (response body, created)."""
         pending = self._prepare(request)
         self._write_with_group_commit([pending])
@@ -109,7 +182,7 @@ class CapturePipeline:
             raise pending.error
         return self._answer(pending)
 
-    def capture_many(self, requests: list[CaptureRequest]) -> list[tuple[dict[str, Any], bool] | BaseException]:
+    def capture_many(self, requests: list[CaptureFields]) -> list[tuple[dict[str, Any], bool] | BaseException]:
         """Store a batch's captures through one group commit; one outcome per request, in order:
         (response body, created) or the exception the single capture would have raised."""
         outcomes: list[Any] = []  # a _Pending until written, then its answer
@@ -126,22 +199,8 @@ class CapturePipeline:
         self._write_with_group_commit(prepared)
         return [self._answer_or_error(o) if isinstance(o, _Pending) else o for o in outcomes]
 
-    def _prepare(self, request: CaptureRequest) -> _Pending:
-        """Name the customer and the sent time (no database access: this runs before the group commit)."""
-        name = request.name
-        if name is None and request.direction == "in":
-            name = sender_name(request.pre_plain_text)
-        try:
-            customer, owner = capture_customer(chat_id=request.chat_id, phone=request.phone,
-                                               participant=request.participant, direction=request.direction,
-                                               name=name, chat_name=request.chat_name,
-                                               default_region=self.default_region)
-        except CustomerKeyError as exc:
-            raise CaptureError(exc.field, exc.message) from None
-        seen = request.seen_at
-        earliest, latest = accepted_range(self.clock.now())
-        sent = choose_sent_at(seen, request.pre_plain_text, request.locale, request.utc_offset_min, earliest, latest)
-        return _Pending(request, customer, owner, None, sent, iso(sent), None)
+    def _prepare(self, request: CaptureFields) -> _Pending:
+        return _Pending(validate_and_enrich(request, now=self.clock.now(), default_region=self.default_region))
 
     def _answer_or_error(self, pending: _Pending) -> tuple[dict[str, Any], bool] | BaseException:
         return pending.error if pending.error is not None else self._answer(pending)
@@ -155,19 +214,19 @@ class CapturePipeline:
 
     def _find_already_stored(self, batch: list[_Pending]) -> None:
         """Mark the batch's replays of stored messages, with one query for the whole batch."""
-        stored = message_rows.find_many_by_whatsapp_id(self.db, [p.request.message_id for p in batch])
+        stored = message_rows.find_many_by_whatsapp_id(self.db, [p.item.message_id for p in batch])
         for pending in batch:
-            pending.duplicate_of = stored.get(pending.request.message_id)
+            pending.duplicate_of = stored.get(pending.item.message_id)
 
     def _analyse(self, batch: list[_Pending]) -> None:
         """Detect the language and analyse every new message of the batch (one call for the batch)."""
         batch = [p for p in batch if p.duplicate_of is None]
-        items = [[p.request.content, None, p.customer.name, p.request.direction, p.request.type] for p in batch]
-        for pending, result in zip(batch, self.analyse_batch(items), strict=True):
+        results = self.analyse_batch([p.item.analysis_item() for p in batch])
+        for pending, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 pending.error = result
             else:
-                pending.language, pending.analysis = result
+                pending.result = result
 
     # -- group commit -----------------------------------------------------------------------------
 
@@ -177,9 +236,9 @@ class CapturePipeline:
         twins: list[tuple[_Pending, _Pending]] = []
         with self._queue_lock:
             for pending in pendings:
-                twin = self._unwritten.get(pending.request.message_id)
+                twin = self._unwritten.get(pending.item.message_id)
                 if twin is None:
-                    self._unwritten[pending.request.message_id] = pending
+                    self._unwritten[pending.item.message_id] = pending
                     self._queue.append(pending)
                     queued.append(pending)
                 else:  # a copy queued by another request, or earlier in this batch
@@ -221,7 +280,7 @@ class CapturePipeline:
     def _answer_as_duplicate_of(self, twin: _Pending, pending: _Pending) -> None:
         """A concurrent replay of a message still being written: wait for that write, answer duplicate."""
         twin.written.wait()
-        stored = message_rows.find_by_whatsapp_id(self.db, pending.request.message_id)
+        stored = message_rows.find_by_whatsapp_id(self.db, pending.item.message_id)
         if stored is None:
             pending.error = twin.error or RuntimeError("the first copy of this message was not stored")
         else:
@@ -248,7 +307,7 @@ class CapturePipeline:
         finally:
             with self._queue_lock:
                 for item in batch:
-                    self._unwritten.pop(item.request.message_id, None)
+                    self._unwritten.pop(item.item.message_id, None)
                 if self._queue:
                     successor = self._queue[0]
                     successor.promoted = True
@@ -269,9 +328,9 @@ class CapturePipeline:
                     self._store_in_one_transaction([item])
                 except Exception as exc:
                     # The UNIQUE index on message_id is the last guard against a twin (another process).
-                    item.duplicate_of = message_rows.find_by_whatsapp_id(self.db, item.request.message_id)
+                    item.duplicate_of = message_rows.find_by_whatsapp_id(self.db, item.item.message_id)
                     if item.duplicate_of is None:
-                        log.exception("capture %s could not be stored", item.request.message_id)
+                        log.exception("capture %s could not be stored", item.item.message_id)
                         item.error = exc
         now = iso(self.clock.now())
         for item in batch:
@@ -292,17 +351,18 @@ class CapturePipeline:
             for item in batch:
                 if item.error is None and item.duplicate_of is None:
                     item.record = self._store(item, now)
-                hour = hour_bucket(item.sent)
-                for name, value in self._metric_increments(item.request, item.record, item.analysis):
+                hour = hour_bucket(item.item.sent)
+                for name, value in self._metric_increments(item.item, item.record, item.analysis):
                     increments[(hour, name)] += value
             metric_rows.add_many(self.db, increments)
 
-    def _store(self, item: _Pending, now: str) -> dict[str, Any]:
-        request, customer = item.request, item.customer
+    def _store(self, pending: _Pending, now: str) -> dict[str, Any]:
+        item, customer = pending.item, pending.item.customer
+        language, analysis = pending.language, pending.analysis
         key = self._customer_key_for_write(customer, now)
         customer_id, new_customer = customer_rows.upsert_customer_on_message(
-            self.db, phone=key, kind=customer.kind, name=customer.name, language=item.language,
-            direction=request.direction, sent_at=item.sent_at, now=now)
+            self.db, phone=key, kind=customer.kind, name=customer.name, language=language,
+            direction=item.direction, sent_at=item.sent_at, now=now)
         if customer.merge_from is not None:
             customer_rows.remember_merged_key(self.db, customer.merge_from, customer_id, now)
         owner_id = customer_id
@@ -310,23 +370,23 @@ class CapturePipeline:
             owner_id = customer_rows.ensure_customer(self.db, key=item.owner.key, kind=item.owner.kind,
                                                      name=item.owner.name, now=now)
         conversation_id, answered_since = customer_rows.upsert_conversation_on_message(
-            self.db, chat_id=request.chat_id, customer_id=owner_id, direction=request.direction,
+            self.db, chat_id=item.chat_id, customer_id=owner_id, direction=item.direction,
             sent_at=item.sent_at, now=now)
         response_time = _seconds_between(answered_since, item.sent_at) if answered_since else None
         message_pk = message_rows.insert_message(self.db, {
-            "message_id": request.message_id, "conversation_id": conversation_id, "customer_id": customer_id,
-            "direction": request.direction, "type": request.type, "content": request.content,
-            "language": item.language, "media_url": request.media_url,
-            "raw": orjson.dumps(request.raw).decode() if request.raw is not None else None,
+            "message_id": item.message_id, "conversation_id": conversation_id, "customer_id": customer_id,
+            "direction": item.direction, "type": item.type, "content": item.content,
+            "language": language, "media_url": item.media_url,
+            "raw": orjson.dumps(item.raw).decode() if item.raw is not None else None,
             "sent_at": item.sent_at, "response_time_s": response_time, "now": now})
-        analysis_pk = message_rows.insert_analysis(self.db, message_pk, item.analysis, now)
-        return {"id": message_pk, "message_id": request.message_id, "conversation_id": conversation_id,
+        analysis_pk = message_rows.insert_analysis(self.db, message_pk, analysis, now)
+        return {"id": message_pk, "message_id": item.message_id, "conversation_id": conversation_id,
                 "customer_id": customer_id, "customer_phone": key, "customer_kind": customer.kind,
-                "customer_name": customer.name, "chat_id": request.chat_id,
-                "direction": request.direction, "type": request.type, "content": request.content,
-                "language": item.language, "sent_at": item.sent_at, "response_time_s": response_time,
-                "new_customer": new_customer, "analysis_id": analysis_pk, "latest_of_chat": item.latest_of_chat,
-                "sentiment": item.analysis["sentiment"]["label"], "intent": item.analysis["intent"]["label"]}
+                "customer_name": customer.name, "chat_id": item.chat_id,
+                "direction": item.direction, "type": item.type, "content": item.content,
+                "language": language, "sent_at": item.sent_at, "response_time_s": response_time,
+                "new_customer": new_customer, "analysis_id": analysis_pk, "latest_of_chat": pending.latest_of_chat,
+                "sentiment": analysis["sentiment"]["label"], "intent": analysis["intent"]["label"]}
 
     def _customer_key_for_write(self, customer: CustomerRef, now: str) -> str:
         """The key to upsert: a phone customer first absorbs its @lid customer; a @lid key already merged
@@ -340,10 +400,10 @@ class CapturePipeline:
         return customer.key
 
     @staticmethod
-    def _metric_increments(request: CaptureRequest, record: dict[str, Any],
+    def _metric_increments(item: CaptureItem, record: dict[str, Any],
                            analysis: dict[str, Any]) -> list[tuple[str, float]]:
-        increments: list[tuple[str, float]] = [("messages", 1), (f"direction.{request.direction}", 1)]
-        if request.direction == "in":
+        increments: list[tuple[str, float]] = [("messages", 1), (f"direction.{item.direction}", 1)]
+        if item.direction == "in":
             increments += [(f"sentiment.{analysis['sentiment']['label']}", 1),
                            (f"intent.{analysis['intent']['label']}", 1)]
         if record["new_customer"] and record["customer_kind"] != "group":  # a group is not a new customer
@@ -381,15 +441,16 @@ class CapturePipeline:
 def _mark_the_latest_inbound_of_each_chat(batch: list[_Pending]) -> None:
     newest: dict[str, _Pending] = {}
     for pending in batch:
-        if pending.request.direction != "in":
+        if pending.item.direction != "in":
             continue
-        current = newest.get(pending.request.chat_id)
-        if current is None or pending.sent >= current.sent:
-            newest[pending.request.chat_id] = pending
+        current = newest.get(pending.item.chat_id)
+        if current is None or pending.item.sent >= current.item.sent:
+            newest[pending.item.chat_id] = pending
         pending.latest_of_chat = False
     for pending in newest.values():
         pending.latest_of_chat = True
 
 
 def _seconds_between(start_iso: str, end_iso: str) -> float:
+    """In the stored (millisecond) form on both sides, as the response times were always computed."""
     return max(0.0, (parse_iso(end_iso) - parse_iso(start_iso)).total_seconds())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 # Locales whose numeric dates put the month first (navigator.language, lowercase). Everything else reads
 # day first, which is the rule in most of the world (pt-BR, es, en-GB, de, fr, it ...).
@@ -33,6 +34,47 @@ _NUMBERS = re.compile(r"\d+")
 class PrePlainText:
     candidates: tuple[datetime, ...]  # UTC, most likely first (a second one when the day/month order is a guess)
     sender: str | None
+
+
+# Earliest and latest capture timestamps accepted: WhatsApp did not exist before 2009; a year ahead
+# catches ms/s mixups.
+_MIN_TS = datetime(2009, 1, 1, tzinfo=timezone.utc)
+_MAX_FUTURE_DAYS = 366
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 (with or without zone; naive means UTC) or epoch milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be an ISO 8601 string or epoch milliseconds")
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        try:
+            dt = datetime.fromtimestamp(value / 1000.0, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("epoch milliseconds out of range") from None
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return parse_timestamp(int(text))
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be an ISO 8601 string or epoch milliseconds") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+    else:
+        raise ValueError("must be an ISO 8601 string or epoch milliseconds")
+    dt = dt.astimezone(timezone.utc)
+    if dt < _MIN_TS or (dt - datetime.now(timezone.utc)).days > _MAX_FUTURE_DAYS:
+        raise ValueError("is outside the accepted range (2009 to one year from now); epoch values are milliseconds")
+    return dt
+
+
+def accepted_range(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The earliest and latest sent times a capture may carry (the same bounds as parse_timestamp)."""
+    now = now or datetime.now(timezone.utc)
+    return _MIN_TS, now + timedelta(days=_MAX_FUTURE_DAYS)
 
 
 def parse_pre_plain_text(text: str, locale: str | None = None,

@@ -7,15 +7,16 @@ import signal
 import sys
 
 from ai.builtin import BuiltinAnalyzer
+from ai.items import AnalysisItem, AnalysisResult
 from ai.rules_client import RulesWorkerClient
 from ai.rules_worker import analyse_items
 from tests.helpers import ROOT, message, start_service
 
 ITEMS = [
-    ["Oi, quanto custa o plano mensal?", None, "Maria", "in", "text"],
-    ["My order never arrived, this is unacceptable", None, None, "in", "text"],
-    ["Quiero cancelar mi suscripción", None, "Juan", "in", "text"],
-    ["", None, None, "in", "image"],
+    AnalysisItem("Oi, quanto custa o plano mensal?", None, "Maria", "in", "text"),
+    AnalysisItem("My order never arrived, this is unacceptable", None, None, "in", "text"),
+    AnalysisItem("Quiero cancelar mi suscripción", None, "Juan", "in", "text"),
+    AnalysisItem("", None, None, "in", "image"),
 ]
 
 
@@ -30,11 +31,12 @@ def test_worker_answers_exactly_like_the_service_would():
         assert client.batches_in_worker == 1 and client.batches_local == 0
         expected = local(ITEMS)
         for got, want in zip(answers, expected, strict=True):
-            got[1].pop("latency_ms")
-            want[1].pop("latency_ms")
+            assert isinstance(got, AnalysisResult)
+            got.analysis.pop("latency_ms")
+            want.analysis.pop("latency_ms")
             assert got == want
-        assert [a[0] for a in answers[:3]] == ["pt", "en", "es"]
-        assert answers[3][0] is None
+        assert [a.language for a in answers[:3]] == ["pt", "en", "es"]
+        assert answers[3].language is None
     finally:
         client.close()
 
@@ -58,10 +60,32 @@ def test_a_worker_dying_mid_batch_means_local_answers_and_a_back_off():
     client = RulesWorkerClient(crashing, local)
     try:
         answers = client.analyse(ITEMS)
-        assert [a[0] for a in answers[:3]] == ["pt", "en", "es"]
+        assert [a.language for a in answers[:3]] == ["pt", "en", "es"]
         assert client.batches_local == 1 and client.batches_in_worker == 0
         client.analyse(ITEMS)  # inside the back-off: answered here without starting a child
         assert client.batches_local == 2 and client.pid is None
+    finally:
+        client.close()
+
+
+def test_items_and_results_cross_the_pipe_as_the_documented_arrays():
+    item = AnalysisItem("Oi", None, "Maria", "in", "text")
+    assert item.to_wire() == ["Oi", None, "Maria", "in", "text"]
+    assert AnalysisItem.from_wire(item.to_wire()) == item
+    result = AnalysisResult("pt", {"intent": {"label": "greeting"}})
+    assert result.to_wire() == ["pt", {"intent": {"label": "greeting"}}]
+    assert AnalysisResult.from_wire(result.to_wire()) == result
+
+
+def test_a_worker_answering_garbage_means_local_answers():
+    # Frames of the right length but not results: the batch is answered here, never failed.
+    garbage = [sys.executable, "-c", "import sys\nwhile sys.stdin.buffer.read(4): sys.stdout.buffer.write("
+               "b'\\x00\\x00\\x00\\x0d[[1,2],[3,4]]'); sys.stdout.buffer.flush(); break"]
+    client = RulesWorkerClient(garbage, local)
+    try:
+        answers = client.analyse(ITEMS[:2])
+        assert [a.language for a in answers] == ["pt", "en"]
+        assert client.batches_local == 1 and client.batches_in_worker == 0
     finally:
         client.close()
 
