@@ -351,6 +351,8 @@ class CapturePipeline:
             for item in batch:
                 if item.error is None and item.duplicate_of is None:
                     item.record = self._store(item, now)
+                if item.record is None:  # a replay or a failed item: nothing new to count
+                    continue
                 hour = hour_bucket(item.item.sent)
                 for name, value in self._metric_increments(item.item, item.record, item.analysis):
                     increments[(hour, name)] += value

@@ -551,3 +551,16 @@ def test_a_history_batch_alerts_once_per_chat_on_negative_messages(tmp_path):
         assert sorted(alerts) == sorted([results[0]["id"], results[6]["id"]])  # each chat's newest only
     finally:
         svc.stop()
+
+
+def test_a_batch_with_replays_commits_in_one_transaction(fresh_service):
+    # The extension re-sends what it is not sure was stored (a reload, a lost answer): replays sit beside new
+    # messages in one batch, and must not break the batch's shared commit into one transaction per message.
+    svc = fresh_service
+    first = message()
+    assert svc.post("/api/messages/capture", json=first).status_code == 201
+    batch = [first, message(), message()]
+    results = svc.post("/api/messages/capture/batch", json={"messages": batch}).json()["results"]
+    assert [(r["status"], r["duplicate"]) for r in results] == [(200, True), (201, False), (201, False)]
+    log = (svc.data_dir / "logs" / "agent.log").read_text()
+    assert "writing them one by one" not in log
