@@ -7,6 +7,8 @@ bash scripts/system-packages.sh --test
 bash scripts/bootstrap.sh --dev
 . .venv/bin/activate
 ruff check .
+# The layer rule: each layer imports only from those below it (pyproject.toml [tool.importlinter]).
+lint-imports
 # The browser extension: its npm tools pinned in package-lock.json, node's own test runner for the pure JS
 # logic, eslint and web-ext lint (on the Firefox build). The Chromium and Firefox end-to-end tests run in pytest below.
 if [ -f package.json ]; then
