@@ -23,4 +23,11 @@ if [ -f package.json ]; then
   npm test
   npm run lint
 fi
-exec python -m pytest "$@"
+# Coverage (lines and branches) of the suite and of the Python processes it starts (the service, workers, tray and
+# windows through agent.py: [tool.coverage.run] patch = subprocess), combined; the report ends with the TOTAL.
+python -m coverage erase
+status=0
+python -m coverage run -m pytest "$@" || status=$?
+python -m coverage combine --quiet
+python -m coverage report --skip-covered --sort=cover
+exit "$status"
