@@ -9,10 +9,10 @@ from typing import Any
 import bottle
 from pydantic import BaseModel
 
-from api.auth import Principal
 from api.errors import error_body
 from api.plugins import ApiPlugin
 from api.security import OriginPolicy, SecurityMiddleware
+from crm.access import Principal
 from crm.service import Service
 from storage.hub import agent_for_token
 

@@ -15,10 +15,10 @@ import bottle
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from api.auth import InvalidToken, Principal, TokenService, extension_principal
 from api.errors import ApiError
-from api.ratelimit import RateLimiter, retry_after_header
+from crm.access import InvalidToken, Principal, TokenService, extension_principal
 from crm.extensions import ExtensionRegistry
+from crm.ratelimit import RateLimiter, retry_after_header
 
 log = logging.getLogger("crm_agent.api")
 

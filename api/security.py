@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from api.errors import error_body
-from api.ratelimit import RateLimiter, retry_after_header
 from crm.extensions import is_extension_origin
+from crm.ratelimit import RateLimiter, retry_after_header
 
 log = logging.getLogger("crm_agent.http")
 

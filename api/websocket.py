@@ -25,11 +25,11 @@ from wsproto.connection import Connection
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import generate_accept_token
 
-from api.auth import InvalidToken, Principal, extension_principal
 from api.plugins import bearer_token
 from api.security import OriginPolicy, check_host_and_origin
 from core import events
 from core.clock import iso
+from crm.access import InvalidToken, Principal, extension_principal
 from crm.service import Service
 
 log = logging.getLogger("crm_agent.ws")

@@ -1,14 +1,24 @@
 """Start the agent's own child processes the same way from source and from the PyInstaller build.
 
 Every child that runs agent.py (service, workers, windows, the headless fallback) is started with
-agent_command(...) as argv and child_env() as its environment.
+agent_command(...) as argv and child_env() as its environment. Stopping one (terminate_process) and stopping
+a service a previous run left behind (cleanup_stale_service) live here too: the tray's supervisor and the
+Settings window both need them, and the windows may not import tray/.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+from core.paths import DataDir
+
+log = logging.getLogger(__name__)
 
 AGENT_SCRIPT = Path(__file__).resolve().parent.parent / "agent.py"
 
@@ -45,3 +55,59 @@ def child_env(base: dict[str, str] | None = None, *, independent: bool = False) 
     if independent:
         env[RESET_ENVIRONMENT] = "1"
     return env
+
+
+def is_agent_service(cmdline: Sequence[str]) -> bool:
+    """Does this command line look like our `agent.py serve` (from source or the frozen build)?"""
+    if "serve" not in cmdline:
+        return False
+    frozen_name = Path(sys.executable).name if getattr(sys, "frozen", False) else None
+    return any(Path(arg).name == "agent.py" or (frozen_name and Path(arg).name == frozen_name) for arg in cmdline)
+
+
+def terminate_process(proc: subprocess.Popen | None, pid: int | None = None, grace_s: float = 5.0) -> int | None:
+    """SIGTERM, wait up to grace_s, then SIGKILL. Works on a Popen or on a bare pid (via psutil)."""
+    if proc is not None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                return proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                log.warning("service pid %d did not stop in %.0f s: killing it", proc.pid, grace_s)
+                proc.kill()
+        return proc.wait()
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        p.terminate()
+        try:
+            return p.wait(grace_s)
+        except psutil.TimeoutExpired:
+            p.kill()
+            return p.wait(grace_s)
+    except psutil.NoSuchProcess:
+        return None
+
+
+def cleanup_stale_service(data_dir: DataDir, grace_s: float = 5.0) -> int | None:
+    """Terminate a service a previous tray left running on this data dir; return its pid, or None."""
+    try:
+        info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
+        pid = int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid():
+        return None
+    import psutil
+
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    if not is_agent_service(cmdline):
+        log.info("service.json names pid %d, which is not our service now (pid reused): ignoring it", pid)
+        return None
+    log.warning("a service from a previous run is still running (pid %d): stopping it", pid)
+    terminate_process(None, pid, grace_s)
+    return pid

@@ -13,14 +13,13 @@ from typing import Any
 
 from ai.analysis import AnalysisContext, Analyzer
 from ai.builtin import BuiltinAnalyzer
-from api.auth import LoginGuard, TokenService
-from api.ratelimit import RateLimiter
 from core import events
 from core.clock import Clock, iso
 from core.config import Config
 from core.events import EventBus
 from core.paths import DataDir
 from core.secrets_store import read_or_create_secret
+from crm.access import LoginGuard, TokenService
 from crm.analysis import AnalysisCoordinator, make_worker
 from crm.capture import CapturePipeline
 from crm.extensions import ExtensionRegistry
@@ -28,6 +27,7 @@ from crm.maintenance import Maintenance
 from crm.metrics import system_usage
 from crm.monitor import MonitorSettings, SystemMonitor
 from crm.pairing import PairingLimits, Pairings
+from crm.ratelimit import RateLimiter
 from crm.sync import SyncAgent, SyncSettings
 from crm.users import ensure_first_admin
 from storage.database import Database, sqlite_url

@@ -7,6 +7,8 @@ bash scripts/system-packages.sh --test
 bash scripts/bootstrap.sh --dev
 . .venv/bin/activate
 ruff check .
+# The layer rule: each layer imports only from those below it (pyproject.toml [tool.importlinter]).
+lint-imports
 # The browser extension: its npm tools pinned in package-lock.json, node's own test runner for the pure JS
 # logic, eslint and web-ext lint (on the Firefox build). The Chromium and Firefox end-to-end tests run in pytest below.
 if [ -f package.json ]; then
@@ -21,4 +23,11 @@ if [ -f package.json ]; then
   npm test
   npm run lint
 fi
-exec python -m pytest "$@"
+# Coverage (lines and branches) of the suite and of the Python processes it starts (the service, workers, tray and
+# windows through agent.py: [tool.coverage.run] patch = subprocess), combined; the report ends with the TOTAL.
+python -m coverage erase
+status=0
+python -m coverage run -m pytest "$@" || status=$?
+python -m coverage combine --quiet
+python -m coverage report --skip-covered --sort=cover
+exit "$status"

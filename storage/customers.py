@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crm.profiles import SHARED_FIELDS
 from storage.database import Database, Where, like_contains
+from storage.profiles import SHARED_FIELDS
 
 CUSTOMER_COLUMNS = ("id, phone, kind, name, email, tags, custom_fields, status, language, first_contact_at, "
                     "last_contact_at, messages_in, messages_out, created_at, updated_at, change_seq")
@@ -192,7 +192,7 @@ def list_customers(db: Database, *, search: str | None, status: str | None, limi
 def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str, stamp: str = "") -> bool:
     """Apply the given fields; returns False when the customer does not exist.
 
-    stamp (an HLC, see crm/hlc.py) marks each edited shared profile field as edited now, so team sync
+    stamp (an HLC, see storage/hlc.py) marks each edited shared profile field as edited now, so team sync
     resolves concurrent edits by last writer.
     """
     current = db.one("SELECT field_hlc FROM customers WHERE phone = :p", {"p": phone})

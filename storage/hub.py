@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from crm.profiles import SHARED_FIELDS, merge
 from storage.database import Database
+from storage.profiles import SHARED_FIELDS, merge
 from storage.sync_state import (
     decode_profile,
     insert_profile,

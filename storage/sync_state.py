@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crm import hlc as hlc_clock
-from crm.profiles import SHARED_FIELDS, Conflict, merge
+from storage import hlc as hlc_clock
 from storage.database import Database
+from storage.profiles import SHARED_FIELDS, Conflict, merge
 
 SYNCED_TABLES = ("customers", "conversations", "messages", "ai_analysis")
 JSON_FIELDS = ("tags", "custom_fields")

@@ -47,10 +47,7 @@ def _uses_of_sys_executable(path: Path) -> list[int]:
 def test_only_core_children_builds_the_command_of_a_child():
     """Every child (service, workers, windows, autostart) must come from core.children.agent_command, the one
     place that knows the frozen binary re-launches itself; `sys.executable agent.py` elsewhere breaks it."""
-    allowed = {
-        ROOT / "core" / "children.py",
-        ROOT / "tray" / "supervisor.py",  # compares a running process's name with ours; starts nothing
-    }
+    allowed = {ROOT / "core" / "children.py"}  # also compares a running process's name with ours (is_agent_service)
     offenders = {}
     for package in RUNTIME_PACKAGES:
         for path in (ROOT / package).rglob("*.py") if (ROOT / package).is_dir() else ():

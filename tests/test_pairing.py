@@ -656,12 +656,12 @@ def test_restoring_an_older_backup_keeps_later_revocations_and_pairings(fresh_se
 
 
 def test_admin_routes_refuse_an_extension_even_if_marked_for_extensions(tmp_path):
-    from api.auth import TokenService
     from api.errors import ApiError
     from api.plugins import ApiPlugin
-    from api.ratelimit import RateLimiter
     from core.clock import FakeClock, iso
+    from crm.access import TokenService
     from crm.extensions import ExtensionRegistry
+    from crm.ratelimit import RateLimiter
     from storage.database import Database, sqlite_url
     from storage.migrations import migrate
 

@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 import requests
 
-from crm import hlc
-from crm.profiles import merge
+from storage import hlc
+from storage.profiles import merge
 from tests.chaos_proxy import ChaosProxy
 from tests.helpers import start_service, wait_until
 from tests.sync_helpers import (

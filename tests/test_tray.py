@@ -263,9 +263,9 @@ def test_stop_kills_a_child_that_ignores_sigterm(tmp_path: Path):
 
 
 def test_a_stale_service_from_a_previous_run_is_stopped(tmp_path: Path):
+    from core.children import cleanup_stale_service
     from core.paths import DataDir
     from tests.helpers import start_service
-    from tray.supervisor import cleanup_stale_service
 
     stale = start_service(tmp_path / "agent")  # as if a crashed tray had left its child running
     try:
@@ -277,8 +277,8 @@ def test_a_stale_service_from_a_previous_run_is_stopped(tmp_path: Path):
 
 
 def test_a_reused_pid_in_service_json_is_left_alone(tmp_path: Path):
+    from core.children import cleanup_stale_service
     from core.paths import DataDir
-    from tray.supervisor import cleanup_stale_service
 
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

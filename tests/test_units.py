@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from api.auth import InvalidToken, LoginGuard, TokenService
-from api.ratelimit import RateLimiter
 from api.security import OriginPolicy
 from core.clock import FakeClock
 from core.events import EventBus
+from crm.access import InvalidToken, LoginGuard, TokenService
 from crm.phones import InvalidPhone, to_e164
+from crm.ratelimit import RateLimiter
 
 
 def test_token_bucket_refills_with_time():

@@ -15,14 +15,13 @@ import logging.handlers
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.children import agent_command, child_env
+from core.children import agent_command, child_env, cleanup_stale_service, terminate_process
 from core.paths import DataDir
 from core.service_client import http_get_json
 
@@ -65,62 +64,6 @@ def child_output_logger(path: Path, max_bytes: int = 1024 * 1024, backups: int =
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logger.addHandler(handler)
     return logger
-
-
-def is_agent_service(cmdline: Sequence[str]) -> bool:
-    """Does this command line look like our `agent.py serve` (from source or the frozen build)?"""
-    if "serve" not in cmdline:
-        return False
-    frozen_name = Path(sys.executable).name if getattr(sys, "frozen", False) else None
-    return any(Path(arg).name == "agent.py" or (frozen_name and Path(arg).name == frozen_name) for arg in cmdline)
-
-
-def terminate_process(proc: subprocess.Popen | None, pid: int | None = None, grace_s: float = 5.0) -> int | None:
-    """SIGTERM, wait up to grace_s, then SIGKILL. Works on a Popen or on a bare pid (via psutil)."""
-    if proc is not None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                return proc.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                log.warning("service pid %d did not stop in %.0f s: killing it", proc.pid, grace_s)
-                proc.kill()
-        return proc.wait()
-    import psutil
-
-    try:
-        p = psutil.Process(pid)
-        p.terminate()
-        try:
-            return p.wait(grace_s)
-        except psutil.TimeoutExpired:
-            p.kill()
-            return p.wait(grace_s)
-    except psutil.NoSuchProcess:
-        return None
-
-
-def cleanup_stale_service(data_dir: DataDir, grace_s: float = 5.0) -> int | None:
-    """Terminate a service a previous tray left running on this data dir; return its pid, or None."""
-    try:
-        info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
-        pid = int(info["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if pid == os.getpid():
-        return None
-    import psutil
-
-    try:
-        cmdline = psutil.Process(pid).cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-    if not is_agent_service(cmdline):
-        log.info("service.json names pid %d, which is not our service now (pid reused): ignoring it", pid)
-        return None
-    log.warning("a service from a previous run is still running (pid %d): stopping it", pid)
-    terminate_process(None, pid, grace_s)
-    return pid
 
 
 class ServiceSupervisor:

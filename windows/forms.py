@@ -15,6 +15,7 @@ from collections.abc import Callable
 from tkinter import filedialog, ttk
 from typing import Any
 
+from core.children import cleanup_stale_service
 from core.instance import RESTART_SERVICE, TRAY, hand_over
 
 log = logging.getLogger(__name__)
@@ -273,8 +274,6 @@ def restart_service(link: Any) -> str:
         if hand_over(root, RESTART_SERVICE, timeout=3, name=TRAY):
             return "The tray agent is restarting the service…"
         log.warning("the tray did not answer the restart request; restarting the service directly")
-    from tray.supervisor import cleanup_stale_service
-
     stopped = cleanup_stale_service(link.data_dir)
     log.info("restart: stopped service pid %s", stopped)
     link.data_dir.service_info_file.unlink(missing_ok=True)

@@ -9,10 +9,10 @@ import gevent
 
 from api.errors import ApiError
 from api.plugins import Request
-from api.ratelimit import retry_after_header
 from api.schemas import LoginRequest
 from api.security import _client_key
 from core.clock import iso
+from crm.ratelimit import retry_after_header
 from crm.service import Service
 from crm.users import verify_credentials
 from storage.users import record_login

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api.auth import InvalidToken
 from api.errors import ApiError
 from api.plugins import Request, bearer_token
 from api.websocket import _query_token, _since, is_upgrade_request
+from crm.access import InvalidToken
 from crm.service import Service
 
 
