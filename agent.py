@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return ui_main(argv[1:])  # dashboard | settings | logs | connect [--data-dir DIR] [--config FILE]
     if argv[:1] == ["autostart"]:
-        from tray.autostart import cli
+        from core.autostart import cli
 
         return cli(argv[1:])  # on | off | status [--data-dir DIR]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):

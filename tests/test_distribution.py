@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from core import children
+from core import autostart, children
 from tests.helpers import ROOT
-from tray import autostart
 
 RUNTIME_PACKAGES = ("core", "api", "crm", "ai", "storage", "tray", "windows")
 
