@@ -359,13 +359,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_pair(args: argparse.Namespace) -> int:
     """Ask the running service (pairings live in its memory) with the local token, which counts as admin."""
+    from core.discovery import read_service_url
     from core.service_client import ServiceClient, ServiceUnavailable
 
     data_dir = _data_dir(args)
-    try:
-        info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
-        base = f"http://127.0.0.1:{int(info['port'])}"
-    except (OSError, ValueError, KeyError, TypeError):
+    base = read_service_url(data_dir)
+    if base is None:
         print(f"error: no service is running on {data_dir.root} (start it: agent.py serve)", file=sys.stderr)
         return 1
     client = ServiceClient(lambda: base, data_dir.local_token_file)

@@ -27,7 +27,7 @@ from api.websocket import WebSocketEndpoint
 from core import events
 from core.children import agent_command
 from core.clock import iso
-from core.secrets_store import write_private_file
+from core.discovery import remove_service_info, write_service_info
 from crm import metrics
 from crm.service import Service
 from crm.sync import SyncError
@@ -251,11 +251,6 @@ def release_freed_memory_to_os() -> None:  # called first thing by `agent.py ser
         pass
 
 
-def write_service_info(service: Service, port: int) -> None:
-    info = {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"}
-    write_private_file(service.data_dir.service_info_file, json.dumps(info) + "\n")
-
-
 def serve_forever(service: Service, host: str, port: int, announce: Any = print) -> int:
     """Bind, announce the port, serve until SIGTERM/SIGINT, then stop gracefully. Returns an exit code."""
     if service.config["ai.rules_worker"]:
@@ -270,7 +265,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     server = make_server(service, host, port)
     server.start()
     bound = server.server_port
-    write_service_info(service, bound)
+    write_service_info(service.data_dir, bound)
     if service.first_admin_password:
         announce(f"First start: created user 'admin' with password {service.first_admin_password} "
                  f"(also saved, readable only by you, in {service.data_dir.admin_password_file})")
@@ -298,9 +293,6 @@ def serve_forever(service: Service, host: str, port: int, announce: Any = print)
     upkeep.kill()
     syncer.kill()
     service.close()
-    try:
-        service.data_dir.service_info_file.unlink()
-    except FileNotFoundError:
-        pass
+    remove_service_info(service.data_dir, os.getpid())
     sys.stdout.flush()
     return 0

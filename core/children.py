@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.discovery import read_service_info
 from core.paths import DataDir
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,10 @@ def terminate_process(proc: subprocess.Popen | None, pid: int | None = None, gra
 
 def cleanup_stale_service(data_dir: DataDir, grace_s: float = 5.0) -> int | None:
     """Terminate a service a previous tray left running on this data dir; return its pid, or None."""
-    try:
-        info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
-        pid = int(info["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
+    info = read_service_info(data_dir)
+    if info is None:
         return None
+    pid = info.pid
     if pid == os.getpid():
         return None
     import psutil

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config
+from core.discovery import read_service_url
 from core.oslock import FileLock
 from core.paths import DataDir
 
@@ -101,13 +102,12 @@ def _restore_through_service(source: Path, data_dir: DataDir) -> int:
 def _service_url(data_dir: DataDir) -> str | None:
     deadline = time.monotonic() + SERVICE_ANSWER_WAIT_S
     while True:
-        try:
-            info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
-            return f"http://127.0.0.1:{int(info['port'])}"
-        except (OSError, ValueError, KeyError, TypeError):
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.2)  # the service is starting and has not written service.json yet
+        url = read_service_url(data_dir)
+        if url is not None:
+            return url
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)  # the service is starting and has not written service.json yet
 
 
 def _import_into_backups(source: Path, backups: Path) -> Path:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.children import agent_command, child_env, cleanup_stale_service, terminate_process
+from core.discovery import read_service_info, remove_service_info
 from core.paths import DataDir
 from core.service_client import http_get_json
 
@@ -151,10 +152,10 @@ class ServiceSupervisor:
 
     def _forget_dead_service_info(self) -> None:
         """A child that was killed could not remove its service.json; do it for one of ours that is gone."""
-        try:
-            pid = int(json.loads(self.data_dir.service_info_file.read_text(encoding="utf-8"))["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
+        info = read_service_info(self.data_dir)
+        if info is None:
             return
+        pid = info.pid
         if pid in self._child_pids:
             import psutil
 
@@ -163,7 +164,7 @@ class ServiceSupervisor:
             except psutil.Error:
                 gone = True
             if gone:
-                self.data_dir.service_info_file.unlink(missing_ok=True)
+                remove_service_info(self.data_dir, pid)
 
     # -- loop ---------------------------------------------------------------------------------------
 

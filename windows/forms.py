@@ -16,6 +16,7 @@ from tkinter import filedialog, ttk
 from typing import Any
 
 from core.children import cleanup_stale_service
+from core.discovery import remove_service_info
 from core.instance import RESTART_SERVICE, TRAY, hand_over
 
 log = logging.getLogger(__name__)
@@ -276,5 +277,5 @@ def restart_service(link: Any) -> str:
         log.warning("the tray did not answer the restart request; restarting the service directly")
     stopped = cleanup_stale_service(link.data_dir)
     log.info("restart: stopped service pid %s", stopped)
-    link.data_dir.service_info_file.unlink(missing_ok=True)
+    remove_service_info(link.data_dir)
     return link.start_service()

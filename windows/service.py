@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.children import agent_command, child_env
+from core.discovery import read_service_url
 from core.event_stream import EventStream
 from core.instance import TRAY
 from core.paths import DataDir
@@ -44,15 +45,6 @@ class ApiError(Exception):
             text = str(self.detail.get("message") or (error if isinstance(error, str) else "") or "")
         self.message = text or f"HTTP {status}"
         super().__init__(f"{status}: {self.message}")
-
-
-def read_service_url(data_dir: DataDir) -> str | None:
-    try:
-        info = json.loads(data_dir.service_info_file.read_text(encoding="utf-8"))
-        url = info.get("url")
-        return url if isinstance(url, str) and url.startswith("http://127.0.0.1:") else None
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 class ServiceLink:
