@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ctypes
 import ipaddress
-import json
 import logging
 import os
 import signal

@@ -8,7 +8,6 @@ Settings window both need them, and the windows may not import tray/.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess

@@ -9,7 +9,6 @@ holds the service lock for the whole restore, so a service started meanwhile wai
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys

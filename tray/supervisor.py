@@ -9,7 +9,6 @@ alive, and our agent's `serve`) is terminated first, so two services never share
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.handlers
 import os

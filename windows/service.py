@@ -7,7 +7,6 @@ again. Calls carry the local token (`local_token`, 0600): the windows never ask 
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 from collections.abc import Callable
