@@ -1,9 +1,10 @@
 """Start the agent's own child processes the same way from source and from the PyInstaller build.
 
-Every child that runs agent.py (service, workers, windows, the headless fallback) is started with
-agent_command(...) as argv and child_env() as its environment. Stopping one (terminate_process) and stopping
-a service a previous run left behind (cleanup_stale_service) live here too: the tray's supervisor and the
-Settings window both need them, and the windows may not import tray/.
+Every child that runs agent.py (service, workers, windows, the desktop agent started from a window, the
+headless fallback) is started with agent_command(...) as argv and child_env() as its environment.
+running_service() finds the service a data directory's service.json names, if it is really ours and alive.
+Supervising a child (readiness, stop then kill, restart back-off) is core/supervisor.py's ChildProcess.
+terminate_process and cleanup_stale_service are left only for the Settings window's restart.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.discovery import read_service_info
 from core.paths import DataDir
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,28 @@ def is_agent_service(cmdline: Sequence[str]) -> bool:
         return False
     frozen_name = Path(sys.executable).name if getattr(sys, "frozen", False) else None
     return any(Path(arg).name == "agent.py" or (frozen_name and Path(arg).name == frozen_name) for arg in cmdline)
+
+
+def running_service(data_dir: DataDir) -> psutil.Process | None:
+    """The psutil.Process of our `agent.py serve` that service.json names, if it still runs; else None (no
+    service.json, the process is gone, the pid was reused by another program, or it is this process).
+
+    The tray stops such a service before it starts its own (a previous tray left it behind); the windows
+    only name it to the user, since they own no process."""
+    info = read_service_info(data_dir)
+    if info is None or info.pid == os.getpid():
+        return None
+    import psutil  # lazily, for start-up speed (~25 ms): the tray and the windows need it only here
+
+    try:
+        process = psutil.Process(info.pid)
+        cmdline = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    if not is_agent_service(cmdline):
+        log.info("service.json names pid %d, which is not our service now (pid reused): ignoring it", info.pid)
+        return None
+    return process
 
 
 def terminate_process(proc: subprocess.Popen | None, pid: int | None = None, grace_s: float = 5.0) -> int | None:
