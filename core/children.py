@@ -4,14 +4,12 @@ Every child that runs agent.py (service, workers, windows, the desktop agent sta
 headless fallback) is started with agent_command(...) as argv and child_env() as its environment.
 running_service() finds the service a data directory's service.json names, if it is really ours and alive.
 Supervising a child (readiness, stop then kill, restart back-off) is core/supervisor.py's ChildProcess.
-terminate_process and cleanup_stale_service are left only for the Settings window's restart.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,50 +88,3 @@ def running_service(data_dir: DataDir) -> psutil.Process | None:
         log.info("service.json names pid %d, which is not our service now (pid reused): ignoring it", info.pid)
         return None
     return process
-
-
-def terminate_process(proc: subprocess.Popen | None, pid: int | None = None, grace_s: float = 5.0) -> int | None:
-    """SIGTERM, wait up to grace_s, then SIGKILL. Works on a Popen or on a bare pid (via psutil)."""
-    if proc is not None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                return proc.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                log.warning("service pid %d did not stop in %.0f s: killing it", proc.pid, grace_s)
-                proc.kill()
-        return proc.wait()
-    import psutil
-
-    try:
-        p = psutil.Process(pid)
-        p.terminate()
-        try:
-            return p.wait(grace_s)
-        except psutil.TimeoutExpired:
-            p.kill()
-            return p.wait(grace_s)
-    except psutil.NoSuchProcess:
-        return None
-
-
-def cleanup_stale_service(data_dir: DataDir, grace_s: float = 5.0) -> int | None:
-    """Terminate a service a previous tray left running on this data dir; return its pid, or None."""
-    info = read_service_info(data_dir)
-    if info is None:
-        return None
-    pid = info.pid
-    if pid == os.getpid():
-        return None
-    import psutil
-
-    try:
-        cmdline = psutil.Process(pid).cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-    if not is_agent_service(cmdline):
-        log.info("service.json names pid %d, which is not our service now (pid reused): ignoring it", pid)
-        return None
-    log.warning("a service from a previous run is still running (pid %d): stopping it", pid)
-    terminate_process(None, pid, grace_s)
-    return pid
