@@ -19,10 +19,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
-
-from tenacity import RetryCallState, wait_exponential_jitter
 
 from core.children import child_env
 
@@ -37,38 +35,40 @@ class RestartBackoff:
     """How long to wait before starting a child again after it failed.
 
     The n-th failure in a row waits first_s * 2**(n-1) plus a random jitter of up to jitter_s (half of first_s
-    unless given), never more than maximum_s: tenacity's wait_exponential_jitter does the arithmetic. The jitter
-    keeps children that failed together (a resumed laptop, a full disk) from restarting in lockstep. A run of
-    at least healthy_after_s seconds counts as healthy and starts the count again; owners whose children have
-    no such rule (the workers: a job that succeeded is the proof) pass None and call reset()."""
+    unless given), never more than maximum_s (backoff_delay). The jitter keeps children that failed together
+    (a resumed laptop, a full disk) from restarting in lockstep. A run of at least healthy_after_s seconds counts
+    as healthy and starts the count again; owners whose children have no such rule (the workers: a job that
+    succeeded is the proof) pass None and call reset()."""
 
     first_s: float = 1.0
     maximum_s: float = 30.0
     healthy_after_s: float | None = 30.0
     jitter_s: float | None = None
     failures: int = 0
-    _wait: wait_exponential_jitter = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        jitter = self.first_s / 2 if self.jitter_s is None else self.jitter_s
-        self._wait = wait_exponential_jitter(multiplier=self.first_s, max=self.maximum_s, jitter=jitter)
 
     def after_failure(self, ran_for_s: float | None = None) -> float:
         """The delay before the next start, after a child that ran for ran_for_s (None: it never started)."""
         if ran_for_s is not None and self.healthy_after_s is not None and ran_for_s >= self.healthy_after_s:
             self.failures = 0
         self.failures += 1
-        return float(self._wait(_attempt(self.failures)))
+        jitter_s = self.first_s / 2 if self.jitter_s is None else self.jitter_s
+        return backoff_delay(self.failures, self.first_s, self.maximum_s, jitter_s)
 
     def reset(self) -> None:
         self.failures = 0
 
 
-def _attempt(number: int) -> RetryCallState:
-    """tenacity's wait strategies read only the attempt number of the retry state they are given."""
+def backoff_delay(attempt: int, first_s: float, maximum_s: float, jitter_s: float) -> float:
+    """first_s * 2**(attempt-1) plus uniform(0, jitter_s), at most maximum_s: tenacity's wait_exponential_jitter."""
+    # Imported at the first failure, not at start (as crm/sync.py does): it costs the tray and the service about
+    # 0.5 MB of idle memory and a few ms of start-up, for children that mostly never fail.
+    from tenacity import RetryCallState, wait_exponential_jitter
+
+    wait = wait_exponential_jitter(multiplier=first_s, max=maximum_s, jitter=jitter_s)
+    # Its wait strategies read only the attempt number of the retry state they are given.
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-    state.attempt_number = number
-    return state
+    state.attempt_number = attempt
+    return float(wait(state))
 
 
 AskToExit = Callable[[subprocess.Popen], None]

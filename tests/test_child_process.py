@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from core.supervisor import ChildProcess, RestartBackoff, stop_pid
+from tests.helpers import ROOT
 
 IGNORES_SIGTERM = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                    "print('up', flush=True); sys.stdin.read(); time.sleep(60)")
@@ -78,6 +79,16 @@ def test_backoff_survives_a_very_long_crash_loop():
     backoff = RestartBackoff(first_s=1.0, maximum_s=30.0, healthy_after_s=None, jitter_s=0)
     backoff.failures = 5000  # 2**5000 seconds does not fit a float: the cap applies
     assert backoff.after_failure() == 30
+
+
+def test_tenacity_is_imported_at_the_first_failure_not_at_start():
+    """~0.5 MB of idle memory in the tray and the service, for children that mostly never fail."""
+    code = ("import sys, core.supervisor, tray.supervisor, ai.worker_client, ai.rules_client; "
+            "print('tenacity' in sys.modules); core.supervisor.RestartBackoff().after_failure(); "
+            "print('tenacity' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
 
 
 # -- start, readiness, stop -----------------------------------------------------------------------------------
