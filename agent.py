@@ -360,7 +360,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_pair(args: argparse.Namespace) -> int:
     """Ask the running service (pairings live in its memory) with the local token, which counts as admin."""
     from core.discovery import read_service_url
-    from core.service_client import ServiceClient, ServiceUnavailable
+    from desktop.service_client import ServiceClient, ServiceUnavailable
 
     data_dir = _data_dir(args)
     base = read_service_url(data_dir)
@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return ui_main(argv[1:])  # dashboard | settings | logs | connect [--data-dir DIR] [--config FILE]
     if argv[:1] == ["autostart"]:
-        from core.autostart import cli
+        from desktop.autostart import cli
 
         return cli(argv[1:])  # on | off | status [--data-dir DIR]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):

@@ -116,7 +116,7 @@ def test_the_agent_menu_offers_the_tray_actions(harness, tmp_path, monkeypatch):
     ui, service = harness
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     window = ui.app.open("probe")
-    from core.autostart import XdgAutostart
+    from desktop.autostart import XdgAutostart
 
     window.menu.startup = XdgAutostart()
     agent_menu = window.menu.agent

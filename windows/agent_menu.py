@@ -12,8 +12,8 @@ import tkinter as tk
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core import autostart
-from core.instance import QUIT, TRAY, hand_over
+from desktop import autostart
+from desktop.instance import QUIT, TRAY, hand_over
 
 if TYPE_CHECKING:
     from windows.base import BaseWindow

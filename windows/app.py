@@ -1,7 +1,7 @@
 """The UI process: `agent.py ui dashboard|settings|logs|connect [--data-dir DIR]`.
 
 One UI process per data directory hosts every open window: a later `agent.py ui settings` hands its
-request to the running one (core.instance, name "ui") and exits. The process starts on demand (the
+request to the running one (desktop.instance, name "ui") and exits. The process starts on demand (the
 tray launches it) and exits when its last window closes. It is a client of the service only (HTTP + WS
 with the local token); it never imports gevent or the storage layer.
 
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.instance import UI, InstanceLock, hand_over
 from core.paths import DataDir, resolve_data_dir
+from desktop.instance import UI, InstanceLock, hand_over
 from windows.base import BaseWindow
 from windows.calls import BackgroundCalls, UiQueue
 from windows.service import ServiceLink

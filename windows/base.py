@@ -8,7 +8,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
-from core.service_client import ServiceUnavailable
+from desktop.service_client import ServiceUnavailable
 from windows.agent_menu import AgentMenu
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
-from core.service_client import ServiceUnavailable
+from desktop.service_client import ServiceUnavailable
 from windows.base import BaseWindow
 from windows.calls import Debouncer
 from windows.charts import DashboardCharts

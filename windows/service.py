@@ -15,13 +15,13 @@ import subprocess
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.autostart import launch_command
 from core.children import child_env, running_service
 from core.discovery import read_service_url
-from core.event_stream import EventStream
-from core.instance import RESTART_SERVICE, TRAY, hand_over
 from core.paths import DataDir
-from core.service_client import Reply, ServiceClient, ServiceUnavailable
+from desktop.autostart import launch_command
+from desktop.event_stream import EventStream
+from desktop.instance import RESTART_SERVICE, TRAY, hand_over
+from desktop.service_client import Reply, ServiceClient, ServiceUnavailable
 from windows.calls import BackgroundCalls, UiQueue
 
 if TYPE_CHECKING:
