@@ -154,7 +154,7 @@ def test_the_pause_checkbox_follows_the_service(harness):
 
 
 def test_api_errors_carry_the_services_sentence(harness):
-    from windows.service import ApiError
+    from windows.errors import ApiError
 
     ui, _service = harness
     with pytest.raises(ApiError) as missing:

@@ -25,7 +25,7 @@ from core.paths import DataDir, resolve_data_dir
 from desktop.instance import UI, InstanceLock, hand_over
 from windows.base import BaseWindow
 from windows.calls import BackgroundCalls, UiQueue
-from windows.service import ServiceLink
+from windows.service_link import ServiceLink
 from windows.state import WindowState
 from windows.theme import apply_theme
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from desktop.extension_files import ExtensionFiles, locate_extension
 from desktop.pairing import expiry_epoch, fmt_countdown, group_code
 from windows.base import BaseWindow
-from windows.service import ApiError
+from windows.errors import ApiError
 from windows.widgets import copy_to_clipboard, open_path
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from windows.errors import describe_error, error_field
 from windows.widgets import PagedList, SearchBox, fmt_count, local_time, query_string, short
 
 if TYPE_CHECKING:
@@ -111,8 +112,6 @@ class CustomersPane(ttk.Frame):
     # -- layout -------------------------------------------------------------------------------------
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
-        from windows.dashboard import describe_error
-
         self.paged = PagedList(parent, [("name", "Name", 110, True), ("phone", "Phone", 140, False),
                                         ("status", "Status", 70, False), ("tags", "Tags", 70, False),
                                         ("messages", "Msgs", 45, False), ("last", "Last contact", 100, False)],
@@ -194,8 +193,6 @@ class CustomersPane(ttk.Frame):
             self.save_status.configure(text="")
 
     def _profile_failed(self, seq: int, exc: Exception) -> None:
-        from windows.dashboard import describe_error
-
         if seq == self._profile_seq:
             self.save_status.configure(text=f"Could not load the profile: {describe_error(exc)}",
                                        style="FieldError.TLabel")
@@ -267,8 +264,6 @@ class CustomersPane(ttk.Frame):
             self.list.tree.item(customer["phone"], values=list(customer_row(customer)))
 
     def _save_failed(self, exc: Exception) -> None:
-        from windows.dashboard import describe_error, error_field
-
         self.saving = False
         field = error_field(exc)
         target = self.field_errors.get(field) if field else None

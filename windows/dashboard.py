@@ -16,13 +16,12 @@ import tkinter as tk
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
-from desktop.service_client import ServiceUnavailable
 from windows.base import BaseWindow
 from windows.calls import Debouncer
 from windows.charts import DashboardCharts
 from windows.customers import CustomersPane
+from windows.errors import describe_error
 from windows.messages import MessagesPane
-from windows.service import ApiError
 from windows.widgets import (
     ScrolledTree,
     StatCard,
@@ -355,19 +354,3 @@ class DashboardWindow(BaseWindow):
         if self.notebook.nametowidget(self.notebook.select()) is self.customers:
             self.customers.save()
 
-
-def describe_error(exc: Exception) -> str:
-    """One line for the user: the service's own message for an API error."""
-    if isinstance(exc, ServiceUnavailable):
-        return "the service is not running"
-    if isinstance(exc, ApiError):
-        return exc.message
-    return str(exc) or type(exc).__name__
-
-
-def error_field(exc: Exception) -> str | None:
-    """The request field an API error names (422 validation errors), else None."""
-    if isinstance(exc, ApiError):
-        field = exc.field
-        return str(field).split(".")[0] if field else None
-    return None

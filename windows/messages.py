@@ -8,6 +8,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
+from windows.errors import describe_error
 from windows.widgets import (
     PagedList,
     SearchBox,
@@ -78,8 +79,6 @@ class MessagesPane(ttk.Frame):
         self._last_dates = ("", "")
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
-        from windows.dashboard import describe_error
-
         self.paged = PagedList(parent, [("time", "Time", 95, False), ("customer", "Customer", 120, False),
                                         ("dir", "", 26, False), ("text", "Message", 180, True),
                                         ("sentiment", "Sentiment", 92, False), ("intent", "Intent", 100, False)],
@@ -212,8 +211,6 @@ class MessagesPane(ttk.Frame):
         self._show_replies(list(analysis.get("suggested_responses") or []))
 
     def _detail_failed(self, seq: int, exc: Exception) -> None:
-        from windows.dashboard import describe_error
-
         if seq != self._detail_seq:
             return
         self.detail = None

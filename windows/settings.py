@@ -14,9 +14,9 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
 from windows.base import BaseWindow
+from windows.errors import ApiError
 from windows.extensions_pane import ExtensionsPane, ask_yes_no
 from windows.forms import FormDialog, ScrollFrame, SettingField
-from windows.service import ApiError
 
 if TYPE_CHECKING:
     from windows.app import UiApp
