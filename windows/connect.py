@@ -14,16 +14,14 @@ import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from desktop.extension_files import ExtensionFiles, locate_extension
 from desktop.pairing import expiry_epoch, fmt_countdown, group_code
 from windows.base import BaseWindow
 from windows.errors import ApiError
+from windows.host import WindowHost
 from windows.widgets import copy_to_clipboard, open_path
-
-if TYPE_CHECKING:
-    from windows.app import UiApp
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ class ConnectWindow(BaseWindow):
     title = "Connect WhatsApp Web"
     default_size = (860, 640)
 
-    def __init__(self, app: UiApp, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, app: WindowHost, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.files: ExtensionFiles | None = None
         self.pending: dict[str, dict[str, Any]] = {}

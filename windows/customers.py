@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from windows.base import BaseWindow
 from windows.errors import describe_error, error_field
 from windows.widgets import PagedList, SearchBox, fmt_count, local_time, query_string, short
-
-if TYPE_CHECKING:
-    from windows.dashboard import DashboardWindow
 
 PAGE_SIZE = 50
 STATUSES = ("lead", "prospect", "active", "customer", "inactive", "blocked")
@@ -92,7 +90,7 @@ class CustomFieldsEditor(ttk.Frame):
 
 
 class CustomersPane(ttk.Frame):
-    def __init__(self, parent: tk.Misc, window: DashboardWindow) -> None:
+    def __init__(self, parent: tk.Misc, window: BaseWindow) -> None:
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
         self.link = window.link

@@ -14,13 +14,14 @@ import logging
 import time
 import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from windows.base import BaseWindow
 from windows.calls import Debouncer
 from windows.charts import DashboardCharts
 from windows.customers import CustomersPane
 from windows.errors import describe_error
+from windows.host import WindowHost
 from windows.messages import MessagesPane
 from windows.widgets import (
     ScrolledTree,
@@ -32,9 +33,6 @@ from windows.widgets import (
     local_time,
     short,
 )
-
-if TYPE_CHECKING:
-    from windows.app import UiApp
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +169,7 @@ class DashboardWindow(BaseWindow):
     title = "CRM Agent — Dashboard"
     default_size = (1024, 720)
 
-    def __init__(self, app: UiApp) -> None:
+    def __init__(self, app: WindowHost) -> None:
         self.opened_at = time.perf_counter()
         self.first_render_ms: float | None = None
         self.render_times_ms: list[float] = []  # update of widgets + chart artists, per live redraw

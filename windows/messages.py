@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from windows.base import BaseWindow
+from windows.calls import Debouncer
 from windows.errors import describe_error
 from windows.widgets import (
     PagedList,
@@ -22,9 +24,6 @@ from windows.widgets import (
     short,
 )
 
-if TYPE_CHECKING:
-    from windows.dashboard import DashboardWindow
-
 PAGE_SIZE = 50
 ANY = "Any"
 SENTIMENT_CHOICES = (ANY, "positive", "neutral", "negative")
@@ -34,7 +33,7 @@ MAX_REPLIES = 3
 
 
 class MessagesPane(ttk.Frame):
-    def __init__(self, parent: tk.Misc, window: DashboardWindow) -> None:
+    def __init__(self, parent: tk.Misc, window: BaseWindow) -> None:
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
         self.link = window.link
@@ -176,8 +175,6 @@ class MessagesPane(ttk.Frame):
 
     def _reload_first_page_soon(self) -> None:
         if not hasattr(self, "_first_page_debouncer"):
-            from windows.calls import Debouncer
-
             self._first_page_debouncer = Debouncer(self, self.reload, min_interval_ms=1000)
         self._first_page_debouncer.trigger()
 
