@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from core.oslock import FileLock
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,19 @@ class InstanceLock:
         except FileNotFoundError:
             pass
         self._lock.release()
+
+
+def instance_running(data_root: Path, name: str = TRAY) -> bool:
+    """An instance of this kind has announced itself and its process is still alive.
+
+    The announcement file outlives a process killed with SIGKILL; its pid tells. (Taking the lock to test it
+    would race with an instance starting at that moment, which would then think another one runs.)
+    """
+    try:
+        pid = int((data_root / f"{name}.instance").read_text(encoding="utf-8").split()[0])
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return False
 
 
 def hand_over(data_root: Path, request: str = OPEN_DASHBOARD, timeout: float = 5.0, name: str = TRAY) -> bool:

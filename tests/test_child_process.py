@@ -258,3 +258,4 @@ def test_stop_pid_kills_what_ignores_sigterm_and_ignores_what_is_gone():
     gone = subprocess.Popen(python("pass"))
     gone.wait()
     assert stop_pid(gone.pid, grace_s=0.1) is None
+

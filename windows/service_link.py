@@ -20,7 +20,7 @@ from core.discovery import read_service_url
 from core.paths import DataDir
 from desktop.autostart import launch_command
 from desktop.event_stream import EventStream
-from desktop.instance import RESTART_SERVICE, TRAY, hand_over
+from desktop.instance import RESTART_SERVICE, TRAY, hand_over, instance_running
 from desktop.service_client import Reply, ServiceClient
 from windows.calls import BackgroundCalls, UiQueue
 from windows.errors import ApiError
@@ -117,8 +117,8 @@ class ServiceLink:
     # -- the service's life: the tray's, the windows ask ----------------------------------------------
 
     def tray_running(self) -> bool:
-        """The tray supervises the service (and restarts it itself) while it holds its instance lock."""
-        return (self.data_dir.root / f"{TRAY}.instance").exists()
+        """The tray supervises the service (and restarts it itself) while it runs."""
+        return instance_running(self.data_dir.root, TRAY)
 
     def start_service(self) -> str:
         """The error state's Start button (blocking for a moment). Returns a sentence for the user."""
