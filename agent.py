@@ -137,12 +137,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gevent import monkey
 
     monkey.patch_all()
-    from api.server import release_freed_memory_to_os, serve_forever
+    from runtime.serve import gevent_event_loop, release_freed_memory_to_os, serve_forever
 
     release_freed_memory_to_os()
     from core.config import ConfigError
     from core.logging_setup import setup_logging
-    from crm.service import build_service
+    from runtime.build import build_service
 
     data_dir = _data_dir(args).ensure()
     try:
@@ -165,7 +165,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from storage.database import DatabaseUnavailable
 
     try:
-        service = build_service(config, data_dir, hub=args.hub)
+        service = build_service(config, data_dir, hub=args.hub, loop=gevent_event_loop())
     except DatabaseUnavailable as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -181,8 +181,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     from core.clock import Clock, iso
     from core.secrets_store import write_private_file
-    from crm.service import database_url
     from crm.sync import SyncAgent, SyncError, SyncSettings
+    from runtime.build import service_database_url
     from storage.database import Database
     from storage.migrations import migrate
 
@@ -197,7 +197,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return 0
     config = _load_config(args, data_dir)
     clock = Clock()
-    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    db = Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
     try:
         migrate(db, iso(clock.now()))
         agent = SyncAgent(db, SyncSettings.from_config(config, data_dir), clock)
@@ -275,8 +275,8 @@ def _read_password() -> str:
 
 def cmd_user(args: argparse.Namespace) -> int:
     from core.clock import Clock, iso
-    from crm.service import database_url
     from crm.users import UserError, change_password, create_user
+    from runtime.build import service_database_url
     from storage.database import Database
     from storage.migrations import migrate
     from storage.users import list_users
@@ -284,7 +284,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args).ensure()
     config = _load_config(args, data_dir)
     clock = Clock()
-    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    db = Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
     try:
         migrate(db, iso(clock.now()))
         if args.user_command == "list":
@@ -324,7 +324,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from crm.service import database_url
+    from runtime.build import service_database_url
     from storage.backup_crypto import BackupCryptoError, load_or_create_key
     from storage.backups import BackupError, backup_database, list_backups
 
@@ -335,7 +335,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             flags = "".join((" encrypted" if info.encrypted else "", " pre-restore" if info.pre_restore else ""))
             print(f"{info.created_at}\t{info.size_bytes}\t{info.status}{flags}\t{info.path}")
         return 0
-    url = database_url(config, data_dir)
+    url = service_database_url(config, data_dir)
     if not url.startswith("sqlite:///"):
         print("error: backups are for the local SQLite database", file=sys.stderr)
         return 1
@@ -407,7 +407,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     """Create what the agent needs in the data directory; never overwrite what is already there."""
     from core.clock import Clock, iso
     from core.config import ConfigError, save_overrides
-    from crm.service import database_url
+    from runtime.build import service_database_url
     from storage.database import Database
     from storage.migrations import migrate
 
@@ -425,12 +425,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"{path}: invalid: {exc}", file=sys.stderr)
         return 1
-    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    db = Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
     try:
         version = migrate(db, iso(Clock().now()))
     finally:
         db.close()
-    print(f"database: {database_url(config, data_dir)} at schema version {version}")
+    print(f"database: {service_database_url(config, data_dir)} at schema version {version}")
     return 0
 
 

@@ -18,7 +18,7 @@ def current_document() -> dict[str, Any]:
     from api.routes import register_all
     from core.config import load_config
     from core.paths import DataDir
-    from crm.service import build_service
+    from runtime.build import build_service  # the one upward import (pyproject.toml [tool.importlinter])
 
     with tempfile.TemporaryDirectory() as tmp:
         service = build_service(load_config(None), DataDir(Path(tmp)))

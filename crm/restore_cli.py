@@ -9,7 +9,6 @@ holds the service lock for the whole restore, so a service started meanwhile wai
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -45,14 +44,14 @@ def _restore_directly(source: Path, data_dir: DataDir, config: Config) -> int:
     from core.clock import Clock
     from core.events import BACKUP_PROGRESS, EventBus
     from crm.maintenance import Maintenance
-    from crm.service import database_url
     from storage.backup_crypto import BackupCryptoError
     from storage.backups import BackupError
-    from storage.database import Database
+    from storage.database import Database, database_url
 
     bus = EventBus(16)
     bus.subscribe(lambda event: _print_progress(event["data"]) if event["type"] == BACKUP_PROGRESS else None)
-    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    db = Database(database_url(config["database.path"], data_dir.database),
+                  busy_timeout_ms=config["database.busy_timeout_ms"])
     try:
         maintenance = Maintenance(db, data_dir, config, bus, Clock(), writes_idle=lambda: True)
         result = maintenance.restore(source)

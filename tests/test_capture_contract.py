@@ -399,7 +399,7 @@ def test_extension_routes_are_marked_for_extension_tokens(service):
     from api.routes import register_all
     from core.config import load_config
     from core.paths import DataDir
-    from crm.service import build_service
+    from runtime.build import build_service
 
     built = build_service(load_config(None), DataDir(service.data_dir.parent / "routes-check"))
     try:
