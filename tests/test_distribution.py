@@ -20,7 +20,7 @@ import pytest
 from core import autostart, children
 from tests.helpers import ROOT
 
-RUNTIME_PACKAGES = ("core", "runtime", "api", "crm", "ai", "storage", "tray", "windows")
+RUNTIME_PACKAGES = ("core", "cli", "runtime", "api", "crm", "ai", "storage", "tray", "windows")
 
 
 def test_agent_command_relaunches_the_frozen_binary_itself(monkeypatch):
