@@ -34,23 +34,23 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     items = reply.body["items"]
     if args.pair_command == "pending":
-        print_pending(ctx, items)
+        print_lines(ctx, [pending_line(p) for p in items],
+                    when_empty="no pairing pending (start one from the extension's options page)")
     else:
-        print_paired(ctx, items)
+        print_lines(ctx, [paired_line(e) for e in items], when_empty="no browser extension paired")
     return 0
 
 
-def print_pending(ctx: Context, pairings: list[dict]) -> None:
-    if not pairings:
-        print("no pairing pending (start one from the extension's options page)", file=ctx.stdout)
-    for p in pairings:
-        print(f"code {p['code']}\t{p['name']} ({p['browser']})\t{p['origin']}\texpires {p['expires_at']}\t"
-              f"tries left {p['tries_left']}\tid {p['pairing_id']}", file=ctx.stdout)
+def pending_line(p: dict) -> str:
+    return (f"code {p['code']}\t{p['name']} ({p['browser']})\t{p['origin']}\texpires {p['expires_at']}\t"
+            f"tries left {p['tries_left']}\tid {p['pairing_id']}")
 
 
-def print_paired(ctx: Context, extensions: list[dict]) -> None:
-    if not extensions:
-        print("no browser extension paired", file=ctx.stdout)
-    for e in extensions:
-        print(f"{e['id']}\t{e['state']}\t{e['name']} ({e['browser']})\t{e['origin']}\tpaired {e['paired_at']}\t"
-              f"last seen {e['last_seen_at'] or '-'}", file=ctx.stdout)
+def paired_line(e: dict) -> str:
+    return (f"{e['id']}\t{e['state']}\t{e['name']} ({e['browser']})\t{e['origin']}\tpaired {e['paired_at']}\t"
+            f"last seen {e['last_seen_at'] or '-'}")
+
+
+def print_lines(ctx: Context, lines: list[str], when_empty: str) -> None:
+    for line in lines or [when_empty]:
+        print(line, file=ctx.stdout)

@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pair = sub.add_parser("pair", help="pair the browser extension: pending codes, paired extensions, revoke")
     pair_sub = pair.add_subparsers(dest="pair_command", required=True)
-    add_common_options(pair_sub.add_parser("pending", help="pending pairings with their codes (type the code into the "
-                                                "extension's options page)"))
+    add_common_options(pair_sub.add_parser("pending", help="pending pairings with their codes (type the code "
+                                                           "into the extension's options page)"))
     add_common_options(pair_sub.add_parser("list", help="paired browser extensions, revoked ones included"))
     revoke = pair_sub.add_parser("revoke", help="revoke a paired browser extension (it must pair again)")
     revoke.add_argument("id", type=int)
