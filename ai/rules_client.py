@@ -2,14 +2,14 @@
 
 Any failure (the child crashed, answered garbage, took too long) answers that batch in-process, so a
 capture never fails because of the helper process; the child is started again on the next batch after a
-back-off.
+back-off (1 s doubling to 30 s, with jitter), kept by core.supervisor.ChildProcess with the process itself.
+The batches and their timeout stay here.
 """
 
 from __future__ import annotations
 
 import logging
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +17,12 @@ import orjson
 
 from ai.items import AnalysisItem, AnalysisResult
 from ai.rules_worker import read_frame, write_frame
-from core.children import child_env
+from core.supervisor import ChildProcess, RestartBackoff
 
 log = logging.getLogger(__name__)
 
 BATCH_TIMEOUT_S = 10.0
-RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+STOP_GRACE_S = 2.0
 
 Items = list[AnalysisItem]
 Results = list[AnalysisResult]
@@ -35,9 +35,11 @@ class RulesWorkerClient:
         self.analyse_locally = analyse_locally
         # A context manager factory that silently ends a stuck read (gevent.Timeout(s, False) in the service).
         self._timeout = timeout
-        self._proc: subprocess.Popen | None = None
-        self._failures = 0
-        self._next_start = 0.0
+        # Framed batches on stdin/stdout. No polite close message: the worker holds nothing, SIGTERM ends it.
+        self._process = ChildProcess("rules worker", command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     grace_s=STOP_GRACE_S,
+                                     backoff=RestartBackoff(first_s=1.0, maximum_s=30.0, healthy_after_s=None))
+        self._proc: subprocess.Popen | None = None  # the child batches go to; None until one is wanted again
         self.batches_in_worker = 0
         self.batches_local = 0
 
@@ -49,7 +51,7 @@ class RulesWorkerClient:
             try:
                 results = self._exchange(proc, items)
                 if len(results) == len(items):
-                    self._failures = 0
+                    self._process.healthy()
                     self.batches_in_worker += 1
                     return results
                 raise RuntimeError(f"{len(results)} answers for {len(items)} items")
@@ -74,38 +76,32 @@ class RulesWorkerClient:
     def _running_child(self) -> subprocess.Popen | None:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        if time.monotonic() < self._next_start:
+        if self._process.seconds_until_restart() > 0:
             return None
         try:
-            self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, env=child_env())
+            self._proc = self._process.start()
         except OSError as exc:
             self._give_up_on_child(exc)
             return None
         return self._proc
 
     def _give_up_on_child(self, error: BaseException) -> None:
-        delay = RESTART_BACKOFF_S[min(self._failures, len(RESTART_BACKOFF_S) - 1)]
-        self._failures += 1
-        self._next_start = time.monotonic() + delay
-        log.warning("rules worker failed (%s); analysing in the service, retrying the worker in %.0f s",
+        delay = self._process.failed()
+        log.warning("rules worker failed (%s); analysing in the service, retrying the worker in %.1f s",
                     error, delay)
         self.close()
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+        return self._process.pid if self._proc is not None else None
 
-    def close(self, grace_s: float = 2.0) -> None:
+    def close(self, grace_s: float = STOP_GRACE_S) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        self._process.stop(grace_s)
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a broken pipe's buffered bytes cannot be flushed any more
+                pass

@@ -7,7 +7,8 @@ second one forwards its stderr to logging (an undrained pipe would block the chi
 
 A child that dies (native crash, OOM kill) fails the in-flight job with WorkerCrashed, which the caller
 treats as "use the built-in analysis"; the job is not retried, since it may be what crashed the worker.
-The next job restarts the child after an exponential backoff.
+The next job restarts the child after an exponential back-off with jitter (0.5 s doubling to 60 s), kept by
+core.supervisor.ChildProcess, which also starts and stops the process; the pipe protocol stays here.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from typing import Any
 
 from ai.analysis import AnalysisContext
 from ai.llm.settings import LlmSettings
-from core.children import child_env
+from core.children import agent_command
+from core.supervisor import ChildProcess, RestartBackoff
 
 log = logging.getLogger(__name__)
 
 STATES = ("off", "loading", "ready", "busy", "crashed")
 GRACEFUL_STOP_S = 5.0
 LOAD_TIMEOUT_S = 180.0  # assembling the bundled model + loading; the job timeout starts after "ready"
-BACKOFF_FIRST_S = 0.5
+BACKOFF_FIRST_S = 0.5  # plus up to a quarter second of jitter, doubling up to BACKOFF_MAX_S
 BACKOFF_MAX_S = 60.0
 CHILD_EXITED = object()
 
@@ -63,24 +65,29 @@ class _Job:
     id: str = ""
 
 
-class _Child:
-    """One running worker process and the threads reading its pipes."""
+def worker_process(command: list[str]) -> ChildProcess:
+    """The worker's process: JSON lines on stdin/stdout, its log on stderr; asked to exit with a shutdown op."""
+    return ChildProcess("AI worker", command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True, ask_to_exit=_ask_worker_to_exit, grace_s=GRACEFUL_STOP_S,
+                        backoff=RestartBackoff(first_s=BACKOFF_FIRST_S, maximum_s=BACKOFF_MAX_S, healthy_after_s=None))
 
-    def __init__(self, command: list[str]) -> None:
-        self.proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", bufsize=1, env=child_env(),
-        )
+
+def _ask_worker_to_exit(proc: subprocess.Popen) -> None:
+    """The polite stop: a shutdown op, then a closed stdin (the worker exits at either)."""
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps({"id": "stop", "op": "shutdown"}) + "\n")
+    proc.stdin.flush()
+    proc.stdin.close()
+
+
+class _Pipes:
+    """The pipes of one running worker and the threads reading them (an undrained pipe blocks the child)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
         self.messages: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=self._read_stdout, name="ai-worker-stdout", daemon=True).start()
         threading.Thread(target=self._read_stderr, name="ai-worker-stderr", daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
@@ -101,32 +108,6 @@ class _Child:
         self.proc.stdin.write(json.dumps(message, ensure_ascii=False) + "\n")
         self.proc.stdin.flush()
 
-    def stop(self, graceful_s: float = GRACEFUL_STOP_S) -> None:
-        """Ask it to exit (shutdown op / closed stdin), then terminate, then kill after graceful_s."""
-        if self.alive():
-            try:
-                self.send({"id": "stop", "op": "shutdown"})
-                self.proc.stdin.close()
-            except (OSError, ValueError):
-                pass
-            if not self._wait(graceful_s):
-                self.proc.terminate()
-                if not self._wait(graceful_s):
-                    self.proc.kill()
-        self.proc.wait()
-
-    def _wait(self, seconds: float) -> bool:
-        try:
-            self.proc.wait(timeout=seconds)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-
-    def kill(self) -> None:
-        if self.alive():
-            self.proc.kill()
-        self.proc.wait()
-
 
 class AiWorkerClient:
     """Starts the worker on the first job, queues jobs with backpressure, restarts it when it dies and
@@ -145,15 +126,14 @@ class AiWorkerClient:
         self._poll_interval_s = poll_interval_s
         self._jobs: queue.Queue[_Job] = queue.Queue(maxsize=self.settings.queue_size)
         self._ids = itertools.count(1)
-        self._child: _Child | None = None
+        self._process = worker_process(self.command)
+        self._pipes: _Pipes | None = None  # the running worker's pipes; None while no worker is wanted
         self._dispatcher: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._callbacks: list[Callable[[dict[str, Any]], None]] = []
         self._stopping = threading.Event()
         self._state = "off"
         self._last_used = clock()
-        self._failures = 0
-        self._next_start_at = 0.0
         self._info: dict[str, Any] = {"model_path": None, "model_version": None, "last_error": None,
                                       "restarts": 0, "jobs_done": 0, "jobs_failed": 0}
 
@@ -196,16 +176,14 @@ class AiWorkerClient:
         return self._state
 
     def status(self) -> dict[str, Any]:
-        child = self._child
-        pid = child.pid if child and child.alive() else None
+        pid = self._process.pid
         return {"state": self._state, "pid": pid, "rss_bytes": _rss(pid), "queue_depth": self._jobs.qsize(),
                 **self._info}
 
     def check_idle(self) -> bool:
         """Stop the worker when idle for keep_alive_s; True when it was stopped. Called by the dispatcher
         every poll interval; tests with a fake clock call it directly."""
-        child = self._child
-        if child is None or self._state == "busy":
+        if self._pipes is None or self._state == "busy":
             return False
         if self._clock() - self._last_used < self.settings.keep_alive_s:
             return False
@@ -277,7 +255,7 @@ class AiWorkerClient:
         if job.op == "unload":
             self._stop_child("off")
             return True
-        if self._child is None or not self._child.alive():
+        if self._pipes is None or not self._process.alive():
             return False
         return bool(self._exchange(job).get("ok"))
 
@@ -286,19 +264,19 @@ class AiWorkerClient:
         reply = self._exchange(job)
         if not reply.get("ok"):
             raise AiWorkerError(f"worker error: {reply.get('error')}")
-        self._failures = 0
+        self._process.healthy()
         self._info["jobs_done"] += 1
         return reply["analysis"]
 
     def _exchange(self, job: _Job) -> dict[str, Any]:
         """Send one job and wait for its answer, following status lines; the job's own timeout
         starts once the model is loaded."""
-        child = self._child
-        assert child is not None
+        pipes = self._pipes
+        assert pipes is not None
         try:
-            child.send({"id": job.id, "op": job.op, **job.payload})
+            pipes.send({"id": job.id, "op": job.op, **job.payload})
         except (OSError, ValueError):
-            self._child_died(child)
+            self._child_died(pipes)
             raise WorkerCrashed("the AI worker exited before taking the job") from None
         if job.op == "analyse" and self._state == "ready":
             self._set_state("busy")
@@ -311,11 +289,11 @@ class AiWorkerClient:
                 self._stop_child("off", kill=True)
                 raise JobTimeout(f"AI job timed out after {job.timeout_s:g} s")
             try:
-                message = child.messages.get(timeout=remaining)
+                message = pipes.messages.get(timeout=remaining)
             except queue.Empty:
                 continue
             if message is CHILD_EXITED:
-                code = self._child_died(child)
+                code = self._child_died(pipes)
                 raise WorkerCrashed(f"the AI worker died during the job (exit code {code})")
             if "status" in message:
                 deadline = self._on_status(message, deadline, job.timeout_s)
@@ -344,46 +322,45 @@ class AiWorkerClient:
     # -- child life -------------------------------------------------------------------------------
 
     def _start_child_if_needed(self) -> None:
-        if self._child is not None and self._child.alive():
+        if self._pipes is not None and self._process.alive():
             return
-        if self._child is not None:
-            self._child_died(self._child)
-        wait = self._next_start_at - self._clock_real()
+        if self._pipes is not None:
+            self._child_died(self._pipes)
+        wait = self._process.seconds_until_restart()
         if wait > 0:
             log.info("restarting the AI worker in %.1f s (backoff)", wait)
             self._stopping.wait(wait)
             if self._stopping.is_set():
                 raise AiWorkerError("the AI worker is shutting down")
         try:
-            self._child = _Child(self.command)
+            proc = self._process.start()
         except OSError as exc:
             self._record_failure(f"cannot start the AI worker: {exc}")
             raise AiWorkerError(f"cannot start the AI worker: {exc}") from exc
+        self._pipes = _Pipes(proc)
         self._last_used = self._clock()
-        log.info("AI worker started (pid %s)", self._child.pid)
+        log.info("AI worker started (pid %s)", proc.pid)
         self._set_state("ready" if self._info["model_path"] else "loading")
 
-    def _child_died(self, child: _Child) -> int | None:
+    def _child_died(self, pipes: _Pipes) -> int | None:
         """Record an unexpected exit and schedule the restart backoff; returns the exit code."""
-        child.kill()
-        code = child.proc.returncode
-        if self._child is child:
-            self._child = None
-            self._info["restarts"] += 1
-            self._record_failure(f"AI worker exited unexpectedly (exit code {code})")
-            self._set_state("crashed")
+        if self._pipes is not pipes:  # stopped on purpose meanwhile (shutdown, unload): not a crash
+            return pipes.proc.wait()
+        self._pipes = None
+        code = self._process.kill()
+        self._info["restarts"] += 1
+        self._record_failure(f"AI worker exited unexpectedly (exit code {code})")
+        self._set_state("crashed")
         return code
 
     def _record_failure(self, message: str) -> None:
-        self._failures += 1
         self._info["last_error"] = message
-        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self._failures - 1))
-        self._next_start_at = self._clock_real() + delay
+        self._process.failed()
 
     def _stop_child(self, state: str, kill: bool = False, grace_s: float = GRACEFUL_STOP_S) -> None:
-        child, self._child = self._child, None
-        if child is not None:
-            child.kill() if kill else child.stop(grace_s)
+        pipes, self._pipes = self._pipes, None
+        if pipes is not None:
+            self._process.kill() if kill else self._process.stop(grace_s)
         if self._state != state:
             self._set_state(state)
 
@@ -429,7 +406,5 @@ def _rss(pid: int | None) -> int | None:
 def worker_command(data_dir: str, settings: LlmSettings, base: list[str] | None = None) -> list[str]:
     """argv for the worker: `agent.py ai-worker` (frozen or source) unless base is given."""
     if base is None:
-        from core.children import agent_command
-
         base = agent_command("ai-worker")
     return [*base, "--data-dir", data_dir, "--settings", json.dumps(settings.to_dict())]

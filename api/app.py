@@ -2,61 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import bottle
-from pydantic import BaseModel
 
 from api.errors import error_body
 from api.plugins import ApiPlugin
+from api.routes import ROUTES
+from api.routing import ApiRoute, RouteDoc
 from api.security import OriginPolicy, SecurityMiddleware
 from crm.access import Principal
 from crm.service import Service
 from storage.hub import agent_for_token
 
 
-@dataclass(frozen=True)
-class RouteDoc:
-    """What the OpenAPI document says about one route (kept on the route; not a dict, which Bottle flattens)."""
-
-    summary: str
-    tag: str
-    body: type[BaseModel] | None
-    query: tuple[tuple[str, str, str], ...]
-    responses: dict[int, str]
-    response_schema: dict[str, Any] | None
-    description: str
-
-
 class RouteTable:
-    """Registers routes with their OpenAPI description, so the document and the routes cannot drift."""
+    """Registers the routes the routes modules declare, with their OpenAPI description, so the document and
+    the routes cannot drift."""
 
     def __init__(self, app: bottle.Bottle) -> None:
         self.app = app
 
-    def add(self, method: str, path: str, handler: Callable, *, summary: str, tag: str, auth: str = "user",
-            body: type[BaseModel] | None = None, query: tuple[tuple[str, str, str], ...] = (),
-            responses: dict[int, str] | None = None, response_schema: dict[str, Any] | None = None,
-            description: str = "", query_token: bool = False, extension: bool = False) -> None:
-        """extension=True: a paired browser extension's token may call this route (docs/extension-protocol.md)."""
-        openapi = RouteDoc(summary, tag, body, query, responses or {}, response_schema, description)
-        self.app.route(path, method, handler, auth=auth, openapi=openapi, query_token=query_token,
-                       extension=extension)
+    def add(self, route: ApiRoute) -> None:
+        self.app.route(route.path, route.method, route.handler, auth=route.auth, openapi=RouteDoc.of(route),
+                       query_token=route.query_token, extension=route.extension)
+
+    def add_all(self, routes: Iterable[ApiRoute]) -> None:
+        for route in routes:
+            self.add(route)
 
 
 def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
     """The WSGI application and its origin policy (the server sets policy.port once bound)."""
-    from api.routes import register_all
-
     app = bottle.Bottle()
     # ApiPlugin does JSON and errors; Bottle's own JSON and template plugins would only add a wrapper call.
     app.uninstall(bottle.JSONPlugin)
     app.uninstall(bottle.TemplatePlugin)
     app.install(ApiPlugin(service.tokens, service.token_limiter, hub_auth=lambda token: hub_principal(service, token),
-                          extensions=service.extensions))
-    register_all(RouteTable(app), service)
+                          extensions=service.extensions, dependencies={"service": service, "app": app}))
+    RouteTable(app).add_all(ROUTES)
+    _apply_plugins_now(app)
     _install_json_error_pages(app)
     config = service.config
     policy = OriginPolicy(
@@ -76,6 +61,13 @@ def hub_principal(service: Service, token: str) -> Principal | None:
         return None
     agent = agent_for_token(service.db, token)
     return Principal(str(agent["id"]), "hub_agent", "hub") if agent else None
+
+
+def _apply_plugins_now(app: bottle.Bottle) -> None:
+    """Bottle wraps a route in its plugins at the route's first request; doing it now makes a handler that
+    asks for a dependency nobody provides fail at start-up instead (ApiPlugin checks that when it wraps)."""
+    for route in app.routes:
+        route.prepare()
 
 
 def _install_json_error_pages(app: bottle.Bottle) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from api.plugins import Request
+import bottle
+
+from api.routing import ApiRoute
 from core.version import VERSION
-from crm.service import Service
 
 _PARAM = re.compile(r"<([a-zA-Z_]+)(?::([a-z]+))?>")
 ERROR_SCHEMA = {
@@ -93,11 +94,11 @@ def _operation(route: Any, meta: Any, schemas: dict[str, Any]) -> dict[str, Any]
     return operation
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    app = routes.app
+def openapi_document(app: bottle.Bottle) -> dict[str, Any]:
+    return build_document(app.routes)
 
-    def openapi_document(request: Request) -> dict[str, Any]:
-        return build_document(app.routes)
 
-    routes.add("GET", "/api/openapi.json", openapi_document, auth="none", tag="system",
-               summary="This OpenAPI 3.1 document")
+ROUTES = (
+    ApiRoute("GET", "/api/openapi.json", openapi_document, auth="none", tag="system",
+             summary="This OpenAPI 3.1 document"),
+)

@@ -1,13 +1,17 @@
-"""The one wrapper around every route: authentication, per-token rate limit, JSON in and out, errors.
+"""The one wrapper around every route: authentication, per-token rate limit, dependencies, JSON, errors.
 
-Handlers take a Request and return data (dict/list) or Reply; they raise ApiError for failures. Anything
-else raised becomes a 500 with a reference id: the traceback goes to the log, never to the client.
+Handlers are plain functions that name what they need as parameters: `request` (a Request), the URL's
+wildcards, and the dependencies the plugin was given (`service`, `app`). They return data (dict/list) or
+Reply and raise ApiError for failures. Anything else raised becomes a 500 with a reference id: the traceback
+goes to the log, never to the client.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +27,8 @@ from crm.ratelimit import RateLimiter, retry_after_header
 log = logging.getLogger("crm_agent.api")
 
 MAX_ROW_ID = 2**63 - 1  # SQLite and PostgreSQL BIGINT
+REQUEST = "request"  # the one parameter made anew for each request; every other dependency is made once
+_WILDCARD = re.compile(r"<([a-zA-Z_][a-zA-Z_0-9]*)")  # the names in Bottle's <name> and <name:filter> syntax
 
 
 @dataclass
@@ -95,11 +101,14 @@ def bearer_token(environ: dict[str, Any], allow_query: bool = False) -> str:
 
 
 class ApiPlugin:
-    """Bottle plugin; route options: auth='none'|'user'|'admin'|'hub', json_body=True for POST/PATCH routes.
+    """Bottle plugin; route options: auth='none'|'user'|'admin'|'hub', openapi=RouteDoc (a body means JSON in).
 
     auth='hub' routes take a team hub's agent token (hub_auth maps it to a Principal), never a user's.
     A paired browser extension's token is accepted only on routes registered with extension=True, and only
     with the Origin it was bound to at pairing (docs/extension-protocol.md).
+
+    dependencies: what handlers may ask for by parameter name (like bottle-sqlite's `db`), besides `request`
+    and the URL's wildcards. A handler asking for anything else fails when the plugin wraps it.
     """
 
     name = "crm_api"
@@ -107,11 +116,14 @@ class ApiPlugin:
 
     def __init__(self, tokens: TokenService, token_limiter: RateLimiter,
                  hub_auth: Callable[[str], Principal | None] | None = None,
-                 extensions: ExtensionRegistry | None = None) -> None:
+                 extensions: ExtensionRegistry | None = None, dependencies: Mapping[str, Any] | None = None) -> None:
         self.tokens = tokens
         self.extensions = extensions
         self.token_limiter = token_limiter
         self.hub_auth = hub_auth or (lambda token: None)
+        self.dependencies = dict(dependencies or {})
+        if REQUEST in self.dependencies:
+            raise ValueError(f"{REQUEST!r} is made for each request; it cannot be a fixed dependency")
 
     def apply(self, callback: Callable, route: bottle.Route) -> Callable:
         auth = route.config.get("auth", "user")
@@ -119,6 +131,7 @@ class ApiPlugin:
         wants_json = route.method in ("POST", "PUT", "PATCH") and getattr(doc, "body", None) is not None
         allow_query_token = bool(route.config.get("query_token", False))
         allow_extension = bool(route.config.get("extension", False))
+        fixed, wants_request = handler_arguments(callback, route.rule, self.dependencies)
 
         def wrapper(**url_args: Any) -> Any:
             environ = bottle.request.environ
@@ -129,7 +142,10 @@ class ApiPlugin:
                 for value in url_args.values():
                     if isinstance(value, int) and not 1 <= value <= MAX_ROW_ID:
                         raise ApiError(404, "not_found", "no such id")  # also beyond SQLite's integer range
-                result = callback(Request(environ, principal), **url_args)
+                if wants_request:
+                    result = callback(request=Request(environ, principal), **fixed, **url_args)
+                else:
+                    result = callback(**fixed, **url_args)
                 return _to_response(result)
             except ApiError as exc:
                 return _error_response(exc)
@@ -196,6 +212,30 @@ class ApiPlugin:
         if principal is None:
             raise InvalidToken("not a valid hub agent token")
         return principal
+
+
+def handler_arguments(handler: Callable, rule: str,
+                      dependencies: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The dependencies a handler asks for by parameter name (passed on every call) and whether it asks for
+    the request; ValueError when it asks for a name nobody provides or leaves a URL wildcard unnamed, so a
+    wrong handler is found when its route is wrapped (at start-up), not at its first request."""
+    wildcards = _WILDCARD.findall(rule)
+    parameters = inspect.signature(handler).parameters
+    where = f"{rule}: handler {handler.__name__}"
+    fixed: dict[str, Any] = {}
+    for name, parameter in parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD, parameter.POSITIONAL_ONLY):
+            raise ValueError(f"{where}: {name} must be an ordinary parameter (they are passed by name)")
+        if name in wildcards or name == REQUEST:
+            continue
+        if name not in dependencies:
+            raise ValueError(f"{where} asks for {name!r}, which is neither {REQUEST!r}, a wildcard of the path "
+                             f"nor a dependency ({', '.join(sorted(dependencies)) or 'none given'})")
+        fixed[name] = dependencies[name]
+    unnamed = [name for name in wildcards if name not in parameters]
+    if unnamed:
+        raise ValueError(f"{where} has no parameter for the path's {', '.join(unnamed)}")
+    return fixed, REQUEST in parameters
 
 
 def _require_json(environ: dict[str, Any]) -> None:

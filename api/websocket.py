@@ -164,10 +164,10 @@ class _Session:
         """Who this session is; local-token sessions are the desktop (tray, windows) being there."""
         service = self.endpoint.service
         if self.principal is not None and self.principal.kind == "local":
-            service.desktop_clients -= 1
+            service.desktop_client_disconnected()
         self.principal = principal
         if principal is not None and principal.kind == "local":
-            service.desktop_clients += 1
+            service.desktop_client_connected()
 
     def run(self) -> None:
         bus = self.endpoint.service.bus

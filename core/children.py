@@ -1,23 +1,25 @@
 """Start the agent's own child processes the same way from source and from the PyInstaller build.
 
-Every child that runs agent.py (service, workers, windows, the headless fallback) is started with
-agent_command(...) as argv and child_env() as its environment. Stopping one (terminate_process) and stopping
-a service a previous run left behind (cleanup_stale_service) live here too: the tray's supervisor and the
-Settings window both need them, and the windows may not import tray/.
+Every child that runs agent.py (service, workers, windows, the desktop agent started from a window, the
+headless fallback) is started with agent_command(...) as argv and child_env() as its environment.
+running_service() finds the service a data directory's service.json names, if it is really ours and alive.
+Supervising a child (readiness, stop then kill, restart back-off) is core/supervisor.py's ChildProcess.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.discovery import read_service_info
 from core.paths import DataDir
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -66,48 +68,23 @@ def is_agent_service(cmdline: Sequence[str]) -> bool:
     return any(Path(arg).name == "agent.py" or (frozen_name and Path(arg).name == frozen_name) for arg in cmdline)
 
 
-def terminate_process(proc: subprocess.Popen | None, pid: int | None = None, grace_s: float = 5.0) -> int | None:
-    """SIGTERM, wait up to grace_s, then SIGKILL. Works on a Popen or on a bare pid (via psutil)."""
-    if proc is not None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                return proc.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                log.warning("service pid %d did not stop in %.0f s: killing it", proc.pid, grace_s)
-                proc.kill()
-        return proc.wait()
-    import psutil
+def running_service(data_dir: DataDir) -> psutil.Process | None:
+    """The psutil.Process of our `agent.py serve` that service.json names, if it still runs; else None (no
+    service.json, the process is gone, the pid was reused by another program, or it is this process).
 
-    try:
-        p = psutil.Process(pid)
-        p.terminate()
-        try:
-            return p.wait(grace_s)
-        except psutil.TimeoutExpired:
-            p.kill()
-            return p.wait(grace_s)
-    except psutil.NoSuchProcess:
-        return None
-
-
-def cleanup_stale_service(data_dir: DataDir, grace_s: float = 5.0) -> int | None:
-    """Terminate a service a previous tray left running on this data dir; return its pid, or None."""
+    The tray stops such a service before it starts its own (a previous tray left it behind); the windows
+    only name it to the user, since they own no process."""
     info = read_service_info(data_dir)
-    if info is None:
+    if info is None or info.pid == os.getpid():
         return None
-    pid = info.pid
-    if pid == os.getpid():
-        return None
-    import psutil
+    import psutil  # lazily, for start-up speed (~25 ms): the tray and the windows need it only here
 
     try:
-        cmdline = psutil.Process(pid).cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        process = psutil.Process(info.pid)
+        cmdline = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
     if not is_agent_service(cmdline):
-        log.info("service.json names pid %d, which is not our service now (pid reused): ignoring it", pid)
+        log.info("service.json names pid %d, which is not our service now (pid reused): ignoring it", info.pid)
         return None
-    log.warning("a service from a previous run is still running (pid %d): stopping it", pid)
-    terminate_process(None, pid, grace_s)
-    return pid
+    return process

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ai.analysis import AnalysisContext, Analyzer
-from core.clock import Clock
-from core.config import Config
+from core import events
+from core.clock import Clock, iso
+from core.config import LIVE_KEYS, Config
 from core.events import EventBus
 from core.paths import DataDir
 from crm.access import LoginGuard, TokenService
@@ -20,7 +22,7 @@ from crm.analysis import AnalysisCoordinator
 from crm.capture import CapturePipeline
 from crm.extensions import ExtensionRegistry
 from crm.maintenance import Maintenance
-from crm.monitor import SystemMonitor
+from crm.monitor import MonitorSettings, SystemMonitor
 from crm.pairing import Pairings
 from crm.ratelimit import RateLimiter
 from crm.sync import SyncAgent
@@ -56,6 +58,57 @@ class Service:
     first_admin_password: str | None = None
     capture_paused: bool = False
     desktop_clients: int = 0  # WebSocket sessions holding the local token: a tray or window is there
+
+    def publish(self, event_type: str, data: dict[str, Any]) -> None:
+        """An event for the live clients, stamped with the service's clock."""
+        self.bus.publish(event_type, data, iso(self.clock.now()))
+
+    def set_capture_paused(self, paused: bool) -> None:
+        """Pause or resume capture (captures answer 503 while paused). capture.state is published also when
+        nothing changed: the client that asked sees the state it asked for confirmed."""
+        self.capture_paused = paused
+        self.publish(events.CAPTURE_STATE, {"paused": paused})
+
+    def apply_settings(self, changes: dict[str, Any]) -> None:
+        """Take new, validated values of live settings (core.config.LIVE_KEYS) without a restart. Writing
+        them to config.json is the caller's. ValueError, with nothing applied, for a key that needs a restart."""
+        appliers = [(self._live_applier(key), value) for key, value in changes.items()]
+        self.config = self.config.with_overrides(changes)
+        for apply, value in appliers:
+            apply(value)
+
+    def _live_applier(self, key: str) -> Callable[[Any], None]:
+        """How the running service takes a new value of one live key (self.config holds it by then): by key
+        where one key has its own way, else by its section."""
+        if key not in LIVE_KEYS:
+            raise ValueError(f"{key} is not a live setting: it needs a restart")
+        section = key.partition(".")[0]
+        if key == "capture.paused":
+            return self._take_capture_paused
+        if key == "logging.level":
+            return logging.getLogger().setLevel
+        if section == "database":
+            return self._reconfigure_maintenance
+        if section == "monitor":
+            return self._reconfigure_monitor
+        raise ValueError(f"{key} is a live setting but the running service has no way to apply it")
+
+    def _take_capture_paused(self, paused: bool) -> None:
+        if paused != self.capture_paused:  # a saved value equal to the running state announces nothing
+            self.set_capture_paused(paused)
+
+    def _reconfigure_maintenance(self, _value: Any) -> None:
+        self.maintenance.config = self.config  # backups and the maintenance job read these keys at each run
+
+    def _reconfigure_monitor(self, _value: Any) -> None:
+        self.monitor.apply_settings(MonitorSettings.from_config(self.config))
+
+    def desktop_client_connected(self) -> None:
+        """A WebSocket session holding the local token began: a tray or window is there."""
+        self.desktop_clients += 1
+
+    def desktop_client_disconnected(self) -> None:
+        self.desktop_clients -= 1
 
     def analyse(self, text: str, language: str | None, context: AnalysisContext,
                 engine: str = "auto") -> dict[str, Any]:

@@ -161,12 +161,23 @@ def test_users_list_create_and_password_changes(svc):
     assert short.status_code == 422 and short.json()["error"]["field"] == "password"
 
 
-def test_the_live_appliers_are_exactly_the_declared_live_keys():
-    from api.routes.config import LIVE
-    from core.config import LIVE_KEYS, SETTINGS_BY_KEY
+def test_the_running_service_applies_every_declared_live_key(tmp_path):
+    import logging
 
-    assert set(LIVE) == LIVE_KEYS
+    from core.config import LIVE_KEYS, SETTINGS_BY_KEY, load_config
+    from core.paths import DataDir
+    from runtime.build import build_service
+
     assert all(not SETTINGS_BY_KEY[key].restart for key in LIVE_KEYS)
+    service = build_service(load_config(None).with_overrides({"ai.llm_enabled": False}), DataDir(tmp_path))
+    root_level = logging.getLogger().level
+    try:
+        service.apply_settings({key: service.config[key] for key in LIVE_KEYS})  # a key it cannot apply raises
+        with pytest.raises(ValueError):
+            service.apply_settings({"server.port": 9191})  # needs a restart
+    finally:
+        service.close()
+        logging.getLogger().setLevel(root_level)
 
 
 def test_backups_kept_applies_to_the_next_backup_without_a_restart(svc):

@@ -392,21 +392,14 @@ def test_extension_chat_shapes(service):
     assert panel["latest"]["preview"] == "Bom dia"
 
 
-def test_extension_routes_are_marked_for_extension_tokens(service):
+def test_extension_routes_are_marked_for_extension_tokens():
     import bottle
 
     from api.app import RouteTable
-    from api.routes import register_all
-    from core.config import load_config
-    from core.paths import DataDir
-    from runtime.build import build_service
+    from api.routes import ROUTES
 
-    built = build_service(load_config(None), DataDir(service.data_dir.parent / "routes-check"))
-    try:
-        app = bottle.Bottle()
-        register_all(RouteTable(app), built)
-    finally:
-        built.close()
+    app = bottle.Bottle()
+    RouteTable(app).add_all(ROUTES)
     marked = {(r.method, r.rule) for r in app.routes if r.config.get("extension")}
     assert {("POST", "/api/messages/capture"), ("POST", "/api/messages/capture/batch"),
             ("GET", "/api/extension/chat")} <= marked

@@ -54,7 +54,7 @@ def test_only_core_children_builds_the_command_of_a_child():
                 offenders[str(path.relative_to(ROOT))] = _uses_of_sys_executable(path)
     assert not offenders, f"start children through core.children.agent_command: {offenders}"
     supervisor = (ROOT / "tray" / "supervisor.py").read_text(encoding="utf-8")
-    assert "subprocess.Popen(cmd" in supervisor and "agent_command(" in supervisor
+    assert "ChildProcess(" in supervisor and "agent_command(" in supervisor
 
 
 def test_frozen_autostart_entry_names_an_icon_that_outlives_the_binary(tmp_path, monkeypatch):
@@ -217,23 +217,34 @@ def test_children_of_the_frozen_binary_get_the_bundle_libraries_back(monkeypatch
     assert children.child_env({"PATH": "/usr/bin"}, independent=True) == {"PATH": "/usr/bin"}
 
 
-# Modules that start agent.py children: through agent_command, or (the workers' clients) with a command
-# built by agent_command elsewhere and handed to them.
-INJECTED_COMMAND_STARTERS = ("ai/rules_client.py", "ai/worker_client.py")
+# Modules that start agent.py children: with agent_command (launch_command for the desktop agent), or (core's
+# ChildProcess, which supervises the service and the workers) with a command built by agent_command elsewhere.
+INJECTED_COMMAND_STARTERS = ("core/supervisor.py",)
+SUPERVISED_CHILD_OWNERS = ("tray/supervisor.py", "ai/worker_client.py", "ai/rules_client.py")
 
 
 def test_every_module_that_starts_an_agent_child_gives_it_child_env():
-    """(The windows' Start button starts a detached service: windows/service.py passes independent=True.)"""
+    """(The windows' Start button starts the detached desktop agent: windows/service.py passes independent=True.)"""
     starts_process = re.compile(r"subprocess\.(Popen|call|run)\(|os\.exec")
     starters = []
     for package in RUNTIME_PACKAGES:
         for path in (ROOT / package).rglob("*.py") if (ROOT / package).is_dir() else ():
             rel = str(path.relative_to(ROOT))
             text = path.read_text(encoding="utf-8")
-            uses_agent_command = "agent_command(" in text or rel in INJECTED_COMMAND_STARTERS
+            uses_agent_command = ("agent_command(" in text or "launch_command(" in text
+                                  or rel in INJECTED_COMMAND_STARTERS)
             if rel != "core/children.py" and starts_process.search(text) and uses_agent_command:
                 starters.append(rel)
-    assert {"tray/supervisor.py", "tray/app.py", "ai/rules_client.py", "ai/worker_client.py",
-            "windows/service.py"} <= set(starters)
+    assert {"core/supervisor.py", "tray/app.py", "windows/service.py"} <= set(starters)
     missing = [rel for rel in starters if "child_env(" not in (ROOT / rel).read_text()]
     assert not missing, f"pass env=child_env() when starting agent.py children: {missing}"
+
+
+def test_the_service_and_the_workers_are_started_only_through_child_process():
+    """One supervisor (core.supervisor.ChildProcess) starts, stops and restarts the service and both workers."""
+    for rel in SUPERVISED_CHILD_OWNERS:
+        text = (ROOT / rel).read_text(encoding="utf-8")
+        assert "ChildProcess(" in text, rel
+        # Neither a Popen of their own nor signals sent to one (ChildProcess's own stop() and kill() are fine).
+        assert not re.search(r"subprocess\.(Popen|call|run)\(|\bproc\.(terminate|kill|send_signal)\(|os\.kill\(",
+                             text), rel

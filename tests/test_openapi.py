@@ -10,14 +10,11 @@ from tests.helpers import ROOT
 
 
 def _served_routes(service) -> set[tuple[str, str]]:
-    import bottle
+    """The routes of the app the service serves (create_app: the one the server runs)."""
+    from api.app import create_app
 
-    from api.app import RouteTable
-    from api.routes import register_all
-
-    app = bottle.Bottle()
-    register_all(RouteTable(app), service)
-    return {(r.method.lower(), openapi_path(r.rule)) for r in app.routes}
+    wsgi, _ = create_app(service)
+    return {(r.method.lower(), openapi_path(r.rule)) for r in wsgi.app.routes}
 
 
 def test_document_lists_exactly_the_routes(tmp_path):

@@ -224,13 +224,15 @@ def test_quit_stops_everything(tray_factory, how):
 
 # -- parts without a desktop ------------------------------------------------------------------------
 
-def test_backoff_doubles_to_30_s_and_resets_after_a_stable_run():
-    from tray.supervisor import Backoff
+def test_service_backoff_doubles_to_30_s_with_jitter_and_resets_after_a_stable_run():
+    from tray.supervisor import service_backoff
 
-    backoff = Backoff()
-    assert [backoff.after_exit(0.5) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
-    assert backoff.after_exit(45.0) == 1  # the child had been up for a while: start over
-    assert backoff.after_exit(0.1) == 2
+    backoff = service_backoff()
+    delays = [backoff.after_failure(0.5) for _ in range(7)]
+    for delay, base in zip(delays, [1, 2, 4, 8, 16, 30, 30], strict=True):
+        assert base <= delay <= min(base + 0.5, 30), delays  # up to half the first delay of jitter, capped
+    assert 1 <= backoff.after_failure(45.0) <= 1.5  # the child had been up for a while: start over
+    assert 2 <= backoff.after_failure(0.1) <= 2.5
 
 
 def test_supervisor_restarts_a_dying_child_with_backoff(tmp_path: Path):
@@ -248,9 +250,11 @@ def test_supervisor_restarts_a_dying_child_with_backoff(tmp_path: Path):
                             wait=fake_wait, clock=lambda: 0.0, on_down=downs.append)
     sup.start()
     sup._thread.join(30)
-    assert waits == [1, 2, 4, 8, 16, 30]
+    for waited, base in zip(waits, [1, 2, 4, 8, 16, 30], strict=True):
+        assert base <= waited <= min(base + 0.5, 30), waits
+    assert sup.delays == waits
     assert sup.starts == 6
-    assert downs[0] == "exited with code 3, restarting in 1 s"
+    assert re.fullmatch(r"exited with code 3, restarting in [12] s", downs[0]), downs[0]
 
 
 def test_stop_kills_a_child_that_ignores_sigterm(tmp_path: Path):
@@ -270,27 +274,32 @@ def test_stop_kills_a_child_that_ignores_sigterm(tmp_path: Path):
 
 
 def test_a_stale_service_from_a_previous_run_is_stopped(tmp_path: Path):
-    from core.children import cleanup_stale_service
+    from core.children import running_service
     from core.paths import DataDir
     from tests.helpers import start_service
+    from tray.supervisor import ServiceSupervisor
 
     stale = start_service(tmp_path / "agent")  # as if a crashed tray had left its child running
     try:
         data_dir = DataDir(tmp_path / "agent")
-        assert cleanup_stale_service(data_dir) == stale.process.pid
+        assert running_service(data_dir).pid == stale.process.pid
+        assert ServiceSupervisor(data_dir).child.stop_stale() == stale.process.pid  # what start() does first
         assert stale.process.wait(10) is not None
+        assert running_service(data_dir) is None
     finally:
         stale.stop()
 
 
 def test_a_reused_pid_in_service_json_is_left_alone(tmp_path: Path):
-    from core.children import cleanup_stale_service
+    from core.children import running_service
     from core.paths import DataDir
+    from tray.supervisor import ServiceSupervisor
 
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         (tmp_path / "service.json").write_text(json.dumps({"pid": other.pid, "port": 1, "url": "http://x"}))
-        assert cleanup_stale_service(DataDir(tmp_path)) is None
+        assert running_service(DataDir(tmp_path)) is None
+        assert ServiceSupervisor(DataDir(tmp_path)).child.stop_stale() is None
         assert other.poll() is None
     finally:
         other.kill()

@@ -5,6 +5,7 @@ save), the empty and service-down states, and screenshots of each (folder printe
 from __future__ import annotations
 
 import gc
+import json
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.helpers import ROOT, message, start_service, wait_until
-from tests.ui_helpers import UiHarness
+from tests.ui_helpers import UiHarness, quit_desktop_agent, tray_pid
 from windows.customers import field_value, parse_tags
 from windows.widgets import fmt_change, fmt_count, fmt_duration, local_day_bounds_ms
 
@@ -332,6 +333,29 @@ def test_service_down_state(display, tmp_path):
         ui.screenshot(window.top, "dashboard-service-down")
     finally:
         close_harness(ui)
+
+
+def test_start_in_the_service_down_banner_starts_the_desktop_agent(display, tmp_path):
+    """Only the tray owns the service's life: Start starts the desktop agent, whose child the service is."""
+    import psutil
+
+    service = start_service(tmp_path / "agent", {"server": {"port": 0}})  # the tray's service: a free port too
+    service.stop()
+    ui = UiHarness(service.data_dir, display)
+    try:
+        window = ui.app.open("dashboard")
+        ui.pump(lambda: window.banner.visible, timeout=15, message="the service-down banner")
+        window.banner.start_button.invoke()
+        assert window.banner.message.cget("text") == "Starting the desktop agent, which starts the service…"
+        tray = ui.pump(lambda: tray_pid(service.data_dir), timeout=30, message="the desktop agent's listener")
+        ui.pump(lambda: not window.banner.visible, timeout=60, message="the window connected to the new service")
+        info = json.loads((service.data_dir / "service.json").read_text())
+        assert info["pid"] != service.process.pid and psutil.Process(info["pid"]).ppid() == tray
+        window.banner.start_button.invoke()  # a second Start while the tray runs starts nothing more
+        assert window.banner.message.cget("text").startswith("The tray agent is running")
+    finally:
+        close_harness(ui)
+        quit_desktop_agent(service.data_dir)
 
 
 # -- the API the dashboard added -----------------------------------------------------------------------

@@ -1,18 +1,19 @@
 """The settings window under Xvfb against a real service: it shows what GET /api/system/config says, saves
 through the API (file and API agree afterwards), shows local and server validation errors inline, names the
-keys that need a restart and restarts the service (no tray), lists users and changes a password."""
+keys that need a restart and has the service restarted by its one owner, the tray (started when none runs; a
+service started without it is named, never stopped), lists users and changes a password."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
+import re
 
 import psutil
 import pytest
 
 from tests.helpers import start_service, wait_until
-from tests.ui_helpers import UiHarness
+from tests.ui_helpers import UiHarness, quit_desktop_agent, tray_pid
 from windows.forms import shown_text
 from windows.settings import TABS
 
@@ -26,17 +27,7 @@ def setup(display, tmp_path):
     yield ui, running
     ui.close()
     running.stop()
-    _stop_detached_service(running.data_dir)
-
-
-def _stop_detached_service(data_dir) -> None:
-    """A service the window started (restart test) is not our child: stop it by its service.json pid."""
-    try:
-        pid = json.loads((data_dir / "service.json").read_text())["pid"]
-        os.kill(pid, signal.SIGTERM)
-        psutil.Process(pid).wait(10)
-    except (OSError, ValueError, KeyError, psutil.Error):
-        pass
+    quit_desktop_agent(running.data_dir)
 
 
 def open_loaded(ui):
@@ -167,37 +158,95 @@ def test_the_model_test_says_which_engine_answered(setup):
     ui.screenshot(window.top, "settings-model-test")
 
 
-def test_restart_now_without_a_tray_brings_the_service_back_with_the_saved_port(setup):
+def test_restart_now_names_a_service_started_without_the_tray_and_leaves_it_running(setup):
     ui, running = setup
     window = open_loaded(ui)
-    first_pid = running.process.pid
+    window.fields["ai.temperature"].var.set("0.9")
+    window.save()
+    ui.pump(lambda: window.restart_button.winfo_ismapped(), timeout=10, message="the restart offer")
+    window.restart()
+    ui.pump(lambda: window.message.cget("text").startswith("Could not restart the service: it runs without the "
+                                                           "desktop agent"), timeout=15, message="the answer")
+    text = window.message.cget("text")
+    # Where it was started: the test process started this `agent.py serve`.
+    assert f"`agent.py serve`, pid {running.process.pid}, started by " in text and f"(pid {os.getpid()})" in text
+    assert text.endswith("Restart it where it was started.")
+    assert window.restart_button.winfo_ismapped() and "disabled" not in window.restart_button.state()
+    ui.pump(timeout=1)
+    assert running.process.poll() is None  # not stopped: it is not the window's, nor the tray's
+    assert json.loads((running.data_dir / "service.json").read_text())["pid"] == running.process.pid
+    assert tray_pid(running.data_dir) is None  # and no desktop agent was started to fight over it
+    assert running.get("/api/health").status_code == 200
+
+
+def test_restart_now_with_no_service_starts_the_desktop_agent_which_owns_the_new_one(setup):
+    ui, running = setup
+    window = open_loaded(ui)
     window.fields["server.port"].var.set("0")  # a free port after the restart (tests use no fixed ports)
     window.save()
     ui.pump(lambda: window.restart_button.winfo_ismapped(), timeout=10, message="the restart offer")
     assert "server.port" in window.message.cget("text")
+    running.stop()  # the service went away: no service, no tray
     window.restart()
-    ui.pump(lambda: running.process.poll() is not None, timeout=20, message="the old service stopped")
+    ui.pump(lambda: window.message.cget("text").startswith("Starting the desktop agent, which starts the service"),
+            timeout=15, message="the answer")
+    tray = ui.pump(lambda: tray_pid(running.data_dir), timeout=30, message="the desktop agent's listener")
 
-    def new_pid():
+    def new_service() -> dict | None:
         try:
-            pid = json.loads((running.data_dir / "service.json").read_text())["pid"]
-        except (OSError, ValueError, KeyError):
+            info = json.loads((running.data_dir / "service.json").read_text())
+        except (OSError, ValueError):
             return None
-        return pid if pid != first_pid else None
+        return info if info["pid"] != running.process.pid else None
 
-    ui.pump(new_pid, timeout=30, message="a new service")
-    ui.pump(lambda: window.message.cget("text") == "The service restarted with the saved settings.", timeout=30,
+    service = ui.pump(new_service, timeout=60, message="a new service")
+    assert psutil.Process(service["pid"]).ppid() == tray  # the tray's child: the tray owns its life
+    ui.pump(lambda: window.message.cget("text") == "The service restarted with the saved settings.", timeout=60,
             message="the window reconnected")
     ui.pump(lambda: not window.restart_button.winfo_ismapped(), timeout=5, message="no restart offer left")
-    url = json.loads((running.data_dir / "service.json").read_text())["url"]
     token = running.local_token
     import requests
 
-    body = requests.get(url + "/api/system/config", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    body = requests.get(service["url"] + "/api/system/config", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10).json()
     assert body["pending_restart"] == []
     port_item = next(i for i in body["settings"] if i["key"] == "server.port")
     assert port_item["value"] == port_item["running"] == 0
     wait_until(lambda: window.link.connected, message="connected")
+
+
+def test_restart_with_a_tray_that_does_not_answer_stops_nothing(tmp_path):
+    """A tray.instance whose listener is gone (a hung or killed tray): the window says so and kills nothing."""
+    from core.paths import DataDir
+    from windows.service import ServiceLink, ServiceNotRestarted
+
+    running = start_service(tmp_path / "agent")
+    try:
+        (running.data_dir / "tray.instance").write_text("999999 9 0123456789abcdef\n")  # nobody listens on port 9
+        link = ServiceLink(DataDir(running.data_dir), ui=None, calls=None)
+        with pytest.raises(ServiceNotRestarted, match=re.escape("the desktop agent is running but did not answer. "
+                                                                "Use Restart service in its tray menu")):
+            link.restart_service()
+        assert running.process.poll() is None and running.get("/api/health").status_code == 200
+        assert link.start_service().startswith("The tray agent is running")
+    finally:
+        running.stop()
+
+
+def test_restart_and_start_never_start_a_second_owner_for_a_service_started_without_the_tray(tmp_path):
+    from core.paths import DataDir
+    from windows.service import ServiceLink, ServiceNotRestarted
+
+    running = start_service(tmp_path / "agent")
+    try:
+        link = ServiceLink(DataDir(running.data_dir), ui=None, calls=None)
+        assert f"`agent.py serve`, pid {running.process.pid}" in link.start_service()
+        with pytest.raises(ServiceNotRestarted, match=re.escape(f"`agent.py serve`, pid {running.process.pid}")):
+            link.restart_service()
+        assert not (running.data_dir / "tray.instance").exists()
+        assert running.process.poll() is None
+    finally:
+        running.stop()
 
 
 def test_the_window_says_when_the_service_is_not_running(setup):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -125,3 +126,29 @@ class UiHarness:
         # on a worker thread, Tcl aborts the whole test process.
         self.app = self.root = None
         gc.collect()
+
+
+def tray_pid(data_dir: Path) -> int | None:
+    """The pid of the desktop agent (tray) on this data directory, once its listener is up."""
+    try:
+        return int((Path(data_dir) / "tray.instance").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def quit_desktop_agent(data_dir: Path) -> None:
+    """A desktop agent a window started (Start, Restart now) outlives the window: quit it as the windows do."""
+    import psutil
+
+    from core.instance import QUIT, TRAY, hand_over
+
+    pid = tray_pid(data_dir)
+    if pid is None:
+        return
+    hand_over(Path(data_dir), QUIT, timeout=5, name=TRAY)
+    try:
+        psutil.Process(pid).wait(30)  # our child (in its own session): this reaps it too
+    except psutil.TimeoutExpired:
+        os.kill(pid, signal.SIGKILL)
+    except psutil.Error:
+        pass

@@ -1,30 +1,29 @@
 """The service child's whole life: start, read its port, health-poll, restart with back-off, stop, clean up.
 
-`agent.py serve --data-dir D` runs as a child of the tray. Its stdout announces the port on its last startup
-line (after an optional first-run password line). When it dies the supervisor starts it again after a
-back-off (1 s doubling to 30 s, back to 1 s once a child stayed up for `stable_after_s`). On quit it sends
-SIGTERM and kills after 5 s. A service left running by a previous tray (its pid in service.json, still
-alive, and our agent's `serve`) is terminated first, so two services never share the data directory.
+`agent.py serve --data-dir D` runs as a child of the tray, through core.supervisor.ChildProcess. Its stdout
+announces the port on its last startup line (after an optional first-run password line). When it dies the
+supervisor starts it again after a back-off (1 s doubling to 30 s, plus up to 0.5 s of jitter; back to 1 s once a
+child stayed up for 30 s). On quit it sends SIGTERM and kills after 5 s. A service left running by a previous
+tray (its pid in service.json, still alive, and our agent's `serve`) is stopped first, so two services never
+share the data directory. Only the tray owns the service's life: the windows ask it (core.instance requests).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.handlers
-import os
 import re
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from core.children import agent_command, child_env, cleanup_stale_service, terminate_process
+from core.children import agent_command, running_service
 from core.discovery import read_service_info, remove_service_info
 from core.paths import DataDir
 from core.service_client import http_get_json
+from core.supervisor import ChildProcess, RestartBackoff
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +31,9 @@ LISTENING = re.compile(r"listening on (http://[^\s:]+:(\d+))")
 PASSWORD = re.compile(r"created user '(?P<user>[^']+)' with password (?P<password>\S+)")
 
 
-@dataclass
-class Backoff:
-    """Delay before the next restart: first, doubling up to maximum; reset after a stable run."""
-
-    first_s: float = 1.0
-    maximum_s: float = 30.0
-    stable_after_s: float = 30.0
-    _next: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._next = self.first_s
-
-    def after_exit(self, ran_for_s: float) -> float:
-        """The delay to wait after a child that ran for ran_for_s seconds exited."""
-        if ran_for_s >= self.stable_after_s:
-            self._next = self.first_s
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum_s)
-        return delay
+def service_backoff() -> RestartBackoff:
+    """1 s doubling to 30 s (plus up to 0.5 s of jitter); a run of 30 s is healthy and starts over."""
+    return RestartBackoff(first_s=1.0, maximum_s=30.0, healthy_after_s=30.0)
 
 
 def child_output_logger(path: Path, max_bytes: int = 1024 * 1024, backups: int = 3) -> logging.Logger:
@@ -77,27 +60,26 @@ class ServiceSupervisor:
     def __init__(self, data_dir: DataDir, *, port: int | None = 0, config_file: Path | None = None,
                  command: Callable[[], list[str]] | None = None,
                  wait: Callable[[float], bool] | None = None, clock: Callable[[], float] = time.monotonic,
-                 backoff: Backoff | None = None, health_timeout_s: float = 60.0, stop_grace_s: float = 5.0,
+                 backoff: RestartBackoff | None = None, health_timeout_s: float = 60.0, stop_grace_s: float = 5.0,
                  on_up: Callable[[str], None] | None = None, on_down: Callable[[str], None] | None = None,
                  on_password: Callable[[str, str], None] | None = None) -> None:
         self.data_dir = data_dir
-        self._command = command or self._default_command(port, config_file)
+        argv = (command or self._default_command(port, config_file))()
+        # stdout carries the announcement, then the child's log lines (stderr joins it) for service-child.log.
+        self.child = ChildProcess("service", argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, errors="replace",
+                                  extra_env={"PYTHONUNBUFFERED": "1"}, grace_s=stop_grace_s,
+                                  backoff=backoff or service_backoff(), stale=self._stale_service_pid, clock=clock)
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait  # returns True when stop() was called: injectable for tests
-        self._clock = clock
-        self.backoff = backoff or Backoff()
         self._health_timeout_s = health_timeout_s
-        self._stop_grace_s = stop_grace_s
         self._on_up = on_up or (lambda url: None)
         self._on_down = on_down or (lambda detail: None)
         self._on_password = on_password or (lambda user, password: None)
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
         self._restart_now = threading.Event()
         self._thread: threading.Thread | None = None
         self._up = threading.Event()
         self.url: str | None = None
-        self.starts = 0
         self._child_pids: list[int] = []
         self.delays: list[float] = []  # back-off delays waited so far (for tests and the log)
         self.output = child_output_logger(data_dir.logs / "service-child.log")
@@ -110,10 +92,14 @@ class ServiceSupervisor:
             args += ["--config", str(config_file)]
         return lambda: agent_command(*args)
 
+    def _stale_service_pid(self) -> int | None:
+        process = running_service(self.data_dir)
+        return process.pid if process is not None else None
+
     # -- public -------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        cleanup_stale_service(self.data_dir, self._stop_grace_s)
+        self.child.stop_stale()
         self._thread = threading.Thread(target=self._loop, name="service-supervisor", daemon=True)
         self._thread.start()
 
@@ -123,8 +109,11 @@ class ServiceSupervisor:
 
     @property
     def pid(self) -> int | None:
-        proc = self._proc
-        return proc.pid if proc is not None and proc.poll() is None else None
+        return self.child.pid
+
+    @property
+    def starts(self) -> int:
+        return self.child.starts
 
     @property
     def is_up(self) -> bool:
@@ -134,19 +123,14 @@ class ServiceSupervisor:
         """Stop the running child; the loop starts a new one at once (no back-off)."""
         log.info("restarting the service on request")
         self._restart_now.set()
-        with self._lock:
-            proc = self._proc
-        if proc is not None:
-            terminate_process(proc, grace_s=self._stop_grace_s)
+        self.child.stop()
 
     def stop(self) -> int | None:
         """Stop for good: SIGTERM, then kill after the grace period. Returns the child's exit code."""
         self._stop.set()
-        with self._lock:
-            proc = self._proc
-        code = terminate_process(proc, grace_s=self._stop_grace_s) if proc is not None else None
+        code = self.child.stop()
         if self._thread is not None:
-            self._thread.join(timeout=self._stop_grace_s + 5)
+            self._thread.join(timeout=self.child.grace_s + 5)
         self._forget_dead_service_info()
         return code
 
@@ -157,7 +141,7 @@ class ServiceSupervisor:
             return
         pid = info.pid
         if pid in self._child_pids:
-            import psutil
+            import psutil  # lazily, for start-up speed (~25 ms): needed only when quitting
 
             try:
                 gone = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -170,42 +154,34 @@ class ServiceSupervisor:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            started = self._clock()
             code = self._run_once()
-            ran_for = self._clock() - started
+            ran_for = self.child.ran_for_s() or 0.0
             if self._stop.is_set():
                 break
             if self._restart_now.is_set():
                 self._restart_now.clear()
                 self._on_down("restarting")
                 continue
-            delay = self.backoff.after_exit(ran_for)
+            delay = self.child.failed()
             self.delays.append(delay)
-            log.warning("service exited with code %s after %.1f s; restarting in %.0f s", code, ran_for, delay)
+            log.warning("service exited with code %s after %.1f s; restarting in %.1f s", code, ran_for, delay)
             self._on_down(f"exited with code {code}, restarting in {delay:.0f} s")
             if self._wait(delay):
                 break
 
     def _run_once(self) -> int | None:
         """Start one child, wait for it to be healthy, then for it to exit. Returns its exit code."""
-        cmd = self._command()
-        env = child_env({**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, env=env, text=True, encoding="utf-8",
-                                    errors="replace", bufsize=1)
+            proc = self.child.start()
         except OSError as exc:
-            log.error("cannot start the service (%s): %s", cmd, exc)
+            log.error("cannot start the service (%s): %s", self.child.command, exc)
             return None
-        with self._lock:
-            self._proc = proc
-        self.starts += 1
         self._child_pids.append(proc.pid)
-        log.info("started the service (pid %d): %s", proc.pid, " ".join(cmd[1:]))
+        log.info("started the service (pid %d): %s", proc.pid, " ".join(self.child.command[1:]))
         if self._stop.is_set():  # stop() raced with the start
-            terminate_process(proc, grace_s=self._stop_grace_s)
+            self.child.stop()
         url = self._read_announcement(proc)
-        if url and self._wait_healthy(proc, url):
+        if url and self._wait_healthy(url):
             self.url = url
             self._up.set()
             log.info("service healthy at %s", url)
@@ -216,8 +192,6 @@ class ServiceSupervisor:
         proc.stdout.close()
         self._up.clear()
         self.url = None
-        with self._lock:
-            self._proc = None
         return code
 
     def _read_announcement(self, proc: subprocess.Popen) -> str | None:
@@ -235,19 +209,12 @@ class ServiceSupervisor:
                 return match.group(1)
         return None
 
-    def _wait_healthy(self, proc: subprocess.Popen, url: str) -> bool:
-        deadline = self._clock() + self._health_timeout_s
-        delay = 0.02
-        while proc.poll() is None and not self._stop.is_set():
-            health = http_get_json(url + "/api/health")
-            if health is not None:
-                return True
-            if self._clock() > deadline:
-                log.error("service at %s did not become healthy in %.0f s: restarting it", url,
-                          self._health_timeout_s)
-                terminate_process(proc, grace_s=self._stop_grace_s)
-                return False
-            time.sleep(delay)  # readiness poll: a few ms, growing to 0.5 s
-            delay = min(delay * 2, 0.5)
+    def _wait_healthy(self, url: str) -> bool:
+        """Readiness: /api/health answers. A child that never does is restarted (stopped: the loop restarts it)."""
+        if self.child.wait_ready(lambda: http_get_json(url + "/api/health") is not None, self._health_timeout_s,
+                                 give_up=self._stop.is_set):
+            return True
+        if self.child.alive() and not self._stop.is_set():
+            log.error("service at %s did not become healthy in %.0f s: restarting it", url, self._health_timeout_s)
+            self.child.stop()
         return False
-

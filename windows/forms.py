@@ -1,6 +1,5 @@
 """Form pieces for the settings window: one editor per declared setting (built from the type, range and choices
-GET /api/system/config reports), checked as the user types, a scrollable tab body, a small dialog, and
-restarting the service.
+GET /api/system/config reports), checked as the user types, a scrollable tab body and a small dialog.
 
 Local checks mirror core.config's validators from the spec the service sends; the service validates again
 on save and its messages are shown in the same place.
@@ -8,18 +7,11 @@ on save and its messages are shown in the same place.
 
 from __future__ import annotations
 
-import logging
 import re
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import filedialog, ttk
 from typing import Any
-
-from core.children import cleanup_stale_service
-from core.discovery import remove_service_info
-from core.instance import RESTART_SERVICE, TRAY, hand_over
-
-log = logging.getLogger(__name__)
 
 # Settings that name a file: a "Browse…" button next to the entry, with these file types.
 FILE_SETTINGS = {
@@ -262,20 +254,3 @@ class FormDialog:
 
     def close(self) -> None:
         self.top.destroy()
-
-
-def restart_service(link: Any) -> str:
-    """Restart the service (blocking: run it off the Tk thread). Returns a sentence for the user.
-
-    With the tray running, the tray's supervisor restarts its child (the 'restart-service' request); without
-    it, stop the service named in service.json (only if it is our `agent.py serve`) and start a detached one.
-    """
-    root = link.data_dir.root
-    if link.tray_running():
-        if hand_over(root, RESTART_SERVICE, timeout=3, name=TRAY):
-            return "The tray agent is restarting the service…"
-        log.warning("the tray did not answer the restart request; restarting the service directly")
-    stopped = cleanup_stale_service(link.data_dir)
-    log.info("restart: stopped service pid %s", stopped)
-    remove_service_info(link.data_dir)
-    return link.start_service()

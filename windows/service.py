@@ -3,23 +3,29 @@
 The service's URL comes from `service.json`, which the running service writes into the data directory
 (pid, port); it is re-read on every call, so a service restarted by the tray on a new port is found
 again. Calls carry the local token (`local_token`, 0600): the windows never ask for a password.
+
+Only the tray (the desktop agent) owns the service's life: the windows ask it to restart the service, start
+it (which starts the service) when none runs, and never stop a service themselves.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.children import agent_command, child_env
+from core.autostart import launch_command
+from core.children import child_env, running_service
 from core.discovery import read_service_url
 from core.event_stream import EventStream
-from core.instance import TRAY
+from core.instance import RESTART_SERVICE, TRAY, hand_over
 from core.paths import DataDir
 from core.service_client import Reply, ServiceClient, ServiceUnavailable
 from windows.calls import BackgroundCalls, UiQueue
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,10 @@ class ApiError(Exception):
             text = str(self.detail.get("message") or (error if isinstance(error, str) else "") or "")
         self.message = text or f"HTTP {status}"
         super().__init__(f"{status}: {self.message}")
+
+
+class ServiceNotRestarted(Exception):
+    """Only the tray restarts the service, and it could not be asked: the message says why, for the user."""
 
 
 class ServiceLink:
@@ -123,27 +133,66 @@ class ServiceLink:
             except Exception:
                 log.exception("state listener failed")
 
-    # -- starting the service -----------------------------------------------------------------------
+    # -- the service's life: the tray's, the windows ask ----------------------------------------------
 
     def tray_running(self) -> bool:
         """The tray supervises the service (and restarts it itself) while it holds its instance lock."""
         return (self.data_dir.root / f"{TRAY}.instance").exists()
 
     def start_service(self) -> str:
-        """The error state's Start button: a detached `agent.py serve` on this data directory.
-        Returns a sentence for the user."""
+        """The error state's Start button (blocking for a moment). Returns a sentence for the user."""
         if self.tray_running():
             return "The tray agent is running and restarts the service by itself; wait a few seconds."
-        cmd = agent_command("serve", "--data-dir", str(self.data_dir.root))
+        elsewhere = running_service(self.data_dir)
+        if elsewhere is not None:
+            return f"The service runs without the desktop agent ({where_started(elsewhere)}) but does not answer."
+        return self._start_desktop_agent()
+
+    def restart_service(self) -> str:
+        """Settings' "Restart now" (blocking: run it off the Tk thread). Returns a sentence for the user, or raises
+        ServiceNotRestarted saying why not.
+
+        With the tray running, its supervisor restarts its child (the 'restart-service' request). A service
+        started without the tray (`agent.py serve`) belongs to whoever started it: it is named, not stopped.
+        With neither, the desktop agent is started, and its new service reads the saved settings."""
+        if self.tray_running():
+            if hand_over(self.data_dir.root, RESTART_SERVICE, timeout=3, name=TRAY):
+                return "The tray agent is restarting the service…"
+            log.warning("the tray did not answer the restart request; the service was left as it is")
+            raise ServiceNotRestarted("the desktop agent is running but did not answer. Use Restart service in "
+                                      "its tray menu, or quit CRM Agent and start it again.")
+        elsewhere = running_service(self.data_dir)
+        if elsewhere is not None:
+            log.info("restart: the service runs without the tray (%s); left as it is", where_started(elsewhere))
+            raise ServiceNotRestarted(f"it runs without the desktop agent ({where_started(elsewhere)}). "
+                                      "Restart it where it was started.")
+        return self._start_desktop_agent()
+
+    def _start_desktop_agent(self) -> str:
+        """Start the tray on this data directory, detached (it outlives this window); it starts the service."""
+        cmd = launch_command(str(self.data_dir.root))
         try:
             # Detached and outliving this window: independent of this process's unpacked bundle when frozen.
             subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True, env=child_env(independent=True))
         except OSError as exc:
-            log.error("cannot start the service: %s", exc)
-            return f"Could not start the service: {exc}"
-        log.info("started the service: %s", " ".join(cmd[1:]))
-        return "Starting the service…"
+            log.error("cannot start the desktop agent: %s", exc)
+            return f"Could not start the desktop agent: {exc}"
+        log.info("started the desktop agent: %s", " ".join(cmd[1:]))
+        return "Starting the desktop agent, which starts the service…"
 
 
-__all__ = ["ApiError", "ServiceLink", "ServiceUnavailable", "read_service_url"]
+def where_started(service: psutil.Process) -> str:
+    """`agent.py serve` (pid N), started by <its parent> (pid P): where the user can stop or restart it."""
+    import psutil  # lazily, for start-up speed (~25 ms): only a service started without the tray needs it
+
+    try:
+        parent = service.parent()
+        started_by = f"started by {parent.name()} (pid {parent.pid})" if parent is not None and parent.pid > 1 \
+            else "whose starter has exited"
+    except psutil.Error:
+        started_by = "whose starter is unknown"
+    return f"`agent.py serve`, pid {service.pid}, {started_by}"
+
+
+__all__ = ["ApiError", "ServiceLink", "ServiceNotRestarted", "ServiceUnavailable", "read_service_url"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from windows.base import BaseWindow
 from windows.extensions_pane import ExtensionsPane, ask_yes_no
-from windows.forms import FormDialog, ScrollFrame, SettingField, restart_service
+from windows.forms import FormDialog, ScrollFrame, SettingField
 from windows.service import ApiError
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ class SettingsWindow(BaseWindow):
     def restart(self) -> None:
         self.restart_button.state(["disabled"])
         self.say_message("Restarting the service…")
-        self.link.run(lambda: restart_service(self.link), self._restart_started, self._restart_failed)
+        self.link.run(self.link.restart_service, self._restart_started, self._restart_failed)
 
     def _restart_started(self, text: str) -> None:
         if self.closed:
@@ -318,7 +318,8 @@ class SettingsWindow(BaseWindow):
     def _restart_failed(self, exc: Exception) -> None:
         if not self.closed:
             self.restart_button.state(["!disabled"])
-            self.say_message(f"Could not restart the service: {_error_text(exc)}", error=True)
+            # Still wanted: the offer stays, for when the user has dealt with the reason.
+            self.say_message(f"Could not restart the service: {_error_text(exc)}", error=True, offer_restart=True)
 
     def on_event(self, event: dict[str, Any]) -> None:
         if self.extensions is not None:

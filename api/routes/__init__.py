@@ -1,7 +1,12 @@
-"""Routes by resource. Each module has register(routes, service)."""
+"""Routes by resource. Each module declares ROUTES: its handlers, named module-level functions, with their docs.
+
+ROUTES here is every route in the order the OpenAPI document (and docs/api.md) lists them; api/app.py's
+RouteTable registers them.
+"""
 
 from __future__ import annotations
 
+from api import openapi
 from api.routes import (
     analysis,
     auth,
@@ -18,13 +23,12 @@ from api.routes import (
     users,
     websocket,
 )
+from api.routing import ApiRoute
 
-
-def register_all(routes, service) -> None:  # noqa: ANN001 - avoids an import cycle with api.app
-    for module in (health, auth, messages, analysis, customers, conversations, metrics, system, config, users,
-                   sync, pairing, websocket):
-        module.register(routes, service)
-    extension_chat.register(routes, service)  # the extension's panel (docs/extension-protocol.md)
-    from api import openapi
-
-    openapi.register(routes, service)
+ROUTES: tuple[ApiRoute, ...] = (
+    *health.ROUTES, *auth.ROUTES, *messages.ROUTES, *analysis.ROUTES, *customers.ROUTES, *conversations.ROUTES,
+    *metrics.ROUTES, *system.ROUTES, *config.ROUTES, *users.ROUTES, *sync.ROUTES, *pairing.ROUTES,
+    *websocket.ROUTES,
+    *extension_chat.ROUTES,  # the extension's panel (docs/extension-protocol.md)
+    *openapi.ROUTES,
+)

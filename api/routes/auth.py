@@ -9,6 +9,7 @@ import gevent
 
 from api.errors import ApiError
 from api.plugins import Request
+from api.routing import ApiRoute
 from api.schemas import LoginRequest
 from api.security import _client_key
 from core.clock import iso
@@ -25,39 +26,42 @@ def _off_loop(fn, *args):  # noqa: ANN001
     return gevent.get_hub().threadpool.apply(fn, args)
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def login(request: Request) -> dict[str, Any]:
-        wait = service.login_limiter.take(_client_key(request.environ))
-        if wait:
-            raise ApiError(429, "rate_limited", "too many login attempts; slow down",
-                           headers={"Retry-After": retry_after_header(wait)})
-        body: LoginRequest = request.body(LoginRequest)
-        locked_for = service.login_guard.retry_after(body.username)
-        if locked_for:
-            raise ApiError(429, "locked_out", f"too many failed logins; try again in {locked_for} s",
-                           headers={"Retry-After": str(locked_for)})
-        user = verify_credentials(service.db, body.username, body.password, run_blocking=_off_loop)
-        if user is None:
-            retry_after = service.login_guard.record_failure(body.username)
-            log.warning("failed login for user %r%s", body.username[:64],
-                        f"; locked for {retry_after} s" if retry_after else "")
-            raise ApiError(401, "invalid_credentials", "wrong username or password")
-        service.login_guard.record_success(body.username)
-        with service.db.transaction():
-            record_login(service.db, user["username"], iso(service.clock.now()))
-        token = service.tokens.issue(user["username"], user["role"])
-        return {"access_token": token, "token_type": "bearer", "expires_in": service.tokens.expiry_s,
-                "role": user["role"]}
+def login(request: Request, service: Service) -> dict[str, Any]:
+    wait = service.login_limiter.take(_client_key(request.environ))
+    if wait:
+        raise ApiError(429, "rate_limited", "too many login attempts; slow down",
+                       headers={"Retry-After": retry_after_header(wait)})
+    body: LoginRequest = request.body(LoginRequest)
+    locked_for = service.login_guard.retry_after(body.username)
+    if locked_for:
+        raise ApiError(429, "locked_out", f"too many failed logins; try again in {locked_for} s",
+                       headers={"Retry-After": str(locked_for)})
+    user = verify_credentials(service.db, body.username, body.password, run_blocking=_off_loop)
+    if user is None:
+        retry_after = service.login_guard.record_failure(body.username)
+        log.warning("failed login for user %r%s", body.username[:64],
+                    f"; locked for {retry_after} s" if retry_after else "")
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    service.login_guard.record_success(body.username)
+    with service.db.transaction():
+        record_login(service.db, user["username"], iso(service.clock.now()))
+    token = service.tokens.issue(user["username"], user["role"])
+    return {"access_token": token, "token_type": "bearer", "expires_in": service.tokens.expiry_s,
+            "role": user["role"]}
 
-    def me(request: Request) -> dict[str, Any]:
-        p = request.principal
-        return {"subject": p.subject, "role": p.role, "kind": p.kind}
 
-    routes.add("POST", "/api/auth/login", login, auth="none", tag="auth", body=LoginRequest,
-               summary="Exchange a username and password for an access token",
-               responses={200: "token", 401: "wrong credentials", 429: "rate limited or locked out"},
-               response_schema={"type": "object", "required": ["access_token", "token_type", "expires_in"],
-                                "properties": {"access_token": {"type": "string"},
-                                               "token_type": {"const": "bearer"},
-                                               "expires_in": {"type": "integer"}}})
-    routes.add("GET", "/api/auth/me", me, tag="auth", summary="Who the token belongs to")
+def me(request: Request) -> dict[str, Any]:
+    p = request.principal
+    return {"subject": p.subject, "role": p.role, "kind": p.kind}
+
+
+ROUTES = (
+    ApiRoute("POST", "/api/auth/login", login, auth="none", tag="auth", body=LoginRequest,
+             summary="Exchange a username and password for an access token",
+             responses={200: "token", 401: "wrong credentials", 429: "rate limited or locked out"},
+             response_schema={"type": "object", "required": ["access_token", "token_type", "expires_in"],
+                              "properties": {"access_token": {"type": "string"},
+                                             "token_type": {"const": "bearer"},
+                                             "expires_in": {"type": "integer"}}}),
+    ApiRoute("GET", "/api/auth/me", me, tag="auth", summary="Who the token belongs to"),
+)

@@ -1,27 +1,24 @@
 """GET/PUT /api/system/config: every declared setting for the settings window, and saving changes.
 
-The service reads most settings once, when it starts; only the keys in core.config.LIVE_KEYS (LIVE says how) are
-applied to the running service at once. Everything else is saved to config.json and reported as needing a
-restart: the service's (`restart_required`) or, for the tray's notification settings, the desktop
-agent's (`agent_restart_required`). GET shows both the saved value (what the next start uses) and the
+The service reads most settings once, when it starts; only the keys in core.config.LIVE_KEYS are applied to
+the running service at once (Service.apply_settings says how). Everything else is saved to config.json and
+reported as needing a restart: the service's (`restart_required`) or, for the tray's notification settings,
+the desktop agent's (`agent_restart_required`). GET shows both the saved value (what the next start uses) and the
 running one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from api.errors import ApiError
 from api.plugins import Request
+from api.routing import ApiRoute
 from api.schemas import ConfigChanges
-from core import events
-from core.clock import iso
 from core.config import (
     AGENT_RESTART,
-    LIVE_KEYS,
     NOW,
     SERVICE_RESTART,
     SETTINGS,
@@ -35,40 +32,9 @@ from core.config import (
     takes_effect,
     update_user_file,
 )
-from crm.monitor import MonitorSettings
 from crm.service import Service
 
 log = logging.getLogger("crm_agent.config")
-
-
-def _set_capture_paused(service: Service, paused: bool) -> None:
-    if service.capture_paused != paused:
-        service.capture_paused = paused
-        service.bus.publish(events.CAPTURE_STATE, {"paused": paused}, iso(service.clock.now()))
-
-
-def _apply_monitor(service: Service, _value: Any) -> None:
-    service.monitor.apply_settings(MonitorSettings.from_config(service.config))
-
-
-def _maintenance_reads_per_use(service: Service, _value: Any) -> None:
-    """Backups and the maintenance job read these keys from their config at each run."""
-    service.maintenance.config = service.config
-
-
-# How the running service takes a new value of each key in core.config.LIVE_KEYS (service.config already holds
-# it when this runs): by key where one key has its own way, else by its section.
-_APPLY_BY_KEY: dict[str, Callable[[Service, Any], None]] = {
-    "capture.paused": _set_capture_paused,
-    "logging.level": lambda _service, level: logging.getLogger().setLevel(level),
-}
-_APPLY_BY_SECTION: dict[str, Callable[[Service, Any], None]] = {
-    "database": _maintenance_reads_per_use,
-    "monitor": _apply_monitor,
-}
-LIVE: dict[str, Callable[[Service, Any], None]] = {
-    key: _APPLY_BY_KEY.get(key) or _APPLY_BY_SECTION[key.partition(".")[0]] for key in sorted(LIVE_KEYS)
-}
 
 
 def applies(key: str) -> str:
@@ -142,9 +108,7 @@ def save_settings(service: Service, changes: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(500, "config_write_failed", f"could not write {path}: {exc}") from None
     live = {key: valid[key] for key in changed if applies(key) == NOW}
     if live:
-        service.config = service.config.with_overrides(live)
-        for key, value in live.items():
-            LIVE[key](service, value)
+        service.apply_settings(live)
     log.info("settings saved to %s: %s", path, ", ".join(changed) or "no change")
     document = settings_document(service)
     return {"changed": changed, "applied": sorted(live),
@@ -153,22 +117,25 @@ def save_settings(service: Service, changes: dict[str, Any]) -> dict[str, Any]:
             "pending_restart": document["pending_restart"], "settings": document["settings"]}
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def get_config(request: Request) -> dict[str, Any]:
-        return settings_document(service)
+def get_config(service: Service) -> dict[str, Any]:
+    return settings_document(service)
 
-    def put_config(request: Request) -> dict[str, Any]:
-        body: ConfigChanges = request.body(ConfigChanges)
-        return save_settings(service, body.changes)
 
-    routes.add("GET", "/api/system/config", get_config, auth="admin", tag="system",
-               summary="Every declared setting: type, limits, default, saved and running value, restart (admin)",
-               description="`value` is what config.json (and CRM_AGENT__* environment variables) give the next "
-                           "start; `running` is what the service uses now; `applies` says when a change takes "
-                           "effect: now, service restart, or desktop agent restart.")
-    routes.add("PUT", "/api/system/config", put_config, auth="admin", tag="system", body=ConfigChanges,
-               summary="Change settings: validated, written atomically to config.json (admin)",
-               responses={200: "saved", 409: "config.json has an error", 422: "a value is invalid "
-                                                                              "(error.details names each key)"},
-               description="Body `{\"changes\": {\"section.key\": value}}`. Nothing is written unless every "
-                           "value is valid. The answer lists the keys applied now and those that need a restart.")
+def put_config(request: Request, service: Service) -> dict[str, Any]:
+    body: ConfigChanges = request.body(ConfigChanges)
+    return save_settings(service, body.changes)
+
+
+ROUTES = (
+    ApiRoute("GET", "/api/system/config", get_config, auth="admin", tag="system",
+             summary="Every declared setting: type, limits, default, saved and running value, restart (admin)",
+             description="`value` is what config.json (and CRM_AGENT__* environment variables) give the next "
+                         "start; `running` is what the service uses now; `applies` says when a change takes "
+                         "effect: now, service restart, or desktop agent restart."),
+    ApiRoute("PUT", "/api/system/config", put_config, auth="admin", tag="system", body=ConfigChanges,
+             summary="Change settings: validated, written atomically to config.json (admin)",
+             responses={200: "saved", 409: "config.json has an error", 422: "a value is invalid "
+                                                                            "(error.details names each key)"},
+             description="Body `{\"changes\": {\"section.key\": value}}`. Nothing is written unless every "
+                         "value is valid. The answer lists the keys applied now and those that need a restart."),
+)

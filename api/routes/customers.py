@@ -8,6 +8,7 @@ from typing import Any
 from api.errors import ApiError, not_found
 from api.plugins import Request
 from api.routes.messages import PAGE_QUERY
+from api.routing import ApiRoute
 from api.schemas import CustomerPatch
 from core.clock import iso
 from crm.customer_keys import lookup_key
@@ -19,60 +20,52 @@ from storage.sync_state import next_hlc
 TREND_DAYS = 30
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def customer_key(phone: str) -> str:
-        """E.164 from a phone in any format or a @c.us JID; a @lid or @g.us JID as it is."""
-        try:
-            return lookup_key(phone, service.config["capture.default_region"])
-        except InvalidPhone as exc:
-            raise ApiError(422, "validation_error", f"phone: {exc}", field="phone") from None
+def list_customers(request: Request, service: Service) -> dict[str, Any]:
+    limit = request.query_int("limit", 50, 1, 200)
+    offset = request.query_int("offset", 0, 0)
+    kind = request.query("kind")
+    if kind is not None and kind not in ("phone", "lid", "group"):
+        raise ApiError(422, "validation_error", "kind: must be one of phone, lid, group", field="kind")
+    rows, total = customer_rows.list_customers(service.db, search=request.query("q"),
+                                               status=request.query("status"), kind=kind, limit=limit,
+                                               offset=offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
-    def list_customers(request: Request) -> dict[str, Any]:
-        limit = request.query_int("limit", 50, 1, 200)
-        offset = request.query_int("offset", 0, 0)
-        kind = request.query("kind")
-        if kind is not None and kind not in ("phone", "lid", "group"):
-            raise ApiError(422, "validation_error", "kind: must be one of phone, lid, group", field="kind")
-        rows, total = customer_rows.list_customers(service.db, search=request.query("q"),
-                                                   status=request.query("status"), kind=kind, limit=limit,
-                                                   offset=offset)
-        return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
-    def get_customer(request: Request, phone: str) -> dict[str, Any]:
-        customer = customer_rows.get_customer_by_phone(service.db, customer_key(phone))
-        if customer is None:
-            raise not_found("customer")
-        return profile(service, customer)
+def get_customer(service: Service, phone: str) -> dict[str, Any]:
+    customer = customer_rows.get_customer_by_phone(service.db, customer_key(service, phone))
+    if customer is None:
+        raise not_found("customer")
+    return profile(service, customer)
 
-    def patch_customer(request: Request, phone: str) -> dict[str, Any]:
-        found = customer_rows.get_customer_by_phone(service.db, customer_key(phone))  # follows a merged @lid
-        if found is None:
-            raise not_found("customer")
-        number = found["phone"]
-        body: CustomerPatch = request.body(CustomerPatch)
-        changes = body.model_dump(exclude_unset=True)
-        if "tags" in changes and changes["tags"] is not None:
-            changes["tags"] = list(dict.fromkeys(t.strip() for t in changes["tags"] if t.strip()))
-        for key in ("tags", "custom_fields", "status"):
-            if key in changes and changes[key] is None:
-                raise ApiError(422, "validation_error", f"{key}: may not be null", field=key)
-        now = service.clock.now()
-        with service.db.transaction():
-            stamp = next_hlc(service.db, int(now.timestamp() * 1000))
-            found = customer_rows.patch_customer(service.db, number, changes, iso(now), stamp)
-        if not found:
-            raise not_found("customer")
-        return profile(service, customer_rows.get_customer_by_phone(service.db, number))
 
-    routes.add("GET", "/api/customers", list_customers, tag="customers", summary="List and search customers",
-               query=(*PAGE_QUERY, ("q", "string", "Search name, phone or email"), ("status", "string", "Status"),
-                      ("kind", "string", "phone, lid (WhatsApp hides the phone) or group")))
-    routes.add("GET", "/api/customers/<phone>", get_customer, tag="customers",
-               summary="Customer profile by phone (any common format or WhatsApp id; @lid and @g.us keys too)",
-               responses={404: "no such customer", 422: "not a phone number"})
-    routes.add("PATCH", "/api/customers/<phone>", patch_customer, tag="customers", body=CustomerPatch,
-               summary="Edit name, email, tags, custom fields or status",
-               responses={404: "no such customer", 422: "invalid field"})
+def patch_customer(request: Request, service: Service, phone: str) -> dict[str, Any]:
+    found = customer_rows.get_customer_by_phone(service.db, customer_key(service, phone))  # follows a merged @lid
+    if found is None:
+        raise not_found("customer")
+    number = found["phone"]
+    body: CustomerPatch = request.body(CustomerPatch)
+    changes = body.model_dump(exclude_unset=True)
+    if "tags" in changes and changes["tags"] is not None:
+        changes["tags"] = list(dict.fromkeys(t.strip() for t in changes["tags"] if t.strip()))
+    for key in ("tags", "custom_fields", "status"):
+        if key in changes and changes[key] is None:
+            raise ApiError(422, "validation_error", f"{key}: may not be null", field=key)
+    now = service.clock.now()
+    with service.db.transaction():
+        stamp = next_hlc(service.db, int(now.timestamp() * 1000))
+        found = customer_rows.patch_customer(service.db, number, changes, iso(now), stamp)
+    if not found:
+        raise not_found("customer")
+    return profile(service, customer_rows.get_customer_by_phone(service.db, number))
+
+
+def customer_key(service: Service, phone: str) -> str:
+    """E.164 from a phone in any format or a @c.us JID; a @lid or @g.us JID as it is."""
+    try:
+        return lookup_key(phone, service.config["capture.default_region"])
+    except InvalidPhone as exc:
+        raise ApiError(422, "validation_error", f"phone: {exc}", field="phone") from None
 
 
 def profile(service: Service, customer: dict[str, Any]) -> dict[str, Any]:
@@ -85,3 +78,16 @@ def profile(service: Service, customer: dict[str, Any]) -> dict[str, Any]:
         "top_intents": customer_rows.top_intents(service.db, customer["id"]),
         "recent_conversations": customer_rows.recent_conversations(service.db, customer["id"]),
     }
+
+
+ROUTES = (
+    ApiRoute("GET", "/api/customers", list_customers, tag="customers", summary="List and search customers",
+             query=(*PAGE_QUERY, ("q", "string", "Search name, phone or email"), ("status", "string", "Status"),
+                    ("kind", "string", "phone, lid (WhatsApp hides the phone) or group"))),
+    ApiRoute("GET", "/api/customers/<phone>", get_customer, tag="customers",
+             summary="Customer profile by phone (any common format or WhatsApp id; @lid and @g.us keys too)",
+             responses={404: "no such customer", 422: "not a phone number"}),
+    ApiRoute("PATCH", "/api/customers/<phone>", patch_customer, tag="customers", body=CustomerPatch,
+             summary="Edit name, email, tags, custom fields or status",
+             responses={404: "no such customer", 422: "invalid field"}),
+)

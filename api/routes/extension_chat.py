@@ -10,6 +10,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.plugins import Request
+from api.routing import ApiRoute
 from crm.customer_keys import parse_jid
 from crm.phones import InvalidPhone, to_e164
 from crm.service import Service
@@ -28,18 +29,11 @@ CHAT_RESPONSE = {"type": "object", "required": ["chat_id", "customer", "conversa
 }}
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def extension_chat(request: Request) -> dict[str, Any]:
-        chat_id = request.query("chat_id")
-        if chat_id is None or len(chat_id) > 256:
-            raise ApiError(422, "validation_error", "chat_id: required, at most 256 characters", field="chat_id")
-        return chat_panel(service.db, chat_id, service.config["capture.default_region"])
-
-    routes.add("GET", "/api/extension/chat", extension_chat, tag="extension", extension=True,
-               summary="The open chat's customer, conversation and latest analysis (the extension's panel)",
-               query=(("chat_id", "string", "The chat's JID (<digits>@c.us, <digits>@lid or <id>@g.us)"),),
-               responses={200: "the chat (nulls for an unknown chat)", 422: "chat_id missing"},
-               response_schema=CHAT_RESPONSE)
+def extension_chat(request: Request, service: Service) -> dict[str, Any]:
+    chat_id = request.query("chat_id")
+    if chat_id is None or len(chat_id) > 256:
+        raise ApiError(422, "validation_error", "chat_id: required, at most 256 characters", field="chat_id")
+    return chat_panel(service.db, chat_id, service.config["capture.default_region"])
 
 
 def chat_panel(db: Database, chat_id: str, default_region: str) -> dict[str, Any]:
@@ -94,3 +88,12 @@ def _present_analysis(analysis: dict[str, Any]) -> dict[str, Any]:
             "confidence": analysis["intent"]["confidence"], "suggested_responses": analysis["suggested_responses"],
             "engine": analysis["engine"], "model_version": analysis["model_version"],
             "language": analysis["language"], "created_at": analysis["created_at"]}
+
+
+ROUTES = (
+    ApiRoute("GET", "/api/extension/chat", extension_chat, tag="extension", extension=True,
+             summary="The open chat's customer, conversation and latest analysis (the extension's panel)",
+             query=(("chat_id", "string", "The chat's JID (<digits>@c.us, <digits>@lid or <id>@g.us)"),),
+             responses={200: "the chat (nulls for an unknown chat)", 422: "chat_id missing"},
+             response_schema=CHAT_RESPONSE),
+)

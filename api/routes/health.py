@@ -6,23 +6,18 @@ import os
 import time
 from typing import Any
 
-from api.plugins import Request
+from api.routes.sync import sync_status
+from api.routing import ApiRoute
 from core.version import VERSION
 from crm.service import Service
 from storage.migrations import schema_version
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def health(request: Request) -> dict[str, Any]:
-        return health_report(service)
-
-    routes.add("GET", "/api/health", health, auth="none", tag="system", summary="Service health",
-               description="No authentication. status is ok, or degraded when a part is not working.")
+def health(service: Service) -> dict[str, Any]:
+    return health_report(service)
 
 
 def sync_part(service: Service) -> dict[str, Any]:
-    from api.routes.sync import sync_status
-
     try:
         return sync_status(service)
     except Exception as exc:  # noqa: BLE001 - health must answer whatever the database does
@@ -55,3 +50,9 @@ def health_report(service: Service) -> dict[str, Any]:
         "websocket": {"clients": service.bus.subscriber_count, "last_event_id": service.bus.last_id},
         **parts,
     }
+
+
+ROUTES = (
+    ApiRoute("GET", "/api/health", health, auth="none", tag="system", summary="Service health",
+             description="No authentication. status is ok, or degraded when a part is not working."),
+)

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from api.errors import ApiError, not_found
 from api.plugins import Reply, Request, validation_error
+from api.routing import ApiRoute
 from api.schemas import CaptureBatchEnvelope, CaptureBatchRequest, CaptureRequest, parse_timestamp
 from core.clock import iso
 from crm.analysis import AnalysisBusy
@@ -25,84 +26,63 @@ PAGE_QUERY = (("limit", "integer", "Page size, 1-200 (default 50)"), ("offset", 
 CAPTURE_RESPONSE = {"type": "object", "required": ["id", "conversation_id", "customer_id", "duplicate", "analysis"]}
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def capture(request: Request) -> Reply:
-        refusal = capture_refusal(service)
-        if refusal is not None:
-            raise refusal
-        body: CaptureRequest = request.body(CaptureRequest)
-        try:
-            result, created = service.pipeline.capture(body)
-        except (CaptureError, AnalysisBusy) as exc:
-            raise capture_failure(exc) from None
-        return Reply(result, 201 if created else 200)
+def capture(request: Request, service: Service) -> Reply:
+    refusal = capture_refusal(service)
+    if refusal is not None:
+        raise refusal
+    body: CaptureRequest = request.body(CaptureRequest)
+    try:
+        result, created = service.pipeline.capture(body)
+    except (CaptureError, AnalysisBusy) as exc:
+        raise capture_failure(exc) from None
+    return Reply(result, 201 if created else 200)
 
-    def capture_batch(request: Request) -> Reply:
-        envelope: CaptureBatchEnvelope = request.body(CaptureBatchEnvelope)
-        refusal = capture_refusal(service)
-        if refusal is not None:  # every item is answered as the single capture would be: retry later
-            return Reply({"results": [error_result(refusal)] * len(envelope.messages)}, 200, refusal.headers)
-        results: list[dict[str, Any] | None] = [None] * len(envelope.messages)
-        valid: list[tuple[int, CaptureRequest]] = []
-        for index, item in enumerate(envelope.messages):
-            parsed = parse_capture_item(item)
-            if isinstance(parsed, ApiError):
-                results[index] = error_result(parsed)
-            else:
-                valid.append((index, parsed))
-        outcomes = service.pipeline.capture_many([body for _, body in valid])
-        for (index, _), outcome in zip(valid, outcomes, strict=True):
-            results[index] = batch_result(outcome)
-        retry = [r["status"] for r in results if r["status"] in (429, 503)]
-        return Reply({"results": results}, 200, {"Retry-After": "5"} if retry else {})
 
-    def get_message(request: Request, id: int) -> dict[str, Any]:  # noqa: A002 - the URL's name
-        message = message_rows.get_message(service.db, id)
-        if message is None:
-            raise not_found("message")
-        return present_message(message, message_rows.latest_analysis(service.db, id))
+def capture_batch(request: Request, service: Service) -> Reply:
+    envelope: CaptureBatchEnvelope = request.body(CaptureBatchEnvelope)
+    refusal = capture_refusal(service)
+    if refusal is not None:  # every item is answered as the single capture would be: retry later
+        return Reply({"results": [error_result(refusal)] * len(envelope.messages)}, 200, refusal.headers)
+    results: list[dict[str, Any] | None] = [None] * len(envelope.messages)
+    valid: list[tuple[int, CaptureRequest]] = []
+    for index, item in enumerate(envelope.messages):
+        parsed = parse_capture_item(item)
+        if isinstance(parsed, ApiError):
+            results[index] = error_result(parsed)
+        else:
+            valid.append((index, parsed))
+    outcomes = service.pipeline.capture_many([body for _, body in valid])
+    for (index, _), outcome in zip(valid, outcomes, strict=True):
+        results[index] = batch_result(outcome)
+    retry = [r["status"] for r in results if r["status"] in (429, 503)]
+    return Reply({"results": results}, 200, {"Retry-After": "5"} if retry else {})
 
-    def list_messages(request: Request) -> dict[str, Any]:
-        limit = request.query_int("limit", 50, 1, 200)
-        offset = request.query_int("offset", 0, 0)
-        customer_id = None
-        key = request.query("customer")
-        if key:
-            customer_id = _customer_id_for(service, key)
-            if customer_id is None:
-                return {"items": [], "total": 0, "limit": limit, "offset": offset}
-        rows, total = message_rows.list_messages(
-            service.db, conversation_id=request.query_int("conversation_id", 0, 0) or None,
-            customer_id=customer_id, since=_time_filter(request, "since"), until=_time_filter(request, "until"),
-            direction=_choice(request, "direction", ("in", "out")), search=request.query("q"),
-            sentiment=_choice(request, "sentiment", ("positive", "neutral", "negative")),
-            intent=request.query("intent"), limit=limit, offset=offset)
-        analyses = message_rows.analyses_for(service.db, [r["id"] for r in rows])
-        return {"items": [present_message(r, analyses.get(r["id"])) for r in rows], "total": total,
-                "limit": limit, "offset": offset}
 
-    routes.add("POST", "/api/messages/capture", capture, tag="messages", body=CaptureRequest,
-               summary="Capture a WhatsApp message (idempotent on message_id)",
-               responses={201: "stored", 200: "already stored (duplicate: true)", 422: "invalid field",
-                          503: "capture paused or a restore running (Retry-After)"},
-               response_schema=CAPTURE_RESPONSE, extension=True)
-    routes.add("POST", "/api/messages/capture/batch", capture_batch, tag="messages", body=CaptureBatchRequest,
-               summary="Capture up to 500 WhatsApp messages in one request (one group commit)",
-               description="Each item is validated and answered on its own, in order: the single capture's answer "
-                           "plus its status (201 stored, 200 duplicate, 422 invalid, 429 LLM busy, 503 capture "
-                           "paused or restoring). The body may be up to 8 MiB.",
-               responses={200: "one result per item", 422: "not 1 to 500 items"},
-               response_schema={"type": "object", "required": ["results"], "properties": {"results": {
-                   "type": "array", "items": {"type": "object", "required": ["status"]}}}}, extension=True)
-    routes.add("GET", "/api/messages", list_messages, tag="messages", summary="List messages, newest first",
-               query=(*PAGE_QUERY, ("conversation_id", "integer", "Only this conversation"),
-                      ("customer", "string", "Only this customer (phone in any format, or a @lid/@g.us key)"),
-                      ("since", "string", "Sent at or after (ISO 8601 or epoch ms)"),
-                      ("until", "string", "Sent before (ISO 8601 or epoch ms)"),
-                      ("direction", "string", "in or out"), ("q", "string", "Text search"),
-                      ("sentiment", "string", "positive, neutral or negative"), ("intent", "string", "Intent label")))
-    routes.add("GET", "/api/messages/<id:int>", get_message, tag="messages",
-               summary="A message with its latest analysis", responses={404: "no such message"})
+def get_message(service: Service, id: int) -> dict[str, Any]:  # noqa: A002 - the URL's name
+    message = message_rows.get_message(service.db, id)
+    if message is None:
+        raise not_found("message")
+    return present_message(message, message_rows.latest_analysis(service.db, id))
+
+
+def list_messages(request: Request, service: Service) -> dict[str, Any]:
+    limit = request.query_int("limit", 50, 1, 200)
+    offset = request.query_int("offset", 0, 0)
+    customer_id = None
+    key = request.query("customer")
+    if key:
+        customer_id = _customer_id_for(service, key)
+        if customer_id is None:
+            return {"items": [], "total": 0, "limit": limit, "offset": offset}
+    rows, total = message_rows.list_messages(
+        service.db, conversation_id=request.query_int("conversation_id", 0, 0) or None,
+        customer_id=customer_id, since=_time_filter(request, "since"), until=_time_filter(request, "until"),
+        direction=_choice(request, "direction", ("in", "out")), search=request.query("q"),
+        sentiment=_choice(request, "sentiment", ("positive", "neutral", "negative")),
+        intent=request.query("intent"), limit=limit, offset=offset)
+    analyses = message_rows.analyses_for(service.db, [r["id"] for r in rows])
+    return {"items": [present_message(r, analyses.get(r["id"])) for r in rows], "total": total,
+            "limit": limit, "offset": offset}
 
 
 def present_message(row: dict[str, Any], analysis: dict[str, Any] | None) -> dict[str, Any]:
@@ -180,3 +160,29 @@ def _choice(request: Request, name: str, options: tuple[str, ...]) -> str | None
     if value is not None and value not in options:
         raise ApiError(422, "validation_error", f"{name}: must be one of {', '.join(options)}", field=name)
     return value
+
+
+ROUTES = (
+    ApiRoute("POST", "/api/messages/capture", capture, tag="messages", body=CaptureRequest,
+             summary="Capture a WhatsApp message (idempotent on message_id)",
+             responses={201: "stored", 200: "already stored (duplicate: true)", 422: "invalid field",
+                        503: "capture paused or a restore running (Retry-After)"},
+             response_schema=CAPTURE_RESPONSE, extension=True),
+    ApiRoute("POST", "/api/messages/capture/batch", capture_batch, tag="messages", body=CaptureBatchRequest,
+             summary="Capture up to 500 WhatsApp messages in one request (one group commit)",
+             description="Each item is validated and answered on its own, in order: the single capture's answer "
+                         "plus its status (201 stored, 200 duplicate, 422 invalid, 429 LLM busy, 503 capture "
+                         "paused or restoring). The body may be up to 8 MiB.",
+             responses={200: "one result per item", 422: "not 1 to 500 items"},
+             response_schema={"type": "object", "required": ["results"], "properties": {"results": {
+                 "type": "array", "items": {"type": "object", "required": ["status"]}}}}, extension=True),
+    ApiRoute("GET", "/api/messages", list_messages, tag="messages", summary="List messages, newest first",
+             query=(*PAGE_QUERY, ("conversation_id", "integer", "Only this conversation"),
+                    ("customer", "string", "Only this customer (phone in any format, or a @lid/@g.us key)"),
+                    ("since", "string", "Sent at or after (ISO 8601 or epoch ms)"),
+                    ("until", "string", "Sent before (ISO 8601 or epoch ms)"),
+                    ("direction", "string", "in or out"), ("q", "string", "Text search"),
+                    ("sentiment", "string", "positive, neutral or negative"), ("intent", "string", "Intent label"))),
+    ApiRoute("GET", "/api/messages/<id:int>", get_message, tag="messages",
+             summary="A message with its latest analysis", responses={404: "no such message"}),
+)

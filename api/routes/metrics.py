@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.plugins import Request
+from api.routing import ApiRoute
 from crm import metrics
 from crm.service import Service
 
@@ -14,19 +15,22 @@ SYSTEM_DESCRIPTION = (
     "active now with their alert.raised data.")
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def dashboard(request: Request) -> dict[str, Any]:
-        return metrics.dashboard(service.db, service.clock, service.data_dir.root)
+def dashboard(service: Service) -> dict[str, Any]:
+    return metrics.dashboard(service.db, service.clock, service.data_dir.root)
 
-    def system(request: Request) -> dict[str, Any]:
-        limit = request.query_int("limit", service.monitor.history.maxlen or 120, 1, 1000)
-        samples = list(service.monitor.history)[-limit:]
-        return {"interval_s": service.config["monitor.sample_interval_s"], "samples": samples,
-                "alerts": service.monitor.active_alert_details()}
 
-    routes.add("GET", "/api/metrics/dashboard", dashboard, tag="metrics", summary="Dashboard figures",
-               description=metrics.__doc__ or "")
-    routes.add("GET", "/api/metrics/system", system, tag="metrics",
-               summary="Recent CPU/RAM/disk samples and active alerts", description=SYSTEM_DESCRIPTION,
-               query=(("limit", "integer", "At most this many samples, the newest (default: all kept)"),),
-               response_schema={"type": "object", "required": ["interval_s", "samples", "alerts"]})
+def system(request: Request, service: Service) -> dict[str, Any]:
+    limit = request.query_int("limit", service.monitor.history.maxlen or 120, 1, 1000)
+    samples = list(service.monitor.history)[-limit:]
+    return {"interval_s": service.config["monitor.sample_interval_s"], "samples": samples,
+            "alerts": service.monitor.active_alert_details()}
+
+
+ROUTES = (
+    ApiRoute("GET", "/api/metrics/dashboard", dashboard, tag="metrics", summary="Dashboard figures",
+             description=metrics.__doc__ or ""),
+    ApiRoute("GET", "/api/metrics/system", system, tag="metrics",
+             summary="Recent CPU/RAM/disk samples and active alerts", description=SYSTEM_DESCRIPTION,
+             query=(("limit", "integer", "At most this many samples, the newest (default: all kept)"),),
+             response_schema={"type": "object", "required": ["interval_s", "samples", "alerts"]}),
+)

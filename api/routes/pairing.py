@@ -11,9 +11,9 @@ import bottle
 
 from api.errors import ApiError, not_found
 from api.plugins import Reply, Request
+from api.routing import ApiRoute
 from api.schemas import ExtensionStatus, PairComplete, PairStart
 from core import events
-from core.clock import iso
 from core.version import VERSION
 from crm.extensions import Extension, is_extension_origin
 from crm.pairing import (
@@ -49,108 +49,117 @@ def _calling_extension(service: Service, request: Request) -> Extension:
     return extension
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
+def pair_start(request: Request, service: Service) -> Reply:
+    origin = _extension_origin(request)
+    body: PairStart = request.body(PairStart)
     pairings = service.pairings
+    try:
+        pairing = pairings.start(body.name, body.browser, body.version, origin)
+    except TooManyPairings as exc:
+        raise ApiError(429, "too_many_pairings", "too many pairings at once; wait and start again",
+                       headers={"Retry-After": str(retry_after_seconds(exc.retry_after_s))}) from None
+    return Reply({"pairing_id": pairing.pairing_id, "expires_in_s": round(pairings.limits.lifetime_s),
+                  "code_length": CODE_LENGTH}, 201)
 
-    def pair_start(request: Request) -> Reply:
-        origin = _extension_origin(request)
-        body: PairStart = request.body(PairStart)
-        try:
-            pairing = pairings.start(body.name, body.browser, body.version, origin)
-        except TooManyPairings as exc:
-            raise ApiError(429, "too_many_pairings", "too many pairings at once; wait and start again",
-                           headers={"Retry-After": str(retry_after_seconds(exc.retry_after_s))}) from None
-        return Reply({"pairing_id": pairing.pairing_id, "expires_in_s": round(pairings.limits.lifetime_s),
-                      "code_length": CODE_LENGTH}, 201)
 
-    def pair_complete(request: Request) -> Reply:
-        origin = _extension_origin(request)
-        body: PairComplete = request.body(PairComplete)
-        try:
-            token, extension = pairings.complete(body.pairing_id, body.code, origin)
-        except WrongCode as exc:
-            raise ApiError(403, "wrong_code", "wrong code", details={"tries_left": exc.tries_left}) from None
-        except PairingEnded:
-            raise ApiError(410, "pairing_ended", "too many wrong codes: start the pairing again") from None
-        except PairingExpired:
-            raise ApiError(410, "pairing_expired", "this pairing expired or is unknown: start it again") from None
-        except OriginMismatch:
-            raise ApiError(403, "origin_mismatch", "this pairing was started from another origin") from None
-        return Reply({"token": token, "extension": extension.public()}, 201)
+def pair_complete(request: Request, service: Service) -> Reply:
+    origin = _extension_origin(request)
+    body: PairComplete = request.body(PairComplete)
+    try:
+        token, extension = service.pairings.complete(body.pairing_id, body.code, origin)
+    except WrongCode as exc:
+        raise ApiError(403, "wrong_code", "wrong code", details={"tries_left": exc.tries_left}) from None
+    except PairingEnded:
+        raise ApiError(410, "pairing_ended", "too many wrong codes: start the pairing again") from None
+    except PairingExpired:
+        raise ApiError(410, "pairing_expired", "this pairing expired or is unknown: start it again") from None
+    except OriginMismatch:
+        raise ApiError(403, "origin_mismatch", "this pairing was started from another origin") from None
+    return Reply({"token": token, "extension": extension.public()}, 201)
 
-    def pending(request: Request) -> dict[str, Any]:
-        return {"items": [p.public() for p in pairings.pending()]}
 
-    def deny(request: Request, pairing_id: str) -> bottle.HTTPResponse:
-        if not pairings.deny(pairing_id):
-            raise not_found("pending pairing")
-        return bottle.HTTPResponse(status=204)
+def pending(service: Service) -> dict[str, Any]:
+    return {"items": [p.public() for p in service.pairings.pending()]}
 
-    def extensions(request: Request) -> dict[str, Any]:
-        return {"items": service.extensions.listing()}
 
-    def revoke(request: Request, extension_id: int) -> dict[str, Any]:
-        extension = service.extensions.get(extension_id)
-        if extension is None:
-            raise not_found("extension")
-        service.extensions.revoke(extension_id)  # revoking a revoked extension changes nothing
-        return {"id": extension_id, "state": "revoked"}
+def deny(service: Service, pairing_id: str) -> bottle.HTTPResponse:
+    if not service.pairings.deny(pairing_id):
+        raise not_found("pending pairing")
+    return bottle.HTTPResponse(status=204)
 
-    def me(request: Request) -> dict[str, Any]:
-        extension = _calling_extension(service, request)
-        return {"extension": {k: v for k, v in extension.public().items() if k != "origin"},
-                "agent": {"version": VERSION, "capture_paused": service.capture_paused}}
 
-    def status(request: Request) -> dict[str, Any]:
-        extension = _calling_extension(service, request)
-        body: ExtensionStatus = request.body(ExtensionStatus)
-        service.extensions.report_status(extension, body.model_dump())
-        return {"ok": True}
+def extensions(service: Service) -> dict[str, Any]:
+    return {"items": service.extensions.listing()}
 
-    def open_dashboard(request: Request) -> Reply:
-        if service.desktop_clients <= 0:
-            raise ApiError(409, "no_desktop", "no desktop tray is connected to this agent (headless service)")
-        service.bus.publish(events.UI_OPEN_REQUESTED, {"window": "dashboard"}, iso(service.clock.now()))
-        return Reply({"opened": True}, 202)
 
-    routes.add("POST", "/api/pair/start", pair_start, auth="none", tag="extension", body=PairStart,
-               summary="Start pairing a browser extension (the code is shown on the desktop)",
-               description="Only from a browser extension's Origin (chrome-extension://<32 letters a-p> or "
-                           "moz-extension://<uuid>). A 6-digit code valid 120 s is published as "
-                           "pairing.requested to admin and local WebSocket clients. At most 3 pending and 10 "
-                           "starts a minute; a new start from the same origin replaces its pending one.",
-               responses={201: "pairing started", 403: "not a browser extension's Origin",
-                          429: "too many pairings (Retry-After)"},
-               response_schema={"type": "object", "required": ["pairing_id", "expires_in_s", "code_length"],
-                                "properties": {"pairing_id": {"type": "string"}, "expires_in_s": {"type": "integer"},
-                                               "code_length": {"type": "integer"}}})
-    routes.add("POST", "/api/pair/complete", pair_complete, auth="none", tag="extension", body=PairComplete,
-               summary="Complete a pairing with the code; answers the extension's token (once)",
-               description="From the Origin that started the pairing. The token (256 bits, base64url) is bound "
-                           "to that Origin; only its SHA-256 is stored. An earlier extension of the same origin "
-                           "is revoked. A wrong code answers 403 wrong_code with details.tries_left; the 5th "
-                           "wrong code ends the pairing (410 pairing_ended).",
-               responses={201: "paired: {token, extension}", 403: "wrong code, or another Origin",
-                          410: "pairing expired, unknown or ended"},
-               response_schema={"type": "object", "required": ["token", "extension"],
-                                "properties": {"token": {"type": "string"}, "extension": EXTENSION_SCHEMA}})
-    routes.add("GET", "/api/pairing/pending", pending, auth="admin", tag="extension",
-               summary="Pending pairings with their codes (admin or local token)")
-    routes.add("DELETE", "/api/pairing/<pairing_id>", deny, auth="admin", tag="extension",
-               summary="Deny a pending pairing (admin)", responses={204: "denied", 404: "no such pending pairing"})
-    routes.add("GET", "/api/extensions", extensions, auth="admin", tag="extension",
-               summary="Paired browser extensions, revoked ones included, with their last status report (admin)")
-    routes.add("DELETE", "/api/extensions/<extension_id:int>", revoke, auth="admin", tag="extension",
-               summary="Revoke a paired extension: its token stops working and its WebSocket closes (admin)",
-               responses={200: "revoked", 404: "no such extension"})
-    routes.add("GET", "/api/extension/me", me, tag="extension", extension=True,
-               summary="The calling extension and the agent's state (extension token)")
-    routes.add("POST", "/api/extension/status", status, tag="extension", extension=True, body=ExtensionStatus,
-               summary="The extension's capture state (extension token)",
-               description="On the way into stalled the agent publishes capture.stalled once and /api/health is "
-                           "degraded; a later ok publishes capture.resumed.")
-    routes.add("POST", "/api/extension/open-dashboard", open_dashboard, tag="extension", extension=True,
-               summary="Ask the desktop tray to open the dashboard",
-               description="202 when a desktop client (tray or windows, holding the local token) follows the "
-                           "WebSocket: ui.open_requested is published; 409 no_desktop on a headless service.",
-               responses={202: "requested", 409: "no desktop connected"})
+def revoke(service: Service, extension_id: int) -> dict[str, Any]:
+    extension = service.extensions.get(extension_id)
+    if extension is None:
+        raise not_found("extension")
+    service.extensions.revoke(extension_id)  # revoking a revoked extension changes nothing
+    return {"id": extension_id, "state": "revoked"}
+
+
+def me(request: Request, service: Service) -> dict[str, Any]:
+    extension = _calling_extension(service, request)
+    return {"extension": {k: v for k, v in extension.public().items() if k != "origin"},
+            "agent": {"version": VERSION, "capture_paused": service.capture_paused}}
+
+
+def status(request: Request, service: Service) -> dict[str, Any]:
+    extension = _calling_extension(service, request)
+    body: ExtensionStatus = request.body(ExtensionStatus)
+    service.extensions.report_status(extension, body.model_dump())
+    return {"ok": True}
+
+
+def open_dashboard(service: Service) -> Reply:
+    if service.desktop_clients <= 0:
+        raise ApiError(409, "no_desktop", "no desktop tray is connected to this agent (headless service)")
+    service.publish(events.UI_OPEN_REQUESTED, {"window": "dashboard"})
+    return Reply({"opened": True}, 202)
+
+
+ROUTES = (
+    ApiRoute("POST", "/api/pair/start", pair_start, auth="none", tag="extension", body=PairStart,
+             summary="Start pairing a browser extension (the code is shown on the desktop)",
+             description="Only from a browser extension's Origin (chrome-extension://<32 letters a-p> or "
+                         "moz-extension://<uuid>). A 6-digit code valid 120 s is published as "
+                         "pairing.requested to admin and local WebSocket clients. At most 3 pending and 10 "
+                         "starts a minute; a new start from the same origin replaces its pending one.",
+             responses={201: "pairing started", 403: "not a browser extension's Origin",
+                        429: "too many pairings (Retry-After)"},
+             response_schema={"type": "object", "required": ["pairing_id", "expires_in_s", "code_length"],
+                              "properties": {"pairing_id": {"type": "string"}, "expires_in_s": {"type": "integer"},
+                                             "code_length": {"type": "integer"}}}),
+    ApiRoute("POST", "/api/pair/complete", pair_complete, auth="none", tag="extension", body=PairComplete,
+             summary="Complete a pairing with the code; answers the extension's token (once)",
+             description="From the Origin that started the pairing. The token (256 bits, base64url) is bound "
+                         "to that Origin; only its SHA-256 is stored. An earlier extension of the same origin "
+                         "is revoked. A wrong code answers 403 wrong_code with details.tries_left; the 5th "
+                         "wrong code ends the pairing (410 pairing_ended).",
+             responses={201: "paired: {token, extension}", 403: "wrong code, or another Origin",
+                        410: "pairing expired, unknown or ended"},
+             response_schema={"type": "object", "required": ["token", "extension"],
+                              "properties": {"token": {"type": "string"}, "extension": EXTENSION_SCHEMA}}),
+    ApiRoute("GET", "/api/pairing/pending", pending, auth="admin", tag="extension",
+             summary="Pending pairings with their codes (admin or local token)"),
+    ApiRoute("DELETE", "/api/pairing/<pairing_id>", deny, auth="admin", tag="extension",
+             summary="Deny a pending pairing (admin)", responses={204: "denied", 404: "no such pending pairing"}),
+    ApiRoute("GET", "/api/extensions", extensions, auth="admin", tag="extension",
+             summary="Paired browser extensions, revoked ones included, with their last status report (admin)"),
+    ApiRoute("DELETE", "/api/extensions/<extension_id:int>", revoke, auth="admin", tag="extension",
+             summary="Revoke a paired extension: its token stops working and its WebSocket closes (admin)",
+             responses={200: "revoked", 404: "no such extension"}),
+    ApiRoute("GET", "/api/extension/me", me, tag="extension", extension=True,
+             summary="The calling extension and the agent's state (extension token)"),
+    ApiRoute("POST", "/api/extension/status", status, tag="extension", extension=True, body=ExtensionStatus,
+             summary="The extension's capture state (extension token)",
+             description="On the way into stalled the agent publishes capture.stalled once and /api/health is "
+                         "degraded; a later ok publishes capture.resumed."),
+    ApiRoute("POST", "/api/extension/open-dashboard", open_dashboard, tag="extension", extension=True,
+             summary="Ask the desktop tray to open the dashboard",
+             description="202 when a desktop client (tray or windows, holding the local token) follows the "
+                         "WebSocket: ui.open_requested is published; 409 no_desktop on a headless service.",
+             responses={202: "requested", 409: "no desktop connected"}),
+)

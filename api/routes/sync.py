@@ -8,6 +8,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.plugins import Reply, Request
+from api.routing import ApiRoute
 from api.schemas import SyncPush
 from core.clock import iso
 from crm.service import Service
@@ -17,66 +18,73 @@ from storage.sync_state import list_conflicts
 MAX_UPTO = 2**63 - 1
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def require_hub() -> None:
-        if not service.is_hub:
-            raise ApiError(404, "not_a_hub", "this service is not a team hub (agent.py serve --hub)")
+def push(request: Request, service: Service) -> dict[str, Any]:
+    require_hub(service)
+    body: SyncPush = request.body(SyncPush)
+    if any(row.seq > body.upto for row in body.rows):
+        raise ApiError(422, "validation_error", "rows: a row's seq is above upto", field="rows")
+    agent_id = int(request.principal.subject)
+    rows = [{"t": row.t, "id": row.id, "seq": row.seq, "data": row.data} for row in body.rows]
+    try:
+        hub_rows.store_push(service.db, agent_id, rows, body.upto, iso(service.clock.now()))
+    except hub_rows.HubError as exc:
+        raise ApiError(422, "validation_error", str(exc), field="rows") from None
+    return {"acknowledged_seq": body.upto, "rows": len(rows)}
 
-    def push(request: Request) -> dict[str, Any]:
-        require_hub()
-        body: SyncPush = request.body(SyncPush)
-        if any(row.seq > body.upto for row in body.rows):
-            raise ApiError(422, "validation_error", "rows: a row's seq is above upto", field="rows")
-        agent_id = int(request.principal.subject)
-        rows = [{"t": row.t, "id": row.id, "seq": row.seq, "data": row.data} for row in body.rows]
-        try:
-            hub_rows.store_push(service.db, agent_id, rows, body.upto, iso(service.clock.now()))
-        except hub_rows.HubError as exc:
-            raise ApiError(422, "validation_error", str(exc), field="rows") from None
-        return {"acknowledged_seq": body.upto, "rows": len(rows)}
 
-    def profiles(request: Request) -> dict[str, Any]:
-        require_hub()
-        return hub_rows.profiles_since(service.db, request.query_int("after_seq", 0, 0, MAX_UPTO),
-                                       request.query_int("after_id", 0, 0, MAX_UPTO),
-                                       request.query_int("limit", 500, 1, 5000))
+def profiles(request: Request, service: Service) -> dict[str, Any]:
+    require_hub(service)
+    return hub_rows.profiles_since(service.db, request.query_int("after_seq", 0, 0, MAX_UPTO),
+                                   request.query_int("after_id", 0, 0, MAX_UPTO),
+                                   request.query_int("limit", 500, 1, 5000))
 
-    def status(request: Request) -> dict[str, Any]:
-        return sync_status(service)
 
-    def sync_now(request: Request) -> Reply:
-        if service.sync is None or not service.sync.settings.configured:
-            raise ApiError(409, "sync_not_configured",
-                           "sync is not configured: set sync.hub_url and the hub token (agent.py sync set-token)")
-        service.sync.request_round()
-        return Reply({"requested": True, **service.sync.status()}, 202)
+def status(service: Service) -> dict[str, Any]:
+    return sync_status(service)
 
-    def conflicts(request: Request) -> dict[str, Any]:
-        return {"items": list_conflicts(service.db, request.query_int("limit", 100, 1, 1000))}
 
-    routes.add("POST", "/api/sync/push", push, auth="hub", tag="sync", body=SyncPush,
-               summary="Push a batch of changed rows (hub; agent token)",
-               description="Idempotent upserts keyed by (agent, table, row id); a stored row is replaced only by "
-                           "a newer change. The answer names the acknowledged change_seq (= upto).",
-               responses={401: "not a hub agent token", 404: "not a hub", 413: "batch too large",
-                          422: "invalid batch"})
-    routes.add("GET", "/api/sync/profiles", profiles, auth="hub", tag="sync",
-               summary="Shared customer profiles changed after a cursor (hub; agent token)",
-               query=(("after_seq", "integer", "cursor: the hub change_seq of the last profile seen"),
-                      ("after_id", "integer", "cursor: the id of the last profile seen"),
-                      ("limit", "integer", "1-5000")),
-               responses={401: "not a hub agent token", 404: "not a hub"})
-    routes.add("GET", "/api/sync/status", status, tag="sync",
-               summary="Sync status: last success, pending rows, last error, cursors")
-    routes.add("POST", "/api/sync/now", sync_now, auth="admin", tag="sync",
-               summary="Start a sync round with the hub now (admin)",
-               responses={202: "round requested", 409: "sync not configured"})
-    routes.add("GET", "/api/sync/conflicts", conflicts, auth="admin", tag="sync",
-               summary="Profile values that lost a last-writer-wins merge, newest first (admin)",
-               query=(("limit", "integer", "1-1000"),))
+def sync_now(service: Service) -> Reply:
+    if service.sync is None or not service.sync.settings.configured:
+        raise ApiError(409, "sync_not_configured",
+                       "sync is not configured: set sync.hub_url and the hub token (agent.py sync set-token)")
+    service.sync.request_round()
+    return Reply({"requested": True, **service.sync.status()}, 202)
+
+
+def conflicts(request: Request, service: Service) -> dict[str, Any]:
+    return {"items": list_conflicts(service.db, request.query_int("limit", 100, 1, 1000))}
+
+
+def require_hub(service: Service) -> None:
+    if not service.is_hub:
+        raise ApiError(404, "not_a_hub", "this service is not a team hub (agent.py serve --hub)")
 
 
 def sync_status(service: Service) -> dict[str, Any]:
     if service.is_hub:
         return hub_rows.hub_summary(service.db)
     return service.sync.status() if service.sync else {"role": "agent", "enabled": False}
+
+
+ROUTES = (
+    ApiRoute("POST", "/api/sync/push", push, auth="hub", tag="sync", body=SyncPush,
+             summary="Push a batch of changed rows (hub; agent token)",
+             description="Idempotent upserts keyed by (agent, table, row id); a stored row is replaced only by "
+                         "a newer change. The answer names the acknowledged change_seq (= upto).",
+             responses={401: "not a hub agent token", 404: "not a hub", 413: "batch too large",
+                        422: "invalid batch"}),
+    ApiRoute("GET", "/api/sync/profiles", profiles, auth="hub", tag="sync",
+             summary="Shared customer profiles changed after a cursor (hub; agent token)",
+             query=(("after_seq", "integer", "cursor: the hub change_seq of the last profile seen"),
+                    ("after_id", "integer", "cursor: the id of the last profile seen"),
+                    ("limit", "integer", "1-5000")),
+             responses={401: "not a hub agent token", 404: "not a hub"}),
+    ApiRoute("GET", "/api/sync/status", status, tag="sync",
+             summary="Sync status: last success, pending rows, last error, cursors"),
+    ApiRoute("POST", "/api/sync/now", sync_now, auth="admin", tag="sync",
+             summary="Start a sync round with the hub now (admin)",
+             responses={202: "round requested", 409: "sync not configured"}),
+    ApiRoute("GET", "/api/sync/conflicts", conflicts, auth="admin", tag="sync",
+             summary="Profile values that lost a last-writer-wins merge, newest first (admin)",
+             query=(("limit", "integer", "1-1000"),)),
+)

@@ -9,9 +9,8 @@ from pydantic import Field
 
 from api.errors import ApiError
 from api.plugins import Reply, Request
+from api.routing import ApiRoute
 from api.schemas import Strict
-from core import events
-from core.clock import iso
 from crm.maintenance import RestoreBusy
 from crm.service import Service
 from storage.backup_crypto import BackupCryptoError
@@ -61,58 +60,63 @@ class CaptureState(Strict):
     paused: bool
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def set_capture(request: Request) -> dict[str, Any]:
-        body: CaptureState = request.body(CaptureState)
-        service.capture_paused = body.paused
-        service.bus.publish(events.CAPTURE_STATE, {"paused": body.paused}, iso(service.clock.now()))
-        return {"paused": service.capture_paused}
+def set_capture(request: Request, service: Service) -> dict[str, Any]:
+    body: CaptureState = request.body(CaptureState)
+    service.set_capture_paused(body.paused)
+    return {"paused": service.capture_paused}
 
-    def logs(request: Request) -> dict[str, Any]:
-        limit = request.query_int("limit", 100, 1, 1000)
-        level = request.query("level")
-        service.db_log_handler.flush_to(service.db)
-        return {"items": recent_logs(service.db, limit, level.upper() if level else None)}
 
-    def backup_now(request: Request) -> Reply:
-        return Reply(run_backup(service), 201)
+def logs(request: Request, service: Service) -> dict[str, Any]:
+    limit = request.query_int("limit", 100, 1, 1000)
+    level = request.query("level")
+    service.db_log_handler.flush_to(service.db)
+    return {"items": recent_logs(service.db, limit, level.upper() if level else None)}
 
-    def backups(request: Request) -> dict[str, Any]:
-        return {"items": [b.as_dict() for b in list_backups(service.data_dir.backups)],
-                "interval_s": service.config["database.backup_interval_s"],
-                "keep": service.config["database.max_backups"],
-                "encryption": service.config["database.backup_encryption"],
-                **service.maintenance.status()}
 
-    def restore(request: Request) -> dict[str, Any]:
-        body: RestoreRequest = request.body(RestoreRequest)
-        return run_restore(service, body.name)
+def backup_now(service: Service) -> Reply:
+    return Reply(run_backup(service), 201)
 
-    def maintenance(request: Request) -> dict[str, Any]:
-        if service.db.sqlite_path is None:
-            raise ApiError(409, "not_sqlite", "maintenance is for the local SQLite database")
-        try:
-            return service.maintenance.run_retention()
-        except (OSError, sqlite3.Error) as exc:
-            raise ApiError(500, "maintenance_failed", f"maintenance failed: {exc}") from None
 
-    routes.add("POST", "/api/system/backup", backup_now, auth="admin", tag="system",
-               summary="Back the database up now (verified; admin)", responses={201: "backup written",
-                                                                              500: "backup failed"})
-    routes.add("GET", "/api/system/backups", backups, auth="admin", tag="system",
-               summary="List backups, newest first, with the job running now and the last outcome (admin)")
-    routes.add("POST", "/api/system/restore", restore, auth="admin", tag="system", body=RestoreRequest,
-               summary="Restore a backup from the backups folder (admin)",
-               description="Captures answer 503 with Retry-After while it runs; the current database is first "
-                           "saved as a -pre-restore backup; the backup is checked before it replaces the "
-                           "live content.",
-               responses={200: "restored", 404: "no such backup", 409: "another backup or restore is running",
-                          422: "the backup is damaged, needs another key or is not a CRM Agent database"})
-    routes.add("POST", "/api/system/maintenance", maintenance, auth="admin", tag="system",
-               summary="Run the database maintenance now: retention, ANALYZE, VACUUM when worthwhile (admin)")
-    routes.add("POST", "/api/system/capture", set_capture, auth="admin", tag="system", body=CaptureState,
-               summary="Pause or resume capture (admin)")
-    routes.add("GET", "/api/system/logs", logs, auth="admin", tag="system",
-               summary="Recent warnings and errors from system_logs (admin)",
-               query=(("limit", "integer", "1-1000"), ("level", "string", "WARNING, ERROR or CRITICAL")))
+def backups(service: Service) -> dict[str, Any]:
+    return {"items": [b.as_dict() for b in list_backups(service.data_dir.backups)],
+            "interval_s": service.config["database.backup_interval_s"],
+            "keep": service.config["database.max_backups"],
+            "encryption": service.config["database.backup_encryption"],
+            **service.maintenance.status()}
 
+
+def restore(request: Request, service: Service) -> dict[str, Any]:
+    body: RestoreRequest = request.body(RestoreRequest)
+    return run_restore(service, body.name)
+
+
+def maintenance(service: Service) -> dict[str, Any]:
+    if service.db.sqlite_path is None:
+        raise ApiError(409, "not_sqlite", "maintenance is for the local SQLite database")
+    try:
+        return service.maintenance.run_retention()
+    except (OSError, sqlite3.Error) as exc:
+        raise ApiError(500, "maintenance_failed", f"maintenance failed: {exc}") from None
+
+
+ROUTES = (
+    ApiRoute("POST", "/api/system/backup", backup_now, auth="admin", tag="system",
+             summary="Back the database up now (verified; admin)", responses={201: "backup written",
+                                                                            500: "backup failed"}),
+    ApiRoute("GET", "/api/system/backups", backups, auth="admin", tag="system",
+             summary="List backups, newest first, with the job running now and the last outcome (admin)"),
+    ApiRoute("POST", "/api/system/restore", restore, auth="admin", tag="system", body=RestoreRequest,
+             summary="Restore a backup from the backups folder (admin)",
+             description="Captures answer 503 with Retry-After while it runs; the current database is first "
+                         "saved as a -pre-restore backup; the backup is checked before it replaces the "
+                         "live content.",
+             responses={200: "restored", 404: "no such backup", 409: "another backup or restore is running",
+                        422: "the backup is damaged, needs another key or is not a CRM Agent database"}),
+    ApiRoute("POST", "/api/system/maintenance", maintenance, auth="admin", tag="system",
+             summary="Run the database maintenance now: retention, ANALYZE, VACUUM when worthwhile (admin)"),
+    ApiRoute("POST", "/api/system/capture", set_capture, auth="admin", tag="system", body=CaptureState,
+             summary="Pause or resume capture (admin)"),
+    ApiRoute("GET", "/api/system/logs", logs, auth="admin", tag="system",
+             summary="Recent warnings and errors from system_logs (admin)",
+             query=(("limit", "integer", "1-1000"), ("level", "string", "WARNING, ERROR or CRITICAL"))),
+)

@@ -11,6 +11,7 @@ from typing import Any
 from api.errors import ApiError, not_found
 from api.plugins import Reply, Request
 from api.routes.auth import _off_loop
+from api.routing import ApiRoute
 from api.schemas import PasswordChange, UserCreate
 from crm.service import Service
 from crm.users import UserError, change_password, create_user, verify_credentials
@@ -29,52 +30,56 @@ def public_user(row: dict[str, Any]) -> dict[str, Any]:
             "last_login_at": row.get("last_login_at"), "created_at": row["created_at"]}
 
 
-def register(routes, service: Service) -> None:  # noqa: ANN001
-    def users(request: Request) -> dict[str, Any]:
-        return {"items": [public_user(row) for row in list_users(service.db)]}
+def users(service: Service) -> dict[str, Any]:
+    return {"items": [public_user(row) for row in list_users(service.db)]}
 
-    def add_user(request: Request) -> Reply:
-        body: UserCreate = request.body(UserCreate)
-        try:
-            create_user(service.db, service.clock, body.username, body.password, body.role, run_blocking=_off_loop)
-        except UserError as exc:
-            status, code = (409, "conflict") if "already exists" in str(exc) else (422, "validation_error")
-            raise ApiError(status, code, str(exc), field="username" if status == 409 else None) from None
-        log.info("user %r created (role %s) by %s", body.username, body.role, request.principal.subject)
-        return Reply(public_user(get_user(service.db, body.username)), 201)
 
-    def set_password(request: Request, name: str) -> dict[str, Any]:
-        body: PasswordChange = request.body(PasswordChange)
-        principal = request.principal
-        if not principal.is_admin:
-            if principal.subject != name:
-                raise ApiError(403, "forbidden", "you can change only your own password")
-            if body.current_password is None:
-                raise ApiError(422, "validation_error", "current_password: required to change your own password",
-                               field="current_password")
-            locked_for = service.login_guard.retry_after(name)
-            if locked_for:  # the same lockout as logins: a stolen token must not brute-force the password
-                raise ApiError(429, "locked_out", f"too many wrong passwords; try again in {locked_for} s",
-                               headers={"Retry-After": str(locked_for)})
-            if verify_credentials(service.db, name, body.current_password, run_blocking=_off_loop) is None:
-                service.login_guard.record_failure(name)
-                raise ApiError(403, "wrong_password", "current_password is wrong", field="current_password")
-        if get_user(service.db, name) is None:
-            raise not_found("user")
-        try:
-            change_password(service.db, service.clock, name, body.password, run_blocking=_off_loop)
-        except UserError as exc:
-            raise ApiError(422, "validation_error", str(exc), field="password") from None
-        log.info("password of %r changed by %s", name, principal.subject)
-        return {"username": name, "changed": True}
+def add_user(request: Request, service: Service) -> Reply:
+    body: UserCreate = request.body(UserCreate)
+    try:
+        create_user(service.db, service.clock, body.username, body.password, body.role, run_blocking=_off_loop)
+    except UserError as exc:
+        status, code = (409, "conflict") if "already exists" in str(exc) else (422, "validation_error")
+        raise ApiError(status, code, str(exc), field="username" if status == 409 else None) from None
+    log.info("user %r created (role %s) by %s", body.username, body.role, request.principal.subject)
+    return Reply(public_user(get_user(service.db, body.username)), 201)
 
-    routes.add("GET", "/api/users", users, auth="admin", tag="users", summary="List user accounts (admin)",
-               response_schema={"type": "object", "properties": {"items": {"type": "array", "items": USER_SCHEMA}}})
-    routes.add("POST", "/api/users", add_user, auth="admin", tag="users", body=UserCreate,
-               summary="Create a user account (admin)",
-               responses={201: "created", 409: "the username is taken", 422: "bad username or password"},
-               response_schema=USER_SCHEMA)
-    routes.add("PUT", "/api/users/<name>/password", set_password, tag="users", body=PasswordChange,
-               summary="Change a password (admin: anyone's; a user: their own, with current_password)",
-               responses={200: "changed", 403: "not allowed or wrong current password", 404: "no such user",
-                          422: "password too short"})
+
+def set_password(request: Request, service: Service, name: str) -> dict[str, Any]:
+    body: PasswordChange = request.body(PasswordChange)
+    principal = request.principal
+    if not principal.is_admin:
+        if principal.subject != name:
+            raise ApiError(403, "forbidden", "you can change only your own password")
+        if body.current_password is None:
+            raise ApiError(422, "validation_error", "current_password: required to change your own password",
+                           field="current_password")
+        locked_for = service.login_guard.retry_after(name)
+        if locked_for:  # the same lockout as logins: a stolen token must not brute-force the password
+            raise ApiError(429, "locked_out", f"too many wrong passwords; try again in {locked_for} s",
+                           headers={"Retry-After": str(locked_for)})
+        if verify_credentials(service.db, name, body.current_password, run_blocking=_off_loop) is None:
+            service.login_guard.record_failure(name)
+            raise ApiError(403, "wrong_password", "current_password is wrong", field="current_password")
+    if get_user(service.db, name) is None:
+        raise not_found("user")
+    try:
+        change_password(service.db, service.clock, name, body.password, run_blocking=_off_loop)
+    except UserError as exc:
+        raise ApiError(422, "validation_error", str(exc), field="password") from None
+    log.info("password of %r changed by %s", name, principal.subject)
+    return {"username": name, "changed": True}
+
+
+ROUTES = (
+    ApiRoute("GET", "/api/users", users, auth="admin", tag="users", summary="List user accounts (admin)",
+             response_schema={"type": "object", "properties": {"items": {"type": "array", "items": USER_SCHEMA}}}),
+    ApiRoute("POST", "/api/users", add_user, auth="admin", tag="users", body=UserCreate,
+             summary="Create a user account (admin)",
+             responses={201: "created", 409: "the username is taken", 422: "bad username or password"},
+             response_schema=USER_SCHEMA),
+    ApiRoute("PUT", "/api/users/<name>/password", set_password, tag="users", body=PasswordChange,
+             summary="Change a password (admin: anyone's; a user: their own, with current_password)",
+             responses={200: "changed", 403: "not allowed or wrong current password", 404: "no such user",
+                        422: "password too short"}),
+)
