@@ -62,7 +62,7 @@ def open_window(argv: list[str]) -> int:
 
 def autostart(argv: list[str]) -> int:
     """on | off | status [--data-dir DIR]"""
-    from core.autostart import cli
+    from desktop.autostart import cli
 
     return cli(argv)
 

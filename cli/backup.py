@@ -169,7 +169,7 @@ def import_into_backups(source: Path, backups: Path) -> Path:
 
 
 def post(base: str, path: str, body: dict[str, Any], data_dir: DataDir) -> tuple[int, Any]:
-    from core.service_client import ServiceClient
+    from desktop.service_client import ServiceClient
 
     client = ServiceClient(lambda: base, data_dir.local_token_file, timeout=RESTORE_TIMEOUT_S)
     reply = client.request("POST", path, body)

@@ -10,7 +10,7 @@ from cli.context import Context
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     from core.discovery import read_service_url
-    from core.service_client import ServiceClient, ServiceUnavailable
+    from desktop.service_client import ServiceClient, ServiceUnavailable
 
     data_dir = ctx.data_dir
     base = read_service_url(data_dir)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core import autostart
+from desktop import autostart
 from tests.helpers import ROOT
 
 
@@ -55,7 +55,7 @@ def xdg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.autostart", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "desktop.autostart", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=30)
 
 

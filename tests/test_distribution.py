@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from core import autostart, children
+from core import children
+from desktop import autostart
 from tests.helpers import ROOT
 
-RUNTIME_PACKAGES = ("core", "cli", "runtime", "api", "crm", "ai", "storage", "tray", "windows")
+RUNTIME_PACKAGES = ("core", "desktop", "cli", "runtime", "api", "crm", "ai", "storage", "tray", "windows")
 
 
 def test_agent_command_relaunches_the_frozen_binary_itself(monkeypatch):
@@ -224,7 +225,8 @@ SUPERVISED_CHILD_OWNERS = ("tray/supervisor.py", "ai/worker_client.py", "ai/rule
 
 
 def test_every_module_that_starts_an_agent_child_gives_it_child_env():
-    """(The windows' Start button starts the detached desktop agent: windows/service.py passes independent=True.)"""
+    """(The windows' Start button starts the detached desktop agent: windows/service_link.py passes
+    independent=True.)"""
     starts_process = re.compile(r"subprocess\.(Popen|call|run)\(|os\.exec")
     starters = []
     for package in RUNTIME_PACKAGES:
@@ -235,7 +237,7 @@ def test_every_module_that_starts_an_agent_child_gives_it_child_env():
                                   or rel in INJECTED_COMMAND_STARTERS)
             if rel != "core/children.py" and starts_process.search(text) and uses_agent_command:
                 starters.append(rel)
-    assert {"core/supervisor.py", "tray/app.py", "windows/service.py"} <= set(starters)
+    assert {"core/supervisor.py", "tray/app.py", "windows/service_link.py"} <= set(starters)
     missing = [rel for rel in starters if "child_env(" not in (ROOT / rel).read_text()]
     assert not missing, f"pass env=child_env() when starting agent.py children: {missing}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.extension_files import ExtensionFiles, locate_extension, tree_digest
+from desktop.extension_files import ExtensionFiles, locate_extension, tree_digest
 
 
 def make_extension(root: Path, version: str = "0.1.0", zips: tuple[str, ...] = ()) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.event_stream import EventStream
+from desktop.event_stream import EventStream
 from tests.helpers import RunningService, start_service, wait_until
 from tests.tray_helpers import Desktop, start_desktop
 from tray.icon import asset_path

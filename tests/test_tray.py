@@ -211,7 +211,7 @@ def test_quit_stops_everything(tray_factory, how):
     if how == "sigterm":
         assert tray.stop() == 0  # SIGTERM runs the same path as the Quit menu item
     else:  # the windows' "Quit CRM Agent"
-        from core.instance import QUIT, TRAY, hand_over
+        from desktop.instance import QUIT, TRAY, hand_over
 
         assert hand_over(tray.data_dir, QUIT, name=TRAY)
         assert tray.process.wait(timeout=30) == 0
@@ -307,7 +307,7 @@ def test_a_reused_pid_in_service_json_is_left_alone(tmp_path: Path):
 
 
 def test_second_instance_hands_its_request_over(tmp_path: Path):
-    from core.instance import InstanceLock, hand_over
+    from desktop.instance import InstanceLock, hand_over
 
     first = InstanceLock(tmp_path)
     assert first.acquire()
@@ -420,7 +420,7 @@ print([i.text for i in items if i.visible])
 
 
 def test_the_tray_never_imports_gevent_bottle_or_storage():
-    code = ("import sys, tray.app, tray.docking, tray.icon, tray.notifications, core.autostart, core.instance; "
+    code = ("import sys, tray.app, tray.docking, tray.icon, tray.notifications, desktop.autostart, desktop.instance; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'bottle', 'storage', 'crm', 'api'));"
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
@@ -522,7 +522,7 @@ def test_without_a_display_it_says_so_and_runs_the_service_headless(tmp_path: Pa
 
 
 def test_pairing_a_stalled_capture_and_open_dashboard_reach_the_desktop(desktop: Desktop, tray_factory):
-    from core.pairing import group_code
+    from desktop.pairing import group_code
     from tests.pairing_helpers import as_extension, code_of, complete_pairing, start_pairing
 
     tray = tray_factory("pairing")

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 import windows.connect
-from core.extension_files import ExtensionFiles
-from core.pairing import expiry_epoch, fmt_countdown, group_code
+from desktop.extension_files import ExtensionFiles
+from desktop.pairing import expiry_epoch, fmt_countdown, group_code
 from tests.helpers import ROOT, start_service
 from tests.pairing_helpers import (
     OTHER_ORIGIN,
@@ -200,7 +200,7 @@ def test_pairing_text_helpers():
 
 
 def test_the_pairing_windows_never_import_gevent_bottle_storage_crm_or_api():
-    code = ("import sys, windows.connect, windows.extensions_pane, windows.settings, core.extension_files; "
+    code = ("import sys, windows.connect, windows.extensions_pane, windows.settings, desktop.extension_files; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'bottle', 'storage', 'crm', 'api'));"
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

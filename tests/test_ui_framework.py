@@ -12,10 +12,13 @@ from tkinter import ttk
 
 import pytest
 
+from desktop.service_client import ServiceUnavailable
 from tests.helpers import ROOT, start_service
 from tests.ui_helpers import UiHarness
 from windows.base import BaseWindow
 from windows.calls import Debouncer
+from windows.errors import ApiError, describe_error, error_field
+from windows.host import WindowHost
 
 
 class ProbeWindow(BaseWindow):
@@ -116,7 +119,7 @@ def test_the_agent_menu_offers_the_tray_actions(harness, tmp_path, monkeypatch):
     ui, service = harness
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     window = ui.app.open("probe")
-    from core.autostart import XdgAutostart
+    from desktop.autostart import XdgAutostart
 
     window.menu.startup = XdgAutostart()
     agent_menu = window.menu.agent
@@ -154,8 +157,6 @@ def test_the_pause_checkbox_follows_the_service(harness):
 
 
 def test_api_errors_carry_the_services_sentence(harness):
-    from windows.service import ApiError
-
     ui, _service = harness
     with pytest.raises(ApiError) as missing:
         ui.app.link.request("GET", "/api/messages/999999")
@@ -165,3 +166,36 @@ def test_api_errors_carry_the_services_sentence(harness):
         ui.app.link.request("PATCH", "/api/customers/+5511999990000", {"email": "not an email"})
     assert invalid.value.status in (404, 422)
     assert "{" not in invalid.value.message
+
+
+def test_the_windows_see_the_app_through_the_window_host_protocol(harness):
+    ui, _service = harness
+    assert isinstance(ui.app, WindowHost)
+    window = ui.app.open("probe")
+    assert window.app is ui.app and window.menu.app is ui.app
+
+
+def test_a_failed_call_reads_as_one_line_for_the_user():
+    validation = ApiError(422, {"error": {"code": "validation_error", "message": "invalid request",
+                                          "field": "custom_fields.size",
+                                          "details": [{"field": "email", "message": "not an email"},
+                                                      {"field": "tags", "message": "too many"}]}})
+    assert describe_error(validation) == "email: not an email; tags: too many"
+    assert error_field(validation) == "custom_fields"
+    assert describe_error(ApiError(404, {"error": {"code": "not_found", "message": "no such message"}})) == \
+        "no such message"
+    assert describe_error(ApiError(502, "<html>bad gateway</html>")) == "HTTP 502"
+    assert describe_error(ServiceUnavailable("connection refused")) == "the service is not running"
+    assert describe_error(TimeoutError()) == "TimeoutError"
+    assert error_field(ApiError(400, {"error": {"message": "bad"}})) is None
+    assert error_field(ValueError("x")) is None
+
+
+def test_only_the_dashboard_pays_for_matplotlib():
+    """windows/app.py imports every window but the dashboard at the top; the dashboard's charts import
+    matplotlib (about a second), so it is imported when the first dashboard opens."""
+    code = ("import sys, windows.app; before = 'matplotlib' in sys.modules; import windows.dashboard; "
+            "print(before, 'matplotlib' in sys.modules, 'windows.settings' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True"]

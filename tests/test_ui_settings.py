@@ -218,7 +218,7 @@ def test_restart_now_with_no_service_starts_the_desktop_agent_which_owns_the_new
 def test_restart_with_a_tray_that_does_not_answer_stops_nothing(tmp_path):
     """A tray.instance whose listener is gone (a hung or killed tray): the window says so and kills nothing."""
     from core.paths import DataDir
-    from windows.service import ServiceLink, ServiceNotRestarted
+    from windows.service_link import ServiceLink, ServiceNotRestarted
 
     running = start_service(tmp_path / "agent")
     try:
@@ -235,7 +235,7 @@ def test_restart_with_a_tray_that_does_not_answer_stops_nothing(tmp_path):
 
 def test_restart_and_start_never_start_a_second_owner_for_a_service_started_without_the_tray(tmp_path):
     from core.paths import DataDir
-    from windows.service import ServiceLink, ServiceNotRestarted
+    from windows.service_link import ServiceLink, ServiceNotRestarted
 
     running = start_service(tmp_path / "agent")
     try:

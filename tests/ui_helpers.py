@@ -140,7 +140,7 @@ def quit_desktop_agent(data_dir: Path) -> None:
     """A desktop agent a window started (Start, Restart now) outlives the window: quit it as the windows do."""
     import psutil
 
-    from core.instance import QUIT, TRAY, hand_over
+    from desktop.instance import QUIT, TRAY, hand_over
 
     pid = tray_pid(data_dir)
     if pid is None:

@@ -20,13 +20,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from core import autostart
 from core.children import agent_command, child_env
-from core.event_stream import EventStream
-from core.instance import OPEN_DASHBOARD, QUIT, RESTART_SERVICE, InstanceLock, hand_over
-from core.pairing import expiry_epoch
 from core.paths import DataDir, resolve_data_dir
-from core.service_client import ServiceClient, ServiceUnavailable
+from desktop import autostart
+from desktop.event_stream import EventStream
+from desktop.instance import OPEN_DASHBOARD, QUIT, RESTART_SERVICE, InstanceLock, hand_over
+from desktop.pairing import expiry_epoch
+from desktop.service_client import ServiceClient, ServiceUnavailable
 from tray.icon import MenuActions, asset_path
 from tray.notifications import ConnectionWatch, NotificationSettings, Notifier
 from tray.status import StatusBoard, paired_from_health, paired_from_list, stalled_from_health

@@ -20,7 +20,7 @@ from datetime import datetime
 from datetime import time as dtime
 from typing import Any
 
-from core.pairing import group_code
+from desktop.pairing import group_code
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ announces the port on its last startup line (after an optional first-run passwor
 supervisor starts it again after a back-off (1 s doubling to 30 s, plus up to 0.5 s of jitter; back to 1 s once a
 child stayed up for 30 s). On quit it sends SIGTERM and kills after 5 s. A service left running by a previous
 tray (its pid in service.json, still alive, and our agent's `serve`) is stopped first, so two services never
-share the data directory. Only the tray owns the service's life: the windows ask it (core.instance requests).
+share the data directory. Only the tray owns the service's life: the windows ask it (desktop.instance requests).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 from core.children import agent_command, running_service
 from core.discovery import read_service_info, remove_service_info
 from core.paths import DataDir
-from core.service_client import http_get_json
 from core.supervisor import ChildProcess, RestartBackoff
+from desktop.service_client import http_get_json
 
 log = logging.getLogger(__name__)
 

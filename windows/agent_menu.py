@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 import tkinter as tk
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from core import autostart
-from core.instance import QUIT, TRAY, hand_over
-
-if TYPE_CHECKING:
-    from windows.base import BaseWindow
+from desktop import autostart
+from desktop.instance import QUIT, TRAY, hand_over
+from windows.host import WindowHost
+from windows.service_link import ServiceLink
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +26,19 @@ WINDOW_SHORTCUTS = (("Dashboard", "dashboard", "Control-Key-1", "Ctrl+1"),
 CONNECT_LABEL = "Connect WhatsApp Web…"
 
 
+class MenuWindow(Protocol):
+    """What the menu needs from the window that carries it (windows.base.BaseWindow, which builds the menu, so
+    this module cannot import it)."""
+
+    top: tk.Toplevel
+    app: WindowHost
+    link: ServiceLink
+
+    def close(self) -> None: ...
+
+
 class AgentMenu:
-    def __init__(self, window: BaseWindow, say: Callable[[str], None],
+    def __init__(self, window: MenuWindow, say: Callable[[str], None],
                  startup: Any = None) -> None:
         self.window = window
         self.app = window.app

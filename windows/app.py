@@ -1,7 +1,7 @@
 """The UI process: `agent.py ui dashboard|settings|logs|connect [--data-dir DIR]`.
 
 One UI process per data directory hosts every open window: a later `agent.py ui settings` hands its
-request to the running one (core.instance, name "ui") and exits. The process starts on demand (the
+request to the running one (desktop.instance, name "ui") and exits. The process starts on demand (the
 tray launches it) and exits when its last window closes. It is a client of the service only (HTTP + WS
 with the local token); it never imports gevent or the storage layer.
 
@@ -21,11 +21,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.instance import UI, InstanceLock, hand_over
 from core.paths import DataDir, resolve_data_dir
+from desktop.instance import UI, InstanceLock, hand_over
 from windows.base import BaseWindow
 from windows.calls import BackgroundCalls, UiQueue
-from windows.service import ServiceLink
+from windows.connect import ConnectWindow
+from windows.host import WindowHost
+from windows.logs import LogsWindow
+from windows.service_link import ServiceLink
+from windows.settings import SettingsWindow
 from windows.state import WindowState
 from windows.theme import apply_theme
 
@@ -34,34 +38,22 @@ log = logging.getLogger("ui")
 WINDOWS = ("dashboard", "settings", "logs", "connect")
 
 
-def window_classes() -> dict[str, Callable[[UiApp], BaseWindow]]:
-    """Imported when first needed: the logs window must not pay for matplotlib."""
+def open_dashboard(app: WindowHost) -> BaseWindow:
+    # Imported on first use, for start-up time: the dashboard's charts import matplotlib (about 1 s measured
+    # with -X importtime), which the logs, settings and connect windows never need.
+    from windows.dashboard import DashboardWindow
 
-    def dashboard(app: UiApp) -> BaseWindow:
-        from windows.dashboard import DashboardWindow
+    return DashboardWindow(app)
 
-        return DashboardWindow(app)
 
-    def settings(app: UiApp) -> BaseWindow:
-        from windows.settings import SettingsWindow
-
-        return SettingsWindow(app)
-
-    def logs(app: UiApp) -> BaseWindow:
-        from windows.logs import LogsWindow
-
-        return LogsWindow(app)
-
-    def connect(app: UiApp) -> BaseWindow:
-        from windows.connect import ConnectWindow
-
-        return ConnectWindow(app)
-
-    return {"dashboard": dashboard, "settings": settings, "logs": logs, "connect": connect}
+def window_classes() -> dict[str, Callable[[WindowHost], BaseWindow]]:
+    """How each window kind is created (a fresh dict per app: tests add their own kinds to it)."""
+    return {"dashboard": open_dashboard, "settings": SettingsWindow, "logs": LogsWindow, "connect": ConnectWindow}
 
 
 class UiApp:
-    """Owns the hidden Tk root, the service link and the open windows (at most one of each kind)."""
+    """Owns the hidden Tk root, the service link and the open windows (at most one of each kind); the windows
+    see it as a WindowHost (windows/host.py)."""
 
     def __init__(self, root: tk.Tk, data_dir: DataDir, config: Any = None) -> None:
         self.root = root

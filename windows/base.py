@@ -6,13 +6,11 @@ from __future__ import annotations
 import logging
 import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from core.service_client import ServiceUnavailable
+from desktop.service_client import ServiceUnavailable
 from windows.agent_menu import AgentMenu
-
-if TYPE_CHECKING:
-    from windows.app import UiApp
+from windows.host import WindowHost
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +21,7 @@ FIRST_CONNECT_GRACE_MS = 2000
 class ServiceBanner(ttk.Frame):
     """"Service not running — Start": shown above a window's content while the service is unreachable."""
 
-    def __init__(self, parent: tk.Misc, app: UiApp) -> None:
+    def __init__(self, parent: tk.Misc, app: WindowHost) -> None:
         super().__init__(parent, style="Error.TFrame", padding=(10, 6))
         self._app = app
         self.message = ttk.Label(self, style="Error.TLabel", text="The CRM Agent service is not running.")
@@ -61,7 +59,7 @@ class BaseWindow:
     title = "CRM Agent"
     default_size = (1024, 720)
 
-    def __init__(self, app: UiApp) -> None:
+    def __init__(self, app: WindowHost) -> None:
         self.app = app
         self.link = app.link
         self.top = tk.Toplevel(app.root)

@@ -1,6 +1,6 @@
 """The Connect window (`agent.py ui connect`): how to install the browser extension, and the pairing code.
 
-Step 1 tells where the extension's files are (core.extension_files: the source tree, or the bundle's copy in
+Step 1 tells where the extension's files are (desktop.extension_files: the source tree, or the bundle's copy in
 the data directory) with the browsers' steps. Step 2 waits for a `pairing.requested` event (or finds a
 pending pairing through GET /api/pairing/pending when the window opens late) and shows the code large, who
 asks, a countdown to its expiry and a Deny button; `pairing.completed` turns it into "Connected ✓".
@@ -14,16 +14,14 @@ import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from core.extension_files import ExtensionFiles, locate_extension
-from core.pairing import expiry_epoch, fmt_countdown, group_code
+from desktop.extension_files import ExtensionFiles, locate_extension
+from desktop.pairing import expiry_epoch, fmt_countdown, group_code
 from windows.base import BaseWindow
-from windows.service import ApiError
+from windows.errors import ApiError
+from windows.host import WindowHost
 from windows.widgets import copy_to_clipboard, open_path
-
-if TYPE_CHECKING:
-    from windows.app import UiApp
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ class ConnectWindow(BaseWindow):
     title = "Connect WhatsApp Web"
     default_size = (860, 640)
 
-    def __init__(self, app: UiApp, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, app: WindowHost, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.files: ExtensionFiles | None = None
         self.pending: dict[str, dict[str, Any]] = {}

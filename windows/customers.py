@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from windows.base import BaseWindow
+from windows.errors import describe_error, error_field
 from windows.widgets import PagedList, SearchBox, fmt_count, local_time, query_string, short
-
-if TYPE_CHECKING:
-    from windows.dashboard import DashboardWindow
 
 PAGE_SIZE = 50
 STATUSES = ("lead", "prospect", "active", "customer", "inactive", "blocked")
@@ -91,7 +90,7 @@ class CustomFieldsEditor(ttk.Frame):
 
 
 class CustomersPane(ttk.Frame):
-    def __init__(self, parent: tk.Misc, window: DashboardWindow) -> None:
+    def __init__(self, parent: tk.Misc, window: BaseWindow) -> None:
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
         self.link = window.link
@@ -111,8 +110,6 @@ class CustomersPane(ttk.Frame):
     # -- layout -------------------------------------------------------------------------------------
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
-        from windows.dashboard import describe_error
-
         self.paged = PagedList(parent, [("name", "Name", 110, True), ("phone", "Phone", 140, False),
                                         ("status", "Status", 70, False), ("tags", "Tags", 70, False),
                                         ("messages", "Msgs", 45, False), ("last", "Last contact", 100, False)],
@@ -194,8 +191,6 @@ class CustomersPane(ttk.Frame):
             self.save_status.configure(text="")
 
     def _profile_failed(self, seq: int, exc: Exception) -> None:
-        from windows.dashboard import describe_error
-
         if seq == self._profile_seq:
             self.save_status.configure(text=f"Could not load the profile: {describe_error(exc)}",
                                        style="FieldError.TLabel")
@@ -267,8 +262,6 @@ class CustomersPane(ttk.Frame):
             self.list.tree.item(customer["phone"], values=list(customer_row(customer)))
 
     def _save_failed(self, exc: Exception) -> None:
-        from windows.dashboard import describe_error, error_field
-
         self.saving = False
         field = error_field(exc)
         target = self.field_errors.get(field) if field else None

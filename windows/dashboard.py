@@ -14,15 +14,15 @@ import logging
 import time
 import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from core.service_client import ServiceUnavailable
 from windows.base import BaseWindow
 from windows.calls import Debouncer
 from windows.charts import DashboardCharts
 from windows.customers import CustomersPane
+from windows.errors import describe_error
+from windows.host import WindowHost
 from windows.messages import MessagesPane
-from windows.service import ApiError
 from windows.widgets import (
     ScrolledTree,
     StatCard,
@@ -33,9 +33,6 @@ from windows.widgets import (
     local_time,
     short,
 )
-
-if TYPE_CHECKING:
-    from windows.app import UiApp
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +169,7 @@ class DashboardWindow(BaseWindow):
     title = "CRM Agent — Dashboard"
     default_size = (1024, 720)
 
-    def __init__(self, app: UiApp) -> None:
+    def __init__(self, app: WindowHost) -> None:
         self.opened_at = time.perf_counter()
         self.first_render_ms: float | None = None
         self.render_times_ms: list[float] = []  # update of widgets + chart artists, per live redraw
@@ -355,19 +352,3 @@ class DashboardWindow(BaseWindow):
         if self.notebook.nametowidget(self.notebook.select()) is self.customers:
             self.customers.save()
 
-
-def describe_error(exc: Exception) -> str:
-    """One line for the user: the service's own message for an API error."""
-    if isinstance(exc, ServiceUnavailable):
-        return "the service is not running"
-    if isinstance(exc, ApiError):
-        return exc.message
-    return str(exc) or type(exc).__name__
-
-
-def error_field(exc: Exception) -> str | None:
-    """The request field an API error names (422 validation errors), else None."""
-    if isinstance(exc, ApiError):
-        field = exc.field
-        return str(field).split(".")[0] if field else None
-    return None

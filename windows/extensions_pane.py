@@ -12,9 +12,9 @@ from collections.abc import Callable
 from tkinter import messagebox, ttk
 from typing import Any
 
-from core.pairing import expiry_epoch, fmt_countdown, group_code
+from desktop.pairing import expiry_epoch, fmt_countdown, group_code
 from windows.connect import optional_items
-from windows.service import ApiError
+from windows.errors import ApiError
 from windows.widgets import local_time
 
 RELOAD_ON = ("pairing.requested", "pairing.completed", "pairing.ended", "extension.revoked", "events.lost")

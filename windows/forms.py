@@ -13,6 +13,8 @@ from collections.abc import Callable
 from tkinter import filedialog, ttk
 from typing import Any
 
+from windows.theme import PALETTE
+
 # Settings that name a file: a "Browse…" button next to the entry, with these file types.
 FILE_SETTINGS = {
     "ai.model_path": [("GGUF models", "*.gguf"), ("All files", "*")],
@@ -176,8 +178,6 @@ class ScrollFrame(ttk.Frame):
     def __init__(self, parent: tk.Misc) -> None:
         super().__init__(parent)
         self.canvas = tk.Canvas(self, highlightthickness=0, borderwidth=0)
-        from windows.theme import PALETTE
-
         self.canvas.configure(background=PALETTE["bg"])
         scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
         self.canvas.configure(yscrollcommand=scrollbar.set)

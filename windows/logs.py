@@ -14,14 +14,12 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from windows.base import BaseWindow
+from windows.host import WindowHost
 from windows.logfile import LEVELS, LogFile, LogLine, Update, log_files
 from windows.theme import PALETTE
-
-if TYPE_CHECKING:
-    from windows.app import UiApp
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +35,7 @@ class LogsWindow(BaseWindow):
     title = "CRM Agent — Logs"
     default_size = (980, 640)
 
-    def __init__(self, app: UiApp) -> None:
+    def __init__(self, app: WindowHost) -> None:
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-logfile")
         self._lines: deque[LogLine] = deque(maxlen=MAX_LINES)
         self._file: LogFile | None = None

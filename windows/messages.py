@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from windows.base import BaseWindow
+from windows.calls import Debouncer
+from windows.errors import describe_error
 from windows.widgets import (
     PagedList,
     SearchBox,
@@ -21,9 +24,6 @@ from windows.widgets import (
     short,
 )
 
-if TYPE_CHECKING:
-    from windows.dashboard import DashboardWindow
-
 PAGE_SIZE = 50
 ANY = "Any"
 SENTIMENT_CHOICES = (ANY, "positive", "neutral", "negative")
@@ -33,7 +33,7 @@ MAX_REPLIES = 3
 
 
 class MessagesPane(ttk.Frame):
-    def __init__(self, parent: tk.Misc, window: DashboardWindow) -> None:
+    def __init__(self, parent: tk.Misc, window: BaseWindow) -> None:
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
         self.link = window.link
@@ -78,8 +78,6 @@ class MessagesPane(ttk.Frame):
         self._last_dates = ("", "")
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
-        from windows.dashboard import describe_error
-
         self.paged = PagedList(parent, [("time", "Time", 95, False), ("customer", "Customer", 120, False),
                                         ("dir", "", 26, False), ("text", "Message", 180, True),
                                         ("sentiment", "Sentiment", 92, False), ("intent", "Intent", 100, False)],
@@ -177,8 +175,6 @@ class MessagesPane(ttk.Frame):
 
     def _reload_first_page_soon(self) -> None:
         if not hasattr(self, "_first_page_debouncer"):
-            from windows.calls import Debouncer
-
             self._first_page_debouncer = Debouncer(self, self.reload, min_interval_ms=1000)
         self._first_page_debouncer.trigger()
 
@@ -212,8 +208,6 @@ class MessagesPane(ttk.Frame):
         self._show_replies(list(analysis.get("suggested_responses") or []))
 
     def _detail_failed(self, seq: int, exc: Exception) -> None:
-        from windows.dashboard import describe_error
-
         if seq != self._detail_seq:
             return
         self.detail = None

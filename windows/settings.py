@@ -11,15 +11,13 @@ import logging
 import time
 import tkinter as tk
 from tkinter import ttk
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from windows.base import BaseWindow
+from windows.errors import ApiError
 from windows.extensions_pane import ExtensionsPane, ask_yes_no
 from windows.forms import FormDialog, ScrollFrame, SettingField
-from windows.service import ApiError
-
-if TYPE_CHECKING:
-    from windows.app import UiApp
+from windows.host import WindowHost
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,7 @@ class SettingsWindow(BaseWindow):
     title = "CRM Agent — Settings"
     default_size = (960, 680)
 
-    def __init__(self, app: UiApp) -> None:
+    def __init__(self, app: WindowHost) -> None:
         self.fields: dict[str, SettingField] = {}
         self.tabs: dict[str, ttk.Frame] = {}
         self.users: list[dict[str, Any]] = []

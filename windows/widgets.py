@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from tkinter import ttk
 from typing import Any
 
+from windows.theme import PALETTE
+
 # -- formatting -------------------------------------------------------------------------------------
 
 
@@ -328,8 +330,6 @@ def open_path(path: Any) -> None:
 
 def readonly_text(parent: tk.Misc, *, height: int = 4, width: int = 40) -> tk.Text:
     """A wrapped, selectable, read-only Text in the theme's colours (set its content with set_text)."""
-    from windows.theme import PALETTE
-
     text = tk.Text(parent, height=height, width=width, wrap="word", relief="solid", borderwidth=1,
                    background=PALETTE["surface"], foreground=PALETTE["text"], highlightthickness=0,
                    padx=6, pady=4, font="TkDefaultFont")

@@ -15,14 +15,15 @@ import subprocess
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.autostart import launch_command
 from core.children import child_env, running_service
 from core.discovery import read_service_url
-from core.event_stream import EventStream
-from core.instance import RESTART_SERVICE, TRAY, hand_over
 from core.paths import DataDir
-from core.service_client import Reply, ServiceClient, ServiceUnavailable
+from desktop.autostart import launch_command
+from desktop.event_stream import EventStream
+from desktop.instance import RESTART_SERVICE, TRAY, hand_over
+from desktop.service_client import Reply, ServiceClient
 from windows.calls import BackgroundCalls, UiQueue
+from windows.errors import ApiError
 
 if TYPE_CHECKING:
     import psutil
@@ -31,26 +32,6 @@ log = logging.getLogger(__name__)
 
 EventListener = Callable[[dict[str, Any]], None]
 StateListener = Callable[[bool], None]
-
-
-class ApiError(Exception):
-    """The service answered with an error status. Its body is {"error": {"code", "message", "field"?,
-    "details"?}}: `message` is the sentence for the user (every field's problem when there are details)."""
-
-    def __init__(self, status: int, body: Any) -> None:
-        self.status = status
-        self.body = body
-        error = body.get("error") if isinstance(body, dict) else None
-        self.detail: dict[str, Any] = error if isinstance(error, dict) else {}
-        self.code = str(self.detail.get("code") or "")
-        self.field: str | None = self.detail.get("field")
-        details = self.detail.get("details")
-        if isinstance(details, list) and details:
-            text = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in details if isinstance(d, dict))
-        else:
-            text = str(self.detail.get("message") or (error if isinstance(error, str) else "") or "")
-        self.message = text or f"HTTP {status}"
-        super().__init__(f"{status}: {self.message}")
 
 
 class ServiceNotRestarted(Exception):
@@ -194,5 +175,3 @@ def where_started(service: psutil.Process) -> str:
         started_by = "whose starter is unknown"
     return f"`agent.py serve`, pid {service.pid}, {started_by}"
 
-
-__all__ = ["ApiError", "ServiceLink", "ServiceNotRestarted", "ServiceUnavailable", "read_service_url"]
