@@ -24,33 +24,18 @@
   agent.py ai-worker                                                      the LLM worker (started by the service)
   agent.py rules-worker                                                   the built-in analyzer for capture batches
 
-This module is the entry point only: COMMANDS dispatches a parsed command to its module in cli/ with the one
-per-process Context (cli/context.py); PROCESSES hands the rest of the command line to a process that reads its
-own arguments. Each mode imports only what it needs: `serve` patches gevent before anything else is imported,
-and the desktop processes never import gevent or the storage layer.
+This module is the entry point only: PROCESSES hands the rest of the command line to a process that reads its
+own arguments; any other command is parsed (cli/parser.py) and dispatched through COMMANDS (cli/commands.py) with
+the one per-process Context (cli/context.py). Each mode imports only what it needs: `serve` patches gevent
+before anything else is imported, and the desktop processes never import gevent or the storage layer.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 
-from cli import backup, config, hub, init, pair, serve, sync, user, workers
-from cli.context import Context
-from cli.parser import build_parser
-
-# The commands that take the common options: each runs with the process's Context and the parsed arguments.
-COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
-    "serve": serve.run,
-    "sync": sync.run,
-    "hub": hub.run,
-    "user": user.run,
-    "config": config.run,
-    "backup": backup.run,
-    "pair": pair.run,
-    "init": init.run,
-}
+from cli import workers
 
 
 def open_window(argv: list[str]) -> int:
@@ -85,12 +70,13 @@ PROCESSES: dict[str, Callable[[list[str]], int]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] and argv[0] in PROCESSES:
-        return PROCESSES[argv[0]](argv[1:])
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        return desktop(argv)
+def run_command(argv: list[str]) -> int:
+    """A command from cli/commands.py's COMMANDS, run with the process's one Context made from its options."""
+    # Imported here, not at the top: the desktop and worker processes never load the command modules (start-up).
+    from cli.commands import COMMANDS
+    from cli.context import Context
+    from cli.parser import build_parser
+
     parser = build_parser()
     args = parser.parse_args(argv)
     command = COMMANDS.get(args.command)
@@ -98,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     return command(Context.from_args(args), args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in PROCESSES:
+        return PROCESSES[argv[0]](argv[1:])
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        return desktop(argv)
+    return run_command(argv)
 
 
 if __name__ == "__main__":

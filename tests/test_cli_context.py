@@ -9,16 +9,20 @@ import argparse
 import io
 import json
 import stat
+import subprocess
+import sys
 
 import pytest
 
 import agent
+from cli import commands
 from cli import config as config_command
 from cli import sync as sync_command
 from cli.context import Context
 from cli.parser import build_parser
 from core.config import ConfigError
 from core.paths import HOME_ENV
+from tests.helpers import ROOT
 
 
 def _context(tmp_path, environ=None, data_dir=None, config=None, stdin="") -> Context:
@@ -87,8 +91,8 @@ def test_sync_set_token_reads_the_contexts_stdin_and_keeps_the_token_private(tmp
 
 def test_every_command_the_parser_knows_has_exactly_one_entry_in_the_dispatch_tables():
     subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(subparsers.choices) == set(agent.COMMANDS) | set(agent.PROCESSES)
-    assert not set(agent.COMMANDS) & set(agent.PROCESSES)
+    assert set(subparsers.choices) == set(commands.COMMANDS) | set(agent.PROCESSES)
+    assert not set(commands.COMMANDS) & set(agent.PROCESSES)
 
 
 def test_the_processes_get_the_rest_of_the_command_line_as_it_is(monkeypatch):
@@ -100,7 +104,15 @@ def test_the_processes_get_the_rest_of_the_command_line_as_it_is(monkeypatch):
 
 def test_a_command_runs_with_one_context_made_from_its_options(monkeypatch, tmp_path):
     seen = []
-    monkeypatch.setitem(agent.COMMANDS, "config", lambda ctx, args: seen.append((ctx, args.config_command)) or 3)
+    monkeypatch.setitem(commands.COMMANDS, "config", lambda ctx, args: seen.append((ctx, args.config_command)) or 3)
     assert agent.main(["config", "show", "--data-dir", str(tmp_path)]) == 3
     [(ctx, command)] = seen
     assert command == "show" and ctx.data_dir.root == tmp_path.resolve()
+
+
+def test_the_desktop_and_worker_entries_do_not_load_the_command_modules():
+    """agent.py is imported by every process; the commands (and their settings and database modules) load only
+    when a command runs."""
+    code = ("import sys, agent; print(sorted(m for m in sys.modules if m.startswith(('cli.', 'core.', 'argparse'))))")
+    shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "['cli.workers']"
