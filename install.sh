@@ -23,7 +23,8 @@ ASSUME_YES=0
 AUTOSTART=ask
 PYTHON="${PYTHON:-python3}"
 # What the installed program is made of (everything else in the tree is for development).
-PROGRAM_FILES=(agent.py core desktop api crm ai storage tray windows assets requirements.txt requirements-llm.txt
+PROGRAM_FILES=(agent.py cli runtime core desktop api crm ai storage tray windows assets requirements.txt
+               requirements-llm.txt
                scripts/bootstrap.sh scripts/system-packages.sh install.sh uninstall.sh LICENSE README.md)
 MARKER=".crm-agent-install"
 

@@ -161,7 +161,7 @@ def profile_in_process(count: int) -> int:
     from core.logging_setup import setup_logging
     from core.paths import DataDir
     from crm.phones import to_e164
-    from crm.service import build_service
+    from runtime.build import build_service
 
     header(f"capture, in process: {count} distinct captures through the WSGI app (no sockets, no gevent)")
     data_dir = temp_dir("crm-bench-profile-")

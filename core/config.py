@@ -10,7 +10,7 @@ import copy
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -405,10 +405,15 @@ def env_name(key: str) -> str:
     return f"CRM_AGENT__{section.upper()}__{name.upper()}"
 
 
-def env_overrides() -> dict[str, Any]:
-    """CRM_AGENT__SECTION__KEY=json-value overrides (handy for tests and containers)."""
+def load_effective_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """The settings a process runs with: defaults, then the user's file, then the environment's overrides."""
+    return load_config(path).with_overrides(env_overrides(environ))
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """CRM_AGENT__SECTION__KEY=json-value overrides (handy for tests and containers); environ: os.environ."""
     out: dict[str, Any] = {}
-    for name, raw in os.environ.items():
+    for name, raw in (os.environ if environ is None else environ).items():
         if not name.startswith("CRM_AGENT__"):
             continue
         parts = name[len("CRM_AGENT__"):].lower().split("__")

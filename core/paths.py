@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +13,12 @@ APP_NAME = "crm-agent"
 HOME_ENV = "CRM_AGENT_HOME"
 
 
-def resolve_data_dir(cli_value: str | None) -> Path:
-    """--data-dir wins, then $CRM_AGENT_HOME, then the platform's per-user data directory."""
+def resolve_data_dir(cli_value: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """--data-dir wins, then $CRM_AGENT_HOME (in environ, by default os.environ), then the platform's per-user
+    data directory."""
     if cli_value:
         return Path(cli_value).expanduser().resolve()
-    env = os.environ.get(HOME_ENV)
+    env = (os.environ if environ is None else environ).get(HOME_ENV)
     if env:
         return Path(env).expanduser().resolve()
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))

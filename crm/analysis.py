@@ -39,7 +39,7 @@ class AnalysisBusy(Exception):
 
 class AnalysisCoordinator:
     def __init__(self, rules: Analyzer, worker: AiWorkerClient | None, policy: str, db: Database,
-                 bus: EventBus, clock: Clock) -> None:
+                 bus: EventBus, clock: Clock, rules_worker: RulesWorkerClient | None = None) -> None:
         self.rules = rules
         self.worker = worker
         self.policy = policy if worker is not None else "rules"
@@ -47,8 +47,8 @@ class AnalysisCoordinator:
         self.bus = bus
         self.clock = clock
         self.follow_ups_dropped = 0
-        # Set by the server: the built-in analysis of capture batches in a process of its own.
-        self.rules_worker: RulesWorkerClient | None = None
+        # The built-in analysis of capture batches in a process of its own (None: in this process).
+        self.rules_worker = rules_worker
         if worker is not None:
             worker.on_state_change(self._publish_state)
 

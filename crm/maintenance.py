@@ -1,8 +1,8 @@
 """Backups, restore and retention of the service's database, one at a time, with progress on the event bus.
 
-The service wires one Maintenance into Service. Slow file work runs through `off_loop` (gevent's thread
-pool in the service, a plain call elsewhere); progress computed on that thread reaches the bus through
-`call_on_loop` (gevent's thread-safe callback in the service).
+The composition root (runtime/build.py) wires one Maintenance into Service. Slow file work runs through
+`off_loop` (gevent's thread pool in the service, a plain call elsewhere); progress computed on that thread
+reaches the bus through `call_on_loop` (gevent's thread-safe callback in the service).
 
 Restore semantics (docs/decisions.md): captures are answered 503 with Retry-After while a restore runs, the
 captures already accepted are written first, then the live database is copied to a `-pre-restore` safety
@@ -53,15 +53,16 @@ class RestoreBusy(RuntimeError):
 
 class Maintenance:
     def __init__(self, db: Database, data_dir: DataDir, config: Config, bus: EventBus, clock: Clock,
-                 writes_idle: Callable[[], bool]) -> None:
+                 writes_idle: Callable[[], bool], off_loop: Callable[[Callable[[], Any]], Any] | None = None,
+                 call_on_loop: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.db = db
         self.data_dir = data_dir
         self.config = config
         self.bus = bus
         self.clock = clock
         self.writes_idle = writes_idle  # True when no accepted capture is waiting to be written
-        self.off_loop: Callable[[Callable[[], Any]], Any] = lambda work: work()
-        self.call_on_loop: Callable[[Callable[[], None]], None] = lambda callback: callback()
+        self.off_loop: Callable[[Callable[[], Any]], Any] = off_loop or (lambda work: work())
+        self.call_on_loop: Callable[[Callable[[], None]], None] = call_on_loop or (lambda callback: callback())
         self.restoring = False  # captures answer 503 meanwhile
         self.running: dict[str, Any] | None = None  # the job in progress, with its phase and percent
         self.last: dict[str, Any] | None = None  # the last job's outcome

@@ -1,4 +1,4 @@
-"""The service assembled: build_service(config, data_dir) creates every part and hands each what it needs.
+"""The running service's parts in one object (built once by runtime/build.py build_service).
 
 No module-level state: the API, the CLI and the tests all receive this one Service object.
 """
@@ -9,30 +9,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ai.analysis import AnalysisContext, Analyzer
-from ai.builtin import BuiltinAnalyzer
 from core import events
 from core.clock import Clock, iso
 from core.config import LIVE_KEYS, Config
 from core.events import EventBus
 from core.paths import DataDir
-from core.secrets_store import read_or_create_secret
 from crm.access import LoginGuard, TokenService
-from crm.analysis import AnalysisCoordinator, make_worker
+from crm.analysis import AnalysisCoordinator
 from crm.capture import CapturePipeline
 from crm.extensions import ExtensionRegistry
 from crm.maintenance import Maintenance
-from crm.metrics import system_usage
 from crm.monitor import MonitorSettings, SystemMonitor
-from crm.pairing import PairingLimits, Pairings
+from crm.pairing import Pairings
 from crm.ratelimit import RateLimiter
-from crm.sync import SyncAgent, SyncSettings
-from crm.users import ensure_first_admin
-from storage.database import Database, sqlite_url
-from storage.migrations import migrate
+from crm.sync import SyncAgent
+from storage.database import Database
 from storage.system_logs import DatabaseLogHandler
 
 log = logging.getLogger(__name__)
@@ -126,72 +120,3 @@ class Service:
         logging.getLogger().removeHandler(self.db_log_handler)
         self.db_log_handler.flush_to(self.db)
         self.db.close()
-
-
-def database_url(config: Config, data_dir: DataDir) -> str:
-    path = config["database.path"]
-    if path.startswith(("sqlite:", "postgresql:", "postgres:")):
-        return path
-    return sqlite_url(data_dir.database if not path else Path(path).expanduser())
-
-
-def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
-                  analyzer: Analyzer | None = None, hub: bool = False) -> Service:
-    """analyzer replaces the built-in one (tests); the LLM worker follows ai.llm_enabled and ai.engine.
-
-    hub=True builds a team hub: it serves /api/sync/* and does not sync anywhere itself.
-    """
-    clock = clock or Clock()
-    data_dir.ensure()
-    db = Database(database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
-    migrate(db, iso(clock.now()))
-    bus = EventBus(config["websocket.event_buffer"])
-    analyzer = analyzer or BuiltinAnalyzer()
-    tokens = TokenService(
-        secret=read_or_create_secret(data_dir.jwt_secret_file, 32),
-        expiry_s=config["security.token_expiry_s"],
-        local_token=read_or_create_secret(data_dir.local_token_file, 32),
-        clock=clock,
-    )
-    rate, burst = config["security.rate_limit_per_s"], config["security.rate_limit_burst"]
-    login_rate = config["security.login_rate_per_min"] / 60.0
-    db_log_handler = DatabaseLogHandler(clock)
-    logging.getLogger().addHandler(db_log_handler)
-    coordinator = AnalysisCoordinator(analyzer, make_worker(config, str(data_dir.root)), config["ai.engine"], db,
-                                      bus, clock)
-    monitor = SystemMonitor(MonitorSettings.from_config(config), lambda: system_usage(data_dir.root), clock,
-                            lambda event_type, data: bus.publish(event_type, data, iso(clock.now())))
-
-    def after_capture(record: dict[str, Any]) -> None:
-        monitor.capture_seen(record)
-        coordinator.follow_up(record)
-
-    def publish(event_type: str, data: dict[str, Any]) -> None:
-        bus.publish(event_type, data, iso(clock.now()))
-
-    extensions = ExtensionRegistry(db, clock, publish)
-    extensions.load()
-    pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
-                               after_capture=after_capture)
-    service = Service(
-        config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
-        login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
-        login_limiter=RateLimiter(clock, login_rate, burst=max(1, min(10, int(login_rate * 60)))),
-        client_limiter=RateLimiter(clock, rate, burst),
-        token_limiter=RateLimiter(clock, rate, burst),
-        pipeline=pipeline,
-        analysis=coordinator,
-        monitor=monitor,
-        db_log_handler=db_log_handler,
-        maintenance=Maintenance(db, data_dir, config, bus, clock, writes_idle=lambda: pipeline.idle),
-        capture_paused=config["capture.paused"],
-        extensions=extensions,
-        pairings=Pairings(extensions, clock, publish,
-                          PairingLimits(starts_per_minute=config["security.pairing_starts_per_min"])),
-    )
-    service.is_hub = hub
-    if not hub:
-        service.sync = SyncAgent(db, SyncSettings.from_config(config, data_dir), clock,
-                                 publish=lambda status: bus.publish(events.SYNC_STATUS, status, iso(clock.now())))
-    service.first_admin_password = ensure_first_admin(db, clock, data_dir)
-    return service

@@ -281,3 +281,10 @@ def like_contains(text: str) -> str:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+def database_url(setting: str, default_file: Path) -> str:
+    """The URL the database.path setting names: a URL as it is, a file path as SQLite, empty for default_file."""
+    if setting.startswith(("sqlite:", "postgresql:", "postgres:")):
+        return setting
+    return sqlite_url(default_file if not setting else Path(setting).expanduser())

@@ -166,7 +166,7 @@ def test_the_running_service_applies_every_declared_live_key(tmp_path):
 
     from core.config import LIVE_KEYS, SETTINGS_BY_KEY, load_config
     from core.paths import DataDir
-    from crm.service import build_service
+    from runtime.build import build_service
 
     assert all(not SETTINGS_BY_KEY[key].restart for key in LIVE_KEYS)
     service = build_service(load_config(None).with_overrides({"ai.llm_enabled": False}), DataDir(tmp_path))

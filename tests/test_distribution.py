@@ -21,7 +21,7 @@ from core import children
 from desktop import autostart
 from tests.helpers import ROOT
 
-RUNTIME_PACKAGES = ("core", "desktop", "api", "crm", "ai", "storage", "tray", "windows")
+RUNTIME_PACKAGES = ("core", "desktop", "cli", "runtime", "api", "crm", "ai", "storage", "tray", "windows")
 
 
 def test_agent_command_relaunches_the_frozen_binary_itself(monkeypatch):

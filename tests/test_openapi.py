@@ -20,7 +20,7 @@ def _served_routes(service) -> set[tuple[str, str]]:
 def test_document_lists_exactly_the_routes(tmp_path):
     from core.config import load_config
     from core.paths import DataDir
-    from crm.service import build_service
+    from runtime.build import build_service
 
     service = build_service(load_config(None), DataDir(tmp_path))
     try:

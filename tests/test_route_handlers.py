@@ -1,6 +1,6 @@
 """Route handlers called as plain functions (no HTTP server, no Bottle): each reads alone and tests alone.
 
-A real Service (crm.service.build_service on a temporary SQLite data directory) and a minimal Request are all
+A real Service (runtime.build.build_service on a temporary SQLite data directory) and a minimal Request are all
 a handler needs. Also here: how ApiPlugin hands handlers their dependencies, and the Service's methods that
 change its state (routes never assign its fields).
 """
@@ -28,7 +28,8 @@ from core.config import load_config
 from core.paths import DataDir
 from crm.access import Principal, TokenService
 from crm.ratelimit import RateLimiter
-from crm.service import Service, build_service
+from crm.service import Service
+from runtime.build import build_service
 from storage import messages as message_rows
 from tests.helpers import message
 

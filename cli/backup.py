@@ -1,0 +1,185 @@
+"""`agent.py backup now | list | restore FILE`: verified backups of the local SQLite database, and restore.
+
+A restore goes through the running service when there is one, else runs here under the data directory's
+lock. With a service on the data directory, the restore must go through it: only the service can pause its
+captures, drain the accepted ones and keep its connections valid. The command then copies FILE into the
+backups folder (the API restores only by name from there, never a path from a request), asks the service
+with the local token (it counts as admin) and removes the copy afterwards. Without a service, the command
+holds the service lock for the whole restore, so a service started meanwhile waits for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cli.context import Context
+from core.config import Config
+from core.discovery import read_service_url
+from core.oslock import FileLock
+from core.paths import DataDir
+
+SQLITE_PREFIX = "sqlite:///"
+SERVICE_ANSWER_WAIT_S = 15.0
+RESTORE_TIMEOUT_S = 3600.0
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    ctx.data_dir.ensure()
+    config = ctx.config  # read first by every backup command: a bad config.json stops here
+    if args.backup_command == "list":
+        return list_backups(ctx)
+    url = ctx.database_url
+    if not url.startswith(SQLITE_PREFIX):
+        print("error: backups are for the local SQLite database", file=ctx.stderr)
+        return 1
+    if args.backup_command == "restore":
+        return restore(ctx, Path(args.file))
+    return backup_now(ctx, config, Path(url[len(SQLITE_PREFIX):]))
+
+
+def list_backups(ctx: Context) -> int:
+    from storage.backups import list_backups
+
+    for info in list_backups(ctx.data_dir.backups):
+        flags = "".join((" encrypted" if info.encrypted else "", " pre-restore" if info.pre_restore else ""))
+        print(f"{info.created_at}\t{info.size_bytes}\t{info.status}{flags}\t{info.path}", file=ctx.stdout)
+    return 0
+
+
+def backup_now(ctx: Context, config: Config, source: Path) -> int:
+    """A verified backup of the database file (safe while the service runs: SQLite's online backup API)."""
+    from storage.backup_crypto import BackupCryptoError, load_or_create_key
+    from storage.backups import BackupError, backup_database
+
+    if not source.exists():
+        print(f"error: no database at {source}", file=ctx.stderr)
+        return 1
+    data_dir = ctx.data_dir
+    try:
+        key = load_or_create_key(data_dir.backup_key_file) if config["database.backup_encryption"] else None
+        info = backup_database(source, data_dir.backups, config["database.max_backups"], key=key)
+    except (BackupError, BackupCryptoError, OSError) as exc:
+        print(f"error: {exc}", file=ctx.stderr)
+        return 1
+    print(f"backup written and verified: {info.path} ({info.size_bytes} bytes{', encrypted' if key else ''})",
+          file=ctx.stdout)
+    return 0
+
+
+# -- restore ----------------------------------------------------------------------------------------------
+
+
+def restore(ctx: Context, file: Path) -> int:
+    source = file.expanduser().resolve()
+    if not source.is_file():
+        print(f"error: no backup file at {source}", file=ctx.stderr)
+        return 1
+    lock = FileLock(ctx.data_dir.service_lock_file)
+    if lock.try_acquire():
+        try:
+            return restore_directly(ctx, source)
+        finally:
+            lock.release()
+    return restore_through_service(ctx, source)
+
+
+def restore_directly(ctx: Context, source: Path) -> int:
+    """No service runs on the data directory (the caller holds its lock): restore here, progress on stderr."""
+    from core.clock import Clock
+    from core.events import BACKUP_PROGRESS, EventBus
+    from crm.maintenance import Maintenance
+    from storage.backup_crypto import BackupCryptoError
+    from storage.backups import BackupError
+
+    bus = EventBus(16)
+    bus.subscribe(lambda event: print_progress(ctx, event["data"]) if event["type"] == BACKUP_PROGRESS else None)
+    with closing(ctx.open_database()) as db:
+        try:
+            maintenance = Maintenance(db, ctx.data_dir, ctx.config, bus, Clock(), writes_idle=lambda: True)
+            result = maintenance.restore(source)
+        except (BackupCryptoError, BackupError) as exc:
+            print(f"\nerror: restore refused, the database is unchanged: {exc}", file=ctx.stderr)
+            return 1
+        except OSError as exc:
+            print(f"\nerror: restore failed: {exc}", file=ctx.stderr)
+            return 1
+    print_result(ctx, result)
+    return 0
+
+
+def restore_through_service(ctx: Context, source: Path) -> int:
+    from storage.backups import find_backup
+
+    data_dir = ctx.data_dir
+    base = service_url(data_dir)
+    if base is None:
+        print("error: a service holds this data directory but does not say where it listens "
+              f"({data_dir.service_info_file}); stop it or try again", file=ctx.stderr)
+        return 1
+    imported = None
+    if source.parent == data_dir.backups.resolve():
+        name = source.name
+    else:
+        imported = import_into_backups(source, data_dir.backups)
+        name = imported.name
+    try:
+        find_backup(data_dir.backups, name)  # the same name check the service makes, with a clearer message
+        status, body = post(base, "/api/system/restore", {"name": name}, data_dir)
+    except Exception as exc:  # noqa: BLE001 - report any failure as one line
+        print(f"error: restore through the service at {base} failed: {exc}", file=ctx.stderr)
+        return 1
+    finally:
+        if imported is not None:
+            imported.unlink(missing_ok=True)
+    if status != 200:
+        message = (body or {}).get("error", {}).get("message", f"HTTP {status}")
+        print(f"error: the service refused the restore: {message}", file=ctx.stderr)
+        return 1
+    print_result(ctx, body)
+    return 0
+
+
+def service_url(data_dir: DataDir) -> str | None:
+    deadline = time.monotonic() + SERVICE_ANSWER_WAIT_S
+    while True:
+        url = read_service_url(data_dir)
+        if url is not None:
+            return url
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)  # the service is starting and has not written service.json yet
+
+
+def import_into_backups(source: Path, backups: Path) -> Path:
+    backups.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    suffix = ".db.enc" if source.name.endswith(".enc") else ".db"
+    target = backups / f"import-{stamp}{suffix}"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(src, out, 1024 * 1024)
+    return target
+
+
+def post(base: str, path: str, body: dict[str, Any], data_dir: DataDir) -> tuple[int, Any]:
+    from desktop.service_client import ServiceClient
+
+    client = ServiceClient(lambda: base, data_dir.local_token_file, timeout=RESTORE_TIMEOUT_S)
+    reply = client.request("POST", path, body)
+    return reply.status, reply.body
+
+
+def print_progress(ctx: Context, data: dict[str, Any]) -> None:
+    print(f"\r{data['phase']}: {data['percent']:5.1f}%", end="", file=ctx.stderr, flush=True)
+
+
+def print_result(ctx: Context, result: dict[str, Any]) -> None:
+    print(f"\nrestored {result['restored']} (schema version {result['schema_version']}) in {result['seconds']} s; "
+          f"the previous database was saved as {result['safety_backup']['path']}", file=ctx.stdout)

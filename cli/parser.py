@@ -1,0 +1,83 @@
+"""The command line's arguments, declared in one place (the order here is the order `agent.py --help` lists)."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.context import add_common_options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent.py", description="CRM Agent: a local companion for WhatsApp sales.")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the service headless")
+    add_common_options(serve)
+    serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port; 0 picks a free one and prints it")
+    serve.add_argument("--hub", action="store_true", help="run as a team hub (answers /api/sync/* for agents)")
+    serve.add_argument("--db", help="database URL (the hub's PostgreSQL: postgresql://user@host/db)")
+
+    sync = sub.add_parser("sync", help="sync with the team hub")
+    sync_sub = sync.add_subparsers(dest="sync_command", required=True)
+    add_common_options(sync_sub.add_parser("now", help="push pending rows and pull profile changes now; "
+                                                       "exit 1 on failure"))
+    add_common_options(sync_sub.add_parser("status", help="print the sync status as JSON"))
+    set_token = sync_sub.add_parser("set-token", help="store the token the hub admin gave this agent")
+    set_token.add_argument("--token-stdin", action="store_true", required=True, help="read the token from stdin")
+    add_common_options(set_token)
+
+    hub = sub.add_parser("hub", help="administer a team hub")
+    hub_sub = hub.add_subparsers(dest="hub_command", required=True)
+    agent_add = hub_sub.add_parser("agent-add", help="register an agent; prints its token once")
+    agent_add.add_argument("name")
+    agent_list = hub_sub.add_parser("agent-list", help="list the hub's agents")
+    for hub_parser in (agent_add, agent_list):
+        hub_parser.add_argument("--db", required=True, help="the hub's database URL (postgresql://...)")
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("admin", "agent"), default="agent")
+    add.add_argument("--password-stdin", action="store_true", required=True, help="read the password from stdin")
+    add_common_options(add)
+    passwd = user_sub.add_parser("passwd", help="change a user's password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", required=True)
+    add_common_options(passwd)
+    listing = user_sub.add_parser("list", help="list users")
+    add_common_options(listing)
+
+    config = sub.add_parser("config", help="check or show the configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    add_common_options(config_sub.add_parser("check", help="validate config.json; exit 1 naming the bad key"))
+    add_common_options(config_sub.add_parser("show", help="print the effective settings as JSON"))
+
+    backup = sub.add_parser("backup", help="back the database up or list backups")
+    backup_sub = backup.add_subparsers(dest="backup_command", required=True)
+    add_common_options(backup_sub.add_parser("now", help="write a verified backup now (safe while the service runs)"))
+    add_common_options(backup_sub.add_parser("list", help="list backups, newest first"))
+    restore = backup_sub.add_parser("restore", help="replace the database with a backup (the current one is "
+                                                    "saved first as a -pre-restore backup)")
+    restore.add_argument("file", help="the backup file (.db or encrypted .db.enc)")
+    add_common_options(restore)
+
+    pair = sub.add_parser("pair", help="pair the browser extension: pending codes, paired extensions, revoke")
+    pair_sub = pair.add_subparsers(dest="pair_command", required=True)
+    add_common_options(pair_sub.add_parser("pending", help="pending pairings with their codes (type the code "
+                                                           "into the extension's options page)"))
+    add_common_options(pair_sub.add_parser("list", help="paired browser extensions, revoked ones included"))
+    revoke = pair_sub.add_parser("revoke", help="revoke a paired browser extension (it must pair again)")
+    revoke.add_argument("id", type=int)
+    add_common_options(revoke)
+
+    sub.add_parser("ui", help="dashboard | settings | logs | connect: open a window (one UI process hosts them all)")
+    add_common_options(sub.add_parser("init", help="create the data directories, a default config.json when "
+                                                   "there is none and the database (what the installer runs; "
+                                                   "safe to repeat)"))
+
+    sub.add_parser("autostart", help="on | off | status: start the desktop agent on login")
+    sub.add_parser("ai-worker", help="the LLM worker process (started by the service)")
+    sub.add_parser("rules-worker", help="the built-in analyzer for capture batches (started by the service)")
+    return parser

@@ -1,0 +1,72 @@
+"""`agent.py serve [--hub --db URL] [--host H] [--port N]`: the service (or a team hub), headless."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cli.context import Context
+from core.oslock import FileLock
+
+HUB_MAX_BODY = 16 * 1024 * 1024  # the largest server.max_body_bytes allows: a push batch of big rows
+SERVICE_LOCK_WAIT_S = 600.0
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()  # before anything imports threading, socket or ssl
+    from runtime.serve import gevent_event_loop, release_freed_memory_to_os, serve_forever
+
+    release_freed_memory_to_os()
+    from core.config import ConfigError
+    from core.logging_setup import setup_logging
+    from runtime.build import build_service
+    from storage.database import DatabaseUnavailable
+
+    data_dir = ctx.data_dir.ensure()
+    try:
+        config = ctx.config
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=ctx.stderr)
+        return 1
+    service_lock = take_service_lock(ctx)
+    if service_lock is None:
+        return 1
+    if args.db:
+        config = config.with_overrides({"database.path": args.db})
+    if args.hub:
+        # A hub takes pushes, not captures: no analysis workers, and bodies as big as a push batch.
+        config = config.with_overrides({"ai.llm_enabled": False, "ai.rules_worker": False,
+                                        "server.max_body_bytes": max(config["server.max_body_bytes"], HUB_MAX_BODY)})
+    log_file = Path(config["logging.file"]) if config["logging.file"] else data_dir.log_file
+    setup_logging(config["logging.level"], log_file, config["logging.max_bytes"], config["logging.backup_count"],
+                  to_stderr=False)
+    try:
+        service = build_service(config, data_dir, hub=args.hub, loop=gevent_event_loop())
+    except DatabaseUnavailable as exc:
+        print(exc, file=ctx.stderr)
+        return 1
+    host = args.host or config["server.host"]
+    port = config["server.port"] if args.port is None else args.port
+
+    def announce(line: str) -> None:
+        print(line, file=ctx.stdout, flush=True)
+
+    return serve_forever(service, host, port, announce)
+
+
+def take_service_lock(ctx: Context) -> FileLock | None:
+    """Held for the service's lifetime (the OS drops it at exit): a restore run from the command line takes it
+    too, so the service waits for the restore to finish instead of opening a database being replaced."""
+    data_dir = ctx.data_dir
+    lock = FileLock(data_dir.service_lock_file)
+    if lock.try_acquire():
+        return lock
+    print("waiting for the data directory's lock (a restore or another service is using it)", file=ctx.stderr,
+          flush=True)
+    if lock.acquire(SERVICE_LOCK_WAIT_S):
+        return lock
+    print(f"error: {data_dir.service_lock_file} stayed locked for {SERVICE_LOCK_WAIT_S:.0f} s; is another service "
+          "running on this data directory?", file=ctx.stderr)
+    return None

@@ -1,0 +1,133 @@
+"""The composition root: build_service(config, data_dir) creates every part of the service once and hands each
+what it needs. Nothing is patched into the Service afterwards.
+
+The served service passes its event loop (runtime/serve.py gevent_event_loop): maintenance then runs slow file
+work on the loop's thread pool, and capture batches are analysed by the rules worker process, whose reads the
+loop can time out. Without a loop (tests, the API reference, benches in one process) everything runs in the
+calling thread, and no helper process is started for the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ai.analysis import Analyzer
+from ai.builtin import BuiltinAnalyzer
+from ai.items import analyse_items
+from ai.rules_client import RulesWorkerClient
+from core import events
+from core.children import agent_command
+from core.clock import Clock, iso
+from core.config import Config
+from core.events import EventBus
+from core.paths import DataDir
+from core.secrets_store import read_or_create_secret
+from crm.access import LoginGuard, TokenService
+from crm.analysis import AnalysisCoordinator, make_worker
+from crm.capture import CapturePipeline
+from crm.extensions import ExtensionRegistry
+from crm.maintenance import Maintenance
+from crm.metrics import system_usage
+from crm.monitor import MonitorSettings, SystemMonitor
+from crm.pairing import PairingLimits, Pairings
+from crm.ratelimit import RateLimiter
+from crm.service import Service
+from crm.sync import SyncAgent, SyncSettings
+from crm.users import ensure_first_admin
+from storage.database import Database, database_url
+from storage.migrations import migrate
+from storage.system_logs import DatabaseLogHandler
+
+
+@dataclass(frozen=True)
+class EventLoop:
+    """What the service's event loop offers to work that must not block it."""
+
+    off_loop: Callable[[Callable[[], Any]], Any]  # run blocking work on a worker thread and wait for its result
+    call_on_loop: Callable[[Callable[[], None]], None]  # hand a callback from a worker thread to the loop
+    timeout: Callable[[float], Any]  # a context manager that silently ends a wait after so many seconds
+
+
+def service_database_url(config: Config, data_dir: DataDir) -> str:
+    """database.path as a URL; by default the SQLite file in the data directory."""
+    return database_url(config["database.path"], data_dir.database)
+
+
+def open_database(config: Config, data_dir: DataDir) -> Database:
+    return Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+
+
+def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
+                  analyzer: Analyzer | None = None, hub: bool = False, loop: EventLoop | None = None) -> Service:
+    """analyzer replaces the built-in one (tests); the LLM worker follows ai.llm_enabled and ai.engine.
+
+    hub=True builds a team hub: it serves /api/sync/* and does not sync anywhere itself.
+    loop: the served service's event loop (see the module's docstring); None runs everything in-process.
+    """
+    clock = clock or Clock()
+    data_dir.ensure()
+    db = open_database(config, data_dir)
+    migrate(db, iso(clock.now()))
+    bus = EventBus(config["websocket.event_buffer"])
+    analyzer = analyzer or BuiltinAnalyzer()
+    tokens = TokenService(
+        secret=read_or_create_secret(data_dir.jwt_secret_file, 32),
+        expiry_s=config["security.token_expiry_s"],
+        local_token=read_or_create_secret(data_dir.local_token_file, 32),
+        clock=clock,
+    )
+    rate, burst = config["security.rate_limit_per_s"], config["security.rate_limit_burst"]
+    login_rate = config["security.login_rate_per_min"] / 60.0
+    db_log_handler = DatabaseLogHandler(clock)
+    logging.getLogger().addHandler(db_log_handler)
+    coordinator = AnalysisCoordinator(analyzer, make_worker(config, str(data_dir.root)), config["ai.engine"], db,
+                                      bus, clock, rules_worker=rules_worker_client(config, analyzer, loop))
+    monitor = SystemMonitor(MonitorSettings.from_config(config), lambda: system_usage(data_dir.root), clock,
+                            lambda event_type, data: bus.publish(event_type, data, iso(clock.now())))
+
+    def after_capture(record: dict[str, Any]) -> None:
+        monitor.capture_seen(record)
+        coordinator.follow_up(record)
+
+    def publish(event_type: str, data: dict[str, Any]) -> None:
+        bus.publish(event_type, data, iso(clock.now()))
+
+    extensions = ExtensionRegistry(db, clock, publish)
+    extensions.load()
+    pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
+                               after_capture=after_capture)
+    return Service(
+        config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
+        login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
+        login_limiter=RateLimiter(clock, login_rate, burst=max(1, min(10, int(login_rate * 60)))),
+        client_limiter=RateLimiter(clock, rate, burst),
+        token_limiter=RateLimiter(clock, rate, burst),
+        pipeline=pipeline,
+        analysis=coordinator,
+        monitor=monitor,
+        db_log_handler=db_log_handler,
+        maintenance=Maintenance(db, data_dir, config, bus, clock, writes_idle=lambda: pipeline.idle,
+                                off_loop=loop.off_loop if loop else None,
+                                call_on_loop=loop.call_on_loop if loop else None),
+        capture_paused=config["capture.paused"],
+        extensions=extensions,
+        pairings=Pairings(extensions, clock, publish,
+                          PairingLimits(starts_per_minute=config["security.pairing_starts_per_min"])),
+        is_hub=hub,
+        sync=None if hub else SyncAgent(db, SyncSettings.from_config(config, data_dir), clock,
+                                        publish=lambda status: bus.publish(events.SYNC_STATUS, status,
+                                                                           iso(clock.now()))),
+        first_admin_password=ensure_first_admin(db, clock, data_dir),
+    )
+
+
+def rules_worker_client(config: Config, analyzer: Analyzer, loop: EventLoop | None) -> RulesWorkerClient | None:
+    """The rules worker process for capture batches (ai.rules_worker), only under an event loop: a stuck child is
+    given up through the loop's timeout, and a batch it cannot answer is analysed here with the same analyzer."""
+    if loop is None or not config["ai.rules_worker"]:
+        return None
+    return RulesWorkerClient(agent_command("rules-worker"), lambda items: analyse_items(analyzer, items),
+                             timeout=loop.timeout)

@@ -1,0 +1,177 @@
+"""The served service's background jobs, each a small named function, and BackgroundJobs, which starts them all
+on the event loop and stops them all together.
+
+Every job takes the Service, runs until it is killed (or returns at once when its setting turns it off) and
+logs its own failures: one failed round never ends a job. Call only after gevent.monkey.patch_all().
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import gevent
+import gevent.event
+
+from core import events
+from core.clock import iso
+from crm import metrics
+from crm.service import Service
+from crm.sync import SyncError
+from storage.backups import list_backups
+from storage.database import WalCheckpointer
+
+log = logging.getLogger("crm_agent.server")
+
+HOUSEKEEPING_INTERVAL_S = 2.0
+METRICS_PUSH_INTERVAL_S = 10.0
+WAL_CHECKPOINT_INTERVAL_S = 1.0
+FIRST_BACKUP_DELAY_S = 60.0  # the first automatic backup waits until start-up work has settled
+FIRST_MAINTENANCE_DELAY_S = 600.0
+
+Job = Callable[[Service], None]
+
+
+def run_periodically(work: Callable[[], None], interval_s: float, failure: str,
+                     first_delay_s: float | None = None) -> None:
+    """Wait first_delay_s (default: interval_s), then run work every interval_s; a failure is logged with the
+    message `failure` and the next round runs as planned."""
+    gevent.sleep(interval_s if first_delay_s is None else first_delay_s)
+    while True:
+        try:
+            work()
+        except Exception:
+            log.exception(failure)
+        gevent.sleep(interval_s)
+
+
+def housekeeping(service: Service) -> None:
+    """Flush warnings to system_logs, end expired pairings, and push dashboard figures to live clients."""
+    ticks_per_push = max(1, int(METRICS_PUSH_INTERVAL_S / HOUSEKEEPING_INTERVAL_S))
+    ticks = itertools.count(1)
+
+    def tick() -> None:
+        number = next(ticks)  # counted first: a failed tick still counts towards the next push
+        service.db_log_handler.flush_to(service.db)
+        service.pairings.expire()  # publishes pairing.ended, so the desktop's code window closes in time
+        if number % ticks_per_push == 0 and service.bus.subscriber_count:
+            figures = metrics.dashboard(service.db, service.clock, service.data_dir.root)
+            service.bus.publish(events.METRICS_UPDATED, figures, iso(service.clock.now()))
+
+    run_periodically(tick, HOUSEKEEPING_INTERVAL_S, "housekeeping failed")
+
+
+def checkpoint_wal(service: Service) -> None:
+    """Checkpoint SQLite's WAL every second on a worker thread (see storage.database.WalCheckpointer)."""
+    path = service.db.sqlite_path
+    if path is None:
+        return
+    checkpointer = WalCheckpointer(path)
+    service.db.disable_auto_checkpoint()
+    pool = gevent.get_hub().threadpool
+    try:
+        while True:
+            gevent.sleep(WAL_CHECKPOINT_INTERVAL_S)
+            try:
+                pool.apply(checkpointer.checkpoint)
+            except Exception:  # noqa: BLE001 - the next round retries; SQLite also checkpoints on close
+                log.warning("WAL checkpoint failed", exc_info=True)
+    finally:
+        checkpointer.close()
+
+
+def sample_system(service: Service) -> None:
+    """Feed the system monitor every monitor.sample_interval_s (alerts go out as WS events)."""
+    run_periodically(service.monitor.tick, service.config["monitor.sample_interval_s"], "system monitor failed")
+
+
+def scheduled_backups(service: Service) -> None:
+    """A verified backup every database.backup_interval_s (0 turns them off), counted from the newest backup.
+
+    Counting from the newest backup rather than from start means an agent restarted every day still backs
+    up daily (a 24 h timer restarted with it would never fire).
+    """
+    interval = service.config["database.backup_interval_s"]
+    if interval <= 0 or service.db.sqlite_path is None:
+        return
+    delay = seconds_until_next_backup(newest_backup_time(service.data_dir.backups), time.time(), interval,
+                                      just_started=True)
+    while True:
+        gevent.sleep(delay)
+        try:
+            service.maintenance.backup()
+        except Exception:
+            log.exception("scheduled backup failed")
+            gevent.sleep(min(interval, 600))  # a failing backup is retried, not every loop turn
+        delay = seconds_until_next_backup(newest_backup_time(service.data_dir.backups), time.time(), interval)
+
+
+def newest_backup_time(backups: Path) -> float | None:
+    """When the newest backup was written (its mtime), or None when there is none."""
+    newest = list_backups(backups)
+    return newest[0].path.stat().st_mtime if newest else None
+
+
+def seconds_until_next_backup(newest: float | None, now: float, interval: float, just_started: bool = False) -> float:
+    """Due `interval` after the newest backup (at once when there is none); right after start, an overdue one
+    waits for start-up to settle (FIRST_BACKUP_DELAY_S, or the interval when that is shorter)."""
+    due_in = interval - (now - newest) if newest is not None else 0.0
+    if just_started:
+        return max(due_in, min(interval, FIRST_BACKUP_DELAY_S))
+    return max(due_in, 0.0)
+
+
+def scheduled_maintenance(service: Service) -> None:
+    """Retention, ANALYZE and VACUUM every database.maintenance_interval_s (0 turns it off)."""
+    interval = service.config["database.maintenance_interval_s"]
+    if interval <= 0 or service.db.sqlite_path is None:
+        return
+    run_periodically(service.maintenance.run_retention, interval, "scheduled database maintenance failed",
+                     first_delay_s=min(interval, FIRST_MAINTENANCE_DELAY_S))
+
+
+def sync_with_hub(service: Service) -> None:
+    """A sync round every sync.interval_s, or at once when asked (POST /api/sync/now)."""
+    agent = service.sync
+    if agent is None or not agent.settings.configured:
+        return
+    wake = gevent.event.Event()
+    agent.on_round_requested = wake.set
+    while True:
+        wake.clear()
+        try:
+            agent.sync_once()
+        except SyncError as exc:
+            log.warning("sync with the hub failed: %s", exc)
+        except Exception:
+            log.exception("sync round failed")
+        wake.wait(agent.settings.interval_s)
+
+
+# Every job the served service runs, in the order they start.
+SERVICE_JOBS: tuple[Job, ...] = (housekeeping, checkpoint_wal, sample_system, scheduled_backups,
+                                 scheduled_maintenance, sync_with_hub)
+
+
+class BackgroundJobs:
+    """The one place that starts the service's background jobs and stops them all."""
+
+    def __init__(self, service: Service, jobs: Sequence[Job] = SERVICE_JOBS) -> None:
+        self.service = service
+        self.jobs = tuple(jobs)
+        self._greenlets: dict[str, gevent.Greenlet] = {}  # by job name, while started
+
+    def start(self) -> None:
+        self._greenlets = {job.__name__: gevent.spawn(job, self.service) for job in self.jobs}
+
+    def running(self) -> list[str]:
+        """The names of the jobs still running (a job turned off by its setting has already returned)."""
+        return [name for name, greenlet in self._greenlets.items() if not greenlet.dead]
+
+    def stop(self) -> None:
+        """Kill every job and wait until each has ended (its `finally` blocks have run)."""
+        gevent.killall(list(self._greenlets.values()), block=True)
+        self._greenlets = {}
