@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 # The capture timestamp's rules belong to the domain (the time-filter routes import it from here too).
 from crm.whatsapp_time import parse_timestamp
@@ -38,7 +38,10 @@ class CaptureRequest(Strict):
     content: Annotated[str, Field(max_length=65536, description="Message text; up to 64 KiB of UTF-8")]
     type: MessageType = "text"
     direction: Literal["in", "out"]
-    timestamp: Annotated[str | int | float, Field(description="ISO 8601 or epoch milliseconds")]
+    # Parsed once, here: handlers and the pipeline get an aware UTC datetime; the schema shows what is sent.
+    timestamp: Annotated[datetime, BeforeValidator(parse_timestamp),
+                         WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "number"}]}),
+                         Field(description="ISO 8601 or epoch milliseconds")]
     media_url: Annotated[str | None, Field(default=None, max_length=2048, pattern=r"^(https?|blob|data):")] = None
     raw: dict[str, Any] | None = None
     pre_plain_text: Annotated[str | None, Field(default=None, max_length=512,
@@ -51,12 +54,6 @@ class CaptureRequest(Strict):
                                                 description="The browser's offset from UTC in minutes, east "
                                                             "positive")] = None
 
-    @field_validator("timestamp")
-    @classmethod
-    def _valid_timestamp(cls, value: Any) -> Any:
-        parse_timestamp(value)
-        return value
-
     @field_validator("content")
     @classmethod
     def _content_size(cls, value: str) -> str:
@@ -66,8 +63,8 @@ class CaptureRequest(Strict):
 
     @property
     def seen_at(self) -> datetime:
-        """The timestamp as an aware UTC datetime (parse once and keep it: this is not cached)."""
-        return parse_timestamp(self.timestamp)
+        """The timestamp as an aware UTC datetime (crm/capture.py's CaptureFields names it so)."""
+        return self.timestamp
 
 
 class CaptureBatchRequest(Strict):
