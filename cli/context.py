@@ -25,12 +25,6 @@ if TYPE_CHECKING:  # type hints only: storage is imported lazily (see above)
     from storage.database import Database
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """The options every command that works on a data directory takes."""
-    parser.add_argument("--data-dir", help="data directory (default: $CRM_AGENT_HOME or the per-user data dir)")
-    parser.add_argument("--config", help="config file (default: config.json in the data directory)")
-
-
 @dataclass(frozen=True)
 class Context:
     data_dir: DataDir  # resolved, not created: the commands that write there call data_dir.ensure()

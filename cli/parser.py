@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.context import add_common_options
+from core.options import add_common_options
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.children import agent_command, child_env
+from core.options import add_common_options
 from core.paths import DataDir, resolve_data_dir
 from desktop import autostart
 from desktop.event_stream import EventStream
@@ -371,16 +372,15 @@ def run_desktop(data_dir: DataDir, config: Any, *, port: int | None = None, conf
 def main(argv: list[str] | None = None) -> int:
     """`agent.py [--data-dir DIR] [--config FILE] [--port N]`: the desktop agent."""
     parser = argparse.ArgumentParser(prog="agent.py", description="CRM Agent desktop: tray icon and service.")
-    parser.add_argument("--data-dir", help="data directory (default: $CRM_AGENT_HOME or the per-user data dir)")
-    parser.add_argument("--config", help="config file (default: config.json in the data directory)")
+    add_common_options(parser)
     parser.add_argument("--port", type=int, help="service port (default from config server.port; 0 = any free)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    from core.config import ConfigError, env_overrides, load_config
+    from core.config import ConfigError, load_effective_config
 
     data_dir = DataDir(resolve_data_dir(args.data_dir))
     config_file = Path(args.config).expanduser() if args.config else None
     try:
-        config = load_config(config_file or data_dir.config_file).with_overrides(env_overrides())
+        config = load_effective_config(config_file or data_dir.config_file)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 1

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.options import add_common_options
 from core.paths import DataDir, resolve_data_dir
 from desktop.instance import UI, InstanceLock, hand_over
 from windows.base import BaseWindow
@@ -131,11 +132,11 @@ def _display_available() -> bool:
 
 
 def _load_config(data_dir: DataDir, config_file: str | None) -> Any:
-    from core.config import ConfigError, env_overrides, load_config
+    from core.config import ConfigError, load_config, load_effective_config
 
     path = Path(config_file).expanduser() if config_file else data_dir.config_file
     try:
-        return load_config(path).with_overrides(env_overrides())
+        return load_effective_config(path)
     except ConfigError as exc:
         # The settings window is where a user fixes a bad file: open anyway, with the defaults.
         log.error("config error (windows use the defaults): %s", exc)
@@ -145,8 +146,7 @@ def _load_config(data_dir: DataDir, config_file: str | None) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agent.py ui", description="Open a CRM Agent window.")
     parser.add_argument("window", choices=WINDOWS, nargs="?", default="dashboard")
-    parser.add_argument("--data-dir", help="data directory (default: $CRM_AGENT_HOME or the per-user data dir)")
-    parser.add_argument("--config", help="config file (default: config.json in the data directory)")
+    add_common_options(parser)
     args = parser.parse_args(argv)
     if not _display_available():
         print("no display: the windows need a desktop session (DISPLAY is not set)", file=sys.stderr)

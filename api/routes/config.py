@@ -28,7 +28,7 @@ from core.config import (
     describe,
     env_name,
     env_overrides,
-    load_config,
+    load_effective_config,
     takes_effect,
     update_user_file,
 )
@@ -49,7 +49,7 @@ def _saved_config(service: Service) -> tuple[Config, str | None]:
     """The configuration the next start would use (file + environment), or the running one and the
     file's error when the file was broken by hand since."""
     try:
-        return load_config(config_path(service)).with_overrides(env_overrides()), None
+        return load_effective_config(config_path(service)), None
     except ConfigError as exc:
         return service.config, str(exc)
 
