@@ -222,7 +222,8 @@ def test_restart_with_a_tray_that_does_not_answer_stops_nothing(tmp_path):
 
     running = start_service(tmp_path / "agent")
     try:
-        (running.data_dir / "tray.instance").write_text("999999 9 0123456789abcdef\n")  # nobody listens on port 9
+        # A live process (this one) announced as the tray, nobody listening on port 9: a hung tray.
+        (running.data_dir / "tray.instance").write_text(f"{os.getpid()} 9 0123456789abcdef\n")
         link = ServiceLink(DataDir(running.data_dir), ui=None, calls=None)
         with pytest.raises(ServiceNotRestarted, match=re.escape("the desktop agent is running but did not answer. "
                                                                 "Use Restart service in its tray menu")):
