@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs (system packages, .venv, pinned tools) and run all the tests.
+# Install everything the test suite needs (system packages, .venv, pinned tools) and run all the tests under
+# coverage (scripts/coverage.sh).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,6 @@ if [ -f package.json ]; then
   npm test
   npm run lint
 fi
-# Coverage is measured by scripts/coverage.sh, not here: under coverage's tracer one full run aborted in the Tk
-# tests (a Tcl object collected on a worker thread, docs/decisions.md "Coverage"), and a red run lands nothing.
-exec python -m pytest "$@"
+# The suite itself, under coverage (lines and branches, the processes it starts included): the report ends
+# with one line per package and the total; the exit status is pytest's.
+exec bash scripts/coverage.sh "$@"

@@ -5,7 +5,6 @@ Connect window (the empty dashboard, the windows' menu bar). Screenshots land in
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 import time
@@ -31,8 +30,6 @@ from tests.ui_helpers import UiHarness
 from windows.agent_menu import CONNECT_LABEL
 from windows.dashboard import INVITE_PAIRED, INVITE_UNPAIRED
 
-_ROOTS_KEPT_ALIVE: list[object] = []  # see test_ui_dashboard.py: Tk roots must die on the main thread
-
 
 @pytest.fixture
 def extension_dir(tmp_path):
@@ -52,9 +49,7 @@ def setup(display, tmp_path, extension_dir, monkeypatch):
     running = start_service(tmp_path / "agent")
     ui = UiHarness(running.data_dir, display)
     yield ui, running
-    _ROOTS_KEPT_ALIVE.append(ui.root)
     ui.close()
-    gc.collect()
     running.stop()
 
 

@@ -4,7 +4,6 @@ save), the empty and service-down states, and screenshots of each (folder printe
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
@@ -53,24 +52,11 @@ def seeded(tmp_path_factory):
     service.stop()
 
 
-# Every Tk root these tests create stays referenced until the process exits. Objects of a closed window
-# (matplotlib's figure and canvas among them) sit in reference cycles with the root; if the cyclic garbage
-# collector ran on a worker thread and freed the last reference to a root there, tkinter would delete the
-# Tcl interpreter from the wrong thread and Tcl aborts the whole test process.
-_ROOTS_KEPT_ALIVE: list[object] = []
-
-
-def close_harness(harness: UiHarness) -> None:
-    _ROOTS_KEPT_ALIVE.append(harness.root)
-    harness.close()
-    gc.collect()  # what can be freed is freed now, on the main thread
-
-
 @pytest.fixture
 def ui(display, seeded):
     harness = UiHarness(seeded.data_dir, display)
     yield harness
-    close_harness(harness)
+    harness.close()
 
 
 def open_dashboard(ui: UiHarness):
@@ -314,7 +300,7 @@ def test_empty_state_on_a_fresh_service(display, tmp_path):
         window.notebook.select(window.messages)
         ui.screenshot(window.top, "messages-empty")
     finally:
-        close_harness(ui)
+        ui.close()
         service.stop()
 
 
@@ -332,7 +318,7 @@ def test_service_down_state(display, tmp_path):
         assert "not running" in window.overview.charts.hours_note.get_text()
         ui.screenshot(window.top, "dashboard-service-down")
     finally:
-        close_harness(ui)
+        ui.close()
 
 
 def test_start_in_the_service_down_banner_starts_the_desktop_agent(display, tmp_path):
@@ -354,7 +340,7 @@ def test_start_in_the_service_down_banner_starts_the_desktop_agent(display, tmp_
         window.banner.start_button.invoke()  # a second Start while the tray runs starts nothing more
         assert window.banner.message.cget("text").startswith("The tray agent is running")
     finally:
-        close_harness(ui)
+        ui.close()
         quit_desktop_agent(service.data_dir)
 
 
@@ -442,14 +428,12 @@ def test_monitor_keeps_a_bounded_history_and_the_active_alerts_details():
     assert monitor.active_alert_details() == []  # a one-off alert never stays active
 
 
-def test_paged_list_keeps_the_selection_drops_late_answers_and_says_a_failure(display, monkeypatch):
+def test_paged_list_keeps_the_selection_drops_late_answers_and_says_a_failure(display, tmp_path):
     """The one paged list both tabs use, driven by a fake GET: the pager, the empty and error states."""
-    import tkinter as tk
-
     from windows.widgets import PagedList
 
-    monkeypatch.setenv("DISPLAY", display)
-    root = tk.Tk(className="CRM-Agent-test")
+    ui = UiHarness(tmp_path / "agent", display)  # for its Tk root, freed on this thread by close()
+    root = ui.root
     try:
         pending, pages, errors = [], [], []
         paged = PagedList(root, [("id", "Id", 50, True)], page_size=2, on_page=pages.append,
@@ -479,4 +463,4 @@ def test_paged_list_keeps_the_selection_drops_late_answers_and_says_a_failure(di
         root.update()
         assert paged.list.message_text == "Could not load things: said no" and len(errors) == 1
     finally:
-        root.destroy()
+        ui.close()

@@ -3,11 +3,14 @@ banner, debouncing, geometry memory, one UI process per data directory."""
 
 from __future__ import annotations
 
+import functools
 import itertools
+import os
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from tkinter import ttk
 
 import pytest
@@ -16,7 +19,7 @@ from desktop.service_client import ServiceUnavailable
 from tests.helpers import ROOT, start_service
 from tests.ui_helpers import UiHarness
 from windows.base import BaseWindow
-from windows.calls import Debouncer
+from windows.calls import BackgroundCalls, Debouncer, UiQueue
 from windows.errors import ApiError, describe_error, error_field
 from windows.host import WindowHost
 
@@ -199,3 +202,73 @@ def test_only_the_dashboard_pays_for_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True", "True"]
+
+
+# -- Tk objects die on the Tk thread ---------------------------------------------------------------------
+# Python must delete a Tcl interpreter on the thread that made it; deleted on another one, Tcl aborts the
+# process ("Tcl_AsyncDelete: async handler deleted by the wrong thread"). A call still running on a worker
+# when the windows close holds them (its closures reach the Tk root), so shutdown waits for it.
+
+
+def _hold_for_a_while(held: object, started: threading.Event) -> None:
+    started.set()
+    time.sleep(0.5)
+
+
+def test_shutdown_waits_for_the_running_call_so_what_it_holds_is_freed_by_the_caller():
+    class Held:
+        pass
+
+    freed_on: list[str] = []
+    held = Held()
+    weakref.finalize(held, lambda: freed_on.append(threading.current_thread().name))
+    calls = BackgroundCalls(UiQueue(root=None))  # the queue's root is only used by start() and stop()
+    started = threading.Event()
+    calls.submit(functools.partial(_hold_for_a_while, held, started), lambda _result: None)
+    assert started.wait(5)
+    calls.shutdown()
+    del held  # the last reference, when shutdown waited: the worker has let go of its own
+    deadline = time.monotonic() + 5
+    while not freed_on and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert freed_on == [threading.current_thread().name]
+
+
+# The product's sequence, in a process of its own since the failure is an abort: a window's call is still
+# running when the UI shuts down; then a garbage collection runs on another thread.
+CLOSE_DURING_A_CALL = """
+import gc, sys, threading, time, tkinter as tk
+from pathlib import Path
+from core.paths import DataDir
+from windows.app import UiApp
+
+def open_and_close(data_dir):
+    root = tk.Tk(className="CRM-Agent-test")
+    root.withdraw()
+    app = UiApp(root, DataDir(data_dir))
+    started = threading.Event()
+
+    def work():  # like a window's call: its closure holds the app, and through it the Tk root
+        started.set()
+        time.sleep(0.5)
+        return app.config
+
+    app.link.run(work, lambda _result: None)
+    started.wait(5)
+    app.shutdown()
+    root.destroy()
+
+open_and_close(Path(sys.argv[1]))
+gc.collect()  # on the Tk thread, as agent.py ui's exit and the test harness do
+time.sleep(1)  # a call still running would end now and let go of the app
+collector = threading.Thread(target=gc.collect)
+collector.start()
+collector.join()
+print("ok")
+"""
+
+
+def test_the_tcl_interpreter_is_freed_on_the_tk_thread_when_the_ui_ends_during_a_call(display, tmp_path):
+    out = subprocess.run([sys.executable, "-c", CLOSE_DURING_A_CALL, str(tmp_path / "agent")], cwd=ROOT,
+                         env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

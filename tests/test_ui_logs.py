@@ -4,6 +4,7 @@ a 100 MB file opened without reading it whole; LogFile's reading on its own."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -108,6 +109,25 @@ def test_follows_appended_lines_and_filters_by_level(ui):
     assert [line.split(" line ")[1].split()[0] for line in shown(window)[-2:]] == ["410", "411"]
     window.set_level("DEBUG")
     assert len(shown(window)) == 414
+
+
+def test_closing_waits_for_the_read_in_flight(ui, monkeypatch):
+    """The read holds the window, and so Tk objects: its worker must be done when close() returns, or it
+    could be the thread that frees them (windows/calls.py, BackgroundCalls.shutdown)."""
+    write_lines(ui.app.data_dir.logs / "agent.log", range(10))
+    reading = threading.Event()
+    open_tail = LogFile.open_tail
+
+    def slow_open_tail(self):
+        reading.set()
+        time.sleep(0.5)
+        return open_tail(self)
+
+    monkeypatch.setattr(LogFile, "open_tail", slow_open_tail)
+    window = ui.app.open("logs")
+    assert reading.wait(5)
+    window.close()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("ui-logfile")]
 
 
 def test_follows_rotation_and_shows_the_file_missing_state(ui):

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import tkinter as tk
@@ -23,6 +24,13 @@ from tests.helpers import ROOT  # noqa: F401 - re-exported for UI tests
 
 SCREENSHOTS = Path(os.environ.get("CRM_AGENT_SCREENSHOTS") or Path(tempfile.gettempdir()) / "crm-agent-screenshots")
 SCREEN = "1024x768x24"
+
+# Tcl interpreters still referenced when their harness closed: by the test's own frame when it closes the
+# harness itself, by a failed test's frames (sys.last_traceback, until the next failure), or for good by the
+# Tcl command matplotlib registers on it (mpl_blit_*). Kept until the process exits rather than left to be
+# freed on whichever thread drops the last reference or runs the next garbage collection: on any thread but
+# this one, freeing an interpreter aborts the whole test process.
+_INTERPRETERS_KEPT: list[object] = []
 
 
 def require_ui_binaries() -> None:
@@ -117,15 +125,19 @@ class UiHarness:
 
     def close(self) -> None:
         self._quit_without_leaving()
-        self.app.shutdown()
+        self.app.shutdown()  # waits for the windows' worker threads: none of them holds a Tk object now
+        interpreter = self.root.tk
         try:
             self.root.destroy()
         except tk.TclError:
             pass
-        # Free the Tcl interpreter now, on the Tk thread: left to a garbage collection that happens to run
-        # on a worker thread, Tcl aborts the whole test process.
+        # Free the Tcl interpreter now, on the Tk thread: freed on another thread (by reference count or by a
+        # garbage collection that happens to run there), Tcl aborts the whole test process.
         self.app = self.root = None
         gc.collect()
+        if sys.getrefcount(interpreter) > 2:  # more than `interpreter` and getrefcount's own argument
+            _INTERPRETERS_KEPT.append(interpreter)
+        del interpreter  # the last reference: the interpreter is deleted here
 
 
 def tray_pid(data_dir: Path) -> int | None:

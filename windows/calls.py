@@ -84,7 +84,14 @@ class BackgroundCalls:
         self._pool.submit(run)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop the calls not started yet and wait for the running ones (on the Tk thread, as the UI ends).
+
+        A running call holds its callables and, through them, widgets and the Tk root. If a worker were the
+        last to let go of the root (by reference count, or by a garbage collection that happens to run on
+        it), Python would delete the Tcl interpreter on that thread and Tcl aborts the whole process
+        ("Tcl_AsyncDelete: async handler deleted by the wrong thread"). After this returns no worker holds
+        anything, so it is the Tk thread that lets go of the root. The wait is bounded by the calls' timeouts."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Debouncer:

@@ -459,5 +459,7 @@ class LogsWindow(BaseWindow):
             return
         file = self._file
         self._io.submit(lambda: file.close() if file is not None else None)
-        self._io.shutdown(wait=False, cancel_futures=False)
+        # Wait for the reads in flight: they hold this window, and a worker must never be the one that
+        # frees the Tk objects (windows/calls.py, BackgroundCalls.shutdown). Local file reads are short.
+        self._io.shutdown(wait=True, cancel_futures=False)
         super().close()
