@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 import tkinter as tk
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -100,8 +101,6 @@ class Debouncer:
 
     def __init__(self, root: tk.Misc, fn: Callable[[], Any], min_interval_ms: int = 500,
                  clock: Callable[[], float] | None = None) -> None:
-        import time
-
         self._root = root
         self._fn = fn
         self._min_interval_s = min_interval_ms / 1000
