@@ -16,7 +16,7 @@ from core.clock import iso
 from crm.ratelimit import retry_after_header
 from crm.service import Service
 from crm.users import verify_credentials
-from storage.users import record_login
+from storage.users import get_user, record_login
 
 log = logging.getLogger("crm_agent.auth")
 
@@ -39,8 +39,10 @@ def login(request: Request, service: Service) -> dict[str, Any]:
     user = verify_credentials(service.db, body.username, body.password, run_blocking=_off_loop)
     if user is None:
         retry_after = service.login_guard.record_failure(body.username)
-        log.warning("failed login for user %r%s", body.username[:64],
-                    f"; locked for {retry_after} s" if retry_after else "")
+        # A password typed into the username field must not reach the log: only known names are logged.
+        who = (f"user {body.username!r}" if get_user(service.db, body.username) is not None
+               else f"an unknown user ({len(body.username)} characters)")
+        log.warning("failed login for %s%s", who, f"; locked for {retry_after} s" if retry_after else "")
         raise ApiError(401, "invalid_credentials", "wrong username or password")
     service.login_guard.record_success(body.username)
     with service.db.transaction():
