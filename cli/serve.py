@@ -26,6 +26,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     from storage.database import DatabaseUnavailable
 
     data_dir = ctx.data_dir.ensure()
+    data_dir.tighten_permissions()  # files an earlier version left 0644; agent.py's umask covers new ones
     try:
         config = ctx.config
     except ConfigError as exc:
