@@ -2,7 +2,71 @@
 
 from __future__ import annotations
 
-from tests.helpers import start_service
+import json
+
+import pytest
+
+from tests.helpers import message, start_service
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    running = start_service(tmp_path_factory.mktemp("hostile"))
+    yield running
+    running.stop()
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"n": value}
+    return value
+
+
+def _capture_text(body: dict, depth: int) -> bytes:
+    """The capture as JSON text with a raw nested depth levels (Python's json cannot encode ~1000 levels)."""
+    raw = '{"n":' * (depth - 1) + '{"leaf":1}' + "}" * (depth - 1)
+    return (json.dumps(body)[:-1] + ', "raw": ' + raw + "}").encode()
+
+
+def _stored_ids(svc) -> set[str]:
+    items = svc.get("/api/messages?limit=200").json()["items"]
+    return {m["message_id"] for m in items}
+
+
+@pytest.mark.parametrize("depth", [33, 255, 300, 1023])
+def test_deeply_nested_raw_is_a_clear_422_not_a_500(hostile, depth):
+    body = message()
+    for _ in range(2):  # a retry gets the same clear answer
+        r = hostile.post("/api/messages/capture", data=_capture_text(body, depth),
+                         headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == "validation_error" and error["field"] == "raw"
+        assert "32 levels" in error["message"]
+    assert body["message_id"] not in _stored_ids(hostile)
+
+
+def test_nesting_up_to_the_limit_is_stored(hostile):
+    r = hostile.post("/api/messages/capture", json=message(raw=_nested(32)))
+    assert r.status_code == 201, r.text
+
+
+def test_oversized_raw_is_422(hostile):
+    r = hostile.post("/api/messages/capture", json=message(raw={"blob": "x" * 70_000}))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "raw", r.text
+
+
+def test_a_poison_item_in_a_batch_fails_alone(hostile):
+    good = [message(content=f"oi {i}") for i in range(2)]
+    poison = message(raw=_nested(300))
+    r = hostile.post("/api/messages/capture/batch", json={"messages": [good[0], poison, good[1]]})
+    assert r.status_code == 200, r.text
+    statuses = [item["status"] for item in r.json()["results"]]
+    assert statuses == [201, 422, 201]
+    assert r.json()["results"][1]["error"]["field"] == "raw"
+    stored = _stored_ids(hostile)
+    assert {good[0]["message_id"], good[1]["message_id"]} <= stored and poison["message_id"] not in stored
 
 
 def test_login_rate_limit_ignores_the_origin_header(tmp_path):
