@@ -69,6 +69,22 @@ def test_a_poison_item_in_a_batch_fails_alone(hostile):
     assert {good[0]["message_id"], good[1]["message_id"]} <= stored and poison["message_id"] not in stored
 
 
+@pytest.mark.parametrize("phone", ["1-800-FLOWERS", "+55 11 18888-7777", "+1 555 000 0000"])
+def test_a_phone_with_letters_or_not_valid_is_422_on_phone_and_no_customer(hostile, phone):
+    body = message(chat_id="not-a-jid-chat", phone=phone)
+    r = hostile.post("/api/messages/capture", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "phone"
+    assert body["message_id"] not in _stored_ids(hostile)
+
+
+def test_00_prefix_is_international(hostile):
+    r = hostile.post("/api/messages/capture", json=message(chat_id="chat-00", phone="005511988887777"))
+    assert r.status_code == 201, r.text
+    assert hostile.get("/api/customers/+5511988887777").status_code == 200
+    assert hostile.get("/api/customers/+11988887777").status_code == 404
+
+
 def test_login_rate_limit_ignores_the_origin_header(tmp_path):
     svc = start_service(tmp_path / "a", config={"security": {"login_rate_per_min": 3, "login_max_failures": 100}})
     try:
