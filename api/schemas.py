@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator
 
 # The capture timestamp's rules belong to the domain (the time-filter routes import it from here too).
 from crm.whatsapp_time import parse_timestamp
@@ -45,6 +45,9 @@ def bounded_raw(value: dict[str, Any] | None) -> dict[str, Any] | None:
         raise ValueError(f"must be at most {RAW_MAX_BYTES // 1024} KiB as JSON")
     return value
 
+
+# JSON true or false only: pydantic's lax bool would take "yes", "off", 1 and 0 as well.
+Flag = StrictBool
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -238,4 +241,4 @@ class ExtensionStatus(Strict):
     reason: Annotated[str, Field(default="", max_length=500)] = ""
     rows_seen: Annotated[int, Field(default=0, ge=0, le=10**9)] = 0
     queued: Annotated[int, Field(default=0, ge=0, le=10**9)] = 0
-    paused: bool = False
+    paused: Flag = False

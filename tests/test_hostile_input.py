@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
+from api.schemas import ExtensionStatus
 from tests.helpers import message, start_service
 
 
@@ -83,6 +85,16 @@ def test_00_prefix_is_international(hostile):
     assert r.status_code == 201, r.text
     assert hostile.get("/api/customers/+5511988887777").status_code == 200
     assert hostile.get("/api/customers/+11988887777").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, 0, "false"])
+def test_booleans_are_strict(hostile, value):
+    r = hostile.post("/api/system/capture", json={"paused": value})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "paused"
+    assert hostile.get("/api/health").json()["capture"]["paused"] is False
+    with pytest.raises(ValidationError):
+        ExtensionStatus.model_validate({"selectors_version": "1", "state": "ok", "paused": value})
 
 
 def test_login_rate_limit_ignores_the_origin_header(tmp_path):
