@@ -16,6 +16,12 @@ def get_user(db: Database, username: str) -> dict[str, Any] | None:
                   "WHERE username = :u", {"u": username})
 
 
+def active_role(db: Database, username: str) -> str | None:
+    """The role of the active user of that name, else None (checked on every authenticated request)."""
+    value = db.scalar("SELECT role FROM users WHERE username = :u AND active = 1", {"u": username})
+    return str(value) if value is not None else None
+
+
 def list_users(db: Database) -> list[dict[str, Any]]:
     return db.all("SELECT id, username, role, active, last_login_at, created_at FROM users ORDER BY username")
 

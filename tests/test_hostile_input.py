@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
+import jwt
 import pytest
+import websocket
 from pydantic import ValidationError
 
 from api.schemas import ExtensionStatus
@@ -95,6 +98,30 @@ def test_booleans_are_strict(hostile, value):
     assert hostile.get("/api/health").json()["capture"]["paused"] is False
     with pytest.raises(ValidationError):
         ExtensionStatus.model_validate({"selectors_version": "1", "state": "ok", "paused": value})
+
+
+def _signed(svc, **claims) -> str:
+    now = int(time.time())
+    body = {"sub": "admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 600, "iss": "crm-agent", **claims}
+    return jwt.encode(body, (svc.data_dir / "jwt_secret").read_text().strip(), algorithm="HS256")
+
+
+def test_a_token_for_a_user_that_does_not_exist_is_401(hostile):
+    assert hostile.get("/api/auth/me", token=_signed(hostile)).status_code == 200  # the real admin
+    for _ in range(2):  # also once the token is in the verified-token cache
+        r = hostile.get("/api/auth/me", token=_signed(hostile, sub="ghost"))
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+    websocket_url = f"ws://127.0.0.1:{hostile.port}/ws?token={_signed(hostile, sub='ghost')}"
+    with pytest.raises(websocket.WebSocketBadStatusException) as caught:
+        websocket.create_connection(websocket_url, timeout=5)
+    assert caught.value.status_code == 401
+
+
+def test_a_token_claiming_another_role_than_the_users_is_401(hostile):
+    created = hostile.post("/api/users", json={"username": "clerk", "password": "clerk-password-1", "role": "agent"})
+    assert created.status_code == 201, created.text
+    assert hostile.get("/api/auth/me", token=_signed(hostile, sub="clerk", role="agent")).status_code == 200
+    assert hostile.get("/api/auth/me", token=_signed(hostile, sub="clerk", role="admin")).status_code == 401
 
 
 def test_login_rate_limit_ignores_the_origin_header(tmp_path):
