@@ -177,7 +177,7 @@ class PasswordChange(Strict):
     password: Annotated[Password, Field(description="the new password (8-1024 characters)")]
     current_password: Annotated[str | None, Field(default=None, max_length=1024,
                                                   description="required when you change your own password "
-                                                              "with a user token")] = None
+                                                              "with a user token, admins included")] = None
 
 
 SyncTable = Literal["customers", "conversations", "messages", "ai_analysis"]

@@ -124,6 +124,27 @@ def test_a_token_claiming_another_role_than_the_users_is_401(hostile):
     assert hostile.get("/api/auth/me", token=_signed(hostile, sub="clerk", role="admin")).status_code == 401
 
 
+def test_an_admin_needs_the_current_password_to_change_their_own(hostile):
+    assert hostile.post("/api/users", json={"username": "boss", "password": "boss-password-1",
+                                            "role": "admin"}).status_code == 201
+    login = hostile.post("/api/auth/login", token=None, json={"username": "boss", "password": "boss-password-1"})
+    boss = login.json()["access_token"]
+    path = "/api/users/boss/password"
+    r = hostile.request("PUT", path, token=boss, json={"password": "taken-over-123"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "current_password", r.text
+    r = hostile.request("PUT", path, token=boss, json={"password": "taken-over-123", "current_password": "wrong-one"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_password", r.text
+    r = hostile.request("PUT", path, token=boss, json={"password": "boss-password-2",
+                                                       "current_password": "boss-password-1"})
+    assert r.status_code == 200, r.text
+    # Another admin (and the local desktop client) may still reset it without knowing it.
+    assert hostile.request("PUT", path, json={"password": "boss-password-3"}).status_code == 200
+    assert hostile.request("PUT", path, token=hostile.local_token,
+                           json={"password": "boss-password-4"}).status_code == 200
+    assert hostile.post("/api/auth/login", token=None,
+                        json={"username": "boss", "password": "boss-password-4"}).status_code == 200
+
+
 def test_login_rate_limit_ignores_the_origin_header(tmp_path):
     svc = start_service(tmp_path / "a", config={"security": {"login_rate_per_min": 3, "login_max_failures": 100}})
     try:
