@@ -145,6 +145,48 @@ def test_an_admin_needs_the_current_password_to_change_their_own(hostile):
                         json={"username": "boss", "password": "boss-password-4"}).status_code == 200
 
 
+def _close_code(ws) -> tuple[int, str]:
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE, (opcode, data)
+    return int.from_bytes(data[:2], "big"), data[2:].decode()
+
+
+def test_one_token_cannot_take_every_websocket_slot(hostile):
+    url = f"ws://127.0.0.1:{hostile.port}/ws"
+    held = []
+    try:
+        for _ in range(8):
+            held.append(websocket.create_connection(f"{url}?token={hostile.local_token}", timeout=5))
+        extra = websocket.create_connection(f"{url}?token={hostile.local_token}", timeout=5)
+        assert _close_code(extra) == (4429, "too many connections for this token")
+        extra.close()
+        # The same through the first-message authentication (the extension's way).
+        extra = websocket.create_connection(url, timeout=5)
+        extra.send(json.dumps({"type": "auth", "token": hostile.local_token}))
+        assert _close_code(extra)[0] == 4429
+        extra.close()
+        # Other tokens still get in, and a freed slot is usable again.
+        other = websocket.create_connection(f"{url}?token={hostile.token()}", timeout=5)
+        other.send(json.dumps({"type": "ping"}))
+        assert json.loads(other.recv())["type"] == "pong"
+        other.close()
+        held.pop().close()
+        again = None
+        for _ in range(50):  # the server notices the close asynchronously
+            again = websocket.create_connection(f"{url}?token={hostile.local_token}", timeout=5)
+            again.send(json.dumps({"type": "ping"}))
+            opcode, data = again.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                break
+            again.close()
+            time.sleep(0.05)
+        assert json.loads(data)["type"] == "pong"
+        held.append(again)
+    finally:
+        for ws in held:
+            ws.close()
+
+
 def test_login_rate_limit_ignores_the_origin_header(tmp_path):
     svc = start_service(tmp_path / "a", config={"security": {"login_rate_per_min": 3, "login_max_failures": 100}})
     try:
