@@ -11,6 +11,11 @@ import websocket
 from pydantic import ValidationError
 
 from api.schemas import ExtensionStatus
+from core.clock import Clock
+from crm import users
+from storage import users as user_rows
+from storage.database import Database, sqlite_url
+from storage.migrations import migrate
 from tests.helpers import message, start_service
 
 
@@ -187,6 +192,19 @@ def test_one_token_cannot_take_every_websocket_slot(hostile):
             ws.close()
 
 
+def test_usernames_are_unique_whatever_their_case(hostile):
+    first = hostile.post("/api/users", json={"username": "PROBE", "password": "probe-password-1"})
+    assert first.status_code == 201 and first.json()["username"] == "probe", first.text
+    second = hostile.post("/api/users", json={"username": "probe", "password": "probe-password-2"})
+    assert second.status_code == 409 and second.json()["error"]["field"] == "username", second.text
+    names = [u["username"] for u in hostile.get("/api/users").json()["items"]]
+    assert names.count("probe") == 1 and "PROBE" not in names
+    for spelling in ("probe", "PROBE", "Probe"):
+        login = hostile.post("/api/auth/login", token=None, json={"username": spelling, "password": "probe-password-1"})
+        assert login.status_code == 200, login.text
+        assert hostile.get("/api/auth/me", token=login.json()["access_token"]).json()["subject"] == "probe"
+
+
 def test_login_rate_limit_ignores_the_origin_header(tmp_path):
     svc = start_service(tmp_path / "a", config={"security": {"login_rate_per_min": 3, "login_max_failures": 100}})
     try:
@@ -203,3 +221,25 @@ def test_login_rate_limit_ignores_the_origin_header(tmp_path):
         assert codes[3:] == [429] * 9, codes
     finally:
         svc.stop()
+
+
+def test_users_made_before_casefolding_log_in_in_any_case(tmp_path):
+    db = Database(sqlite_url(tmp_path / "u.db"))
+    try:
+        migrate(db, "2026-12-07T00:00:00.000Z")
+        clock = Clock()
+        with db.transaction():  # rows as an older version stored them, in their typed case
+            user_rows.insert_user(db, "Maria", users.hash_password("maria-password"), "agent", "2026-01-01")
+            user_rows.insert_user(db, "ANA", users.hash_password("ana-password-1"), "agent", "2026-01-01")
+            user_rows.insert_user(db, "ana", users.hash_password("ana-password-2"), "agent", "2026-01-02")
+        assert users.verify_credentials(db, "maria", "maria-password")["username"] == "Maria"
+        assert users.verify_credentials(db, "MARIA", "maria-password")["username"] == "Maria"
+        with pytest.raises(users.UserError, match="already exists"):
+            users.create_user(db, clock, "maria", "another-password")
+        # Old rows that differ only in case stay reachable by their exact spelling.
+        assert users.verify_credentials(db, "ANA", "ana-password-1")["username"] == "ANA"
+        assert users.verify_credentials(db, "ana", "ana-password-2")["username"] == "ana"
+        users.change_password(db, clock, "maria", "maria-password-2")
+        assert users.verify_credentials(db, "Maria", "maria-password-2") is not None
+    finally:
+        db.close()

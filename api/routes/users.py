@@ -49,7 +49,7 @@ def add_user(request: Request, service: Service) -> Reply:
 def set_password(request: Request, service: Service, name: str) -> dict[str, Any]:
     body: PasswordChange = request.body(PasswordChange)
     principal = request.principal
-    own = principal.kind == "jwt" and principal.subject == name
+    own = principal.kind == "jwt" and principal.subject.casefold() == name.casefold()
     if not principal.is_admin and not own:
         raise ApiError(403, "forbidden", "you can change only your own password")
     if own:  # admins too: a stolen or borrowed session must not take the account over
