@@ -96,7 +96,10 @@ def _person(jid_text: str | None, phone: str | None, name: str | None, field: st
         raise CustomerKeyError(field, "must be a person's WhatsApp JID (<digits>@c.us or <digits>@lid)")
     if phone is not None:
         merge_from = jid.key if jid is not None and jid.kind == "lid" else None
-        return CustomerRef(_e164(phone, "phone", default_region, typed=True), "phone", name, merge_from)
+        # Beside a JID the phone is what WhatsApp shows (the @c.us digits, an @lid chat's title): a possible
+        # number is enough, as for the JID itself; a stricter check would refuse real chats whenever
+        # phonenumbers' metadata lags, and the extension drops a capture answered 422.
+        return CustomerRef(_e164(phone, "phone", default_region, typed=jid is None), "phone", name, merge_from)
     if jid is None:
         raise CustomerKeyError(field, "required for a received group message (the sender's JID)")
     if jid.kind == "lid":

@@ -88,6 +88,18 @@ def test_a_phone_with_letters_or_not_valid_is_422_on_phone_and_no_customer(hosti
     assert body["message_id"] not in _stored_ids(hostile)
 
 
+def test_a_phone_beside_a_whatsapp_jid_needs_only_a_possible_number(hostile):
+    """WhatsApp vouches for it (the extension sends the @c.us digits, or an @lid chat's title): not refused when
+    phonenumbers does not know the range, or real chats would be lost."""
+    for chat_id in ("551100000000@c.us", "123456789012345@lid"):
+        body = message(chat_id=chat_id, phone="+551100000000")
+        r = hostile.post("/api/messages/capture", json=body)
+        assert r.status_code == 201, r.text
+    assert hostile.get("/api/customers/+551100000000").status_code == 200
+    r = hostile.post("/api/messages/capture", json=message(chat_id="551100000000@c.us", phone="1-800-FLOWERS"))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "phone"
+
+
 def test_00_prefix_is_international(hostile):
     r = hostile.post("/api/messages/capture", json=message(chat_id="chat-00", phone="005511988887777"))
     assert r.status_code == 201, r.text
