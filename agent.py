@@ -32,6 +32,7 @@ before anything else is imported, and the desktop processes never import gevent 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -61,6 +62,8 @@ def desktop(argv: list[str]) -> int:
     return desktop_main(argv)
 
 
+PRIVATE_UMASK = 0o077
+
 # The processes that read their own arguments: they get the rest of the command line as it is.
 PROCESSES: dict[str, Callable[[list[str]], int]] = {
     "ui": open_window,
@@ -88,6 +91,9 @@ def run_command(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Every file any agent process creates (logs and their rotations, the database with its -wal/-shm,
+    # backups, markers) is the user's alone, 0600 (directories 0700); the children inherit it.
+    os.umask(PRIVATE_UMASK)
     if argv[:1] and argv[0] in PROCESSES:
         return PROCESSES[argv[0]](argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator
 
 # The capture timestamp's rules belong to the domain (the time-filter routes import it from here too).
 from crm.whatsapp_time import parse_timestamp
@@ -18,6 +19,35 @@ CustomerStatus = Literal["lead", "prospect", "active", "customer", "inactive", "
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
+
+# A capture's raw payload is stored as JSON text: bounded so that every accepted one can be encoded (orjson
+# stops at 255 levels) and a hostile one is a 422 its sender drops, not a 500 it retries forever.
+RAW_MAX_DEPTH = 32
+RAW_MAX_BYTES = 65536
+
+
+def bounded_raw(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The raw payload, checked: at most RAW_MAX_DEPTH levels of objects and arrays, RAW_MAX_BYTES as JSON."""
+    if value is None:
+        return value
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:  # iterative: a deep value must not exhaust the interpreter's stack either
+        item, depth = stack.pop()
+        if depth > RAW_MAX_DEPTH:
+            raise ValueError(f"must nest at most {RAW_MAX_DEPTH} levels of objects and arrays")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    try:
+        size = len(orjson.dumps(value))
+    except orjson.JSONEncodeError:
+        raise ValueError("must be encodable as JSON") from None
+    if size > RAW_MAX_BYTES:
+        raise ValueError(f"must be at most {RAW_MAX_BYTES // 1024} KiB as JSON")
+    return value
+
+
+# JSON true or false only: pydantic's lax bool would take "yes", "off", 1 and 0 as well.
+Flag = StrictBool
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -43,7 +73,10 @@ class CaptureRequest(Strict):
                          WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "number"}]}),
                          Field(description="ISO 8601 or epoch milliseconds")]
     media_url: Annotated[str | None, Field(default=None, max_length=2048, pattern=r"^(https?|blob|data):")] = None
-    raw: dict[str, Any] | None = None
+    raw: Annotated[dict[str, Any] | None,
+                   Field(default=None, description=f"Any JSON object, kept with the message: at most "
+                                                   f"{RAW_MAX_DEPTH} levels deep and {RAW_MAX_BYTES // 1024} KiB "
+                                                   f"as JSON")] = None
     pre_plain_text: Annotated[str | None, Field(default=None, max_length=512,
                                                 description='WhatsApp\'s data-pre-plain-text, e.g. '
                                                             '"[10:32, 05/12/2024] Ana: "')] = None
@@ -60,6 +93,11 @@ class CaptureRequest(Strict):
         if len(value.encode("utf-8", "surrogatepass")) > 65536:
             raise ValueError("must be at most 64 KiB of UTF-8")
         return value
+
+    @field_validator("raw")
+    @classmethod
+    def _raw_bounds(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return bounded_raw(value)
 
     @property
     def seen_at(self) -> datetime:
@@ -139,7 +177,7 @@ class PasswordChange(Strict):
     password: Annotated[Password, Field(description="the new password (8-1024 characters)")]
     current_password: Annotated[str | None, Field(default=None, max_length=1024,
                                                   description="required when you change your own password "
-                                                              "with a user token")] = None
+                                                              "with a user token, admins included")] = None
 
 
 SyncTable = Literal["customers", "conversations", "messages", "ai_analysis"]
@@ -203,4 +241,4 @@ class ExtensionStatus(Strict):
     reason: Annotated[str, Field(default="", max_length=500)] = ""
     rows_seen: Annotated[int, Field(default=0, ge=0, le=10**9)] = 0
     queued: Annotated[int, Field(default=0, ge=0, le=10**9)] = 0
-    paused: bool = False
+    paused: Flag = False

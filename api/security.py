@@ -198,6 +198,16 @@ def _client_key(environ: dict[str, Any]) -> str:
     return f"{environ.get('REMOTE_ADDR', '?')}|{environ.get('HTTP_ORIGIN', '-')}"
 
 
+def peer_key(environ: dict[str, Any]) -> str:
+    """The client as the network sees it, never a header it chose: its address, and every loopback address
+    (127.0.0.0/8, ::1, ::ffff:127.x) as the one local client, since any local process can pick among them."""
+    address = str(environ.get("REMOTE_ADDR") or "?").lower()
+    mapped = address.removeprefix("::ffff:")
+    if mapped.startswith("127.") or address == "::1":
+        return "peer:loopback"
+    return f"peer:{address}"
+
+
 def _json_error(respond: Callable, status: str, code: str, message: str,
                 headers: list[tuple[str, str]] | None = None) -> list[bytes]:
     body = error_body(code, message)

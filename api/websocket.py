@@ -38,6 +38,11 @@ WS_PATH = "/ws"
 SLOW_CLIENT_BACKLOG = 5000  # a client this far behind is dropped; it can resume with ?since=
 AUTH_TIMEOUT_S = 10.0  # a socket without ?token= must authenticate in its first message within this
 CLOSE_UNAUTHORIZED = 4401  # the WebSocket twin of HTTP 401 (4000-4999: application codes)
+CLOSE_TOO_MANY = 4429  # the twin of HTTP 429: this token holds MAX_SESSIONS_PER_TOKEN sessions already
+# Sessions one principal (a user, the local token, one extension) may hold at once: the tray, the windows and
+# a few browser windows fit; one leaked or hostile token cannot take every one of websocket.max_clients.
+MAX_SESSIONS_PER_TOKEN = 8
+TOO_MANY_REASON = "too many connections for this token"
 
 
 def may_receive(principal: Principal, event_type: str) -> bool:
@@ -64,6 +69,20 @@ class WebSocketEndpoint:
         self.max_clients = service.config["websocket.max_clients"]
         self.clients = 0
         self._sessions: set[_Session] = set()
+        self._per_principal: dict[str, int] = {}  # Principal.rate_key -> authenticated sessions
+
+    def has_room_for(self, principal: Principal) -> bool:
+        return self._per_principal.get(principal.rate_key, 0) < MAX_SESSIONS_PER_TOKEN
+
+    def session_joined(self, principal: Principal) -> None:
+        self._per_principal[principal.rate_key] = self._per_principal.get(principal.rate_key, 0) + 1
+
+    def session_left(self, principal: Principal) -> None:
+        left = self._per_principal.get(principal.rate_key, 0) - 1
+        if left > 0:
+            self._per_principal[principal.rate_key] = left
+        else:
+            self._per_principal.pop(principal.rate_key, None)
 
     def close_all(self, code: int = 1001, reason: str = "service stopping") -> None:
         """Tell every client the service is going away (they reconnect later with ?since=)."""
@@ -115,8 +134,12 @@ class WebSocketEndpoint:
         sock.sendall(handshake)
         self.clients += 1  # unauthenticated sockets count too: max_clients caps what a stranger can hold open
         principal = self.query_principal(environ) if _query_token(environ) else None
+        crowded = principal is not None and not self.has_room_for(principal)
         since = _since(environ)  # validated before the upgrade; 0 is a real id ("everything still buffered")
-        session = _Session(self, sock, since if type(since) is int else None, principal, environ.get("HTTP_ORIGIN"))
+        session = _Session(self, sock, since if type(since) is int else None, None if crowded else principal,
+                           environ.get("HTTP_ORIGIN"))
+        if crowded:
+            session.outbox.put(("close", CLOSE_TOO_MANY, TOO_MANY_REASON))
         self._sessions.add(session)
         try:
             session.run()
@@ -163,11 +186,15 @@ class _Session:
     def set_principal(self, principal: Principal | None) -> None:
         """Who this session is; local-token sessions are the desktop (tray, windows) being there."""
         service = self.endpoint.service
-        if self.principal is not None and self.principal.kind == "local":
-            service.desktop_client_disconnected()
+        if self.principal is not None:
+            self.endpoint.session_left(self.principal)
+            if self.principal.kind == "local":
+                service.desktop_client_disconnected()
         self.principal = principal
-        if principal is not None and principal.kind == "local":
-            service.desktop_client_connected()
+        if principal is not None:
+            self.endpoint.session_joined(principal)
+            if principal.kind == "local":
+                service.desktop_client_connected()
 
     def run(self) -> None:
         bus = self.endpoint.service.bus
@@ -258,6 +285,9 @@ class _Session:
         principal, reason = self.endpoint.message_principal(message.get("token"), self.origin)
         if principal is None:
             self._close(CLOSE_UNAUTHORIZED, reason)
+            return False
+        if not self.endpoint.has_room_for(principal):
+            self._close(CLOSE_TOO_MANY, TOO_MANY_REASON)
             return False
         self.set_principal(principal)
         self.since = since

@@ -20,11 +20,13 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
     release_freed_memory_to_os()
     from core.config import ConfigError
+    from core.config_paths import startup_path_problem
     from core.logging_setup import setup_logging
     from runtime.build import build_service
     from storage.database import DatabaseUnavailable
 
     data_dir = ctx.data_dir.ensure()
+    data_dir.tighten_permissions()  # files an earlier version left 0644; agent.py's umask covers new ones
     try:
         config = ctx.config
     except ConfigError as exc:
@@ -39,9 +41,17 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         # A hub takes pushes, not captures: no analysis workers, and bodies as big as a push batch.
         config = config.with_overrides({"ai.llm_enabled": False, "ai.rules_worker": False,
                                         "server.max_body_bytes": max(config["server.max_body_bytes"], HUB_MAX_BODY)})
+    problem = startup_path_problem(config)
+    if problem:
+        print(f"config error: {problem}", file=ctx.stderr)
+        return 1
     log_file = Path(config["logging.file"]) if config["logging.file"] else data_dir.log_file
-    setup_logging(config["logging.level"], log_file, config["logging.max_bytes"], config["logging.backup_count"],
-                  to_stderr=False)
+    try:
+        setup_logging(config["logging.level"], log_file, config["logging.max_bytes"],
+                      config["logging.backup_count"], to_stderr=False)
+    except OSError as exc:
+        print(f"config error: logging.file: cannot write {log_file}: {exc.strerror or exc}", file=ctx.stderr)
+        return 1
     try:
         service = build_service(config, data_dir, hub=args.hub, loop=gevent_event_loop())
     except DatabaseUnavailable as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.secrets_store import write_private_file
+from core.untrusted import has_control_characters
 
 
 class ConfigError(ValueError):
@@ -85,6 +86,25 @@ def text(pattern: str | None = None, max_length: int = 4096) -> Validator:
     return _described(check, type="string", pattern=pattern, max_length=max_length)
 
 
+READ, WRITE = "read", "write"
+
+
+def file_path(access: str) -> Validator:
+    """A file path (empty for the default): no control characters anywhere, start-up and API alike.
+
+    access says what the service does with the file; check_path_change() adds the API's rules for each.
+    """
+    base = text(max_length=4096)
+
+    def check(value: Any) -> str:
+        value = base(value)
+        if has_control_characters(value):
+            raise ValueError("must not contain control characters (NUL, line breaks, ...)")
+        return value
+
+    return _described(check, type="string", max_length=4096, path=access)
+
+
 def choice(*options: str) -> Validator:
     def check(value: Any) -> str:
         if value not in options:
@@ -138,9 +158,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.max_body_bytes", 262144, integer(1024, 16 * 1024 * 1024),
             "Largest request body accepted; larger requests get 413."),
     Setting("server.request_log", True, boolean, "Log one line per request (method, path, status, ms)."),
-    Setting("server.tls_cert_file", "", text(max_length=4096),
+    Setting("server.tls_cert_file", "", file_path(READ),
             "PEM certificate (chain) to serve HTTPS, e.g. on a team hub; empty serves plain HTTP.", restart=True),
-    Setting("server.tls_key_file", "", text(max_length=4096),
+    Setting("server.tls_key_file", "", file_path(READ),
             "PEM private key of server.tls_cert_file.", restart=True),
     # capture
     Setting("capture.default_region", "BR", text(r"[A-Z]{2}"),
@@ -157,8 +177,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("websocket.ping_interval_s", 20, integer(1, 3600), "Seconds between server pings."),
     Setting("websocket.max_clients", 64, integer(1, 10000), "Most WebSocket clients connected at once."),
     # database
-    Setting("database.path", "", text(max_length=4096),
-            "SQLite file; empty means crm_agent.db in the data directory.", restart=True),
+    Setting("database.path", "", file_path(WRITE),
+            "SQLite file; empty means crm_agent.db in the data directory. Set through the API (the settings "
+            "window), a file path must be inside the data directory.", restart=True),
     Setting("database.busy_timeout_ms", 5000, integer(0, 600000),
             "How long a write waits for another process holding the database lock.", restart=True),
     Setting("database.backup_interval_s", 86400, integer(0, 30 * 86400),
@@ -186,7 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ai.rules_worker", True, boolean,
             "Run the built-in analysis of captures in a helper process, so a second CPU core shares the "
             "work of a busy capture stream.", restart=True),
-    Setting("ai.model_path", "", text(max_length=4096),
+    Setting("ai.model_path", "", file_path(READ),
             "GGUF model file; empty uses the bundled Gemma 3 270M, assembled into the data directory."),
     Setting("ai.n_threads", 2, integer(1, 256), "CPU threads llama.cpp uses."),
     Setting("ai.n_ctx", 1024, integer(128, 131072), "Context window of the model, in tokens."),
@@ -246,7 +267,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sync.interval_s", 30.0, number(0.05, 86400), "Seconds between sync rounds.", restart=True),
     Setting("sync.batch_size", 500, integer(1, 20000),
             "Rows per table in one push (a batch always ends on a whole write transaction).", restart=True),
-    Setting("sync.ca_file", "", text(max_length=4096),
+    Setting("sync.ca_file", "", file_path(READ),
             "PEM file of the CA that signed the hub's certificate (a private CA); empty uses the system CAs.",
             restart=True),
     Setting("sync.timeout_s", 30.0, number(0.1, 600), "Seconds one request to the hub may take.", restart=True),
@@ -258,8 +279,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sync.backoff_max_s", 60.0, number(0.001, 3600), "Longest wait between two attempts.", restart=True),
     # logging
     Setting("logging.level", "INFO", choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level."),
-    Setting("logging.file", "", text(max_length=4096),
-            "Log file; empty means logs/agent.log in the data directory.", restart=True),
+    Setting("logging.file", "", file_path(WRITE),
+            "Log file; empty means logs/agent.log in the data directory. Set through the API (the settings "
+            "window), it must be inside the data directory.", restart=True),
     Setting("logging.max_bytes", 5 * 1024 * 1024, integer(10_000, 1024 * 1024 * 1024),
             "Size at which the log file rotates.", restart=True),
     Setting("logging.backup_count", 5, integer(0, 1000), "Rotated log files kept.", restart=True),

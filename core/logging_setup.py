@@ -1,4 +1,6 @@
-"""Logging for every process: a rotating file plus stderr, with secrets scrubbed from every line."""
+"""Logging for every process: a rotating file plus stderr, with secrets scrubbed from every line and control
+characters escaped in every message, so a value a client sent (a path, a username, an extension name) can never
+start a forged line of its own."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import logging
 import logging.handlers
 import re
 from pathlib import Path
+
+from core.untrusted import loggable
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
@@ -21,7 +25,19 @@ def scrub(text: str) -> str:
     return text
 
 
+def render_message(record: logging.LogRecord) -> str:
+    """A record's message as it may be stored: on one line (control characters escaped), secrets scrubbed."""
+    return scrub(loggable(record.getMessage()))
+
+
 class ScrubbingFormatter(logging.Formatter):
+    """Escapes the rendered message (the format string with every argument in it: the one place no log call
+    can forget) before the line is built; a traceback below it keeps its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = loggable(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))
 

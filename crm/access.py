@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -48,13 +49,17 @@ def extension_principal(extension_id: int, origin: str) -> Principal:
 
 
 class TokenService:
-    def __init__(self, secret: str, expiry_s: int, local_token: str, clock: Clock) -> None:
+    def __init__(self, secret: str, expiry_s: int, local_token: str, clock: Clock,
+                 user_role: Callable[[str], str | None] | None = None) -> None:
+        """user_role(username): the role of that active user, None when there is none (checked on every
+        request: a signed token for a user that does not exist, or no longer has that role, is refused)."""
         if len(secret) < 64:  # 32 random bytes, hex
             raise ValueError("JWT secret must be at least 32 random bytes")
         self._secret = secret
         self._local_token = local_token
         self.expiry_s = expiry_s
         self._clock = clock
+        self._user_role = user_role
         # Verified tokens until their exp: HS256 verification costs ~15 us on every request otherwise.
         self._verified: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
 
@@ -71,14 +76,17 @@ class TokenService:
             return Principal("local", "local", "local")
         cached = self._verified.get(token)
         if cached is not None:
-            if self._clock.now().timestamp() < cached[1]:
-                return cached[0]
-            del self._verified[token]
-            raise InvalidToken("token expired")
-        principal, expires = self._verify_jwt(token)
-        self._verified[token] = (principal, expires)
-        while len(self._verified) > 1024:
-            self._verified.popitem(last=False)
+            if self._clock.now().timestamp() >= cached[1]:
+                del self._verified[token]
+                raise InvalidToken("token expired")
+            principal = cached[0]
+        else:
+            principal, expires = self._verify_jwt(token)
+            self._verified[token] = (principal, expires)
+            while len(self._verified) > 1024:
+                self._verified.popitem(last=False)
+        if self._user_role is not None and self._user_role(principal.subject) != principal.role:
+            raise InvalidToken("invalid token")  # no such active user, or not with this role
         return principal
 
     def _verify_jwt(self, token: str) -> tuple[Principal, int]:

@@ -78,7 +78,7 @@ def capture_customer(*, chat_id: str, phone: str | None, participant: str | None
     if chat is None:
         if phone is None:
             raise CustomerKeyError("phone", "required when chat_id is not a WhatsApp JID (@c.us, @lid, @g.us)")
-        return CustomerRef(_e164(phone, "phone", default_region), "phone", name or chat_name), None
+        return CustomerRef(_e164(phone, "phone", default_region, typed=True), "phone", name or chat_name), None
     if chat.kind == "group":
         group = CustomerRef(chat.key, "group", chat_name)
         if direction == "out":
@@ -96,7 +96,10 @@ def _person(jid_text: str | None, phone: str | None, name: str | None, field: st
         raise CustomerKeyError(field, "must be a person's WhatsApp JID (<digits>@c.us or <digits>@lid)")
     if phone is not None:
         merge_from = jid.key if jid is not None and jid.kind == "lid" else None
-        return CustomerRef(_e164(phone, "phone", default_region), "phone", name, merge_from)
+        # Beside a JID the phone is what WhatsApp shows (the @c.us digits, an @lid chat's title): a possible
+        # number is enough, as for the JID itself; a stricter check would refuse real chats whenever
+        # phonenumbers' metadata lags, and the extension drops a capture answered 422.
+        return CustomerRef(_e164(phone, "phone", default_region, typed=jid is None), "phone", name, merge_from)
     if jid is None:
         raise CustomerKeyError(field, "required for a received group message (the sender's JID)")
     if jid.kind == "lid":
@@ -104,9 +107,10 @@ def _person(jid_text: str | None, phone: str | None, name: str | None, field: st
     return CustomerRef(_e164("+" + jid.user, field, default_region), "phone", name)
 
 
-def _e164(raw: str, field: str, default_region: str) -> str:
+def _e164(raw: str, field: str, default_region: str, typed: bool = False) -> str:
+    """typed: a phone field (must be a valid number), not the digits of a WhatsApp JID (possible is enough)."""
     try:
-        return to_e164(raw, default_region)
+        return to_e164(raw, default_region, require_valid=typed)
     except InvalidPhone as exc:
         raise CustomerKeyError(field, str(exc)) from None
 

@@ -41,11 +41,17 @@ def _inline(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
+def normal_username(username: str) -> str:
+    """How a username is stored and compared: casefolded (login finds older mixed-case rows too)."""
+    return username.casefold()
+
+
 def create_user(db: Database, clock: Clock, username: str, password: str, role: str = "agent",
                 run_blocking: Callable[..., Any] = _inline) -> int:
     """run_blocking runs the (deliberately slow) hashing off the event loop; the database is written here."""
     if not USERNAME.fullmatch(username):
         raise UserError("username must be 1-64 letters, digits or _ . @ -")
+    username = normal_username(username)  # PROBE and probe are one user
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if user_rows.get_user(db, username) is not None:
@@ -61,7 +67,9 @@ def change_password(db: Database, clock: Clock, username: str, password: str,
                     run_blocking: Callable[..., Any] = _inline) -> None:
     password_hash = run_blocking(hash_password, password)
     with db.transaction():
-        if not user_rows.update_password_hash(db, username, password_hash, iso(clock.now())):
+        user = user_rows.get_user(db, username)
+        if user is None or not user_rows.update_password_hash(db, user["username"], password_hash,
+                                                              iso(clock.now())):
             raise UserError(f"no user named {username!r}")
 
 

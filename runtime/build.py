@@ -37,6 +37,7 @@ from crm.ratelimit import RateLimiter
 from crm.service import Service
 from crm.sync import SyncAgent, SyncSettings
 from crm.users import ensure_first_admin
+from storage import users as user_rows
 from storage.database import Database, database_url
 from storage.migrations import migrate
 from storage.system_logs import DatabaseLogHandler
@@ -78,6 +79,7 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         expiry_s=config["security.token_expiry_s"],
         local_token=read_or_create_secret(data_dir.local_token_file, 32),
         clock=clock,
+        user_role=lambda username: user_rows.active_role(db, username),
     )
     rate, burst = config["security.rate_limit_per_s"], config["security.rate_limit_burst"]
     login_rate = config["security.login_rate_per_min"] / 60.0

@@ -8,7 +8,7 @@ from collections import deque
 from typing import Any
 
 from core.clock import Clock, iso
-from core.logging_setup import scrub
+from core.logging_setup import render_message
 from storage.database import Database
 
 
@@ -26,7 +26,7 @@ class DatabaseLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            message = scrub(record.getMessage())
+            message = render_message(record)
             context = {"module": record.module, "line": record.lineno}
             if record.exc_info and record.exc_info[0] is not None:
                 context["exception"] = record.exc_info[0].__name__

@@ -12,8 +12,17 @@ def count_users(db: Database) -> int:
 
 
 def get_user(db: Database, username: str) -> dict[str, Any] | None:
+    """The user of that name in any case (usernames are ASCII; new ones are stored casefolded). Rows made
+    before that may differ only in case: the exact spelling wins, else the oldest."""
     return db.one("SELECT id, username, password_hash, role, active, last_login_at, created_at FROM users "
-                  "WHERE username = :u", {"u": username})
+                  "WHERE lower(username) = lower(:u) ORDER BY CASE WHEN username = :u THEN 0 ELSE 1 END, id "
+                  "LIMIT 1", {"u": username})
+
+
+def active_role(db: Database, username: str) -> str | None:
+    """The role of the active user of that name, else None (checked on every authenticated request)."""
+    value = db.scalar("SELECT role FROM users WHERE username = :u AND active = 1", {"u": username})
+    return str(value) if value is not None else None
 
 
 def list_users(db: Database) -> list[dict[str, Any]]:

@@ -11,12 +11,12 @@ from api.errors import ApiError
 from api.plugins import Request
 from api.routing import ApiRoute
 from api.schemas import LoginRequest
-from api.security import _client_key
+from api.security import peer_key
 from core.clock import iso
 from crm.ratelimit import retry_after_header
 from crm.service import Service
 from crm.users import verify_credentials
-from storage.users import record_login
+from storage.users import get_user, record_login
 
 log = logging.getLogger("crm_agent.auth")
 
@@ -27,11 +27,11 @@ def _off_loop(fn, *args):  # noqa: ANN001
 
 
 def login(request: Request, service: Service) -> dict[str, Any]:
-    wait = service.login_limiter.take(_client_key(request.environ))
-    if wait:
-        raise ApiError(429, "rate_limited", "too many login attempts; slow down",
-                       headers={"Retry-After": retry_after_header(wait)})
+    # Keyed on the peer (all local clients are one) and then on the username: never on a header such as
+    # Origin, whose spellings would each get a bucket of their own.
+    _throttle(service, peer_key(request.environ))
     body: LoginRequest = request.body(LoginRequest)
+    _throttle(service, "user:" + body.username.casefold())
     locked_for = service.login_guard.retry_after(body.username)
     if locked_for:
         raise ApiError(429, "locked_out", f"too many failed logins; try again in {locked_for} s",
@@ -39,8 +39,10 @@ def login(request: Request, service: Service) -> dict[str, Any]:
     user = verify_credentials(service.db, body.username, body.password, run_blocking=_off_loop)
     if user is None:
         retry_after = service.login_guard.record_failure(body.username)
-        log.warning("failed login for user %r%s", body.username[:64],
-                    f"; locked for {retry_after} s" if retry_after else "")
+        # A password typed into the username field must not reach the log: only known names are logged.
+        who = (f"user {body.username!r}" if get_user(service.db, body.username) is not None
+               else f"an unknown user ({len(body.username)} characters)")
+        log.warning("failed login for %s%s", who, f"; locked for {retry_after} s" if retry_after else "")
         raise ApiError(401, "invalid_credentials", "wrong username or password")
     service.login_guard.record_success(body.username)
     with service.db.transaction():
@@ -48,6 +50,13 @@ def login(request: Request, service: Service) -> dict[str, Any]:
     token = service.tokens.issue(user["username"], user["role"])
     return {"access_token": token, "token_type": "bearer", "expires_in": service.tokens.expiry_s,
             "role": user["role"]}
+
+
+def _throttle(service: Service, key: str) -> None:
+    wait = service.login_limiter.take(key)
+    if wait:
+        raise ApiError(429, "rate_limited", "too many login attempts; slow down",
+                       headers={"Retry-After": retry_after_header(wait)})
 
 
 def me(request: Request) -> dict[str, Any]:

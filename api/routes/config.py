@@ -32,6 +32,7 @@ from core.config import (
     takes_effect,
     update_user_file,
 )
+from core.config_paths import check_path_change
 from crm.service import Service
 
 log = logging.getLogger("crm_agent.config")
@@ -72,7 +73,10 @@ def settings_document(service: Service) -> dict[str, Any]:
             "pending_restart": pending}
 
 
-def _check_changes(changes: dict[str, Any], from_env: set[str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def _check_changes(changes: dict[str, Any], from_env: set[str], service: Service,
+                   saved: Config) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Each change validated; a changed file path also by the API's rules (core/config_paths.py): a file the
+    service writes stays inside the data directory, a file it reads must be a regular file of its kind."""
     valid, problems = {}, []
     for key, value in changes.items():
         setting = SETTINGS_BY_KEY.get(key)
@@ -84,7 +88,10 @@ def _check_changes(changes: dict[str, Any], from_env: set[str]) -> tuple[dict[st
         else:
             try:
                 valid[key] = setting.validate(value)
+                if valid[key] != saved[key]:
+                    check_path_change(setting, valid[key], service.data_dir)
             except ValueError as exc:
+                valid.pop(key, None)
                 problems.append({"field": key, "message": str(exc)})
     return valid, problems
 
@@ -92,12 +99,12 @@ def _check_changes(changes: dict[str, Any], from_env: set[str]) -> tuple[dict[st
 def save_settings(service: Service, changes: dict[str, Any]) -> dict[str, Any]:
     """Validate every change (all problems named at once), write config.json, apply what can be applied."""
     from_env = set(env_overrides())
-    valid, problems = _check_changes(changes, from_env)
+    saved, file_error = _saved_config(service)
+    valid, problems = _check_changes(changes, from_env, service, saved)
     if problems:
         first = problems[0]
         raise ApiError(422, "validation_error", f"{first['field']}: {first['message']}", field=first["field"],
                        details=problems)
-    saved, file_error = _saved_config(service)
     if file_error:
         raise ApiError(409, "config_file_invalid", f"{config_path(service)} has an error; fix it first: {file_error}")
     changed = [key for key, value in valid.items() if saved[key] != value]
@@ -137,5 +144,8 @@ ROUTES = (
              responses={200: "saved", 409: "config.json has an error", 422: "a value is invalid "
                                                                             "(error.details names each key)"},
              description="Body `{\"changes\": {\"section.key\": value}}`. Nothing is written unless every "
-                         "value is valid. The answer lists the keys applied now and those that need a restart."),
+                         "value is valid. The answer lists the keys applied now and those that need a restart. "
+                         "File paths: a file the service writes (logging.file, database.path) must resolve inside "
+                         "the data directory; a file it reads (TLS, CA, model) must be an existing regular file "
+                         "of its kind; no path may hold a control character."),
 )

@@ -10,7 +10,7 @@ from pydantic import Field
 from api.errors import ApiError
 from api.plugins import Reply, Request
 from api.routing import ApiRoute
-from api.schemas import Strict
+from api.schemas import Flag, Strict
 from crm.maintenance import RestoreBusy
 from crm.service import Service
 from storage.backup_crypto import BackupCryptoError
@@ -57,7 +57,7 @@ class RestoreRequest(Strict):
 
 
 class CaptureState(Strict):
-    paused: bool
+    paused: Flag
 
 
 def set_capture(request: Request, service: Service) -> dict[str, Any]:

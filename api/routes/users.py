@@ -1,4 +1,5 @@
-"""User accounts: list and create (admin), change a password (admin, or the user with the current password).
+"""User accounts: list and create (admin), change a password (your own with the current password, admins
+included; an admin or the local desktop client may reset another user's without it).
 
 Password hashes never leave storage; hashing runs on gevent's thread pool (argon2 is slow on purpose).
 """
@@ -48,9 +49,10 @@ def add_user(request: Request, service: Service) -> Reply:
 def set_password(request: Request, service: Service, name: str) -> dict[str, Any]:
     body: PasswordChange = request.body(PasswordChange)
     principal = request.principal
-    if not principal.is_admin:
-        if principal.subject != name:
-            raise ApiError(403, "forbidden", "you can change only your own password")
+    own = principal.kind == "jwt" and principal.subject.casefold() == name.casefold()
+    if not principal.is_admin and not own:
+        raise ApiError(403, "forbidden", "you can change only your own password")
+    if own:  # admins too: a stolen or borrowed session must not take the account over
         if body.current_password is None:
             raise ApiError(422, "validation_error", "current_password: required to change your own password",
                            field="current_password")
@@ -79,7 +81,8 @@ ROUTES = (
              responses={201: "created", 409: "the username is taken", 422: "bad username or password"},
              response_schema=USER_SCHEMA),
     ApiRoute("PUT", "/api/users/<name>/password", set_password, tag="users", body=PasswordChange,
-             summary="Change a password (admin: anyone's; a user: their own, with current_password)",
+             summary="Change a password (your own with current_password, admins included; an admin: "
+                     "another user's without it)",
              responses={200: "changed", 403: "not allowed or wrong current password", 404: "no such user",
                         422: "password too short"}),
 )

@@ -151,6 +151,25 @@ test("captures are queued, sent with the token, and a 401 unpairs while keeping 
   assert.equal(await background.queue.size(), 1, "kept for after the next pairing");
 });
 
+test("a lone capture answered 400 or 413 is dropped, so the captures behind it are delivered", async () => {
+  const { background, agent } = await started(pairingAgent((method, path, body) => {
+    if (path === "/api/messages/capture") {
+      if (body.content === "m1") return [413, { error: { code: "payload_too_large", message: "too large" } }];
+      if (body.content === "m2") return [400, { error: { code: "invalid_json", message: "bad" } }];
+      return [201, {}];
+    }
+    return [200, { ok: true }];
+  }));
+  await pair(background);
+  for (const n of [1, 2, 3]) {
+    await background.handleMessage({ type: MSG.CAPTURE, captures: [capture(n)] }, CONTENT);
+    await background.flush({ force: true });
+  }
+  assert.equal(await background.queue.size(), 0);
+  const sent = agent.calls.filter((c) => c.path === "/api/messages/capture").map((c) => c.body.content);
+  assert.deepEqual(sent.filter((c) => c === "m3"), ["m3"]);
+});
+
 test("while paused nothing is queued", async () => {
   const { background } = await started(pairingAgent());
   await background.handleMessage({ type: MSG.PAUSE_SET, paused: true }, PAGE);

@@ -83,6 +83,48 @@ test("an item is removed only after a 2xx; 422 is dropped; 429/503 stay queued i
   assert.equal(delays.length, 1, "a retry is scheduled");
 });
 
+test("a 4xx that can never succeed is dropped (400, 404, 413, 422); 401/403/408/409/429 stay queued", async () => {
+  const statuses = { ID1: 400, ID2: 401, ID3: 403, ID4: 408, ID5: 409, ID6: 413, ID7: 429, ID8: 404, ID9: 201 };
+  const stub = agent((body) => statuses[body.message_id.split("_").at(-1)]);
+  const log = [];
+  const { queue } = makeQueue({ send: stub.send, log: (...args) => log.push(args) });
+  await queue.enqueue([1, 2, 3, 4, 5, 6, 7, 8, 9].map(capture));
+  const result = await queue.flush();
+  assert.equal(result.status, "partial");
+  assert.deepEqual([result.delivered, result.dropped], [1, 3]);
+  assert.deepEqual((await queue.pending()).map((b) => b.content), ["m2", "m3", "m4", "m5", "m7"]);
+  assert.deepEqual(log.map((entry) => entry[0]), ["capture dropped (400)", "capture dropped (413)",
+    "capture dropped (404)"]);
+});
+
+test("a whole batch refused 4xx does not block the queue: items go alone, the poison one is dropped", async () => {
+  const calls = [];
+  const send = async (bodies) => {
+    calls.push(bodies.length);
+    if (bodies.some((b) => b.content === "m2")) {
+      return bodies.length === 1 ? { ok: true, results: [{ status: 400 }] } : { ok: false, status: 400, code: "invalid_json" };
+    }
+    return { ok: true, results: bodies.map(() => ({ status: 201 })) };
+  };
+  const poisonAlone = async (bodies) => {
+    if (bodies.length !== 1 || bodies[0].content !== "m2") return send(bodies);
+    calls.push(1);
+    return { ok: false, status: 413, code: "payload_too_large" };
+  };
+  for (const sender of [send, poisonAlone]) {
+    calls.length = 0;
+    const log = [];
+    const { queue } = makeQueue({ send: sender, log: (...args) => log.push(args) });
+    await queue.enqueue([1, 2, 3].map(capture));
+    const result = await queue.flush();
+    assert.equal(result.status, "idle");
+    assert.deepEqual([result.delivered, result.dropped], [2, 1]);
+    assert.equal(await queue.size(), 0);
+    assert.deepEqual(calls, [3, 1, 1, 1]);
+    assert.equal(log.length, 1);
+  }
+});
+
 test("a failed request (agent down, 5xx, thrown error) keeps every item and backs off", async () => {
   let mode = "down";
   const send = async (bodies) => {

@@ -14,7 +14,10 @@ import { KEYS, Settings, restrictToTrustedContexts } from "./settings.js";
 
 export const BACKSTOP_ALARM = "crm-agent.backstop";
 const WHATSAPP_TABS = "https://web.whatsapp.com/*";
+// The single capture's answers that are the item's own result (the queue settles them like a batch's);
+// any other 4xx (400, 413 ...) is too: the queue drops those that can never succeed (src/lib/queue.js).
 const SINGLE_CAPTURE_STATUSES = new Set([200, 201, 422, 429, 503]);
+const isItemAnswer = (status) => SINGLE_CAPTURE_STATUSES.has(status) || (status >= 400 && status < 500);
 const CAPTURE_TIMEOUT_MS = 30_000;
 
 export class Background {
@@ -181,7 +184,7 @@ export class Background {
       return { ok: false, blocked: true, code: outcome.error?.code };
     }
     let results = null;
-    if (single && SINGLE_CAPTURE_STATUSES.has(outcome.status)) {
+    if (single && isItemAnswer(outcome.status)) {
       results = [{ status: outcome.status, error: outcome.error, retry_after_ms: outcome.retryAfterMs }];
     } else if (!single && outcome.ok && Array.isArray(outcome.data?.results)) {
       results = outcome.data.results;

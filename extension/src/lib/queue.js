@@ -53,9 +53,15 @@ export function isDelivered(status) {
   return status >= 200 && status < 300;
 }
 
-/** A 422 can never succeed (the agent refused the body itself): log it and drop it, or it blocks the queue. */
+// 4xx answers that say "not now" or "not you" rather than "never this body": the item stays queued.
+const RETRYABLE_4XX = new Set([401, 403, 408, 409, 429]);
+
+/**
+ * A 4xx other than 401/403/408/409/429 can never succeed (the agent refused the body itself: 400, 413,
+ * 422 ...): log it and drop it, or one poison item blocks the queue behind it forever.
+ */
 export function isUnprocessable(status) {
-  return status === 422;
+  return status >= 400 && status < 500 && !RETRYABLE_4XX.has(status);
 }
 
 export function createCaptureQueue(options) {
@@ -149,13 +155,27 @@ export class CaptureQueue {
     if (!force && this.#now() < this.#retryAt) return { status: "backoff", delivered: 0, dropped: 0 };
     let delivered = 0;
     let dropped = 0;
+    let oneByOne = 0; // after a whole batch was refused 4xx: send that many items alone to find the bad one
     for (;;) {
-      const batch = await this.#serialized(async (state) => state.items.slice(0, takeBatch(state.items, this.#limits)));
+      const batch = await this.#serialized(async (state) => state.items.slice(
+        0, oneByOne > 0 ? Math.min(1, state.items.length) : takeBatch(state.items, this.#limits)));
       if (batch.length === 0) {
         this.#resetBackoff();
         return { status: "idle", delivered, dropped };
       }
+      if (oneByOne > 0) oneByOne -= 1;
       const outcome = await this.#sendSafely(batch.map((item) => item.body));
+      if (!outcome.ok && isUnprocessable(Number(outcome.status))) {
+        if (batch.length > 1) {
+          oneByOne = batch.length;
+          continue;
+        }
+        // A lone item refused as a whole request: it is the poison one.
+        this.#log(`capture dropped (${outcome.status})`, batch[0].id, outcome.code ?? null);
+        await this.#remove({ delivered: [], dropped: [batch[0].id] });
+        dropped += 1;
+        continue;
+      }
       if (!outcome.ok) {
         if (outcome.blocked) return { status: "blocked", delivered, dropped, reason: outcome.code };
         this.#backOff(outcome.retryAfterMs);
@@ -182,7 +202,8 @@ export class CaptureQueue {
     }
   }
 
-  // Per the contract: remove exactly the items answered 2xx (and 422, logged); retry the rest.
+  // Per the contract: remove exactly the items answered 2xx (and the 4xx that can never succeed, logged);
+  // retry the rest.
   #settle(batch, results) {
     const settled = { delivered: [], dropped: [], retry: false, retryAfterMs: 0 };
     batch.forEach((item, index) => {
@@ -191,7 +212,7 @@ export class CaptureQueue {
       if (isDelivered(status)) {
         settled.delivered.push(item.id);
       } else if (isUnprocessable(status)) {
-        this.#log("capture dropped (422)", item.id, result?.error ?? null);
+        this.#log(`capture dropped (${status})`, item.id, result?.error ?? null);
         settled.dropped.push(item.id);
       } else {
         settled.retry = true;
