@@ -146,6 +146,8 @@ def test_first_start_shows_the_admin_password_once(desktop: Desktop, tray_factor
                     message="the first-run notification")
     assert len(note) == 1
     assert note[0]["app"] == "CRM Agent"
+    password = password_file.read_text().split("password:", 1)[1].strip()
+    assert password and password not in note[0]["body"] + note[0]["summary"]  # never in the daemon's history
     assert note[0]["icon"].endswith("icon.png")
     child_log = (tray.data_dir / "logs" / "service-child.log").read_text()
     assert "[redacted]" in child_log and "listening on" in child_log

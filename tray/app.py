@@ -171,10 +171,12 @@ class DesktopApp:
         self.board.update(service_up=False, detail=detail)
 
     def _first_password(self, user: str, password: str) -> None:
+        # The password itself never goes into a notification: notification daemons keep a history and show it
+        # on the lock screen. The file is readable only by the user.
+        del password
         self.notifier.notify_now(
-            "CRM Agent is ready: your admin password",
-            f"Sign in as '{user}' with password {password}\n"
-            f"It is also saved, readable only by you, in {self.data_dir.admin_password_file}")
+            "CRM Agent is ready: your admin account",
+            f"Sign in as '{user}'. Your password is in {self.data_dir.admin_password_file} (readable only by you)")
 
     def _on_stream_state(self, connected: bool) -> None:
         if connected:
