@@ -133,7 +133,19 @@ class DesktopApp:
         log.info("quit requested")
         if self.watcher is not None:
             self.watcher.request_stop()
-        self.icon.icon.stop()
+        self._stop_icon_loop()
+
+    def _stop_icon_loop(self) -> None:
+        if self.icon.backend != "_xorg":
+            self.icon.icon.stop()  # the other backends post the stop to their own loop
+            return
+        from tray.docking import close_icon_window  # pystray's X11 backend, like the watcher: needs a display
+
+        try:
+            close_icon_window(self.icon.icon._window.id)
+        except Exception:  # noqa: BLE001 - no second connection (display gone): pystray's own way, as before
+            log.warning("could not close the icon window through a second X connection", exc_info=True)
+            self.icon.icon.stop()
 
     def quit_from_another_thread(self) -> None:
         """pystray's X11 loop is not thread-safe: stopping the icon from another thread can lose the window's

@@ -52,6 +52,24 @@ def enable_clicks(icon) -> None:  # noqa: ANN001 - a pystray._xorg.Icon
     icon._display.flush()
 
 
+def close_icon_window(window_id: int, display_name: str | None = None) -> None:
+    """End pystray's X11 loop by destroying its icon window through an X connection of our own.
+
+    pystray's stop() destroys the window through pystray's connection, whose locks its loop thread holds while
+    it waits for events; called from the SIGTERM handler, which Python runs on that same thread, it could
+    block on them for ever (the desktop agent then hung after "quit requested"). From another connection the
+    server still sends the DestroyNotify pystray's window selected, and its loop ends by itself.
+    """
+    import Xlib.display
+
+    display = Xlib.display.Display(display_name)
+    try:
+        display.create_resource_object("window", window_id).destroy()
+        display.sync()
+    finally:
+        display.close()
+
+
 class DockWatcher:
     """Watches one icon window; `redock` asks pystray to send a dock request; `docked` runs after docking
     (to repaint: pystray skips image updates while undocked)."""
