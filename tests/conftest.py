@@ -37,6 +37,15 @@ def fresh_service(tmp_path) -> Iterator[RunningService]:
     running.stop()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the test item (item.report_call...), so a fixture's teardown can tell
+    whether its test failed and add what it knows (tests/test_tray.py prints the tray's threads and logs)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     from tests.ui_helpers import SCREENSHOTS
 

@@ -32,7 +32,7 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
 
 
 @pytest.fixture
-def tray_factory(desktop: Desktop, tmp_path: Path) -> Iterator:
+def tray_factory(desktop: Desktop, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     started: list[RunningTray] = []
 
     def start(name: str = "agent", config: dict | None = None) -> RunningTray:
@@ -41,14 +41,17 @@ def tray_factory(desktop: Desktop, tmp_path: Path) -> Iterator:
         return tray
 
     yield start
+    report = getattr(request.node, "report_call", None)
     for tray in started:
+        if report is not None and report.failed:
+            print(tray.diagnosis())  # shown under the failure: every thread's stack and the logs' tails
         tray.stop()
 
 
 def test_icon_docks_when_the_tray_host_starts_late_and_after_it_restarts(desktop: Desktop, tray_factory):
     desktop.stop_trayer()
     tray = tray_factory()
-    wait_for(tray.healthy_service, timeout=30, message="the supervised service")
+    tray.wait_healthy()
     wait_for(lambda: "no system tray host yet" in tray.log(), message="the missing tray host to be logged")
     assert desktop.icon_embedding() is None
 
@@ -77,7 +80,7 @@ def test_click_and_second_launch_open_the_dashboard(desktop: Desktop, tray_facto
     desktop.start_trayer()
     tray = tray_factory()
     window, _ = wait_for(desktop.icon_embedding, timeout=20, message="the icon to dock")
-    wait_for(tray.healthy_service, timeout=30, message="the supervised service")
+    tray.wait_healthy()
 
     # pystray's X11 backend has no menu: a click runs the default action, Open dashboard.
     # Right after docking the embedder may still be mapping the icon and swallow a first click, as a user
@@ -140,7 +143,7 @@ def _ui_log(tray) -> str:
 
 def test_first_start_shows_the_admin_password_once(desktop: Desktop, tray_factory):
     tray = tray_factory()
-    wait_for(tray.healthy_service, timeout=30, message="the supervised service")
+    tray.wait_healthy()
     password_file = tray.data_dir / "admin_password.txt"
     note = wait_for(lambda: [n for n in desktop.notifications() if str(password_file) in n["body"]],
                     message="the first-run notification")
@@ -155,7 +158,7 @@ def test_first_start_shows_the_admin_password_once(desktop: Desktop, tray_factor
 
 def test_killed_service_is_back_and_healthy_within_5_s(tray_factory):
     tray = tray_factory()
-    first = wait_for(tray.healthy_service, timeout=30, message="the supervised service")
+    first = tray.wait_healthy()
     os.kill(first["pid"], signal.SIGKILL)
     start = time.monotonic()
     # Typically back in 2-3 s (1 s back-off + start-up); the bound is looser than the 5 s goal because a
@@ -172,7 +175,7 @@ def test_alerts_notify_with_their_title_and_a_burst_is_capped(desktop: Desktop, 
     # sample, a real burst. The tray's defaults allow 3 notifications per minute.
     tray = tray_factory("alerts", {"monitor": {"memory_percent": 0, "disk_percent": 0, "cpu_percent": 100,
                                                "sustain_s": 0, "cooldown_s": 0, "sample_interval_s": 0.1}})
-    info = wait_for(tray.healthy_service, timeout=30, message="the supervised service")
+    info = tray.wait_healthy()
     before = len(desktop.notifications())
     seen = _count_alerts(info, tray.data_dir, want=20, timeout=20)
     assert seen >= 20
@@ -205,7 +208,7 @@ def _count_alerts(info: dict, data_dir: Path, want: int, timeout: float) -> int:
 @pytest.mark.parametrize("how", ["sigterm", "windows_quit_request"])
 def test_quit_stops_everything(tray_factory, how):
     tray = tray_factory()
-    info = wait_for(tray.healthy_service, timeout=30, message="the supervised service")
+    info = tray.wait_healthy()
     requests.get(info["url"] + "/api/health", timeout=5)
     tree = [tray.process, *psutil.Process(tray.process.pid).children(recursive=True)]
     pids = [p.pid for p in tree]
@@ -528,7 +531,7 @@ def test_pairing_a_stalled_capture_and_open_dashboard_reach_the_desktop(desktop:
     from tests.pairing_helpers import as_extension, code_of, complete_pairing, start_pairing
 
     tray = tray_factory("pairing")
-    url = wait_for(tray.healthy_service, timeout=30, message="the supervised service")["url"]
+    url = tray.wait_healthy()["url"]
     token = (tray.data_dir / "local_token").read_text().strip()
     wait_for(lambda: requests.get(url + "/api/health", timeout=5).json()["websocket"]["clients"] >= 1, timeout=20,
              message="the tray's event stream")

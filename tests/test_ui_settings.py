@@ -270,7 +270,7 @@ def test_restart_now_with_the_tray_running_asks_its_supervisor(display, tmp_path
     tray = ui = None
     try:
         tray = start_tray(desktop, tmp_path / "agent")
-        first = wait_for(tray.healthy_service, timeout=30, message="the supervised service")
+        first = tray.wait_healthy()
         wait_for(lambda: (tray.data_dir / "tray.instance").exists(), timeout=10, message="the tray's listener")
         ui = UiHarness(tray.data_dir, display)  # the windows need not share the tray's screen
         window = ui.app.open("settings")

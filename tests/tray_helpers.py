@@ -215,6 +215,28 @@ class RunningTray:
             return None
         return info if ok else None
 
+    def wait_healthy(self, timeout: float = 30) -> dict:
+        """service.json of the supervised service once it answers /api/health. On a timeout the error carries
+        the tails of the tray's output and of the service's log: a CI failure must say why by itself."""
+        try:
+            return wait_for(self.healthy_service, timeout=timeout, message="the supervised service")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.diagnosis()}") from None
+
+    def diagnosis(self, lines: int = 60) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR1)  # the tray dumps its threads' stacks to its output
+            time.sleep(1)
+        parts = [f"tray process: {'running' if self.process.poll() is None else f'exited {self.process.returncode}'}",
+                 f"service.json: {self.service_info()}"]
+        for name, path in (("tray output", self.log_path), ("service log", self.data_dir / "logs" / "agent.log")):
+            try:
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+            except OSError as exc:
+                tail = [f"(unreadable: {exc})"]
+            parts.append(f"--- {name} ({path}), last {lines} lines:\n" + "\n".join(tail))
+        return "\n".join(parts)
+
     def stop(self, timeout: float = 15) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -9,6 +9,7 @@ run on short-lived worker threads so the icon's loop never waits on the network.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -22,7 +23,7 @@ from typing import Any
 
 from core.children import agent_command, child_env
 from core.options import add_common_options
-from core.paths import DataDir, resolve_data_dir
+from core.paths import PRIVATE_UMASK, DataDir, resolve_data_dir
 from desktop import autostart
 from desktop.event_stream import EventStream
 from desktop.instance import OPEN_DASHBOARD, QUIT, RESTART_SERVICE, InstanceLock, hand_over
@@ -358,6 +359,13 @@ def setup_tray_logging(data_dir: DataDir, config: Any) -> None:
                   config["logging.backup_count"], to_stderr=True)
 
 
+def dump_stacks_on_sigusr1() -> None:
+    """`kill -USR1 <tray pid>` writes every thread's stack to stderr: the tray waits on X, D-Bus and its child
+    at once, and a hang there must be diagnosable on a user's machine (and in a CI log) without a debugger."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def run_desktop(data_dir: DataDir, config: Any, *, port: int | None = None, config_file: Path | None = None,
                 settings: NotificationSettings | None = None) -> int:
     """The desktop agent; headless service when there is no display. Returns the exit code."""
@@ -373,6 +381,7 @@ def run_desktop(data_dir: DataDir, config: Any, *, port: int | None = None, conf
         print("CRM Agent is already running but did not answer", file=sys.stderr)
         return 1
     setup_tray_logging(data_dir, config)
+    dump_stacks_on_sigusr1()
     try:
         import pystray  # noqa: F401 - its X11 backend connects to the display at import
     except Exception as exc:  # noqa: BLE001 - DisplayNameError, connection refused, no backend...
@@ -389,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common_options(parser)
     parser.add_argument("--port", type=int, help="service port (default from config server.port; 0 = any free)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    os.umask(PRIVATE_UMASK)  # also when started as `python -m tray`, not through agent.py
     from core.config import ConfigError, load_effective_config
 
     data_dir = DataDir(resolve_data_dir(args.data_dir))
