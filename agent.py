@@ -37,6 +37,7 @@ import sys
 from collections.abc import Callable
 
 from cli import workers
+from core.paths import PRIVATE_UMASK
 
 
 def open_window(argv: list[str]) -> int:
@@ -61,8 +62,6 @@ def desktop(argv: list[str]) -> int:
 
     return desktop_main(argv)
 
-
-PRIVATE_UMASK = 0o077
 
 # The processes that read their own arguments: they get the rest of the command line as it is.
 PROCESSES: dict[str, Callable[[list[str]], int]] = {
@@ -91,9 +90,7 @@ def run_command(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Every file any agent process creates (logs and their rotations, the database with its -wal/-shm,
-    # backups, markers) is the user's alone, 0600 (directories 0700); the children inherit it.
-    os.umask(PRIVATE_UMASK)
+    os.umask(PRIVATE_UMASK)  # before any file is created (core/paths.py says why)
     if argv[:1] and argv[0] in PROCESSES:
         return PROCESSES[argv[0]](argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):

@@ -25,6 +25,11 @@ def resolve_data_dir(cli_value: str | None, environ: Mapping[str, str] | None = 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+# Every file an agent process creates (logs and their rotations, the database with its -wal/-shm, backups,
+# markers) is the user's alone, 0600 (directories 0700); children inherit it. Set by each entry point.
+PRIVATE_UMASK = 0o077
+
+
 @dataclass(frozen=True)
 class DataDir:
     root: Path
