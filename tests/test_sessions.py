@@ -318,3 +318,19 @@ def test_a_session_with_a_valid_token_stays_open_across_rechecks(svc):
     finally:
         ws.close()
         ws_message.close()
+
+
+def test_logout_and_disable_on_a_hub_with_postgresql(postgres, tmp_path):
+    """The same migration and lookup on PostgreSQL (a team hub has users too)."""
+    from tests.sync_helpers import start_hub
+
+    hub, _ = start_hub(postgres, tmp_path / "hub", config=MANY_LOGINS)
+    try:
+        _add_user(hub, "hana", "hana-password-1")
+        first, second = _login(hub, "hana", "hana-password-1"), _login(hub, "hana", "hana-password-1")
+        assert hub.post("/api/auth/logout", token=first).status_code == 200
+        assert (_me(hub, first), _me(hub, second)) == (401, 200)
+        assert hub.patch("/api/users/hana", token=hub.local_token, json={"active": False}).status_code == 200
+        assert _me(hub, second) == 401
+    finally:
+        hub.stop()
