@@ -180,6 +180,11 @@ class PasswordChange(Strict):
                                                               "with a user token, admins included")] = None
 
 
+class UserUpdate(Strict):
+    active: Annotated[Flag, Field(description="false disables the account (its sessions end, it cannot log in); "
+                                              "true enables it again")]
+
+
 SyncTable = Literal["customers", "conversations", "messages", "ai_analysis"]
 
 

@@ -9,6 +9,11 @@ buffered. A client that reconnects with since=<last id> first receives the buffe
 
 Each session remembers its principal and receives only the events meant for it: an extension receives its
 panel's events only, and pairing codes go only to admin and local sessions.
+
+Each session also keeps the token it authenticated with and checks it again every RECHECK_S seconds, and at
+once when this process revoked tokens (logout, disable, password change, key rotation): a token revoked since
+closes the session with 4401, also when the revocation was written to the database by another process (the
+command line) or the token expired meanwhile.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ CLOSE_TOO_MANY = 4429  # the twin of HTTP 429: this token holds MAX_SESSIONS_PER
 # a few browser windows fit; one leaked or hostile token cannot take every one of websocket.max_clients.
 MAX_SESSIONS_PER_TOKEN = 8
 TOO_MANY_REASON = "too many connections for this token"
+# How often an open session checks that its token still holds (one indexed query per session): the bound on how
+# long a WebSocket outlives a revocation made by another process.
+RECHECK_S = 2.0
 
 
 def may_receive(principal: Principal, event_type: str) -> bool:
@@ -70,6 +78,22 @@ class WebSocketEndpoint:
         self.clients = 0
         self._sessions: set[_Session] = set()
         self._per_principal: dict[str, int] = {}  # Principal.rate_key -> authenticated sessions
+        service.tokens.on_revocation(self.recheck_all)
+
+    def recheck_all(self) -> None:
+        """Tokens were revoked in this process: every session checks its own now rather than at its next tick."""
+        for session in list(self._sessions):
+            session.outbox.put(("recheck",))
+
+    def still_valid(self, token: str, principal: Principal) -> bool:
+        """Whether the token a session authenticated with still gives it that principal."""
+        if principal.is_extension:
+            extension = self.service.extensions.for_token(token)
+            return extension is not None and extension.active
+        try:
+            return self.service.tokens.authenticate(token) == principal
+        except InvalidToken:
+            return False
 
     def has_room_for(self, principal: Principal) -> bool:
         return self._per_principal.get(principal.rate_key, 0) < MAX_SESSIONS_PER_TOKEN
@@ -133,11 +157,12 @@ class WebSocketEndpoint:
                      b"Sec-WebSocket-Accept: " + generate_accept_token(key) + b"\r\n\r\n")
         sock.sendall(handshake)
         self.clients += 1  # unauthenticated sockets count too: max_clients caps what a stranger can hold open
-        principal = self.query_principal(environ) if _query_token(environ) else None
+        token = bearer_token(environ, allow_query=True) if _query_token(environ) else ""
+        principal = self.query_principal(environ) if token else None
         crowded = principal is not None and not self.has_room_for(principal)
         since = _since(environ)  # validated before the upgrade; 0 is a real id ("everything still buffered")
         session = _Session(self, sock, since if type(since) is int else None, None if crowded else principal,
-                           environ.get("HTTP_ORIGIN"))
+                           environ.get("HTTP_ORIGIN"), token)
         if crowded:
             session.outbox.put(("close", CLOSE_TOO_MANY, TOO_MANY_REASON))
         self._sessions.add(session)
@@ -172,8 +197,9 @@ def _since(environ: dict[str, Any]) -> int | None | bool:
 
 class _Session:
     def __init__(self, endpoint: WebSocketEndpoint, sock: Any, since: int | None, principal: Principal | None,
-                 origin: str | None) -> None:
+                 origin: str | None, token: str = "") -> None:
         self.endpoint = endpoint
+        self.token = token  # what the principal was authenticated with: checked again while the session lasts
         self.sock = sock
         self.since = since
         self.origin = origin
@@ -240,11 +266,24 @@ class _Session:
         self.outbox.put(("event", event))
 
     def _write_loop(self) -> None:
+        now = time.monotonic()
+        next_ping, next_check = now + self.endpoint.ping_interval_s, now + RECHECK_S
         while not self.closed:
             try:
-                item = self.outbox.get(timeout=self.endpoint.ping_interval_s)
+                item = self.outbox.get(timeout=max(0.0, min(next_ping, next_check) - time.monotonic()))
             except Empty:
+                item = None
+            now = time.monotonic()
+            if item is None and now >= next_ping:
                 self.sock.sendall(self.ws.send(Ping(b"keepalive")))
+                next_ping = now + self.endpoint.ping_interval_s
+            # On the timer even while events stream (a busy session is checked too), and at once when asked.
+            if now >= next_check or (item is not None and item[0] == "recheck"):
+                next_check = now + RECHECK_S
+                if self.principal is not None and not self.endpoint.still_valid(self.token, self.principal):
+                    self._close(CLOSE_UNAUTHORIZED, "token revoked")
+                    return
+            if item is None or item[0] == "recheck":
                 continue
             kind = item[0]
             if kind == "event":
@@ -290,6 +329,7 @@ class _Session:
             self._close(CLOSE_TOO_MANY, TOO_MANY_REASON)
             return False
         self.set_principal(principal)
+        self.token = message["token"]
         self.since = since
         self._send_json({"type": "auth.ok", "id": 0, "ts": iso(self.endpoint.service.clock.now()),
                          "data": {"principal": principal.role}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from cli import backup, config, hub, init, pair, serve, sync, user
+from cli import backup, config, hub, init, pair, security, serve, sync, user
 from cli.context import Context
 
 Command = Callable[[Context, argparse.Namespace], int]
@@ -15,6 +15,7 @@ COMMANDS: dict[str, Command] = {
     "sync": sync.run,
     "hub": hub.run,
     "user": user.run,
+    "security": security.run,
     "config": config.run,
     "backup": backup.run,
     "pair": pair.run,

@@ -48,6 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(passwd)
     listing = user_sub.add_parser("list", help="list users")
     add_common_options(listing)
+    for action, meaning in (("disable", "disable a user: their sessions end and they cannot log in"),
+                            ("enable", "enable a disabled user again")):
+        toggle = user_sub.add_parser(action, help=meaning)
+        toggle.add_argument("name")
+        add_common_options(toggle)
+    sessions = user_sub.add_parser("sessions", help="a user's sessions (access tokens)")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True)
+    revoke_sessions = sessions_sub.add_parser("revoke", help="end every session of a user (they log in again)")
+    revoke_sessions.add_argument("name")
+    add_common_options(revoke_sessions)
+
+    security = sub.add_parser("security", help="signing keys")
+    security_sub = security.add_subparsers(dest="security_command", required=True)
+    add_common_options(security_sub.add_parser("rotate-keys", help="a new JWT signing key: every access token "
+                                                                   "ends (through the service when one runs); the "
+                                                                   "local token and paired extensions keep working"))
 
     config = sub.add_parser("config", help="check or show the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -1,4 +1,10 @@
-"""`agent.py user add NAME [--role R] --password-stdin | passwd NAME --password-stdin | list`."""
+"""`agent.py user add NAME [--role R] --password-stdin | passwd NAME --password-stdin | list | disable NAME |
+enable NAME | sessions revoke NAME`.
+
+Each writes the database directly, also while the service runs: the service checks every token against the
+users table on each request, and its open WebSockets every few seconds, so a password change, a disabled user
+or revoked sessions hold there without a restart.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from cli.context import Context
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     from core.clock import Clock, iso
-    from crm.users import UserError, change_password, create_user
+    from crm.users import UserError, change_password, create_user, revoke_sessions, set_user_active
     from storage.migrations import migrate
     from storage.users import list_users
 
@@ -23,6 +29,19 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
                 print(f"{user['username']}\t{user['role']}\t{'active' if user['active'] else 'disabled'}",
                       file=ctx.stdout)
             return 0
+        try:
+            if args.user_command in ("disable", "enable"):
+                name = set_user_active(db, clock, args.name, args.user_command == "enable")
+                print(f"user {name!r} {args.user_command}d" + ("; their sessions ended" if args.user_command ==
+                                                                "disable" else ""), file=ctx.stdout)
+                return 0
+            if args.user_command == "sessions":
+                name = revoke_sessions(db, clock, args.name)
+                print(f"every session of {name!r} ended (they log in again)", file=ctx.stdout)
+                return 0
+        except UserError as exc:
+            print(f"error: {exc}", file=ctx.stderr)
+            return 1
         password = read_password(ctx)
         try:
             if args.user_command == "add":
@@ -30,7 +49,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
                 print(f"created user {args.name!r} ({args.role})", file=ctx.stdout)
             else:
                 change_password(db, clock, args.name, password)
-                print(f"password changed for {args.name!r}", file=ctx.stdout)
+                print(f"password changed for {args.name!r}; their sessions ended", file=ctx.stdout)
         except UserError as exc:
             print(f"error: {exc}", file=ctx.stderr)
             return 1

@@ -31,6 +31,13 @@ def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
     return value
 
 
+def replace_secret(path: Path, nbytes: int = 32) -> str:
+    """Write a fresh secret of nbytes (hex) in place of the one at path, atomically and 0600; return it."""
+    value = secrets.token_hex(nbytes)
+    write_private_file(path, value + "\n")
+    return value
+
+
 def read_secret(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8").strip() or None

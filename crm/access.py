@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 import math
+import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import jwt
 
@@ -26,6 +28,9 @@ class Principal:
     kind: str  # jwt | local | extension | hub
     extension_id: int | None = None
     origin: str | None = None  # an extension's bound Origin: every request must carry it
+    token_id: str | None = None  # a JWT's jti: what logout revokes
+    version: int | None = None  # a JWT's ver: the user's token_version when it was issued
+    expires_at: int | None = None  # a JWT's exp (unix seconds)
 
     @property
     def is_admin(self) -> bool:
@@ -44,29 +49,74 @@ class InvalidToken(Exception):
     pass
 
 
+class Standing(Protocol):
+    """What the users table says about a token's user (storage.users.TokenStanding)."""
+
+    role: str
+    token_version: int
+    revoked: bool
+
+
+# standing(username, jti): the active user's role, token version and whether that jti was logged out; None when
+# no active user has that name.
+StandingLookup = Callable[[str, str], "Standing | None"]
+
+
 def extension_principal(extension_id: int, origin: str) -> Principal:
     return Principal(str(extension_id), "extension", "extension", extension_id=extension_id, origin=origin)
 
 
 class TokenService:
+    """Access tokens (JWT, HS256) for users, and the local token of the tray and windows (not a JWT: a random
+    string compared in constant time, unaffected by the JWT key).
+
+    A token is accepted when its signature, issuer and expiry hold AND the users table still agrees: the user is
+    active with the token's role, its `ver` is the user's token_version (bumped by a password change, disabling
+    or "revoke sessions"), and its `jti` was not logged out. That lookup runs on every request, after the
+    signature cache, so a revocation made by anyone writing the database (the CLI too) holds at the next request.
+    """
+
     def __init__(self, secret: str, expiry_s: int, local_token: str, clock: Clock,
-                 user_role: Callable[[str], str | None] | None = None) -> None:
-        """user_role(username): the role of that active user, None when there is none (checked on every
-        request: a signed token for a user that does not exist, or no longer has that role, is refused)."""
-        if len(secret) < 64:  # 32 random bytes, hex
-            raise ValueError("JWT secret must be at least 32 random bytes")
+                 standing: StandingLookup | None = None) -> None:
+        """standing: see StandingLookup; None (unit tests only) skips the users table."""
+        self._check_secret(secret)
         self._secret = secret
         self._local_token = local_token
         self.expiry_s = expiry_s
         self._clock = clock
-        self._user_role = user_role
+        self._standing = standing
         # Verified tokens until their exp: HS256 verification costs ~15 us on every request otherwise.
-        self._verified: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
+        self._verified: OrderedDict[str, Principal] = OrderedDict()
+        self._revocation_listeners: list[Callable[[], None]] = []
 
-    def issue(self, username: str, role: str) -> str:
+    @staticmethod
+    def _check_secret(secret: str) -> None:
+        if len(secret) < 64:  # 32 random bytes, hex
+            raise ValueError("JWT secret must be at least 32 random bytes")
+
+    def issue(self, username: str, role: str, version: int = 0) -> str:
+        """version: the user's token_version now (storage.users); the token ends when it changes."""
         now = int(self._clock.now().timestamp())
-        claims = {"sub": username, "role": role, "iat": now, "nbf": now, "exp": now + self.expiry_s, "iss": ISSUER}
+        claims = {"sub": username, "role": role, "ver": version, "jti": secrets.token_urlsafe(16),
+                  "iat": now, "nbf": now, "exp": now + self.expiry_s, "iss": ISSUER}
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def rotate(self, secret: str) -> None:
+        """Sign and verify with a new key from now on: every access token signed with the old one ends at once
+        (the cache of verified tokens goes with it). The local token and extension tokens are not JWTs."""
+        self._check_secret(secret)
+        self._secret = secret
+        self._verified.clear()
+        self.sessions_revoked()
+
+    def on_revocation(self, listener: Callable[[], None]) -> None:
+        """Call listener after tokens were revoked in this process (open WebSockets re-check at once; they also
+        re-check on a timer for revocations written by other processes)."""
+        self._revocation_listeners.append(listener)
+
+    def sessions_revoked(self) -> None:
+        for listener in list(self._revocation_listeners):
+            listener()
 
     def authenticate(self, token: str) -> Principal:
         """Accept the local token or a valid access token; raise InvalidToken otherwise."""
@@ -74,36 +124,46 @@ class TokenService:
             raise InvalidToken("missing token")
         if hmac.compare_digest(token.encode(), self._local_token.encode()):
             return Principal("local", "local", "local")
-        cached = self._verified.get(token)
-        if cached is not None:
-            if self._clock.now().timestamp() >= cached[1]:
+        principal = self._verified.get(token)
+        if principal is not None:
+            if self._clock.now().timestamp() >= principal.expires_at:
                 del self._verified[token]
                 raise InvalidToken("token expired")
-            principal = cached[0]
         else:
-            principal, expires = self._verify_jwt(token)
-            self._verified[token] = (principal, expires)
+            principal = self._verify_jwt(token)
+            self._verified[token] = principal
             while len(self._verified) > 1024:
                 self._verified.popitem(last=False)
-        if self._user_role is not None and self._user_role(principal.subject) != principal.role:
-            raise InvalidToken("invalid token")  # no such active user, or not with this role
+        self._check_standing(principal)
         return principal
 
-    def _verify_jwt(self, token: str) -> tuple[Principal, int]:
+    def _check_standing(self, principal: Principal) -> None:
+        if self._standing is None:
+            return
+        standing = self._standing(principal.subject, principal.token_id)
+        if standing is None or standing.role != principal.role:
+            raise InvalidToken("invalid token")  # no such active user, or not with this role
+        if standing.revoked or standing.token_version != principal.version:
+            raise InvalidToken("token revoked")
+
+    def _verify_jwt(self, token: str) -> Principal:
         try:
+            # ver and jti are required: a token issued before sessions became revocable has neither, could not
+            # be logged out, and is refused (its user logs in again once).
             claims = jwt.decode(
                 token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss"]},
+                options={"require": ["exp", "iat", "sub", "iss", "ver", "jti"]},
                 leeway=0,
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("token expired") from None
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None
-        role = claims.get("role")
-        if role not in ("admin", "agent") or not isinstance(claims["sub"], str):
+        role, version, jti = claims.get("role"), claims["ver"], claims["jti"]
+        if (role not in ("admin", "agent") or not isinstance(claims["sub"], str) or type(version) is not int
+                or not isinstance(jti, str) or not jti):
             raise InvalidToken("invalid token")
-        return Principal(claims["sub"], role, "jwt"), int(claims["exp"])
+        return Principal(claims["sub"], role, "jwt", token_id=jti, version=version, expires_at=int(claims["exp"]))
 
 
 class LoginGuard:

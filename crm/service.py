@@ -17,6 +17,7 @@ from core.clock import Clock, iso
 from core.config import LIVE_KEYS, Config
 from core.events import EventBus
 from core.paths import DataDir
+from core.secrets_store import replace_secret
 from crm.access import LoginGuard, TokenService
 from crm.analysis import AnalysisCoordinator
 from crm.capture import CapturePipeline
@@ -102,6 +103,13 @@ class Service:
 
     def _reconfigure_monitor(self, _value: Any) -> None:
         self.monitor.apply_settings(MonitorSettings.from_config(self.config))
+
+    def rotate_signing_key(self) -> None:
+        """A new JWT signing key, written first (0600, atomically) and then used: every access token signed with
+        the old key ends now, open WebSockets holding one included. The local token and paired extensions' tokens
+        are not JWTs and keep working."""
+        self.tokens.rotate(replace_secret(self.data_dir.jwt_secret_file, 32))
+        log.info("JWT signing key rotated: every access token issued before ended")
 
     def desktop_client_connected(self) -> None:
         """A WebSocket session holding the local token began: a tray or window is there."""

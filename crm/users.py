@@ -29,6 +29,14 @@ class UserError(ValueError):
     pass
 
 
+class NoSuchUser(UserError):
+    pass
+
+
+class UserConflict(UserError):
+    """The change would lock the accounts out: disabling yourself, or the last active admin."""
+
+
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
@@ -70,7 +78,42 @@ def change_password(db: Database, clock: Clock, username: str, password: str,
         user = user_rows.get_user(db, username)
         if user is None or not user_rows.update_password_hash(db, user["username"], password_hash,
                                                               iso(clock.now())):
-            raise UserError(f"no user named {username!r}")
+            raise NoSuchUser(f"no user named {username!r}")
+
+
+def set_user_active(db: Database, clock: Clock, username: str, active: bool, acting_user: str | None = None) -> str:
+    """Enable or disable a user; return the stored username. Disabling ends the user's tokens (open WebSockets
+    close at their next check). acting_user: the admin asking (None: the local desktop client or the command
+    line), who may not disable themselves; nobody may disable the last active admin."""
+    with db.transaction():  # BEGIN IMMEDIATE: the admin count cannot change between the check and the update
+        user = user_rows.get_user(db, username)
+        if user is None:
+            raise NoSuchUser(f"no user named {username!r}")
+        name = user["username"]
+        if not active and user["active"]:
+            if acting_user is not None and acting_user == name:
+                raise UserConflict("you cannot disable your own account")
+            if user["role"] == "admin" and user_rows.count_active_admins(db) <= 1:
+                raise UserConflict(f"{name!r} is the last active admin; make another admin first")
+        if bool(user["active"]) != active:
+            user_rows.set_active(db, name, active, iso(clock.now()))
+        return name
+
+
+def revoke_sessions(db: Database, clock: Clock, username: str) -> str:
+    """End every access token of this user (they log in again); return the stored username."""
+    with db.transaction():
+        user = user_rows.get_user(db, username)
+        if user is None:
+            raise NoSuchUser(f"no user named {username!r}")
+        user_rows.bump_token_version(db, user["username"], iso(clock.now()))
+        return user["username"]
+
+
+def end_token(db: Database, clock: Clock, token_id: str, expires_at: int) -> None:
+    """Log one access token out (its jti is refused until it would have expired)."""
+    with db.transaction():
+        user_rows.revoke_token(db, token_id, expires_at, int(clock.now().timestamp()))
 
 
 def password_matches(stored_hash: str | None, password: str) -> bool:

@@ -142,6 +142,18 @@ def _v5_customer_kinds(db: Database) -> None:
     """)
 
 
+def _v6_revocable_tokens(db: Database) -> None:
+    # Revocable sessions (docs/decisions.md "Sessions and secrets"). users.token_version is the `ver` every
+    # access token carries: bumping it (password change, disable, "revoke sessions") ends all of the user's
+    # tokens at once. revoked_tokens lists the `jti` of tokens ended one at a time (logout) until they would
+    # have expired anyway; rows past expires_at (unix seconds) are pruned.
+    db.executescript("""
+    ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE revoked_tokens (jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+    CREATE INDEX ix_revoked_tokens_expires ON revoked_tokens (expires_at)
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -150,6 +162,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (4, "paired browser extensions: extensions (hashed tokens bound to an origin)", _v4_extensions),
     (5, "customers.kind (phone, lid, group, merged) and customers.merged_into for merged @lid keys",
      _v5_customer_kinds),
+    (6, "revocable sessions: users.token_version and revoked_tokens (logged-out token ids until expiry)",
+     _v6_revocable_tokens),
 ]
 
 

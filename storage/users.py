@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from storage.database import Database
+
+
+@dataclass(frozen=True)
+class TokenStanding:
+    """What the users table says about one access token's user and id (read on every authenticated request)."""
+
+    role: str
+    token_version: int
+    revoked: bool  # this token's jti was logged out
 
 
 def count_users(db: Database) -> int:
@@ -14,15 +24,46 @@ def count_users(db: Database) -> int:
 def get_user(db: Database, username: str) -> dict[str, Any] | None:
     """The user of that name in any case (usernames are ASCII; new ones are stored casefolded). Rows made
     before that may differ only in case: the exact spelling wins, else the oldest."""
-    return db.one("SELECT id, username, password_hash, role, active, last_login_at, created_at FROM users "
-                  "WHERE lower(username) = lower(:u) ORDER BY CASE WHEN username = :u THEN 0 ELSE 1 END, id "
+    return db.one("SELECT id, username, password_hash, role, active, token_version, last_login_at, created_at "
+                  "FROM users WHERE lower(username) = lower(:u) ORDER BY CASE WHEN username = :u THEN 0 ELSE 1 END, id "
                   "LIMIT 1", {"u": username})
 
 
-def active_role(db: Database, username: str) -> str | None:
-    """The role of the active user of that name, else None (checked on every authenticated request)."""
-    value = db.scalar("SELECT role FROM users WHERE username = :u AND active = 1", {"u": username})
-    return str(value) if value is not None else None
+def token_standing(db: Database, username: str, jti: str) -> TokenStanding | None:
+    """The active user's role and token version, and whether this token id was logged out; None when no active
+    user has that name. One statement, two primary-key/unique lookups: it runs on every authenticated request."""
+    row = db.one("SELECT role, token_version, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = :j) AS revoked "
+                 "FROM users WHERE username = :u AND active = 1", {"u": username, "j": jti})
+    if row is None:
+        return None
+    return TokenStanding(str(row["role"]), int(row["token_version"]), bool(row["revoked"]))
+
+
+def revoke_token(db: Database, jti: str, expires_at: int, now: int) -> None:
+    """Remember a logged-out token id until it would expire anyway, and forget the ids whose tokens have."""
+    db.execute("DELETE FROM revoked_tokens WHERE expires_at <= :now", {"now": now})
+    if expires_at > now:
+        db.execute("INSERT INTO revoked_tokens (jti, expires_at) VALUES (:j, :e) ON CONFLICT (jti) DO NOTHING",
+                   {"j": jti, "e": expires_at})
+
+
+def bump_token_version(db: Database, username: str, now: str) -> bool:
+    """End every access token issued to this user so far (they carry the previous version)."""
+    cur = db.execute("UPDATE users SET token_version = token_version + 1, updated_at = :now, change_seq = :seq "
+                     "WHERE username = :u", {"now": now, "seq": db.next_sequence(), "u": username})
+    return cur.rowcount > 0
+
+
+def set_active(db: Database, username: str, active: bool, now: str) -> bool:
+    """Enable or disable a user; disabling also ends their tokens (a later enable does not bring them back)."""
+    bump = "token_version = token_version + 1, " if not active else ""
+    cur = db.execute(f"UPDATE users SET active = :a, {bump}updated_at = :now, change_seq = :seq WHERE username = :u",
+                     {"a": 1 if active else 0, "now": now, "seq": db.next_sequence(), "u": username})
+    return cur.rowcount > 0
+
+
+def count_active_admins(db: Database) -> int:
+    return int(db.scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1") or 0)
 
 
 def list_users(db: Database) -> list[dict[str, Any]]:
@@ -36,7 +77,9 @@ def insert_user(db: Database, username: str, password_hash: str, role: str, now:
 
 
 def update_password_hash(db: Database, username: str, password_hash: str, now: str) -> bool:
-    cur = db.execute("UPDATE users SET password_hash = :h, updated_at = :now, change_seq = :seq WHERE username = :u",
+    """Set a new password hash; the user's tokens issued so far end with it (token_version + 1)."""
+    cur = db.execute("UPDATE users SET password_hash = :h, token_version = token_version + 1, updated_at = :now, "
+                     "change_seq = :seq WHERE username = :u",
                      {"h": password_hash, "now": now, "seq": db.next_sequence(), "u": username})
     return cur.rowcount > 0
 

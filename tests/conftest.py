@@ -46,6 +46,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any secret the run created is in any log file under basetemp (tests/secret_leaks.py).
+    Runs after every fixture's teardown, so the services have stopped and flushed their logs."""
+    from tests.helpers import CREATED_SECRETS
+    from tests.secret_leaks import find_leaks
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = getattr(factory, "_basetemp", None)  # None: no test asked for a temporary directory
+    if basetemp is None:
+        return
+    leaks = find_leaks(basetemp, CREATED_SECRETS)
+    if not leaks:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{path}: {kind}" for path, kind in sorted(set(leaks))]
+    if reporter is not None:
+        reporter.write_sep("=", "secrets found in logs (file: kind of secret; the secret itself is not shown)",
+                           red=True)
+        for line in lines:
+            reporter.write_line(line, red=True)
+    else:
+        print("secrets found in logs:", *lines, sep="\n")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     from tests.ui_helpers import SCREENSHOTS
 

@@ -20,6 +20,32 @@ LISTENING = re.compile(r"listening on (https?)://[^:]+:(\d+)")
 PASSWORD = re.compile(r"with password (\S+)")
 
 
+# Secrets the test run handed out (login and pairing tokens, passwords sent to the service), as (kind, value):
+# conftest.py's session-end check greps every log file under pytest's basetemp for them (tests/secret_leaks.py).
+CREATED_SECRETS: list[tuple[str, str]] = []
+SECRET_ROUTES = ("/api/auth/login", "/api/users")  # requests whose body's passwords are registered
+
+
+def register_secret(kind: str, value: Any) -> None:
+    if isinstance(value, str) and value:
+        CREATED_SECRETS.append((kind, value))
+
+
+def register_exchange(path: str, body: Any, response: requests.Response) -> None:
+    """The passwords a request sent and the token its answer gave, as secrets of the run."""
+    if isinstance(body, dict) and path.startswith(SECRET_ROUTES):
+        register_secret("password sent to the service", body.get("password"))
+        register_secret("password sent to the service", body.get("current_password"))
+    if response.headers.get("Content-Type", "").startswith("application/json"):
+        try:
+            answer = response.json()
+        except ValueError:
+            return
+        if isinstance(answer, dict):
+            register_secret("access token", answer.get("access_token"))
+            register_secret("extension token", answer.get("token"))
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, message: str = "condition"):
     """Poll predicate until it returns a truthy value (returned) or the timeout passes."""
     deadline = time.monotonic() + timeout
@@ -56,6 +82,7 @@ class RunningService:
             password = self.admin_password or _password_from_file(self.data_dir)
             r = self.session.post(self.url + "/api/auth/login", json={"username": "admin", "password": password})
             assert r.status_code == 200, r.text
+            register_secret("access token", r.json()["access_token"])
             self._token = r.json()["access_token"]
         return self._token
 
@@ -66,7 +93,9 @@ class RunningService:
         if token:
             headers.setdefault("Authorization", f"Bearer {token}")
         timeout = kwargs.pop("timeout", 30)
-        return self.session.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
+        response = self.session.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
+        register_exchange(path, kwargs.get("json"), response)
+        return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)

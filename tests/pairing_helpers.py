@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import requests
 
+from tests.helpers import register_secret
+
 ORIGIN = "chrome-extension://" + "abcdefghijklmnop" * 2  # 32 letters a-p: a Chromium extension id
 OTHER_ORIGIN = "chrome-extension://" + "ponmlkjihgfedcba" * 2
 
@@ -32,6 +34,7 @@ def complete_pairing(url: str, pairing_id: str, code: str, origin: str = ORIGIN)
     r = requests.post(url + "/api/pair/complete", json={"pairing_id": pairing_id, "code": code},
                       headers={"Origin": origin}, timeout=10)
     assert r.status_code == 201, r.text
+    register_secret("extension token", r.json().get("token"))
     return r.json()
 
 

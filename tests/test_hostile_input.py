@@ -119,7 +119,8 @@ def test_booleans_are_strict(hostile, value):
 
 def _signed(svc, **claims) -> str:
     now = int(time.time())
-    body = {"sub": "admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 600, "iss": "crm-agent", **claims}
+    body = {"sub": "admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 600, "iss": "crm-agent", "ver": 0,
+            "jti": f"self-signed-{time.time_ns()}", **claims}
     return jwt.encode(body, (svc.data_dir / "jwt_secret").read_text().strip(), algorithm="HS256")
 
 

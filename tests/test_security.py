@@ -40,7 +40,8 @@ def _secret(svc) -> str:
 
 def _claims(**overrides):
     now = int(time.time())
-    claims = {"sub": "admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 600, "iss": "crm-agent"}
+    claims = {"sub": "admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 600, "iss": "crm-agent",
+              "ver": 0, "jti": f"self-signed-{time.time_ns()}"}
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 

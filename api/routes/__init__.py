@@ -18,6 +18,7 @@ from api.routes import (
     messages,
     metrics,
     pairing,
+    security,
     sync,
     system,
     users,
@@ -27,7 +28,7 @@ from api.routing import ApiRoute
 
 ROUTES: tuple[ApiRoute, ...] = (
     *health.ROUTES, *auth.ROUTES, *messages.ROUTES, *analysis.ROUTES, *customers.ROUTES, *conversations.ROUTES,
-    *metrics.ROUTES, *system.ROUTES, *config.ROUTES, *users.ROUTES, *sync.ROUTES, *pairing.ROUTES,
+    *metrics.ROUTES, *system.ROUTES, *config.ROUTES, *users.ROUTES, *security.ROUTES, *sync.ROUTES, *pairing.ROUTES,
     *websocket.ROUTES,
     *extension_chat.ROUTES,  # the extension's panel (docs/extension-protocol.md)
     *openapi.ROUTES,

@@ -1,4 +1,4 @@
-"""POST /api/auth/login and GET /api/auth/me."""
+"""POST /api/auth/login, POST /api/auth/logout and GET /api/auth/me."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from api.security import peer_key
 from core.clock import iso
 from crm.ratelimit import retry_after_header
 from crm.service import Service
-from crm.users import verify_credentials
+from crm.users import end_token, verify_credentials
 from storage.users import get_user, record_login
 
 log = logging.getLogger("crm_agent.auth")
@@ -40,14 +40,15 @@ def login(request: Request, service: Service) -> dict[str, Any]:
     if user is None:
         retry_after = service.login_guard.record_failure(body.username)
         # A password typed into the username field must not reach the log: only known names are logged.
-        who = (f"user {body.username!r}" if get_user(service.db, body.username) is not None
+        known = get_user(service.db, body.username)
+        who = (f"user {body.username!r}{'' if known['active'] else ' (disabled)'}" if known is not None
                else f"an unknown user ({len(body.username)} characters)")
         log.warning("failed login for %s%s", who, f"; locked for {retry_after} s" if retry_after else "")
         raise ApiError(401, "invalid_credentials", "wrong username or password")
     service.login_guard.record_success(body.username)
     with service.db.transaction():
         record_login(service.db, user["username"], iso(service.clock.now()))
-    token = service.tokens.issue(user["username"], user["role"])
+    token = service.tokens.issue(user["username"], user["role"], int(user["token_version"]))
     return {"access_token": token, "token_type": "bearer", "expires_in": service.tokens.expiry_s,
             "role": user["role"]}
 
@@ -57,6 +58,18 @@ def _throttle(service: Service, key: str) -> None:
     if wait:
         raise ApiError(429, "rate_limited", "too many login attempts; slow down",
                        headers={"Retry-After": retry_after_header(wait)})
+
+
+def logout(request: Request, service: Service) -> dict[str, Any]:
+    """End the calling access token (other sessions of the user stay). The local token and an extension's token
+    are not sessions: they are ended by rotating or revoking them."""
+    principal = request.principal
+    if principal.kind != "jwt":
+        raise ApiError(400, "not_a_session", "only an access token from /api/auth/login can log out")
+    end_token(service.db, service.clock, principal.token_id, principal.expires_at)
+    service.tokens.sessions_revoked()
+    log.info("user %r logged out", principal.subject)
+    return {"logged_out": True}
 
 
 def me(request: Request) -> dict[str, Any]:
@@ -72,5 +85,11 @@ ROUTES = (
                               "properties": {"access_token": {"type": "string"},
                                              "token_type": {"const": "bearer"},
                                              "expires_in": {"type": "integer"}}}),
+    ApiRoute("POST", "/api/auth/logout", logout, tag="auth",
+             summary="End the calling access token (its WebSockets close with 4401)",
+             responses={200: "logged out", 400: "the local token or an extension token: not a session",
+                        401: "no valid token"},
+             response_schema={"type": "object", "required": ["logged_out"],
+                              "properties": {"logged_out": {"const": True}}}),
     ApiRoute("GET", "/api/auth/me", me, tag="auth", summary="Who the token belongs to"),
 )

@@ -1,5 +1,9 @@
 """User accounts: list and create (admin), change a password (your own with the current password, admins
-included; an admin or the local desktop client may reset another user's without it).
+included; an admin or the local desktop client may reset another user's without it), disable or enable an
+account and end all of a user's sessions (admin).
+
+A password change, disabling and "revoke sessions" bump the user's token version: every access token of that
+user ends at once, and their open WebSockets close with 4401 (docs/decisions.md "Sessions and secrets").
 
 Password hashes never leave storage; hashing runs on gevent's thread pool (argon2 is slow on purpose).
 """
@@ -13,9 +17,18 @@ from api.errors import ApiError, not_found
 from api.plugins import Reply, Request
 from api.routes.auth import _off_loop
 from api.routing import ApiRoute
-from api.schemas import PasswordChange, UserCreate
+from api.schemas import PasswordChange, UserCreate, UserUpdate
 from crm.service import Service
-from crm.users import UserError, change_password, create_user, verify_credentials
+from crm.users import (
+    NoSuchUser,
+    UserConflict,
+    UserError,
+    change_password,
+    create_user,
+    revoke_sessions,
+    set_user_active,
+    verify_credentials,
+)
 from storage.users import get_user, list_users
 
 log = logging.getLogger("crm_agent.users")
@@ -67,10 +80,39 @@ def set_password(request: Request, service: Service, name: str) -> dict[str, Any
         raise not_found("user")
     try:
         change_password(service.db, service.clock, name, body.password, run_blocking=_off_loop)
+    except NoSuchUser:
+        raise not_found("user") from None
     except UserError as exc:
         raise ApiError(422, "validation_error", str(exc), field="password") from None
-    log.info("password of %r changed by %s", name, principal.subject)
+    service.tokens.sessions_revoked()  # the user's tokens, the caller's own included, ended with the old password
+    log.info("password of %r changed by %s; their sessions ended", name, principal.subject)
     return {"username": name, "changed": True}
+
+
+def update_user(request: Request, service: Service, name: str) -> dict[str, Any]:
+    body: UserUpdate = request.body(UserUpdate)
+    principal = request.principal
+    acting_user = principal.subject if principal.kind == "jwt" else None
+    try:
+        stored = set_user_active(service.db, service.clock, name, body.active, acting_user=acting_user)
+    except NoSuchUser:
+        raise not_found("user") from None
+    except UserConflict as exc:
+        raise ApiError(409, "conflict", str(exc), field="active") from None
+    if not body.active:
+        service.tokens.sessions_revoked()
+    log.info("user %r %s by %s", stored, "enabled" if body.active else "disabled", principal.subject)
+    return public_user(get_user(service.db, stored))
+
+
+def end_sessions(request: Request, service: Service, name: str) -> dict[str, Any]:
+    try:
+        stored = revoke_sessions(service.db, service.clock, name)
+    except NoSuchUser:
+        raise not_found("user") from None
+    service.tokens.sessions_revoked()
+    log.info("sessions of %r revoked by %s", stored, request.principal.subject)
+    return {"username": stored, "revoked": True}
 
 
 ROUTES = (
@@ -80,6 +122,16 @@ ROUTES = (
              summary="Create a user account (admin)",
              responses={201: "created", 409: "the username is taken", 422: "bad username or password"},
              response_schema=USER_SCHEMA),
+    ApiRoute("PATCH", "/api/users/<name>", update_user, auth="admin", tag="users", body=UserUpdate,
+             summary="Disable or enable a user account (admin); disabling ends its sessions",
+             responses={200: "updated", 404: "no such user",
+                        409: "you cannot disable yourself or the last active admin", 422: "active must be a boolean"},
+             response_schema=USER_SCHEMA),
+    ApiRoute("DELETE", "/api/users/<name>/sessions", end_sessions, auth="admin", tag="users",
+             summary="End every session (access token) of a user (admin); they log in again",
+             responses={200: "ended", 404: "no such user"},
+             response_schema={"type": "object", "required": ["username", "revoked"],
+                              "properties": {"username": {"type": "string"}, "revoked": {"const": True}}}),
     ApiRoute("PUT", "/api/users/<name>/password", set_password, tag="users", body=PasswordChange,
              summary="Change a password (your own with current_password, admins included; an admin: "
                      "another user's without it)",
