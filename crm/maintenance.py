@@ -40,6 +40,7 @@ from storage.backups import (
 )
 from storage.database import Database
 from storage.migrations import MIGRATIONS, migrate
+from storage.users import read_revocations, reapply_revocations
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +141,12 @@ class Maintenance:
                                                            tag=PRE_RESTORE_TAG))
             busy_s = self.config["database.busy_timeout_ms"] / 1000.0
             sequence_before = self.db.sequence
+            revocations = read_revocations(self.db)
             self.off_loop(lambda: restore_into(candidate, live, busy_s, progress))
             self.db.generation += 1
             migrated = migrate(self.db, iso(self.clock.now()))
             self._keep_sequence_growing(sequence_before)
+            reapply_revocations(self.db, revocations, iso(self.clock.now()))  # ended sessions stay ended
         return {"restored": backup.name, "schema_version": version, "migrated_to": migrated,
                 "safety_backup": safety.as_dict()}
 

@@ -86,3 +86,41 @@ def update_password_hash(db: Database, username: str, password_hash: str, now: s
 
 def record_login(db: Database, username: str, now: str) -> None:
     db.execute("UPDATE users SET last_login_at = :now WHERE username = :u", {"now": now, "u": username})
+
+
+@dataclass(frozen=True)
+class SessionRevocations:
+    """What ended access tokens in a database: each user's token version and whether they are disabled, and
+    the logged-out token ids. Read from the live database before a restore and applied again after it."""
+
+    token_versions: dict[str, int]
+    disabled: frozenset[str]
+    revoked_tokens: tuple[tuple[str, int], ...]  # (jti, expires_at)
+
+
+def read_revocations(db: Database) -> SessionRevocations:
+    users = db.all("SELECT username, token_version, active FROM users")
+    return SessionRevocations(
+        token_versions={str(u["username"]): int(u["token_version"]) for u in users},
+        disabled=frozenset(str(u["username"]) for u in users if not u["active"]),
+        revoked_tokens=tuple((str(r["jti"]), int(r["expires_at"])) for r in db.all(
+            "SELECT jti, expires_at FROM revoked_tokens")))
+
+
+def reapply_revocations(db: Database, before: SessionRevocations, now: str) -> int:
+    """After a restore: a restored users table is older than the tokens handed out since its backup. Keep every
+    later revocation (a token version only grows, a user disabled since stays disabled, logged-out ids stay
+    out), or an old backup would bring ended sessions back. Returns how many users changed."""
+    changed = 0
+    with db.transaction():
+        for username, version in before.token_versions.items():
+            disable = ", active = 0" if username in before.disabled else ""
+            cur = db.execute(
+                f"UPDATE users SET token_version = MAX(token_version, :v){disable}, updated_at = :now, "
+                "change_seq = :seq WHERE username = :u AND (token_version < :v OR (:d = 1 AND active = 1))",
+                {"v": version, "u": username, "d": 1 if disable else 0, "now": now, "seq": db.next_sequence()})
+            changed += cur.rowcount
+        for jti, expires_at in before.revoked_tokens:
+            db.execute("INSERT INTO revoked_tokens (jti, expires_at) VALUES (:j, :e) ON CONFLICT (jti) DO NOTHING",
+                       {"j": jti, "e": expires_at})
+    return changed

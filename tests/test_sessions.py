@@ -334,3 +334,33 @@ def test_logout_and_disable_on_a_hub_with_postgresql(postgres, tmp_path):
         assert _me(hub, second) == 401
     finally:
         hub.stop()
+
+
+# -- restore ---------------------------------------------------------------------------------------------------
+
+
+def test_a_restore_keeps_the_sessions_ended_after_its_backup(tmp_path):
+    """The restored users table predates the revocations made since its backup: they must survive it, or an
+    old backup would bring logged-out, revoked and disabled users' tokens back to life."""
+    svc = start_service(tmp_path / "agent", config=MANY_LOGINS)
+    try:
+        for name in ("ana", "bea", "cid", "dan"):
+            _add_user(svc, name, f"{name}-password-1")
+        tokens = {name: _login(svc, name, f"{name}-password-1") for name in ("ana", "bea", "cid", "dan")}
+        backup = svc.post("/api/system/backup").json()["name"]
+        assert svc.post("/api/auth/logout", token=tokens["ana"]).status_code == 200
+        assert svc.request("DELETE", "/api/users/bea/sessions").status_code == 200
+        assert svc.patch("/api/users/cid", json={"active": False}).status_code == 200
+        later = _login(svc, "dan", "dan-password-1")  # issued after the backup: unknown to it, still valid
+
+        assert svc.post("/api/system/restore", json={"name": backup}).status_code == 200
+
+        assert [_me(svc, tokens[name]) for name in ("ana", "bea", "cid")] == [401, 401, 401]
+        assert _me(svc, tokens["dan"]) == 200 and _me(svc, later) == 200
+        listed = {u["username"]: u["active"] for u in svc.get("/api/users").json()["items"]}
+        assert listed["cid"] is False  # disabled since the backup: stays disabled
+        cid = svc.post("/api/auth/login", token=None, json={"username": "cid", "password": "cid-password-1"})
+        assert cid.status_code == 401
+        assert _me(svc, _login(svc, "bea", "bea-password-1")) == 200  # a new login works as usual
+    finally:
+        svc.stop()
