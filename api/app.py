@@ -11,7 +11,7 @@ from api.plugins import ApiPlugin
 from api.routes import ROUTES
 from api.routing import ApiRoute, RouteDoc
 from api.security import OriginPolicy, SecurityMiddleware
-from crm.access import Principal
+from crm.access import Principal, hub_agent_principal
 from crm.service import Service
 from storage.hub import agent_for_token
 
@@ -24,8 +24,8 @@ class RouteTable:
         self.app = app
 
     def add(self, route: ApiRoute) -> None:
-        self.app.route(route.path, route.method, route.handler, auth=route.auth, openapi=RouteDoc.of(route),
-                       query_token=route.query_token, extension=route.extension)
+        self.app.route(route.path, route.method, route.handler, roles=route.roles, openapi=RouteDoc.of(route),
+                       query_token=route.query_token)
 
     def add_all(self, routes: Iterable[ApiRoute]) -> None:
         for route in routes:
@@ -60,7 +60,7 @@ def hub_principal(service: Service, token: str) -> Principal | None:
     if not service.is_hub:
         return None
     agent = agent_for_token(service.db, token)
-    return Principal(str(agent["id"]), "hub_agent", "hub") if agent else None
+    return hub_agent_principal(int(agent["id"])) if agent else None
 
 
 def _apply_plugins_now(app: bottle.Bottle) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from api.errors import ApiError, not_found
 from api.plugins import Reply, Request
+from api.roles import ADMINS, USERS
 from api.routes.auth import _off_loop
 from api.routing import ApiRoute
 from api.schemas import PasswordChange, UserCreate
@@ -74,13 +75,13 @@ def set_password(request: Request, service: Service, name: str) -> dict[str, Any
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/users", users, auth="admin", tag="users", summary="List user accounts (admin)",
+    ApiRoute("GET", "/api/users", users, roles=ADMINS, tag="users", summary="List user accounts (admin)",
              response_schema={"type": "object", "properties": {"items": {"type": "array", "items": USER_SCHEMA}}}),
-    ApiRoute("POST", "/api/users", add_user, auth="admin", tag="users", body=UserCreate,
+    ApiRoute("POST", "/api/users", add_user, roles=ADMINS, tag="users", body=UserCreate,
              summary="Create a user account (admin)",
              responses={201: "created", 409: "the username is taken", 422: "bad username or password"},
              response_schema=USER_SCHEMA),
-    ApiRoute("PUT", "/api/users/<name>/password", set_password, tag="users", body=PasswordChange,
+    ApiRoute("PUT", "/api/users/<name>/password", set_password, tag="users", roles=USERS, body=PasswordChange,
              summary="Change a password (your own with current_password, admins included; an admin: "
                      "another user's without it)",
              responses={200: "changed", 403: "not allowed or wrong current password", 404: "no such user",
