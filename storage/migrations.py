@@ -142,6 +142,20 @@ def _v5_customer_kinds(db: Database) -> None:
     """)
 
 
+def _v7_hub_agent_tokens(db: Database) -> None:
+    # Hub agent tokens that can be revoked and rotated (docs/decisions.md "Least-privilege roles; hub agent
+    # tokens revocable and rotatable"): when each happened, when the agent last used its token, and the hash of
+    # the token a rotation replaced, so that token answers "replaced" (401 with a clear reason) rather than
+    # "unknown". Created on agents too (same schema), unused there.
+    db.executescript("""
+    ALTER TABLE hub_agents ADD COLUMN revoked_at TEXT;
+    ALTER TABLE hub_agents ADD COLUMN rotated_at TEXT;
+    ALTER TABLE hub_agents ADD COLUMN last_seen_at TEXT;
+    ALTER TABLE hub_agents ADD COLUMN previous_token_hash TEXT;
+    CREATE INDEX ix_hub_agents_previous_token ON hub_agents (previous_token_hash)
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -150,6 +164,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (4, "paired browser extensions: extensions (hashed tokens bound to an origin)", _v4_extensions),
     (5, "customers.kind (phone, lid, group, merged) and customers.merged_into for merged @lid keys",
      _v5_customer_kinds),
+    (7, "hub_agents: revoked_at, rotated_at, last_seen_at, previous_token_hash (revoke and rotate agent tokens)",
+     _v7_hub_agent_tokens),
 ]
 
 
