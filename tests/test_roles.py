@@ -6,11 +6,13 @@ JSON error), and nothing answers 5xx."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import bottle
 import pytest
 import requests
+import websocket
 
 from api.plugins import ApiPlugin
 from api.roles import ANONYMOUS, PUBLIC, USERS
@@ -150,6 +152,30 @@ def _walk(service: RunningService, tokens: dict[str, str], is_hub: bool,
     return made, problems
 
 
+def _check_websocket_sessions(service: RunningService, tokens: dict[str, str]) -> None:
+    """/ws declares who may hold a session (x-session-roles): each role authenticates the way its client does,
+    the extension in its first message from its Origin, the others with ?token=."""
+    document = requests.get(service.url + "/api/openapi.json", timeout=10).json()
+    session_roles = set(document["paths"]["/ws"]["get"]["x-session-roles"])
+    assert session_roles == {"admin", "agent", "local", "extension"}
+    for role in ROLES:
+        if role == "extension":
+            ws = websocket.create_connection(f"ws://127.0.0.1:{service.port}/ws", timeout=10, origin=ORIGIN)
+            try:
+                ws.send(json.dumps({"type": "auth", "token": tokens[role], "since": None}))
+                assert json.loads(ws.recv())["type"] == "auth.ok"
+            finally:
+                ws.close()
+            continue
+        url = f"ws://127.0.0.1:{service.port}/ws?token={tokens[role]}"
+        if role in session_roles:
+            websocket.create_connection(url, timeout=10, suppress_origin=True).close()
+        else:
+            with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                websocket.create_connection(url, timeout=10, suppress_origin=True)
+            assert refused.value.status_code == 401, role
+
+
 def _error_code(r: requests.Response) -> str | None:
     if r.status_code < 400:
         return None
@@ -176,6 +202,7 @@ def test_every_operation_x_every_role_on_a_running_service(tmp_path, hub):
 
         assert made == len(ROUTES) * (len(ROLES) + 1), made  # every operation, as every role and without a token
         assert problems == [], "\n".join(problems)
+        _check_websocket_sessions(service, tokens)
         assert service.get("/api/health").status_code == 200  # the walk stopped nothing
         assert len([e for e in service.get("/api/extensions").json()["items"] if e["state"] == "active"]) == 1
     finally:
