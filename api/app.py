@@ -6,14 +6,14 @@ from collections.abc import Callable, Iterable
 
 import bottle
 
-from api.errors import error_body
+from api.errors import ApiError, error_body
 from api.plugins import ApiPlugin
 from api.routes import ROUTES
 from api.routing import ApiRoute, RouteDoc
 from api.security import OriginPolicy, SecurityMiddleware
-from crm.access import Principal
+from crm.access import Principal, hub_agent_principal
 from crm.service import Service
-from storage.hub import agent_for_token
+from storage.hub import check_token
 
 
 class RouteTable:
@@ -24,8 +24,8 @@ class RouteTable:
         self.app = app
 
     def add(self, route: ApiRoute) -> None:
-        self.app.route(route.path, route.method, route.handler, auth=route.auth, openapi=RouteDoc.of(route),
-                       query_token=route.query_token, extension=route.extension)
+        self.app.route(route.path, route.method, route.handler, roles=route.roles, openapi=RouteDoc.of(route),
+                       query_token=route.query_token)
 
     def add_all(self, routes: Iterable[ApiRoute]) -> None:
         for route in routes:
@@ -56,11 +56,19 @@ def create_app(service: Service) -> tuple[Callable, OriginPolicy]:
 
 
 def hub_principal(service: Service, token: str) -> Principal | None:
-    """The hub agent holding this token (only a hub accepts agent tokens)."""
+    """The hub agent holding this token (only a hub accepts agent tokens); a revoked or replaced token is
+    refused with its reason, so the agent's sync status tells its user what to do."""
     if not service.is_hub:
         return None
-    agent = agent_for_token(service.db, token)
-    return Principal(str(agent["id"]), "hub_agent", "hub") if agent else None
+    check = check_token(service.db, token, service.clock.now())
+    if check.state == "revoked":
+        raise ApiError(401, "agent_revoked", "this agent was revoked on the hub (agent.py hub agent-revoke); "
+                       "ask the hub's admin", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if check.state == "replaced":
+        raise ApiError(401, "agent_token_replaced", "this hub token was replaced by a newer one (agent.py hub "
+                       "agent-rotate); store the new token with agent.py sync set-token --token-stdin",
+                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return hub_agent_principal(check.agent_id) if check.state == "ok" else None
 
 
 def _apply_plugins_now(app: bottle.Bottle) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 
 import bottle
 
+from api.roles import ANONYMOUS, PUBLIC
 from api.routing import ApiRoute
 from core.version import VERSION
+from crm.access import EXTENSION
 
 _PARAM = re.compile(r"<([a-zA-Z_]+)(?::([a-z]+))?>")
 ERROR_SCHEMA = {
@@ -17,7 +19,7 @@ ERROR_SCHEMA = {
                              "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                                             "field": {"type": "string"}, "details": {"type": "array"}}}},
 }
-STANDARD_ERRORS = {400: "bad request", 401: "missing or invalid token", 403: "Host, Origin or role refused",
+STANDARD_ERRORS = {400: "bad request", 401: "missing or invalid token", 403: "Host, Origin or role (x-roles) refused",
                    411: "Content-Length required", 413: "body too large", 415: "not application/json",
                    422: "invalid input", 429: "rate limited"}
 
@@ -78,7 +80,9 @@ def _operation(route: Any, meta: Any, schemas: dict[str, Any]) -> dict[str, Any]
         responses[str(code)] = entry
     errors = dict(STANDARD_ERRORS)
     errors.update({code: text for code, text in meta.responses.items() if code >= 400})
-    if route.config.get("auth") == "none":
+    roles = route.config["roles"]
+    public = ANONYMOUS in roles
+    if public:
         errors.pop(401, None)
     if meta.body is None:
         for code in (411, 413, 415):
@@ -87,10 +91,13 @@ def _operation(route: Any, meta: Any, schemas: dict[str, Any]) -> dict[str, Any]
         responses[str(code)] = {"description": text, "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/Error"}}}}
     operation["responses"] = responses
-    if route.config.get("auth") != "none":
+    if not public:
         operation["security"] = [{"bearer": []}]
-    if route.config.get("extension"):
+    operation["x-roles"] = sorted(roles)  # exactly who may call it (api/roles.py); anonymous: no token read
+    if EXTENSION in roles:
         operation["x-extension-token"] = True  # a paired browser extension's token may call it
+    if meta.session_roles:
+        operation["x-session-roles"] = sorted(meta.session_roles)  # who may hold a WebSocket session
     return operation
 
 
@@ -99,6 +106,6 @@ def openapi_document(app: bottle.Bottle) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/openapi.json", openapi_document, auth="none", tag="system",
+    ApiRoute("GET", "/api/openapi.json", openapi_document, roles=PUBLIC, tag="system",
              summary="This OpenAPI 3.1 document"),
 )

@@ -20,7 +20,8 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from api.errors import ApiError
-from crm.access import InvalidToken, Principal, TokenService, extension_principal
+from api.roles import ANONYMOUS, SERVICE_ROLES, check_declaration
+from crm.access import ADMIN, EXTENSION, HUB_AGENT, InvalidToken, Principal, TokenService, extension_principal
 from crm.extensions import ExtensionRegistry
 from crm.ratelimit import RateLimiter, retry_after_header
 
@@ -101,11 +102,14 @@ def bearer_token(environ: dict[str, Any], allow_query: bool = False) -> str:
 
 
 class ApiPlugin:
-    """Bottle plugin; route options: auth='none'|'user'|'admin'|'hub', openapi=RouteDoc (a body means JSON in).
+    """Bottle plugin; route options: roles=frozenset (api/roles.py, required), openapi=RouteDoc (a body means
+    JSON in), query_token=True (?token= accepted).
 
-    auth='hub' routes take a team hub's agent token (hub_auth maps it to a Principal), never a user's.
-    A paired browser extension's token is accepted only on routes registered with extension=True, and only
-    with the Origin it was bound to at pairing (docs/extension-protocol.md).
+    Least privilege, from the route's declared roles only: a route open to ANONYMOUS reads no token; otherwise
+    the token is identified by the issuers of the roles the route declares (the service's own tokens: JWTs,
+    the local token, paired extensions; on a hub, its agents' tokens): a token none of them knows is 401, a
+    known one whose role the route does not declare is 403. A paired browser extension's token also has to
+    come with the Origin it was bound to at pairing (docs/extension-protocol.md).
 
     dependencies: what handlers may ask for by parameter name (like bottle-sqlite's `db`), besides `request`
     and the URL's wildcards. A handler asking for anything else fails when the plugin wraps it.
@@ -117,6 +121,8 @@ class ApiPlugin:
     def __init__(self, tokens: TokenService, token_limiter: RateLimiter,
                  hub_auth: Callable[[str], Principal | None] | None = None,
                  extensions: ExtensionRegistry | None = None, dependencies: Mapping[str, Any] | None = None) -> None:
+        """hub_auth(token): the hub agent holding it, None for an unknown token (always None off a hub); it may
+        raise ApiError to say why a known token no longer works (revoked, replaced by a rotation)."""
         self.tokens = tokens
         self.extensions = extensions
         self.token_limiter = token_limiter
@@ -126,17 +132,20 @@ class ApiPlugin:
             raise ValueError(f"{REQUEST!r} is made for each request; it cannot be a fixed dependency")
 
     def apply(self, callback: Callable, route: bottle.Route) -> Callable:
-        auth = route.config.get("auth", "user")
+        roles = route.config.get("roles")
+        try:
+            check_declaration(roles)
+        except ValueError as exc:  # a route nobody declared roles for never serves a request
+            raise ValueError(f"{route.method} {route.rule}: {exc}") from None
         doc = route.config.get("openapi")
         wants_json = route.method in ("POST", "PUT", "PATCH") and getattr(doc, "body", None) is not None
         allow_query_token = bool(route.config.get("query_token", False))
-        allow_extension = bool(route.config.get("extension", False))
         fixed, wants_request = handler_arguments(callback, route.rule, self.dependencies)
 
         def wrapper(**url_args: Any) -> Any:
             environ = bottle.request.environ
             try:
-                principal = self._authenticate(environ, auth, allow_query_token, allow_extension)
+                principal = self._authenticate(environ, roles, allow_query_token)
                 if wants_json:
                     _require_json(environ)
                 for value in url_args.values():
@@ -157,18 +166,15 @@ class ApiPlugin:
 
         return wrapper
 
-    def _authenticate(self, environ: dict[str, Any], auth: str, allow_query: bool,
-                      allow_extension: bool) -> Principal | None:
-        if auth == "none":
+    def _authenticate(self, environ: dict[str, Any], roles: frozenset[str], allow_query: bool) -> Principal | None:
+        """The caller, when the route's roles allow it; ApiError 401 (no or unknown token) or 403 otherwise."""
+        if ANONYMOUS in roles:
             return None
         token = bearer_token(environ, allow_query)
         if not token:
             raise ApiError(401, "unauthorized", "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         try:
-            if auth == "hub":
-                principal = self._hub_agent(token)
-            else:
-                principal = self._extension(token, environ, allow_extension) or self.tokens.authenticate(token)
+            principal = self._identify(token, environ, roles)
         except InvalidToken as exc:
             raise ApiError(401, "unauthorized", str(exc),
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
@@ -176,14 +182,24 @@ class ApiPlugin:
         if wait:
             raise ApiError(429, "rate_limited", "too many requests for this token",
                            headers={"Retry-After": retry_after_header(wait)})
-        if auth == "admin" and not principal.is_admin:
-            raise ApiError(403, "forbidden", "this action needs an admin account")
+        if principal.role not in roles:
+            raise ApiError(403, "forbidden", _refusal(principal.role, roles))
         environ["crm.principal"] = principal
         return principal
 
-    def _extension(self, token: str, environ: dict[str, Any], route_allows: bool) -> Principal | None:
-        """The extension holding this token (None for other tokens), after its revocation, Origin and route
-        checks."""
+    def _identify(self, token: str, environ: dict[str, Any], roles: frozenset[str]) -> Principal:
+        """Who holds this token, asking only the issuers of the roles the route declares; InvalidToken when
+        none of them knows it."""
+        if HUB_AGENT in roles:
+            principal = self.hub_auth(token)
+            if principal is not None:
+                return principal
+        if roles & SERVICE_ROLES:
+            return self._extension(token, environ) or self.tokens.authenticate(token)
+        raise InvalidToken("not a valid hub agent token")
+
+    def _extension(self, token: str, environ: dict[str, Any]) -> Principal | None:
+        """The extension holding this token (None for other tokens), after its revocation and Origin checks."""
         if self.extensions is None:
             return None
         extension = self.extensions.for_token(token)
@@ -202,16 +218,17 @@ class ApiPlugin:
         elif origin != extension.origin:
             raise ApiError(403, "origin_mismatch", "this token must be used from the browser extension it was "
                            "paired with (its Origin)")
-        if not route_allows:
-            raise ApiError(403, "forbidden", "not allowed for a browser extension token")
         self.extensions.seen(extension)
         return extension_principal(extension.id, extension.origin)
 
-    def _hub_agent(self, token: str) -> Principal:
-        principal = self.hub_auth(token)
-        if principal is None:
-            raise InvalidToken("not a valid hub agent token")
-        return principal
+
+def _refusal(role: str, roles: frozenset[str]) -> str:
+    """Why a known token is refused here, in the words the clients already know."""
+    if role == EXTENSION:
+        return "not allowed for a browser extension token"
+    if ADMIN in roles:
+        return "this action needs an admin account"
+    return f"not allowed for this token's role ({role})"
 
 
 def handler_arguments(handler: Callable, rule: str,

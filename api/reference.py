@@ -31,22 +31,27 @@ def render_api_markdown(document: dict[str, Any]) -> str:
         "the tray and windows. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}`. Bodies are",
         "`application/json` with a `Content-Length`. Requests from browsers must come from an allowed Origin",
         "(`security.extension_origins`, `security.web_origins`, or a paired browser extension) and carry a local",
-        "`Host` header. A paired browser extension's token (docs/extension-protocol.md) is accepted only where the",
-        "auth column says `extension`, and only with the Origin it was paired from.",
+        "`Host` header. Each operation declares the roles whose tokens may call it (`x-roles` in the document, the",
+        "roles column here): `admin` and `agent` (a user's access token), `local` (the local token), `extension` (a",
+        "paired browser extension's token, only with the Origin it was paired from; docs/extension-protocol.md),",
+        "`hub-agent` (a team hub's agent token, on a hub), or `anonymous` (no token read). A token the route's",
+        "roles do not know answers 401; a known token of another role answers 403 `forbidden`.",
         "",
-        "| method | path | auth | summary |",
+        "| method | path | roles | summary |",
         "|---|---|---|---|",
     ]
     for path, operations in document["paths"].items():
         for method, op in operations.items():
-            auth = ("token, extension" if op.get("x-extension-token") else "token") if op.get("security") else "none"
-            lines.append(f"| {method.upper()} | `{path}` | {auth} | {op['summary']} |")
+            lines.append(f"| {method.upper()} | `{path}` | {', '.join(op['x-roles'])} | {op['summary']} |")
     lines.append("")
     for path, operations in document["paths"].items():
         for method, op in operations.items():
             lines += [f"## {method.upper()} {path}", "", op["summary"] + ".", ""]
             if op.get("description"):
                 lines += [op["description"], ""]
+            lines += ["Roles: " + ", ".join(f"`{role}`" for role in op["x-roles"]) + "."
+                      + ("" if "x-session-roles" not in op else " WebSocket sessions: "
+                         + ", ".join(f"`{role}`" for role in op["x-session-roles"]) + "."), ""]
             params = op.get("parameters", [])
             if params:
                 lines += ["| parameter | in | type | meaning |", "|---|---|---|---|"]

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.roles import check_declaration
+
 QueryDoc = tuple[tuple[str, str, str], ...]  # (name, OpenAPI type, meaning) per query parameter
 
 
@@ -20,9 +22,9 @@ class ApiRoute:
     """One route: method, path, its handler (a named module-level function), who may call it, and its docs.
 
     The handler declares what it needs by parameter name (`request`, `service`, the URL's wildcards...);
-    api.plugins.ApiPlugin passes them. auth: 'none' | 'user' | 'admin' | 'hub'. extension=True: a paired
-    browser extension's token may call it (docs/extension-protocol.md). query_token=True: the token may be
-    sent as ?token= (the WebSocket path only).
+    api.plugins.ApiPlugin passes them. roles: exactly the roles whose tokens may call it, one of the named
+    sets in api/roles.py (no default: every route says it). query_token=True: the token may be sent as
+    ?token= (the WebSocket path only). session_roles: who may hold a WebSocket session (/ws only).
     """
 
     method: str
@@ -30,14 +32,20 @@ class ApiRoute:
     handler: Callable[..., Any]
     summary: str
     tag: str
-    auth: str = "user"
+    roles: frozenset[str]
     body: type[BaseModel] | None = None
     query: QueryDoc = ()
     responses: Mapping[int, str] = field(default_factory=dict)
     response_schema: dict[str, Any] | None = None
     description: str = ""
     query_token: bool = False
-    extension: bool = False
+    session_roles: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        try:
+            check_declaration(self.roles)
+        except ValueError as exc:
+            raise ValueError(f"{self.method} {self.path}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,9 @@ class RouteDoc:
     responses: dict[int, str]
     response_schema: dict[str, Any] | None
     description: str
+    session_roles: frozenset[str]
 
     @classmethod
     def of(cls, route: ApiRoute) -> RouteDoc:
         return cls(route.summary, route.tag, route.body, route.query, dict(route.responses), route.response_schema,
-                   route.description)
+                   route.description, route.session_roles)

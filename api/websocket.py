@@ -31,6 +31,7 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 from wsproto.utilities import generate_accept_token
 
 from api.plugins import bearer_token
+from api.roles import WEBSOCKET_SESSIONS
 from api.security import OriginPolicy, check_host_and_origin
 from core import events
 from core.clock import iso
@@ -128,9 +129,10 @@ class WebSocketEndpoint:
     def query_principal(self, environ: dict[str, Any]) -> Principal | None:
         """The principal of ?token= (an access or local token; an extension token never goes in a URL)."""
         try:
-            return self.service.tokens.authenticate(bearer_token(environ, allow_query=True))
+            principal = self.service.tokens.authenticate(bearer_token(environ, allow_query=True))
         except InvalidToken:
             return None
+        return principal if principal.role in WEBSOCKET_SESSIONS else None
 
     def message_principal(self, token: Any, origin: str | None) -> tuple[Principal | None, str]:
         """The principal of a first-message token, or None and the close reason."""
@@ -142,12 +144,17 @@ class WebSocketEndpoint:
                 return None, "revoked"
             if origin != extension.origin:
                 return None, "origin_mismatch"
+            principal = extension_principal(extension.id, extension.origin)
+        else:
+            try:
+                principal = self.service.tokens.authenticate(token)
+            except InvalidToken:
+                return None, "invalid token"
+        if principal.role not in WEBSOCKET_SESSIONS:  # the /ws route's declared session_roles
+            return None, "forbidden"
+        if principal.is_extension:
             self.service.extensions.seen(extension)
-            return extension_principal(extension.id, extension.origin), ""
-        try:
-            return self.service.tokens.authenticate(token), ""
-        except InvalidToken:
-            return None, "invalid token"
+        return principal, ""
 
     def serve(self, environ: dict[str, Any], sock: Any) -> None:
         """Complete the handshake and run the session until either side closes."""

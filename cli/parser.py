@@ -31,8 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     hub_sub = hub.add_subparsers(dest="hub_command", required=True)
     agent_add = hub_sub.add_parser("agent-add", help="register an agent; prints its token once")
     agent_add.add_argument("name")
-    agent_list = hub_sub.add_parser("agent-list", help="list the hub's agents")
-    for hub_parser in (agent_add, agent_list):
+    agent_list = hub_sub.add_parser("agent-list", help="list the hub's agents: active or revoked, last use")
+    agent_revoke = hub_sub.add_parser("agent-revoke", help="end an agent's token from its next request on")
+    agent_revoke.add_argument("name")
+    agent_rotate = hub_sub.add_parser("agent-rotate", help="give an agent a new token (prints it once); the old one "
+                                                           "ends at once, the agent keeps its rows and cursor")
+    agent_rotate.add_argument("name")
+    for hub_parser in (agent_add, agent_list, agent_revoke, agent_rotate):
         hub_parser.add_argument("--db", required=True, help="the hub's database URL (postgresql://...)")
 
     user = sub.add_parser("user", help="manage users")

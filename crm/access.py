@@ -17,14 +17,24 @@ from core.clock import Clock
 ISSUER = "crm-agent"
 ALGORITHM = "HS256"
 
+# The roles a token can carry (api/roles.py declares which routes each may call). A user's JWT says admin or
+# agent; the desktop's local token is local (admin rights on its own machine); a paired browser extension's
+# token is extension; a team hub's agent token is hub-agent.
+ADMIN = "admin"
+AGENT = "agent"
+LOCAL = "local"
+EXTENSION = "extension"
+HUB_AGENT = "hub-agent"
+ROLES = (ADMIN, AGENT, LOCAL, EXTENSION, HUB_AGENT)
+
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user from a JWT, the local desktop client holding the local token, or a paired
-    browser extension (role and kind "extension", bound to the origin it paired from)."""
+    """Who is calling: a user from a JWT, the local desktop client holding the local token, a paired
+    browser extension (role and kind "extension", bound to the origin it paired from), or a hub's agent."""
 
     subject: str
-    role: str  # admin | agent | local | extension | hub
+    role: str  # one of ROLES
     kind: str  # jwt | local | extension | hub
     extension_id: int | None = None
     origin: str | None = None  # an extension's bound Origin: every request must carry it
@@ -34,7 +44,7 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.role in ("admin", "local")
+        return self.role in (ADMIN, LOCAL)
 
     @property
     def is_extension(self) -> bool:
@@ -63,7 +73,11 @@ StandingLookup = Callable[[str, str], "Standing | None"]
 
 
 def extension_principal(extension_id: int, origin: str) -> Principal:
-    return Principal(str(extension_id), "extension", "extension", extension_id=extension_id, origin=origin)
+    return Principal(str(extension_id), EXTENSION, "extension", extension_id=extension_id, origin=origin)
+
+
+def hub_agent_principal(agent_id: int) -> Principal:
+    return Principal(str(agent_id), HUB_AGENT, "hub")
 
 
 class TokenService:
@@ -123,7 +137,7 @@ class TokenService:
         if not token:
             raise InvalidToken("missing token")
         if hmac.compare_digest(token.encode(), self._local_token.encode()):
-            return Principal("local", "local", "local")
+            return Principal("local", LOCAL, "local")
         principal = self._verified.get(token)
         if principal is not None:
             if self._clock.now().timestamp() >= principal.expires_at:
@@ -160,7 +174,7 @@ class TokenService:
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None
         role, version, jti = claims.get("role"), claims["ver"], claims["jti"]
-        if (role not in ("admin", "agent") or not isinstance(claims["sub"], str) or type(version) is not int
+        if (role not in (ADMIN, AGENT) or not isinstance(claims["sub"], str) or type(version) is not int
                 or not isinstance(jti, str) or not jti):
             raise InvalidToken("invalid token")
         return Principal(claims["sub"], role, "jwt", token_id=jti, version=version, expires_at=int(claims["exp"]))

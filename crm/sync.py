@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from core.clock import Clock, iso
@@ -79,7 +79,10 @@ class HubClient:
         self.session = session or requests.Session()
         # Passed with every request: a Session's own verify loses to $REQUESTS_CA_BUNDLE in requests.
         self.verify: str | bool = settings.ca_file or True
-        self.session.headers["Authorization"] = f"Bearer {settings.token}"
+        self.use_token(settings.token)
+
+    def use_token(self, token: str | None) -> None:
+        self.session.headers["Authorization"] = f"Bearer {token}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         import requests
@@ -135,8 +138,11 @@ class SyncAgent:
 
     def __init__(self, db: Database, settings: SyncSettings, clock: Clock,
                  publish: Callable[[dict[str, Any]], None] | None = None, client: HubClient | None = None,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None,
+                 read_token: Callable[[], str | None] | None = None) -> None:
+        """read_token: the hub token stored now (`agent.py sync set-token`), read before each round."""
         self.db = db
+        self.read_token = read_token
         self.settings = settings
         self.clock = clock
         self.publish = publish or (lambda status: None)
@@ -157,6 +163,7 @@ class SyncAgent:
         """Push everything pending, pull every profile change; retried with backoff. Raises SyncError."""
         if self.client is None:
             raise SyncRefused("sync is not configured: set sync.hub_url and the hub token (agent.py sync set-token)")
+        self._follow_stored_token()
         self.state = "syncing"
         sync_state.record_attempt(self.db, self._now())
         try:
@@ -172,6 +179,15 @@ class SyncAgent:
         status = self.status()
         self.publish(status)
         return {"pushed_rows": pushed, "pulled_profiles": pulled, **status}
+
+    def _follow_stored_token(self) -> None:
+        """After the hub's admin rotates this agent's token, the new one stored with `agent.py sync set-token`
+        counts from the next round, without restarting the service (the cursor and rows stay as they are)."""
+        token = self.read_token() if self.read_token else None
+        if token and token != self.settings.token:
+            self.settings = replace(self.settings, token=token)
+            self.client.use_token(token)
+            log.info("sync: using the hub token stored since the last round")
 
     def push_pending(self) -> int:
         """Push batches until nothing is pending; each acknowledged batch moves the cursor. Returns rows sent."""

@@ -24,7 +24,7 @@ from core.clock import Clock, iso
 from core.config import Config
 from core.events import EventBus
 from core.paths import DataDir
-from core.secrets_store import read_or_create_secret
+from core.secrets_store import read_or_create_secret, read_secret
 from crm.access import LoginGuard, TokenService
 from crm.analysis import AnalysisCoordinator, make_worker
 from crm.capture import CapturePipeline
@@ -121,7 +121,8 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         is_hub=hub,
         sync=None if hub else SyncAgent(db, SyncSettings.from_config(config, data_dir), clock,
                                         publish=lambda status: bus.publish(events.SYNC_STATUS, status,
-                                                                           iso(clock.now()))),
+                                                                           iso(clock.now())),
+                                        read_token=lambda: read_secret(data_dir.hub_token_file)),
         first_admin_password=ensure_first_admin(db, clock, data_dir),
     )
 

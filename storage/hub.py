@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
+from core.clock import iso
 from storage.database import Database
 from storage.profiles import SHARED_FIELDS, merge
 from storage.sync_state import (
@@ -39,13 +42,20 @@ class HubError(ValueError):
     pass
 
 
+LAST_SEEN_WRITE_INTERVAL_S = 60  # last_seen_at is for the hub's admin: one write a minute per agent is enough
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
 def add_agent(db: Database, name: str, now: str) -> str:
     """Register an agent and return its token (shown once; only its hash is stored)."""
     if not name or len(name) > 128:
         raise HubError("agent name must be 1 to 128 characters")
     if db.scalar("SELECT 1 FROM hub_agents WHERE name = :n", {"n": name}) is not None:
         raise HubError(f"an agent named {name!r} already exists")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = _new_token()
     with db.transaction():
         db.execute("INSERT INTO hub_agents (name, token_hash, created_at, updated_at, change_seq) "
                    "VALUES (:n, :h, :now, :now, :seq)",
@@ -53,15 +63,68 @@ def add_agent(db: Database, name: str, now: str) -> str:
     return token
 
 
+def _agent_id(db: Database, name: str) -> int:
+    agent_id = db.scalar("SELECT id FROM hub_agents WHERE name = :n", {"n": name})
+    if agent_id is None:
+        raise HubError(f"no agent named {name!r} (agent.py hub agent-list)")
+    return int(agent_id)
+
+
+def revoke_agent(db: Database, name: str, now: str) -> bool:
+    """End this agent's token from its next request on; False when it was revoked already. Its rows stay."""
+    agent_id = _agent_id(db, name)
+    with db.transaction():
+        changed = db.execute("UPDATE hub_agents SET active = 0, revoked_at = :now, updated_at = :now, "
+                             "change_seq = :seq WHERE id = :a AND active = 1",
+                             {"now": now, "seq": db.next_sequence(), "a": agent_id}).rowcount
+    return changed > 0
+
+
+def rotate_agent(db: Database, name: str, now: str) -> str:
+    """A new token for this agent, which keeps its id, its rows and its acknowledged cursor; the old token ends
+    at once (it then answers "replaced" rather than "unknown"). A revoked agent comes back active this way,
+    with a token its old holder never saw."""
+    agent_id = _agent_id(db, name)
+    token = _new_token()
+    with db.transaction():
+        db.execute("UPDATE hub_agents SET previous_token_hash = token_hash, token_hash = :h, active = 1, "
+                   "revoked_at = NULL, rotated_at = :now, updated_at = :now, change_seq = :seq WHERE id = :a",
+                   {"h": hash_token(token), "now": now, "seq": db.next_sequence(), "a": agent_id})
+    return token
+
+
 def list_agents(db: Database) -> list[dict[str, Any]]:
-    return db.all("SELECT a.id, a.name, a.active, a.last_push_at, a.acked_seq, a.created_at, "
+    return db.all("SELECT a.id, a.name, a.active, a.last_push_at, a.last_seen_at, a.acked_seq, a.created_at, "
+                  "a.revoked_at, a.rotated_at, "
                   "(SELECT COUNT(*) FROM hub_rows r WHERE r.agent_id = a.id) AS rows FROM hub_agents a ORDER BY a.id")
 
 
-def agent_for_token(db: Database, token: str) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class TokenCheck:
+    """What a presented hub token is: "ok" (an active agent's), "revoked", "replaced" (by a rotation) or
+    "unknown"; agent_id for the first three."""
+
+    state: str
+    agent_id: int | None = None
+
+
+def check_token(db: Database, token: str, now: datetime) -> TokenCheck:
+    """Look the token up on every request (one indexed query), so a revocation or rotation made by
+    `agent.py hub agent-revoke|agent-rotate` in another process counts from the next request on."""
     if not token.startswith(TOKEN_PREFIX):
-        return None
-    return db.one("SELECT id, name FROM hub_agents WHERE token_hash = :h AND active = 1", {"h": hash_token(token)})
+        return TokenCheck("unknown")
+    digest = hash_token(token)
+    agent = db.one("SELECT id, active, last_seen_at FROM hub_agents WHERE token_hash = :h", {"h": digest})
+    if agent is None:
+        replaced = db.scalar("SELECT id FROM hub_agents WHERE previous_token_hash = :h", {"h": digest})
+        return TokenCheck("replaced", int(replaced)) if replaced is not None else TokenCheck("unknown")
+    if not agent["active"]:
+        return TokenCheck("revoked", int(agent["id"]))
+    seen_before = iso(now - timedelta(seconds=LAST_SEEN_WRITE_INTERVAL_S))
+    if agent["last_seen_at"] is None or agent["last_seen_at"] < seen_before:
+        with db.transaction():  # not a synced change: no change_seq, so agents' pulls do not see it
+            db.execute("UPDATE hub_agents SET last_seen_at = :now WHERE id = :a", {"now": iso(now), "a": agent["id"]})
+    return TokenCheck("ok", int(agent["id"]))
 
 
 def without_nul(value: Any) -> Any:

@@ -154,6 +154,20 @@ def _v6_revocable_tokens(db: Database) -> None:
     """)
 
 
+def _v7_hub_agent_tokens(db: Database) -> None:
+    # Hub agent tokens that can be revoked and rotated (docs/decisions.md "Least-privilege roles; hub agent
+    # tokens revocable and rotatable"): when each happened, when the agent last used its token, and the hash of
+    # the token a rotation replaced, so that token answers "replaced" (401 with a clear reason) rather than
+    # "unknown". Created on agents too (same schema), unused there.
+    db.executescript("""
+    ALTER TABLE hub_agents ADD COLUMN revoked_at TEXT;
+    ALTER TABLE hub_agents ADD COLUMN rotated_at TEXT;
+    ALTER TABLE hub_agents ADD COLUMN last_seen_at TEXT;
+    ALTER TABLE hub_agents ADD COLUMN previous_token_hash TEXT;
+    CREATE INDEX ix_hub_agents_previous_token ON hub_agents (previous_token_hash)
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -164,6 +178,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
      _v5_customer_kinds),
     (6, "revocable sessions: users.token_version and revoked_tokens (logged-out token ids until expiry)",
      _v6_revocable_tokens),
+    (7, "hub_agents: revoked_at, rotated_at, last_seen_at, previous_token_hash (revoke and rotate agent tokens)",
+     _v7_hub_agent_tokens),
 ]
 
 

@@ -400,7 +400,7 @@ def test_extension_routes_are_marked_for_extension_tokens():
 
     app = bottle.Bottle()
     RouteTable(app).add_all(ROUTES)
-    marked = {(r.method, r.rule) for r in app.routes if r.config.get("extension")}
+    marked = {(r.method, r.rule) for r in app.routes if "extension" in r.config["roles"]}
     assert {("POST", "/api/messages/capture"), ("POST", "/api/messages/capture/batch"),
             ("GET", "/api/extension/chat")} <= marked
     assert ("GET", "/api/customers") not in marked

@@ -658,8 +658,10 @@ def test_restoring_an_older_backup_keeps_later_revocations_and_pairings(fresh_se
 def test_admin_routes_refuse_an_extension_even_if_marked_for_extensions(tmp_path):
     from api.errors import ApiError
     from api.plugins import ApiPlugin
+    from api.roles import ADMINS, USERS_AND_EXTENSION
+    from api.routing import ApiRoute
     from core.clock import FakeClock, iso
-    from crm.access import TokenService
+    from crm.access import EXTENSION, TokenService
     from crm.extensions import ExtensionRegistry
     from crm.ratelimit import RateLimiter
     from storage.database import Database, sqlite_url
@@ -676,13 +678,16 @@ def test_admin_routes_refuse_an_extension_even_if_marked_for_extensions(tmp_path
         origin = new_origin()
         token, extension = registry.pair("Chromium", "chromium", origin)
         environ = {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_ORIGIN": origin}
-        principal = plugin._authenticate(dict(environ), "user", False, True)
+        principal = plugin._authenticate(dict(environ), USERS_AND_EXTENSION, False)
         assert (principal.role, principal.kind, principal.extension_id, principal.origin) == \
             ("extension", "extension", extension.id, origin)
         assert principal.is_admin is False
         with pytest.raises(ApiError) as caught:
-            plugin._authenticate(dict(environ), "admin", False, True)
+            plugin._authenticate(dict(environ), ADMINS, False)
         assert caught.value.status == 403 and caught.value.code == "forbidden"
+        # Roles are exact now: "marked for extensions" on an admin route is a declaration that cannot be made.
+        with pytest.raises(ValueError, match="extension"):
+            ApiRoute("GET", "/admin-thing", lambda: None, summary="x", tag="x", roles=ADMINS | {EXTENSION})
     finally:
         db.close()
 

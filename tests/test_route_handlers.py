@@ -19,6 +19,7 @@ import pytest
 
 from api.errors import ApiError
 from api.plugins import ApiPlugin, Reply, Request, handler_arguments
+from api.roles import PUBLIC
 from api.routes import config as config_routes
 from api.routes import messages as message_routes
 from api.routes import system as system_routes
@@ -170,7 +171,7 @@ def test_a_handler_asking_for_what_nobody_provides_fails_when_its_route_is_prepa
     app = bottle.Bottle()
     app.install(ApiPlugin(TokenService("s" * 64, 600, "local-token", clock), RateLimiter(clock, 100, 100),
                           dependencies={"service": object()}))
-    app.route(rule, "GET", handler, auth="none")
+    app.route(rule, "GET", handler, roles=PUBLIC)
     with pytest.raises(ValueError, match=problem):
         app.routes[0].prepare()  # create_app prepares every route, so this happens at start-up
 
@@ -187,7 +188,7 @@ def test_the_plugin_calls_a_handler_with_the_request_the_dependency_and_the_url_
     app = bottle.Bottle()
     app.install(ApiPlugin(TokenService("s" * 64, 600, "local-token", clock), RateLimiter(clock, 100, 100),
                           dependencies={"service": marker}))
-    app.route("/things/<id:int>", "GET", handler, auth="none")
+    app.route("/things/<id:int>", "GET", handler, roles=PUBLIC)
     status: list[str] = []
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/things/7", "QUERY_STRING": "q=hello",
                "wsgi.input": io.BytesIO(b""), "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",

@@ -8,6 +8,7 @@ from ai.analysis import AnalysisContext
 from ai.language import detect_language
 from api.errors import ApiError, not_found
 from api.plugins import Request
+from api.roles import USERS_AND_EXTENSION
 from api.routing import ApiRoute
 from api.schemas import AnalysisRequest
 from core import events
@@ -49,7 +50,8 @@ def _analyse(service: Service, text: str, language: str | None, context: Analysi
 
 
 ROUTES = (
-    ApiRoute("POST", "/api/analysis/generate", generate, tag="analysis", body=AnalysisRequest, extension=True,
+    ApiRoute("POST", "/api/analysis/generate", generate, tag="analysis", roles=USERS_AND_EXTENSION,
+             body=AnalysisRequest,
              summary="Analyse a text, or a stored message (the result is stored)",
              description="engine: auto (the LLM when it is ready, else the built-in analyzer), rules, or llm "
                          "(falls back to rules when the model is unavailable; the response's engine says which "

@@ -9,6 +9,7 @@ import gevent
 
 from api.errors import ApiError
 from api.plugins import Request
+from api.roles import PUBLIC, USERS
 from api.routing import ApiRoute
 from api.schemas import LoginRequest
 from api.security import peer_key
@@ -78,18 +79,18 @@ def me(request: Request) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("POST", "/api/auth/login", login, auth="none", tag="auth", body=LoginRequest,
+    ApiRoute("POST", "/api/auth/login", login, roles=PUBLIC, tag="auth", body=LoginRequest,
              summary="Exchange a username and password for an access token",
              responses={200: "token", 401: "wrong credentials", 429: "rate limited or locked out"},
              response_schema={"type": "object", "required": ["access_token", "token_type", "expires_in"],
                               "properties": {"access_token": {"type": "string"},
                                              "token_type": {"const": "bearer"},
                                              "expires_in": {"type": "integer"}}}),
-    ApiRoute("POST", "/api/auth/logout", logout, tag="auth",
+    ApiRoute("POST", "/api/auth/logout", logout, tag="auth", roles=USERS,
              summary="End the calling access token (its WebSockets close with 4401)",
              responses={200: "logged out", 400: "the local token or an extension token: not a session",
                         401: "no valid token"},
              response_schema={"type": "object", "required": ["logged_out"],
                               "properties": {"logged_out": {"const": True}}}),
-    ApiRoute("GET", "/api/auth/me", me, tag="auth", summary="Who the token belongs to"),
+    ApiRoute("GET", "/api/auth/me", me, tag="auth", roles=USERS, summary="Who the token belongs to"),
 )

@@ -15,6 +15,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.plugins import Request
+from api.roles import ADMINS
 from api.routing import ApiRoute
 from api.schemas import ConfigChanges
 from core.config import (
@@ -134,12 +135,12 @@ def put_config(request: Request, service: Service) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/system/config", get_config, auth="admin", tag="system",
+    ApiRoute("GET", "/api/system/config", get_config, roles=ADMINS, tag="system",
              summary="Every declared setting: type, limits, default, saved and running value, restart (admin)",
              description="`value` is what config.json (and CRM_AGENT__* environment variables) give the next "
                          "start; `running` is what the service uses now; `applies` says when a change takes "
                          "effect: now, service restart, or desktop agent restart."),
-    ApiRoute("PUT", "/api/system/config", put_config, auth="admin", tag="system", body=ConfigChanges,
+    ApiRoute("PUT", "/api/system/config", put_config, roles=ADMINS, tag="system", body=ConfigChanges,
              summary="Change settings: validated, written atomically to config.json (admin)",
              responses={200: "saved", 409: "config.json has an error", 422: "a value is invalid "
                                                                             "(error.details names each key)"},

@@ -6,6 +6,7 @@ from typing import Any
 
 from api.errors import not_found
 from api.plugins import Request
+from api.roles import USERS
 from api.routes.messages import PAGE_QUERY, _choice
 from api.routing import ApiRoute
 from api.schemas import ConversationPatch
@@ -43,13 +44,13 @@ def patch_conversation(request: Request, service: Service, id: int) -> dict[str,
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/conversations", list_conversations, tag="conversations",
+    ApiRoute("GET", "/api/conversations", list_conversations, tag="conversations", roles=USERS,
              summary="List conversations, most recent first",
              query=(*PAGE_QUERY, ("status", "string", "open, pending, converted, lost or closed"),
                     ("customer_id", "integer", "Only this customer"))),
-    ApiRoute("GET", "/api/conversations/<id:int>", get_conversation, tag="conversations",
+    ApiRoute("GET", "/api/conversations/<id:int>", get_conversation, tag="conversations", roles=USERS,
              summary="One conversation", responses={404: "no such conversation"}),
-    ApiRoute("PATCH", "/api/conversations/<id:int>", patch_conversation, tag="conversations",
+    ApiRoute("PATCH", "/api/conversations/<id:int>", patch_conversation, tag="conversations", roles=USERS,
              body=ConversationPatch, summary="Set the status (open, pending, converted, lost, closed)",
              responses={404: "no such conversation", 422: "invalid status"}),
 )

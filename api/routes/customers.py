@@ -7,6 +7,7 @@ from typing import Any
 
 from api.errors import ApiError, not_found
 from api.plugins import Request
+from api.roles import USERS
 from api.routes.messages import PAGE_QUERY
 from api.routing import ApiRoute
 from api.schemas import CustomerPatch
@@ -81,13 +82,13 @@ def profile(service: Service, customer: dict[str, Any]) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/customers", list_customers, tag="customers", summary="List and search customers",
+    ApiRoute("GET", "/api/customers", list_customers, tag="customers", roles=USERS, summary="List and search customers",
              query=(*PAGE_QUERY, ("q", "string", "Search name, phone or email"), ("status", "string", "Status"),
                     ("kind", "string", "phone, lid (WhatsApp hides the phone) or group"))),
-    ApiRoute("GET", "/api/customers/<phone>", get_customer, tag="customers",
+    ApiRoute("GET", "/api/customers/<phone>", get_customer, tag="customers", roles=USERS,
              summary="Customer profile by phone (any common format or WhatsApp id; @lid and @g.us keys too)",
              responses={404: "no such customer", 422: "not a phone number"}),
-    ApiRoute("PATCH", "/api/customers/<phone>", patch_customer, tag="customers", body=CustomerPatch,
+    ApiRoute("PATCH", "/api/customers/<phone>", patch_customer, tag="customers", roles=USERS, body=CustomerPatch,
              summary="Edit name, email, tags, custom fields or status",
              responses={404: "no such customer", 422: "invalid field"}),
 )

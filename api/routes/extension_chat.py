@@ -10,6 +10,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.plugins import Request
+from api.roles import USERS_AND_EXTENSION
 from api.routing import ApiRoute
 from crm.customer_keys import parse_jid
 from crm.phones import InvalidPhone, to_e164
@@ -91,7 +92,7 @@ def _present_analysis(analysis: dict[str, Any]) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/extension/chat", extension_chat, tag="extension", extension=True,
+    ApiRoute("GET", "/api/extension/chat", extension_chat, tag="extension", roles=USERS_AND_EXTENSION,
              summary="The open chat's customer, conversation and latest analysis (the extension's panel)",
              query=(("chat_id", "string", "The chat's JID (<digits>@c.us, <digits>@lid or <id>@g.us)"),),
              responses={200: "the chat (nulls for an unknown chat)", 422: "chat_id missing"},

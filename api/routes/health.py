@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any
 
+from api.roles import PUBLIC
 from api.routes.sync import sync_status
 from api.routing import ApiRoute
 from core.version import VERSION
@@ -53,6 +54,6 @@ def health_report(service: Service) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/health", health, auth="none", tag="system", summary="Service health",
+    ApiRoute("GET", "/api/health", health, roles=PUBLIC, tag="system", summary="Service health",
              description="No authentication. status is ok, or degraded when a part is not working."),
 )

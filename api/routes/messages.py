@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from api.errors import ApiError, not_found
 from api.plugins import Reply, Request, validation_error
+from api.roles import USERS, USERS_AND_EXTENSION
 from api.routing import ApiRoute
 from api.schemas import CaptureBatchEnvelope, CaptureBatchRequest, CaptureRequest, parse_timestamp
 from core.clock import iso
@@ -163,26 +164,27 @@ def _choice(request: Request, name: str, options: tuple[str, ...]) -> str | None
 
 
 ROUTES = (
-    ApiRoute("POST", "/api/messages/capture", capture, tag="messages", body=CaptureRequest,
+    ApiRoute("POST", "/api/messages/capture", capture, tag="messages", roles=USERS_AND_EXTENSION, body=CaptureRequest,
              summary="Capture a WhatsApp message (idempotent on message_id)",
              responses={201: "stored", 200: "already stored (duplicate: true)", 422: "invalid field",
                         503: "capture paused or a restore running (Retry-After)"},
-             response_schema=CAPTURE_RESPONSE, extension=True),
-    ApiRoute("POST", "/api/messages/capture/batch", capture_batch, tag="messages", body=CaptureBatchRequest,
+             response_schema=CAPTURE_RESPONSE),
+    ApiRoute("POST", "/api/messages/capture/batch", capture_batch, tag="messages", roles=USERS_AND_EXTENSION,
+             body=CaptureBatchRequest,
              summary="Capture up to 500 WhatsApp messages in one request (one group commit)",
              description="Each item is validated and answered on its own, in order: the single capture's answer "
                          "plus its status (201 stored, 200 duplicate, 422 invalid, 429 LLM busy, 503 capture "
                          "paused or restoring). The body may be up to 8 MiB.",
              responses={200: "one result per item", 422: "not 1 to 500 items"},
              response_schema={"type": "object", "required": ["results"], "properties": {"results": {
-                 "type": "array", "items": {"type": "object", "required": ["status"]}}}}, extension=True),
-    ApiRoute("GET", "/api/messages", list_messages, tag="messages", summary="List messages, newest first",
+                 "type": "array", "items": {"type": "object", "required": ["status"]}}}}),
+    ApiRoute("GET", "/api/messages", list_messages, tag="messages", roles=USERS, summary="List messages, newest first",
              query=(*PAGE_QUERY, ("conversation_id", "integer", "Only this conversation"),
                     ("customer", "string", "Only this customer (phone in any format, or a @lid/@g.us key)"),
                     ("since", "string", "Sent at or after (ISO 8601 or epoch ms)"),
                     ("until", "string", "Sent before (ISO 8601 or epoch ms)"),
                     ("direction", "string", "in or out"), ("q", "string", "Text search"),
                     ("sentiment", "string", "positive, neutral or negative"), ("intent", "string", "Intent label"))),
-    ApiRoute("GET", "/api/messages/<id:int>", get_message, tag="messages",
+    ApiRoute("GET", "/api/messages/<id:int>", get_message, tag="messages", roles=USERS,
              summary="A message with its latest analysis", responses={404: "no such message"}),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.plugins import Request
+from api.roles import USERS
 from api.routing import ApiRoute
 from crm import metrics
 from crm.service import Service
@@ -27,9 +28,9 @@ def system(request: Request, service: Service) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/metrics/dashboard", dashboard, tag="metrics", summary="Dashboard figures",
+    ApiRoute("GET", "/api/metrics/dashboard", dashboard, tag="metrics", roles=USERS, summary="Dashboard figures",
              description=metrics.__doc__ or ""),
-    ApiRoute("GET", "/api/metrics/system", system, tag="metrics",
+    ApiRoute("GET", "/api/metrics/system", system, tag="metrics", roles=USERS,
              summary="Recent CPU/RAM/disk samples and active alerts", description=SYSTEM_DESCRIPTION,
              query=(("limit", "integer", "At most this many samples, the newest (default: all kept)"),),
              response_schema={"type": "object", "required": ["interval_s", "samples", "alerts"]}),

@@ -11,6 +11,7 @@ import bottle
 
 from api.errors import ApiError, not_found
 from api.plugins import Reply, Request
+from api.roles import ADMINS, EXTENSION_ONLY, PUBLIC, USERS_AND_EXTENSION
 from api.routing import ApiRoute
 from api.schemas import ExtensionStatus, PairComplete, PairStart
 from core import events
@@ -121,7 +122,7 @@ def open_dashboard(service: Service) -> Reply:
 
 
 ROUTES = (
-    ApiRoute("POST", "/api/pair/start", pair_start, auth="none", tag="extension", body=PairStart,
+    ApiRoute("POST", "/api/pair/start", pair_start, roles=PUBLIC, tag="extension", body=PairStart,
              summary="Start pairing a browser extension (the code is shown on the desktop)",
              description="Only from a browser extension's Origin (chrome-extension://<32 letters a-p> or "
                          "moz-extension://<uuid>). A 6-digit code valid 120 s is published as "
@@ -132,7 +133,7 @@ ROUTES = (
              response_schema={"type": "object", "required": ["pairing_id", "expires_in_s", "code_length"],
                               "properties": {"pairing_id": {"type": "string"}, "expires_in_s": {"type": "integer"},
                                              "code_length": {"type": "integer"}}}),
-    ApiRoute("POST", "/api/pair/complete", pair_complete, auth="none", tag="extension", body=PairComplete,
+    ApiRoute("POST", "/api/pair/complete", pair_complete, roles=PUBLIC, tag="extension", body=PairComplete,
              summary="Complete a pairing with the code; answers the extension's token (once)",
              description="From the Origin that started the pairing. The token (256 bits, base64url) is bound "
                          "to that Origin; only its SHA-256 is stored. An earlier extension of the same origin "
@@ -142,22 +143,22 @@ ROUTES = (
                         410: "pairing expired, unknown or ended"},
              response_schema={"type": "object", "required": ["token", "extension"],
                               "properties": {"token": {"type": "string"}, "extension": EXTENSION_SCHEMA}}),
-    ApiRoute("GET", "/api/pairing/pending", pending, auth="admin", tag="extension",
+    ApiRoute("GET", "/api/pairing/pending", pending, roles=ADMINS, tag="extension",
              summary="Pending pairings with their codes (admin or local token)"),
-    ApiRoute("DELETE", "/api/pairing/<pairing_id>", deny, auth="admin", tag="extension",
+    ApiRoute("DELETE", "/api/pairing/<pairing_id>", deny, roles=ADMINS, tag="extension",
              summary="Deny a pending pairing (admin)", responses={204: "denied", 404: "no such pending pairing"}),
-    ApiRoute("GET", "/api/extensions", extensions, auth="admin", tag="extension",
+    ApiRoute("GET", "/api/extensions", extensions, roles=ADMINS, tag="extension",
              summary="Paired browser extensions, revoked ones included, with their last status report (admin)"),
-    ApiRoute("DELETE", "/api/extensions/<extension_id:int>", revoke, auth="admin", tag="extension",
+    ApiRoute("DELETE", "/api/extensions/<extension_id:int>", revoke, roles=ADMINS, tag="extension",
              summary="Revoke a paired extension: its token stops working and its WebSocket closes (admin)",
              responses={200: "revoked", 404: "no such extension"}),
-    ApiRoute("GET", "/api/extension/me", me, tag="extension", extension=True,
+    ApiRoute("GET", "/api/extension/me", me, tag="extension", roles=EXTENSION_ONLY,
              summary="The calling extension and the agent's state (extension token)"),
-    ApiRoute("POST", "/api/extension/status", status, tag="extension", extension=True, body=ExtensionStatus,
+    ApiRoute("POST", "/api/extension/status", status, tag="extension", roles=EXTENSION_ONLY, body=ExtensionStatus,
              summary="The extension's capture state (extension token)",
              description="On the way into stalled the agent publishes capture.stalled once and /api/health is "
                          "degraded; a later ok publishes capture.resumed."),
-    ApiRoute("POST", "/api/extension/open-dashboard", open_dashboard, tag="extension", extension=True,
+    ApiRoute("POST", "/api/extension/open-dashboard", open_dashboard, tag="extension", roles=USERS_AND_EXTENSION,
              summary="Ask the desktop tray to open the dashboard",
              description="202 when a desktop client (tray or windows, holding the local token) follows the "
                          "WebSocket: ui.open_requested is published; 409 no_desktop on a headless service.",

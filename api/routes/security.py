@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.roles import ADMINS
 from api.routing import ApiRoute
 from crm.service import Service
 
@@ -15,7 +16,7 @@ def rotate_keys(service: Service) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("POST", "/api/security/rotate-keys", rotate_keys, auth="admin", tag="security",
+    ApiRoute("POST", "/api/security/rotate-keys", rotate_keys, roles=ADMINS, tag="security",
              summary="Rotate the JWT signing key (admin): every access token ends, the caller's too; the local "
                      "token and paired extensions keep working",
              responses={200: "rotated"},

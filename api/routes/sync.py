@@ -8,6 +8,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.plugins import Reply, Request
+from api.roles import ADMINS, HUB_AGENTS, USERS
 from api.routing import ApiRoute
 from api.schemas import SyncPush
 from core.clock import iso
@@ -67,24 +68,24 @@ def sync_status(service: Service) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("POST", "/api/sync/push", push, auth="hub", tag="sync", body=SyncPush,
+    ApiRoute("POST", "/api/sync/push", push, roles=HUB_AGENTS, tag="sync", body=SyncPush,
              summary="Push a batch of changed rows (hub; agent token)",
              description="Idempotent upserts keyed by (agent, table, row id); a stored row is replaced only by "
                          "a newer change. The answer names the acknowledged change_seq (= upto).",
              responses={401: "not a hub agent token", 404: "not a hub", 413: "batch too large",
                         422: "invalid batch"}),
-    ApiRoute("GET", "/api/sync/profiles", profiles, auth="hub", tag="sync",
+    ApiRoute("GET", "/api/sync/profiles", profiles, roles=HUB_AGENTS, tag="sync",
              summary="Shared customer profiles changed after a cursor (hub; agent token)",
              query=(("after_seq", "integer", "cursor: the hub change_seq of the last profile seen"),
                     ("after_id", "integer", "cursor: the id of the last profile seen"),
                     ("limit", "integer", "1-5000")),
              responses={401: "not a hub agent token", 404: "not a hub"}),
-    ApiRoute("GET", "/api/sync/status", status, tag="sync",
+    ApiRoute("GET", "/api/sync/status", status, tag="sync", roles=USERS,
              summary="Sync status: last success, pending rows, last error, cursors"),
-    ApiRoute("POST", "/api/sync/now", sync_now, auth="admin", tag="sync",
+    ApiRoute("POST", "/api/sync/now", sync_now, roles=ADMINS, tag="sync",
              summary="Start a sync round with the hub now (admin)",
              responses={202: "round requested", 409: "sync not configured"}),
-    ApiRoute("GET", "/api/sync/conflicts", conflicts, auth="admin", tag="sync",
+    ApiRoute("GET", "/api/sync/conflicts", conflicts, roles=ADMINS, tag="sync",
              summary="Profile values that lost a last-writer-wins merge, newest first (admin)",
              query=(("limit", "integer", "1-1000"),)),
 )

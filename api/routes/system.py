@@ -9,6 +9,7 @@ from pydantic import Field
 
 from api.errors import ApiError
 from api.plugins import Reply, Request
+from api.roles import ADMINS
 from api.routing import ApiRoute
 from api.schemas import Flag, Strict
 from crm.maintenance import RestoreBusy
@@ -100,23 +101,23 @@ def maintenance(service: Service) -> dict[str, Any]:
 
 
 ROUTES = (
-    ApiRoute("POST", "/api/system/backup", backup_now, auth="admin", tag="system",
+    ApiRoute("POST", "/api/system/backup", backup_now, roles=ADMINS, tag="system",
              summary="Back the database up now (verified; admin)", responses={201: "backup written",
                                                                             500: "backup failed"}),
-    ApiRoute("GET", "/api/system/backups", backups, auth="admin", tag="system",
+    ApiRoute("GET", "/api/system/backups", backups, roles=ADMINS, tag="system",
              summary="List backups, newest first, with the job running now and the last outcome (admin)"),
-    ApiRoute("POST", "/api/system/restore", restore, auth="admin", tag="system", body=RestoreRequest,
+    ApiRoute("POST", "/api/system/restore", restore, roles=ADMINS, tag="system", body=RestoreRequest,
              summary="Restore a backup from the backups folder (admin)",
              description="Captures answer 503 with Retry-After while it runs; the current database is first "
                          "saved as a -pre-restore backup; the backup is checked before it replaces the "
                          "live content.",
              responses={200: "restored", 404: "no such backup", 409: "another backup or restore is running",
                         422: "the backup is damaged, needs another key or is not a CRM Agent database"}),
-    ApiRoute("POST", "/api/system/maintenance", maintenance, auth="admin", tag="system",
+    ApiRoute("POST", "/api/system/maintenance", maintenance, roles=ADMINS, tag="system",
              summary="Run the database maintenance now: retention, ANALYZE, VACUUM when worthwhile (admin)"),
-    ApiRoute("POST", "/api/system/capture", set_capture, auth="admin", tag="system", body=CaptureState,
+    ApiRoute("POST", "/api/system/capture", set_capture, roles=ADMINS, tag="system", body=CaptureState,
              summary="Pause or resume capture (admin)"),
-    ApiRoute("GET", "/api/system/logs", logs, auth="admin", tag="system",
+    ApiRoute("GET", "/api/system/logs", logs, roles=ADMINS, tag="system",
              summary="Recent warnings and errors from system_logs (admin)",
              query=(("limit", "integer", "1-1000"), ("level", "string", "WARNING, ERROR or CRITICAL"))),
 )

@@ -15,6 +15,7 @@ from typing import Any
 
 from api.errors import ApiError, not_found
 from api.plugins import Reply, Request
+from api.roles import ADMINS, USERS
 from api.routes.auth import _off_loop
 from api.routing import ApiRoute
 from api.schemas import PasswordChange, UserCreate, UserUpdate
@@ -116,23 +117,23 @@ def end_sessions(request: Request, service: Service, name: str) -> dict[str, Any
 
 
 ROUTES = (
-    ApiRoute("GET", "/api/users", users, auth="admin", tag="users", summary="List user accounts (admin)",
+    ApiRoute("GET", "/api/users", users, roles=ADMINS, tag="users", summary="List user accounts (admin)",
              response_schema={"type": "object", "properties": {"items": {"type": "array", "items": USER_SCHEMA}}}),
-    ApiRoute("POST", "/api/users", add_user, auth="admin", tag="users", body=UserCreate,
+    ApiRoute("POST", "/api/users", add_user, roles=ADMINS, tag="users", body=UserCreate,
              summary="Create a user account (admin)",
              responses={201: "created", 409: "the username is taken", 422: "bad username or password"},
              response_schema=USER_SCHEMA),
-    ApiRoute("PATCH", "/api/users/<name>", update_user, auth="admin", tag="users", body=UserUpdate,
+    ApiRoute("PATCH", "/api/users/<name>", update_user, roles=ADMINS, tag="users", body=UserUpdate,
              summary="Disable or enable a user account (admin); disabling ends its sessions",
              responses={200: "updated", 404: "no such user",
                         409: "you cannot disable yourself or the last active admin", 422: "active must be a boolean"},
              response_schema=USER_SCHEMA),
-    ApiRoute("DELETE", "/api/users/<name>/sessions", end_sessions, auth="admin", tag="users",
+    ApiRoute("DELETE", "/api/users/<name>/sessions", end_sessions, roles=ADMINS, tag="users",
              summary="End every session (access token) of a user (admin); they log in again",
              responses={200: "ended", 404: "no such user"},
              response_schema={"type": "object", "required": ["username", "revoked"],
                               "properties": {"username": {"type": "string"}, "revoked": {"const": True}}}),
-    ApiRoute("PUT", "/api/users/<name>/password", set_password, tag="users", body=PasswordChange,
+    ApiRoute("PUT", "/api/users/<name>/password", set_password, tag="users", roles=USERS, body=PasswordChange,
              summary="Change a password (your own with current_password, admins included; an admin: "
                      "another user's without it)",
              responses={200: "changed", 403: "not allowed or wrong current password", 404: "no such user",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.errors import ApiError
 from api.plugins import Request, bearer_token
+from api.roles import PUBLIC, WEBSOCKET_SESSIONS
 from api.routing import ApiRoute
 from api.websocket import _query_token, _since, is_upgrade_request
 from crm.access import InvalidToken
@@ -31,9 +32,11 @@ def ws(request: Request, service: Service) -> None:
                    headers={"Upgrade": "websocket"})
 
 
-# auth="none": the token is checked above when it is in the URL, or in the first message after the upgrade.
+# roles=PUBLIC for this plain-HTTP answer (it only explains or refuses an upgrade; an extension without a token
+# in its URL must get 503 or 426 here, not 401). Who may hold a session: session_roles, checked by
+# api/websocket.py on the ?token= or the first message.
 ROUTES = (
-    ApiRoute("GET", "/ws", ws, auth="none", tag="events", query_token=True,
+    ApiRoute("GET", "/ws", ws, roles=PUBLIC, session_roles=WEBSOCKET_SESSIONS, tag="events", query_token=True,
              summary="WebSocket of live events {type, id, ts, data}",
              description="Authenticate with ?token=<access or local token>, or without ?token= by sending "
                          '{"type": "auth", "token": "...", "since": <last id or null>} as the first message '
