@@ -7,6 +7,11 @@ logs, and its token must never be in one). A bad ?token= falls through to the no
 answers 401 as JSON; a bad first message closes with 4401. Incoming messages are capped before they are
 buffered. A client that reconnects with since=<last id> first receives the buffered events it missed.
 
+Each session's outbox (what waits to be written to it) is capped in items and bytes: a client that stops
+reading is dropped with 1008 and resumes with ?since=; when it does not read its close frame either, its
+socket is shut after SLOW_CLIENT_GRACE_S. Frames that break RFC 6455 are closed with its codes (wsproto's
+parser: 1002, 1007; our size cap: 1009).
+
 Each session remembers its principal and receives only the events meant for it: an extension receives its
 panel's events only, and pairing codes go only to admin and local sessions.
 
@@ -19,6 +24,7 @@ command line) or the token expired meanwhile.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from typing import Any
 
@@ -26,7 +32,7 @@ import gevent
 import orjson
 from gevent.queue import Empty, Queue
 from wsproto import ConnectionType
-from wsproto.connection import Connection
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import generate_accept_token
 
@@ -41,7 +47,17 @@ from crm.service import Service
 log = logging.getLogger("crm_agent.ws")
 
 WS_PATH = "/ws"
-SLOW_CLIENT_BACKLOG = 5000  # a client this far behind is dropped; it can resume with ?since=
+# A client whose outbox passes websocket.outbox_max_events or outbox_max_bytes is dropped with this code (RFC
+# 6455 "policy violation"; any close but 4401 makes our clients reconnect with ?since=, the missed events replayed).
+CLOSE_TOO_SLOW = 1008
+TOO_SLOW_REASON = "client too slow; reconnect with ?since="
+# After the drop, the close frame waits behind the frame the client is not reading; past this the socket is shut,
+# so a client that never reads again holds no greenlet, socket or slot.
+SLOW_CLIENT_GRACE_S = 5.0
+# The kernel's send buffer of a WebSocket (Linux doubles it): fixed, so it no longer grows to tcp_wmem's maximum
+# (4 MiB) under a client that does not read; outbox and socket together then hold a known amount per client.
+SEND_BUFFER_BYTES = 256 * 1024
+CLOSE_TOO_BIG = 1009
 AUTH_TIMEOUT_S = 10.0  # a socket without ?token= must authenticate in its first message within this
 CLOSE_UNAUTHORIZED = 4401  # the WebSocket twin of HTTP 401 (4000-4999: application codes)
 CLOSE_TOO_MANY = 4429  # the twin of HTTP 429: this token holds MAX_SESSIONS_PER_TOKEN sessions already
@@ -76,6 +92,8 @@ class WebSocketEndpoint:
         self.max_message_bytes = service.config["websocket.max_message_bytes"]
         self.ping_interval_s = service.config["websocket.ping_interval_s"]
         self.max_clients = service.config["websocket.max_clients"]
+        self.outbox_max_events = service.config["websocket.outbox_max_events"]
+        self.outbox_max_bytes = service.config["websocket.outbox_max_bytes"]
         self.clients = 0
         self._sessions: set[_Session] = set()
         self._per_principal: dict[str, int] = {}  # Principal.rate_key -> authenticated sessions
@@ -84,7 +102,7 @@ class WebSocketEndpoint:
     def recheck_all(self) -> None:
         """Tokens were revoked in this process: every session checks its own now rather than at its next tick."""
         for session in list(self._sessions):
-            session.outbox.put(("recheck",))
+            session.outbox.put_control(("recheck",))
 
     def still_valid(self, token: str, principal: Principal) -> bool:
         """Whether the token a session authenticated with still gives it that principal."""
@@ -112,7 +130,7 @@ class WebSocketEndpoint:
     def close_all(self, code: int = 1001, reason: str = "service stopping") -> None:
         """Tell every client the service is going away (they reconnect later with ?since=)."""
         for session in list(self._sessions):
-            session.outbox.put(("close", code, reason))
+            session.outbox.put_control(("close", code, reason))
 
     def accepts(self, environ: dict[str, Any]) -> bool:
         """True when every check passes; otherwise the HTTP path produces the JSON error."""
@@ -163,6 +181,7 @@ class WebSocketEndpoint:
         handshake = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      b"Sec-WebSocket-Accept: " + generate_accept_token(key) + b"\r\n\r\n")
         sock.sendall(handshake)
+        _set_send_buffer(sock)
         self.clients += 1  # unauthenticated sockets count too: max_clients caps what a stranger can hold open
         token = bearer_token(environ, allow_query=True) if _query_token(environ) else ""
         principal = self.query_principal(environ) if token else None
@@ -171,7 +190,7 @@ class WebSocketEndpoint:
         session = _Session(self, sock, since if type(since) is int else None, None if crowded else principal,
                            environ.get("HTTP_ORIGIN"), token)
         if crowded:
-            session.outbox.put(("close", CLOSE_TOO_MANY, TOO_MANY_REASON))
+            session.outbox.put_control(("close", CLOSE_TOO_MANY, TOO_MANY_REASON))
         self._sessions.add(session)
         try:
             session.run()
@@ -180,6 +199,13 @@ class WebSocketEndpoint:
             session.set_principal(None)
             self.clients -= 1
             log.info("GET %s 101 %.1fms (websocket closed)", WS_PATH, (time.perf_counter() - started) * 1000)
+
+
+def _set_send_buffer(sock: Any) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+    except OSError as exc:  # not every platform allows it; the outbox cap still holds
+        log.debug("SO_SNDBUF not set: %s", exc)
 
 
 def _query_token(environ: dict[str, Any]) -> bool:
@@ -202,6 +228,73 @@ def _since(environ: dict[str, Any]) -> int | None | bool:
     return value if value >= 0 else False
 
 
+def _payload_bytes(event: TextMessage | BytesMessage) -> int:
+    return len(event.data.encode()) if isinstance(event, TextMessage) else len(event.data)
+
+
+def _announced_remainder(ws: Connection) -> int:
+    """Payload bytes the data frame being received still announces (0 between frames).
+
+    wsproto hands a frame's payload over as it arrives and does not expose the length its header announced, so
+    this reads its frame decoder (pinned wsproto 1.x; tests/test_websocket_frames.py "frame announcing 1 TiB"
+    fails if that changes).
+    """
+    decoder = getattr(getattr(ws, "_proto", None), "_frame_decoder", None)
+    header = getattr(decoder, "header", None)
+    if header is None or header.opcode.iscontrol():
+        return 0
+    return header.payload_len - decoder.payload_consumed
+
+
+class Outbox:
+    """What waits to be written to one client, in order, capped in items and bytes.
+
+    Data items (events, answers, pongs) count against the caps; control items (close, gone, the auth
+    timeout) do not, so a drop can always be queued. The writer is the only reader of it.
+    """
+
+    def __init__(self, max_items: int, max_bytes: int) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.items = 0
+        self.bytes = 0
+        self._queue: Queue = Queue()
+
+    def put_data(self, kind: str, payload: Any, size: int) -> bool:
+        """Queue a data item; False (nothing queued) when it would pass a cap."""
+        if self.items + 1 > self.max_items or self.bytes + size > self.max_bytes:
+            return False
+        self.items += 1
+        self.bytes += size
+        self._queue.put((kind, payload, size))
+        return True
+
+    def put_control(self, item: tuple[Any, ...]) -> None:
+        self._queue.put(item)
+
+    def get(self, timeout: float) -> tuple[Any, ...]:
+        """The next item (raises Empty after timeout)."""
+        item = self._queue.get(timeout=timeout)
+        if item[0] in _DATA_KINDS:
+            self.items -= 1
+            self.bytes -= item[2]
+        return item
+
+    def clear(self) -> None:
+        """Forget every queued item: a dropped client gets its close next, and its backlog is freed."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except Empty:
+                break
+        self.items = 0
+        self.bytes = 0
+
+
+_DATA_KINDS = frozenset(("event", "text", "pong"))
+_FRAME_OVERHEAD = 16  # bytes an outbox item costs beyond its payload, roughly: a flood of empty pings counts too
+
+
 class _Session:
     def __init__(self, endpoint: WebSocketEndpoint, sock: Any, since: int | None, principal: Principal | None,
                  origin: str | None, token: str = "") -> None:
@@ -212,8 +305,10 @@ class _Session:
         self.origin = origin
         self.principal: Principal | None = None
         self.ws = Connection(ConnectionType.SERVER)
-        self.outbox: Queue = Queue()
+        self.outbox = Outbox(endpoint.outbox_max_events, endpoint.outbox_max_bytes)
         self.closed = False
+        self.dropped = False  # past the outbox cap: nothing more is queued, the close is on its way
+        self._shut_timer: gevent.Greenlet | None = None
         self.set_principal(principal)
 
     def set_principal(self, principal: Principal | None) -> None:
@@ -235,7 +330,7 @@ class _Session:
         auth_timer = None
         try:
             if self.principal is None:
-                auth_timer = gevent.spawn_later(AUTH_TIMEOUT_S, self.outbox.put, ("auth_timeout",))
+                auth_timer = gevent.spawn_later(AUTH_TIMEOUT_S, self.outbox.put_control, ("auth_timeout",))
             else:
                 self._subscribe()
             self._write_loop()
@@ -245,8 +340,9 @@ class _Session:
             bus.unsubscribe(self._enqueue_event)
             self.closed = True
             reader.kill(block=False)
-            if auth_timer is not None:
-                auth_timer.kill(block=False)
+            for timer in (auth_timer, self._shut_timer):
+                if timer is not None:
+                    timer.kill(block=False)
 
     def _subscribe(self) -> None:
         """Start the event stream: first what the client missed since its last id, then live events."""
@@ -263,14 +359,43 @@ class _Session:
         principal = self.principal
         if (event["type"] == events.EXTENSION_REVOKED and principal.is_extension
                 and event["data"].get("id") == principal.extension_id):
-            self.outbox.put(("close", CLOSE_UNAUTHORIZED, "revoked"))
+            self.outbox.put_control(("close", CLOSE_UNAUTHORIZED, "revoked"))
             return
-        if not may_receive(principal, event["type"]):
+        if self.dropped or not may_receive(principal, event["type"]):
             return
-        if self.outbox.qsize() > SLOW_CLIENT_BACKLOG:
-            self.outbox.put(("close", 1008, "client too slow; reconnect with ?since="))
-            return
-        self.outbox.put(("event", event))
+        # Serialised here, once per session: the bytes counted are the bytes held.
+        payload = orjson.dumps(event)
+        self._queue("event", payload, len(payload))
+
+    def _queue(self, kind: str, payload: Any, size: int) -> bool:
+        """Queue a data item for the writer; past the outbox cap, drop the client instead (False)."""
+        if self.dropped:
+            return False
+        if self.outbox.put_data(kind, payload, size):
+            return True
+        self._drop_too_slow()
+        return False
+
+    def _drop_too_slow(self) -> None:
+        """Free the backlog and queue the close."""
+        self.dropped = True
+        log.info("websocket client dropped: outbox past %d items or %d bytes", self.outbox.max_items,
+                 self.outbox.max_bytes)
+        self.outbox.clear()
+        self._closing(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
+
+    def _closing(self, code: int, reason: str) -> None:
+        """Queue our close frame; shut the socket if even that cannot be written in time."""
+        self.outbox.put_control(("close", code, reason))
+        if self._shut_timer is None:
+            self._shut_timer = gevent.spawn_later(SLOW_CLIENT_GRACE_S, self._shut_socket)
+
+    def _shut_socket(self) -> None:
+        # The writer may be blocked in sendall on a client that reads nothing: shutdown wakes it with an error.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _write_loop(self) -> None:
         now = time.monotonic()
@@ -282,7 +407,7 @@ class _Session:
                 item = None
             now = time.monotonic()
             if item is None and now >= next_ping:
-                self.sock.sendall(self.ws.send(Ping(b"keepalive")))
+                self._send(Ping(b"keepalive"))
                 next_ping = now + self.endpoint.ping_interval_s
             # On the timer even while events stream (a busy session is checked too), and at once when asked.
             if now >= next_check or (item is not None and item[0] == "recheck"):
@@ -294,12 +419,12 @@ class _Session:
                 continue
             kind = item[0]
             if kind == "event":
-                self._send_json(item[1])
+                self._send(TextMessage(data=item[1].decode()))
             elif kind == "text":
                 if not self._on_text(item[1]):
                     return
-            elif kind == "raw":
-                self.sock.sendall(item[1])
+            elif kind == "pong":
+                self._send(Pong(item[1]))
             elif kind == "close":
                 self._close(item[1], item[2])
                 return
@@ -347,38 +472,50 @@ class _Session:
         message_size = 0
         parts: list[str] = []
         try:
-            while True:
+            while not self.dropped:
                 data = self.sock.recv(65536)
                 if not data:
                     break
                 self.ws.receive_data(data)
                 for event in self.ws.events():
                     if isinstance(event, (TextMessage, BytesMessage)):
-                        message_size += len(event.data)
+                        message_size += _payload_bytes(event)
                         if message_size > self.endpoint.max_message_bytes:
-                            self.outbox.put(("close", 1009, "message too big"))
+                            self._closing(CLOSE_TOO_BIG, "message too big")
                             return
                         if isinstance(event, TextMessage):
                             parts.append(event.data)
                         if event.message_finished:
-                            message_size = 0
                             # A binary message is never a valid auth message: None makes it close then.
-                            self.outbox.put(("text", "".join(parts) if parts else None))
+                            text = "".join(parts) if parts else None
+                            if not self._queue("text", text, message_size):
+                                return
+                            message_size = 0
                             parts = []
                     elif isinstance(event, Ping):
-                        self.outbox.put(("raw", self.ws.send(event.response())))
+                        if not self._queue("pong", event.payload, len(event.payload) + _FRAME_OVERHEAD):
+                            return
                     elif isinstance(event, CloseConnection):
-                        self.outbox.put(("raw", self.ws.send(event.response())))
-                        self.outbox.put(("gone",))
+                        # The client's close (echoed), or wsproto's parser refusing a frame (1002, 1007).
+                        self._closing(event.code, event.reason or "")
                         return
                     elif isinstance(event, Pong):
                         pass
+                if message_size + _announced_remainder(self.ws) > self.endpoint.max_message_bytes:
+                    self._closing(CLOSE_TOO_BIG, "message too big")  # said by the frame's header: no need to wait
+                    return
         except Exception as exc:  # noqa: BLE001 - a protocol error or reset ends this client only
             log.debug("websocket read ended: %s", exc)
-        self.outbox.put(("gone",))
+        self.outbox.put_control(("gone",))
 
     def _send_json(self, event: dict[str, Any]) -> None:
-        self.sock.sendall(self.ws.send(TextMessage(data=orjson.dumps(event).decode())))
+        self._send(TextMessage(data=orjson.dumps(event).decode()))
+
+    def _send(self, event: TextMessage | Ping | Pong) -> None:
+        """Write one frame. Once either side has sent its close, nothing but our close may follow (RFC 6455
+        5.5.1): wsproto would raise, so what was still queued is dropped instead."""
+        if self.ws.state is ConnectionState.OPEN:
+            self.sock.sendall(self.ws.send(event))
 
     def _close(self, code: int, reason: str) -> None:
         try:

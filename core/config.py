@@ -176,6 +176,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Events kept in memory so a reconnecting client can resume with ?since=<last id>."),
     Setting("websocket.ping_interval_s", 20, integer(1, 3600), "Seconds between server pings."),
     Setting("websocket.max_clients", 64, integer(1, 10000), "Most WebSocket clients connected at once."),
+    Setting("websocket.outbox_max_events", 5000, integer(10, 1_000_000),
+            "Events (and answers) waiting for one slow WebSocket client before it is dropped (1008) to resume "
+            "with ?since=."),
+    Setting("websocket.outbox_max_bytes", 2 * 1024 * 1024, integer(4096, 256 * 1024 * 1024),
+            "Bytes waiting for one slow WebSocket client before it is dropped (1008) to resume with ?since=."),
     # database
     Setting("database.path", "", file_path(WRITE),
             "SQLite file; empty means crm_agent.db in the data directory. Set through the API (the settings "
