@@ -169,7 +169,9 @@ class AgentHandler(WSGIHandler):
         body = self.wsgi_input
         if body is None:
             return False
-        return bool(body.chunked_input) or body.position < (body.content_length or 0)
+        if body.chunked_input:
+            return body.chunk_length != 0  # 0 once the last chunk is read (-1 before the first)
+        return body.position < (body.content_length or 0)
 
 
 class AgentServer(WSGIServer):

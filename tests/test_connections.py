@@ -280,6 +280,23 @@ def test_a_body_cut_short_by_the_client_is_a_400_not_a_500(quick):
     assert "Traceback" not in new_lines and " 500 " not in new_lines
 
 
+def test_a_refused_body_sent_in_full_leaves_the_connection_usable(quick):
+    """A body the application did not read (411 chunked, 413 too big) is read past, and the next request on
+    the same connection is answered; only a body that never arrives closes the connection."""
+    with _connect(quick.port) as sock:
+        sock.sendall(f"POST /api/messages/capture HTTP/1.1\r\nHost: 127.0.0.1:{quick.port}\r\n"
+                     "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "2\r\n{}\r\n0\r\n\r\n".encode())
+        status, headers, _ = _read_response(sock)
+        assert status == 411 and headers.get("connection") != "close"
+        big = b"x" * 300_000
+        sock.sendall(f"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1:{quick.port}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(big)}\r\n\r\n".encode() + big)
+        assert _read_response(sock)[0] == 413
+        sock.sendall(_health_request(quick.port))
+        assert _read_response(sock)[0] == 200
+
+
 def test_an_idle_connection_is_closed_after_the_header_timeout(quick):
     with _connect(quick.port) as sock:
         started = time.monotonic()
