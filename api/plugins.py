@@ -64,11 +64,28 @@ class Request:
         return value
 
     def json(self) -> Any:
-        raw = self.environ["wsgi.input"].read(int(self.environ.get("CONTENT_LENGTH") or 0))
+        raw = self._body()
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
+
+    def _body(self) -> bytes:
+        """The whole body, or a 4xx that closes the connection: the server ends a body read at
+        server.body_timeout_s (TimeoutError), and a client may close before sending all it announced."""
+        length = int(self.environ.get("CONTENT_LENGTH") or 0)
+        try:
+            return self.environ["wsgi.input"].read(length)
+        except TimeoutError:
+            log.warning("%s %s: the request body (%d bytes announced) did not arrive in time; connection closed",
+                        self.environ.get("REQUEST_METHOD"), self.environ.get("PATH_INFO"), length)
+            raise ApiError(408, "request_timeout", "the request body did not arrive in time",
+                           headers={"Connection": "close"}) from None
+        except OSError:
+            log.info("%s %s: the client closed before sending the %d-byte body it announced",
+                     self.environ.get("REQUEST_METHOD"), self.environ.get("PATH_INFO"), length)
+            raise ApiError(400, "incomplete_body", "the request body is shorter than its Content-Length",
+                           headers={"Connection": "close"}) from None
 
     def body(self, model: type[BaseModel]) -> Any:
         data = self.json()

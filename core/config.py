@@ -158,6 +158,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.max_body_bytes", 262144, integer(1024, 16 * 1024 * 1024),
             "Largest request body accepted; larger requests get 413."),
     Setting("server.request_log", True, boolean, "Log one line per request (method, path, status, ms)."),
+    Setting("server.max_connections", 1000, integer(16, 100_000),
+            "Most connections open at once. At the cap, a new connection closes the one that has waited "
+            "longest for its next request (idle keep-alives first, then slow headers, then slow bodies); when "
+            "every connection is busy or a WebSocket, the new one is answered 503. Lowered when the process "
+            "may not open that many files.", restart=True),
+    Setting("server.header_timeout_s", 10.0, number(0.5, 3600),
+            "Seconds a connection has to send a whole request line and headers: from its opening for the "
+            "first request, from the first byte for the next ones. Then it is closed.", restart=True),
+    Setting("server.body_timeout_s", 30.0, number(0.5, 3600),
+            "Seconds a request body has to arrive once its headers have, plus 1 s for every 500 bytes "
+            "received (so a slow but steady upload finishes); a body still short of its Content-Length then "
+            "gets 408 and the connection is closed.", restart=True),
+    Setting("server.keepalive_timeout_s", 30.0, number(0.5, 3600),
+            "Seconds an idle keep-alive connection is kept waiting for its next request. WebSockets are not "
+            "affected (they have websocket.ping_interval_s).", restart=True),
     Setting("server.tls_cert_file", "", file_path(READ),
             "PEM certificate (chain) to serve HTTPS, e.g. on a team hub; empty serves plain HTTP.", restart=True),
     Setting("server.tls_key_file", "", file_path(READ),
