@@ -243,6 +243,8 @@ class RunningTray:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGUSR1)  # its threads' stacks into its output, then kill
+                time.sleep(1)
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode

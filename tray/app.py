@@ -82,6 +82,7 @@ class DesktopApp:
         self.instance: InstanceLock | None = None
         self.icon: Any = None
         self.watcher: Any = None
+        self.loop_calls: Any = None  # tray/docking.py LoopThreadCalls, on the X11 backend
         self.ui_children: deque[subprocess.Popen] = deque(maxlen=16)
         self._quitting = threading.Event()
 
@@ -95,26 +96,42 @@ class DesktopApp:
         self.board.listen(self.icon.show_status)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.quit())
-        self.icon.run(self._setup)
-        self._shutdown()
-        return 0
-
-    def _setup(self, icon: Any) -> None:
-        icon.visible = True
         if self.icon.backend == "_xorg":
-            self._start_dock_watcher(icon)
+            self._prepare_xorg_icon()
+        # The service and the rest start before the icon's loop and never wait for it: captures must flow even
+        # when the tray host (a panel we do not control) misbehaves.
         self.notifier.start()
         self.supervisor.start()
         self.stream.start()
         self.instance.serve(self._on_request)
-        log.info("desktop agent ready (data: %s)", self.data_dir.root)
+        self.icon.run(self._setup)
+        self._shutdown()
+        return 0
 
-    def _start_dock_watcher(self, icon: Any) -> None:
-        from tray.docking import DockWatcher, enable_clicks, quiet_pystray_dock_errors
+    def _prepare_xorg_icon(self) -> None:
+        """Before pystray's loop starts, while its X connection has a single user: let the icon receive clicks,
+        and route every later call from our threads through a connection of our own (tray/docking.py)."""
+        from tray.docking import LoopThreadCalls, enable_clicks, quiet_pystray_dock_errors
 
         quiet_pystray_dock_errors()
         try:
-            enable_clicks(icon)
+            enable_clicks(self.icon.icon)
+            self.loop_calls = LoopThreadCalls(self.icon.icon)
+        except Exception:
+            log.exception("cannot prepare the tray icon's X11 window")
+
+    def _setup(self, icon: Any) -> None:
+        if self._quitting.is_set():
+            return
+        icon.visible = True
+        if self.icon.backend == "_xorg":
+            self._start_dock_watcher(icon)
+        log.info("desktop agent ready (data: %s)", self.data_dir.root)
+
+    def _start_dock_watcher(self, icon: Any) -> None:
+        from tray.docking import DockWatcher
+
+        try:
             self.watcher = DockWatcher(icon._window.id,
                                        redock=lambda: self.icon.call_locked(icon._show),
                                        on_docked=self._repaint)
@@ -134,7 +151,10 @@ class DesktopApp:
         log.info("quit requested")
         if self.watcher is not None:
             self.watcher.request_stop()
-        self._stop_icon_loop()
+        # Not on this thread: SIGTERM runs quit() on pystray's loop thread, which may be inside an X server grab
+        # (pystray grabs the server to look up the tray host). A new X connection opened here would wait for
+        # that grab to end, and the grab for this handler to return: the tray hung after "quit requested".
+        threading.Thread(target=self._stop_icon_loop, name="quit", daemon=True).start()
 
     def _stop_icon_loop(self) -> None:
         if self.icon.backend != "_xorg":
@@ -167,6 +187,8 @@ class DesktopApp:
         self.notifier.stop()
         if self.watcher is not None:
             self.watcher.stop()
+        if self.loop_calls is not None:
+            self.loop_calls.close()
         for child in list(self.ui_children):
             if child.poll() is None:
                 child.terminate()

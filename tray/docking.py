@@ -43,7 +43,8 @@ def quiet_pystray_dock_errors() -> None:
 
 
 def enable_clicks(icon) -> None:  # noqa: ANN001 - a pystray._xorg.Icon
-    """Let pystray's window receive button presses (pystray's Xlib connection is the thread-safe one)."""
+    """Let pystray's window receive button presses. Event masks belong to a connection, so this must go through
+    pystray's: call it before pystray's loop starts, while no other thread uses that connection."""
     import Xlib.X
 
     X = Xlib.X
@@ -53,13 +54,10 @@ def enable_clicks(icon) -> None:  # noqa: ANN001 - a pystray._xorg.Icon
 
 
 def close_icon_window(window_id: int, display_name: str | None = None) -> None:
-    """End pystray's X11 loop by destroying its icon window through an X connection of our own.
-
-    pystray's stop() destroys the window through pystray's connection, whose locks its loop thread holds while
-    it waits for events; called from the SIGTERM handler, which Python runs on that same thread, it could
-    block on them for ever (the desktop agent then hung after "quit requested"). From another connection the
-    server still sends the DestroyNotify pystray's window selected, and its loop ends by itself.
-    """
+    """End pystray's X11 loop by destroying its icon window through an X connection of our own (the server
+    still sends the DestroyNotify pystray's window selected, and its loop ends by itself). Call it from a
+    thread of its own, never from pystray's loop thread: that thread may hold an X server grab, and this
+    connection would wait for it for ever (docs/decisions.md, "Desktop agent")."""
     import Xlib.display
 
     display = Xlib.display.Display(display_name)
@@ -68,6 +66,66 @@ def close_icon_window(window_id: int, display_name: str | None = None) -> None:
         display.sync()
     finally:
         display.close()
+
+
+# The methods pystray's xorg backend runs on its loop thread (its _rewrite_implementation): a call from another
+# thread sends the loop a ClientMessage named "_PYSTRAY_<METHOD>" and waits for the loop's answer on icon._queue.
+LOOP_METHODS = ("_show", "_hide", "_update_icon", "_update_title", "_stop")
+
+
+class LoopThreadCalls:
+    """Keep pystray's X connection on pystray's loop thread alone.
+
+    pystray's own dispatcher sends its ClientMessage through pystray's connection from the calling thread while
+    the loop thread reads from that connection. python-xlib's hand-over between two threads on one connection
+    can lose its wake-up: a tray in the test suite hung with its loop thread waiting inside get_geometry for a
+    reply that another thread was supposed to read (tests/test_tray.py printed the stacks), and the icon then
+    ignored clicks and never finished its set-up. Here the message goes through a connection of our own (one
+    lock, short calls); the server still delivers it to the window's owner, pystray's loop, which runs the
+    method and answers on its queue. Install before the loop starts.
+    """
+
+    def __init__(self, icon, display_name: str | None = None) -> None:  # noqa: ANN001 - a pystray._xorg.Icon
+        import Xlib.display
+        import Xlib.X
+
+        self._X = Xlib.X
+        self._event = Xlib.display.event
+        self._icon = icon
+        self._display = Xlib.display.Display(display_name)
+        self._window = self._display.create_resource_object("window", icon._window.id)
+        self._lock = threading.Lock()  # one caller at a time: pystray answers every caller on one queue
+        for name in LOOP_METHODS:
+            on_loop = getattr(icon, name)  # pystray's dispatcher: runs the method at once on the loop thread
+            atom = self._display.intern_atom(f"_PYSTRAY_{name.upper()}")
+            setattr(icon, name, self._dispatcher(on_loop, atom))
+
+    def _dispatcher(self, on_loop: Callable[[], None], atom: int) -> Callable[[], None]:
+        def call() -> None:
+            # pystray sets _thread only after releasing the setup thread: until then every caller is "another".
+            if threading.current_thread() is getattr(self._icon, "_thread", None):
+                on_loop()
+                return
+            with self._lock:
+                self._post(atom)
+                result = self._icon._queue.get()
+            if result is not True:
+                raise result[1].with_traceback(result[2])
+
+        return call
+
+    def _post(self, atom: int) -> None:
+        X = self._X
+        message = self._event.ClientMessage(type=X.ClientMessage, client_type=atom, window=self._window.id,
+                                            data=(32, (X.CurrentTime, 0, 0, 0, 0)))
+        self._window.send_event(message, event_mask=X.NoEventMask)  # no mask: to the window's creator
+        self._display.flush()
+
+    def close(self) -> None:
+        try:
+            self._display.close()
+        except Exception as exc:  # noqa: BLE001 - best effort at shutdown
+            log.debug("ignored: %s", exc)
 
 
 class DockWatcher:
