@@ -37,7 +37,6 @@ import sys
 from collections.abc import Callable
 
 from cli import workers
-from core.paths import PRIVATE_UMASK
 
 
 def open_window(argv: list[str]) -> int:
@@ -90,7 +89,9 @@ def run_command(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    os.umask(PRIVATE_UMASK)  # before any file is created (core/paths.py says why)
+    # core.paths.PRIVATE_UMASK (0o077; it says why), not imported: every process imports agent.py, which loads
+    # nothing it does not need (tests/test_cli_context.py).
+    os.umask(0o077)
     if argv[:1] and argv[0] in PROCESSES:
         return PROCESSES[argv[0]](argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
