@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 from core.clock import Clock, iso
 from core.paths import DataDir
 from crm.sync import HubClient, SyncError, SyncRefused, SyncSettings
-from storage.backup_crypto import MAGIC, BackupCryptoError, encrypt_file, key_id, load_or_create_key, verify_file
+from storage.backup_crypto import (
+    MAGIC,
+    BackupCryptoError,
+    encrypt_file,
+    key_id,
+    load_key,
+    load_or_create_key,
+    verify_file,
+)
 from storage.backups import BackupInfo, list_backups, offsite_marker
 
 if TYPE_CHECKING:
@@ -107,7 +115,7 @@ class OffsiteBackups:
             if backup.encrypted:
                 blob, name = backup.path, backup.name
             else:
-                key = load_or_create_key(self.data_dir.backup_key_file)
+                key = self._key()
                 self.off_loop(lambda: encrypt_file(backup.path, copy, key))
                 blob, name = copy, backup.name + ".enc"  # crm_agent-<time>.db.enc, as if written encrypted
             size, digest, file_key_id = self.off_loop(lambda: describe(blob))
@@ -123,6 +131,16 @@ class OffsiteBackups:
         offsite_marker(backup.path).write_text(f"{name} {digest}\n", encoding="utf-8")
         log.info("off-site backup %s uploaded to the hub (%d bytes, key id %s)", name, size, file_key_id)
         return name
+
+    def _key(self) -> bytes:
+        path = self.data_dir.backup_key_file
+        created = not path.exists()
+        key = load_or_create_key(path)
+        if created:
+            # Without a copy of it, a lost machine's off-site backups cannot be read by anyone, the user included.
+            log.warning("created the backup key %s (id %s) to encrypt off-site backups; keep a copy somewhere safe: "
+                        "agent.py backup export-key", path, key_id(key).hex())
+        return key
 
     def _send_parts(self, blob: Path, name: str, part_bytes: int, parts: int, received: set[int]) -> None:
         for part in range(1, parts + 1):
@@ -150,9 +168,18 @@ class OffsiteBackups:
 
     def status(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "state": self.state, "hub_url": self.settings.hub_url or None,
+                "key_id": self._key_id(),
                 "pending": len(self.pending()) if self.enabled else 0, "last_uploaded": self.last_uploaded,
                 "last_upload_at": self.last_upload_at, "last_error": self.last_error,
                 "last_error_at": self.last_error_at}
+
+    def _key_id(self) -> str | None:
+        """The id (not the key) of backup.key, so the user can tell which exported key the hub's backups need."""
+        try:
+            key = load_key(self.data_dir.backup_key_file)
+        except BackupCryptoError:
+            return None
+        return key_id(key).hex() if key else None
 
     def _now(self) -> str:
         return iso(self.clock.now())

@@ -250,3 +250,18 @@ def test_an_upload_waiting_on_a_down_hub_does_not_hold_captures_up(laptop):
         proxy.blocked = False
     wait_until(lambda: _offsite(agent)["pending"] == 0, timeout=60, interval=0.2,
                message="the upload after the hub is back")
+
+
+def test_the_backup_key_is_exported_and_imported_without_replacing_another_by_accident(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    exported = run_agent_cli("backup", "export-key", "--data-dir", str(old))
+    assert exported.returncode == 0 and (old / "backup.key").stat().st_mode & 0o777 == 0o600
+    key = exported.stdout.strip()
+    assert len(key) == 64 and "export" not in exported.stdout  # stdout is the key alone (for a pipe)
+    assert run_agent_cli("backup", "import-key", "--key-stdin", "--data-dir", str(new), stdin="zz\n").returncode == 1
+    assert run_agent_cli("backup", "export-key", "--data-dir", str(new)).returncode == 0  # new has its own key now
+    refused = run_agent_cli("backup", "import-key", "--key-stdin", "--data-dir", str(new), stdin=key + "\n")
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    forced = run_agent_cli("backup", "import-key", "--key-stdin", "--force", "--data-dir", str(new), stdin=key + "\n")
+    assert forced.returncode == 0, forced.stderr
+    assert (new / "backup.key").read_text().strip() == key
