@@ -70,6 +70,10 @@ class Request:
         except orjson.JSONDecodeError:
             raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
 
+    def raw_body(self) -> bytes:
+        """The body as bytes (a binary upload); the same 408/400 answers as json() for a body that does not arrive."""
+        return self._body()
+
     def _body(self) -> bytes:
         """The whole body, or a 4xx that closes the connection: the server ends a body read at
         server.body_timeout_s (TimeoutError), and a client may close before sending all it announced."""

@@ -247,3 +247,16 @@ class ExtensionStatus(Strict):
     rows_seen: Annotated[int, Field(default=0, ge=0, le=10**9)] = 0
     queued: Annotated[int, Field(default=0, ge=0, le=10**9)] = 0
     paused: Flag = False
+
+
+class HubBackupStart(Strict):
+    """The start of an off-site backup upload to a hub (api/routes/offsite.py)."""
+
+    name: Annotated[str, Field(pattern=r"^crm_agent-[0-9A-Za-z._-]{1,180}\.db\.enc$",
+                               description="The encrypted backup's file name on the agent")]
+    size_bytes: Annotated[int, Field(ge=1, le=2**62, description="The file's size in bytes")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the whole file, hex")]
+    key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$",
+                                 description="The id of the key it is encrypted with (not the key): SHA-256 prefix")]
+    created_at: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+                                     description="When the agent wrote the backup (UTC)")]

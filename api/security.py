@@ -16,6 +16,7 @@ from typing import Any
 from api.errors import error_body
 from crm.extensions import is_extension_origin
 from crm.ratelimit import RateLimiter, retry_after_header
+from storage.hub_backups import PART_BYTES as HUB_BACKUP_PART_BYTES
 
 log = logging.getLogger("crm_agent.http")
 
@@ -27,6 +28,8 @@ EXPOSED_HEADERS = "Retry-After, X-Request-Id"
 OPEN_TO_EXTENSIONS = frozenset({("GET", "/api/health"), ("POST", "/api/pair/start"), ("POST", "/api/pair/complete")})
 # Paths allowed a larger body than server.max_body_bytes: a batch of 500 captures of up to 64 KiB text each.
 BODY_LIMIT_BY_PATH = {"/api/messages/capture/batch": 8 * 1024 * 1024}
+# Path prefixes allowed a larger body: one part of an off-site backup upload to a hub (api/routes/offsite.py).
+BODY_LIMIT_BY_PREFIX = (("/api/sync/backups/", HUB_BACKUP_PART_BYTES + 1024),)
 
 
 class OriginPolicy:
@@ -158,7 +161,7 @@ class SecurityMiddleware:
                 size = int(length or 0)
             except ValueError:
                 return _json_error(respond, "400 Bad Request", "bad_request", "invalid Content-Length")
-            limit = max(self.max_body_bytes, BODY_LIMIT_BY_PATH.get(environ.get("PATH_INFO", ""), 0))
+            limit = body_limit(environ.get("PATH_INFO", ""), self.max_body_bytes)
             if size > limit:
                 return _json_error(respond, "413 Payload Too Large", "payload_too_large",
                                    f"request body is larger than {limit} bytes")
@@ -175,6 +178,15 @@ class SecurityMiddleware:
             headers.append(("Access-Control-Allow-Private-Network", "true"))
         respond("204 No Content", headers)
         return [b""]
+
+
+def body_limit(path: str, default: int) -> int:
+    """The largest body a request to this path may carry."""
+    limit = max(default, BODY_LIMIT_BY_PATH.get(path, 0))
+    for prefix, prefix_limit in BODY_LIMIT_BY_PREFIX:
+        if path.startswith(prefix):
+            limit = max(limit, prefix_limit)
+    return limit
 
 
 def _split_host(host: str) -> tuple[str, str | None] | None:

@@ -35,11 +35,23 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     config = ctx.config  # read first by every backup command: a bad config.json stops here
     if args.backup_command == "list":
         return list_backups(ctx)
+    if args.backup_command in ("export-key", "import-key"):
+        from cli.offsite import export_key, import_key
+
+        return export_key(ctx) if args.backup_command == "export-key" else import_key(ctx, args.force)
     url = ctx.database_url
     if not url.startswith(SQLITE_PREFIX):
         print("error: backups are for the local SQLite database", file=ctx.stderr)
         return 1
     if args.backup_command == "restore":
+        if args.from_hub:
+            from cli.offsite import download_from_hub
+
+            downloaded = download_from_hub(ctx)
+            return 1 if downloaded is None else restore(ctx, downloaded)
+        if not args.file:
+            print("error: name the backup FILE, or --from-hub", file=ctx.stderr)
+            return 2
         return restore(ctx, Path(args.file))
     return backup_now(ctx, config, Path(url[len(SQLITE_PREFIX):]))
 

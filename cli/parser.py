@@ -81,8 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(backup_sub.add_parser("list", help="list backups, newest first"))
     restore = backup_sub.add_parser("restore", help="replace the database with a backup (the current one is "
                                                     "saved first as a -pre-restore backup)")
-    restore.add_argument("file", help="the backup file (.db or encrypted .db.enc)")
+    restore.add_argument("file", nargs="?", help="the backup file (.db or encrypted .db.enc)")
+    restore.add_argument("--from-hub", action="store_true",
+                         help="download this agent's newest off-site backup from the team hub and restore it (needs "
+                              "sync.hub_url, `sync set-token` and the backup key from `backup import-key`)")
     add_common_options(restore)
+    add_common_options(backup_sub.add_parser("export-key", help="print the backup key (hex): keep it somewhere safe; "
+                                                               "a new machine needs it to restore backups"))
+    import_key = backup_sub.add_parser("import-key", help="store a backup key exported on another machine "
+                                                          "(read from stdin)")
+    import_key.add_argument("--key-stdin", action="store_true", required=True,
+                            help="read the key from stdin (never from the command line: it would be in the shell's "
+                                 "history and the process list)")
+    import_key.add_argument("--force", action="store_true", help="replace a different key already stored here")
+    add_common_options(import_key)
 
     pair = sub.add_parser("pair", help="pair the browser extension: pending codes, paired extensions, revoke")
     pair_sub = pair.add_subparsers(dest="pair_command", required=True)

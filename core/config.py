@@ -297,6 +297,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Scale of the exponential backoff between attempts (full jitter: a random wait up to "
             "initial * 2^attempt).", restart=True),
     Setting("sync.backoff_max_s", 60.0, number(0.001, 3600), "Longest wait between two attempts.", restart=True),
+    Setting("sync.offsite_backups", True, boolean,
+            "Also upload each verified backup to the hub, encrypted here first with backup.key (the hub never "
+            "gets the key: keep a copy with `agent.py backup export-key`).", restart=True),
+    Setting("sync.hub_backups_keep", 7, integer(1, 1000),
+            "On a hub: the newest off-site backups kept per agent; older ones are removed when a new one is "
+            "complete.", restart=True),
+    Setting("sync.hub_backup_max_bytes", 4 * 1024**3, integer(1024 * 1024, 2**40),
+            "On a hub: the largest off-site backup file an agent may upload.", restart=True),
     # logging
     Setting("logging.level", "INFO", choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level."),
     Setting("logging.file", "", file_path(WRITE),

@@ -127,7 +127,7 @@ class Maintenance:
     def _restore(self, backup: Path, live: Path) -> dict[str, Any]:
         key_path = self.data_dir.backup_key_file
         key = load_key(key_path)
-        latest = MIGRATIONS[-1][0]
+        latest = max(number for number, _, _ in MIGRATIONS)  # by number: migrations may land out of order
         page_size = database_page_size(live)
         progress = self._progress("restore")
         candidate, version = self.off_loop(lambda: prepare_restore(backup, self.data_dir.root, key, key_path, latest,

@@ -24,6 +24,7 @@ from crm.capture import CapturePipeline
 from crm.extensions import ExtensionRegistry
 from crm.maintenance import Maintenance
 from crm.monitor import MonitorSettings, SystemMonitor
+from crm.offsite import OffsiteBackups
 from crm.pairing import Pairings
 from crm.ratelimit import RateLimiter
 from crm.sync import SyncAgent
@@ -55,6 +56,7 @@ class Service:
     pairings: Pairings
     started_monotonic: float = field(default_factory=time.monotonic)
     sync: SyncAgent | None = None  # this agent's sync with a team hub (None on a hub)
+    offsite: OffsiteBackups | None = None  # uploads of this agent's backups to its hub (None on a hub)
     is_hub: bool = False  # `agent.py serve --hub`: answers /api/sync/* for the team's agents
     first_admin_password: str | None = None
     capture_paused: bool = False

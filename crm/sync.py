@@ -84,7 +84,8 @@ class HubClient:
     def use_token(self, token: str | None) -> None:
         self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The hub's answer when it is a 2xx; SyncError (worth retrying) or SyncRefused otherwise."""
         import requests
 
         try:
@@ -95,10 +96,19 @@ class HubClient:
         except requests.RequestException as exc:
             raise SyncError(f"hub unreachable: {type(exc).__name__}: {_short(exc)}") from None
         if response.status_code in (408, 429) or response.status_code >= 500:
+            response.close()
             raise SyncError(f"hub answered {response.status_code}")
         if response.status_code >= 400:
             raise SyncRefused(f"hub refused the request: {response.status_code} {_error_message(response)}",
                               response.status_code)
+        return response
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """request() for an answer that is a JSON object."""
+        return self._call(method, path, **kwargs)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.request(method, path, **kwargs)
         try:
             body = response.json()
         except ValueError:

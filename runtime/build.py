@@ -32,6 +32,7 @@ from crm.extensions import ExtensionRegistry
 from crm.maintenance import Maintenance
 from crm.metrics import system_usage
 from crm.monitor import MonitorSettings, SystemMonitor
+from crm.offsite import OffsiteBackups
 from crm.pairing import PairingLimits, Pairings
 from crm.ratelimit import RateLimiter
 from crm.service import Service
@@ -123,6 +124,10 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
                                         publish=lambda status: bus.publish(events.SYNC_STATUS, status,
                                                                            iso(clock.now())),
                                         read_token=lambda: read_secret(data_dir.hub_token_file)),
+        offsite=None if hub else OffsiteBackups(data_dir, SyncSettings.from_config(config, data_dir),
+                                                config["sync.offsite_backups"], clock,
+                                                read_token=lambda: read_secret(data_dir.hub_token_file),
+                                                off_loop=loop.off_loop if loop else None),
         first_admin_password=ensure_first_admin(db, clock, data_dir),
     )
 

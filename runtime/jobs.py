@@ -151,9 +151,36 @@ def sync_with_hub(service: Service) -> None:
         wake.wait(agent.settings.interval_s)
 
 
+def upload_offsite_backups(service: Service) -> None:
+    """Upload each verified backup to the hub (crm/offsite.py): at once after a backup completes, and every
+    sync.interval_s for one written by `agent.py backup now` or left over from a failed round."""
+    offsite = service.offsite
+    if offsite is None or not offsite.enabled:
+        return
+    wake = gevent.event.Event()
+
+    def on_event(event: dict) -> None:
+        if event["type"] == events.BACKUP_COMPLETED:
+            wake.set()
+
+    service.bus.subscribe(on_event)
+    try:
+        while True:
+            wake.clear()
+            try:
+                offsite.upload_pending()
+            except SyncError as exc:
+                log.warning("%s", exc)
+            except Exception:
+                log.exception("off-site backup upload failed")
+            wake.wait(offsite.settings.interval_s)
+    finally:
+        service.bus.unsubscribe(on_event)
+
+
 # Every job the served service runs, in the order they start.
 SERVICE_JOBS: tuple[Job, ...] = (housekeeping, checkpoint_wal, sample_system, scheduled_backups,
-                                 scheduled_maintenance, sync_with_hub)
+                                 scheduled_maintenance, sync_with_hub, upload_offsite_backups)
 
 
 class BackgroundJobs:

@@ -128,6 +128,7 @@ def prune(backups_dir: Path, keep: int) -> list[Path]:
     for info in list_backups(backups_dir)[keep:]:
         info.path.unlink(missing_ok=True)
         _marker(info.path).unlink(missing_ok=True)
+        offsite_marker(info.path).unlink(missing_ok=True)
         removed.append(info.path)
     return removed
 
@@ -276,6 +277,11 @@ def _info(path: Path) -> BackupInfo:
 
 def _marker(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
+
+
+def offsite_marker(path: Path) -> Path:
+    """Beside a backup once it is on the team hub (crm/offsite.py); a file, so a restore does not forget it."""
+    return path.with_name(path.name + ".offsite")
 
 
 def _write_marker(path: Path) -> None:

@@ -168,6 +168,25 @@ def _v7_hub_agent_tokens(db: Database) -> None:
     """)
 
 
+def _v9_hub_backups(db: Database) -> None:
+    # Off-site backups on a hub (docs/decisions.md "Off-site backups on the hub"): each agent's encrypted backup
+    # files, in parts of storage/hub_backups.PART_BYTES, so an upload resumes part by part and neither side
+    # holds a whole file in memory. The hub cannot read them (the key stays on the agents). Created on agents
+    # too (same schema), unused there.
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.is_sqlite else "BIGSERIAL PRIMARY KEY"
+    blob = "BLOB" if db.is_sqlite else "BYTEA"
+    db.executescript(f"""
+    CREATE TABLE hub_backups (
+        id {pk}, agent_id BIGINT NOT NULL REFERENCES hub_agents(id), name TEXT NOT NULL,
+        size_bytes BIGINT NOT NULL, parts INTEGER NOT NULL, sha256 TEXT NOT NULL, key_id TEXT NOT NULL,
+        backup_created_at TEXT NOT NULL, started_at TEXT NOT NULL, completed_at TEXT,
+        UNIQUE (agent_id, name));
+    CREATE TABLE hub_backup_parts (
+        backup_id BIGINT NOT NULL REFERENCES hub_backups(id), part INTEGER NOT NULL, data {blob} NOT NULL,
+        PRIMARY KEY (backup_id, part))
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -180,6 +199,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
      _v6_revocable_tokens),
     (7, "hub_agents: revoked_at, rotated_at, last_seen_at, previous_token_hash (revoke and rotate agent tokens)",
      _v7_hub_agent_tokens),
+    (9, "off-site backups on a hub: hub_backups and hub_backup_parts (encrypted files per agent, in parts)",
+     _v9_hub_backups),
 ]
 
 

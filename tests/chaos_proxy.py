@@ -2,7 +2,8 @@
 
 For each request it rolls once: drop the request (close the connection, forward nothing), forward it but
 drop the response (the upstream committed; the client sees a closed connection), forward it twice (the
-client gets the second answer), or forward it normally. `blocked` answers 503 to everything (hub down);
+client gets the second answer), or forward it normally; with delay_max_s, every forwarded request first waits a
+random time up to that long (a slow link). `blocked` answers 503 to everything (hub down);
 `on_forwarded(path, headers, status)` runs after the upstream answered and before the client hears back,
 so a test can kill the client mid-batch.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,8 +25,9 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
 
 class ChaosProxy:
     def __init__(self, upstream: str, seed: int, drop_request: float = 0.0, drop_response: float = 0.0,
-                 duplicate: float = 0.0) -> None:
+                 duplicate: float = 0.0, delay_max_s: float = 0.0) -> None:
         self.upstream = upstream.rstrip("/")
+        self.delay_max_s = delay_max_s
         self.rng = random.Random(seed)
         self.drop_request, self.drop_response, self.duplicate = drop_request, drop_response, duplicate
         self.blocked = False
@@ -51,6 +54,10 @@ class ChaosProxy:
     def set_rates(self, drop_request: float, drop_response: float, duplicate: float) -> None:
         with self._lock:
             self.drop_request, self.drop_response, self.duplicate = drop_request, drop_response, duplicate
+
+    def _delay(self) -> float:
+        with self._lock:
+            return self.rng.uniform(0, self.delay_max_s) if self.delay_max_s else 0.0
 
     def _roll(self) -> str:
         with self._lock:
@@ -96,6 +103,9 @@ class ChaosProxy:
                 if action == "drop_request":
                     self.close_connection = True
                     return
+                wait = proxy._delay()
+                if wait:
+                    time.sleep(wait)
                 try:
                     response = proxy._forward(self.command, self.path, headers, body)
                     if action == "duplicate":

@@ -32,7 +32,7 @@ AUTH_CODES = {"unauthorized", "forbidden", "origin_mismatch", "extension_revoked
 # Values for the path's wildcards that pass routing and then find nothing, so destructive operations
 # (DELETE /api/extensions/{id} above all: it would revoke the walk's own extension) change nothing.
 PATH_VALUES = {"id": "999999", "extension_id": "999999", "phone": "+5511900000000", "name": "nobody-here",
-               "pairing_id": "no-such-pairing"}
+               "pairing_id": "no-such-pairing", "part": "1"}
 # Operations that end the calling access token (logout) or every one (a key rotation): after each call the
 # walk logs its users in again, so later operations still meet valid tokens.
 SESSION_ENDING = {("post", "/api/auth/logout"), ("post", "/api/security/rotate-keys")}
@@ -91,7 +91,8 @@ def test_every_served_route_declares_roles_and_the_document_publishes_them(tmp_p
         if path.startswith(("/api/system/", "/api/users", "/api/extensions", "/api/pairing/")):
             assert "extension" not in roles and "hub-agent" not in roles, (method, path)
         if "hub-agent" in roles:
-            assert path in ("/api/sync/push", "/api/sync/profiles") and roles == {"hub-agent"}
+            assert path in ("/api/sync/push", "/api/sync/profiles") or path.startswith("/api/sync/backups"), path
+            assert roles == {"hub-agent"}
     assert declared[("GET", "/api/customers")] == USERS
 
 
@@ -225,5 +226,7 @@ def test_every_role_on_the_hub_routes_of_a_running_hub(hub):
     tokens = _role_tokens(hub_service, add_agent(hub_url, "walker-at-the-hub"))
     made, problems = _walk(hub_service, tokens, is_hub=True,
                            only=lambda path, op: "hub-agent" in op["x-roles"])
-    assert made == 2 * 6
+    from api.routes import ROUTES
+
+    assert made == len([r for r in ROUTES if "hub-agent" in r.roles]) * 6  # push, pull, off-site backups
     assert problems == [], "\n".join(problems)

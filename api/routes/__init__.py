@@ -17,6 +17,7 @@ from api.routes import (
     health,
     messages,
     metrics,
+    offsite,
     pairing,
     security,
     sync,
@@ -28,7 +29,8 @@ from api.routing import ApiRoute
 
 ROUTES: tuple[ApiRoute, ...] = (
     *health.ROUTES, *auth.ROUTES, *messages.ROUTES, *analysis.ROUTES, *customers.ROUTES, *conversations.ROUTES,
-    *metrics.ROUTES, *system.ROUTES, *config.ROUTES, *users.ROUTES, *security.ROUTES, *sync.ROUTES, *pairing.ROUTES,
+    *metrics.ROUTES, *system.ROUTES, *config.ROUTES, *users.ROUTES, *security.ROUTES, *sync.ROUTES, *offsite.ROUTES,
+    *pairing.ROUTES,
     *websocket.ROUTES,
     *extension_chat.ROUTES,  # the extension's panel (docs/extension-protocol.md)
     *openapi.ROUTES,

@@ -83,7 +83,8 @@ def backups(service: Service) -> dict[str, Any]:
             "interval_s": service.config["database.backup_interval_s"],
             "keep": service.config["database.max_backups"],
             "encryption": service.config["database.backup_encryption"],
-            **service.maintenance.status()}
+            **service.maintenance.status(),
+            "offsite": service.offsite.status() if service.offsite else {"enabled": False}}
 
 
 def restore(request: Request, service: Service) -> dict[str, Any]:
