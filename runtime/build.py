@@ -91,6 +91,7 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
                             lambda event_type, data: bus.publish(event_type, data, iso(clock.now())))
 
     def after_capture(record: dict[str, Any]) -> None:
+        monitor.disk_writable()  # it committed: the disk has room again
         monitor.capture_seen(record)
         coordinator.follow_up(record)
 
@@ -100,7 +101,7 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
     extensions = ExtensionRegistry(db, clock, publish)
     extensions.load()
     pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
-                               after_capture=after_capture)
+                               after_capture=after_capture, on_disk_full=lambda exc: monitor.disk_full(str(exc)))
     return Service(
         config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
         login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
