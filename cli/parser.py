@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(backup_sub.add_parser("list", help="list backups, newest first"))
     restore = backup_sub.add_parser("restore", help="replace the database with a backup (the current one is "
                                                     "saved first as a -pre-restore backup)")
-    restore.add_argument("file", help="the backup file (.db or encrypted .db.enc)")
+    restore.add_argument("file", nargs="?", help="the backup file (.db or encrypted .db.enc)")
+    restore.add_argument("--latest", action="store_true",
+                         help="restore the newest verified backup in the backups folder (also over a damaged database)")
     add_common_options(restore)
 
     pair = sub.add_parser("pair", help="pair the browser extension: pending codes, paired extensions, revoke")

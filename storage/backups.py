@@ -131,6 +131,28 @@ def list_backups(backups_dir: Path) -> list[BackupInfo]:
     return [_info(path) for path in sorted(files, key=lambda p: p.name, reverse=True)]
 
 
+def newest_verified_backup(backups_dir: Path) -> BackupInfo | None:
+    """The backup to restore when the database is lost: the newest verified one. A -pre-restore safety copy
+    holds content the user chose to replace, so it counts only when there is no other."""
+    verified = [info for info in list_backups(backups_dir) if info.status == "verified"]
+    regular = [info for info in verified if not info.pre_restore]
+    return (regular or verified or [None])[0]
+
+
+def move_damaged_aside(live: Path) -> Path:
+    """Rename a damaged database (and its -wal and -shm) to <name>.damaged-<UTC stamp>, kept for recovery
+    tools; returns the new name of the main file. Only with no connection open on it (the service lock)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    kept = live.with_name(f"{live.name}.damaged-{stamp}")
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = live.with_name(live.name + suffix)
+        if companion.exists():
+            os.replace(companion, kept.with_name(kept.name + suffix))
+    if live.exists():
+        os.replace(live, kept)
+    return kept
+
+
 def prune(backups_dir: Path, keep: int) -> list[Path]:
     removed = []
     for info in list_backups(backups_dir)[keep:]:

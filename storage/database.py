@@ -314,6 +314,42 @@ def like_contains(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+class DatabaseDamaged(DatabaseUnavailable):
+    """The SQLite file is damaged or not a database: the message is the one line the user sees."""
+
+
+def sqlite_file_problem(path: Path) -> str | None:
+    """What is wrong with the SQLite file at path (truncated, a garbage page, not a database), or None when
+    PRAGMA quick_check passes or there is no file yet. Call it before anything writes to the file, under the
+    service lock, so a damaged file is never taken for a new, empty database. Opened read-write (mode=rw never
+    creates a file) so that a WAL left by a crash is recovered as usual; nothing is written by the check.
+
+    quick_check rather than integrity_check: it reads every page and checks every b-tree, which is what a
+    truncated or overwritten file breaks, and skips only the cross-check of indexes against their tables,
+    which costs several times more at each start (see docs/decisions.md).
+    """
+    if not path.exists():
+        return None
+    if path.is_file() and path.stat().st_size == 0:
+        wal = path.with_name(path.name + "-wal")
+        return None if wal.exists() and wal.stat().st_size > 0 else "the file is empty"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        result = [row[0] for row in conn.execute("PRAGMA quick_check(3)").fetchall()]
+    except sqlite3.Error as exc:  # "file is not a database", "database disk image is malformed"
+        return str(exc)
+    finally:
+        conn.close()
+    if result == ["ok"]:
+        return None
+    # One line: quick_check's rows may hold several lines and a "*** in database main ***" heading.
+    lines = [line.strip() for row in result for line in str(row).splitlines()]
+    return "; ".join(line for line in lines if line and not line.startswith("***"))
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
