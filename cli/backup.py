@@ -1,4 +1,5 @@
-"""`agent.py backup now | list | restore FILE`: verified backups of the local SQLite database, and restore.
+"""`agent.py backup now | list | restore FILE | restore --latest`: verified backups of the local SQLite database,
+and restore.
 
 A restore goes through the running service when there is one, else runs here under the data directory's
 lock. With a service on the data directory, the restore must go through it: only the service can pause its
@@ -6,6 +7,9 @@ captures, drain the accepted ones and keep its connections valid. The command th
 backups folder (the API restores only by name from there, never a path from a request), asks the service
 with the local token (it counts as admin) and removes the copy afterwards. Without a service, the command
 holds the service lock for the whole restore, so a service started meanwhile waits for it.
+
+A damaged database (the service refuses to start on it, runtime/build.py) cannot be restored into: it is moved
+aside (kept as crm_agent.db.damaged-<stamp>) and the checked backup takes its place (restore_over_damaged).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from core.paths import DataDir
 SQLITE_PREFIX = "sqlite:///"
 SERVICE_ANSWER_WAIT_S = 15.0
 RESTORE_TIMEOUT_S = 3600.0
+LOCK_WAIT_S = 5.0
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -44,15 +49,16 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         print("error: backups are for the local SQLite database", file=ctx.stderr)
         return 1
     if args.backup_command == "restore":
+        chosen = [bool(args.file), args.latest, args.from_hub]
+        if sum(chosen) != 1:
+            print("error: name one backup: a FILE, --latest or --from-hub", file=ctx.stderr)
+            return 2
         if args.from_hub:
             from cli.offsite import download_from_hub
 
             downloaded = download_from_hub(ctx)
             return 1 if downloaded is None else restore(ctx, downloaded)
-        if not args.file:
-            print("error: name the backup FILE, or --from-hub", file=ctx.stderr)
-            return 2
-        return restore(ctx, Path(args.file))
+        return restore_latest(ctx) if args.latest else restore(ctx, Path(args.file))
     return backup_now(ctx, config, Path(url[len(SQLITE_PREFIX):]))
 
 
@@ -94,12 +100,60 @@ def restore(ctx: Context, file: Path) -> int:
         print(f"error: no backup file at {source}", file=ctx.stderr)
         return 1
     lock = FileLock(ctx.data_dir.service_lock_file)
-    if lock.try_acquire():
+    # A service that has not said where it listens may be one refusing a damaged database (the tray restarts
+    # it every few seconds, and it holds the lock for a moment each time): wait for the lock briefly.
+    if lock.try_acquire() or (read_service_url(ctx.data_dir) is None and lock.acquire(LOCK_WAIT_S)):
         try:
+            if damaged_database_problem(ctx) is not None:
+                return restore_over_damaged(ctx, source)
             return restore_directly(ctx, source)
         finally:
             lock.release()
     return restore_through_service(ctx, source)
+
+
+def restore_latest(ctx: Context) -> int:
+    """Restore the newest verified backup (the one a refused start names)."""
+    from storage.backups import newest_verified_backup
+
+    newest = newest_verified_backup(ctx.data_dir.backups)
+    if newest is None:
+        print(f"error: no verified backup in {ctx.data_dir.backups}", file=ctx.stderr)
+        return 1
+    print(f"restoring {newest.name} ({newest.created_at})", file=ctx.stdout)
+    return restore(ctx, newest.path)
+
+
+def damaged_database_problem(ctx: Context) -> str | None:
+    from storage.database import sqlite_file_problem
+
+    url = ctx.database_url
+    return sqlite_file_problem(Path(url[len(SQLITE_PREFIX):])) if url.startswith(SQLITE_PREFIX) else None
+
+
+def restore_over_damaged(ctx: Context, source: Path) -> int:
+    """The live file is damaged (no connection can copy into it): check the backup, move the damaged file aside,
+    put the backup in its place. The caller holds the service lock. Access tokens end (a new signing key):
+    the backup predates later logouts, which cannot be read from the damaged file."""
+    from core.secrets_store import replace_secret
+    from storage.backup_crypto import BackupCryptoError, load_key
+    from storage.backups import BackupError, move_damaged_aside, prepare_restore
+    from storage.migrations import MIGRATIONS
+
+    data_dir = ctx.data_dir
+    live = Path(ctx.database_url[len(SQLITE_PREFIX):])
+    try:
+        candidate, version = prepare_restore(source, data_dir.root, load_key(data_dir.backup_key_file),
+                                             data_dir.backup_key_file, MIGRATIONS[-1][0], page_size=None)
+    except (BackupCryptoError, BackupError, OSError) as exc:
+        print(f"error: restore refused, the damaged database is unchanged: {exc}", file=ctx.stderr)
+        return 1
+    kept = move_damaged_aside(live)
+    os.replace(candidate, live)
+    replace_secret(data_dir.jwt_secret_file, 32)
+    print(f"restored {source.name} (schema version {version}) in place of the damaged database, kept as {kept}; "
+          "sign in again", file=ctx.stdout)
+    return 0
 
 
 def restore_directly(ctx: Context, source: Path) -> int:

@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--from-hub", action="store_true",
                          help="download this agent's newest off-site backup from the team hub and restore it (needs "
                               "sync.hub_url, `sync set-token` and the backup key from `backup import-key`)")
+    restore.add_argument("--latest", action="store_true",
+                         help="restore the newest verified backup in the backups folder (also over a damaged database)")
     add_common_options(restore)
     add_common_options(backup_sub.add_parser("export-key", help="print the backup key (hex): keep it somewhere safe; "
                                                                "a new machine needs it to restore backups"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from cli.context import Context
@@ -55,6 +56,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     try:
         service = build_service(config, data_dir, hub=args.hub, loop=gevent_event_loop())
     except DatabaseUnavailable as exc:
+        logging.getLogger("crm_agent.server").error("%s", exc)  # the log keeps it too; the user sees one line
         print(exc, file=ctx.stderr)
         return 1
     host = args.host or config["server.host"]

@@ -43,7 +43,7 @@ from crm.whatsapp_time import accepted_range, choose_sent_at, sender_name
 from storage import customers as customer_rows
 from storage import messages as message_rows
 from storage import metrics as metric_rows
-from storage.database import Database
+from storage.database import Database, DiskFull
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,8 @@ class CapturePipeline:
     def __init__(self, db: Database,
                  analyse_batch: Callable[[list[AnalysisItem]], list[AnalysisResult | BaseException]],
                  bus: EventBus, clock: Clock, default_region: str,
-                 after_capture: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 after_capture: Callable[[dict[str, Any]], None] | None = None,
+                 on_disk_full: Callable[[DiskFull], None] | None = None) -> None:
         self.db = db
         # One result (or the exception its capture answers) per item, in order. A whole batch at once, so
         # the service can hand it to another process (ai/rules_worker.py).
@@ -161,6 +162,8 @@ class CapturePipeline:
         self.default_region = default_region
         # Called with each stored message after commit (the LLM follow-up analysis, alerts).
         self.after_capture = after_capture
+        # Called when a batch found the disk full (health and the tray say why captures are refused).
+        self.on_disk_full = on_disk_full
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._leader_active = False
@@ -318,6 +321,8 @@ class CapturePipeline:
     def _write_batch(self, batch: list[_Pending]) -> None:
         try:
             self._store_in_one_transaction(batch)
+        except DiskFull as exc:  # rolled back: every new capture of the batch is refused (507) and retried later
+            self._refuse_for_disk_full(batch, exc)
         except Exception:  # noqa: BLE001 - isolate the bad capture: retry each in its own transaction
             log.warning("group commit of %d captures failed; writing them one by one", len(batch), exc_info=True)
             for item in batch:
@@ -343,6 +348,18 @@ class CapturePipeline:
             for item in batch:
                 if item.record is not None:
                     self.after_capture(item.record)
+
+    def _refuse_for_disk_full(self, batch: list[_Pending], exc: DiskFull) -> None:
+        """No capture-by-capture retry: each would meet the same full disk."""
+        refused = 0
+        for item in batch:
+            item.record = None
+            if item.error is None and item.duplicate_of is None:
+                item.error = exc
+                refused += 1
+        log.warning("disk full: %d captures refused, nothing written (%s)", refused, exc)
+        if self.on_disk_full is not None:
+            self.on_disk_full(exc)
 
     def _store_in_one_transaction(self, batch: list[_Pending]) -> None:
         now = iso(self.clock.now())

@@ -1,4 +1,4 @@
-"""System monitor: CPU, RAM and disk thresholds with hysteresis and cooldown, and "connection lost".
+"""System monitor: CPU, RAM and disk thresholds with hysteresis and cooldown, "connection lost", and "disk full".
 
 An alert fires only after a value has stayed above its threshold for `sustain_s`, repeats at most every
 `cooldown_s` while it stays there, and resolves (alert.resolved) once the value falls below the threshold
@@ -70,6 +70,7 @@ class SystemMonitor:
         self.last_sample: dict[str, float] = {}
         self.history: deque[dict[str, Any]] = deque(maxlen=history_size)
         self._alerts: dict[str, dict[str, Any]] = {}  # active alert kind -> its alert.raised data
+        self._disk_full_since: str | None = None  # when a write last found no room, until one commits again
 
     def apply_settings(self, settings: MonitorSettings) -> None:
         """New thresholds and timings from the settings window, without a restart (an active alert keeps its
@@ -106,13 +107,41 @@ class SystemMonitor:
             self._raise("negative_message", "Unhappy customer", f"{who}: {record.get('content', '')[:140]}",
                         message_id=record.get("id"), conversation_id=record.get("conversation_id"))
 
+    def disk_full(self, reason: str) -> None:
+        """A write found the database's filesystem full: raise disk_full once, until writes commit again.
+
+        Not sampled like the disk percentage: the failed write is the proof, and the next write that commits
+        is the proof that space is back (the extension keeps retrying, so that comes by itself)."""
+        if self._disk_full_since is not None:
+            return
+        self._disk_full_since = iso(self.clock.now())
+        self._raise("disk_full", "Disk full: messages are not being saved",
+                    "No space left on the disk that holds the agent's data; WhatsApp messages wait in the browser "
+                    "extension and are saved once space is freed.", reason=reason)
+
+    def disk_writable(self) -> None:
+        """A write committed: end the disk_full alert if one is active."""
+        if self._disk_full_since is None:
+            return
+        self._disk_full_since = None
+        self._resolve("disk_full", "Disk space available again", "WhatsApp messages are saved again.")
+
     # -- state ----------------------------------------------------------------------------------
 
     def active_alerts(self) -> list[str]:
         active = [kind for kind, watch in self._watches.items() if watch.active]
         if self._connection_alert_at is not None:
             active.append("connection")
+        if self._disk_full_since is not None:
+            active.append("disk_full")
         return active
+
+    def storage_status(self) -> dict[str, Any]:
+        """For GET /api/health: full (since when) or ok."""
+        if self._disk_full_since is None:
+            return {"state": "ok", "degraded": False}
+        return {"state": "full", "degraded": True, "since": self._disk_full_since,
+                "message": "the disk is full: captures are refused (507) until space is freed"}
 
     def active_alert_details(self) -> list[dict[str, Any]]:
         """The alert.raised data of each active alert (title, message, when), in active_alerts() order."""
@@ -156,7 +185,8 @@ class SystemMonitor:
     def _raise(self, kind: str, title: str, message: str, **extra: Any) -> None:
         log.warning("alert %s: %s", kind, message)
         data = {"kind": kind, "title": title, "message": message, "at": iso(self.clock.now()), **extra}
-        if kind in self._watches or kind == "connection":  # one-off alerts (a negative message) never stay active
+        # One-off alerts (a negative message) never stay active.
+        if kind in self._watches or kind in ("connection", "disk_full"):
             self._alerts[kind] = data
         self.emit("alert.raised", data)
 

@@ -10,8 +10,10 @@ calling thread, and no helper process is started for the rules.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ai.analysis import Analyzer
@@ -39,7 +41,8 @@ from crm.service import Service
 from crm.sync import SyncAgent, SyncSettings
 from crm.users import ensure_first_admin
 from storage import users as user_rows
-from storage.database import Database, database_url
+from storage.backups import BackupInfo, newest_verified_backup
+from storage.database import Database, DatabaseDamaged, database_url, sqlite_file_problem
 from storage.migrations import migrate
 from storage.system_logs import DatabaseLogHandler
 
@@ -62,6 +65,49 @@ def open_database(config: Config, data_dir: DataDir) -> Database:
     return Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
 
 
+SQLITE_PREFIX = "sqlite:///"
+EMPTY_FILE = "the file is empty"
+
+
+def refuse_a_damaged_database(config: Config, data_dir: DataDir) -> None:
+    """Raise DatabaseDamaged (one line naming the newest verified backup and the command that restores it)
+    when the SQLite file is damaged; before it is opened, so it is never replaced by a new, empty database."""
+    url = service_database_url(config, data_dir)
+    if not url.startswith(SQLITE_PREFIX):
+        return
+    path = Path(url[len(SQLITE_PREFIX):])
+    problem = sqlite_file_problem(path)
+    if problem is None:
+        return
+    newest = newest_verified_backup(data_dir.backups)
+    if problem == EMPTY_FILE and newest is None:
+        return  # a first start cut short before the schema was written: nothing was ever stored
+    raise DatabaseDamaged(damaged_database_line(path, problem, newest, data_dir))
+
+
+def damaged_database_line(path: Path, problem: str, newest: BackupInfo | None, data_dir: DataDir) -> str:
+    """What `agent.py serve` prints (and the tray shows) when it refuses a damaged database: one line."""
+    where = f" --data-dir {data_dir.root}"
+    if newest is not None:
+        action = (f"the newest verified backup is {newest.name} ({newest.created_at}); restore it with: "
+                  f"agent.py backup restore --latest{where}")
+    else:
+        action = (f"there is no verified backup in {data_dir.backups}; restore a backup file with: agent.py backup "
+                  f"restore FILE{where}, or move the damaged file aside to start with an empty database")
+    return f"error: the database {path} is damaged ({problem}); the service does not start on it: {action}"
+
+
+def migrate_or_refuse(db: Database, now: str, data_dir: DataDir) -> None:
+    """Migrate; a file quick_check passed but whose tables cannot be read is refused like a damaged one."""
+    try:
+        migrate(db, now)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        path = Path(db.url[len(SQLITE_PREFIX):]) if db.url.startswith(SQLITE_PREFIX) else data_dir.database
+        raise DatabaseDamaged(damaged_database_line(path, str(exc), newest_verified_backup(data_dir.backups),
+                                                    data_dir)) from exc
+
+
 def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
                   analyzer: Analyzer | None = None, hub: bool = False, loop: EventLoop | None = None) -> Service:
     """analyzer replaces the built-in one (tests); the LLM worker follows ai.llm_enabled and ai.engine.
@@ -71,8 +117,9 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
     """
     clock = clock or Clock()
     data_dir.ensure()
+    refuse_a_damaged_database(config, data_dir)
     db = open_database(config, data_dir)
-    migrate(db, iso(clock.now()))
+    migrate_or_refuse(db, iso(clock.now()), data_dir)
     bus = EventBus(config["websocket.event_buffer"])
     analyzer = analyzer or BuiltinAnalyzer()
     tokens = TokenService(
@@ -92,6 +139,7 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
                             lambda event_type, data: bus.publish(event_type, data, iso(clock.now())))
 
     def after_capture(record: dict[str, Any]) -> None:
+        monitor.disk_writable()  # it committed: the disk has room again
         monitor.capture_seen(record)
         coordinator.follow_up(record)
 
@@ -101,7 +149,7 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
     extensions = ExtensionRegistry(db, clock, publish)
     extensions.load()
     pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
-                               after_capture=after_capture)
+                               after_capture=after_capture, on_disk_full=lambda exc: monitor.disk_full(str(exc)))
     return Service(
         config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
         login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),

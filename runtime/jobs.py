@@ -22,7 +22,7 @@ from crm import metrics
 from crm.service import Service
 from crm.sync import SyncError
 from storage.backups import list_backups
-from storage.database import WalCheckpointer
+from storage.database import DiskFull, WalCheckpointer
 
 log = logging.getLogger("crm_agent.server")
 
@@ -55,7 +55,10 @@ def housekeeping(service: Service) -> None:
 
     def tick() -> None:
         number = next(ticks)  # counted first: a failed tick still counts towards the next push
-        service.db_log_handler.flush_to(service.db)
+        try:
+            service.db_log_handler.flush_to(service.db)
+        except DiskFull:  # kept in memory (bounded) until there is room; a traceback each tick would add more
+            pass
         service.pairings.expire()  # publishes pairing.ended, so the desktop's code window closes in time
         if number % ticks_per_push == 0 and service.bus.subscriber_count:
             figures = metrics.dashboard(service.db, service.clock, service.data_dir.root)
@@ -77,6 +80,8 @@ def checkpoint_wal(service: Service) -> None:
             gevent.sleep(WAL_CHECKPOINT_INTERVAL_S)
             try:
                 pool.apply(checkpointer.checkpoint)
+            except DiskFull:  # the health's storage part and the disk_full alert tell the user; no log every second
+                log.debug("WAL checkpoint waits for disk space")
             except Exception:  # noqa: BLE001 - the next round retries; SQLite also checkpoints on close
                 log.warning("WAL checkpoint failed", exc_info=True)
     finally:

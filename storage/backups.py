@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from storage.backup_crypto import decrypt_file, encrypt_file, is_encrypted, verify_file
+from storage.database import is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,10 @@ Progress = Callable[[str, int, int], None]
 
 class BackupError(RuntimeError):
     pass
+
+
+class BackupDiskFull(BackupError):
+    """No room for the backup: nothing of it is left behind, and the earlier backups are untouched."""
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,14 @@ def backup_database(source: Path, backups_dir: Path, keep: int | None, progress:
             partial = sealed
         os.chmod(partial, 0o600)
         os.replace(partial, final)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        sealed.unlink(missing_ok=True)
+        _write_marker(final)  # last: a backup without its marker is never counted as verified
+    except BaseException as exc:
+        for leftover in (partial, sealed, final, _marker(final)):
+            leftover.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise BackupDiskFull(f"not enough disk space for a backup in {backups_dir} ({exc}); the earlier "
+                                 "backups are kept") from exc
         raise
-    _write_marker(final)
     removed = prune(backups_dir, keep) if keep is not None else []
     info = _info(final)
     log.info("backup %s written and verified%s: %d bytes in %.1f s%s", final.name, " (encrypted)" if key else "",
@@ -121,6 +129,28 @@ def list_backups(backups_dir: Path) -> list[BackupInfo]:
         return []
     files = [p for p in backups_dir.glob(f"{PREFIX}*") if p.name.endswith((SUFFIX, ENCRYPTED_SUFFIX))]
     return [_info(path) for path in sorted(files, key=lambda p: p.name, reverse=True)]
+
+
+def newest_verified_backup(backups_dir: Path) -> BackupInfo | None:
+    """The backup to restore when the database is lost: the newest verified one. A -pre-restore safety copy
+    holds content the user chose to replace, so it counts only when there is no other."""
+    verified = [info for info in list_backups(backups_dir) if info.status == "verified"]
+    regular = [info for info in verified if not info.pre_restore]
+    return (regular or verified or [None])[0]
+
+
+def move_damaged_aside(live: Path) -> Path:
+    """Rename a damaged database (and its -wal and -shm) to <name>.damaged-<UTC stamp>, kept for recovery
+    tools; returns the new name of the main file. Only with no connection open on it (the service lock)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    kept = live.with_name(f"{live.name}.damaged-{stamp}")
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = live.with_name(live.name + suffix)
+        if companion.exists():
+            os.replace(companion, kept.with_name(kept.name + suffix))
+    if live.exists():
+        os.replace(live, kept)
+    return kept
 
 
 def prune(backups_dir: Path, keep: int) -> list[Path]:
@@ -270,7 +300,7 @@ def _info(path: Path) -> BackupInfo:
         created_at = created.strftime("%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
         created_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    status = "verified" if _marker(path).exists() else "unverified"
+    status = "verified" if _has_marker(path) else "unverified"
     return BackupInfo(path.name, path, path.stat().st_size, created_at, status,
                       path.name.endswith(ENCRYPTED_SUFFIX), PRE_RESTORE_TAG in path.name)
 
@@ -284,8 +314,29 @@ def offsite_marker(path: Path) -> Path:
     return path.with_name(path.name + ".offsite")
 
 
+MARKER_TEXT = "integrity_check ok\n"
+
+
+def _has_marker(path: Path) -> bool:
+    """The marker with its full text: an empty or cut marker (a disk that filled while writing it) is none."""
+    try:
+        return _marker(path).read_text(encoding="utf-8") == MARKER_TEXT
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _write_marker(path: Path) -> None:
-    _marker(path).write_text("integrity_check ok\n", encoding="utf-8")
+    """Written under a temporary name and renamed, so the marker is whole or absent."""
+    marker = _marker(path)
+    partial = marker.with_name(marker.name + ".partial")
+    try:
+        with open(partial, "w", encoding="utf-8") as out:
+            out.write(MARKER_TEXT)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, marker)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _remove_stray_temporaries(backups_dir: Path) -> None:

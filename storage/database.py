@@ -12,6 +12,7 @@ All writes happen inside `transaction()`; the service never yields to another gr
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import sqlite3
@@ -31,6 +32,33 @@ _NAMED_PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 class DatabaseUnavailable(Exception):
     """The database cannot be opened (server down, bad credentials, unreadable file): one line for the user;
     never the URL, which may hold a password."""
+
+
+class DiskFull(RuntimeError):
+    """A write found no room on the database's filesystem (SQLITE_FULL, ENOSPC, EDQUOT). The transaction was
+    rolled back, so nothing of it is stored and what was committed before is intact: retry once space is freed."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether exc (or what it was raised from) says the filesystem is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DiskFull):
+            return True
+        code = getattr(current, "sqlite_errorcode", 0) if isinstance(current, sqlite3.Error) else 0
+        if code & 0xFF == sqlite3.SQLITE_FULL:
+            return True
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _raise_if_disk_full(exc: BaseException) -> None:
+    if is_disk_full(exc) and not isinstance(exc, DiskFull):
+        raise DiskFull(f"no space left for the database: {exc}") from exc
 
 
 class Database:
@@ -185,15 +213,18 @@ class Database:
             self._depth = 1
             try:
                 yield self
-            except BaseException:
+            except BaseException as exc:
                 self._depth = 0
-                self.execute("ROLLBACK")
+                # Quietly: after SQLITE_FULL SQLite may have rolled back already, and the cause matters more.
+                self._rollback_quietly()
+                _raise_if_disk_full(exc)
                 raise
             self._depth = 0
             try:
                 self.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 self._rollback_quietly()
+                _raise_if_disk_full(exc)
                 raise
 
     @contextmanager
@@ -248,7 +279,11 @@ class WalCheckpointer:
         """(busy, WAL pages, pages checkpointed), as PRAGMA wal_checkpoint reports them."""
         if self._conn is None:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=0)
-        return tuple(self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+        try:
+            return tuple(self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+        except sqlite3.Error as exc:
+            _raise_if_disk_full(exc)  # the WAL keeps the pages; the next round copies them once there is room
+            raise
 
     def close(self) -> None:
         if self._conn is not None:
@@ -277,6 +312,42 @@ class Where:
 def like_contains(text: str) -> str:
     """A LIKE pattern matching text anywhere, with % and _ in text taken literally (use ESCAPE '\\')."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class DatabaseDamaged(DatabaseUnavailable):
+    """The SQLite file is damaged or not a database: the message is the one line the user sees."""
+
+
+def sqlite_file_problem(path: Path) -> str | None:
+    """What is wrong with the SQLite file at path (truncated, a garbage page, not a database), or None when
+    PRAGMA quick_check passes or there is no file yet. Call it before anything writes to the file, under the
+    service lock, so a damaged file is never taken for a new, empty database. Opened read-write (mode=rw never
+    creates a file) so that a WAL left by a crash is recovered as usual; nothing is written by the check.
+
+    quick_check rather than integrity_check: it reads every page and checks every b-tree, which is what a
+    truncated or overwritten file breaks, and skips only the cross-check of indexes against their tables,
+    which costs several times more at each start (see docs/decisions.md).
+    """
+    if not path.exists():
+        return None
+    if path.is_file() and path.stat().st_size == 0:
+        wal = path.with_name(path.name + "-wal")
+        return None if wal.exists() and wal.stat().st_size > 0 else "the file is empty"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        result = [row[0] for row in conn.execute("PRAGMA quick_check(3)").fetchall()]
+    except sqlite3.Error as exc:  # "file is not a database", "database disk image is malformed"
+        return str(exc)
+    finally:
+        conn.close()
+    if result == ["ok"]:
+        return None
+    # One line: quick_check's rows may hold several lines and a "*** in database main ***" heading.
+    lines = [line.strip() for row in result for line in str(row).splitlines()]
+    return "; ".join(line for line in lines if line and not line.startswith("***"))
 
 
 def sqlite_url(path: Path) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.clock import Clock, iso
 from core.logging_setup import render_message
-from storage.database import Database
+from storage.database import Database, DiskFull
 
 
 class DatabaseLogHandler(logging.Handler):
@@ -41,11 +41,15 @@ class DatabaseLogHandler(logging.Handler):
         rows = []
         while self._pending:
             rows.append(self._pending.popleft())
-        with db.transaction():
-            for row in rows:
-                row["seq"] = db.next_sequence()
-            db.executemany("INSERT INTO system_logs (level, logger, message, context, created_at, updated_at, "
-                           "change_seq) VALUES (:level, :logger, :message, :context, :at, :at, :seq)", rows)
+        try:
+            with db.transaction():
+                for row in rows:
+                    row["seq"] = db.next_sequence()
+                db.executemany("INSERT INTO system_logs (level, logger, message, context, created_at, updated_at, "
+                               "change_seq) VALUES (:level, :logger, :message, :context, :at, :at, :seq)", rows)
+        except DiskFull:
+            self._pending.extendleft(reversed(rows))  # written once there is room (the deque stays bounded)
+            raise
         return len(rows)
 
 

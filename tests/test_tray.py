@@ -564,3 +564,30 @@ def test_pairing_a_stalled_capture_and_open_dashboard_reach_the_desktop(desktop:
     r = requests.post(url + "/api/extension/open-dashboard", headers=headers, timeout=5)
     assert r.status_code == 202, r.text
     wait_for(lambda: "opening the dashboard window" in tray.log(), message="the dashboard launched for the extension")
+
+
+def test_a_damaged_database_is_told_once_with_the_restore_command_and_the_service_comes_back_after_it(
+        desktop: Desktop, tray_factory, tmp_path: Path):
+    from tests.helpers import message, start_service
+
+    data_dir = tmp_path / "agent"
+    svc = start_service(data_dir, config={"database": {"backup_interval_s": 0}})
+    assert svc.post("/api/messages/capture", json=message()).status_code == 201
+    backup = svc.post("/api/system/backup").json()
+    assert svc.stop() == 0
+    (data_dir / "crm_agent.db").write_text("not a database\n" * 100)
+    before = len(desktop.notifications())
+
+    tray = tray_factory("agent")
+
+    def refusals() -> list[dict]:
+        return [n for n in desktop.notifications()[before:] if n["summary"] == "CRM Agent cannot start"]
+
+    note = wait_for(refusals, timeout=30, message="the refusal notification")[0]
+    assert "is damaged" in note["body"] and backup["name"] in note["body"]
+    assert "agent.py backup restore --latest" in note["body"]
+    restored = subprocess.run([sys.executable, str(ROOT / "agent.py"), "backup", "restore", "--latest", "--data-dir",
+                               str(data_dir)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert restored.returncode == 0, restored.stderr
+    tray.wait_healthy(timeout=90)  # the supervisor's next restart starts on the restored database
+    assert len(refusals()) == 1  # told once, not at every restart

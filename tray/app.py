@@ -73,7 +73,8 @@ class DesktopApp:
         self.notifier = Notifier(self.settings, str(icon_file))
         self.connection = ConnectionWatch(self.notifier, self.settings.connection_lost_after_s)
         self.supervisor = ServiceSupervisor(data_dir, port=port, config_file=config_file, on_up=self._service_up,
-                                            on_down=self._service_down, on_password=self._first_password)
+                                            on_down=self._service_down, on_password=self._first_password,
+                                            on_start_failed=self._start_failed)
         self.client = ServiceClient(lambda: self.supervisor.url, data_dir.local_token_file)
         silence = _config_value(config, "websocket.ping_interval_s", 20) * EventStream.SILENCE_PINGS
         self.stream = EventStream(lambda: self.supervisor.url, self.client.token, self._on_event,
@@ -85,6 +86,7 @@ class DesktopApp:
         self.loop_calls: Any = None  # tray/docking.py LoopThreadCalls, on the X11 backend
         self.ui_children: deque[subprocess.Popen] = deque(maxlen=16)
         self._quitting = threading.Event()
+        self._start_failure = ""  # the refusal last shown: told once, not at every restart
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -199,11 +201,23 @@ class DesktopApp:
     # -- service state ------------------------------------------------------------------------------
 
     def _service_up(self, url: str) -> None:
+        self._start_failure = ""
         self.board.update(service_up=True, url=url, detail="")
         self._refresh_health()
 
     def _service_down(self, detail: str) -> None:
         self.board.update(service_up=False, detail=detail)
+
+    def _start_failed(self, line: str) -> None:
+        """The service refused to start (a damaged database, a config error): its one line says what to do.
+        Outside the notification policy, like the first-run password: nothing works until the user acts, and
+        the supervisor keeps restarting it, so it starts by itself once the cause is fixed."""
+        self.board.update(service_up=False, detail=line)
+        if line == self._start_failure:
+            return
+        self._start_failure = line
+        message = line.removeprefix("error: ")
+        self.notifier.notify_now("CRM Agent cannot start", message[:1].upper() + message[1:])
 
     def _first_password(self, user: str, password: str) -> None:
         # The password itself never goes into a notification: notification daemons keep a history and show it

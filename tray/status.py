@@ -13,7 +13,8 @@ DEGRADED = "degraded"
 DOWN = "down"
 PAUSED = "paused"
 STATES = (RUNNING, DEGRADED, DOWN, PAUSED)
-PART_TROUBLE = {"extensions": "WhatsApp Web capture stalled"}  # the health part is degraded while one stalls
+# Health parts degraded while one stalls / while the disk is full.
+PART_TROUBLE = {"extensions": "WhatsApp Web capture stalled", "storage": "Disk full: messages not saved"}
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,9 @@ class ServiceSupervisor:
     """Owns the `agent.py serve` child. Callbacks run on the supervisor's thread and must return quickly.
 
     on_up(url): the child answered /api/health; on_down(detail): it exited or is restarting;
-    on_password(user, password): the first start created the admin account.
+    on_password(user, password): the first start created the admin account; on_start_failed(line): the child
+    exited before listening, and line is the last thing it said (`serve` refuses in one line: a damaged
+    database, a config error), which says what to do.
     """
 
     def __init__(self, data_dir: DataDir, *, port: int | None = 0, config_file: Path | None = None,
@@ -62,7 +64,8 @@ class ServiceSupervisor:
                  wait: Callable[[float], bool] | None = None, clock: Callable[[], float] = time.monotonic,
                  backoff: RestartBackoff | None = None, health_timeout_s: float = 60.0, stop_grace_s: float = 5.0,
                  on_up: Callable[[str], None] | None = None, on_down: Callable[[str], None] | None = None,
-                 on_password: Callable[[str, str], None] | None = None) -> None:
+                 on_password: Callable[[str, str], None] | None = None,
+                 on_start_failed: Callable[[str], None] | None = None) -> None:
         self.data_dir = data_dir
         argv = (command or self._default_command(port, config_file))()
         # stdout carries the announcement, then the child's log lines (stderr joins it) for service-child.log.
@@ -76,6 +79,7 @@ class ServiceSupervisor:
         self._on_up = on_up or (lambda url: None)
         self._on_down = on_down or (lambda detail: None)
         self._on_password = on_password or (lambda user, password: None)
+        self._on_start_failed = on_start_failed or (lambda line: None)
         self._restart_now = threading.Event()
         self._thread: threading.Thread | None = None
         self._up = threading.Event()
@@ -180,7 +184,10 @@ class ServiceSupervisor:
         log.info("started the service (pid %d): %s", proc.pid, " ".join(self.child.command[1:]))
         if self._stop.is_set():  # stop() raced with the start
             self.child.stop()
-        url = self._read_announcement(proc)
+        last_line: list[str] = []
+        url = self._read_announcement(proc, last_line)
+        if url is None and last_line and not self._stop.is_set():
+            self._on_start_failed(last_line[0])
         if url and self._wait_healthy(url):
             self.url = url
             self._up.set()
@@ -194,9 +201,13 @@ class ServiceSupervisor:
         self.url = None
         return code
 
-    def _read_announcement(self, proc: subprocess.Popen) -> str | None:
+    def _read_announcement(self, proc: subprocess.Popen, last_line: list[str]) -> str | None:
+        """The URL from the listening line; None when the child's output ended first (last_line then holds the
+        last non-empty line it printed)."""
         for line in proc.stdout:
             line = line.rstrip("\n")
+            if line.strip():
+                last_line[:] = [line.strip()]
             found = PASSWORD.search(line)
             if found:
                 # The password is shown once by the tray and kept in admin_password.txt; not in a log.

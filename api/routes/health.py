@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from typing import Any
 
@@ -34,12 +35,17 @@ def health_report(service: Service) -> dict[str, Any]:
         database["size_bytes"] = os.path.getsize(service.data_dir.database)
     except OSError:
         pass
+    storage = service.monitor.storage_status()
+    try:
+        storage["free_bytes"] = shutil.disk_usage(service.data_dir.root).free
+    except OSError:
+        pass
     analyzer = {"engine": service.analyzer.name, "model_version": service.analyzer.model_version, "state": "ready"}
     active_alerts = service.monitor.active_alerts()
     parts: dict[str, Any] = {"database": database, "analyzer": analyzer, "ai": service.analysis.status(),
                              "alerts": {"active": active_alerts, "degraded": bool(active_alerts)},
                              "system": service.monitor.last_sample, "sync": sync_part(service),
-                             "extensions": service.extensions.health()}
+                             "extensions": service.extensions.health(), "storage": storage}
     degraded = database["state"] != "ok" or service.capture_paused or any(
         isinstance(p, dict) and p.get("degraded") for p in parts.values())
     return {

@@ -20,10 +20,12 @@ from crm.phones import InvalidPhone
 from crm.service import Service
 from storage import customers as customer_rows
 from storage import messages as message_rows
+from storage.database import DiskFull
 
 log = logging.getLogger(__name__)
 
 PAGE_QUERY = (("limit", "integer", "Page size, 1-200 (default 50)"), ("offset", "integer", "Rows to skip"))
+DISK_FULL_RETRY_AFTER_S = 60  # freeing space takes a person: no point in retrying every few seconds
 CAPTURE_RESPONSE = {"type": "object", "required": ["id", "conversation_id", "customer_id", "duplicate", "analysis"]}
 
 
@@ -34,7 +36,7 @@ def capture(request: Request, service: Service) -> Reply:
     body: CaptureRequest = request.body(CaptureRequest)
     try:
         result, created = service.pipeline.capture(body)
-    except (CaptureError, AnalysisBusy) as exc:
+    except (CaptureError, AnalysisBusy, DiskFull) as exc:
         raise capture_failure(exc) from None
     return Reply(result, 201 if created else 200)
 
@@ -55,8 +57,9 @@ def capture_batch(request: Request, service: Service) -> Reply:
     outcomes = service.pipeline.capture_many([body for _, body in valid])
     for (index, _), outcome in zip(valid, outcomes, strict=True):
         results[index] = batch_result(outcome)
-    retry = [r["status"] for r in results if r["status"] in (429, 503)]
-    return Reply({"results": results}, 200, {"Retry-After": "5"} if retry else {})
+    retry = {r["status"] for r in results if r["status"] in (429, 503, 507)}
+    headers = {"Retry-After": str(DISK_FULL_RETRY_AFTER_S if 507 in retry else 5)} if retry else {}
+    return Reply({"results": results}, 200, headers)
 
 
 def get_message(service: Service, id: int) -> dict[str, Any]:  # noqa: A002 - the URL's name
@@ -110,6 +113,9 @@ def capture_failure(exc: Exception) -> ApiError:
     if isinstance(exc, AnalysisBusy):  # only with ai.engine = llm: nothing was stored, the extension retries
         return ApiError(429, "llm_busy", "the local LLM has too many jobs queued; retry shortly",
                         headers={"Retry-After": "5"})
+    if isinstance(exc, DiskFull):  # rolled back: nothing of it stored, nothing acknowledged before is touched
+        return ApiError(507, "disk_full", "the agent's disk is full: the message was not stored; it is taken "
+                        "again once space is freed", headers={"Retry-After": str(DISK_FULL_RETRY_AFTER_S)})
     raise exc
 
 
@@ -126,7 +132,7 @@ def batch_result(outcome: tuple[dict[str, Any], bool] | BaseException) -> dict[s
     if isinstance(outcome, tuple):
         body, created = outcome
         return {"status": 201 if created else 200, **body}
-    if isinstance(outcome, (CaptureError, AnalysisBusy)):
+    if isinstance(outcome, (CaptureError, AnalysisBusy, DiskFull)):
         return error_result(capture_failure(outcome))
     log.error("capture in a batch failed", exc_info=outcome)  # as a single capture's 500: retried later
     return error_result(ApiError(500, "internal_error", "internal error; see the agent log"))
@@ -167,14 +173,15 @@ ROUTES = (
     ApiRoute("POST", "/api/messages/capture", capture, tag="messages", roles=USERS_AND_EXTENSION, body=CaptureRequest,
              summary="Capture a WhatsApp message (idempotent on message_id)",
              responses={201: "stored", 200: "already stored (duplicate: true)", 422: "invalid field",
-                        503: "capture paused or a restore running (Retry-After)"},
+                        503: "capture paused or a restore running (Retry-After)",
+                        507: "the agent's disk is full: not stored (Retry-After)"},
              response_schema=CAPTURE_RESPONSE),
     ApiRoute("POST", "/api/messages/capture/batch", capture_batch, tag="messages", roles=USERS_AND_EXTENSION,
              body=CaptureBatchRequest,
              summary="Capture up to 500 WhatsApp messages in one request (one group commit)",
              description="Each item is validated and answered on its own, in order: the single capture's answer "
                          "plus its status (201 stored, 200 duplicate, 422 invalid, 429 LLM busy, 503 capture "
-                         "paused or restoring). The body may be up to 8 MiB.",
+                         "paused or restoring, 507 disk full). The body may be up to 8 MiB.",
              responses={200: "one result per item", 422: "not 1 to 500 items"},
              response_schema={"type": "object", "required": ["results"], "properties": {"results": {
                  "type": "array", "items": {"type": "object", "required": ["status"]}}}}),

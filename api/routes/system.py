@@ -15,7 +15,7 @@ from api.schemas import Flag, Strict
 from crm.maintenance import RestoreBusy
 from crm.service import Service
 from storage.backup_crypto import BackupCryptoError
-from storage.backups import BackupError, find_backup, list_backups
+from storage.backups import BackupDiskFull, BackupError, find_backup, list_backups
 from storage.system_logs import recent_logs
 
 
@@ -25,6 +25,8 @@ def run_backup(service: Service) -> dict[str, Any]:
         raise ApiError(409, "not_sqlite", "backups are for the local SQLite database")
     try:
         return service.maintenance.backup().as_dict()
+    except BackupDiskFull as exc:
+        raise ApiError(507, "disk_full", f"backup failed: {exc}") from None
     except (BackupError, BackupCryptoError, OSError, sqlite3.Error) as exc:
         raise ApiError(500, "backup_failed", f"backup failed: {exc}") from None
 
