@@ -113,3 +113,32 @@ def test_synchronous_normal_can_be_chosen(tmp_path):
     finally:
         service.close()
 
+
+def _conflicts(data_dir) -> list[tuple]:
+    with sqlite3.connect(data_dir / "crm_agent.db") as conn:
+        return conn.execute("SELECT message_id, field, stored_value, replayed_value, times FROM capture_conflicts "
+                            "ORDER BY id").fetchall()
+
+
+def test_replays_in_a_batch_keep_its_group_commit_and_a_changed_replay_is_recorded_as_a_conflict(fresh_service):
+    svc = fresh_service
+    kept, edited = message(message_id="replay-kept"), message(message_id="replay-edited", content="original")
+    for body in (kept, edited):
+        assert svc.post("/api/messages/capture", json=body).status_code == 201
+    batch = [kept, dict(edited, content="changed on the way"), message(message_id="replay-new"),
+             message(message_id="twin", content="first copy"), message(message_id="twin", content="second copy")]
+    results = svc.post("/api/messages/capture/batch", json={"messages": batch}).json()["results"]
+    assert [(r["status"], r["duplicate"], r["conflict"]) for r in results] == [
+        (200, True, False), (200, True, True), (201, False, False), (201, False, False), (200, True, True)]
+    assert _conflicts(svc.data_dir) == [("replay-edited", "content", "original", "changed on the way", 1),
+                                        ("twin", "content", "first copy", "second copy", 1)]
+    # The same changed replay again (a retrying extension): counted, not recorded twice; a single capture too.
+    again = svc.post("/api/messages/capture", json=dict(edited, content="changed on the way"))
+    assert again.status_code == 200 and again.json()["duplicate"] is True and again.json()["conflict"] is True
+    assert _conflicts(svc.data_dir)[0][4] == 2
+    stored = svc.get(f"/api/messages/{results[1]['id']}").json()
+    assert stored["content"] == "original"  # the stored message is kept
+    log = (svc.data_dir / "logs" / "agent.log").read_text()
+    assert "writing them one by one" not in log and "Traceback" not in log
+    lines = [line for line in log.splitlines() if "replayed with a different" in line]
+    assert len(lines) == 3 and all("the conflict recorded" in line for line in lines)

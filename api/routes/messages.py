@@ -24,7 +24,8 @@ from storage import messages as message_rows
 log = logging.getLogger(__name__)
 
 PAGE_QUERY = (("limit", "integer", "Page size, 1-200 (default 50)"), ("offset", "integer", "Rows to skip"))
-CAPTURE_RESPONSE = {"type": "object", "required": ["id", "conversation_id", "customer_id", "duplicate", "analysis"]}
+CAPTURE_RESPONSE = {"type": "object",
+                    "required": ["id", "conversation_id", "customer_id", "duplicate", "conflict", "analysis"]}
 
 
 def capture(request: Request, service: Service) -> Reply:
@@ -166,7 +167,9 @@ def _choice(request: Request, name: str, options: tuple[str, ...]) -> str | None
 ROUTES = (
     ApiRoute("POST", "/api/messages/capture", capture, tag="messages", roles=USERS_AND_EXTENSION, body=CaptureRequest,
              summary="Capture a WhatsApp message (idempotent on message_id)",
-             responses={201: "stored", 200: "already stored (duplicate: true)", 422: "invalid field",
+             responses={201: "stored", 200: "already stored (duplicate: true; conflict: true when the replay's "
+                                                   "content, type or direction differs, recorded)",
+                        422: "invalid field",
                         503: "capture paused or a restore running (Retry-After)"},
              response_schema=CAPTURE_RESPONSE),
     ApiRoute("POST", "/api/messages/capture/batch", capture_batch, tag="messages", roles=USERS_AND_EXTENSION,
