@@ -301,7 +301,8 @@ class CapturePipeline:
         self._mark_duplicate(pending, stored)
         if pending.conflicts:
             self._record_conflicts_alone(pending)
-            _log_conflict(pending)
+            if pending.error is None:
+                _log_conflict(pending)
 
     def _record_conflicts_alone(self, pending: _Pending) -> None:
         """A replay found outside a group commit (a concurrent twin, the UNIQUE guard): its own transaction."""
