@@ -3,17 +3,22 @@ the group commit and whose changed content is recorded, a WAL that stays bounded
 
 from __future__ import annotations
 
+import shutil
+import signal
 import sqlite3
+import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from api.schemas import CaptureRequest
 from core.config import load_config
 from core.paths import DataDir
 from runtime.build import build_service
-from tests.helpers import message, start_service
+from tests.helpers import message, start_service, wait_until
 
 WAL_BOUND_BYTES = 16 * 1024 * 1024
 
@@ -142,3 +147,48 @@ def test_replays_in_a_batch_keep_its_group_commit_and_a_changed_replay_is_record
     assert "writing them one by one" not in log and "Traceback" not in log
     lines = [line for line in log.splitlines() if "replayed with a different" in line]
     assert len(lines) == 3 and all("the conflict recorded" in line for line in lines)
+
+
+def _strace_lines(trace_text: str) -> list[tuple[str, str]]:
+    """(thread id, call) for each complete line strace wrote (-f: every line starts with the thread id)."""
+    lines = []
+    for line in trace_text.splitlines():
+        tid, _, call = line.partition(" ")
+        if tid.isdigit() and "resumed>" not in call and "<unfinished" not in call:
+            lines.append((tid, call.strip()))
+    return lines
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (apt-get install strace)")
+def test_the_201_is_sent_after_the_wal_holding_the_capture_is_fsynced(tmp_path):
+    # The real thing, short of pulling the plug: strace attached to the running service shows, on the thread
+    # that answers, the commit's WAL writes, then an fdatasync of the WAL, then the 201 leaving. With
+    # synchronous=NORMAL the commit writes the WAL and answers without syncing it (only checkpoints sync).
+    data_dir = tmp_path / "agent"
+    svc = start_service(data_dir)
+    trace = tmp_path / "strace.txt"
+    tracer = subprocess.Popen(["strace", "-f", "-y", "-s", "24", "-o", str(trace), "-p", str(svc.process.pid),
+                               "-e", "trace=pwrite64,fdatasync,fsync,sendto,sendmsg,write,writev"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: trace.exists() or tracer.poll() is not None, timeout=10, message="strace started")
+        time.sleep(1.0)  # attaching to each of the service's threads takes a moment
+        if tracer.poll() is not None:
+            pytest.skip(f"strace cannot attach here: {tracer.stderr.read().strip()[:200]}")
+        for i in range(3):
+            r = svc.post("/api/messages/capture", token=svc.local_token, json=message(message_id=f"synced-{i}"))
+            assert r.status_code == 201
+    finally:
+        tracer.send_signal(signal.SIGINT)  # detaches; the service goes on
+        tracer.wait(10)
+        svc.stop()
+    calls = _strace_lines(trace.read_text())
+    answers = [i for i, (_, call) in enumerate(calls) if "HTTP/1.1 201" in call]
+    assert len(answers) == 3, f"{len(answers)} answers seen in {len(calls)} calls"
+    for answer in answers:
+        tid = calls[answer][0]
+        own = [call for t, call in calls[:answer] if t == tid]
+        last_wal_write = max(i for i, call in enumerate(own) if call.startswith("pwrite64(") and "-wal>" in call)
+        synced = [call for call in own[last_wal_write:]
+                  if call.startswith(("fdatasync(", "fsync(")) and "-wal>" in call]
+        assert synced, f"the 201 left without an fsync of the WAL after its commit: {own[last_wal_write:][:6]}"
