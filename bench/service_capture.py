@@ -1,6 +1,7 @@
 """Capture throughput of the real service at 50 concurrent keep-alive connections.
 
     python bench/service_capture.py [--duration 10] [--warmup 3] [--connections 50] [--threads 2]
+                                    [--synchronous full|normal]
     python bench/service_capture.py --profile 5000     in-process: where the time of one capture goes
 
 What runs, in one process tree, with the same wrk settings (2 threads, 50 connections, ~10 s after a
@@ -87,12 +88,14 @@ def bench_echo(opts: argparse.Namespace, nodelay: bool) -> dict:
 
 def bench_service(opts: argparse.Namespace) -> tuple[dict, dict, dict]:
     data_dir = temp_dir("crm-bench-capture-")
-    service = Service(data_dir, config=BENCH_CONFIG)
+    config = {**BENCH_CONFIG, "database": {"synchronous": opts.synchronous}}
+    service = Service(data_dir, config=config)
     try:
         token = service.token()
         analyzer = service.analyzer()
         tag = f"{int(time.time()) % 100000:05d}"
         warm, main = wrk_pair(service.url, (token, tag), opts, "/api/messages/capture")
+        wal_bytes = (data_dir / "crm_agent.db-wal").stat().st_size  # right after the load, before any idle round
         time.sleep(0.5)
         api_total = service.get("/api/messages?limit=1").json()["total"]
         with sqlite3.connect(f"file:{data_dir / 'crm_agent.db'}?mode=ro", uri=True) as conn:
@@ -110,7 +113,8 @@ def bench_service(opts: argparse.Namespace) -> tuple[dict, dict, dict]:
                         logged_other += 1
         check = {"api_total": api_total, "db_total": db_total, "analyses": analyses, "customers": customers,
                  "conversations": conversations, "created": warm["status"]["201"] + main["status"]["201"],
-                 "analyzer": analyzer, "logged_201": logged_201, "logged_other": logged_other}
+                 "analyzer": analyzer, "logged_201": logged_201, "logged_other": logged_other,
+                 "wal_bytes": wal_bytes}
         return warm, main, check
     finally:
         service.stop()
@@ -299,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--profile", type=int, metavar="N", help="profile N captures in process instead")
+    parser.add_argument("--synchronous", choices=("full", "normal"), default="full",
+                        help="database.synchronous of the service (full, the default: fsync at every commit)")
     opts = parser.parse_args(argv)
     if opts.profile:
         return profile_in_process(opts.profile)
@@ -313,11 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   analyzer: {check['analyzer']}")
     print(describe("baseline echo (TCP_NODELAY)", echo))
     print(describe("reference echo (no NODELAY)", echo_plain))
-    print(describe("service capture", svc))
+    print(describe(f"service capture ({opts.synchronous})", svc))
     print(f"   stored: created(201)={check['created']} (warm-up {warm['status']['201']} + run {svc['status']['201']}), "
           f"GET /api/messages total={check['api_total']}, SQLite messages={check['db_total']}, "
           f"analyses={check['analyses']}, customers={check['customers']}, conversations={check['conversations']}, "
-          f"request log: {check['logged_201']} captures answered 201, {check['logged_other']} other")
+          f"request log: {check['logged_201']} captures answered 201, {check['logged_other']} other; "
+          f"WAL after the load: {check['wal_bytes'] / 1e6:.1f} MB")
     ratio = svc["rps"] / echo["rps"] if echo["rps"] else 0.0
     p99 = svc["latency_us"]["p99"] / 1000
     errors = wrk_errors(svc) + wrk_errors(warm)

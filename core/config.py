@@ -202,6 +202,10 @@ SETTINGS: tuple[Setting, ...] = (
             "window), a file path must be inside the data directory.", restart=True),
     Setting("database.busy_timeout_ms", 5000, integer(0, 600000),
             "How long a write waits for another process holding the database lock.", restart=True),
+    Setting("database.synchronous", "full", choice("full", "normal"),
+            "full: every commit is on disk (fsync) before the API answers, so an acknowledged capture survives a "
+            "power cut or an OS crash. normal: faster commits that survive a crash of the service only; the "
+            "last answered captures may be lost to a power cut.", restart=True),
     Setting("database.backup_interval_s", 86400, integer(0, 30 * 86400),
             "Seconds between automatic backups; 0 disables them."),
     Setting("database.max_backups", 7, integer(1, 1000), "Backups kept; the oldest is removed first."),

@@ -7,7 +7,9 @@ through ai/items.py's AnalysisItem and AnalysisResult; only the rules worker's p
 
 Idempotent on the WhatsApp message id: a replay returns the stored message with duplicate=True, and
 concurrent replays create exactly one row (the check and the insert run in one transaction on the one
-connection, and a UNIQUE index backs it up).
+connection, and a UNIQUE index backs it up). A replay whose content, type or direction differs from the stored
+message keeps the stored one, is answered with conflict=True too, and is recorded in capture_conflicts (in the
+same transaction as the batch) with one warning line.
 
 Customers: crm/customer_keys.py names each capture's customer (a phone, a @lid JID, a group's JID); a
 @lid customer is merged into its phone's customer in the same transaction once a capture brings the phone.
@@ -38,6 +40,7 @@ from ai.items import AnalysisItem, AnalysisResult
 from core import events
 from core.clock import Clock, hour_bucket, iso, parse_iso
 from core.events import EventBus
+from core.untrusted import loggable
 from crm.customer_keys import CustomerKeyError, CustomerRef, capture_customer
 from crm.whatsapp_time import accepted_range, choose_sent_at, sender_name
 from storage import customers as customer_rows
@@ -130,6 +133,8 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     record: dict[str, Any] | None = None  # set when stored
     duplicate_of: dict[str, Any] | None = None  # set when it was already stored
+    # (field, replayed value) where a replay differs from the stored message: recorded with the batch's commit
+    conflicts: list[tuple[str, Any]] = field(default_factory=list)
     error: BaseException | None = None
     promoted: bool = False  # woken to lead the next group commit rather than because it was written
     written: threading.Event = field(default_factory=threading.Event)  # stored, found stored, or failed
@@ -210,7 +215,7 @@ class CapturePipeline:
 
     def _answer(self, pending: _Pending) -> tuple[dict[str, Any], bool]:
         if pending.duplicate_of is not None:
-            return self._duplicate_response(pending.duplicate_of), False
+            return self._duplicate_response(pending.duplicate_of, bool(pending.conflicts)), False
         return self._created_response(pending.record, pending.analysis), True
 
     # -- analysis ---------------------------------------------------------------------------------
@@ -219,7 +224,16 @@ class CapturePipeline:
         """Mark the batch's replays of stored messages, with one query for the whole batch."""
         stored = message_rows.find_many_by_whatsapp_id(self.db, [p.item.message_id for p in batch])
         for pending in batch:
-            pending.duplicate_of = stored.get(pending.item.message_id)
+            self._mark_duplicate(pending, stored.get(pending.item.message_id))
+
+    @staticmethod
+    def _mark_duplicate(pending: _Pending, stored: dict[str, Any] | None) -> None:
+        """A replay answers the stored message; what it changed is kept to record (and answer) as a conflict."""
+        pending.duplicate_of = stored
+        if stored is not None:
+            replayed = {"content": pending.item.content, "type": pending.item.type, "direction": pending.item.direction}
+            pending.conflicts = [(name, replayed[name]) for name in message_rows.REPLAYED_FIELDS
+                                 if stored[name] != replayed[name]]
 
     def _analyse(self, batch: list[_Pending]) -> None:
         """Detect the language and analyse every new message of the batch (one call for the batch)."""
@@ -286,8 +300,26 @@ class CapturePipeline:
         stored = message_rows.find_by_whatsapp_id(self.db, pending.item.message_id)
         if stored is None:
             pending.error = twin.error or RuntimeError("the first copy of this message was not stored")
-        else:
-            pending.duplicate_of = stored
+            return
+        self._mark_duplicate(pending, stored)
+        if pending.conflicts:
+            self._record_conflicts_alone(pending)
+            if pending.error is None:
+                _log_conflict(pending)
+
+    def _record_conflicts_alone(self, pending: _Pending) -> None:
+        """A replay found outside a group commit (a concurrent twin, the UNIQUE guard): its own transaction."""
+        try:
+            with self.db.transaction():
+                self._record_conflicts(pending, iso(self.clock.now()))
+        except Exception as exc:  # noqa: BLE001 - answered as an error, so the extension retries it
+            log.warning("the conflict of replayed capture %s could not be recorded: %s",
+                        loggable(pending.item.message_id), exc)
+            pending.error = exc
+
+    def _record_conflicts(self, pending: _Pending, now: str) -> None:
+        for name, value in pending.conflicts:
+            message_rows.record_replay_conflict(self.db, pending.duplicate_of, name, value, now)
 
     def _lead_one_batch(self) -> None:
         """Write the queued captures (up to MAX_BATCH), then hand leadership to the next waiting request.
@@ -326,21 +358,30 @@ class CapturePipeline:
         except Exception:  # noqa: BLE001 - isolate the bad capture: retry each in its own transaction
             log.warning("group commit of %d captures failed; writing them one by one", len(batch), exc_info=True)
             for item in batch:
-                if item.error is not None or item.duplicate_of is not None:
+                if item.error is not None or (item.duplicate_of is not None and not item.conflicts):
                     continue
                 item.record = None
                 try:
-                    self._store_in_one_transaction([item])
+                    self._store_in_one_transaction([item])  # a replay's transaction records its conflicts
                 except Exception as exc:
-                    # The UNIQUE index on message_id is the last guard against a twin (another process).
-                    item.duplicate_of = message_rows.find_by_whatsapp_id(self.db, item.item.message_id)
-                    if item.duplicate_of is None:
-                        log.exception("capture %s could not be stored", item.item.message_id)
+                    if item.duplicate_of is not None:
+                        log.warning("the conflict of replayed capture %s could not be recorded: %s",
+                                    loggable(item.item.message_id), exc)
                         item.error = exc
+                        continue
+                    # The UNIQUE index on message_id is the last guard against a twin (another process).
+                    self._mark_duplicate(item, message_rows.find_by_whatsapp_id(self.db, item.item.message_id))
+                    if item.duplicate_of is None:
+                        log.exception("capture %s could not be stored", loggable(item.item.message_id))
+                        item.error = exc
+                    elif item.conflicts:
+                        self._record_conflicts_alone(item)
         now = iso(self.clock.now())
         for item in batch:
             if item.record is not None:
                 self._notify(item.record, item.analysis, now)
+            elif item.conflicts and item.error is None:
+                _log_conflict(item)
         for item in batch:
             item.written.set()
             item.done.set()
@@ -368,6 +409,8 @@ class CapturePipeline:
             for item in batch:
                 if item.error is None and item.duplicate_of is None:
                     item.record = self._store(item, now)
+                elif item.error is None and item.conflicts:
+                    self._record_conflicts(item, now)
                 if item.record is None:  # a replay or a failed item: nothing new to count
                     continue
                 hour = hour_bucket(item.item.sent)
@@ -446,15 +489,21 @@ class CapturePipeline:
     @staticmethod
     def _created_response(record: dict[str, Any], analysis: dict[str, Any]) -> dict[str, Any]:
         return {"id": record["id"], "conversation_id": record["conversation_id"],
-                "customer_id": record["customer_id"], "duplicate": False, "analysis": analysis}
+                "customer_id": record["customer_id"], "duplicate": False, "conflict": False, "analysis": analysis}
 
-    def _duplicate_response(self, stored: dict[str, Any]) -> dict[str, Any]:
+    def _duplicate_response(self, stored: dict[str, Any], conflict: bool) -> dict[str, Any]:
         analysis = message_rows.latest_analysis(self.db, stored["id"])
         if analysis is not None:
             analysis.pop("id", None)
             analysis.pop("created_at", None)
         return {"id": stored["id"], "conversation_id": stored["conversation_id"],
-                "customer_id": stored["customer_id"], "duplicate": True, "analysis": analysis}
+                "customer_id": stored["customer_id"], "duplicate": True, "conflict": conflict, "analysis": analysis}
+
+
+def _log_conflict(pending: _Pending) -> None:
+    """One line, no traceback: a changed replay is data to look at, not a failure of the service."""
+    log.warning("capture %s replayed with a different %s: the stored message is kept, the conflict recorded",
+                loggable(pending.item.message_id), ", ".join(name for name, _ in pending.conflicts))
 
 
 def _mark_the_latest_inbound_of_each_chat(batch: list[_Pending]) -> None:

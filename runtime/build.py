@@ -62,7 +62,8 @@ def service_database_url(config: Config, data_dir: DataDir) -> str:
 
 
 def open_database(config: Config, data_dir: DataDir) -> Database:
-    return Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    return Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"],
+                    synchronous=config["database.synchronous"])
 
 
 SQLITE_PREFIX = "sqlite:///"

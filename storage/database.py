@@ -61,16 +61,28 @@ def _raise_if_disk_full(exc: BaseException) -> None:
         raise DiskFull(f"no space left for the database: {exc}") from exc
 
 
+SYNCHRONOUS_MODES = ("full", "normal")
+
+# The size SQLite cuts the WAL file back to when the log restarts from its beginning (after a checkpoint that
+# copied every frame). Without it the file keeps its largest size forever (see WalCheckpointer).
+JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
+
+
 class Database:
-    def __init__(self, url: str, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, url: str, busy_timeout_ms: int = 5000, synchronous: str = "full") -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
         self.url = url
         statements = []
         if url.startswith("sqlite"):
             statements = [
                 f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
-                # NORMAL in WAL mode survives a process crash (SIGKILL) with every commit intact; only an
-                # OS crash or power cut can lose the last transactions. FULL would fsync each commit.
-                "PRAGMA synchronous=NORMAL",
+                # FULL in WAL mode fsyncs the WAL at every COMMIT, so a commit survives a power cut or an OS
+                # crash, and the API answers only after the commit: an acknowledgement is a promise the
+                # extension relies on (it deletes the message from its queue). The group commit shares that
+                # fsync among the captures of a batch. NORMAL survives a process crash only.
+                f"PRAGMA synchronous={synchronous.upper()}",
+                f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}",
                 "PRAGMA foreign_keys=ON",
                 "PRAGMA temp_store=MEMORY",
                 # A 64 MiB page cache (the default is 2 MiB): index pages of a growing database stay in
@@ -105,6 +117,19 @@ class Database:
         if not self.is_sqlite:
             return None
         return Path(self._conn.execute("PRAGMA database_list").fetchone()["file"])
+
+    @property
+    def synchronous(self) -> str:
+        """The synchronous mode in force on this connection ("full", "normal", ...), as SQLite reports it."""
+        if not self.is_sqlite:
+            return "n/a"
+        names = {0: "off", 1: "normal", 2: "full", 3: "extra"}
+        return names[int(self.scalar("PRAGMA synchronous"))]
+
+    def trace(self, callback: Any) -> None:
+        """Call callback(sql) with every statement this connection runs (None stops): for tests and debugging."""
+        if self.is_sqlite:
+            self._conn.set_trace_callback(callback)
 
     def disable_auto_checkpoint(self) -> None:
         """Leave WAL checkpoints to a WalCheckpointer (see there); SQLite still checkpoints on close."""
@@ -269,6 +294,12 @@ class WalCheckpointer:
     The service turns SQLite's automatic checkpoint off: run inside COMMIT on the event loop, it made one
     commit in ~40 take 2-9 ms. A PASSIVE checkpoint never blocks writers, and sqlite3 releases the GIL
     while it copies pages.
+
+    A PASSIVE checkpoint alone does not bound the WAL: SQLite writes from the start of the file again only
+    when a write transaction begins after a checkpoint copied *every* frame, and under a steady capture load
+    the event loop commits while the worker thread copies, so the copy always ends a few frames behind and
+    the file grew by every commit (~85 KB per capture). `truncate()` finishes the job while the caller holds
+    the service's writes back (see runtime/jobs.py checkpoint_wal).
     """
 
     def __init__(self, path: Path) -> None:
@@ -277,10 +308,25 @@ class WalCheckpointer:
 
     def checkpoint(self) -> tuple[int, int, int]:
         """(busy, WAL pages, pages checkpointed), as PRAGMA wal_checkpoint reports them."""
+        return self._run("PASSIVE")
+
+    def truncate(self) -> tuple[int, int, int]:
+        """Copy every remaining frame and cut the WAL file to zero bytes. Meant for a moment when no write
+        runs: it never waits (busy=1 when a writer or a reader of an older snapshot is in the way)."""
+        return self._run("TRUNCATE")
+
+    def wal_bytes(self) -> int:
+        """The WAL file's size now (0 when there is none)."""
+        try:
+            return self.path.with_name(self.path.name + "-wal").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _run(self, mode: str) -> tuple[int, int, int]:
         if self._conn is None:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=0)
         try:
-            return tuple(self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+            return tuple(self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone())
         except sqlite3.Error as exc:
             _raise_if_disk_full(exc)  # the WAL keeps the pages; the next round copies them once there is room
             raise

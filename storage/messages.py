@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -13,8 +14,13 @@ MESSAGE_COLUMNS = ("m.id, m.message_id, m.conversation_id, m.customer_id, m.dire
                    "m.change_seq, cu.phone AS customer_phone, cu.name AS customer_name")
 
 
+# What a replay is compared with (crm/capture.py): the fields a retrying extension sends again unchanged.
+REPLAYED_FIELDS = ("content", "type", "direction")
+
+
 def find_by_whatsapp_id(db: Database, message_id: str) -> dict[str, Any] | None:
-    return db.one("SELECT id, conversation_id, customer_id FROM messages WHERE message_id = :m", {"m": message_id})
+    return db.one("SELECT id, conversation_id, customer_id, message_id, content, type, direction FROM messages "
+                  "WHERE message_id = :m", {"m": message_id})
 
 
 def find_many_by_whatsapp_id(db: Database, message_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -23,7 +29,7 @@ def find_many_by_whatsapp_id(db: Database, message_ids: list[str]) -> dict[str, 
         return {}
     params = {f"m{i}": message_id for i, message_id in enumerate(message_ids)}
     placeholders = ", ".join(f":{name}" for name in params)
-    rows = db.all(f"SELECT id, conversation_id, customer_id, message_id FROM messages "
+    rows = db.all(f"SELECT id, conversation_id, customer_id, message_id, content, type, direction FROM messages "
                   f"WHERE message_id IN ({placeholders})", params)
     return {row["message_id"]: row for row in rows}
 
@@ -35,6 +41,24 @@ def insert_message(db: Database, values: dict[str, Any]) -> int:
         "media_url, raw, sent_at, response_time_s, created_at, updated_at, change_seq) VALUES (:message_id, "
         ":conversation_id, :customer_id, :direction, :type, :content, :language, :media_url, :raw, :sent_at, "
         ":response_time_s, :now, :now, :seq)", values)
+
+
+def record_replay_conflict(db: Database, stored: dict[str, Any], field: str, replayed_value: Any, now: str) -> None:
+    """Record that a replay of a stored message carried another value for field (once per distinct value)."""
+    replayed = None if replayed_value is None else str(replayed_value)
+    digest = hashlib.sha256((replayed or "").encode()).hexdigest()
+    db.execute(
+        "INSERT INTO capture_conflicts (message_pk, message_id, field, stored_value, replayed_value, replayed_digest, "
+        "created_at, updated_at) VALUES (:pk, :mid, :field, :stored, :replayed, :digest, :now, :now) "
+        "ON CONFLICT (message_pk, field, replayed_digest) DO UPDATE SET times = capture_conflicts.times + 1, "
+        "updated_at = :now",
+        {"pk": stored["id"], "mid": stored["message_id"], "field": field, "stored": stored[field],
+         "replayed": replayed, "digest": digest, "now": now})
+
+
+def replay_conflicts(db: Database, message_pk: int) -> list[dict[str, Any]]:
+    return db.all("SELECT field, stored_value, replayed_value, times, created_at, updated_at FROM capture_conflicts "
+                  "WHERE message_pk = :pk ORDER BY id", {"pk": message_pk})
 
 
 def insert_analysis(db: Database, message_pk: int | None, analysis: dict[str, Any], now: str) -> int:

@@ -168,6 +168,21 @@ def _v7_hub_agent_tokens(db: Database) -> None:
     """)
 
 
+def _v8_capture_conflicts(db: Database) -> None:
+    # A replay of a stored WhatsApp message whose content, type or direction differs from what was stored
+    # (docs/decisions.md "Durability (issue 14)"): the stored message is kept and answered as a duplicate, and
+    # each differing field is recorded here once per distinct replayed value (times counts the repeats). Local
+    # to each agent, not synced; message_pk has no foreign key so that conflicts never block deleting a message.
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.is_sqlite else "BIGSERIAL PRIMARY KEY"
+    db.executescript(f"""
+    CREATE TABLE capture_conflicts (
+        id {pk}, message_pk BIGINT NOT NULL, message_id TEXT NOT NULL, field TEXT NOT NULL, stored_value TEXT,
+        replayed_value TEXT, replayed_digest TEXT NOT NULL, times INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (message_pk, field, replayed_digest));
+    CREATE INDEX ix_capture_conflicts_created ON capture_conflicts (created_at)
+    """)
+
+
 def _v9_hub_backups(db: Database) -> None:
     # Off-site backups on a hub (docs/decisions.md "Off-site backups on the hub"): each agent's encrypted backup
     # files, in parts of storage/hub_backups.PART_BYTES, so an upload resumes part by part and neither side
@@ -199,6 +214,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
      _v6_revocable_tokens),
     (7, "hub_agents: revoked_at, rotated_at, last_seen_at, previous_token_hash (revoke and rotate agent tokens)",
      _v7_hub_agent_tokens),
+    (8, "capture_conflicts: replays of a stored message with different content, type or direction",
+     _v8_capture_conflicts),
     (9, "off-site backups on a hub: hub_backups and hub_backup_parts (encrypted files per agent, in parts)",
      _v9_hub_backups),
 ]

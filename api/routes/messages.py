@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 PAGE_QUERY = (("limit", "integer", "Page size, 1-200 (default 50)"), ("offset", "integer", "Rows to skip"))
 DISK_FULL_RETRY_AFTER_S = 60  # freeing space takes a person: no point in retrying every few seconds
-CAPTURE_RESPONSE = {"type": "object", "required": ["id", "conversation_id", "customer_id", "duplicate", "analysis"]}
+CAPTURE_RESPONSE = {"type": "object",
+                    "required": ["id", "conversation_id", "customer_id", "duplicate", "conflict", "analysis"]}
 
 
 def capture(request: Request, service: Service) -> Reply:
@@ -172,7 +173,9 @@ def _choice(request: Request, name: str, options: tuple[str, ...]) -> str | None
 ROUTES = (
     ApiRoute("POST", "/api/messages/capture", capture, tag="messages", roles=USERS_AND_EXTENSION, body=CaptureRequest,
              summary="Capture a WhatsApp message (idempotent on message_id)",
-             responses={201: "stored", 200: "already stored (duplicate: true)", 422: "invalid field",
+             responses={201: "stored", 200: "already stored (duplicate: true; conflict: true when the replay's "
+                                                   "content, type or direction differs, recorded)",
+                        422: "invalid field",
                         503: "capture paused or a restore running (Retry-After)",
                         507: "the agent's disk is full: not stored (Retry-After)"},
              response_schema=CAPTURE_RESPONSE),
