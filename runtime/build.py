@@ -58,7 +58,8 @@ def service_database_url(config: Config, data_dir: DataDir) -> str:
 
 
 def open_database(config: Config, data_dir: DataDir) -> Database:
-    return Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"])
+    return Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"],
+                    pool_size=config["database.pool_size"])
 
 
 def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
