@@ -83,6 +83,7 @@ def register_agents(db_url: str, names: list[str]) -> dict[str, str]:
 
     db = Database(db_url)
     try:
+        migrate(db, NOW)  # as the CLI does: the hub's database may not have been served yet
         return {name: hub.add_agent(db, name, NOW) for name in names}
     finally:
         db.close()
