@@ -40,8 +40,29 @@ def push_group(agents: dict[str, tuple[Path, str]], hub_url: str) -> int:
     return sum(r.rows for r in results)
 
 
-def run_once(pg, workers: int, seeds: dict[str, Path], tmp: Path, client_processes: int) -> tuple[int, float, int]:
-    """(rows pushed, wall seconds, rows the hub holds) for one hub with this many workers."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (alive now)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def postmaster_pid(pg) -> int:
+    return int((pg.data_dir / "postmaster.pid").read_text().splitlines()[0])
+
+
+def run_once(pg, workers: int, seeds: dict[str, Path], tmp: Path,
+             client_processes: int) -> tuple[int, float, int, float, float]:
+    """(rows pushed, wall seconds, rows the hub holds, hub CPU s, PostgreSQL CPU s) for one hub with this many
+    workers."""
     url = pg.create_database(f"hub_{workers}w_{uuid.uuid4().hex[:6]}")
     tokens = register_agents(url, list(seeds))
     run_dir = tmp / f"{workers}w"
@@ -55,12 +76,14 @@ def run_once(pg, workers: int, seeds: dict[str, Path], tmp: Path, client_process
     try:
         names = list(agents)
         groups = [{n: agents[n] for n in names[i::client_processes]} for i in range(client_processes)]
+        hub_cpu, pg_cpu = cpu_seconds(hub.process.pid), cpu_seconds(postmaster_pid(pg))
         started = time.perf_counter()
         with ProcessPoolExecutor(client_processes) as pool:
             rows = sum(pool.map(push_group, groups, [hub.url] * len(groups)))
         seconds = time.perf_counter() - started
+        hub_cpu, pg_cpu = cpu_seconds(hub.process.pid) - hub_cpu, cpu_seconds(postmaster_pid(pg)) - pg_cpu
         held = hub_query(pg, url, "SELECT COUNT(*) FROM hub_rows WHERE deleted_reason IS NULL")[0][0]
-        return rows, seconds, held
+        return rows, seconds, held, hub_cpu, pg_cpu
     finally:
         hub.stop()
 
@@ -87,10 +110,12 @@ def main() -> int:
         print(f"   seeded {args.agents} agent databases of {per_agent:,} rows in {time.perf_counter() - started:.1f} s")
         rates = {}
         for workers in (1, 2):
-            rows, seconds, held = run_once(pg, workers, seeds, tmp, args.client_processes)
+            rows, seconds, held, hub_cpu, pg_cpu = run_once(pg, workers, seeds, tmp, args.client_processes)
             rates[workers] = held / seconds
             print(f"   gunicorn -w {workers}: {held:>8,} rows on the hub ({rows:,} pushed, profile re-pushes "
-                  f"included) in {seconds:6.2f} s  {rates[workers]:>9,.0f} rows/s")
+                  f"included) in {seconds:6.2f} s  {rates[workers]:>9,.0f} rows/s   CPU: hub {hub_cpu:.1f} s, "
+                  f"PostgreSQL {pg_cpu:.1f} s of {seconds * (os.cpu_count() or 1):.1f} core-s; hub CPU per row "
+                  f"{hub_cpu / held * 1e6:.0f} us")
         print(f"   2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
         print(f"   load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return 0
