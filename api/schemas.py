@@ -193,6 +193,8 @@ class SyncRow(Strict):
     id: Annotated[int, Field(ge=1, le=2**63 - 1, description="The row's id on the agent")]
     seq: Annotated[int, Field(ge=1, le=2**63 - 1, description="The row's change_seq on the agent")]
     data: dict[str, Any]
+    deleted: Literal["deleted", "merged", "retention"] | None = Field(
+        None, description="A tombstone: the agent deleted the row (why); seq is the deletion's change_seq")
 
     @field_validator("data")
     @classmethod
@@ -212,7 +214,7 @@ class SyncPush(Strict):
     def _customer_rows_are_profiles(cls, rows: list[SyncRow]) -> list[SyncRow]:
         # Customers rows are merged into the hub's profiles: their shared fields must have the column types.
         for row in rows:
-            if row.t != "customers":
+            if row.t != "customers" or row.deleted:
                 continue
             phone, status = row.data.get("phone"), row.data.get("status", "lead")
             if not isinstance(phone, str) or not 1 <= len(phone) <= 64:

@@ -9,7 +9,6 @@ from pathlib import Path
 from cli.context import Context
 from core.oslock import FileLock
 
-HUB_MAX_BODY = 16 * 1024 * 1024  # the largest server.max_body_bytes allows: a push batch of big rows
 SERVICE_LOCK_WAIT_S = 600.0
 
 
@@ -39,9 +38,11 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.db:
         config = config.with_overrides({"database.path": args.db})
     if args.hub:
-        # A hub takes pushes, not captures: no analysis workers, and bodies as big as a push batch.
-        config = config.with_overrides({"ai.llm_enabled": False, "ai.rules_worker": False,
-                                        "server.max_body_bytes": max(config["server.max_body_bytes"], HUB_MAX_BODY)})
+        from runtime.green_postgres import make_psycopg2_cooperative
+        from runtime.hub import hub_config
+
+        config = hub_config(config)
+        make_psycopg2_cooperative()  # pushes wait for PostgreSQL side by side, each on a pooled connection
     problem = startup_path_problem(config)
     if problem:
         print(f"config error: {problem}", file=ctx.stderr)

@@ -215,6 +215,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database.raw_retention_days", 90, integer(0, 36500),
             "Raw capture payloads (messages.raw) of messages sent longer ago than this are cleared by the "
             "maintenance job; the message itself stays. 0 keeps them forever."),
+    Setting("database.message_retention_days", 0, integer(0, 36500),
+            "Messages sent longer ago than this are deleted by the maintenance job, with their analyses; a team "
+            "hub is told through tombstones and deletes its copies too. 0 keeps them forever."),
+    Setting("database.pool_size", 10, integer(1, 200),
+            "PostgreSQL (a team hub) only: connections each hub process keeps for requests running at once. "
+            "Every gunicorn worker has its own pool: workers x pool_size must stay below the server's "
+            "max_connections.", restart=True),
     Setting("database.log_retention_days", 30, integer(0, 36500),
             "Rows of system_logs older than this are deleted by the maintenance job; 0 keeps them forever."),
     Setting("database.maintenance_interval_s", 86400, integer(0, 30 * 86400),
@@ -325,8 +332,8 @@ SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 # (api/routes/config.py holds how). It reads every other key once, when it starts, whatever `restart` says.
 LIVE_KEYS = frozenset({"capture.paused", "logging.level", "database.max_backups", "database.backup_encryption",
                        "database.raw_retention_days", "database.log_retention_days",
-                       "database.vacuum_min_free_percent", "monitor.cpu_percent", "monitor.memory_percent",
-                       "monitor.disk_percent", "monitor.sustain_s", "monitor.cooldown_s",
+                       "database.message_retention_days", "database.vacuum_min_free_percent", "monitor.cpu_percent",
+                       "monitor.memory_percent", "monitor.disk_percent", "monitor.sustain_s", "monitor.cooldown_s",
                        "monitor.connection_timeout_s", "monitor.alert_on_negative"})
 # Sections the tray process reads, once when it starts.
 AGENT_SECTIONS = ("notifications",)

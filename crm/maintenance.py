@@ -178,9 +178,11 @@ class Maintenance:
                 raise
             self._finish("maintenance", result=report)
         log.info("database maintenance: cleared %d raw payloads older than %s days, deleted %d log rows older "
-                 "than %s days (%.3f s); ANALYZE %.3f s; VACUUM %s (%.3f s, %.1f%% free pages); total %.3f s",
+                 "than %s days, deleted %d messages older than %s days (%.3f s); ANALYZE %.3f s; VACUUM %s "
+                 "(%.3f s, %.1f%% free pages); total %.3f s",
                  report["raw_payloads_cleared"], report["raw_retention_days"] or "no limit", report["logs_deleted"],
-                 report["log_retention_days"] or "no limit", report["retention_s"], report["analyze_s"],
+                 report["log_retention_days"] or "no limit", report["messages_deleted"],
+                 report["message_retention_days"] or "no limit", report["retention_s"], report["analyze_s"],
                  "done" if report["vacuum"]["vacuumed"] else "skipped", report["vacuum_s"],
                  report["vacuum"]["free_percent"], report["seconds"])
         return report
@@ -190,6 +192,9 @@ class Maintenance:
         now = self.clock.now()
         raw_days = self.config["database.raw_retention_days"]
         log_days = self.config["database.log_retention_days"]
+        message_days = self.config["database.message_retention_days"]
+        messages = (retention.delete_old_messages(self.db, iso(now - timedelta(days=message_days)), iso(now))
+                    if message_days else 0)
         cleared = retention.clear_raw_payloads(self.db, iso(now - timedelta(days=raw_days))) if raw_days else 0
         deleted = retention.delete_old_logs(self.db, iso(now - timedelta(days=log_days))) if log_days else 0
         retention_s = time.monotonic() - started
@@ -202,7 +207,8 @@ class Maintenance:
             vacuum = self.off_loop(lambda: retention.vacuum_if_worthwhile(
                 live, self.config["database.vacuum_min_free_percent"], busy_s))
         vacuum_s = time.monotonic() - mark
-        return {"raw_retention_days": raw_days, "raw_payloads_cleared": cleared, "log_retention_days": log_days,
+        return {"message_retention_days": message_days, "messages_deleted": messages,
+                "raw_retention_days": raw_days, "raw_payloads_cleared": cleared, "log_retention_days": log_days,
                 "logs_deleted": deleted, "retention_s": round(retention_s, 3), "analyze_s": round(analyze_s, 3),
                 "vacuum": vacuum, "vacuum_s": round(vacuum_s, 3), "seconds": round(time.monotonic() - started, 3),
                 "at": iso(now)}

@@ -7,6 +7,7 @@ from typing import Any
 
 from storage.database import Database, Where, like_contains
 from storage.profiles import SHARED_FIELDS
+from storage.sync_state import DELETED, record_tombstones
 
 CUSTOMER_COLUMNS = ("id, phone, kind, name, email, tags, custom_fields, status, language, first_contact_at, "
                     "last_contact_at, messages_in, messages_out, created_at, updated_at, change_seq")
@@ -109,6 +110,41 @@ def merge_customer(db: Database, *, source_key: str, target_key: str, target_kin
     db.execute("UPDATE customers SET kind = 'merged', merged_into = :t, messages_in = 0, messages_out = 0, "
                "updated_at = :now, change_seq = :seq WHERE id = :s", params)
     return True
+
+
+def delete_customer(db: Database, key: str, now: str) -> dict[str, int] | None:
+    """Delete the customer with this key (following a merged @lid alias) and everything captured about it: its
+    conversations, its messages and those of its conversations (a group's), their analyses, and the @lid keys
+    that led to it. One transaction, which also writes a tombstone per row for the team hub. Returns how many
+    rows of each table went, or None when there is no such customer."""
+    with db.transaction():
+        customer_id = db.scalar("SELECT CASE WHEN kind = 'merged' THEN merged_into ELSE id END FROM customers "
+                                "WHERE phone = :k", {"k": key})
+        if customer_id is None:
+            return None
+        c = {"c": customer_id}
+        conversations = [r["id"] for r in db.all("SELECT id FROM conversations WHERE customer_id = :c", c)]
+        messages = [r["id"] for r in db.all(
+            "SELECT id FROM messages WHERE customer_id = :c "
+            "OR conversation_id IN (SELECT id FROM conversations WHERE customer_id = :c)", c)]
+        analyses = [r["id"] for r in db.all(
+            "SELECT a.id FROM ai_analysis a JOIN messages m ON m.id = a.message_id WHERE m.customer_id = :c "
+            "OR m.conversation_id IN (SELECT id FROM conversations WHERE customer_id = :c)", c)]
+        customers = [r["id"] for r in db.all("SELECT id FROM customers WHERE merged_into = :c", c)] + [customer_id]
+        # Children first: the foreign keys point from analyses to messages to conversations to customers.
+        for table, ids in (("ai_analysis", analyses), ("messages", messages), ("conversations", conversations),
+                           ("customers", customers)):
+            _delete_ids(db, table, ids)
+            record_tombstones(db, table, ids, DELETED, now)
+    return {"customers": len(customers), "conversations": len(conversations), "messages": len(messages),
+            "ai_analysis": len(analyses)}
+
+
+def _delete_ids(db: Database, table: str, ids: list[int]) -> None:
+    for start in range(0, len(ids), 500):  # SQLite allows 32,766 parameters; 500 keeps each statement small
+        chunk = ids[start:start + 500]
+        params = {f"i{i}": row_id for i, row_id in enumerate(chunk)}
+        db.execute(f"DELETE FROM {table} WHERE id IN ({', '.join(':' + k for k in params)})", params)
 
 
 def remember_merged_key(db: Database, key: str, customer_id: int, now: str) -> None:

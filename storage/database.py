@@ -6,8 +6,10 @@ which under gevent would mean one per greenlet, and its table helpers reflect th
 which costs more than the statement itself on the capture path (see docs/decisions.md).
 
 SQL is written once with :named parameters; for PostgreSQL it is rewritten to %(named)s.
-All writes happen inside `transaction()`; the service never yields to another greenlet inside one
-(SQLite calls do not yield), so one connection is shared safely by every request.
+All writes happen inside `transaction()`. On SQLite the service never yields to another greenlet inside one
+(SQLite calls do not yield), so one connection is shared safely by every request. On PostgreSQL (a hub) the
+driver yields while it waits for the server (runtime/green_postgres.py), so each transaction, and each
+statement outside one, borrows a connection of its own from the engine's pool: N pushes run at once.
 """
 
 from __future__ import annotations
@@ -68,12 +70,24 @@ SYNCHRONOUS_MODES = ("full", "normal")
 JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 
 
+class _Session:
+    """One DBAPI connection with the state of the transaction running on it: nesting depth, change sequence."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw  # SQLAlchemy's pooled connection: close() hands it back to the pool
+        self.conn = raw.driver_connection
+        self.depth = 0
+        self.txn_sequence: int | None = None
+
+
 class Database:
-    def __init__(self, url: str, busy_timeout_ms: int = 5000, synchronous: str = "full") -> None:
+    def __init__(self, url: str, busy_timeout_ms: int = 5000, synchronous: str = "full", pool_size: int = 5) -> None:
+        """pool_size: PostgreSQL connections kept open for concurrent transactions (greenlets) of this process."""
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
         self.url = url
         statements = []
+        engine_kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
             statements = [
                 f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
@@ -89,28 +103,62 @@ class Database:
                 # memory instead of being read again on every insert. Memory is used only as pages load.
                 "PRAGMA cache_size=-65536",
             ]
-        self._dataset = dataset.Database(url, on_connect_statements=statements, engine_kwargs={"future": True})
+        else:
+            # A request beyond pool_size waits for a free connection (pool_timeout) rather than opening more:
+            # the server's max_connections is shared by every worker of every hub machine.
+            engine_kwargs.update(pool_size=max(1, int(pool_size)), max_overflow=0, pool_timeout=30,
+                                 pool_pre_ping=True)
+        self._dataset = dataset.Database(url, on_connect_statements=statements, engine_kwargs=engine_kwargs)
         self.is_sqlite = self._dataset.is_sqlite
         self.is_postgres = self._dataset.is_postgres
-        try:
-            self._raw = self._dataset.engine.raw_connection()
-        except Exception as exc:  # each driver has its own error classes: one clear message for all
-            reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DatabaseUnavailable(f"cannot open the database: {reason}") from exc
-        self._conn = self._raw.driver_connection
+        # SQLite: the one connection every greenlet shares. PostgreSQL: the connection of the transaction the
+        # current greenlet (thread, without gevent) runs, if any; threading.local is per greenlet once gevent
+        # has patched the process.
+        self._shared: _Session | None = None
+        self._local = threading.local()
+        first = self._connect()
         if self.is_sqlite:
-            self._conn.isolation_level = None  # we issue BEGIN/COMMIT ourselves
-            self._conn.row_factory = sqlite3.Row
+            self._shared = first
         else:
-            self._conn.autocommit = True
+            first.raw.close()  # it proved the server reachable; back to the pool
         self._sql_cache: dict[str, str] = {}
-        self._depth = 0
-        # Under gevent this is a cooperative lock; nothing yields inside a transaction, so it never waits.
+        # SQLite only: under gevent a cooperative lock; nothing yields inside a SQLite transaction, so it never
+        # waits, except while writes_held() (restore, VACUUM) holds it.
         self._lock = threading.RLock()
-        self._txn_sequence: int | None = None
         # Bumped when a restore replaces the content: work started before it (an LLM follow-up holding a
         # message id) must not write into the restored database.
         self.generation = 0
+
+    def _connect(self) -> _Session:
+        try:
+            raw = self._dataset.engine.raw_connection()
+        except Exception as exc:  # each driver has its own error classes: one clear message for all
+            reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatabaseUnavailable(f"cannot open the database: {reason}") from exc
+        session = _Session(raw)
+        if self.is_sqlite:
+            session.conn.isolation_level = None  # we issue BEGIN/COMMIT ourselves
+            session.conn.row_factory = sqlite3.Row
+        elif not session.conn.autocommit:
+            session.conn.autocommit = True  # we issue BEGIN/COMMIT ourselves
+        return session
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[_Session]:
+        """A pooled PostgreSQL connection for one transaction or statement, handed back afterwards."""
+        session = self._connect()
+        try:
+            yield session
+        finally:
+            session.raw.close()
+
+    def _current(self) -> _Session | None:
+        return self._shared if self.is_sqlite else getattr(self._local, "session", None)
+
+    @property
+    def _conn(self) -> Any:
+        assert self._shared is not None, "SQLite only: PostgreSQL connections are borrowed per transaction"
+        return self._shared.conn
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -143,7 +191,8 @@ class Database:
 
     def close(self) -> None:
         try:
-            self._raw.close()
+            if self._shared is not None:
+                self._shared.raw.close()
         finally:
             self._dataset.close()
 
@@ -158,26 +207,37 @@ class Database:
             self._sql_cache[sql] = cached
         return cached
 
-    def _cursor(self) -> Any:
-        if self.is_sqlite:
-            return self._conn.cursor()
-        import psycopg2.extras
+    @contextmanager
+    def _session_for_statement(self) -> Iterator[_Session]:
+        """The current transaction's connection, or (PostgreSQL, outside a transaction) a borrowed one.
 
-        return self._conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+        A statement run on a borrowed connection hands it back before the caller reads the cursor: psycopg2's
+        client-side cursors hold the whole result (and rowcount) once execute returns.
+        """
+        session = self._current()
+        if session is not None:
+            yield session
+            return
+        with self._borrowed() as session:
+            yield session
 
     def execute(self, sql: str, params: dict[str, Any] | Sequence[Any] | None = None) -> Any:
         """Run one statement; returns the cursor (lastrowid / rowcount / fetch*)."""
         if self.is_sqlite:
             return self._conn.execute(sql, params or {})  # the C shortcut: no Python-level cursor object
-        cur = self._cursor()
-        cur.execute(self._sql(sql), params or {})
-        return cur
+        import psycopg2.extras
+
+        with self._session_for_statement() as session:
+            cur = session.conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+            cur.execute(self._sql(sql), params or {})
+            return cur
 
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
         if rows and self.is_sqlite:
             self._conn.executemany(sql, rows)
         elif rows:
-            self._cursor().executemany(self._sql(sql), rows)
+            with self._session_for_statement() as session:
+                session.conn.cursor().executemany(self._sql(sql), rows)
 
     def execute_values(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Run `INSERT ... VALUES %s ...` for many rows: one statement per 1,000 rows on PostgreSQL
@@ -188,7 +248,7 @@ class Database:
         if self.is_postgres:
             import psycopg2.extras
 
-            with self._conn.cursor() as cur:
+            with self._session_for_statement() as session, session.conn.cursor() as cur:
                 psycopg2.extras.execute_values(cur, sql, rows, page_size=1000)
             return
         placeholders = "(" + ", ".join("?" * len(rows[0])) + ")"
@@ -225,39 +285,59 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error. Nested calls join the outer transaction."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            self._txn_sequence = None
-            self.execute("BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN")
-            self._depth = 1
+        if self.is_sqlite:
+            with self._lock:
+                if self._shared.depth:
+                    yield from self._join(self._shared)
+                else:
+                    yield from self._run_transaction(self._shared)
+            return
+        current = self._current()
+        if current is not None:
+            yield from self._join(current)
+            return
+        # PostgreSQL: a connection of this greenlet's own for the whole transaction; other greenlets' run at
+        # the same time on theirs (row locks and the change_sequence row order what must be ordered).
+        with self._borrowed() as session:
+            self._local.session = session
             try:
-                yield self
-            except BaseException as exc:
-                self._depth = 0
-                # Quietly: after SQLITE_FULL SQLite may have rolled back already, and the cause matters more.
-                self._rollback_quietly()
-                _raise_if_disk_full(exc)
-                raise
-            self._depth = 0
-            try:
-                self.execute("COMMIT")
-            except BaseException as exc:
-                self._rollback_quietly()
-                _raise_if_disk_full(exc)
-                raise
+                yield from self._run_transaction(session)
+            finally:
+                self._local.session = None
+
+    def _join(self, session: _Session) -> Iterator[Database]:
+        session.depth += 1
+        try:
+            yield self
+        finally:
+            session.depth -= 1
+
+    def _run_transaction(self, session: _Session) -> Iterator[Database]:
+        session.txn_sequence = None
+        self.execute("BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN")
+        session.depth = 1
+        try:
+            yield self
+        except BaseException as exc:
+            session.depth = 0
+            # Quietly: after SQLITE_FULL SQLite may have rolled back already, and the cause matters more.
+            self._rollback_quietly()
+            _raise_if_disk_full(exc)
+            raise
+        session.depth = 0
+        try:
+            self.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback_quietly()
+            _raise_if_disk_full(exc)
+            raise
 
     @contextmanager
     def writes_held(self) -> Iterator[None]:
         """Hold back this connection's transactions (they wait on the lock) while another connection
         rewrites the file (restore, VACUUM). Transactions of this greenlet still run (the lock is reentrant)."""
         with self._lock:
-            assert not self._depth, "writes are held outside a transaction"
+            assert not self.in_transaction, "writes are held outside a transaction"
             yield
 
     def _rollback_quietly(self) -> None:
@@ -268,19 +348,22 @@ class Database:
 
     @property
     def in_transaction(self) -> bool:
-        return self._depth > 0
+        current = self._current()
+        return current is not None and current.depth > 0
 
     def next_sequence(self) -> int:
         """The change sequence number of the current transaction: every row it writes carries it.
 
         Taken from the change_sequence row inside the write transaction, so numbers only grow and follow
-        commit order even when several processes (service, CLI) write to the same file.
+        commit order even when several processes (service, CLI) write to the same file. On PostgreSQL the
+        UPDATE holds that row's lock until COMMIT: transactions that take a number commit one after another.
         """
-        assert self._depth, "change sequence numbers are only handed out inside a transaction"
-        if self._txn_sequence is None:
+        session = self._current()
+        assert session is not None and session.depth, "change sequence numbers are only handed out in a transaction"
+        if session.txn_sequence is None:
             row = self.execute("UPDATE change_sequence SET value = value + 1 WHERE id = 1 RETURNING value").fetchone()
-            self._txn_sequence = int(row["value"])
-        return self._txn_sequence
+            session.txn_sequence = int(row["value"])
+        return session.txn_sequence
 
     @property
     def sequence(self) -> int:

@@ -96,7 +96,8 @@ def rotate_agent(db: Database, name: str, now: str) -> str:
 def list_agents(db: Database) -> list[dict[str, Any]]:
     return db.all("SELECT a.id, a.name, a.active, a.last_push_at, a.last_seen_at, a.acked_seq, a.created_at, "
                   "a.revoked_at, a.rotated_at, "
-                  "(SELECT COUNT(*) FROM hub_rows r WHERE r.agent_id = a.id) AS rows FROM hub_agents a ORDER BY a.id")
+                  "(SELECT COUNT(*) FROM hub_rows r WHERE r.agent_id = a.id AND r.deleted_reason IS NULL) AS rows "
+                  "FROM hub_agents a ORDER BY a.id")
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,12 @@ def without_nul(value: Any) -> Any:
 
 
 def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: int, now: str) -> None:
-    """Upsert one pushed batch and merge its customer profiles, in one transaction."""
+    """Upsert one pushed batch and merge its customer profiles, in one transaction.
+
+    A tombstone (row["deleted"]: why) is stored like a change of the row: its data emptied, deleted_reason set and
+    its change_seq kept, so the same rule orders everything: a stored row changes only for a higher change_seq.
+    A repeated tombstone, or a late push of the row's older version, changes nothing.
+    """
     encoded = []
     for row in rows:
         try:
@@ -157,14 +163,18 @@ def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: in
         key = (row["t"], row["id"])
         if key not in newest or newest[key][0]["seq"] <= row["seq"]:
             newest[key] = (row, text)
-    encoded = list(newest.values())
+    # In key order: two pushes of the same agent at once (a retry while the first still runs) then lock the
+    # rows in the same order, and the second waits instead of deadlocking.
+    encoded = [newest[key] for key in sorted(newest)]
     with db.transaction():
         db.execute_values(
-            "INSERT INTO hub_rows (agent_id, table_name, row_id, change_seq, data, received_at) VALUES %s "
-            "ON CONFLICT (agent_id, table_name, row_id) DO UPDATE SET change_seq = excluded.change_seq, "
-            "data = excluded.data, received_at = excluded.received_at WHERE hub_rows.change_seq < excluded.change_seq",
-            [(agent_id, row["t"], row["id"], row["seq"], text, now) for row, text in encoded])
-        merge_pushed_profiles(db, [row["data"] for row, _ in encoded if row["t"] == "customers"], now)
+            "INSERT INTO hub_rows (agent_id, table_name, row_id, change_seq, data, received_at, deleted_reason) "
+            "VALUES %s ON CONFLICT (agent_id, table_name, row_id) DO UPDATE SET change_seq = excluded.change_seq, "
+            "data = excluded.data, received_at = excluded.received_at, deleted_reason = excluded.deleted_reason "
+            "WHERE hub_rows.change_seq < excluded.change_seq",
+            [(agent_id, row["t"], row["id"], row["seq"], text, now, row.get("deleted")) for row, text in encoded])
+        merge_pushed_profiles(db, [row["data"] for row, _ in encoded
+                                   if row["t"] == "customers" and not row.get("deleted")], now)
         db.execute("UPDATE hub_agents SET last_push_at = :now, "
                    "acked_seq = CASE WHEN acked_seq < :u THEN :u ELSE acked_seq END WHERE id = :a",
                    {"now": now, "u": upto, "a": agent_id})
@@ -178,6 +188,9 @@ def merge_pushed_profiles(db: Database, customers: list[dict[str, Any]], now: st
               if isinstance(row.get("phone"), str) and is_phone_key(row["phone"])}
     if not pushed:
         return
+    # The change_sequence row's lock first, then the reads: pushes from several agents run at once, and two of
+    # them merging the same profile must see each other's result (last writer wins), not the same old one.
+    db.next_sequence()
     params = {f"p{i}": phone for i, phone in enumerate(pushed)}
     shared = {row["phone"]: row for row in db.all(
         f"SELECT id, phone, {', '.join(SHARED_FIELDS)}, field_hlc FROM customers "

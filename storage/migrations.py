@@ -202,6 +202,20 @@ def _v9_hub_backups(db: Database) -> None:
     """)
 
 
+def _v10_tombstones(db: Database) -> None:
+    # Deletions synced to a hub as tombstones (docs/decisions.md "Tombstones"). On an agent: one sync_tombstones row
+    # per deleted synced row, written by the deleting transaction with its change_seq, pushed like any change and
+    # pruned once the hub acknowledged it. On the hub: hub_rows.deleted_reason marks a row its agent deleted; the
+    # row stays as a marker with the tombstone's change_seq, so a late push of an older version cannot bring it back.
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.is_sqlite else "BIGSERIAL PRIMARY KEY"
+    db.executescript(f"""
+    CREATE TABLE sync_tombstones (
+        id {pk}, table_name TEXT NOT NULL, row_id BIGINT NOT NULL, reason TEXT NOT NULL, {_ROW_META});
+    CREATE INDEX ix_sync_tombstones_change_seq ON sync_tombstones (change_seq);
+    ALTER TABLE hub_rows ADD COLUMN deleted_reason TEXT
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -218,7 +232,11 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
      _v8_capture_conflicts),
     (9, "off-site backups on a hub: hub_backups and hub_backup_parts (encrypted files per agent, in parts)",
      _v9_hub_backups),
+    (10, "tombstones: sync_tombstones on agents, hub_rows.deleted_reason on the hub", _v10_tombstones),
 ]
+
+
+MIGRATION_LOCK_KEY = 0x43524D_4D494752  # "CRM" "MIGR": any constant all the hub's processes share
 
 
 def schema_version(db: Database) -> int:
@@ -238,6 +256,17 @@ def migrate(db: Database, now_iso: str) -> int:
     By the recorded set rather than the highest number: two branches may add migrations 4 and 5 in
     parallel, and a database that already has 5 must still receive 4 when they meet.
     """
+    if db.is_postgres:
+        # A hub served by several processes (gunicorn workers, more machines) starts them at once: the first to
+        # take this lock migrates, the others then find every step recorded. DDL is transactional in PostgreSQL,
+        # so the whole run is one transaction holding a transaction-level advisory lock.
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(:key)", {"key": MIGRATION_LOCK_KEY})
+            return _apply_missing(db, now_iso)
+    return _apply_missing(db, now_iso)
+
+
+def _apply_missing(db: Database, now_iso: str) -> int:
     version = current_version(db)
     latest = max(number for number, _, _ in MIGRATIONS)
     if version > latest:

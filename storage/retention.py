@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.database import Database
+from storage.sync_state import RETENTION, record_tombstones
 
 BATCH = 5000
 
@@ -27,6 +28,31 @@ def delete_old_logs(db: Database, created_before: str, batch: int = BATCH) -> in
     """Delete system_logs rows created before the cutoff (ISO UTC); returns the rows deleted."""
     return _in_batches(db, "DELETE FROM system_logs WHERE id IN (SELECT id FROM system_logs "
                            "WHERE created_at < :cutoff LIMIT :batch)", created_before, batch)
+
+
+def delete_old_messages(db: Database, sent_before: str, now: str, batch: int = BATCH) -> int:
+    """Delete messages sent before the cutoff (ISO UTC) with their analyses, a batch per transaction, each writing
+    the tombstones that tell a team hub; returns the messages deleted. Conversations and customers stay, with
+    their counters: they summarise what was captured."""
+    total = 0
+    while True:
+        with db.transaction():
+            ids = [r["id"] for r in db.all("SELECT id FROM messages WHERE sent_at < :cutoff ORDER BY id LIMIT :batch",
+                                           {"cutoff": sent_before, "batch": batch})]
+            if ids:
+                analyses = [r["id"] for r in db.all(
+                    "SELECT id FROM ai_analysis WHERE message_id IN (SELECT id FROM messages WHERE sent_at < :cutoff "
+                    "ORDER BY id LIMIT :batch)", {"cutoff": sent_before, "batch": batch})]
+                params = {"lo": ids[0], "hi": ids[-1], "cutoff": sent_before}
+                db.execute("DELETE FROM ai_analysis WHERE message_id BETWEEN :lo AND :hi AND message_id IN "
+                           "(SELECT id FROM messages WHERE sent_at < :cutoff)", params)
+                db.execute("DELETE FROM messages WHERE id BETWEEN :lo AND :hi AND sent_at < :cutoff", params)
+                record_tombstones(db, "ai_analysis", analyses, RETENTION, now)
+                record_tombstones(db, "messages", ids, RETENTION, now)
+        total += len(ids)
+        if len(ids) < batch:
+            return total
+        time.sleep(0)  # under gevent: let waiting requests in between batches
 
 
 def _in_batches(db: Database, sql: str, cutoff: str, batch: int) -> int:

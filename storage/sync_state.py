@@ -15,7 +15,13 @@ from storage.database import Database
 from storage.profiles import SHARED_FIELDS, Conflict, merge
 
 SYNCED_TABLES = ("customers", "conversations", "messages", "ai_analysis")
+TOMBSTONES = "sync_tombstones"
+# Each row a batch reads comes from one of these, by change_seq: the synced tables and the deletions' tombstones.
+PUSHED_SOURCES = (*SYNCED_TABLES, TOMBSTONES)
 JSON_FIELDS = ("tags", "custom_fields")
+# Why a row left an agent: deleted by a person, folded into another customer (a @lid key become an alias), or
+# removed by the retention of old messages.
+DELETED, MERGED, RETENTION = "deleted", "merged", "retention"
 
 
 def read_state(db: Database) -> dict[str, Any]:
@@ -28,7 +34,31 @@ def pending_rows(db: Database, cursor: int | None = None) -> int:
     if cursor is None:
         cursor = int(db.scalar("SELECT push_cursor FROM sync_state WHERE id = 1") or 0)
     return sum(int(db.scalar(f"SELECT COUNT(*) FROM {table} WHERE change_seq > :c", {"c": cursor}) or 0)
-               for table in SYNCED_TABLES)
+               for table in PUSHED_SOURCES)
+
+
+def record_tombstones(db: Database, table: str, row_ids: list[int], reason: str, now: str) -> None:
+    """Remember that these rows of a synced table were deleted, inside the deleting transaction: the hub is told
+    at the next push, in change_seq order with every other change."""
+    assert table in SYNCED_TABLES and db.in_transaction
+    if not row_ids:
+        return
+    seq = db.next_sequence()
+    db.executemany("INSERT INTO sync_tombstones (table_name, row_id, reason, created_at, updated_at, change_seq) "
+                   "VALUES (:t, :id, :r, :now, :now, :seq)",
+                   [{"t": table, "id": row_id, "r": reason, "now": now, "seq": seq} for row_id in row_ids])
+
+
+def pushed_row(source: str, row: dict[str, Any]) -> dict[str, Any]:
+    """One row of a push: a synced table's row as it is, or a tombstone ("deleted": why). A customer merged into
+    another is only an alias on this agent (customers.kind 'merged'): the hub is told it is gone."""
+    if source == TOMBSTONES:
+        return {"t": row["table_name"], "id": int(row["row_id"]), "seq": int(row["change_seq"]), "data": {},
+                "deleted": row["reason"]}
+    if source == "customers" and row.get("kind") == "merged":
+        return {"t": source, "id": int(row["id"]), "seq": int(row["change_seq"]),
+                "data": {"merged_into": row.get("merged_into")}, "deleted": MERGED}
+    return {"t": source, "id": int(row["id"]), "seq": int(row["change_seq"]), "data": row}
 
 
 def next_batch(db: Database, cursor: int, limit: int) -> tuple[list[dict[str, Any]], int] | None:
@@ -41,7 +71,7 @@ def next_batch(db: Database, cursor: int, limit: int) -> tuple[list[dict[str, An
     """
     with db.transaction():
         pages = {table: db.all(f"SELECT * FROM {table} WHERE change_seq > :c ORDER BY change_seq, id LIMIT :n",
-                               {"c": cursor, "n": limit}) for table in SYNCED_TABLES}
+                               {"c": cursor, "n": limit}) for table in PUSHED_SOURCES}
         found = [row["change_seq"] for rows in pages.values() for row in rows]
         if not found:
             return None
@@ -51,17 +81,18 @@ def next_batch(db: Database, cursor: int, limit: int) -> tuple[list[dict[str, An
             # One transaction wrote more than `limit` rows to a table: send that transaction whole.
             upto = min(found)
             pages = {table: db.all(f"SELECT * FROM {table} WHERE change_seq = :s", {"s": upto})
-                     for table in SYNCED_TABLES}
-    rows = [{"t": table, "id": int(row["id"]), "seq": int(row["change_seq"]), "data": row}
-            for table, page in pages.items() for row in page if row["change_seq"] <= upto]
+                     for table in PUSHED_SOURCES}
+    rows = [pushed_row(table, row) for table, page in pages.items() for row in page if row["change_seq"] <= upto]
     return rows, int(upto)
 
 
 def advance_push_cursor(db: Database, upto: int) -> None:
-    """Record the hub's acknowledgement; never moves the cursor back (a slower concurrent sync may ack less)."""
+    """Record the hub's acknowledgement; never moves the cursor back (a slower concurrent sync may ack less).
+    Tombstones the hub acknowledged are done with: the hub keeps its own marker of each deleted row."""
     with db.transaction():
         db.execute("UPDATE sync_state SET push_cursor = CASE WHEN push_cursor < :u THEN :u ELSE push_cursor END "
                    "WHERE id = 1", {"u": upto})
+        db.execute("DELETE FROM sync_tombstones WHERE change_seq <= :u", {"u": upto})
 
 
 def record_attempt(db: Database, now: str) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +15,7 @@ from typing import Any
 
 import requests
 
-from tests.helpers import ROOT, RunningService, start_service, wait_until
+from tests.helpers import ROOT, RunningService, _drain_in_background, _healthy, start_service, wait_until, write_config
 from tests.postgres import PostgresCluster
 
 SYNCED_TABLES = ("customers", "conversations", "messages", "ai_analysis")
@@ -28,6 +31,41 @@ def start_hub(postgres: PostgresCluster, data_dir: Path,
     url = postgres.create_database(f"hub_{uuid.uuid4().hex[:10]}")
     hub = start_service(data_dir, config=config, extra_args=("--hub", "--db", url))
     return hub, url
+
+
+GUNICORN_LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
+def start_gunicorn_hub(db_url: str, data_dir: Path, workers: int, config: dict[str, Any] | None = None,
+                       timeout: float = 60) -> RunningService:
+    """The hub as production serves it: gunicorn with gevent workers (deploy/gunicorn.conf.py) on a free port."""
+    import importlib.util
+
+    assert importlib.util.find_spec("gunicorn") is not None, \
+        "gunicorn is not installed: it is in requirements.txt; rebuild .venv (scripts/bootstrap.sh)"
+    sections = {section: dict(values) for section, values in (config or {}).items()}
+    sections.setdefault("database", {})["path"] = db_url
+    write_config(data_dir, sections)
+    env = {**os.environ, "CRM_AGENT_HOME": str(data_dir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "-w", str(workers),
+         "-b", "127.0.0.1:0", "runtime.hub:create_hub_app()"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    port = None
+    while port is None:
+        line = process.stdout.readline()
+        if not line or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("gunicorn did not start:\n" + "".join(lines))
+        lines.append(line)
+        found = GUNICORN_LISTENING.search(line)
+        port = int(found.group(1)) if found else None
+    _drain_in_background(process)
+    hub = RunningService(process, data_dir, port, None)
+    wait_until(lambda: _healthy(hub), timeout=timeout, message="the gunicorn hub's /api/health")
+    return hub
 
 
 def add_agent(db_url: str, name: str) -> str:
@@ -93,10 +131,13 @@ def seed(agent: RunningService, bodies: list[dict[str, Any]], threads: int = 8) 
 
 
 def agent_rows(data_dir: Path) -> dict[str, set[tuple[int, int]]]:
-    """(row id, change_seq) of every synced row in an agent's SQLite file."""
+    """(row id, change_seq) of every synced row in an agent's SQLite file; a merged customer is an alias there,
+    a tombstone on the hub, so it is left out."""
     conn = sqlite3.connect(data_dir / "crm_agent.db")
     try:
-        return {t: set(conn.execute(f"SELECT id, change_seq FROM {t}").fetchall()) for t in SYNCED_TABLES}
+        return {t: set(conn.execute(f"SELECT id, change_seq FROM {t}"
+                                    + (" WHERE kind <> 'merged'" if t == "customers" else "")).fetchall())
+                for t in SYNCED_TABLES}
     finally:
         conn.close()
 
@@ -110,11 +151,12 @@ def agent_message_ids(data_dir: Path) -> set[str]:
 
 
 def hub_rows(postgres: PostgresCluster, db_url: str, agent: str) -> dict[str, set[tuple[int, int]]]:
+    """(row id, change_seq) of the agent's live rows on the hub (tombstones left out)."""
     conn = postgres.connect(db_url.split("/")[3].split("?")[0])
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT r.table_name, r.row_id, r.change_seq FROM hub_rows r JOIN hub_agents a "
-                        "ON a.id = r.agent_id WHERE a.name = %s", (agent,))
+                        "ON a.id = r.agent_id WHERE a.name = %s AND r.deleted_reason IS NULL", (agent,))
             out: dict[str, set[tuple[int, int]]] = {t: set() for t in SYNCED_TABLES}
             for table, row_id, seq in cur.fetchall():
                 out[table].add((row_id, seq))
@@ -168,12 +210,13 @@ def assert_no_missing_or_duplicated(postgres: PostgresCluster, db_url: str,
     for name, data_dir in agents.items():
         local = agent_message_ids(data_dir)
         on_hub = hub_query(postgres, db_url, "SELECT r.data->>'message_id' FROM hub_rows r JOIN hub_agents a "
-                           "ON a.id = r.agent_id WHERE a.name = %s AND r.table_name = 'messages'", (name,))
+                           "ON a.id = r.agent_id WHERE a.name = %s AND r.table_name = 'messages' "
+                           "AND r.deleted_reason IS NULL", (name,))
         ids = [r[0] for r in on_hub]
         assert len(ids) == len(set(ids)), f"{name}: duplicated messages on the hub"
         assert local - set(ids) == set(), f"{name}: {len(local - set(ids))} messages missing on the hub"
         assert set(ids) - local == set(), f"{name}: the hub holds messages the agent never had"
         union |= local
     total, distinct = hub_query(postgres, db_url, "SELECT COUNT(*), COUNT(DISTINCT data->>'message_id') "
-                                "FROM hub_rows WHERE table_name = 'messages'")[0]
+                                "FROM hub_rows WHERE table_name = 'messages' AND deleted_reason IS NULL")[0]
     assert total == distinct == len(union)

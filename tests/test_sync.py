@@ -328,7 +328,7 @@ def test_a_batch_too_big_for_the_hub_is_split(postgres, tmp_path):
 
 def test_lid_and_group_customers_and_a_merge_sync_without_ghosts(postgres, tmp_path):
     """@lid and group customers reach the hub's rows but not its shared (per phone) profiles; a @lid merged
-    into its phone's customer leaves a 'merged' row, so agent and hub still hold exactly the same rows."""
+    into its phone's customer stays on the agent as an alias and reaches the hub as a tombstone ("merged")."""
     from tests.helpers import message
 
     hub_service, url = start_hub(postgres, tmp_path / "hub")
@@ -351,8 +351,12 @@ def test_lid_and_group_customers_and_a_merge_sync_without_ghosts(postgres, tmp_p
         shared = {row[0] for row in hub_query(postgres, url, "SELECT phone FROM customers")}
         assert shared == {number}
         pushed = {row[0] for row in hub_query(postgres, url, "SELECT r.data->>'kind' FROM hub_rows r "
-                                                             "WHERE r.table_name = 'customers'")}
-        assert pushed == {"phone", "lid", "group", "merged"}
+                                                             "WHERE r.table_name = 'customers' "
+                                                             "AND r.deleted_reason IS NULL")}
+        assert pushed == {"phone", "lid", "group"}
+        # The @lid customer, now only an alias on the agent, is a tombstone on the hub (its content gone).
+        assert hub_query(postgres, url, "SELECT r.deleted_reason, r.data->>'merged_into' IS NOT NULL FROM hub_rows r "
+                         "WHERE r.table_name = 'customers' AND r.deleted_reason IS NOT NULL") == [("merged", True)]
         wait_until(lambda: b.get(f"/api/customers/{number}").status_code == 200, timeout=30,
                    message="the phone profile on b")
         assert [c["key"] for c in b.get("/api/customers").json()["items"]] == [number]

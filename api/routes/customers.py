@@ -7,7 +7,7 @@ from typing import Any
 
 from api.errors import ApiError, not_found
 from api.plugins import Request
-from api.roles import USERS
+from api.roles import ADMINS, USERS
 from api.routes.messages import PAGE_QUERY
 from api.routing import ApiRoute
 from api.schemas import CustomerPatch
@@ -61,6 +61,13 @@ def patch_customer(request: Request, service: Service, phone: str) -> dict[str, 
     return profile(service, customer_rows.get_customer_by_phone(service.db, number))
 
 
+def delete_customer(service: Service, phone: str) -> dict[str, Any]:
+    deleted = customer_rows.delete_customer(service.db, customer_key(service, phone), iso(service.clock.now()))
+    if deleted is None:
+        raise not_found("customer")
+    return {"deleted": deleted}
+
+
 def customer_key(service: Service, phone: str) -> str:
     """E.164 from a phone in any format or a @c.us JID; a @lid or @g.us JID as it is."""
     try:
@@ -91,4 +98,9 @@ ROUTES = (
     ApiRoute("PATCH", "/api/customers/<phone>", patch_customer, tag="customers", roles=USERS, body=CustomerPatch,
              summary="Edit name, email, tags, custom fields or status",
              responses={404: "no such customer", 422: "invalid field"}),
+    ApiRoute("DELETE", "/api/customers/<phone>", delete_customer, tag="customers", roles=ADMINS,
+             summary="Delete a customer with its conversations, messages and analyses (admin)",
+             description="The rows counted per table. A team hub is told through tombstones at the next sync "
+                         "and deletes its copies of them; the team's shared profile of the phone stays.",
+             responses={404: "no such customer", 422: "not a phone number"}),
 )

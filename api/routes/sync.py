@@ -25,7 +25,7 @@ def push(request: Request, service: Service) -> dict[str, Any]:
     if any(row.seq > body.upto for row in body.rows):
         raise ApiError(422, "validation_error", "rows: a row's seq is above upto", field="rows")
     agent_id = int(request.principal.subject)
-    rows = [{"t": row.t, "id": row.id, "seq": row.seq, "data": row.data} for row in body.rows]
+    rows = [{"t": row.t, "id": row.id, "seq": row.seq, "data": row.data, "deleted": row.deleted} for row in body.rows]
     try:
         hub_rows.store_push(service.db, agent_id, rows, body.upto, iso(service.clock.now()))
     except hub_rows.HubError as exc:
@@ -71,7 +71,8 @@ ROUTES = (
     ApiRoute("POST", "/api/sync/push", push, roles=HUB_AGENTS, tag="sync", body=SyncPush,
              summary="Push a batch of changed rows (hub; agent token)",
              description="Idempotent upserts keyed by (agent, table, row id); a stored row is replaced only by "
-                         "a newer change. The answer names the acknowledged change_seq (= upto).",
+                         "a newer change, a tombstone (`deleted`) included, so a late older push never brings a "
+                         "deleted row back. The answer names the acknowledged change_seq (= upto).",
              responses={401: "not a hub agent token", 404: "not a hub", 413: "batch too large",
                         422: "invalid batch"}),
     ApiRoute("GET", "/api/sync/profiles", profiles, roles=HUB_AGENTS, tag="sync",
