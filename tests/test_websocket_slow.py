@@ -64,13 +64,19 @@ def rss_kib(svc: RunningService) -> int:
     raise AssertionError("no VmRSS")
 
 
-def capture_many(svc: RunningService, count: int) -> list[int]:
+def capture_many(svc: RunningService, count: int, paced_by: Reader | None = None) -> list[int]:
+    """paced_by: wait for that reader to receive each batch's events before sending the next. A well-behaved
+    client keeps up by definition; without the pacing a reader thread starved of CPU (a loaded CI machine, the
+    GIL shared with this loop) fell a few bursts behind and was itself dropped for being slow."""
     ids: list[int] = []
     for start in range(0, count, BATCH):
         body = {"messages": [message(content=f"pedido {i}") for i in range(start, min(count, start + BATCH))]}
         r = svc.post("/api/messages/capture/batch", json=body)
         assert r.status_code == 200, r.text
-        ids += [item["id"] for item in r.json()["results"]]
+        batch = [item["id"] for item in r.json()["results"]]
+        ids += batch
+        if paced_by is not None:
+            wait_until(lambda: paced_by.captured() >= set(batch), timeout=30, message="the reader to keep up")
     return ids
 
 
@@ -84,7 +90,7 @@ def test_slow_consumer_is_dropped_and_resumes_with_since(svc):
     stuck = RawWebSocket(svc.port, f"token={svc.local_token}", rcvbuf=SMALL_RCVBUF)
     try:
         before = rss_kib(svc)
-        ids = capture_many(svc, CAPTURES)
+        ids = capture_many(svc, CAPTURES, paced_by=reader)
         grown = rss_kib(svc) - before
         wait_until(lambda: reader.captured() >= set(ids), timeout=60, message="the other session's events")
 
