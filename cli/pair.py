@@ -6,33 +6,26 @@ from __future__ import annotations
 import argparse
 
 from cli.context import Context
+from cli.service_call import call_service
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     from core.discovery import read_service_url
-    from desktop.service_client import ServiceClient, ServiceUnavailable
 
     data_dir = ctx.data_dir
     base = read_service_url(data_dir)
     if base is None:
         print(f"error: no service is running on {data_dir.root} (start it: agent.py serve)", file=ctx.stderr)
         return 1
-    client = ServiceClient(lambda: base, data_dir.local_token_file)
     method, path = {"pending": ("GET", "/api/pairing/pending"), "list": ("GET", "/api/extensions"),
                     "revoke": ("DELETE", f"/api/extensions/{getattr(args, 'id', 0)}")}[args.pair_command]
-    try:
-        reply = client.request(method, path)
-    except ServiceUnavailable as exc:
-        print(f"error: the service at {base} did not answer: {exc}", file=ctx.stderr)
-        return 1
-    if reply.status != 200:
-        message = ((reply.body or {}).get("error") or {}).get("message", f"HTTP {reply.status}")
-        print(f"error: {message}", file=ctx.stderr)
+    body = call_service(ctx, base, method, path)
+    if body is None:
         return 1
     if args.pair_command == "revoke":
         print(f"extension {args.id} revoked", file=ctx.stdout)
         return 0
-    items = reply.body["items"]
+    items = body["items"]
     if args.pair_command == "pending":
         print_lines(ctx, [pending_line(p) for p in items],
                     when_empty="no pairing pending (start one from the extension's options page)")

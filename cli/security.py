@@ -13,6 +13,7 @@ import argparse
 
 from cli.backup import service_url
 from cli.context import Context
+from cli.service_call import call_service
 from core.oslock import FileLock
 
 
@@ -36,23 +37,13 @@ def rotate_here(ctx: Context) -> int:
 
 
 def rotate_through_service(ctx: Context) -> int:
-    from desktop.service_client import ServiceClient, ServiceUnavailable
-
     data_dir = ctx.data_dir
     base = service_url(data_dir)
     if base is None:
         print("error: a service holds this data directory but does not say where it listens "
               f"({data_dir.service_info_file}); stop it or try again", file=ctx.stderr)
         return 1
-    client = ServiceClient(lambda: base, data_dir.local_token_file)
-    try:
-        reply = client.request("POST", "/api/security/rotate-keys")
-    except ServiceUnavailable as exc:
-        print(f"error: the service at {base} did not answer: {exc}", file=ctx.stderr)
-        return 1
-    if reply.status != 200:
-        message = ((reply.body or {}).get("error") or {}).get("message", f"HTTP {reply.status}")
-        print(f"error: the service refused to rotate the key: {message}", file=ctx.stderr)
+    if call_service(ctx, base, "POST", "/api/security/rotate-keys", "the service refused to rotate the key: ") is None:
         return 1
     print(f"JWT signing key rotated by the service at {base}; every access token issued before has ended",
           file=ctx.stdout)

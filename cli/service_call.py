@@ -1,0 +1,25 @@
+"""One request from a command to the running service, with the local token (which counts as admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cli.context import Context
+
+
+def call_service(ctx: Context, base: str, method: str, path: str, refusal: str = "") -> Any | None:
+    """The answer's JSON body on 200; None after printing one error line (no answer, or the service refused:
+    `refusal` goes before its message)."""
+    from desktop.service_client import ServiceClient, ServiceUnavailable
+
+    client = ServiceClient(lambda: base, ctx.data_dir.local_token_file)
+    try:
+        reply = client.request(method, path)
+    except ServiceUnavailable as exc:
+        print(f"error: the service at {base} did not answer: {exc}", file=ctx.stderr)
+        return None
+    if reply.status != 200:
+        message = ((reply.body or {}).get("error") or {}).get("message", f"HTTP {reply.status}")
+        print(f"error: {refusal}{message}", file=ctx.stderr)
+        return None
+    return reply.body if reply.body is not None else {}
