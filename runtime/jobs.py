@@ -174,15 +174,23 @@ def sync_with_hub(service: Service) -> None:
         return
     wake = gevent.event.Event()
     agent.on_round_requested = wake.set
+    run_when_woken(agent.sync_once, wake, agent.settings.interval_s, "sync with the hub failed: %s",
+                   "sync round failed")
+
+
+def run_when_woken(round_: Callable[[], None], wake: gevent.event.Event, interval_s: float, hub_error: str,
+                   unexpected: str) -> None:
+    """round_ now, then again when wake is set or interval_s has passed, for ever. A SyncError (the hub's answer
+    or its absence) is one warning line formatted by hub_error; anything else is logged with its traceback."""
     while True:
         wake.clear()
         try:
-            agent.sync_once()
+            round_()
         except SyncError as exc:
-            log.warning("sync with the hub failed: %s", exc)
+            log.warning(hub_error, exc)
         except Exception:
-            log.exception("sync round failed")
-        wake.wait(agent.settings.interval_s)
+            log.exception(unexpected)
+        wake.wait(interval_s)
 
 
 def upload_offsite_backups(service: Service) -> None:
@@ -199,15 +207,7 @@ def upload_offsite_backups(service: Service) -> None:
 
     service.bus.subscribe(on_event)
     try:
-        while True:
-            wake.clear()
-            try:
-                offsite.upload_pending()
-            except SyncError as exc:
-                log.warning("%s", exc)
-            except Exception:
-                log.exception("off-site backup upload failed")
-            wake.wait(offsite.settings.interval_s)
+        run_when_woken(offsite.upload_pending, wake, offsite.settings.interval_s, "%s", "off-site backup upload failed")
     finally:
         service.bus.unsubscribe(on_event)
 
