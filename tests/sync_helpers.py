@@ -220,3 +220,9 @@ def assert_no_missing_or_duplicated(postgres: PostgresCluster, db_url: str,
     total, distinct = hub_query(postgres, db_url, "SELECT COUNT(*), COUNT(DISTINCT data->>'message_id') "
                                 "FROM hub_rows WHERE table_name = 'messages' AND deleted_reason IS NULL")[0]
     assert total == distinct == len(union)
+
+
+def push_rows(hub_service: Any, token: str, rows: list[dict[str, Any]], upto: int) -> requests.Response:
+    """POST /api/sync/push straight to a hub, as an agent's token holder would."""
+    return requests.post(hub_service.url + "/api/sync/push", json={"upto": upto, "rows": rows},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)

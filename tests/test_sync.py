@@ -21,6 +21,7 @@ from tests.sync_helpers import (
     hub_query,
     phone,
     prepare_agent,
+    push_rows,
     run_agent_cli,
     seed,
     start_agent,
@@ -68,21 +69,16 @@ def hub(postgres, tmp_path_factory):
     running.stop()
 
 
-def _push(hub_service, token, rows, upto):
-    return requests.post(hub_service.url + "/api/sync/push", json={"upto": upto, "rows": rows},
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
 def test_hub_push_is_idempotent_and_never_goes_back_to_an_older_change(hub, postgres):
     hub_service, url = hub
     token = add_agent(url, "direct")
     row = {"t": "messages", "id": 7, "seq": 5, "data": {"id": 7, "message_id": "wamid.X", "change_seq": 5}}
     for _ in range(2):
-        r = _push(hub_service, token, [row], 5)
+        r = push_rows(hub_service, token, [row], 5)
         assert r.status_code == 200 and r.json() == {"acknowledged_seq": 5, "rows": 1}
     newer = dict(row, seq=9, data={"id": 7, "message_id": "wamid.X", "change_seq": 9, "content": "edited"})
-    assert _push(hub_service, token, [newer], 9).status_code == 200
-    assert _push(hub_service, token, [row], 5).status_code == 200  # a late duplicate of the older batch
+    assert push_rows(hub_service, token, [newer], 9).status_code == 200
+    assert push_rows(hub_service, token, [row], 5).status_code == 200  # a late duplicate of the older batch
     stored = hub_query(postgres, url, "SELECT r.change_seq, r.data->>'content' FROM hub_rows r JOIN hub_agents a "
                        "ON a.id = r.agent_id WHERE a.name = 'direct'")
     assert stored == [(9, "edited")]
@@ -94,7 +90,7 @@ def test_a_batch_naming_a_row_twice_keeps_its_newest_version(hub, postgres):
     token = add_agent(url, "twice")
     older = {"t": "messages", "id": 3, "seq": 4, "data": {"id": 3, "content": "old", "change_seq": 4}}
     newer = {"t": "messages", "id": 3, "seq": 6, "data": {"id": 3, "content": "new", "change_seq": 6}}
-    r = _push(hub_service, token, [newer, older], 6)
+    r = push_rows(hub_service, token, [newer, older], 6)
     assert r.status_code == 200, r.text
     stored = hub_query(postgres, url, "SELECT r.change_seq, r.data->>'content' FROM hub_rows r JOIN hub_agents a "
                        "ON a.id = r.agent_id WHERE a.name = 'twice'")
@@ -104,12 +100,12 @@ def test_a_batch_naming_a_row_twice_keeps_its_newest_version(hub, postgres):
 def test_hub_refuses_other_tokens_and_bad_batches(hub):
     hub_service, url = hub
     token = add_agent(url, "checks")
-    assert _push(hub_service, "crmhub_not-a-token", [], 0).status_code == 401
-    assert _push(hub_service, hub_service.local_token, [], 0).status_code == 401  # a user token is not an agent's
+    assert push_rows(hub_service, "crmhub_not-a-token", [], 0).status_code == 401
+    assert push_rows(hub_service, hub_service.local_token, [], 0).status_code == 401  # a user token is not an agent's
     assert hub_service.get("/api/sync/profiles").status_code == 401
-    r = _push(hub_service, token, [{"t": "messages", "id": 1, "seq": 9, "data": {}}], 5)
+    r = push_rows(hub_service, token, [{"t": "messages", "id": 1, "seq": 9, "data": {}}], 5)
     assert r.status_code == 422 and "upto" in r.json()["error"]["message"]
-    r = _push(hub_service, token, [{"t": "users", "id": 1, "seq": 1, "data": {}}], 5)
+    r = push_rows(hub_service, token, [{"t": "users", "id": 1, "seq": 1, "data": {}}], 5)
     assert r.status_code == 422 and r.json()["error"]["field"].startswith("rows")
     assert run_agent_cli("hub", "agent-add", "checks", "--db", url).returncode == 1  # names are unique
 
@@ -386,7 +382,7 @@ def test_generated_pushes_never_get_a_server_error_from_the_hub(hub, postgres):
     assert result.returncode == 0 and "2 selected" in output.replace("  ", " "), output[-5000:]
     # A NUL character (which PostgreSQL text cannot hold) is stored as U+FFFD rather than failing the batch.
     row = {"t": "customers", "id": 1, "seq": 1, "data": {"phone": "+5511999990000", "name": "A\x00B"}}
-    assert _push(hub_service, token, [row], 1).status_code == 200
+    assert push_rows(hub_service, token, [row], 1).status_code == 200
     assert hub_query(postgres, url, "SELECT name FROM customers WHERE phone = '+5511999990000'") == \
         [("A\ufffdB",)]
     # Data nested deeper than the JSON encoder goes: a clear 422 (the fuzzer found a 500), not a 500.

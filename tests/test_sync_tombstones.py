@@ -8,12 +8,12 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import requests
 
 from tests.helpers import message
 from tests.sync_helpers import (
     add_agent,
     hub_query,
+    push_rows,
     run_agent_cli,
     start_agent,
     start_hub,
@@ -29,11 +29,6 @@ def hub(postgres, tmp_path_factory):
     running.stop()
 
 
-def _push(hub_service, token, rows, upto):
-    return requests.post(hub_service.url + "/api/sync/push", json={"upto": upto, "rows": rows},
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
 def _stored(postgres, url, agent):
     return hub_query(postgres, url, "SELECT r.table_name, r.row_id, r.change_seq, r.deleted_reason, r.data::text "
                      "FROM hub_rows r JOIN hub_agents a ON a.id = r.agent_id WHERE a.name = %s "
@@ -46,28 +41,28 @@ def test_the_hub_applies_tombstones_idempotently_and_never_resurrects_a_row(hub,
     row = {"t": "messages", "id": 7, "seq": 5, "data": {"id": 7, "content": "secret", "change_seq": 5}}
     newer = dict(row, seq=8, data={"id": 7, "content": "edited", "change_seq": 8})
     tombstone = {"t": "messages", "id": 7, "seq": 9, "data": {}, "deleted": "deleted"}
-    assert _push(hub_service, token, [row], 5).status_code == 200
+    assert push_rows(hub_service, token, [row], 5).status_code == 200
     for _ in range(2):  # a repeated tombstone changes nothing
-        r = _push(hub_service, token, [tombstone], 9)
+        r = push_rows(hub_service, token, [tombstone], 9)
         assert r.status_code == 200, r.text
     assert _stored(postgres, url, "tombstones") == [("messages", 7, 9, "deleted", "{}")]
     # Late pushes of older versions (a retry of a batch the agent sent before the deletion) do not resurrect it,
     # nor does a batch holding the row and its tombstone out of order.
-    assert _push(hub_service, token, [row], 5).status_code == 200
-    assert _push(hub_service, token, [tombstone, newer], 9).status_code == 200
+    assert push_rows(hub_service, token, [row], 5).status_code == 200
+    assert push_rows(hub_service, token, [tombstone, newer], 9).status_code == 200
     assert _stored(postgres, url, "tombstones") == [("messages", 7, 9, "deleted", "{}")]
     # A row deleted before it was ever pushed arrives as its tombstone alone: kept as a marker, so its older
     # version arriving later stays out too.
     purge = {"t": "ai_analysis", "id": 3, "seq": 11, "data": {}, "deleted": "retention"}
-    assert _push(hub_service, token, [purge], 11).status_code == 200
-    assert _push(hub_service, token, [{"t": "ai_analysis", "id": 3, "seq": 10, "data": {"id": 3}}], 11).status_code \
-        == 200
+    assert push_rows(hub_service, token, [purge], 11).status_code == 200
+    older = {"t": "ai_analysis", "id": 3, "seq": 10, "data": {"id": 3}}
+    assert push_rows(hub_service, token, [older], 11).status_code == 200
     assert _stored(postgres, url, "tombstones")[0] == ("ai_analysis", 3, 11, "retention", "{}")
     # A deleted customer is not merged into the team's profiles (it carries no phone), and the agent's row count
     # on the hub leaves tombstones out.
     gone = {"t": "customers", "id": 4, "seq": 12, "data": {}, "deleted": "deleted"}
-    assert _push(hub_service, token, [gone], 12).status_code == 200
-    r = _push(hub_service, token, [dict(gone, deleted="vanished")], 12)
+    assert push_rows(hub_service, token, [gone], 12).status_code == 200
+    r = push_rows(hub_service, token, [dict(gone, deleted="vanished")], 12)
     assert r.status_code == 422
     listed = [line for line in run_agent_cli("hub", "agent-list", "--db", url).stdout.splitlines()
               if line.startswith("tombstones\t")]
