@@ -7,7 +7,6 @@ refusal is a JSON error."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,20 +14,13 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import RunningService, message, start_service
+from tests.helpers import RunningService, message
 from tests.pairing_helpers import OTHER_ORIGIN, as_extension, pair
 
 
 @pytest.fixture(scope="module")
-def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    running = start_service(tmp_path_factory.mktemp("fuzz-json"))
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def extension(svc: RunningService) -> dict[str, Any]:
-    return pair(svc.url, svc.local_token)
+def extension(service: RunningService) -> dict[str, Any]:
+    return pair(service.url, service.local_token)
 
 
 FUZZ = settings(derandomize=True, max_examples=120, deadline=None, database=None,
@@ -82,11 +74,11 @@ def assert_answered(r: requests.Response) -> None:
         assert isinstance(r.json().get("error"), dict), r.text[:1000]
 
 
-def send(svc: RunningService, method: str, path: str, body: Any = None, raw: bytes | None = None,
+def send(service: RunningService, method: str, path: str, body: Any = None, raw: bytes | None = None,
          headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> requests.Response:
     headers = {"Content-Type": "application/json", **(headers or {})}
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    r = svc.session.request(method, svc.url + path, data=data, headers=headers, params=params, timeout=30)
+    r = service.session.request(method, service.url + path, data=data, headers=headers, params=params, timeout=30)
     assert_answered(r)
     return r
 
@@ -101,40 +93,40 @@ status_fields = {"selectors_version": st.text(max_size=70), "state": st.sampled_
 
 @FUZZ
 @given(body=bodies(pair_start_fields), raw=st.none() | raw_bodies)
-def test_pair_start(svc, extension, body, raw):  # extension: paired first, before the starts a minute are spent
-    send(svc, "POST", "/api/pair/start", body, raw, headers={"Origin": OTHER_ORIGIN})
+def test_pair_start(service, extension, body, raw):  # extension: paired first, before the starts a minute are spent
+    send(service, "POST", "/api/pair/start", body, raw, headers={"Origin": OTHER_ORIGIN})
 
 
 @FUZZ
 @given(body=bodies(pair_complete_fields), raw=st.none() | raw_bodies, use_real_id=st.booleans())
-def test_pair_complete(svc, extension, body, raw, use_real_id):
+def test_pair_complete(service, extension, body, raw, use_real_id):
     if use_real_id and isinstance(body, dict):
-        r = requests.post(svc.url + "/api/pair/start", json={"name": "fuzz", "browser": "firefox"},
+        r = requests.post(service.url + "/api/pair/start", json={"name": "fuzz", "browser": "firefox"},
                           headers={"Origin": OTHER_ORIGIN}, timeout=10)
         if r.status_code == 201:  # 429 once the starts a minute are spent: then the id stays random
             body = {**body, "pairing_id": r.json()["pairing_id"]}
-    send(svc, "POST", "/api/pair/complete", body, raw, headers={"Origin": OTHER_ORIGIN})
+    send(service, "POST", "/api/pair/complete", body, raw, headers={"Origin": OTHER_ORIGIN})
 
 
 @FUZZ
 @given(body=bodies(status_fields), raw=st.none() | raw_bodies)
-def test_extension_status(svc, extension, body, raw):
-    send(svc, "POST", "/api/extension/status", body, raw, headers=as_extension(extension["token"]))
+def test_extension_status(service, extension, body, raw):
+    send(service, "POST", "/api/extension/status", body, raw, headers=as_extension(extension["token"]))
 
 
 @FUZZ
 @given(body=st.none() | anything, raw=st.none() | raw_bodies, path=st.sampled_from(["/api/extension/open-dashboard",
                                                                                      "/api/extension/me"]))
-def test_extension_other_routes(svc, extension, body, raw, path):
+def test_extension_other_routes(service, extension, body, raw, path):
     method = "GET" if path.endswith("/me") else "POST"
-    send(svc, method, path, body, raw, headers=as_extension(extension["token"]))
+    send(service, method, path, body, raw, headers=as_extension(extension["token"]))
 
 
 @FUZZ
 @given(chat_id=st.one_of(st.text(max_size=80), st.sampled_from(["5511999990000@c.us", "123@lid", "1-2@g.us",
                                                                   "@c.us", "x" * 5000, "\x00@c.us"])))
-def test_extension_chat(svc, extension, chat_id):
-    send(svc, "GET", "/api/extension/chat", params={"chat_id": chat_id}, headers=as_extension(extension["token"]))
+def test_extension_chat(service, extension, chat_id):
+    send(service, "GET", "/api/extension/chat", params={"chat_id": chat_id}, headers=as_extension(extension["token"]))
 
 
 capture_fields = {"message_id": st.text(min_size=1, max_size=200), "chat_id": st.sampled_from(
@@ -162,12 +154,13 @@ def capture_items() -> st.SearchStrategy[Any]:
 @given(messages=st.one_of(st.lists(capture_items(), max_size=6), anything,
                           st.integers(0, 600).map(lambda n: [{"message_id": str(i)} for i in range(n)])),
        wrap=st.booleans())
-def test_capture_batch(svc, messages, wrap):
+def test_capture_batch(service, messages, wrap):
     body = {"messages": messages} if wrap else messages
-    send(svc, "POST", "/api/messages/capture/batch", body, headers={"Authorization": f"Bearer {svc.local_token}"})
+    send(service, "POST", "/api/messages/capture/batch", body,
+         headers={"Authorization": f"Bearer {service.local_token}"})
 
 
-def test_service_is_whole_after_the_fuzzing(svc):
-    assert svc.get("/api/health").status_code == 200
-    log = (svc.data_dir / "logs" / "agent.log").read_text(encoding="utf-8")
+def test_service_is_whole_after_the_fuzzing(service):
+    assert service.get("/api/health").status_code == 200
+    log = (service.data_dir / "logs" / "agent.log").read_text(encoding="utf-8")
     assert "Traceback" not in log, log[-3000:]
