@@ -19,6 +19,7 @@ from api.server import AgentServer, make_server
 from core.discovery import remove_service_info, write_service_info
 from crm.service import Service
 from runtime.build import EventLoop
+from runtime.diagnostics import report_memory_on_sigusr2
 from runtime.jobs import BackgroundJobs
 
 log = logging.getLogger("crm_agent.server")
@@ -57,6 +58,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Callable[[st
     """Bind, announce the port, serve until SIGTERM/SIGINT, then stop gracefully. Returns an exit code."""
     # Handlers first: a SIGTERM right after the port is announced must still stop the service cleanly.
     stop = stop_on_signals()
+    report_memory_on_sigusr2(service.data_dir.logs)
     server = make_server(service, host, port)
     server.start()
     write_service_info(service.data_dir, server.server_port)

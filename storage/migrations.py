@@ -216,6 +216,21 @@ def _v10_tombstones(db: Database) -> None:
     """)
 
 
+def _v11_knowledge(db: Database) -> None:
+    # The seller's knowledge base (issue 15, docs/decisions.md "Knowledge base"): facts the suggested replies and
+    # the AI drafts are grounded in, and quick replies (`shortcut`, typed as /shortcut in WhatsApp's box). `uid`
+    # names an entry across a team (ids differ per agent); field_hlc stamps each field for the hub's
+    # last-writer-wins merge, as for customer profiles. A deleted entry leaves a sync tombstone.
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.is_sqlite else "BIGSERIAL PRIMARY KEY"
+    db.executescript(f"""
+    CREATE TABLE knowledge (
+        id {pk}, uid TEXT NOT NULL UNIQUE, title TEXT NOT NULL, content TEXT NOT NULL, language TEXT,
+        tags TEXT NOT NULL DEFAULT '[]', shortcut TEXT, field_hlc TEXT NOT NULL DEFAULT '{{}}', {_ROW_META});
+    CREATE UNIQUE INDEX ux_knowledge_shortcut ON knowledge (shortcut);
+    CREATE INDEX ix_knowledge_change_seq ON knowledge (change_seq)
+    """)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -233,6 +248,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (9, "off-site backups on a hub: hub_backups and hub_backup_parts (encrypted files per agent, in parts)",
      _v9_hub_backups),
     (10, "tombstones: sync_tombstones on agents, hub_rows.deleted_reason on the hub", _v10_tombstones),
+    (11, "knowledge: the seller's knowledge entries and quick replies (issue 15)", _v11_knowledge),
 ]
 
 
