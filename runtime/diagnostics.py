@@ -45,11 +45,31 @@ def sqlite_memory() -> dict[str, int] | None:
     return {"used": int(used()), "highwater": int(highwater(0))}
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [  # noqa: RUF012 - ctypes reads this class attribute once, when the class is made
+        (name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def malloc_heap() -> dict[str, int] | None:
+    """glibc's own account of its heap (mallinfo2): bytes in use vs held free, to tell a leak from fragmentation."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    return {"arena": info.arena, "in_use": info.uordblks, "free": info.fordblks, "mmapped": info.hblkhd,
+            "top_releasable": info.keepcost}
+
+
 def memory_report(snapshot_dir: Path | None) -> dict[str, Any]:
     """One report: RSS/USS, Python's traced bytes and top allocation sites, SQLite's bytes, gc counts."""
     info = psutil.Process().memory_full_info()
     report: dict[str, Any] = {"t": round(time.time(), 1), "rss": info.rss, "uss": info.uss,
-                              "gc_objects": len(gc.get_objects()), "sqlite": sqlite_memory()}
+                              "gc_objects": len(gc.get_objects()), "sqlite": sqlite_memory(),
+                              "malloc": malloc_heap()}
     if tracemalloc.is_tracing():
         current, peak = tracemalloc.get_traced_memory()
         report["traced"] = {"current": current, "peak": peak}
