@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sqlite3
 import sys
 import threading
@@ -61,6 +62,7 @@ class Recorder:
     """Every request's latency by route, every error, every WebSocket event; thread-safe."""
 
     started: float = field(default_factory=time.monotonic)
+    started_wall: float = field(default_factory=time.time)  # the services' memory reports carry wall time
     latencies: list[tuple[float, str, float]] = field(default_factory=list)  # (t since start, route, seconds)
     errors: list[tuple[float, str]] = field(default_factory=list)
     events: Counter = field(default_factory=Counter)
@@ -245,11 +247,28 @@ class Samples:
             pass
 
 
+MEMORY_REPORT_EVERY_S = 30.0
+
+
+def ask_memory_report(process: psutil.Process) -> None:
+    """SIGUSR2: the service appends a memory report (RSS, SQLite's memory, glibc's heap) to logs/memory.jsonl
+    (runtime/diagnostics.py)."""
+    try:
+        process.send_signal(signal.SIGUSR2)
+    except psutil.Error:
+        pass
+
+
 def sample_resources(processes: dict[str, psutil.Process], samples: Samples, rec: Recorder, every_s: float,
                      warmup_s: float, stop: threading.Event) -> None:
+    next_report = 0.0
     while True:
         for name, process in processes.items():
             samples.take(name, process, rec.now())
+        if rec.now() >= next_report and hasattr(signal, "SIGUSR2"):
+            for name in ("agent", "idle"):
+                ask_memory_report(processes[name])
+            next_report = rec.now() + MEMORY_REPORT_EVERY_S
         if rec.now() >= warmup_s and "after warm-up" not in samples.held:
             samples.held["after warm-up"] = open_files(processes["agent"])
         if wait_or_stop(stop, every_s):
@@ -291,6 +310,33 @@ def footprint(points: list[tuple[float, float, int]], warmup_s: float) -> Footpr
                      fds_first_max=max(f for _, _, f in after[:fifth]),
                      fds_last_min=min(f for _, _, f in after[-fifth:]),
                      fds_slope_h=slope_per_hour([(t, float(f)) for t, _, f in after]))
+
+
+def memory_reports(data_dir: Path, started_at: float) -> list[dict[str, float]]:
+    """The service's memory reports, as (seconds since the load started, RSS MB, SQLite's memory MB)."""
+    path = data_dir / "logs" / "memory.jsonl"
+    if not path.exists():
+        return []
+    reports = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            report = json.loads(line)
+            sqlite_mb = (report.get("sqlite") or {}).get("used", 0) / 2**20
+            reports.append({"t": report["t"] - started_at, "rss_mb": report["rss"] / 2**20, "sqlite_mb": sqlite_mb})
+        except (ValueError, KeyError, TypeError):
+            continue
+    return reports
+
+
+def sqlite_share(reports: list[dict[str, float]], measured_from: float) -> dict[str, float] | None:
+    """How much of the RSS slope is SQLite's own memory (its page cache filling as the database grows, up to
+    database.cache_mib), and the slope of the rest."""
+    after = [r for r in reports if r["t"] >= measured_from]
+    if len(after) < 2:
+        return None
+    return {"sqlite_start_mb": after[0]["sqlite_mb"], "sqlite_end_mb": after[-1]["sqlite_mb"],
+            "sqlite_slope_mb_h": slope_per_hour([(r["t"], r["sqlite_mb"]) for r in after]),
+            "rest_slope_mb_h": slope_per_hour([(r["t"], r["rss_mb"] - r["sqlite_mb"]) for r in after])}
 
 
 # -- latency over time ------------------------------------------------------------------------------------------
@@ -337,7 +383,8 @@ def start_hub(base: Path) -> Hub:
 
 
 def agent_config(opts: argparse.Namespace, hub: Hub) -> dict[str, dict[str, Any]]:
-    config: dict[str, dict[str, Any]] = {"database": {"backup_interval_s": opts.backup_interval_s},
+    config: dict[str, dict[str, Any]] = {"database": {"backup_interval_s": opts.backup_interval_s,
+                                                      "cache_mib": opts.cache_mib},
                                          "ai": {"llm_enabled": opts.llm}}
     if hub.service is not None:
         config["sync"] = {"hub_url": hub.service.url, "interval_s": opts.sync_interval_s}
@@ -374,7 +421,8 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             prepare_agent(data_dir, add_agent(hub.db_url, "soak-agent"))
         agent = start_service(data_dir, config=agent_config(opts, hub), llm=opts.llm)
         services.append(agent)
-        idle = start_service(base / "idle", config={"ai": {"llm_enabled": opts.llm}}, llm=opts.llm)
+        idle = start_service(base / "idle", config={"ai": {"llm_enabled": opts.llm},
+                                                    "database": {"cache_mib": opts.cache_mib}}, llm=opts.llm)
         services.append(idle)
         local_token = agent.local_token
         tokens = [pair(agent.url, local_token, name=f"Soak {i}", origin=origin)["token"]
@@ -418,8 +466,11 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
         backups = agent.get("/api/system/backups", token=local_token).json()
         stored = stored_messages(data_dir)
         wal = (data_dir / "crm_agent.db-wal")
-        return summarise(opts, rec, samples, duration_s, hub, sync, hub_messages, backups, stored,
-                         wal.stat().st_size if wal.exists() else 0)
+        result = summarise(opts, rec, samples, duration_s, hub, sync, hub_messages, backups, stored,
+                           wal.stat().st_size if wal.exists() else 0)
+        result["database_mb"] = (data_dir / "crm_agent.db").stat().st_size / 2**20
+        result["sqlite_memory"] = sqlite_share(memory_reports(data_dir, rec.started_wall), result["measured_from_s"])
+        return result
     finally:
         for service in services:
             service.stop()
@@ -445,7 +496,8 @@ def summarise(opts: argparse.Namespace, rec: Recorder, samples: Samples, duratio
     measured_from = max(opts.warmup_s, (rec.first_backup_at or 0.0) + opts.sample_s)
     verified = [b for b in backups.get("items", []) if b.get("status") == "verified"]
     return {
-        "minutes": opts.minutes, "warmup_s": opts.warmup_s, "measured_from_s": measured_from, "duration_s": duration_s,
+        "minutes": opts.minutes, "cache_mib": opts.cache_mib, "warmup_s": opts.warmup_s,
+        "measured_from_s": measured_from, "duration_s": duration_s,
         "requests": len(rec.latencies), "acknowledged_captures": len(rec.acknowledged), "stored_messages": stored,
         "events": dict(rec.events), "errors": [f"t={t:.0f}s {what}" for t, what in errors],
         "hub": hub.skipped or "on", "hub_messages": hub_messages, "sync_pending": sync.get("pending_rows"),
@@ -479,6 +531,12 @@ def report(result: dict[str, Any]) -> bool:
         print(f"   {name:<6} RSS {fp['rss_start_mb']:.1f} -> {fp['rss_end_mb']:.1f} MB after the warm-up, slope "
               f"{fp['rss_slope_mb_h']:+.1f} MB/h; fds {fp['fds_first_max']} (max, first fifth) -> "
               f"{fp['fds_last_min']} (min, last fifth), slope {fp['fds_slope_h']:+.1f}/h")
+    share = result.get("sqlite_memory")
+    if share:
+        print(f"   agent SQLite memory {share['sqlite_start_mb']:.1f} -> {share['sqlite_end_mb']:.1f} MB "
+              f"(slope {share['sqlite_slope_mb_h']:+.1f} MB/h; page cache bound {result['cache_mib']} MiB, database "
+              f"{result['database_mb']:.1f} MB at the end); RSS less SQLite's memory: slope "
+              f"{share['rest_slope_mb_h']:+.1f} MB/h")
     for when, held in result["agent_open"].items():
         print(f"   agent holds open {when}: " + ", ".join(f"{k} x{v}" for k, v in held.items()))
     windows = len(next(iter(result["p99_ms"].values()), []))
@@ -520,6 +578,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sync-interval-s", type=float, default=10.0)
     parser.add_argument("--no-hub", action="store_true", help="no hub, no sync")
     parser.add_argument("--llm", action="store_true", help="the LLM follow-ups on (off by default: the model's CPU)")
+    parser.add_argument("--cache-mib", type=int, default=64,
+                        help="the services' database.cache_mib (SQLite's page cache bound; the default is the "
+                             "service's): RSS grows with the database until the cache is full")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
     opts = parser.parse_args(argv)

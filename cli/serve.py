@@ -16,7 +16,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     from gevent import monkey
 
     monkey.patch_all()  # before anything imports threading, socket or ssl
-    from runtime.serve import gevent_event_loop, release_freed_memory_to_os, serve_forever
+    from runtime.memory import release_freed_memory_to_os
+    from runtime.serve import gevent_event_loop, serve_forever
 
     release_freed_memory_to_os()
     from core.config import ConfigError

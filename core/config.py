@@ -206,6 +206,10 @@ SETTINGS: tuple[Setting, ...] = (
             "full: every commit is on disk (fsync) before the API answers, so an acknowledged capture survives a "
             "power cut or an OS crash. normal: faster commits that survive a crash of the service only; the "
             "last answered captures may be lost to a power cut.", restart=True),
+    Setting("database.cache_mib", 64, integer(1, 4096),
+            "SQLite's page cache of the service's connection, in MiB: the database's pages stay in memory once "
+            "read, so the service's memory grows with the database up to this bound, then stays. Larger: fewer "
+            "reads from disk on a large database; smaller: a smaller footprint.", restart=True),
     Setting("database.backup_interval_s", 86400, integer(0, 30 * 86400),
             "Seconds between automatic backups; 0 disables them."),
     Setting("database.max_backups", 7, integer(1, 1000), "Backups kept; the oldest is removed first."),

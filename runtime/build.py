@@ -65,7 +65,8 @@ def service_database_url(config: Config, data_dir: DataDir) -> str:
 
 def open_database(config: Config, data_dir: DataDir) -> Database:
     return Database(service_database_url(config, data_dir), busy_timeout_ms=config["database.busy_timeout_ms"],
-                    synchronous=config["database.synchronous"], pool_size=config["database.pool_size"])
+                    synchronous=config["database.synchronous"], pool_size=config["database.pool_size"],
+                    cache_mib=config["database.cache_mib"])
 
 
 SQLITE_PREFIX = "sqlite:///"

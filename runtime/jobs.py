@@ -22,6 +22,7 @@ from core.clock import iso
 from crm import metrics
 from crm.service import Service
 from crm.sync import SyncError
+from runtime.memory import TRIM_INTERVAL_S, trim_free_heap
 from storage.backups import list_backups
 from storage.database import Database, DiskFull, WalCheckpointer
 
@@ -213,8 +214,13 @@ def upload_offsite_backups(service: Service) -> None:
 
 
 # Every job the served service runs, in the order they start.
+def return_free_memory(service: Service) -> None:
+    """Hand the heap's free pages back to the operating system now and then (runtime/memory.py)."""
+    run_periodically(trim_free_heap, TRIM_INTERVAL_S, "returning free memory failed")
+
+
 SERVICE_JOBS: tuple[Job, ...] = (housekeeping, checkpoint_wal, sample_system, scheduled_backups,
-                                 scheduled_maintenance, sync_with_hub, upload_offsite_backups)
+                                 scheduled_maintenance, sync_with_hub, upload_offsite_backups, return_free_memory)
 
 
 class BackgroundJobs:

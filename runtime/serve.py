@@ -5,7 +5,6 @@ Call only after gevent.monkey.patch_all() (`agent.py serve` does it first thing,
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -32,26 +31,6 @@ def gevent_event_loop() -> EventLoop:
     hub = gevent.get_hub()
     return EventLoop(off_loop=hub.threadpool.apply, call_on_loop=hub.loop.run_callback_threadsafe,
                      timeout=lambda seconds: gevent.Timeout(seconds, False))
-
-
-def release_freed_memory_to_os() -> None:  # called first thing by `agent.py serve`
-    """Keep allocations above 1 MiB in mmap (glibc), so freed big buffers go back to the OS.
-
-    argon2 hashes passwords with 19 MiB of memory on a worker thread; glibc raises its mmap threshold
-    after the first such free and then keeps ~19 MB per hash resident in the thread's arena (measured:
-    idle RSS 116 MB instead of 78 MB after one login). A fixed threshold stops that.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_mmap_threshold, m_arena_max = -3, -8
-        libc.mallopt(m_mmap_threshold, 1024 * 1024)
-        # One arena per worker thread (password hashing, WAL checkpoints) keeps its own free pages; the
-        # service's threads are few and short-lived, so they share.
-        libc.mallopt(m_arena_max, 1)
-    except (OSError, AttributeError):
-        pass
 
 
 def serve_forever(service: Service, host: str, port: int, announce: Callable[[str], None] = print) -> int:

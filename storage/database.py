@@ -81,7 +81,8 @@ class _Session:
 
 
 class Database:
-    def __init__(self, url: str, busy_timeout_ms: int = 5000, synchronous: str = "full", pool_size: int = 5) -> None:
+    def __init__(self, url: str, busy_timeout_ms: int = 5000, synchronous: str = "full", pool_size: int = 5,
+                 cache_mib: int = 64) -> None:
         """pool_size: PostgreSQL connections kept open for concurrent transactions (greenlets) of this process."""
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
@@ -99,9 +100,10 @@ class Database:
                 f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}",
                 "PRAGMA foreign_keys=ON",
                 "PRAGMA temp_store=MEMORY",
-                # A 64 MiB page cache (the default is 2 MiB): index pages of a growing database stay in
-                # memory instead of being read again on every insert. Memory is used only as pages load.
-                "PRAGMA cache_size=-65536",
+                # A 64 MiB page cache by default (SQLite's is 2 MiB): index pages of a growing database stay in
+                # memory instead of being read again on every insert. Memory is used only as pages load, so the
+                # service's RSS grows with the database until this bound (bench/soak.py --cache-mib shows it).
+                f"PRAGMA cache_size=-{int(cache_mib) * 1024}",
             ]
         else:
             # A request beyond pool_size waits for a free connection (pool_timeout) rather than opening more:

@@ -109,7 +109,7 @@ def test_the_service_jobs_run_on_a_built_service_and_all_stop(tmp_path):
         gevent.sleep(0.2)
         # Sync is not configured, so its job has returned; backups and maintenance wait for their first round.
         assert background.running() == ["housekeeping", "checkpoint_wal", "sample_system", "scheduled_backups",
-                                        "scheduled_maintenance"]
+                                        "scheduled_maintenance", "return_free_memory"]
         assert background.jobs == jobs.SERVICE_JOBS
     finally:
         background.stop()
