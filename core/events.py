@@ -44,14 +44,19 @@ REPLY_DRAFT_FAILED = "reply.draft.failed"
 REPLY_DRAFT_CANCELLED = "reply.draft.cancelled"
 REPLY_DRAFT_EVENT_TYPES = frozenset((REPLY_DRAFT_STARTED, REPLY_DRAFT_TOKEN, REPLY_DRAFT_COMPLETED, REPLY_DRAFT_FAILED,
                                      REPLY_DRAFT_CANCELLED))
+# The knowledge base changed: {id, action: created|updated|deleted}, {action: imported, created, updated} after a
+# CSV import, {action: synced, created, updated, deleted} after a pull from the team hub.
+KNOWLEDGE_CHANGED = "knowledge.changed"
 
 EVENT_TYPES = (MESSAGE_CAPTURED, ANALYSIS_COMPLETED, ALERT_RAISED, ALERT_RESOLVED, METRICS_UPDATED, AI_STATE,
                CAPTURE_STATE, SYNC_STATUS, EVENTS_LOST, BACKUP_PROGRESS, BACKUP_COMPLETED, BACKUP_FAILED,
                RESTORE_STATE, RESTORE_COMPLETED, PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED, EXTENSION_REVOKED,
-               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED, *sorted(REPLY_DRAFT_EVENT_TYPES))
+               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED, KNOWLEDGE_CHANGED, *sorted(REPLY_DRAFT_EVENT_TYPES))
 
-# What a browser extension's WebSocket receives: its panel's data, the pause state and its own drafts, nothing else.
-EXTENSION_EVENT_TYPES = frozenset((MESSAGE_CAPTURED, ANALYSIS_COMPLETED, CAPTURE_STATE)) | REPLY_DRAFT_EVENT_TYPES
+# What a browser extension's WebSocket receives: its panel's data, the pause state, that its quick replies changed
+# (ids only) and its own drafts, nothing else.
+EXTENSION_EVENT_TYPES = (frozenset((MESSAGE_CAPTURED, ANALYSIS_COMPLETED, CAPTURE_STATE, KNOWLEDGE_CHANGED))
+                         | REPLY_DRAFT_EVENT_TYPES)
 PAIRING_EVENT_TYPES = frozenset((PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED))
 
 Subscriber = Callable[[dict[str, Any]], None]

@@ -16,6 +16,7 @@ from api.routes import (
     drafts,
     extension_chat,
     health,
+    knowledge,
     messages,
     metrics,
     offsite,
@@ -30,7 +31,7 @@ from api.routing import ApiRoute
 
 ROUTES: tuple[ApiRoute, ...] = (
     *health.ROUTES, *auth.ROUTES, *messages.ROUTES, *analysis.ROUTES, *drafts.ROUTES, *customers.ROUTES,
-    *conversations.ROUTES,
+    *conversations.ROUTES, *knowledge.ROUTES,
     *metrics.ROUTES, *system.ROUTES, *config.ROUTES, *users.ROUTES, *security.ROUTES, *sync.ROUTES, *offsite.ROUTES,
     *pairing.ROUTES,
     *websocket.ROUTES,
