@@ -36,11 +36,13 @@ EXTENSION_REVOKED = "extension.revoked"  # also closes that extension's WebSocke
 CAPTURE_STALLED = "capture.stalled"  # an extension's selectors stopped finding messages (sent once)
 CAPTURE_RESUMED = "capture.resumed"
 UI_OPEN_REQUESTED = "ui.open_requested"  # the desktop tray opens the named window
+# A customer's status moved on its own from a message's evidence (crm/customer_status.py).
+CUSTOMER_STATUS_CHANGED = "customer.status_changed"
 
 EVENT_TYPES = (MESSAGE_CAPTURED, ANALYSIS_COMPLETED, ALERT_RAISED, ALERT_RESOLVED, METRICS_UPDATED, AI_STATE,
                CAPTURE_STATE, SYNC_STATUS, EVENTS_LOST, BACKUP_PROGRESS, BACKUP_COMPLETED, BACKUP_FAILED,
                RESTORE_STATE, RESTORE_COMPLETED, PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED, EXTENSION_REVOKED,
-               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED)
+               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED, CUSTOMER_STATUS_CHANGED)
 
 # What a browser extension's WebSocket receives: its panel's data and the pause state, nothing else.
 EXTENSION_EVENT_TYPES = frozenset((MESSAGE_CAPTURED, ANALYSIS_COMPLETED, CAPTURE_STATE))

@@ -231,6 +231,12 @@ def _v11_knowledge(db: Database) -> None:
     """)
 
 
+def _v13_analysis_context(db: Database) -> None:
+    # Whether the conversation's earlier messages changed a message's reading (issue 15, "Conversation-aware
+    # analysis"): the analysis dict's "context" as JSON, NULL for analyses stored before it existed.
+    db.execute("ALTER TABLE ai_analysis ADD COLUMN context TEXT")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -249,6 +255,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
      _v9_hub_backups),
     (10, "tombstones: sync_tombstones on agents, hub_rows.deleted_reason on the hub", _v10_tombstones),
     (11, "knowledge: the seller's knowledge entries and quick replies (issue 15)", _v11_knowledge),
+    (13, "ai_analysis.context: whether earlier messages of the conversation changed the reading (issue 15)",
+     _v13_analysis_context),
 ]
 
 
