@@ -5,8 +5,8 @@ A customer's own inbound message moves its status, inside the capture's transact
   says the payment was made ("paguei", "segue o comprovante", "pix enviado": ai/builtin/context.py
   is_payment_evidence) that is itself a purchase, or that follows an inbound purchase of the same conversation
   within PURCHASE_LOOKBACK;
-- -> "churned" (from lead, prospect, active or customer) on a cancellation (the message's intent, read with the
-  conversation window).
+- -> "churned" (from customer or active: someone who had bought) on a cancellation (the message's intent, read
+  with the conversation window). A lead who cancels an order it never paid for stays a lead: it never converted.
 "blocked" is never changed, and neither are groups (a group's pseudo-customer has no purchases).
 
 A person's edit wins when it is later than the evidence: customers.field_hlc["status"] holds the stamp of the
@@ -34,11 +34,11 @@ from storage.hlc import Stamp
 CUSTOMER, CHURNED = "customer", "churned"
 # An inbound purchase this long before a payment message still makes the pair one sale.
 PURCHASE_LOOKBACK = timedelta(days=7)
-# The statuses each target may replace. "active" already bought (no move to customer); "blocked" is a person's
-# decision and never moves.
+# The statuses each target may replace. "active" already bought (no move to customer); only someone who bought
+# can churn; "blocked" is a person's decision and never moves.
 MOVABLE_FROM = {
     CUSTOMER: ("lead", "prospect", "inactive", CHURNED),
-    CHURNED: ("lead", "prospect", "active", CUSTOMER),
+    CHURNED: ("active", CUSTOMER),
 }
 REASONS = {CUSTOMER: "purchase_with_payment", CHURNED: "cancellation"}
 

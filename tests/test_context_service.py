@@ -140,6 +140,10 @@ def test_a_status_set_by_hand_after_the_evidence_is_not_overridden(service):
     time.sleep(0.01)
     _say(service, chat, phone, "paguei o boleto agora, segue o comprovante", at_ms=int(time.time() * 1000) + 1000)
     assert _status(service, phone) == "customer"
+    # A lead that cancels never bought: it stays a lead (only a customer churns).
+    lead_chat, lead = _chat()
+    _say(service, lead_chat, lead, "quero cancelar o pedido, desisti")
+    assert _status(service, lead) == "lead"
     # A blocked customer never moves on its own.
     assert service.patch(f"/api/customers/{phone}", json={"status": "blocked"}).status_code == 200
     _say(service, chat, phone, "quero cancelar tudo", at_ms=int(time.time() * 1000) + 2000)

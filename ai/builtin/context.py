@@ -102,10 +102,15 @@ def _intent_of(message: PreviousMessage, classify: Callable[[str], str]) -> str:
 
 
 def _latest_concrete_intent(previous: tuple[PreviousMessage, ...], classify: Callable[[str], str]) -> str | None:
-    for message in reversed(previous):
-        intent = _intent_of(message, classify)
-        if intent in FOLLOWED_INTENTS:
-            return intent
+    """The customer's own latest question first ("quanto é o frete pra BH?" -> "e pra SP?"), whatever the
+    seller's answer reads as ("chega em 3 dias" is order status); the seller's latest message otherwise."""
+    for direction in ("in", "out"):
+        for message in reversed(previous):
+            if message.direction != direction:
+                continue
+            intent = _intent_of(message, classify)
+            if intent in FOLLOWED_INTENTS:
+                return intent
     return None
 
 
@@ -119,9 +124,9 @@ def _affirmed_intent(previous: tuple[PreviousMessage, ...], classify: Callable[[
     if not (offered or seller_text.is_question):
         return None  # an "ok" to a statement is an acknowledgement
     intent = AFFIRMED_INTENT.get(_intent_of(seller, classify))
-    if intent is not None:
+    if intent == "cancellation" or not offered:
         return intent
-    return "purchase" if offered else None
+    return "purchase"
 
 
 def is_payment_evidence(normalized: NormalizedText) -> bool:

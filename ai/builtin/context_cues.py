@@ -53,21 +53,23 @@ FOLLOW_UP_OPENINGS = (
 # "other" to the intent matcher.
 SELLER_OFFERS = (
     # pt
-    "temos", "tenho", "tem sim", "posso fechar", "posso separar", "posso reservar", "posso enviar", "posso mandar",
-    "quer levar", "vai querer", "vai levar", "deseja", "gostaria", "quer que eu", "fechamos", "fecho",
-    "link de pagamento", "link para pagamento", "chave pix", "segue o pix", "segue o link", "fica por", "sai por",
+    "temos", "tenho", "tem sim", "posso fechar", "posso separar", "posso reservar",
+    "quer levar", "vai querer", "vai levar", "fechamos", "fecho", "fechar o pedido",
+    "link de pagamento", "link para pagamento", "chave pix", "segue o pix", "fica por", "sai por",
     "disponivel", "em estoque",
     # en
-    "we have", "i have", "would you like", "do you want", "shall i", "should i", "can i place", "place the order",
+    "we have", "i have", "can i place", "place the order", "close the deal",
     "payment link", "checkout link", "in stock", "available",
     # es
-    "tenemos", "tengo", "te interesa", "le interesa", "quieres", "quiere", "desea", "cierro", "te lo aparto",
-    "lo aparto", "link de pago", "enlace de pago", "disponible", "hay stock",
+    "tenemos", "tengo", "te interesa", "le interesa", "cierro", "cerramos", "cerrar el pedido", "te lo aparto",
+    "te la aparto", "lo aparto", "link de pago", "enlace de pago", "disponible",
+    "hay stock",
 )
 
-# The seller's proposal -> the intent of a customer's "yes" to it. A proposal about price, product or payment
-# is an offer to sell; a "yes" to it is a purchase. Anything else keeps its own intent ("posso agendar para
-# amanha?" -> "sim" is scheduling; "quer cancelar?" -> "sim" is a cancellation).
+# The seller's question -> the intent of a customer's "yes" to it, when it has no SELLER_OFFERS cue (an offer to
+# sell makes the "yes" a purchase whatever else it mentions: "te lo aparto para el sabado?"). A question about
+# price or payment is an offer to sell too; anything else keeps its own intent ("posso agendar para amanha?" ->
+# "sim" is scheduling; "quer que eu cancele?" -> "sim" is a cancellation).
 AFFIRMED_INTENT = {
     "pricing": "purchase",
     "purchase": "purchase",
