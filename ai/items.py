@@ -2,7 +2,9 @@
 
 The service analyses a group commit's messages in one call, in-process or in the rules worker
 (ai/rules_worker.py). Only that process boundary sees the wire form (to_wire/from_wire below): JSON arrays
-[text, language or null, customer name or null, direction, message type] and [language or null, analysis].
+[text, language or null, customer name or null, direction, message type, window] and [language or null,
+analysis]. The window is the conversation's earlier messages, [[direction, text, intent or null], ...] oldest
+first (at most ai.analysis.WINDOW_MESSAGES, each text cut to WINDOW_TEXT_CHARS), [] when there are none.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ai.analysis import AnalysisContext, Analyzer
+from ai.analysis import AnalysisContext, Analyzer, PreviousMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,14 +22,21 @@ class AnalysisItem:
     name: str | None  # the customer's name, for the analysis context
     direction: str  # "in" or "out"
     type: str  # the message type: text, image ...
+    previous: tuple[PreviousMessage, ...] = ()  # the conversation window, oldest first
 
     def to_wire(self) -> list[Any]:
-        return [self.text, self.language, self.name, self.direction, self.type]
+        return [self.text, self.language, self.name, self.direction, self.type,
+                [message.to_wire() for message in self.previous]]
 
     @classmethod
     def from_wire(cls, wire: list[Any]) -> AnalysisItem:
-        text, language, name, direction, message_type = wire
-        return cls(text, language, name, direction, message_type)
+        text, language, name, direction, message_type, previous = wire
+        return cls(text, language, name, direction, message_type,
+                   tuple(PreviousMessage.from_wire(message) for message in previous))
+
+    def context(self) -> AnalysisContext:
+        return AnalysisContext(customer_name=self.name, direction=self.direction, message_type=self.type,
+                               previous=self.previous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,5 @@ def analyse_items(analyzer: Analyzer, items: list[AnalysisItem]) -> list[Analysi
     results = []
     for item in items:
         language = item.language or (detect_language(item.text) if item.text.strip() else None)
-        context = AnalysisContext(customer_name=item.name, direction=item.direction, message_type=item.type)
-        results.append(AnalysisResult(language, analyzer.analyse(item.text, language, context).to_dict()))
+        results.append(AnalysisResult(language, analyzer.analyse(item.text, language, item.context()).to_dict()))
     return results

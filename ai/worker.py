@@ -125,7 +125,7 @@ class Worker:
         return True
 
     def analyse(self, job: dict[str, Any]) -> dict[str, Any]:
-        context = AnalysisContext(**(job.get("context") or {}))
+        context = AnalysisContext.from_wire(job.get("context"))
         analyzer = self.loaded_analyzer()
         replies = bool(job.get("replies", True))
         text = str(job.get("text", ""))

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ai.analysis import AnalysisContext
@@ -195,7 +195,7 @@ class AiWorkerClient:
         """Queue an analysis; the Future gives the analysis dict or raises AiWorkerError.
         Raises QueueFull at once when ai.queue_size jobs are waiting."""
         payload = {"text": text, "language": language, "replies": replies,
-                   "context": asdict(context) if context else None}
+                   "context": context.to_wire() if context else None}
         return self._enqueue(_Job("analyse", payload, timeout_s or self.settings.job_timeout_s))
 
     def analyse(

@@ -13,7 +13,7 @@ from crm.whatsapp_time import parse_timestamp
 
 MessageType = Literal["text", "image", "audio", "video", "document", "sticker", "location", "contact"]
 ConversationStatus = Literal["open", "pending", "converted", "lost", "closed"]
-CustomerStatus = Literal["lead", "prospect", "active", "customer", "inactive", "blocked"]
+CustomerStatus = Literal["lead", "prospect", "active", "customer", "inactive", "blocked", "churned"]
 
 
 class Strict(BaseModel):
@@ -126,6 +126,10 @@ class LoginRequest(Strict):
 class AnalysisRequest(Strict):
     text: Annotated[str | None, Field(default=None, min_length=1, max_length=65536)] = None
     message_id: Annotated[int | None, Field(default=None, ge=1, le=2**63 - 1, description="Stored message id")] = None
+    conversation_id: Annotated[int | None, Field(
+        default=None, ge=1, le=2**63 - 1,
+        description="With text: read it as the next message of this conversation (its last messages of the "
+                    "past 30 minutes are the window)")] = None
     language: Literal["pt", "en", "es"] | None = None
     engine: Literal["auto", "rules", "llm"] = "auto"
 

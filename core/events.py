@@ -47,11 +47,14 @@ REPLY_DRAFT_EVENT_TYPES = frozenset((REPLY_DRAFT_STARTED, REPLY_DRAFT_TOKEN, REP
 # The knowledge base changed: {id, action: created|updated|deleted}, {action: imported, created, updated} after a
 # CSV import, {action: synced, created, updated, deleted} after a pull from the team hub.
 KNOWLEDGE_CHANGED = "knowledge.changed"
+# A customer's status moved on its own from a message's evidence (crm/customer_status.py).
+CUSTOMER_STATUS_CHANGED = "customer.status_changed"
 
 EVENT_TYPES = (MESSAGE_CAPTURED, ANALYSIS_COMPLETED, ALERT_RAISED, ALERT_RESOLVED, METRICS_UPDATED, AI_STATE,
                CAPTURE_STATE, SYNC_STATUS, EVENTS_LOST, BACKUP_PROGRESS, BACKUP_COMPLETED, BACKUP_FAILED,
                RESTORE_STATE, RESTORE_COMPLETED, PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED, EXTENSION_REVOKED,
-               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED, KNOWLEDGE_CHANGED, *sorted(REPLY_DRAFT_EVENT_TYPES))
+               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED, KNOWLEDGE_CHANGED, CUSTOMER_STATUS_CHANGED,
+               *sorted(REPLY_DRAFT_EVENT_TYPES))
 
 # What a browser extension's WebSocket receives: its panel's data, the pause state, that its quick replies changed
 # (ids only) and its own drafts, nothing else.

@@ -78,7 +78,7 @@ class AnalysisCoordinator:
         for item in items:
             text = item.text
             language = item.language or (detect_language(text) if text.strip() else None)
-            context = AnalysisContext(customer_name=item.name, direction=item.direction, message_type=item.type)
+            context = item.context()
             try:
                 if text.strip():
                     results.append(AnalysisResult(language, self._llm_or_fallback(text, language, context)))
@@ -115,7 +115,7 @@ class AnalysisCoordinator:
                 or not record.get("latest_of_chat", True)):
             return
         context = AnalysisContext(customer_name=record.get("customer_name"), direction="in",
-                                  message_type=record.get("type", "text"))
+                                  message_type=record.get("type", "text"), previous=record.get("window", ()))
         try:
             future = self.worker.submit(record["content"], record.get("language"), context, replies=True)
         except AiWorkerError as exc:  # queue full or shutting down: the built-in analysis stands

@@ -36,12 +36,15 @@ from typing import Any, Protocol
 
 import orjson
 
+from ai.analysis import PreviousMessage
 from ai.items import AnalysisItem, AnalysisResult
 from core import events
 from core.clock import Clock, hour_bucket, iso, parse_iso
 from core.events import EventBus
 from core.untrusted import loggable
+from crm.conversation_window import capture_windows
 from crm.customer_keys import CustomerKeyError, CustomerRef, capture_customer
+from crm.customer_status import apply_evidence
 from crm.whatsapp_time import accepted_range, choose_sent_at, sender_name
 from storage import customers as customer_rows
 from storage import messages as message_rows
@@ -99,8 +102,8 @@ class CaptureItem:
     sent: datetime  # aware UTC: WhatsApp's pre-plain-text time when plausible, else the timestamp
     sent_at: str  # the same moment in the stored ISO form
 
-    def analysis_item(self) -> AnalysisItem:
-        return AnalysisItem(self.content, None, self.customer.name, self.direction, self.type)
+    def analysis_item(self, previous: tuple[PreviousMessage, ...] = ()) -> AnalysisItem:
+        return AnalysisItem(self.content, None, self.customer.name, self.direction, self.type, previous)
 
 
 def validate_and_enrich(body: CaptureFields, *, now: datetime, default_region: str) -> CaptureItem:
@@ -142,6 +145,7 @@ class _Pending:
     # gets the LLM's follow-up analysis and may raise a negative-message alert, so an import neither buries
     # the message the panel shows under hundreds of old ones in the LLM queue nor alerts about the past.
     latest_of_chat: bool = True
+    window: tuple[PreviousMessage, ...] = ()  # the conversation's earlier messages the analysis read
 
     @property
     def analysis(self) -> dict[str, Any] | None:
@@ -238,7 +242,10 @@ class CapturePipeline:
     def _analyse(self, batch: list[_Pending]) -> None:
         """Detect the language and analyse every new message of the batch (one call for the batch)."""
         batch = [p for p in batch if p.duplicate_of is None]
-        results = self.analyse_batch([p.item.analysis_item() for p in batch])
+        # Each message is read with its conversation's earlier messages (stored, or earlier in this batch).
+        for pending, window in zip(batch, capture_windows(self.db, [p.item for p in batch]), strict=True):
+            pending.window = window
+        results = self.analyse_batch([p.item.analysis_item(p.window) for p in batch])
         for pending, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 pending.error = result
@@ -380,6 +387,8 @@ class CapturePipeline:
         for item in batch:
             if item.record is not None:
                 self._notify(item.record, item.analysis, now)
+                if item.record["status_change"] is not None:
+                    self.bus.publish(events.CUSTOMER_STATUS_CHANGED, item.record["status_change"].event(), now)
             elif item.conflicts and item.error is None:
                 _log_conflict(item)
         for item in batch:
@@ -409,6 +418,8 @@ class CapturePipeline:
             for item in batch:
                 if item.error is None and item.duplicate_of is None:
                     item.record = self._store(item, now)
+                    # The customer's status from this message's evidence, in the same transaction.
+                    item.record["status_change"] = apply_evidence(self.db, item.record, item.analysis, now)
                 elif item.error is None and item.conflicts:
                     self._record_conflicts(item, now)
                 if item.record is None:  # a replay or a failed item: nothing new to count
@@ -448,6 +459,7 @@ class CapturePipeline:
                 "direction": item.direction, "type": item.type, "content": item.content,
                 "language": language, "sent_at": item.sent_at, "response_time_s": response_time,
                 "new_customer": new_customer, "analysis_id": analysis_pk, "latest_of_chat": pending.latest_of_chat,
+                "in_group": item.owner is not None, "status_change": None, "window": pending.window,
                 "sentiment": analysis["sentiment"]["label"], "intent": analysis["intent"]["label"]}
 
     def _customer_key_for_write(self, customer: CustomerRef, now: str) -> str:

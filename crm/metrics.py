@@ -4,8 +4,11 @@ Definitions (also in the API document):
 - "today" is the local calendar day of the machine running the agent, in whole UTC hours;
 - avg_response_time_s: mean time from a customer's first unanswered inbound message to the next
   outbound message in the same conversation, over replies sent today;
-- conversion_rate: conversations started in the last 30 days that are now marked "converted", divided by
-  all conversations started in those 30 days (0 when there are none).
+- conversion_rate: conversations started in the last 30 days that converted, divided by all conversations
+  started in those 30 days (0 when there are none). A conversation converted when a person marked it
+  "converted" or when its customer's status is now "customer" (set by hand, or from a purchase with payment
+  evidence: docs/decisions.md "Customer status from evidence"); a churned customer's conversation no longer
+  counts unless it was marked by hand.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ def _day_figures(db: Database, start: datetime, end: datetime) -> dict[str, Any]
 
 def conversion_rate(db: Database, until: datetime) -> float:
     since = iso(until - timedelta(days=CONVERSION_WINDOW_DAYS))
-    row = db.one("SELECT COUNT(*) AS started, SUM(CASE WHEN status = 'converted' THEN 1 ELSE 0 END) AS converted "
-                 "FROM conversations WHERE started_at >= :a AND started_at < :b", {"a": since, "b": iso(until)})
+    row = db.one("SELECT COUNT(*) AS started, SUM(CASE WHEN c.status = 'converted' OR cu.status = 'customer' "
+                 "THEN 1 ELSE 0 END) AS converted FROM conversations c JOIN customers cu ON cu.id = c.customer_id "
+                 "WHERE c.started_at >= :a AND c.started_at < :b", {"a": since, "b": iso(until)})
     started = int(row["started"] or 0) if row else 0
     return round(int(row["converted"] or 0) / started, 4) if started else 0.0
 

@@ -251,6 +251,12 @@ def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str, 
     return cur.rowcount > 0
 
 
+def status_and_stamps(db: Database, customer_id: int) -> tuple[str, str, dict[str, Any]] | None:
+    """(key, status, field stamps) of a customer, for the status-from-evidence step."""
+    row = db.one("SELECT phone, status, field_hlc FROM customers WHERE id = :id", {"id": customer_id})
+    return (row["phone"], row["status"], _json_object(row["field_hlc"])) if row else None
+
+
 def _json_object(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")

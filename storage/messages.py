@@ -61,17 +61,21 @@ def replay_conflicts(db: Database, message_pk: int) -> list[dict[str, Any]]:
                   "WHERE message_pk = :pk ORDER BY id", {"pk": message_pk})
 
 
+NO_CONTEXT = {"used": False, "previous": 0}
+
+
 def insert_analysis(db: Database, message_pk: int | None, analysis: dict[str, Any], now: str) -> int:
     return db.insert(
         "INSERT INTO ai_analysis (message_id, sentiment_label, sentiment_score, intent_label, intent_confidence, "
-        "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, created_at, "
-        "updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :now, :now, "
-        ":seq)",
+        "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, context, created_at, "
+        "updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :ctx, :now, "
+        ":now, :seq)",
         {"mid": message_pk, "sl": analysis["sentiment"]["label"], "ss": analysis["sentiment"]["score"],
          "il": analysis["intent"]["label"], "ic": analysis["intent"]["confidence"],
          "sr": orjson.dumps(analysis["suggested_responses"]).decode(),
          "cs": orjson.dumps(analysis["confidence_scores"]).decode(), "mv": analysis["model_version"],
          "en": analysis["engine"], "lang": analysis.get("language"), "lat": analysis.get("latency_ms"),
+         "ctx": orjson.dumps(analysis["context"]).decode() if analysis.get("context") is not None else None,
          "now": now, "seq": db.next_sequence()})
 
 
@@ -86,6 +90,8 @@ def analysis_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "engine": row["engine"],
         "language": row["language"],
         "latency_ms": row["latency_ms"],
+        # Analyses stored before migration 13 (or by an engine that read no window) had no context.
+        "context": orjson.loads(row["context"]) if row.get("context") else dict(NO_CONTEXT),
         "created_at": row["created_at"],
     }
 
@@ -104,6 +110,33 @@ def analyses_for(db: Database, message_pks: list[int]) -> dict[int, dict[str, An
     rows = db.all(f"SELECT a.* FROM ai_analysis a WHERE a.id IN (SELECT MAX(id) FROM ai_analysis "
                   f"WHERE message_id IN ({placeholders}) GROUP BY message_id)", params)
     return {int(r["message_id"]): analysis_from_row(r) for r in rows}
+
+
+def window_rows(db: Database, chat_ids: list[str], since: str, until: str, limit: int) -> list[dict[str, Any]]:
+    """The messages of these chats sent in [since, until), oldest first, each with its latest intent: the
+    conversation windows of a capture batch in one query (conversations by their unique chat_id, then the
+    ix_messages_conversation range per conversation)."""
+    if not chat_ids:
+        return []
+    placeholders = ", ".join(f":c{i}" for i in range(len(chat_ids)))
+    params: dict[str, Any] = {f"c{i}": chat_id for i, chat_id in enumerate(chat_ids)}
+    params.update({"since": since, "until": until, "limit": limit})
+    return db.all(
+        "SELECT c.chat_id, m.id, m.direction, SUBSTR(m.content, 1, 240) AS content, m.sent_at, "
+        "(SELECT a.intent_label FROM ai_analysis a WHERE a.message_id = m.id ORDER BY a.id DESC LIMIT 1) AS intent "
+        f"FROM conversations c JOIN messages m ON m.conversation_id = c.id WHERE c.chat_id IN ({placeholders}) "
+        "AND m.sent_at >= :since AND m.sent_at < :until ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit", params)[::-1]
+
+
+def has_intent_between(db: Database, conversation_id: int, intent: str, direction: str, since: str,
+                       until: str) -> bool:
+    """Whether a message of this conversation in [since, until], from that side, has this latest intent (the
+    ix_messages_conversation range, then each message's latest analysis by ix_analysis_message)."""
+    return db.scalar(
+        "SELECT 1 FROM messages m WHERE m.conversation_id = :c AND m.direction = :d AND m.sent_at >= :since "
+        "AND m.sent_at <= :until AND (SELECT a.intent_label FROM ai_analysis a WHERE a.message_id = m.id "
+        "ORDER BY a.id DESC LIMIT 1) = :intent LIMIT 1",
+        {"c": conversation_id, "d": direction, "since": since, "until": until, "intent": intent}) is not None
 
 
 def get_message(db: Database, message_pk: int) -> dict[str, Any] | None:

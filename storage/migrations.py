@@ -246,6 +246,10 @@ def _v12_knowledge_sync(db: Database) -> None:
     CREATE INDEX ix_knowledge_deletions_change_seq ON knowledge_deletions (change_seq);
     CREATE INDEX ix_knowledge_title ON knowledge (title)
     """)
+def _v13_analysis_context(db: Database) -> None:
+    # Whether the conversation's earlier messages changed a message's reading (issue 15, "Conversation-aware
+    # analysis"): the analysis dict's "context" as JSON, NULL for analyses stored before it existed.
+    db.execute("ALTER TABLE ai_analysis ADD COLUMN context TEXT")
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
@@ -269,6 +273,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (12, "knowledge sync: sync_tombstones.uid, the knowledge pull cursor, knowledge_deletions on the hub; "
          "knowledge title index",
      _v12_knowledge_sync),
+    (13, "ai_analysis.context: whether earlier messages of the conversation changed the reading (issue 15)",
+     _v13_analysis_context),
 ]
 
 

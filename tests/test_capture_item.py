@@ -26,7 +26,7 @@ def test_a_phone_capture_becomes_a_frozen_item_keyed_by_e164():
     assert item.owner is None and item.customer.merge_from is None
     assert item.sent == datetime(2024, 12, 5, 10, 32, 7, tzinfo=timezone.utc)
     assert item.sent_at == "2024-12-05T10:32:07.000Z"
-    assert item.analysis_item().to_wire() == ["Oi", None, "Maria Silva", "in", "text"]
+    assert item.analysis_item().to_wire() == ["Oi", None, "Maria Silva", "in", "text", []]
     with pytest.raises(dataclasses.FrozenInstanceError):
         item.content = "changed"  # type: ignore[misc]
 

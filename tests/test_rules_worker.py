@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 
+from ai.analysis import PreviousMessage
 from ai.builtin import BuiltinAnalyzer
 from ai.items import AnalysisItem, AnalysisResult
 from ai.rules_client import RulesWorkerClient
@@ -17,6 +18,8 @@ ITEMS = [
     AnalysisItem("My order never arrived, this is unacceptable", None, None, "in", "text"),
     AnalysisItem("Quiero cancelar mi suscripción", None, "Juan", "in", "text"),
     AnalysisItem("", None, None, "in", "image"),
+    # A short answer with its window: the worker reads it in context like the service would.
+    AnalysisItem("sim", None, "Maria", "in", "text", (PreviousMessage("out", "posso fechar o pedido?", None),)),
 ]
 
 
@@ -37,6 +40,8 @@ def test_worker_answers_exactly_like_the_service_would():
             assert got == want
         assert [a.language for a in answers[:3]] == ["pt", "en", "es"]
         assert answers[3].language is None
+        assert answers[4].analysis["intent"]["label"] == "purchase"
+        assert answers[4].analysis["context"] == {"used": True, "previous": 1}
     finally:
         client.close()
 
@@ -70,8 +75,13 @@ def test_a_worker_dying_mid_batch_means_local_answers_and_a_back_off():
 
 def test_items_and_results_cross_the_pipe_as_the_documented_arrays():
     item = AnalysisItem("Oi", None, "Maria", "in", "text")
-    assert item.to_wire() == ["Oi", None, "Maria", "in", "text"]
+    assert item.to_wire() == ["Oi", None, "Maria", "in", "text", []]
     assert AnalysisItem.from_wire(item.to_wire()) == item
+    # The conversation window travels as [direction, text, intent or null] per earlier message, oldest first.
+    answered = AnalysisItem("sim", None, "Maria", "in", "text",
+                            (PreviousMessage("out", "posso fechar o pedido?", "purchase"),))
+    assert answered.to_wire() == ["sim", None, "Maria", "in", "text", [["out", "posso fechar o pedido?", "purchase"]]]
+    assert AnalysisItem.from_wire(answered.to_wire()) == answered
     result = AnalysisResult("pt", {"intent": {"label": "greeting"}})
     assert result.to_wire() == ["pt", {"intent": {"label": "greeting"}}]
     assert AnalysisResult.from_wire(result.to_wire()) == result

@@ -8,6 +8,7 @@ from operator import itemgetter
 from typing import Any
 
 from ai.analysis import LANGUAGES, Analysis, AnalysisContext
+from ai.builtin.context import CONTEXT_CONFIDENCE, resolve
 from ai.builtin.intents import IntentMatcher
 from ai.builtin.normalize import find_order_number, normalize
 from ai.builtin.replies import suggest_replies
@@ -65,26 +66,42 @@ class BuiltinAnalyzer:
         raw = self._sentiment.raw_score(tokens, joined, language)
         sentiment = self._sentiment.finish(raw, exclamations, is_question, shouting)
         intent = self._intents.classify(tokens, joined, sentiment.score)
-        bias = INTENT_SENTIMENT_BIAS.get(intent.label, 0.0)
+        intent_label, intent_confidence = intent.label, intent.confidence
+        reading = None
+        if context.previous:
+            reading = resolve(normalized, intent_label, intent_confidence, context.previous, self.intent_of_text)
+        if reading is not None and reading.intent in self._intents.labels:
+            intent_label, intent_confidence = reading.intent, max(intent_confidence, CONTEXT_CONFIDENCE)
+        else:
+            reading = None
+        bias = INTENT_SENTIMENT_BIAS.get(intent_label, 0.0)
         if bias:
             sentiment = self._sentiment.finish(raw, exclamations, is_question, shouting, bias)
 
         order_number = context.order_number or find_order_number(text)
-        replies = suggest_replies(intent.label, language, context.customer_name, order_number)
+        replies = suggest_replies(intent_label, language, context.customer_name, order_number)
         confidence_scores = {f"sentiment.{label}": p for label, p in sentiment.probabilities.items()}
         ranked = sorted(intent.probabilities.items(), key=_probability, reverse=True)
         for label, probability in ranked[:TOP_INTENTS]:
             confidence_scores[f"intent.{label}"] = probability
-        confidence_scores[f"intent.{intent.label}"] = intent.confidence
+        confidence_scores[f"intent.{intent_label}"] = intent_confidence
         return Analysis(
             sentiment_label=sentiment.label,
             sentiment_score=max(-1.0, min(1.0, sentiment.score)),
-            intent_label=intent.label,
-            intent_confidence=max(0.0, min(1.0, intent.confidence)),
+            intent_label=intent_label,
+            intent_confidence=max(0.0, min(1.0, intent_confidence)),
             suggested_responses=replies,
             confidence_scores=confidence_scores,
             model_version=self.model_version,
             engine=self.name,
             language=language,
             latency_ms=(time.perf_counter() - started) * 1000.0,
+            context_used=reading is not None,
+            context_previous=len(context.previous),
         )
+
+    def intent_of_text(self, text: str) -> str:
+        """The intent of an earlier message of the conversation read from its text alone (no window)."""
+        language = detect_language(text, self.default_language)
+        normalized = normalize(text, language)
+        return self._intents.classify(normalized.tokens, normalized.joined).label

@@ -157,6 +157,10 @@ class CombinedAnalyzer:
         sentiment_label = SENTIMENT_LABELS[max(range(len(sentiment)), key=sentiment.__getitem__)]
         intent_index = max(range(len(intent)), key=intent.__getitem__)
         intent_label = INTENT_LABELS[intent_index]
+        intent_confidence = intent[intent_index]
+        if rules.context_used:
+            # The embedding heads read the text alone; the conversation window gave "sim" its meaning.
+            intent_label, intent_confidence = rules.intent_label, rules.intent_confidence
         deadline = started + (LATENCY_BUDGET_MS - TOKEN_RESERVE_MS) / 1000
         replies, generated = self._suggest(
             text, language, intent_label, rules, context, generate_replies, deadline
@@ -167,13 +171,15 @@ class CombinedAnalyzer:
             sentiment_label=sentiment_label,
             sentiment_score=sentiment[0] - sentiment[2],
             intent_label=intent_label,
-            intent_confidence=intent[intent_index],
+            intent_confidence=intent_confidence,
             suggested_responses=replies,
             confidence_scores=confidence_scores,
             model_version=self.model_version if generated else self._classify_version,
             engine=self.name,
             language=language,
             latency_ms=(time.perf_counter() - started) * 1000,
+            context_used=rules.context_used,
+            context_previous=rules.context_previous,
         )
 
     def _suggest(
