@@ -126,11 +126,11 @@ class EmbeddingRetriever:
         self._matrix = np.stack([self._unit(embed_passage(f"{e.title}. {e.content}")) for e in base])
         self.threshold = 0.0
 
-    def _unit(self, vector: list[float]):  # noqa: ANN202 - numpy array
+    def _unit(self, vector: list[float]):
         array = self._np.asarray(vector, dtype=self._np.float32)
         return array / (self._np.linalg.norm(array) or 1.0)
 
-    def similarities(self, text: str):  # noqa: ANN201
+    def similarities(self, text: str):
         return self._matrix @ self._unit(self._embed_query(text))
 
     def __len__(self) -> int:

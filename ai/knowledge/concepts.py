@@ -86,7 +86,11 @@ PHRASES: dict[str, str] = {
     "size chart": "sizes",
 }
 
-STOPWORDS = frozenset("""
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _word_set("""
 a o e os as um uma uns umas de do da dos das no na nos nas em para por pelo pela com sem que se ou mas
 eu voce voces ele ela nos eles elas me te lhe meu minha seu sua nosso nossa isso isto esse essa aquele aqui
 ai la ja so tambem muito muita mais menos bem tudo todo toda todos todas nao sim ok qual quais quanto quanta
@@ -101,7 +105,8 @@ esta estan hay tiene tienen tengo puedo puede pueden quiero queria saber hacer h
 cuanta cuantos cuantas cuando como donde porque quien si no muy mas hola buenas buenos gracias favor hoy
 ahora tambien algo
 fica ficaria sai sale pegar get got consigo conseguir
-mandar manda mande mando send sends sent ler read falar fala talk speak hablar ver see olhar look moro mora vivo sobre alguma alguem vcs vc gente cara
+mandar manda mande mando send sends sent ler read falar fala talk speak hablar ver see olhar look
+moro mora vivo sobre alguma alguem vcs vc gente cara
 vende vendem vender vendo vendemos compra comprar comprei compro sell sells buy bought venden vendes
 preciso precisa need want know tell quiero necesito necesita
-""".split())
+""")
