@@ -22,6 +22,7 @@ from crm.access import LoginGuard, TokenService
 from crm.analysis import AnalysisCoordinator
 from crm.capture import CapturePipeline
 from crm.extensions import ExtensionRegistry
+from crm.grounding import Grounding
 from crm.maintenance import Maintenance
 from crm.monitor import MonitorSettings, SystemMonitor
 from crm.offsite import OffsiteBackups
@@ -54,6 +55,7 @@ class Service:
     maintenance: Maintenance
     extensions: ExtensionRegistry
     pairings: Pairings
+    grounding: Grounding  # the knowledge index: grounded suggestions, matches() for the AI draft
     started_monotonic: float = field(default_factory=time.monotonic)
     sync: SyncAgent | None = None  # this agent's sync with a team hub (None on a hub)
     offsite: OffsiteBackups | None = None  # uploads of this agent's backups to its hub (None on a hub)
