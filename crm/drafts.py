@@ -2,8 +2,8 @@
 streamed over the WebSocket to the principal that asked. Never sent: it is only text for the seller to edit.
 
 Flow: POST /api/replies/draft -> start_draft() gathers the message, the conversation's last HISTORY_MESSAGES
-messages, the customer's name and the matching knowledge (knowledge_for_draft: the one seam the retrieval slice
-replaces), builds the prompt (ai/draft_prompt.py) and hands it to Drafts, which queues it on the AI worker
+messages, the customer's name and the matching knowledge (knowledge_for_draft: the retrieval of the grounded
+suggestions), builds the prompt (ai/draft_prompt.py) and hands it to Drafts, which queues it on the AI worker
 (ai/worker_client.py submit_draft) and publishes reply.draft.* events addressed to the asking principal only
 (core/events.py audience = Principal.rate_key).
 
@@ -14,21 +14,20 @@ waiting in all (429 draft_busy past that); the worker runs one job at a time, dr
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ai.draft_prompt import Fact, Turn, build_draft_prompt
+from ai.knowledge.index import KnowledgeMatch
 from ai.language import detect_language
 from ai.llm.model import configured_model_name
 from ai.worker_client import AiWorkerClient, AiWorkerError, DraftJob
 from core import events
 from core.config import Config
-from storage import knowledge as knowledge_rows
+from crm.grounding import Grounding
 from storage import messages as message_rows
 from storage.database import Database
 
@@ -210,44 +209,13 @@ class DraftSources(Protocol):
 
     db: Database
     drafts: Drafts
+    grounding: Grounding
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words that say nothing about which fact is wanted (pt, en, es); short words (< 3 letters) are dropped anyway.
-_STOPWORDS = frozenset("""
-    que qual quais quanto quanta quantos quantas como onde quando para por com sem uma uns umas dos das nos nas pelo
-    pela voce voces vcs meu minha seu sua tem ter esta isso esse essa aqui sim nao mais muito pra pro
-    the and for with what which how much many where when you your does can are have this that there from
-    los las del por para con una unos unas cual cuanto cuanta como donde cuando tiene esta eso ese aqui
-""".split())  # noqa: SIM905 - a word list reads better as text
-STEM_CHARS = 5  # "fretes" and "frete", "entregas" and "entrega" match on their first letters
-
-
-def _terms(text: str) -> set[str]:
-    plain = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return {w[:STEM_CHARS] for w in _WORD.findall(plain) if len(w) >= 3 and w not in _STOPWORDS}
-
-
-def knowledge_for_draft(service: DraftSources, text: str, language: str | None) -> list[dict[str, Any]]:
-    """The knowledge entries a draft should use, best first (at most KNOWLEDGE_LIMIT): a small lexical match.
-
-    The one seam for the retrieval slice: at merge this becomes
-    `[asdict(m) for m in service.grounding.matches(text, language, limit=KNOWLEDGE_LIMIT)]`-like entries with
-    entry_id/id, title and content; nothing else in this module reads the knowledge table."""
-    wanted = _terms(text)
-    if not wanted:
-        return []
-    scored = []
-    for entry in knowledge_rows.all_entries(service.db):
-        title = _terms(entry["title"])
-        body = _terms(" ".join([entry["content"], " ".join(entry.get("tags") or []), entry.get("shortcut") or ""]))
-        score = 2 * len(wanted & title) + len(wanted & (body - title))
-        if score:
-            same_language = entry.get("language") in (None, language)
-            scored.append((score, same_language, -entry["id"], entry))
-    scored.sort(key=lambda item: item[:3], reverse=True)
-    return [item[3] for item in scored[:KNOWLEDGE_LIMIT]]
+def knowledge_for_draft(service: DraftSources, text: str, language: str | None) -> list[KnowledgeMatch]:
+    """The knowledge entries a draft should use, best first (at most KNOWLEDGE_LIMIT): the same retrieval as the
+    grounded suggestions (crm/grounding.py), so a draft states the facts the first suggestion showed."""
+    return service.grounding.matches(text, language, limit=KNOWLEDGE_LIMIT)
 
 
 def conversation_before(db: Database, message: dict[str, Any], limit: int = HISTORY_MESSAGES) -> list[Turn]:
@@ -269,10 +237,10 @@ def start_draft(service: DraftSources, owner: str, message_id: int) -> dict[str,
         raise DraftRefused(422, "no_text", "the message has no text to answer (a media message without a caption)")
     language = message["language"] or detect_language(text)
     entries = knowledge_for_draft(service, text, language)
-    facts = [Fact(entry["title"], entry["content"]) for entry in entries]
+    facts = [Fact(entry.title, entry.content) for entry in entries]
     prompt = build_draft_prompt(text, language, message["customer_name"], facts,
                                 conversation_before(service.db, message), service.drafts.settings.n_ctx,
                                 service.drafts.settings.max_tokens)
     draft_id = service.drafts.start(owner, message_id, prompt.to_wire())
     return {"draft_id": draft_id, "message_id": message_id,
-            "knowledge": [entry.get("id", entry.get("entry_id")) for entry in entries[:prompt.facts_used]]}
+            "knowledge": [entry.entry_id for entry in entries[:prompt.facts_used]]}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ai.builtin.normalize import find_order_number
+from ai.knowledge.placeholders import fill_placeholders
 from core import events
 from core.clock import Clock, iso
 from crm.customer_keys import key_of_chat
@@ -320,9 +321,6 @@ def _row_fields(header: list[str], record: list[str]) -> dict[str, Any]:
 
 # -- placeholders ------------------------------------------------------------------------------------------------
 
-PLACEHOLDERS = ("name", "first_name", "order")
-
-
 def chat_placeholders(db: Database, chat_id: str, default_region: str) -> dict[str, str]:
     """{name, first_name, order} known for a chat: its customer's name (the way the extension's panel finds the
     customer of a chat) and the newest order number quoted in it. Unknown values are left out."""
@@ -354,29 +352,3 @@ def latest_order_number(db: Database, conversation_id: int) -> str | None:
     return None
 
 
-def fill_placeholders(text: str, values: dict[str, str]) -> str:
-    """text with {name}, {first_name} and {order} replaced by their values; a placeholder without a value goes
-    with what only made sense around it, so the text still reads naturally:
-    "Olá {first_name}!" -> "Olá!", "Oi, {name}, tudo bem?" -> "Oi, tudo bem?", "{first_name}, seu pedido
-    #{order} saiu" -> "Seu pedido saiu". Other braces are left as they are."""
-    for key in PLACEHOLDERS:
-        token = "{" + key + "}"
-        if token not in text:
-            continue
-        if values.get(key):
-            text = text.replace(token, values[key])
-            continue
-        text = _drop_placeholder(text, key)
-    return text
-
-
-def _drop_placeholder(text: str, key: str) -> str:
-    token = r"#?\{" + key + r"\}"
-    # At the start of a line: the placeholder and its comma go, and the next word starts the sentence.
-    text = re.sub(r"(?m)^([ \t]*)" + token + r"[ \t]*,?[ \t]*(\S?)",
-                  lambda m: m.group(1) + m.group(2).upper(), text)
-    # Before punctuation or the end of a line: the placeholder and the comma or spaces before it go.
-    text = re.sub(r"[ \t]*,?[ \t]*" + token + r"(?=[ \t]*(?:[!?.,;:)]|$))", "", text, flags=re.MULTILINE)
-    # Mid-sentence: the placeholder and the space before it go ("pedido {order} saiu" -> "pedido saiu").
-    text = re.sub(r"[ \t]*" + token, "", text)
-    return text

@@ -67,15 +67,16 @@ NO_CONTEXT = {"used": False, "previous": 0}
 def insert_analysis(db: Database, message_pk: int | None, analysis: dict[str, Any], now: str) -> int:
     return db.insert(
         "INSERT INTO ai_analysis (message_id, sentiment_label, sentiment_score, intent_label, intent_confidence, "
-        "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, context, created_at, "
-        "updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :ctx, :now, "
-        ":now, :seq)",
+        "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, context, knowledge, "
+        "created_at, updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :ctx, "
+        ":kn, :now, :now, :seq)",
         {"mid": message_pk, "sl": analysis["sentiment"]["label"], "ss": analysis["sentiment"]["score"],
          "il": analysis["intent"]["label"], "ic": analysis["intent"]["confidence"],
          "sr": orjson.dumps(analysis["suggested_responses"]).decode(),
          "cs": orjson.dumps(analysis["confidence_scores"]).decode(), "mv": analysis["model_version"],
          "en": analysis["engine"], "lang": analysis.get("language"), "lat": analysis.get("latency_ms"),
          "ctx": orjson.dumps(analysis["context"]).decode() if analysis.get("context") is not None else None,
+         "kn": orjson.dumps(analysis["knowledge"]).decode() if analysis.get("knowledge") else None,
          "now": now, "seq": db.next_sequence()})
 
 
@@ -92,6 +93,8 @@ def analysis_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "latency_ms": row["latency_ms"],
         # Analyses stored before migration 13 (or by an engine that read no window) had no context.
         "context": orjson.loads(row["context"]) if row.get("context") else dict(NO_CONTEXT),
+        # The entry the first suggestion's fact came from (migration 14); None when nothing answered.
+        "knowledge": orjson.loads(row["knowledge"]) if row.get("knowledge") else None,
         "created_at": row["created_at"],
     }
 

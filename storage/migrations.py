@@ -252,6 +252,13 @@ def _v13_analysis_context(db: Database) -> None:
     db.execute("ALTER TABLE ai_analysis ADD COLUMN context TEXT")
 
 
+def _v14_analysis_knowledge(db: Database) -> None:
+    # The knowledge entry a grounded suggestion came from (issue 15): the analysis dict's "knowledge" as JSON, NULL
+    # when nothing answered (or for analyses stored before it existed), so the panel and the windows can say
+    # where the first suggestion came from long after the capture.
+    db.execute("ALTER TABLE ai_analysis ADD COLUMN knowledge TEXT")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -275,6 +282,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
      _v12_knowledge_sync),
     (13, "ai_analysis.context: whether earlier messages of the conversation changed the reading (issue 15)",
      _v13_analysis_context),
+    (14, "ai_analysis.knowledge: the knowledge entry a grounded suggestion came from (issue 15)",
+     _v14_analysis_knowledge),
 ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ai.draft_prompt import CHARS_PER_TOKEN, Fact, Turn, build_draft_prompt
-from crm.drafts import _terms
 
 FRETE = Fact("Frete para BH", "O frete para Belo Horizonte é R$ 25 e chega em 3 dias úteis.")
 
@@ -60,8 +59,3 @@ def test_the_facts_go_after_the_messages_and_the_best_fact_stays_longest():
     assert prompt.facts_used in (0, 1)
     if prompt.facts_used == 1:
         assert "R$ 25" in prompt.prompt and "Trocas em" not in prompt.prompt
-
-
-def test_match_terms_ignore_accents_plurals_and_filler_words():
-    assert _terms("Qual é o preço dos fretes para Belo Horizonte?") >= {"preco", "frete", "belo", "horiz"}
-    assert not _terms("qual o que para")

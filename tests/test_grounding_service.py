@@ -63,6 +63,12 @@ def test_a_question_the_knowledge_answers_gets_the_fact_over_http_and_websocket(
     pushed = next(e for e in events if e["type"] == "analysis.completed")
     assert pushed["data"]["analysis"]["knowledge"]["entry_id"] == entry_id
     assert pushed["data"]["analysis"]["suggested_responses"][0].endswith(FRETE["content"])
+    # Stored with the analysis (migration 14): read back later, the source is still there for the panel.
+    chat_id = message()["chat_id"]
+    panel = fresh_service.get("/api/extension/chat", params={"chat_id": chat_id}).json()
+    assert panel["latest"]["analysis"]["knowledge"]["entry_id"] == entry_id
+    listed = fresh_service.get("/api/messages", params={"limit": 1}).json()["items"][0]
+    assert listed["analysis"]["knowledge"]["entry_id"] == entry_id
 
 
 def test_a_message_the_knowledge_does_not_answer_carries_no_fact(fresh_service, database):

@@ -9,7 +9,8 @@ import pytest
 import requests
 import websocket
 
-from crm.knowledge import fill_placeholders, parse_csv
+from ai.knowledge.placeholders import fill_placeholders
+from crm.knowledge import parse_csv
 from tests.helpers import message
 from tests.pairing_helpers import as_extension, pair
 

@@ -111,3 +111,16 @@ def test_the_bench_set_meets_the_recall_and_no_fact_goals():
     assert scores.answerable >= 60 and scores.unanswerable >= 30
     assert scores.recall >= RECALL_GOAL
     assert scores.no_fact >= NO_FACT_GOAL
+
+
+def test_a_grounded_reply_fills_the_entrys_placeholders_and_keeps_its_own_greeting():
+    from ai.knowledge.grounded import grounded_reply
+    from ai.knowledge.index import KnowledgeMatch
+
+    greeting_entry = KnowledgeMatch(1, "Frete", "Oi {first_name}! O frete para BH é R$ 25.", "pt", 0.9)
+    # The entry's own greeting is the greeting: no "Olá, Maria! Oi Maria! ..." and no "{first_name}" left.
+    assert grounded_reply(greeting_entry, "pt", "maria silva") == "Oi Maria! O frete para BH é R$ 25."
+    assert grounded_reply(greeting_entry, "pt", None) == "Oi! O frete para BH é R$ 25."
+    order_entry = KnowledgeMatch(2, "Prazo", "O pedido #{order} sai em 2 dias úteis, {first_name}.", "pt", 0.9)
+    assert grounded_reply(order_entry, "pt", "Ana", "#12345") == "Olá, Ana! O pedido #12345 sai em 2 dias úteis, Ana."
+    assert grounded_reply(order_entry, "pt", None) == "Olá! O pedido sai em 2 dias úteis."

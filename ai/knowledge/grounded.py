@@ -11,10 +11,13 @@ greeting or praise quoting a word of an entry ("amei o vestido!") gets the templ
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
-from ai.builtin.replies import greeting
+from ai.builtin.normalize import find_order_number
+from ai.builtin.replies import first_name, greeting
 from ai.knowledge.index import KnowledgeMatch
+from ai.knowledge.placeholders import fill_placeholders
 
 # Intents a fact can answer (bench/README.md "Knowledge retrieval": chosen on the dev half of the questions).
 GROUNDED_INTENTS = frozenset({"pricing", "purchase", "order_status", "support", "payment", "scheduling",
@@ -43,10 +46,23 @@ def best_for_language(matches: list[KnowledgeMatch], language: str | None) -> Kn
     return matches[0]
 
 
-def grounded_reply(match: KnowledgeMatch, message_language: str | None, name: str | None) -> str:
-    """The entry's content after the greeting, in the entry's language (the message's when it has none)."""
+# An entry that opens with its own greeting ("Oi {first_name}! O frete ...") gets no second one in front.
+_OWN_GREETING = re.compile(r"^\W*(ol[aá]|oi|hola|hi|hello|hey|bom dia|boa tarde|boa noite|buen[oa]s?|"
+                           r"good (morning|afternoon|evening))\b", re.IGNORECASE)
+
+
+def grounded_reply(match: KnowledgeMatch, message_language: str | None, name: str | None,
+                   order: str | None = None) -> str:
+    """The entry's content after the greeting, in the entry's language (the message's when it has none), with
+    its placeholders filled as the quick replies fill them ({name}, {first_name}, {order})."""
     language = match.language or message_language or "pt"
-    return f"{greeting(language, name)} {match.content.strip()}"
+    person = first_name(name)
+    values = {"name": " ".join(name.split()) if person and name else "", "first_name": person or "",
+              "order": (order or "").lstrip("#")}
+    content = fill_placeholders(match.content.strip(), values)
+    if _OWN_GREETING.match(content):
+        return content
+    return f"{greeting(language, name)} {content}"
 
 
 def knowledge_summary(match: KnowledgeMatch) -> dict[str, Any]:
@@ -67,10 +83,11 @@ def ground(analysis: dict[str, Any], index: Retriever, text: str, language: str 
     match = best_for_language(matches, language)
     if match is None:
         return analysis
-    facts = [grounded_reply(match, language, name)]
+    order = find_order_number(text)
+    facts = [grounded_reply(match, language, name, order)]
     runner_up = next((m for m in matches if m.entry_id != match.entry_id), None)
     if runner_up is not None and runner_up.score >= SECOND_FACT_RATIO * match.score:
-        facts.append(grounded_reply(runner_up, language, name))
+        facts.append(grounded_reply(runner_up, language, name, order))
     replies = [r for r in analysis.get("suggested_responses") or [] if isinstance(r, str)]
     analysis["suggested_responses"] = [*facts, *replies][:SUGGESTIONS]
     analysis["knowledge"] = knowledge_summary(match)

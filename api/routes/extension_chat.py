@@ -74,7 +74,8 @@ def _present_analysis(analysis: dict[str, Any]) -> dict[str, Any]:
     return {"sentiment": analysis["sentiment"], "intent": analysis["intent"],
             "confidence": analysis["intent"]["confidence"], "suggested_responses": analysis["suggested_responses"],
             "engine": analysis["engine"], "model_version": analysis["model_version"],
-            "language": analysis["language"], "created_at": analysis["created_at"]}
+            "language": analysis["language"], "knowledge": analysis.get("knowledge"),
+            "created_at": analysis["created_at"]}
 
 
 ROUTES = (
