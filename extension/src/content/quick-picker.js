@@ -102,12 +102,12 @@ export class QuickReplyPicker {
     if (this.#checkQueued) return;
     this.#checkQueued = true;
     setTimeout(() => {
-      this.#checkQueued = false;
-      this.#check();
+      if (this.#checkQueued) this.#check();
     }, 0);
   }
 
   #check() {
+    this.#checkQueued = false;
     const word = this.#wordAtCaret();
     if (!word) {
       this.#dismissed = null;
@@ -157,6 +157,7 @@ export class QuickReplyPicker {
   }
 
   #onKeyDown(event) {
+    if (this.#checkQueued && keyAction(event)) this.#check(); // a key right after typing: decide on the fresh text
     if (!this.open && !this.#pending) return;
     if (!this.#inBox(event)) return;
     const action = keyAction(event);
