@@ -589,3 +589,75 @@ def test_broken_selectors_are_reported_in_health(paired: Browser, agent: Agent) 
     wait_until(lambda: health(svc)["status"] != "degraded", timeout=60, interval=0.2,
                message="/api/health to recover once rows match again")
     assert [e["type"] for e in agent_events(svc)].count("capture.stalled") == 1
+
+
+# -- quick replies and drafts (issue 15) ---------------------------------------------------------------------------
+
+COMPOSE = "#main footer [contenteditable='true']"
+
+
+def _knowledge_entry(svc: RunningService, **fields) -> dict:
+    r = svc.post("/api/knowledge", json=fields, token=svc.local_token)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _quick_list(wa) -> list[str]:
+    """The shortcuts the open quick-reply list shows (Playwright's locators pierce its open shadow root)."""
+    return wa.page.locator('[data-role="quick-reply"]').evaluate_all("(items) => items.map((i) => i.dataset.shortcut)")
+
+
+def test_quick_replies_from_a_slash_in_the_message_box_insert_without_sending(paired: Browser, agent: Agent) -> None:
+    svc = agent.svc
+    _knowledge_entry(svc, title="Frete para BH", shortcut="frete",
+                     content="Oi {first_name}! O frete para Belo Horizonte é R$ 25 e chega em 3 dias úteis.")
+    _knowledge_entry(svc, title="Frete grátis SP", shortcut="frete-sp", content="Para São Paulo o frete é grátis.")
+    _knowledge_entry(svc, title="Pix", shortcut="pix", content="Nossa chave Pix é o CNPJ 12.345.678/0001-90.")
+    wa = paired.whatsapp()
+    phone = wa.chats["phone"]
+    first = wa.add(chat=phone, direction="in", text="Quanto é o frete pra BH?")
+    wa.open_chat(phone)
+    wait_for_messages(svc, [first])  # the agent knows the chat's customer: Maria Silva
+
+    box = wa.page.locator(COMPOSE)
+    box.click()
+    wa.page.keyboard.type("/fre")
+    options = wa.page.locator('[data-role="quick-reply"]')
+    options.first.wait_for(state="visible")
+    assert _quick_list(wa) == ["frete", "frete-sp"]
+    listed = wa.page.locator(f"#{'crm-agent-quick-replies'}").evaluate("(host) => host.shadowRoot.textContent")
+    assert "Oi Maria! O frete para Belo Horizonte é R$ 25" in listed, listed  # {first_name} filled by the agent
+    host_box = wa.page.locator("#crm-agent-quick-replies").bounding_box()
+    compose_box = box.bounding_box()
+    assert host_box["y"] + host_box["height"] <= compose_box["y"] + 1, (host_box, compose_box)  # beside, not over it
+    screenshot(wa.page, "extension-quick-replies")
+
+    wa.page.keyboard.type("te-")  # typing on narrows the list
+    wait_until(lambda: _quick_list(wa) == ["frete-sp"], timeout=10, message="the list narrowed to frete-sp")
+    for _ in range(3):
+        wa.page.keyboard.press("Backspace")  # back to "/fre": both again, frete-sp still highlighted
+    wait_until(lambda: _quick_list(wa) == ["frete", "frete-sp"], timeout=10, message="the list widened again")
+    selected = '[data-role="quick-reply"][aria-selected="true"]'
+    assert wa.page.locator(selected).get_attribute("data-shortcut") == "frete-sp"
+    wa.page.keyboard.press("ArrowDown")  # wraps to the first
+    assert wa.page.locator(selected).get_attribute("data-shortcut") == "frete"
+    wa.page.keyboard.press("Enter")
+    expected = "Oi Maria! O frete para Belo Horizonte é R$ 25 e chega em 3 dias úteis."
+    wait_until(lambda: wa.call("composeText") == expected, timeout=10,
+               message=f"the quick reply in the box (it holds {wa.call('composeText')!r})")
+    assert wa.call("composeDomText") == expected
+    options.first.wait_for(state="hidden")
+    assert wa.get("sent") == [], "the extension (or its Enter) sent a message"
+    screenshot(wa.page, "extension-quick-replies-inserted")
+
+    # Esc closes the list; the typed "/pi" stays as the user wrote it, and nothing is sent
+    wa.page.keyboard.type(" /pi")
+    options.first.wait_for(state="visible")
+    assert _quick_list(wa) == ["pix"]
+    wa.page.keyboard.press("Escape")
+    options.first.wait_for(state="hidden")
+    wa.page.keyboard.type("x")  # typing on in the closed word does not reopen it
+    time.sleep(0.5)  # a bounded chance for the list to (wrongly) reopen
+    assert options.count() == 0 or not options.first.is_visible()
+    assert wa.call("composeText") == expected + " /pix"
+    assert wa.get("sent") == []

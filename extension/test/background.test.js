@@ -232,7 +232,7 @@ test("quick replies: asked with the prefix and the open chat, nothing when unpai
   assert.equal(call.headers.Authorization, "Bearer tok");
   await background.handleMessage({ type: MSG.QUICK_REPLIES, prefix: "", chat_id: "not a chat" }, CONTENT);
   assert.equal(agent.calls.at(-1).path, "/api/quick-replies?prefix="); // no chat: no placeholders filled
-  assert.equal((await background.handleMessage({ type: MSG.QUICK_REPLIES, prefix: "x".repeat(41) }, CONTENT)).ok, false);
+  assert.equal((await background.handleMessage({ type: MSG.QUICK_REPLIES, prefix: "x".repeat(33) }, CONTENT)).ok, false);
   up = false;
   assert.equal((await background.handleMessage(ask, CONTENT)).state, "offline");
 });

@@ -23,7 +23,8 @@ test("no list for slashes that are not a shortcut", () => {
   assert.equal(slashWordAt("fre", 3), null);
   assert.equal(slashWordAt("", 0), null);
   assert.equal(slashWordAt("/fre", 0), null);
-  assert.equal(slashWordAt(`/${"a".repeat(41)}`, 42), null);
+  assert.equal(slashWordAt(`/${"a".repeat(33)}`, 34), null);
+  assert.equal(slashWordAt(`/${"a".repeat(32)}`, 33).prefix.length, 32);
   assert.equal(slashWordAt("/fre", 9), null);
 });
 

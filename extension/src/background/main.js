@@ -20,7 +20,7 @@ const SINGLE_CAPTURE_STATUSES = new Set([200, 201, 422, 429, 503]);
 const isItemAnswer = (status) => SINGLE_CAPTURE_STATUSES.has(status) || (status >= 400 && status < 500);
 const CAPTURE_TIMEOUT_MS = 30_000;
 const QUICK_REPLIES_TIMEOUT_MS = 3000; // a list that comes later than this is no help to someone typing
-const MAX_PREFIX_CHARS = 40;
+const MAX_PREFIX_CHARS = 32;
 // Tokens stream many events a second: remembering each one's id would write storage as often, for no gain
 // (a draft is not resumed after a reconnect).
 const UNREMEMBERED_EVENTS = new Set(["reply.draft.token"]);
@@ -262,7 +262,7 @@ export class Background {
 
   async #quickReplies(prefix, chatId) {
     if (typeof prefix !== "string" || prefix.length > MAX_PREFIX_CHARS) {
-      return { ok: false, state: "error", error: { code: "bad_prefix", message: "prefix: at most 40 characters" } };
+      return { ok: false, state: "error", error: { code: "bad_prefix", message: "prefix: at most 32 characters" } };
     }
     const query = new URLSearchParams({ prefix });
     if (jidKind(chatId)) query.set("chat_id", chatId);

@@ -4,7 +4,7 @@
 
 // A shortcut is letters (any script), digits, "-" and "_": the agent stores it without the "/".
 const SHORTCUT_CHAR = /[\p{L}\p{N}_-]/u;
-const MAX_SHORTCUT_CHARS = 40;
+const MAX_SHORTCUT_CHARS = 32; // the agent's limit (crm/knowledge.py SHORTCUT)
 
 /**
  * The "/word" the caret is in or just after, or null. The "/" must start the text or follow white space, so
