@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websocket
@@ -30,7 +33,7 @@ from tests.extension_helpers import (
     stored_messages,
     wait_for_messages,
 )
-from tests.helpers import RunningService, start_service, wait_until
+from tests.helpers import ROOT, RunningService, start_service, wait_until, write_config
 from tests.ui_helpers import SCREENSHOTS
 
 pytestmark = pytest.mark.timeout(240)
@@ -661,3 +664,67 @@ def test_quick_replies_from_a_slash_in_the_message_box_insert_without_sending(pa
     assert options.count() == 0 or not options.first.is_visible()
     assert wa.call("composeText") == expected + " /pix"
     assert wa.get("sent") == []
+
+
+def _api_has(path: str) -> bool:
+    """Whether the agent under test has a route (docs/api.md is regenerated with every route change)."""
+    return path in (ROOT / "docs" / "api.md").read_text()
+
+
+@pytest.fixture
+def llm_agent(tmp_path) -> Iterator[Agent]:
+    """The agent with its LLM worker on (the bundled model, shared per machine as in tests/test_ai_service.py)."""
+    pytest.importorskip("llama_cpp")
+    models = Path(os.environ.get("CRM_AGENT_TEST_MODELS", Path(tempfile.gettempdir()) / "crm-agent-test-models"))
+    models.mkdir(parents=True, exist_ok=True)
+    data_dir = tmp_path / "agent"
+    data_dir.mkdir()
+    (data_dir / "models").symlink_to(models, target_is_directory=True)
+    write_config(data_dir, {"ai": {"job_timeout_s": 120}})
+    running = Agent.__new__(Agent)
+    running.data_dir = data_dir
+    running.service = start_service(data_dir, llm=True, timeout=120)
+    running.port = running.service.port
+    yield running
+    running.stop()
+
+
+def test_the_panel_shows_the_knowledge_source_and_streams_an_ai_draft_into_the_box(browser: Browser,
+                                                                                     llm_agent: Agent) -> None:
+    svc = llm_agent.svc
+    pair(browser, svc).page.close()
+    _knowledge_entry(svc, title="Frete para BH", language="pt", tags=["frete"],
+                     content="O frete para Belo Horizonte é R$ 25 e chega em 3 dias úteis.")
+    wa = browser.whatsapp()
+    phone = wa.chats["phone"]
+    question = wa.add(chat=phone, direction="in", text="Oi, quanto é o frete pra BH?")
+    wa.open_chat(phone)
+    stored = wait_for_messages(svc, [question])[question]
+    analysis = wait_until(lambda: stored_messages(svc)[question]["analysis"], timeout=60, message="the analysis")
+
+    grounded = bool(analysis.get("knowledge"))
+    if "knowledge" in analysis:  # k15-retrieval merged: the first suggestion carries the entry's fact
+        assert analysis["knowledge"]["title"] == "Frete para BH", analysis
+        source = wa.page.locator('[data-role="knowledge-source"]')
+        source.wait_for(state="visible", timeout=20_000)
+        assert source.inner_text() == "From your knowledge: Frete para BH"
+    if not _api_has("/api/replies/draft"):
+        pytest.skip("k15-draft is not merged: no POST /api/replies/draft"
+                    + ("" if grounded else "; k15-retrieval neither: analyses carry no knowledge"))
+
+    draft_button = wa.page.locator('[data-role="draft"] [data-action="draft"]')
+    draft_button.wait_for(state="visible")
+    draft_button.click()
+    text = wa.page.locator('[data-role="draft-text"]')
+    # the text grows as tokens arrive: seen non-empty while still running, then finished
+    wait_until(lambda: wa.page.locator('[data-role="draft"][data-status="streaming"]').count() == 1
+               and text.inner_text() not in ("", "Writing…"), timeout=120, interval=0.05,
+               message="streamed draft text while the draft runs")
+    wa.page.locator('[data-role="draft"][data-status="done"]').wait_for(state="attached", timeout=120_000)
+    final = text.inner_text().strip()
+    assert final, "an empty draft"
+    screenshot(wa.page, "extension-panel-grounded-draft")
+    wa.page.locator('[data-action="draft-insert"]').click()
+    wait_until(lambda: wa.call("composeText").strip() == final, timeout=10, message="the draft in the box")
+    assert wa.get("sent") == [], "the extension sent the draft"
+    assert stored["id"]  # the draft answered the chat's latest inbound message
