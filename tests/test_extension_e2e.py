@@ -723,6 +723,12 @@ def test_the_panel_shows_the_knowledge_source_and_streams_an_ai_draft_into_the_b
     wa.page.locator('[data-role="draft"][data-status="done"]').wait_for(state="attached", timeout=120_000)
     final = text.inner_text().strip()
     assert final, "an empty draft"
+    # the click scrolled the panel down to the draft; the redraws since must have kept it there
+    assert wa.page.locator('[data-role="draft"]').evaluate(
+        "(d) => { const b = d.closest('.body').getBoundingClientRect(), r = d.getBoundingClientRect();"
+        " return r.top >= b.top - 1 && r.top < b.bottom; }"), "the draft scrolled out of sight"
+    wa.page.locator('[data-role="draft"]').evaluate(
+        "(d) => { const body = d.closest('.body'); body.scrollTop = body.scrollHeight; }")  # all of the draft
     screenshot(wa.page, "extension-panel-grounded-draft")
     wa.page.locator('[data-action="draft-insert"]').click()
     wait_until(lambda: wa.call("composeText").strip() == final, timeout=10, message="the draft in the box")

@@ -93,3 +93,10 @@ test("no Draft button without a customer message", () => {
   assert.equal(q('[data-action="draft"]'), null);
   assert.equal(q('[data-role="draft"]').dataset.status, "none");
 });
+
+test("a redraw keeps the panel's scroll position (the draft is read at the bottom while it changes)", () => {
+  panel.render({ state: "ok", data: DATA, agent: {} });
+  q(".body").scrollTop = 120; // jsdom keeps the value it is given
+  panel.refresh();
+  assert.equal(q(".body").scrollTop, 120);
+});

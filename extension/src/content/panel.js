@@ -86,7 +86,10 @@ export class Panel {
       el(doc, "button", { class: "icon", "data-action": "collapse", "aria-expanded": String(!this.#collapsed),
         title: this.#collapsed ? "Expand" : "Collapse", onclick: () => this.#toggle() }, this.#collapsed ? "◂" : "▸")),
     el(doc, "div", { class: "body" }, this.#bodyFor(this.#view)));
+    // Redrawn on every refresh (a captured message, a draft's state): the reader's scroll position stays.
+    const scrolled = this.#root.querySelector(".body")?.scrollTop ?? 0;
     this.#root.replaceChildren(el(doc, "style", {}, PANEL_CSS), panel);
+    if (scrolled) panel.querySelector(".body").scrollTop = scrolled;
   }
 
   #toggle() {
