@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websocket
@@ -30,7 +33,7 @@ from tests.extension_helpers import (
     stored_messages,
     wait_for_messages,
 )
-from tests.helpers import RunningService, start_service, wait_until
+from tests.helpers import ROOT, RunningService, start_service, wait_until, write_config
 from tests.ui_helpers import SCREENSHOTS
 
 pytestmark = pytest.mark.timeout(240)
@@ -589,3 +592,145 @@ def test_broken_selectors_are_reported_in_health(paired: Browser, agent: Agent) 
     wait_until(lambda: health(svc)["status"] != "degraded", timeout=60, interval=0.2,
                message="/api/health to recover once rows match again")
     assert [e["type"] for e in agent_events(svc)].count("capture.stalled") == 1
+
+
+# -- quick replies and drafts (issue 15) ---------------------------------------------------------------------------
+
+COMPOSE = "#main footer [contenteditable='true']"
+
+
+def _knowledge_entry(svc: RunningService, **fields) -> dict:
+    r = svc.post("/api/knowledge", json=fields, token=svc.local_token)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _quick_list(wa) -> list[str]:
+    """The shortcuts the open quick-reply list shows (Playwright's locators pierce its open shadow root)."""
+    return wa.page.locator('[data-role="quick-reply"]').evaluate_all("(items) => items.map((i) => i.dataset.shortcut)")
+
+
+def test_quick_replies_from_a_slash_in_the_message_box_insert_without_sending(paired: Browser, agent: Agent) -> None:
+    svc = agent.svc
+    _knowledge_entry(svc, title="Frete para BH", shortcut="frete",
+                     content="Oi {first_name}! O frete para Belo Horizonte é R$ 25 e chega em 3 dias úteis.")
+    _knowledge_entry(svc, title="Frete grátis SP", shortcut="frete-sp", content="Para São Paulo o frete é grátis.")
+    _knowledge_entry(svc, title="Pix", shortcut="pix", content="Nossa chave Pix é o CNPJ 12.345.678/0001-90.")
+    wa = paired.whatsapp()
+    phone = wa.chats["phone"]
+    first = wa.add(chat=phone, direction="in", text="Quanto é o frete pra BH?")
+    wa.open_chat(phone)
+    wait_for_messages(svc, [first])  # the agent knows the chat's customer: Maria Silva
+
+    box = wa.page.locator(COMPOSE)
+    box.click()
+    wa.page.keyboard.type("/fre")
+    options = wa.page.locator('[data-role="quick-reply"]')
+    options.first.wait_for(state="visible")
+    assert _quick_list(wa) == ["frete", "frete-sp"]
+    listed = wa.page.locator(f"#{'crm-agent-quick-replies'}").evaluate("(host) => host.shadowRoot.textContent")
+    assert "Oi Maria! O frete para Belo Horizonte é R$ 25" in listed, listed  # {first_name} filled by the agent
+    host_box = wa.page.locator("#crm-agent-quick-replies").bounding_box()
+    compose_box = box.bounding_box()
+    assert host_box["y"] + host_box["height"] <= compose_box["y"] + 1, (host_box, compose_box)  # beside, not over it
+    screenshot(wa.page, "extension-quick-replies")
+
+    wa.page.keyboard.type("te-")  # typing on narrows the list
+    wait_until(lambda: _quick_list(wa) == ["frete-sp"], timeout=10, message="the list narrowed to frete-sp")
+    for _ in range(3):
+        wa.page.keyboard.press("Backspace")  # back to "/fre": both again, frete-sp still highlighted
+    wait_until(lambda: _quick_list(wa) == ["frete", "frete-sp"], timeout=10, message="the list widened again")
+    selected = '[data-role="quick-reply"][aria-selected="true"]'
+    assert wa.page.locator(selected).get_attribute("data-shortcut") == "frete-sp"
+    wa.page.keyboard.press("ArrowDown")  # wraps to the first
+    assert wa.page.locator(selected).get_attribute("data-shortcut") == "frete"
+    wa.page.keyboard.press("Enter")
+    expected = "Oi Maria! O frete para Belo Horizonte é R$ 25 e chega em 3 dias úteis."
+    wait_until(lambda: wa.call("composeText") == expected, timeout=10,
+               message=f"the quick reply in the box (it holds {wa.call('composeText')!r})")
+    assert wa.call("composeDomText") == expected
+    options.first.wait_for(state="hidden")
+    assert wa.get("sent") == [], "the extension (or its Enter) sent a message"
+    screenshot(wa.page, "extension-quick-replies-inserted")
+
+    # Esc closes the list; the typed "/pi" stays as the user wrote it, and nothing is sent
+    wa.page.keyboard.type(" /pi")
+    options.first.wait_for(state="visible")
+    assert _quick_list(wa) == ["pix"]
+    wa.page.keyboard.press("Escape")
+    options.first.wait_for(state="hidden")
+    wa.page.keyboard.type("x")  # typing on in the closed word does not reopen it
+    time.sleep(0.5)  # a bounded chance for the list to (wrongly) reopen
+    assert options.count() == 0 or not options.first.is_visible()
+    assert wa.call("composeText") == expected + " /pix"
+    assert wa.get("sent") == []
+
+
+def _api_has(path: str) -> bool:
+    """Whether the agent under test has a route (docs/api.md is regenerated with every route change)."""
+    return path in (ROOT / "docs" / "api.md").read_text()
+
+
+@pytest.fixture
+def llm_agent(tmp_path) -> Iterator[Agent]:
+    """The agent with its LLM worker on (the bundled model, shared per machine as in tests/test_ai_service.py)."""
+    pytest.importorskip("llama_cpp")
+    models = Path(os.environ.get("CRM_AGENT_TEST_MODELS", Path(tempfile.gettempdir()) / "crm-agent-test-models"))
+    models.mkdir(parents=True, exist_ok=True)
+    data_dir = tmp_path / "agent"
+    data_dir.mkdir()
+    (data_dir / "models").symlink_to(models, target_is_directory=True)
+    write_config(data_dir, {"ai": {"job_timeout_s": 120}})
+    running = Agent.__new__(Agent)
+    running.data_dir = data_dir
+    running.service = start_service(data_dir, llm=True, timeout=120)
+    running.port = running.service.port
+    yield running
+    running.stop()
+
+
+def test_the_panel_shows_the_knowledge_source_and_streams_an_ai_draft_into_the_box(browser: Browser,
+                                                                                     llm_agent: Agent) -> None:
+    svc = llm_agent.svc
+    pair(browser, svc).page.close()
+    _knowledge_entry(svc, title="Frete para BH", language="pt", tags=["frete"],
+                     content="O frete para Belo Horizonte é R$ 25 e chega em 3 dias úteis.")
+    wa = browser.whatsapp()
+    phone = wa.chats["phone"]
+    question = wa.add(chat=phone, direction="in", text="Oi, quanto é o frete pra BH?")
+    wa.open_chat(phone)
+    stored = wait_for_messages(svc, [question])[question]
+    analysis = wait_until(lambda: stored_messages(svc)[question]["analysis"], timeout=60, message="the analysis")
+
+    grounded = bool(analysis.get("knowledge"))
+    if "knowledge" in analysis:  # k15-retrieval merged: the first suggestion carries the entry's fact
+        assert analysis["knowledge"]["title"] == "Frete para BH", analysis
+        source = wa.page.locator('[data-role="knowledge-source"]')
+        source.wait_for(state="visible", timeout=20_000)
+        assert source.inner_text() == "From your knowledge: Frete para BH"
+    if not _api_has("/api/replies/draft"):
+        pytest.skip("k15-draft is not merged: no POST /api/replies/draft"
+                    + ("" if grounded else "; k15-retrieval neither: analyses carry no knowledge"))
+
+    draft_button = wa.page.locator('[data-role="draft"] [data-action="draft"]')
+    draft_button.wait_for(state="visible")
+    draft_button.click()
+    text = wa.page.locator('[data-role="draft-text"]')
+    # the text grows as tokens arrive: seen non-empty while still running, then finished
+    wait_until(lambda: wa.page.locator('[data-role="draft"][data-status="streaming"]').count() == 1
+               and text.inner_text() not in ("", "Writing…"), timeout=120, interval=0.05,
+               message="streamed draft text while the draft runs")
+    wa.page.locator('[data-role="draft"][data-status="done"]').wait_for(state="attached", timeout=120_000)
+    final = text.inner_text().strip()
+    assert final, "an empty draft"
+    # the click scrolled the panel down to the draft; the redraws since must have kept it there
+    assert wa.page.locator('[data-role="draft"]').evaluate(
+        "(d) => { const b = d.closest('.body').getBoundingClientRect(), r = d.getBoundingClientRect();"
+        " return r.top >= b.top - 1 && r.top < b.bottom; }"), "the draft scrolled out of sight"
+    wa.page.locator('[data-role="draft"]').evaluate(
+        "(d) => { const body = d.closest('.body'); body.scrollTop = body.scrollHeight; }")  # all of the draft
+    screenshot(wa.page, "extension-panel-grounded-draft")
+    wa.page.locator('[data-action="draft-insert"]').click()
+    wait_until(lambda: wa.call("composeText").strip() == final, timeout=10, message="the draft in the box")
+    assert wa.get("sent") == [], "the extension sent the draft"
+    assert stored["id"]  # the draft answered the chat's latest inbound message

@@ -42,7 +42,7 @@ function fakeAgent(route) {
     const body = init.body ? JSON.parse(init.body) : undefined;
     calls.push({ method: init.method, path, body, headers: init.headers });
     const [status, answer] = route(init.method, path, body, init.headers) ?? [404, { error: { code: "not_found", message: "" } }];
-    return new Response(answer === undefined ? "" : JSON.stringify(answer), { status, headers: { "Content-Type": "application/json" } });
+    return new Response(answer === undefined ? null : JSON.stringify(answer), { status, headers: { "Content-Type": "application/json" } });
   };
   return { calls, fetchImpl };
 }
@@ -205,4 +205,85 @@ test("open dashboard reports no_desktop on 409", async () => {
   await pair(background);
   const answer = await background.handleMessage({ type: MSG.DASHBOARD_OPEN }, PAGE);
   assert.deepEqual([answer.ok, answer.error.code], [false, "no_desktop"]);
+});
+
+test("quick replies: asked with the prefix and the open chat, nothing when unpaired or offline", async () => {
+  let up = true;
+  const api = fakeChrome();
+  const route = pairingAgent((method, path) => (path.startsWith("/api/quick-replies")
+    ? [200, { items: [{ id: 3, shortcut: "frete", title: "Frete", text: "O frete para BH é R$ 25, Maria." }] }] : [200, {}]));
+  const agent = fakeAgent(route);
+  const fetchImpl = async (url, init) => {
+    if (!up) throw new TypeError("Failed to fetch");
+    return agent.fetchImpl(url, init);
+  };
+  const background = new Background({ api, fetchImpl, WebSocketImpl: NoWebSocket });
+  running.push(background);
+  await background.start();
+  const ask = { type: MSG.QUICK_REPLIES, prefix: "fre", chat_id: "5511987654321@c.us" };
+  assert.equal((await background.handleMessage(ask, CONTENT)).state, "unpaired");
+  assert.equal(agent.calls.length, 0);
+  await pair(background);
+  const answer = await background.handleMessage(ask, CONTENT);
+  assert.equal(answer.ok, true);
+  assert.equal(answer.items[0].text, "O frete para BH é R$ 25, Maria.");
+  const call = agent.calls.find((c) => c.path.startsWith("/api/quick-replies"));
+  assert.equal(call.path, "/api/quick-replies?prefix=fre&chat_id=5511987654321%40c.us");
+  assert.equal(call.headers.Authorization, "Bearer tok");
+  await background.handleMessage({ type: MSG.QUICK_REPLIES, prefix: "", chat_id: "not a chat" }, CONTENT);
+  assert.equal(agent.calls.at(-1).path, "/api/quick-replies?prefix="); // no chat: no placeholders filled
+  assert.equal((await background.handleMessage({ type: MSG.QUICK_REPLIES, prefix: "x".repeat(33) }, CONTENT)).ok, false);
+  up = false;
+  assert.equal((await background.handleMessage(ask, CONTENT)).state, "offline");
+});
+
+test("drafts: started with the message id, cancelled by id (a finished one counts as cancelled), errors kept", async () => {
+  let llmOn = true;
+  const { background, agent } = await started(pairingAgent((method, path, body) => {
+    if (method === "POST" && path === "/api/replies/draft") {
+      return llmOn ? [202, { draft_id: "d1", message_id: body.message_id, knowledge: [3] }]
+        : [409, { error: { code: "llm_disabled", message: "The LLM is off" } }];
+    }
+    if (method === "DELETE" && path === "/api/replies/draft/d1") return [204, undefined];
+    return undefined; // 404
+  }));
+  await pair(background);
+  const started1 = await background.handleMessage({ type: MSG.DRAFT_START, message_id: 42 }, CONTENT);
+  assert.deepEqual([started1.ok, started1.draft_id, started1.message_id, started1.knowledge], [true, "d1", 42, [3]]);
+  assert.deepEqual(agent.calls.at(-1).body, { message_id: 42 });
+  assert.equal((await background.handleMessage({ type: MSG.DRAFT_CANCEL, draft_id: "d1" }, CONTENT)).ok, true);
+  assert.equal(agent.calls.at(-1).method, "DELETE");
+  assert.equal((await background.handleMessage({ type: MSG.DRAFT_CANCEL, draft_id: "gone" }, CONTENT)).ok, true);
+  assert.equal((await background.handleMessage({ type: MSG.DRAFT_CANCEL, draft_id: "" }, CONTENT)).ok, false);
+  assert.equal((await background.handleMessage({ type: MSG.DRAFT_START, message_id: "42" }, CONTENT)).ok, false);
+  llmOn = false;
+  const refused = await background.handleMessage({ type: MSG.DRAFT_START, message_id: 42 }, CONTENT);
+  assert.deepEqual([refused.ok, refused.state, refused.error.code], [false, "error", "llm_disabled"]);
+});
+
+test("draft events reach the WhatsApp tabs; token events do not write the last event id", async () => {
+  const api = fakeChrome();
+  const toTabs = [];
+  api.tabs = { query: async () => [{ id: 9 }], sendMessage: async (id, message) => { toTabs.push(message); } };
+  const sockets = [];
+  class FakeSocket {
+    readyState = 1;
+    constructor() { sockets.push(this); setTimeout(() => this.onopen?.(), 0); }
+    send() {}
+    close() {}
+  }
+  const background = new Background({ api, fetchImpl: fakeAgent(pairingAgent(() => [200, {}])).fetchImpl, WebSocketImpl: FakeSocket });
+  running.push(background);
+  await background.start();
+  await pair(background);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const socket = sockets.at(-1);
+  const deliver = (message) => socket.onmessage({ data: JSON.stringify(message) });
+  deliver({ type: "auth.ok" });
+  deliver({ type: "reply.draft.started", id: 5, data: { draft_id: "d1", message_id: 1, model: "m" } });
+  deliver({ type: "reply.draft.token", id: 6, data: { draft_id: "d1", text: "Olá" } });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const events = toTabs.filter((m) => m.type === MSG.AGENT_EVENT).map((m) => m.event.type);
+  assert.deepEqual(events, ["reply.draft.started", "reply.draft.token"]);
+  assert.equal(api.data["ws.last_event_id"], 5);
 });

@@ -313,15 +313,27 @@
     return box.innerText.replace(/\n$/, "");
   }
 
-  // The model's text with the current selection (inside the box) replaced; the whole text if nothing is selected.
+  // The model's text with the current selection (inside the box) replaced by data, as an editor does: a partial
+  // selection (e.g. a "/shortcut" the extension selected) replaces only that part; a caret inserts (or, deleting,
+  // removes the character before it); no selection in the box appends.
   function replaceSelection(box, data, deleting = false) {
     const text = state.composeModel;
     const selection = document.getSelection();
-    if (selection && selection.rangeCount && box.contains(selection.anchorNode) && !selection.isCollapsed) {
-      const selected = selection.toString();
-      if (selected === text) return data;
+    if (!selection || !selection.rangeCount || !box.contains(selection.anchorNode)) {
+      return deleting ? text.slice(0, -1) : text + data;
     }
-    return deleting ? text.slice(0, -1) : text + data;
+    const range = selection.getRangeAt(0);
+    let start = offsetInBox(box, range.startContainer, range.startOffset);
+    const end = offsetInBox(box, range.endContainer, range.endOffset);
+    if (deleting && start === end) start = Math.max(0, start - 1);
+    return text.slice(0, start) + data + text.slice(end);
+  }
+
+  function offsetInBox(box, node, offset) {
+    const before = document.createRange();
+    before.selectNodeContents(box);
+    before.setEnd(node, offset);
+    return Math.min(before.toString().length, state.composeModel.length);
   }
 
   function renderCompose(box) {

@@ -6,7 +6,8 @@ import { backoffDelay, DEFAULT_LIMITS } from "../lib/queue.js";
 
 export const PING_INTERVAL_MS = 20_000;
 export const AUTH_FAILED_CLOSE_CODE = 4401;
-export const FORWARDED_EVENTS = new Set(["message.captured", "analysis.completed", "capture.state"]);
+export const FORWARDED_EVENTS = new Set(["message.captured", "analysis.completed", "capture.state",
+  "reply.draft.started", "reply.draft.token", "reply.draft.completed", "reply.draft.failed", "reply.draft.cancelled"]);
 
 export class LiveConnection {
   #getConnection;

@@ -19,6 +19,11 @@ const WHATSAPP_TABS = "https://web.whatsapp.com/*";
 const SINGLE_CAPTURE_STATUSES = new Set([200, 201, 422, 429, 503]);
 const isItemAnswer = (status) => SINGLE_CAPTURE_STATUSES.has(status) || (status >= 400 && status < 500);
 const CAPTURE_TIMEOUT_MS = 30_000;
+const QUICK_REPLIES_TIMEOUT_MS = 3000; // a list that comes later than this is no help to someone typing
+const MAX_PREFIX_CHARS = 32;
+// Tokens stream many events a second: remembering each one's id would write storage as often, for no gain
+// (a draft is not resumed after a reconnect).
+const UNREMEMBERED_EVENTS = new Set(["reply.draft.token"]);
 
 export class Background {
   #api;
@@ -147,6 +152,9 @@ export class Background {
       case MSG.PANEL_GET: return this.#panelData(message.chat_id);
       case MSG.PANEL_SET_COLLAPSED: return this.#setCollapsed(message.collapsed);
       case MSG.OPEN_OPTIONS: await this.#api.runtime.openOptionsPage(); return { ok: true };
+      case MSG.QUICK_REPLIES: return this.#quickReplies(message.prefix, message.chat_id);
+      case MSG.DRAFT_START: return this.#startDraft(message.message_id);
+      case MSG.DRAFT_CANCEL: return this.#cancelDraft(message.draft_id);
       case MSG.STATE_GET: return { ok: true, state: await this.state({ probe: Boolean(message.probe) }) };
       case MSG.AGENT_FIND: return this.#findAgent(message.agent_url);
       case MSG.PAIR_START: return this.#startPairing(message.agent_url);
@@ -248,6 +256,54 @@ export class Background {
     if (outcome.status === 0) return { ok: false, state: "offline" };
     if (!outcome.ok) return { ok: false, state: "error", error: outcome.error };
     return { ok: true, state: "ok", data: outcome.data, live: this.#live.connected };
+  }
+
+  // -- quick replies and drafts (the panel and the message box ask; only this side talks to the agent) -----
+
+  async #quickReplies(prefix, chatId) {
+    if (typeof prefix !== "string" || prefix.length > MAX_PREFIX_CHARS) {
+      return { ok: false, state: "error", error: { code: "bad_prefix", message: "prefix: at most 32 characters" } };
+    }
+    const query = new URLSearchParams({ prefix });
+    if (jidKind(chatId)) query.set("chat_id", chatId);
+    const outcome = await this.#agentCall(`/api/quick-replies?${query}`, { timeoutMs: QUICK_REPLIES_TIMEOUT_MS });
+    if (!outcome.ok) return outcome;
+    return { ok: true, items: Array.isArray(outcome.data?.items) ? outcome.data.items : [] };
+  }
+
+  async #startDraft(messageId) {
+    if (!Number.isInteger(messageId) || messageId <= 0) {
+      return { ok: false, state: "error", error: { code: "bad_message", message: "not a message id" } };
+    }
+    const outcome = await this.#agentCall("/api/replies/draft", { method: "POST", body: { message_id: messageId } });
+    if (!outcome.ok) return outcome;
+    return { ok: true, draft_id: outcome.data?.draft_id, message_id: outcome.data?.message_id,
+      knowledge: outcome.data?.knowledge ?? [], live: this.#live.connected };
+  }
+
+  async #cancelDraft(draftId) {
+    if (typeof draftId !== "string" || !draftId || draftId.length > 200) {
+      return { ok: false, state: "error", error: { code: "bad_draft", message: "not a draft id" } };
+    }
+    const outcome = await this.#agentCall(`/api/replies/draft/${encodeURIComponent(draftId)}`, { method: "DELETE" });
+    // 404: it finished (or was cancelled) meanwhile: the user's intent is met either way.
+    if (!outcome.ok && outcome.status !== 404) return outcome;
+    return { ok: true };
+  }
+
+  /** An authenticated call for a content-script feature: {ok: true, data} or {ok: false, state, error}. */
+  async #agentCall(path, { method = "GET", body, timeoutMs } = {}) {
+    const { agentUrl, token } = await this.#settings.connection();
+    if (!token) return { ok: false, state: "unpaired", error: { code: "not_paired", message: "Pair with the agent first" } };
+    const outcome = await this.#request(agentUrl, path, { method, token, body, timeoutMs });
+    this.#noteReachable(outcome.status !== 0);
+    if (outcome.status === 401) {
+      await this.#dropToken(outcome.error);
+      return { ok: false, state: "unpaired", error: outcome.error };
+    }
+    if (outcome.status === 0) return { ok: false, state: "offline", error: outcome.error };
+    if (!outcome.ok) return { ok: false, state: "error", status: outcome.status, error: outcome.error };
+    return { ok: true, data: outcome.data };
   }
 
   async #setCollapsed(collapsed) {
@@ -388,9 +444,13 @@ export class Background {
     this.#stateChanged();
   }
 
+  // Forwarded before the id is stored: waiting for storage first would let a later event (a draft's token,
+  // not stored) overtake an earlier one.
   async #agentEvent(event) {
-    if (Number.isFinite(event.id) && event.id > 0) await this.#settings.write({ lastEventId: event.id });
     if (FORWARDED_EVENTS.has(event.type)) this.#sendToTabs({ type: MSG.AGENT_EVENT, event });
+    if (Number.isFinite(event.id) && event.id > 0 && !UNREMEMBERED_EVENTS.has(event.type)) {
+      await this.#settings.write({ lastEventId: event.id });
+    }
   }
 
   async #publicState() {

@@ -3,9 +3,11 @@
 
 import { ext } from "../lib/browser.js";
 import { MSG } from "../lib/messages.js";
+import { DraftState } from "../lib/draft.js";
 import { eventConcernsChat } from "../lib/parse.js";
 import { insertIntoCompose } from "./compose.js";
 import { Panel } from "./panel.js";
+import { QuickReplyPicker } from "./quick-picker.js";
 import { ChatWatcher } from "./watcher.js";
 
 const HEALTH_HEARTBEAT_MS = 30_000;
@@ -24,6 +26,9 @@ class ContentScript {
   #state = { paired: false, paused: false, collapsed: false, reachable: null, live: false, queued: 0 };
   #panel;
   #watcher;
+  #picker;
+  #draft = new DraftState();
+  #draftChatId = null; // the chat the draft answers: switching chats drops it
   #panelData = null; // the last panel answer: its conversation id matches analysis events
   #refreshTimer = null;
 
@@ -34,6 +39,16 @@ class ContentScript {
       onInsert: (text) => insertIntoCompose(doc, text),
       onCollapse: (collapsed) => send({ type: MSG.PANEL_SET_COLLAPSED, collapsed }),
       onOpenOptions: () => send({ type: MSG.OPEN_OPTIONS }),
+      draft: this.#draft,
+      onDraft: (messageId) => this.#startDraft(messageId),
+      onDraftCancel: () => this.#cancelDraft(),
+    });
+    this.#picker = new QuickReplyPicker({
+      doc,
+      // Not paired: no request at all (nothing shows); unreachable: the background answers offline (nothing shows).
+      ask: (prefix, chatId) => (this.#state.paired
+        ? send({ type: MSG.QUICK_REPLIES, prefix, chat_id: chatId }) : Promise.resolve(null)),
+      chatId: () => this.#watcher.chat.chatId,
     });
     this.#watcher = new ChatWatcher({
       doc,
@@ -50,6 +65,7 @@ class ContentScript {
     this.#panel.mount();
     this.#panel.setCollapsed(Boolean(this.#state.collapsed));
     this.#watcher.start({ paused: Boolean(this.#state.paused) });
+    this.#picker.start();
     setInterval(() => send({ type: MSG.HEALTH, report: this.#watcher.healthReport() }), HEALTH_HEARTBEAT_MS);
     setInterval(() => {
       if (!this.#state.live && this.#doc.visibilityState === "visible") this.#refreshPanel();
@@ -67,6 +83,8 @@ class ContentScript {
         || before.paused !== message.state.paused) {
         this.#refreshPanelSoon();
       }
+    } else if (message?.type === MSG.AGENT_EVENT && message.event?.type?.startsWith("reply.draft.")) {
+      this.#draftEvent(message.event);
     } else if (message?.type === MSG.AGENT_EVENT) {
       const chat = this.#watcher.chat;
       if (chat.chatId && eventConcernsChat(message.event, chat.chatId, this.#panelData?.conversation?.id ?? null)) {
@@ -89,8 +107,46 @@ class ContentScript {
     this.#refreshTimer = setTimeout(() => this.#refreshPanel(), REFRESH_DEBOUNCE_MS);
   }
 
+  // -- Draft with AI: started and cancelled through the background; its text arrives as reply.draft.* events ------
+
+  async #startDraft(messageId) {
+    if (this.#draft.running) return;
+    this.#draftChatId = this.#watcher.chat.chatId;
+    this.#draft.start(messageId);
+    this.#panel.refresh();
+    const answer = await send({ type: MSG.DRAFT_START, message_id: messageId });
+    if (this.#draft.messageId !== messageId) return; // dropped meanwhile (chat switched)
+    if (this.#draft.status === "cancelled" && answer?.ok) {
+      send({ type: MSG.DRAFT_CANCEL, draft_id: answer.draft_id }); // cancelled before the agent said its id
+      return;
+    }
+    this.#draft.started(answer);
+    this.#panel.refresh();
+  }
+
+  #cancelDraft() {
+    const draftId = this.#draft.draftId;
+    if (!this.#draft.cancelled()) return;
+    if (draftId) send({ type: MSG.DRAFT_CANCEL, draft_id: draftId });
+    this.#panel.refresh();
+  }
+
+  #draftEvent(event) {
+    const before = this.#draft.status;
+    if (!this.#draft.apply(event)) return;
+    if (event.type === "reply.draft.token" && before === this.#draft.status) this.#panel.updateDraftText();
+    else this.#panel.refresh();
+  }
+
+  #dropDraftOfAnotherChat(chatId) {
+    if (this.#draft.status === "idle" || this.#draftChatId === chatId) return;
+    this.#cancelDraft();
+    this.#draft.reset();
+  }
+
   async #refreshPanel() {
     const chat = this.#watcher.chat;
+    this.#dropDraftOfAnotherChat(chat.chatId);
     const agent = { paused: this.#state.paused, queued: this.#state.queued };
     if (!chat.open) return this.#panel.render({ state: "hidden" });
     if (!this.#state.paired) return this.#panel.render({ state: "unpaired", agent });

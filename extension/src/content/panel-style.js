@@ -36,4 +36,11 @@ dd { margin: 0; }
 .reply p { margin: 0; overflow-wrap: anywhere; white-space: pre-wrap; }
 .reply button { align-self: flex-end; }
 .feedback { min-height: 1em; font-size: 12px; color: #0b6e4f; }
+.source { align-self: flex-start; font-size: 11.5px; font-weight: 600; color: #1c4f82; background: #e6f0fa;
+  border-radius: 999px; padding: 1px 8px; overflow-wrap: anywhere; }
+.reply[data-grounded="true"] { border-color: #9fc3e7; }
+.draft-text { margin: 0 0 6px; padding: 6px 8px; border: 1px dashed #b6d7c9; border-radius: 8px; background: #fbfefc;
+  white-space: pre-wrap; overflow-wrap: anywhere; min-height: 1.4em; }
+.actions { display: flex; align-items: center; justify-content: flex-end; gap: 8px; }
+.actions .muted { margin-right: auto; }
 `;

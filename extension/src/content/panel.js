@@ -3,6 +3,7 @@
 // A view only: main.js fetches the data through the background and calls render().
 
 import { el } from "../lib/dom.js";
+import { draftErrorText } from "../lib/draft.js";
 import { PANEL_CSS } from "./panel-style.js";
 
 export const PANEL_HOST_ID = "crm-agent-panel";
@@ -12,13 +13,22 @@ export class Panel {
   #onInsert;
   #onCollapse;
   #onOpenOptions;
+  #onDraft;
+  #onDraftCancel;
+  #draft;
+  #draftText = null; // the element showing the draft's text: tokens update it without redrawing the panel
   #host = null;
   #root = null;
   #collapsed;
   #view = { state: "hidden" };
 
-  constructor({ doc, collapsed = false, onInsert, onCollapse, onOpenOptions }) {
+  /** draft: a DraftState (src/lib/draft.js) the panel draws; onDraft/onDraftCancel start and cancel it. */
+  constructor({ doc, collapsed = false, onInsert, onCollapse, onOpenOptions, draft = null, onDraft = () => {},
+    onDraftCancel = () => {} }) {
     this.#doc = doc;
+    this.#draft = draft;
+    this.#onDraft = onDraft;
+    this.#onDraftCancel = onDraftCancel;
     this.#collapsed = collapsed;
     this.#onInsert = onInsert;
     this.#onCollapse = onCollapse;
@@ -54,6 +64,17 @@ export class Panel {
     this.#draw();
   }
 
+  /** Draw again with the same view (the draft changed state). */
+  refresh() {
+    this.#draw();
+  }
+
+  /** The draft's text grew: only its element changes (a full redraw per token would flicker and lose focus). */
+  updateDraftText() {
+    if (this.#draftText?.isConnected) this.#draftText.textContent = this.#draft.text || "Writing…";
+    else this.#draw();
+  }
+
   #draw() {
     if (!this.#root) return;
     const doc = this.#doc;
@@ -65,7 +86,10 @@ export class Panel {
       el(doc, "button", { class: "icon", "data-action": "collapse", "aria-expanded": String(!this.#collapsed),
         title: this.#collapsed ? "Expand" : "Collapse", onclick: () => this.#toggle() }, this.#collapsed ? "◂" : "▸")),
     el(doc, "div", { class: "body" }, this.#bodyFor(this.#view)));
+    // Redrawn on every refresh (a captured message, a draft's state): the reader's scroll position stays.
+    const scrolled = this.#root.querySelector(".body")?.scrollTop ?? 0;
     this.#root.replaceChildren(el(doc, "style", {}, PANEL_CSS), panel);
+    if (scrolled) panel.querySelector(".body").scrollTop = scrolled;
   }
 
   #toggle() {
@@ -91,7 +115,8 @@ export class Panel {
       case "empty":
         return [paused, el(doc, "div", { class: "muted" }, "No messages in this chat yet.")];
       case "ok":
-        return [paused, this.#customer(view.data), this.#analysis(view.data), this.#replies(view.data)];
+        return [paused, this.#customer(view.data), this.#analysis(view.data), this.#replies(view.data),
+          this.#draftSection(view.data)];
       default:
         return [];
     }
@@ -139,7 +164,13 @@ export class Panel {
     const doc = this.#doc;
     const replies = (data?.latest?.analysis?.suggested_responses ?? []).filter((r) => typeof r === "string" && r.trim());
     const feedback = el(doc, "div", { class: "feedback", "data-role": "feedback", "aria-live": "polite" });
-    const list = replies.map((reply) => el(doc, "div", { class: "reply" },
+    const knowledge = data?.latest?.analysis?.knowledge;
+    const source = typeof knowledge?.title === "string" && knowledge.title ? knowledge.title : null;
+    const list = replies.map((reply, index) => el(doc, "div", { class: "reply", "data-grounded": String(index === 0 && Boolean(source)) },
+      // The first suggestion of a grounded analysis carries the entry's fact: say where it came from.
+      index === 0 && source
+        ? el(doc, "div", { class: "source", "data-role": "knowledge-source", "data-entry-id": knowledge.entry_id ?? null },
+          `From your knowledge: ${source}`) : null,
       el(doc, "p", {}, reply),
       el(doc, "button", { "data-action": "insert-reply", title: "Put this reply in the message box (you send it)",
         onclick: () => {
@@ -148,6 +179,54 @@ export class Panel {
         } }, "Insert")));
     return el(doc, "div", { "data-role": "replies" }, el(doc, "h3", {}, "Suggested replies"),
       list.length ? list : el(doc, "div", { class: "muted" }, "No suggestions."), feedback);
+  }
+
+  #draftSection(data) {
+    const doc = this.#doc;
+    const draft = this.#draft;
+    this.#draftText = null;
+    if (!draft) return null;
+    const latestId = data?.latest?.id;
+    const heading = el(doc, "h3", {}, "Draft with AI");
+    if (!Number.isInteger(latestId)) {
+      return el(doc, "div", { "data-role": "draft", "data-status": "none" }, heading,
+        el(doc, "div", { class: "muted" }, "No customer message to answer yet."));
+    }
+    const start = (label) => el(doc, "button", { "data-action": "draft", title: "The agent's language model writes a reply "
+      + "from your knowledge and this conversation; you review it, nothing is sent", onclick: () => this.#onDraft(latestId) }, label);
+    const parts = [heading];
+    if (draft.status === "idle") {
+      parts.push(start("Draft with AI"));
+    } else {
+      this.#draftText = el(doc, "p", { class: "draft-text", "data-role": "draft-text", "aria-live": "polite" },
+        draft.text || (draft.running ? "Writing…" : ""));
+      if (draft.status === "failed") {
+        parts.push(el(doc, "div", { class: "notice off", "data-role": "draft-error" }, draftErrorText(draft.error)));
+        if (draft.text) parts.push(this.#draftText);
+      } else {
+        parts.push(this.#draftText);
+      }
+      if (draft.running) {
+        parts.push(el(doc, "div", { class: "actions" },
+          el(doc, "span", { class: "muted" }, draft.status === "starting" ? "Starting…" : "Writing…"),
+          el(doc, "button", { "data-action": "draft-cancel", onclick: () => this.#onDraftCancel() }, "Cancel")));
+      } else {
+        const feedback = el(doc, "div", { class: "feedback", "data-role": "draft-feedback", "aria-live": "polite" });
+        parts.push(el(doc, "div", { class: "actions" },
+          draft.insertable ? el(doc, "button", { "data-action": "draft-insert",
+            title: "Put this draft in the message box (you send it)", onclick: () => {
+              const inserted = this.#onInsert(draft.text.trim());
+              feedback.textContent = inserted ? "Inserted: review it and press Enter to send." : "Open a chat to insert the draft.";
+            } }, "Insert") : null,
+          start(draft.status === "failed" ? "Try again" : "Draft again")), feedback);
+        if (draft.status === "cancelled") parts.push(el(doc, "div", { class: "muted" }, "Cancelled: the text so far is kept."));
+        if (draft.status === "done" && Number.isFinite(draft.stats?.tokens_per_s)) {
+          parts.push(el(doc, "div", { class: "muted", "data-role": "draft-stats" },
+            `${draft.stats.tokens ?? "?"} tokens, ${draft.stats.tokens_per_s.toFixed(1)} tokens/s`));
+        }
+      }
+    }
+    return el(doc, "div", { "data-role": "draft", "data-status": draft.status }, parts);
   }
 }
 

@@ -7,6 +7,9 @@ export const MSG = Object.freeze({
   PANEL_GET: "panel.get", // {chat_id} -> {ok, state: "ok"|"unpaired"|"offline"|"error", data?, error?}
   PANEL_SET_COLLAPSED: "panel.setCollapsed", // {collapsed} -> {ok}
   OPEN_OPTIONS: "options.open", // {} -> {ok}
+  QUICK_REPLIES: "quickReplies.get", // {prefix, chat_id?} -> {ok, items: [{id, shortcut, title, text}]} | {ok: false, state}
+  DRAFT_START: "draft.start", // {message_id} -> {ok, draft_id, message_id, knowledge} | {ok: false, state, error}
+  DRAFT_CANCEL: "draft.cancel", // {draft_id} -> {ok} | {ok: false, state, error}
   // any extension context -> background
   STATE_GET: "state.get", // {probe?: bool} -> {ok, state: publicState}
   // options page / popup -> background
@@ -19,10 +22,12 @@ export const MSG = Object.freeze({
   QUEUE_FLUSH: "queue.flush", // {} -> {ok, result}
   // background -> content scripts (tabs.sendMessage) and extension pages (runtime.sendMessage)
   STATE_CHANGED: "state.changed", // {state: publicState}
-  AGENT_EVENT: "agent.event", // {event: {type, id, ts, data}} (message.captured, analysis.completed, capture.state)
+  AGENT_EVENT: "agent.event", // {event: {type, id, ts, data}} (message.captured, analysis.completed, capture.state,
+  // reply.draft.*)
 });
 
 /** Messages a content script may send: it never pairs, unpairs, pauses or opens the dashboard. */
 export const CONTENT_MESSAGES = new Set([
   MSG.CAPTURE, MSG.HEALTH, MSG.PANEL_GET, MSG.PANEL_SET_COLLAPSED, MSG.OPEN_OPTIONS, MSG.STATE_GET,
+  MSG.QUICK_REPLIES, MSG.DRAFT_START, MSG.DRAFT_CANCEL,
 ]);
