@@ -13,6 +13,7 @@ from typing import Any
 from windows.base import BaseWindow
 from windows.calls import Debouncer
 from windows.errors import ApiError, describe_error
+from windows.forms import ScrollFrame
 from windows.widgets import (
     PagedList,
     SearchBox,
@@ -32,7 +33,7 @@ SENTIMENT_CHOICES = (ANY, "positive", "neutral", "negative")
 DEFAULT_INTENTS = ("greeting", "pricing", "purchase", "order_status", "support", "complaint", "cancellation",
                    "payment", "scheduling", "praise", "other")
 MAX_REPLIES = 3
-DRAFT_NOTE = "A draft is never sent by itself: copy it, check it, and send it from WhatsApp."
+DRAFT_NOTE = "A draft is never sent by itself: copy it, check it, send it from WhatsApp."
 LLM_OFF = ("The AI model is turned off. Turn it on in Settings → AI (“llm enabled”), save, and restart the "
            "service when asked.")
 DRAFT_FINISHED = ("reply.draft.completed", "reply.draft.failed", "reply.draft.cancelled")
@@ -97,34 +98,41 @@ class MessagesPane(ttk.Frame):
         return self.paged
 
     def _build_detail(self, parent: tk.Misc) -> ttk.Frame:
-        frame = ttk.Frame(parent, padding=(8, 0, 0, 0))
+        # Scrollable: on a small screen the draft box stays reachable (and is scrolled to when asked for).
+        self.detail_scroll = ScrollFrame(parent)
+        frame = self.detail_scroll.inner
+        frame.configure(padding=(8, 0, 8, 4))
         self.detail_title = ttk.Label(frame, text="Select a message to see its analysis", style="Section.TLabel")
         self.detail_title.pack(anchor="w")
         self.detail_meta = ttk.Label(frame, text="", style="Muted.TLabel")
         self.detail_meta.pack(anchor="w")
-        self.detail_text = readonly_text(frame, height=4)
+        self.detail_text = readonly_text(frame, height=3)
         self.detail_text.pack(fill="x", pady=(4, 6))
         self.analysis_label = ttk.Label(frame, text="", justify="left")
         self.analysis_label.pack(anchor="w")
-        ttk.Label(frame, text="Suggested replies", style="Section.TLabel").pack(anchor="w", pady=(8, 2))
+        head = ttk.Frame(frame)
+        head.pack(fill="x", pady=(8, 2))
+        ttk.Label(head, text="Suggested replies", style="Section.TLabel").pack(side="left")
+        self.copied = ttk.Label(head, text="", style="Muted.TLabel")
+        self.copied.pack(side="right")
         # Above the first reply when it carries a fact of the knowledge base: where the fact came from.
         self.knowledge_source = ttk.Label(frame, text="", style="Knowledge.TLabel")
         self.replies: list[tuple[tk.Text, ttk.Button]] = []
         for i in range(MAX_REPLIES):
             row = ttk.Frame(frame)
             row.pack(fill="x", pady=2)
-            text = readonly_text(row, height=2, width=30)
+            text = readonly_text(row, height=3, width=30)
             text.pack(side="left", fill="x", expand=True)
             button = ttk.Button(row, text="Copy", width=6, command=lambda i=i: self.copy_reply(i))
             button.pack(side="left", padx=(4, 0))
             self.replies.append((text, button))
+        # Shown only for a message without replies: an empty line would cost the draft box its room.
         self.no_replies = ttk.Label(frame, text="", style="Empty.TLabel")
-        self.no_replies.pack(anchor="w")
-        self.copied = ttk.Label(frame, text="", style="Muted.TLabel")
-        self.copied.pack(anchor="w")
+        self.no_replies_anchor = ttk.Frame(frame, height=1)
+        self.no_replies_anchor.pack(fill="x")
         self._build_draft(frame)
         self._show_replies([])
-        return frame
+        return self.detail_scroll
 
     def _build_draft(self, frame: ttk.Frame) -> None:
         head = ttk.Frame(frame)
@@ -136,12 +144,12 @@ class MessagesPane(ttk.Frame):
         self.draft_cancel.pack(side="right", padx=(4, 4))
         self.draft_button = ttk.Button(head, text="Draft with AI", style="Accent.TButton", command=self.draft_with_ai)
         self.draft_button.pack(side="right")
-        self.draft_text = readonly_text(frame, height=4, width=30)
+        self.draft_text = readonly_text(frame, height=3, width=30)
         self.draft_text.pack(fill="x")
-        self.draft_stats = ttk.Label(frame, text="", style="Small.Muted.TLabel")
-        self.draft_stats.pack(anchor="w")
+        self.draft_stats = ttk.Label(frame, text="", style="Small.Muted.TLabel")  # packed once it has figures
         self.draft_status = ttk.Label(frame, text=DRAFT_NOTE, style="Muted.TLabel", wraplength=360, justify="left")
         self.draft_status.pack(anchor="w", fill="x")
+        frame.bind("<Configure>", lambda e: self.draft_status.configure(wraplength=max(200, e.width - 16)), add="+")
         self._draft_buttons()
 
     # -- loading ------------------------------------------------------------------------------------
@@ -251,7 +259,7 @@ class MessagesPane(ttk.Frame):
         for i, (text, button) in enumerate(self.replies):
             if i < len(texts):
                 set_text(text, texts[i])
-                text.master.pack(fill="x", pady=2, before=self.no_replies)
+                text.master.pack(fill="x", pady=2, before=self.no_replies_anchor)
                 button.state(["!disabled"])
             else:
                 set_text(text, "")
@@ -264,6 +272,10 @@ class MessagesPane(ttk.Frame):
             self.knowledge_source.pack_forget()
         has_detail = self.detail is not None
         self.no_replies.configure(text="" if texts or not has_detail else "No suggested replies for this message")
+        if texts or not has_detail:
+            self.no_replies.pack_forget()
+        else:
+            self.no_replies.pack(anchor="w", before=self.no_replies_anchor)
         self.reply_texts = texts
 
     def copy_reply(self, index: int) -> None:
@@ -271,7 +283,7 @@ class MessagesPane(ttk.Frame):
         if index >= len(texts):
             return
         copy_to_clipboard(self, texts[index])
-        self.copied.configure(text=f"Reply {index + 1} copied to the clipboard")
+        self.copied.configure(text=f"Reply {index + 1} copied")
 
     def shown_reply(self, index: int) -> str:
         return get_text(self.replies[index][0])
@@ -288,9 +300,10 @@ class MessagesPane(ttk.Frame):
             return
         self.draft = DraftState(message_id=int(self.detail["id"]), running=True)
         set_text(self.draft_text, "")
-        self.draft_stats.configure(text="")
+        self._show_figures("")
         self._draft_said("Asking the model… " + DRAFT_NOTE)
         self._draft_buttons()
+        self.after_idle(lambda: self.detail_scroll.canvas.yview_moveto(1.0))
         draft = self.draft
         self.link.call("POST", "/api/replies/draft", {"message_id": draft.message_id},
                        on_done=lambda body: self._draft_started(draft, body),
@@ -344,7 +357,7 @@ class MessagesPane(ttk.Frame):
             draft.text = str(data.get("text") or draft.text)
             draft.done = True
             set_text(self.draft_text, draft.text)
-            self.draft_stats.configure(text=draft_figures(data))
+            self._show_figures(draft_figures(data))
             self._draft_said(DRAFT_NOTE)
         elif kind == "reply.draft.failed":
             self._draft_said(f"The draft failed: {data.get('error') or 'unknown error'}", error=True)
@@ -372,17 +385,24 @@ class MessagesPane(ttk.Frame):
             self.cancel_draft()
         self.draft = DraftState()
         set_text(self.draft_text, "")
-        self.draft_stats.configure(text="")
+        self._show_figures("")
         self._draft_said(DRAFT_NOTE)
 
     def copy_draft(self) -> None:
         if self.draft.text:
             copy_to_clipboard(self, self.draft.text)
-            self.copied.configure(text="The draft was copied to the clipboard")
+            self.copied.configure(text="Draft copied to the clipboard")
 
     @property
     def shown_draft(self) -> str:
         return get_text(self.draft_text)
+
+    def _show_figures(self, text: str) -> None:
+        self.draft_stats.configure(text=text)
+        if text:
+            self.draft_stats.pack(anchor="w", before=self.draft_status)
+        else:
+            self.draft_stats.pack_forget()
 
     def _draft_said(self, text: str, *, error: bool = False) -> None:
         self.draft_status.configure(text=text, style="FieldError.TLabel" if error else "Muted.TLabel")
