@@ -185,7 +185,9 @@ class UserUpdate(Strict):
                                               "true enables it again")]
 
 
-SyncTable = Literal["customers", "conversations", "messages", "ai_analysis"]
+SyncTable = Literal["customers", "conversations", "messages", "ai_analysis", "knowledge"]
+_KNOWLEDGE_TEXT_LIMITS = {"uid": 64, "title": 1000, "content": 20_000, "language": 8, "tags": 20_000,
+                          "shortcut": 64, "field_hlc": 10_000}
 
 
 class SyncRow(Strict):
@@ -212,8 +214,12 @@ class SyncPush(Strict):
     @field_validator("rows")
     @classmethod
     def _customer_rows_are_profiles(cls, rows: list[SyncRow]) -> list[SyncRow]:
-        # Customers rows are merged into the hub's profiles: their shared fields must have the column types.
+        # Customers rows are merged into the hub's profiles, knowledge rows into the team's knowledge base:
+        # their shared fields must have the column types.
         for row in rows:
+            if row.t == "knowledge":
+                _check_knowledge_row(row)
+                continue
             if row.t != "customers" or row.deleted:
                 continue
             phone, status = row.data.get("phone"), row.data.get("status", "lead")
@@ -226,6 +232,47 @@ class SyncPush(Strict):
                 if value is not None and (not isinstance(value, str) or len(value) > 1_000_000):
                     raise ValueError(f"data.{key} of a customers row must be a string or null")
         return rows
+
+
+def _check_knowledge_row(row: SyncRow) -> None:
+    uid = row.data.get("uid")
+    if not isinstance(uid, str) or not 1 <= len(uid) <= 64:
+        raise ValueError("knowledge rows need data.uid (1 to 64 characters)")
+    if row.deleted:
+        return
+    for key, limit in _KNOWLEDGE_TEXT_LIMITS.items():
+        value = row.data.get(key)
+        if value is None and key in ("language", "shortcut", "field_hlc", "tags"):
+            continue
+        if not isinstance(value, str) or len(value) > limit:
+            raise ValueError(f"data.{key} of a knowledge row must be a string of at most {limit} characters")
+
+
+# -- the knowledge base (crm/knowledge.py checks the same rules again, for CSV rows too) -----------------------
+
+KnowledgeLanguage = Literal["pt", "en", "es"]
+KnowledgeTags = Annotated[list[Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[^;]*$")]],
+                          Field(max_length=20, description="short labels, at most 20 of 50 characters, no ';'")]
+Shortcut = Annotated[str, Field(pattern=r"^/?[A-Za-z0-9_-]{1,32}$",
+                                description='a quick reply\'s /shortcut: stored without "/", lower-cased, unique')]
+
+
+class KnowledgeCreate(Strict):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    content: Annotated[str, Field(min_length=1, max_length=4000,
+                                  description="the fact; as a quick reply, {name}, {first_name} and {order} are "
+                                              "filled from the chat")]
+    language: KnowledgeLanguage | None = None
+    tags: KnowledgeTags = []
+    shortcut: Shortcut | None = None
+
+
+class KnowledgePatch(Strict):
+    title: Annotated[str | None, Field(default=None, min_length=1, max_length=200)] = None
+    content: Annotated[str | None, Field(default=None, min_length=1, max_length=4000)] = None
+    language: KnowledgeLanguage | None = None
+    tags: KnowledgeTags | None = None
+    shortcut: Shortcut | None = None
 
 
 # -- pairing the browser extension (docs/extension-protocol.md) ------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from api.errors import error_body
 from crm.extensions import is_extension_origin
+from crm.knowledge import IMPORT_MAX_BYTES
 from crm.ratelimit import RateLimiter, retry_after_header
 from storage.hub_backups import PART_BYTES as HUB_BACKUP_PART_BYTES
 
@@ -27,7 +28,8 @@ EXPOSED_HEADERS = "Retry-After, X-Request-Id"
 # What any browser extension may call before it is paired (docs/extension-protocol.md, "Origins").
 OPEN_TO_EXTENSIONS = frozenset({("GET", "/api/health"), ("POST", "/api/pair/start"), ("POST", "/api/pair/complete")})
 # Paths allowed a larger body than server.max_body_bytes: a batch of 500 captures of up to 64 KiB text each.
-BODY_LIMIT_BY_PATH = {"/api/messages/capture/batch": 8 * 1024 * 1024}
+# A knowledge CSV import: crm/knowledge.py IMPORT_MAX_BYTES (its rows are capped there too).
+BODY_LIMIT_BY_PATH = {"/api/messages/capture/batch": 8 * 1024 * 1024, "/api/knowledge/import": IMPORT_MAX_BYTES}
 # Path prefixes allowed a larger body: one part of an off-site backup upload to a hub (api/routes/offsite.py).
 BODY_LIMIT_BY_PREFIX = (("/api/sync/backups/", HUB_BACKUP_PART_BYTES + 1024),)
 

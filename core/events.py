@@ -36,14 +36,18 @@ EXTENSION_REVOKED = "extension.revoked"  # also closes that extension's WebSocke
 CAPTURE_STALLED = "capture.stalled"  # an extension's selectors stopped finding messages (sent once)
 CAPTURE_RESUMED = "capture.resumed"
 UI_OPEN_REQUESTED = "ui.open_requested"  # the desktop tray opens the named window
+# The knowledge base changed: {id, action: created|updated|deleted}, {action: imported, created, updated} after a
+# CSV import, {action: synced, created, updated, deleted} after a pull from the team hub.
+KNOWLEDGE_CHANGED = "knowledge.changed"
 
 EVENT_TYPES = (MESSAGE_CAPTURED, ANALYSIS_COMPLETED, ALERT_RAISED, ALERT_RESOLVED, METRICS_UPDATED, AI_STATE,
                CAPTURE_STATE, SYNC_STATUS, EVENTS_LOST, BACKUP_PROGRESS, BACKUP_COMPLETED, BACKUP_FAILED,
                RESTORE_STATE, RESTORE_COMPLETED, PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED, EXTENSION_REVOKED,
-               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED)
+               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED, KNOWLEDGE_CHANGED)
 
-# What a browser extension's WebSocket receives: its panel's data and the pause state, nothing else.
-EXTENSION_EVENT_TYPES = frozenset((MESSAGE_CAPTURED, ANALYSIS_COMPLETED, CAPTURE_STATE))
+# What a browser extension's WebSocket receives: its panel's data, the pause state, and that its quick replies
+# changed (ids only), nothing else.
+EXTENSION_EVENT_TYPES = frozenset((MESSAGE_CAPTURED, ANALYSIS_COMPLETED, CAPTURE_STATE, KNOWLEDGE_CHANGED))
 PAIRING_EVENT_TYPES = frozenset((PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED))
 
 Subscriber = Callable[[dict[str, Any]], None]

@@ -59,6 +59,19 @@ def parse_jid(value: str | None) -> Jid | None:
     return Jid(user, "lid" if server == "lid" else "person")
 
 
+def key_of_chat(chat_id: str, default_region: str) -> str | None:
+    """The customer key a chat not yet captured would have (a customer may exist already, e.g. from sync)."""
+    jid = parse_jid(chat_id)
+    if jid is None:
+        return None
+    if jid.kind != "person":
+        return jid.key
+    try:
+        return to_e164("+" + jid.user, default_region)
+    except InvalidPhone:
+        return None
+
+
 def lookup_key(raw: str, default_region: str) -> str:
     """The key to look a customer up by, from a phone in any format or a JID (GET /api/customers/<...>)."""
     jid = parse_jid(raw)

@@ -18,6 +18,7 @@ from core.clock import Clock, iso
 from core.config import Config
 from core.paths import DataDir
 from core.secrets_store import read_secret
+from storage import knowledge as knowledge_rows
 from storage import sync_state
 from storage.database import Database
 
@@ -124,6 +125,13 @@ class HubClient:
             raise SyncError("hub answer names no acknowledged_seq")
         return acknowledged
 
+    def pull_knowledge(self, after_seq: int, after_uid: str, limit: int) -> dict[str, Any]:
+        body = self._call("GET", "/api/sync/knowledge",
+                          params={"after_seq": after_seq, "after_uid": after_uid, "limit": limit})
+        if not isinstance(body.get("items"), list):
+            raise SyncError("hub answer has no items")
+        return body
+
     def pull(self, after_seq: int, after_id: int, limit: int) -> dict[str, Any]:
         body = self._call("GET", "/api/sync/profiles",
                           params={"after_seq": after_seq, "after_id": after_id, "limit": limit})
@@ -149,13 +157,16 @@ class SyncAgent:
     def __init__(self, db: Database, settings: SyncSettings, clock: Clock,
                  publish: Callable[[dict[str, Any]], None] | None = None, client: HubClient | None = None,
                  sleep: Callable[[float], None] | None = None,
-                 read_token: Callable[[], str | None] | None = None) -> None:
-        """read_token: the hub token stored now (`agent.py sync set-token`), read before each round."""
+                 read_token: Callable[[], str | None] | None = None,
+                 knowledge_pulled: Callable[[dict[str, int]], None] | None = None) -> None:
+        """read_token: the hub token stored now (`agent.py sync set-token`), read before each round.
+        knowledge_pulled(counts): after a pull changed knowledge entries (the service publishes knowledge.changed)."""
         self.db = db
         self.read_token = read_token
         self.settings = settings
         self.clock = clock
         self.publish = publish or (lambda status: None)
+        self.knowledge_pulled = knowledge_pulled or (lambda counts: None)
         self.client = client or (HubClient(settings) if settings.configured else None)
         self.sleep = sleep
         self.state = "idle" if settings.configured else "disabled"
@@ -179,6 +190,7 @@ class SyncAgent:
         try:
             pushed = self._retrying(self.push_pending)
             pulled = self._retrying(self.pull_profiles)
+            pulled_knowledge = self._retrying(self.pull_knowledge)
         except SyncError as exc:
             self.state = "error"
             sync_state.record_error(self.db, str(exc), self._now())
@@ -188,7 +200,7 @@ class SyncAgent:
         sync_state.record_success(self.db, self._now())
         status = self.status()
         self.publish(status)
-        return {"pushed_rows": pushed, "pulled_profiles": pulled, **status}
+        return {"pushed_rows": pushed, "pulled_profiles": pulled, "pulled_knowledge": pulled_knowledge, **status}
 
     def _follow_stored_token(self) -> None:
         """After the hub's admin rotates this agent's token, the new one stored with `agent.py sync set-token`
@@ -233,6 +245,23 @@ class SyncAgent:
             if not page.get("more") or not page["items"]:
                 return changed
 
+    def pull_knowledge(self) -> int:
+        """Pull the team's knowledge changes page by page; each page is merged with its cursor in one
+        transaction. Returns how many local entries were created, updated or deleted."""
+        changed = 0
+        while True:
+            state = sync_state.read_state(self.db)
+            after = (int(state["knowledge_pull_seq"]), str(state["knowledge_pull_uid"]))
+            page = self.client.pull_knowledge(after[0], after[1], PULL_PAGE)
+            items = [item for item in page["items"] if _valid_knowledge_item(item)]
+            cursor = (int(page.get("next_seq", after[0])), str(page.get("next_uid", after[1])))
+            counts = knowledge_rows.apply_hub_entries(self.db, items, cursor, self._now())
+            if any(counts.values()):
+                changed += sum(counts.values())
+                self.knowledge_pulled(counts)
+            if not page.get("more") or not page["items"]:
+                return changed
+
     def _retrying(self, work: Callable[[], int]) -> int:
         from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
@@ -274,6 +303,18 @@ class SyncAgent:
 
 def _worth_retrying(exc: BaseException) -> bool:
     return isinstance(exc, SyncError) and not isinstance(exc, SyncRefused)
+
+
+def _valid_knowledge_item(item: Any) -> bool:
+    if not isinstance(item, dict) or not isinstance(item.get("uid"), str) or not item["uid"]:
+        return False
+    if item.get("deleted") is True:
+        return True
+    values, stamps = item.get("values"), item.get("field_hlc")
+    return (isinstance(values, dict) and isinstance(stamps, dict) and all(isinstance(v, str) for v in stamps.values())
+            and isinstance(values.get("title"), str) and isinstance(values.get("content"), str)
+            and isinstance(values.get("tags", []), list)
+            and all(values.get(k) is None or isinstance(values[k], str) for k in ("language", "shortcut")))
 
 
 def _valid_profile(item: Any) -> bool:

@@ -19,6 +19,7 @@ import orjson
 
 from core.clock import iso
 from storage.database import Database
+from storage.knowledge import merge_pushed_entries
 from storage.profiles import SHARED_FIELDS, merge
 from storage.sync_state import (
     decode_profile,
@@ -140,7 +141,7 @@ def without_nul(value: Any) -> Any:
 
 
 def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: int, now: str) -> None:
-    """Upsert one pushed batch and merge its customer profiles, in one transaction.
+    """Upsert one pushed batch and merge its customer profiles and knowledge entries, in one transaction.
 
     A tombstone (row["deleted"]: why) is stored like a change of the row: its data emptied, deleted_reason set and
     its change_seq kept, so the same rule orders everything: a stored row changes only for a higher change_seq.
@@ -175,6 +176,7 @@ def store_push(db: Database, agent_id: int, rows: list[dict[str, Any]], upto: in
             [(agent_id, row["t"], row["id"], row["seq"], text, now, row.get("deleted")) for row, text in encoded])
         merge_pushed_profiles(db, [row["data"] for row, _ in encoded
                                    if row["t"] == "customers" and not row.get("deleted")], now)
+        merge_pushed_entries(db, [row for row, _ in encoded if row["t"] == "knowledge"], now)
         db.execute("UPDATE hub_agents SET last_push_at = :now, "
                    "acked_seq = CASE WHEN acked_seq < :u THEN :u ELSE acked_seq END WHERE id = :a",
                    {"now": now, "u": upto, "a": agent_id})

@@ -30,17 +30,19 @@ class MergeResult:
 
 
 def merge(current: dict[str, Any], current_hlc: dict[str, str], incoming: dict[str, Any],
-          incoming_hlc: dict[str, str], *, incoming_fills_unstamped: bool) -> MergeResult:
+          incoming_hlc: dict[str, str], *, incoming_fills_unstamped: bool,
+          fields: tuple[str, ...] = SHARED_FIELDS) -> MergeResult:
     """Merge incoming field values into current ones.
 
     A field whose incoming stamp is newer takes the incoming value. A field nobody stamped on either side
     takes the incoming value when incoming_fills_unstamped says so (an agent follows the hub's value) or,
-    on the hub, only when the hub has none yet; that is not a conflict.
+    on the hub, only when the hub has none yet; that is not a conflict. `fields`: the shared fields (a customer
+    profile's by default; a knowledge entry's for storage/knowledge.py).
     """
     changes: dict[str, Any] = {}
     merged_hlc = dict(current_hlc)
     conflicts: list[Conflict] = []
-    for field in SHARED_FIELDS:
+    for field in fields:
         if field not in incoming:
             continue
         mine, theirs = current.get(field), incoming[field]

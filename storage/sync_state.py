@@ -14,7 +14,8 @@ from storage import hlc as hlc_clock
 from storage.database import Database
 from storage.profiles import SHARED_FIELDS, Conflict, merge
 
-SYNCED_TABLES = ("customers", "conversations", "messages", "ai_analysis")
+# knowledge: the team's shared knowledge base (merged by uid on the hub and pulled back, storage/knowledge.py).
+SYNCED_TABLES = ("customers", "conversations", "messages", "ai_analysis", "knowledge")
 TOMBSTONES = "sync_tombstones"
 # Each row a batch reads comes from one of these, by change_seq: the synced tables and the deletions' tombstones.
 PUSHED_SOURCES = (*SYNCED_TABLES, TOMBSTONES)
@@ -25,8 +26,8 @@ DELETED, MERGED, RETENTION = "deleted", "merged", "retention"
 
 
 def read_state(db: Database) -> dict[str, Any]:
-    return db.one("SELECT node_id, hlc, push_cursor, pull_seq, pull_id, last_success_at, last_attempt_at, "
-                  "last_error, last_error_at FROM sync_state WHERE id = 1") or {}
+    return db.one("SELECT node_id, hlc, push_cursor, pull_seq, pull_id, knowledge_pull_seq, knowledge_pull_uid, "
+                  "last_success_at, last_attempt_at, last_error, last_error_at FROM sync_state WHERE id = 1") or {}
 
 
 def pending_rows(db: Database, cursor: int | None = None) -> int:
@@ -37,23 +38,27 @@ def pending_rows(db: Database, cursor: int | None = None) -> int:
                for table in PUSHED_SOURCES)
 
 
-def record_tombstones(db: Database, table: str, row_ids: list[int], reason: str, now: str) -> None:
+def record_tombstones(db: Database, table: str, row_ids: list[int], reason: str, now: str,
+                      uids: dict[int, str] | None = None) -> None:
     """Remember that these rows of a synced table were deleted, inside the deleting transaction: the hub is told
-    at the next push, in change_seq order with every other change."""
+    at the next push, in change_seq order with every other change. uids: the team-wide key of each row, for a
+    table that has one (knowledge): the hub and the other agents know the row by it, not by this agent's id."""
     assert table in SYNCED_TABLES and db.in_transaction
     if not row_ids:
         return
     seq = db.next_sequence()
-    db.executemany("INSERT INTO sync_tombstones (table_name, row_id, reason, created_at, updated_at, change_seq) "
-                   "VALUES (:t, :id, :r, :now, :now, :seq)",
-                   [{"t": table, "id": row_id, "r": reason, "now": now, "seq": seq} for row_id in row_ids])
+    db.executemany("INSERT INTO sync_tombstones (table_name, row_id, reason, uid, created_at, updated_at, change_seq) "
+                   "VALUES (:t, :id, :r, :uid, :now, :now, :seq)",
+                   [{"t": table, "id": row_id, "r": reason, "uid": (uids or {}).get(row_id), "now": now, "seq": seq}
+                    for row_id in row_ids])
 
 
 def pushed_row(source: str, row: dict[str, Any]) -> dict[str, Any]:
     """One row of a push: a synced table's row as it is, or a tombstone ("deleted": why). A customer merged into
     another is only an alias on this agent (customers.kind 'merged'): the hub is told it is gone."""
     if source == TOMBSTONES:
-        return {"t": row["table_name"], "id": int(row["row_id"]), "seq": int(row["change_seq"]), "data": {},
+        data = {"uid": row["uid"]} if row.get("uid") else {}
+        return {"t": row["table_name"], "id": int(row["row_id"]), "seq": int(row["change_seq"]), "data": data,
                 "deleted": row["reason"]}
     if source == "customers" and row.get("kind") == "merged":
         return {"t": source, "id": int(row["id"]), "seq": int(row["change_seq"]),

@@ -91,7 +91,8 @@ def test_every_served_route_declares_roles_and_the_document_publishes_them(tmp_p
         if path.startswith(("/api/system/", "/api/users", "/api/extensions", "/api/pairing/")):
             assert "extension" not in roles and "hub-agent" not in roles, (method, path)
         if "hub-agent" in roles:
-            assert path in ("/api/sync/push", "/api/sync/profiles") or path.startswith("/api/sync/backups"), path
+            assert path in ("/api/sync/push", "/api/sync/profiles", "/api/sync/knowledge") \
+                    or path.startswith("/api/sync/backups"), path
             assert roles == {"hub-agent"}
     assert declared[("GET", "/api/customers")] == USERS
 

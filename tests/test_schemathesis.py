@@ -19,11 +19,12 @@ def test_no_server_errors_for_generated_requests(service):
         [st, "run", f"{service.url}/api/openapi.json", "-H", f"Authorization: Bearer {service.local_token}",
          "--checks", "not_a_server_error", "--phases", "examples,coverage,fuzzing", "--max-examples", "30",
          "--generation-deterministic", "--request-timeout", "20",
-         # A hub's agent endpoints (push, profiles, off-site backups) take a hub agent token, not a user's:
+         # A hub's agent endpoints (push, profiles, knowledge, off-site backups) take a hub agent token, not a user's:
          # tests/test_sync.py and tests/test_offsite_backup.py exercise them on a hub.
          # Pairing needs a browser extension's Origin, /api/extension/* a paired extension's token and Origin:
          # the local token meets only 403 there (tests/test_pairing.py covers them).
-         "--exclude-path-regex", "^/api/(sync/(push|profiles|backups.*)|pair/(start|complete)|extension/.+)$"],
+         "--exclude-path-regex",
+         "^/api/(sync/(push|profiles|knowledge|backups.*)|pair/(start|complete)|extension/.+)$"],
         capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]

@@ -15,6 +15,7 @@ from api.routes import (
     customers,
     extension_chat,
     health,
+    knowledge,
     messages,
     metrics,
     offsite,
@@ -29,6 +30,7 @@ from api.routing import ApiRoute
 
 ROUTES: tuple[ApiRoute, ...] = (
     *health.ROUTES, *auth.ROUTES, *messages.ROUTES, *analysis.ROUTES, *customers.ROUTES, *conversations.ROUTES,
+    *knowledge.ROUTES,
     *metrics.ROUTES, *system.ROUTES, *config.ROUTES, *users.ROUTES, *security.ROUTES, *sync.ROUTES, *offsite.ROUTES,
     *pairing.ROUTES,
     *websocket.ROUTES,

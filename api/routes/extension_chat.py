@@ -12,8 +12,7 @@ from api.errors import ApiError
 from api.plugins import Request
 from api.roles import USERS_AND_EXTENSION
 from api.routing import ApiRoute
-from crm.customer_keys import parse_jid
-from crm.phones import InvalidPhone, to_e164
+from crm.customer_keys import key_of_chat
 from crm.service import Service
 from storage import customers as customer_rows
 from storage import messages as message_rows
@@ -43,7 +42,7 @@ def chat_panel(db: Database, chat_id: str, default_region: str) -> dict[str, Any
     if conversation is not None:
         customer = customer_rows.get_customer(db, int(conversation["customer_id"]))
     else:
-        key = _key_of_chat(chat_id, default_region)
+        key = key_of_chat(chat_id, default_region)
         customer = customer_rows.get_customer_by_phone(db, key) if key else None
     return {
         "chat_id": chat_id,
@@ -52,19 +51,6 @@ def chat_panel(db: Database, chat_id: str, default_region: str) -> dict[str, Any
                           "message_count": conversation["message_count"]} if conversation else None),
         "latest": _latest_inbound(db, int(conversation["id"])) if conversation else None,
     }
-
-
-def _key_of_chat(chat_id: str, default_region: str) -> str | None:
-    """The customer key a chat not yet captured would have (a customer may exist already, e.g. from sync)."""
-    jid = parse_jid(chat_id)
-    if jid is None:
-        return None
-    if jid.kind != "person":
-        return jid.key
-    try:
-        return to_e164("+" + jid.user, default_region)
-    except InvalidPhone:
-        return None
 
 
 def _present_customer(customer: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Team sync. On a hub (`agent.py serve --hub`): /api/sync/push and /api/sync/profiles for agents holding a
-hub token. On an agent: its sync status, a sync-now trigger and the conflict log for the tray and settings.
+"""Team sync. On a hub (`agent.py serve --hub`): /api/sync/push, /api/sync/profiles and /api/sync/knowledge for
+agents holding a hub token. On an agent: its sync status, a sync-now trigger and the conflict log for the tray and
+settings.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from api.schemas import SyncPush
 from core.clock import iso
 from crm.service import Service
 from storage import hub as hub_rows
+from storage import knowledge as knowledge_rows
 from storage.sync_state import list_conflicts
 
 MAX_UPTO = 2**63 - 1
@@ -38,6 +40,15 @@ def profiles(request: Request, service: Service) -> dict[str, Any]:
     return hub_rows.profiles_since(service.db, request.query_int("after_seq", 0, 0, MAX_UPTO),
                                    request.query_int("after_id", 0, 0, MAX_UPTO),
                                    request.query_int("limit", 500, 1, 5000))
+
+
+def knowledge(request: Request, service: Service) -> dict[str, Any]:
+    require_hub(service)
+    after_uid = request.query("after_uid", "") or ""
+    if len(after_uid) > 64:
+        raise ApiError(422, "validation_error", "after_uid: at most 64 characters", field="after_uid")
+    return knowledge_rows.hub_entries_since(service.db, request.query_int("after_seq", 0, 0, MAX_UPTO), after_uid,
+                                            request.query_int("limit", 500, 1, 5000))
 
 
 def status(service: Service) -> dict[str, Any]:
@@ -81,6 +92,14 @@ ROUTES = (
                     ("after_id", "integer", "cursor: the id of the last profile seen"),
                     ("limit", "integer", "1-5000")),
              responses={401: "not a hub agent token", 404: "not a hub"}),
+    ApiRoute("GET", "/api/sync/knowledge", knowledge, roles=HUB_AGENTS, tag="sync",
+             summary="The team's knowledge entries and deletions changed after a cursor (hub; agent token)",
+             description="Items are {uid, values, field_hlc, deleted: false} or {uid, deleted: true}, oldest "
+                         "first; the next cursor is (next_seq, next_uid).",
+             query=(("after_seq", "integer", "cursor: the hub change_seq of the last item seen"),
+                    ("after_uid", "string", "cursor: the uid of the last item seen"),
+                    ("limit", "integer", "1-5000")),
+             responses={401: "not a hub agent token", 404: "not a hub", 422: "invalid cursor"}),
     ApiRoute("GET", "/api/sync/status", status, tag="sync", roles=USERS,
              summary="Sync status: last success, pending rows, last error, cursors"),
     ApiRoute("POST", "/api/sync/now", sync_now, roles=ADMINS, tag="sync",
