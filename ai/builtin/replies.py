@@ -228,3 +228,10 @@ def suggest_replies(
         "order_of": known_of.format(n=order) if order else unknown_of,
     }
     return [template.format_map(fragments) for template in chosen]
+
+
+def greeting(language: str, name: str | None = None) -> str:
+    """The {hi} fragment of the templates: "Olá, Ana!" / "Olá!" ("¡Hola, Ana!" in Spanish)."""
+    lang = language if language in TEMPLATES else "pt"
+    person = first_name(name)
+    return f"{_OPEN[lang]}{_HELLO[lang]}, {person}!" if person else f"{_OPEN[lang]}{_HELLO[lang]}!"
