@@ -16,6 +16,7 @@ from tests.helpers import message, start_service
 from tests.ui_helpers import UiHarness
 from windows.knowledge import EMPTY_INVITATION, entry_body, entry_row, import_summary
 from windows.messages import DRAFT_NOTE, LLM_OFF, draft_figures, knowledge_title
+from windows.widgets import get_text
 
 FRETE = {"title": "Frete para BH", "content": "O frete para Belo Horizonte é R$ 25 e chega em 3 dias úteis.",
          "language": "pt", "tags": ["frete", "entrega"], "shortcut": "frete"}
@@ -135,6 +136,9 @@ def test_add_edit_search_and_delete_through_the_tab(ui, knowledge_service):
     assert [values[0] for _iid, values in pane.list.rows()] == ["Opening hours"]
     pane.search.clear()
     wait_for_rows(ui, pane, knowledge_service, "every entry again")
+    pane.list.tree.selection_set(str(created["id"]))
+    ui.pump(lambda: pane.preview_title.cget("text") == "Frete para Belo Horizonte", message="the preview")
+    assert get_text(pane.preview) == FRETE["content"]
     ui.screenshot(window.top, "knowledge-tab")
 
     # Delete: asked first; "no" keeps it, "yes" deletes it.
@@ -180,15 +184,15 @@ def test_csv_import_says_the_counts_and_the_bad_line_and_export_imports_back(ui,
     titles = {e["title"] for e in api_entries(knowledge_service)}
     assert titles == {"Frete para BH", "Pagamento por Pix", "Trocas"}
     wait_for_rows(ui, pane, knowledge_service, "the imported entries")
+    ui.screenshot(window.top, "knowledge-import-result")
 
     target = tmp_path / "export.csv"
     pane.ask_save_path = lambda: str(target)
     pane.export_csv()
     ui.pump(lambda: pane.result.cget("text").startswith("Exported"), timeout=15, message="the export")
-    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))  # Excel's BOM kept
     assert {r["title"] for r in rows} == titles
     assert "Exported 3 entries" in pane.result.cget("text")
-    ui.screenshot(window.top, "knowledge-import-result")
 
 
 # -- the message detail --------------------------------------------------------------------------------

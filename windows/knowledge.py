@@ -95,17 +95,19 @@ class KnowledgePane(ttk.Frame):
         bar.pack(fill="x")
         self.search = SearchBox(bar, lambda _text: self.reload(), label="Search title, text or tag", width=24)
         self.search.pack(side="left")
-        self.add_button = ttk.Button(bar, text="Add…", style="Accent.TButton", command=self.add_dialog)
+        # width=-6: sized to the label (at least 6 characters), so the bar fits a 1024-pixel screen.
+        self.add_button = ttk.Button(bar, text="Add…", style="Accent.TButton", command=self.add_dialog, width=-6)
         self.add_button.pack(side="left", padx=(10, 0))
-        self.edit_button = ttk.Button(bar, text="Edit…", command=self.edit_selected)
+        self.edit_button = ttk.Button(bar, text="Edit…", command=self.edit_selected, width=-6)
         self.edit_button.pack(side="left", padx=(4, 0))
-        self.delete_button = ttk.Button(bar, text="Delete", command=self.delete_selected)
+        self.delete_button = ttk.Button(bar, text="Delete", command=self.delete_selected, width=-6)
         self.delete_button.pack(side="left", padx=(4, 0))
-        ttk.Button(bar, text="Export CSV…", command=self.export_csv).pack(side="right")
-        ttk.Button(bar, text="Import CSV…", command=self.import_csv).pack(side="right", padx=(0, 4))
+        ttk.Button(bar, text="Export CSV…", command=self.export_csv, width=-6).pack(side="right")
+        ttk.Button(bar, text="Import CSV…", command=self.import_csv, width=-6).pack(side="right", padx=(0, 4))
+        self.bar = bar
+        # The outcome of the last action; packed only while it has something to say.
         self.result = ttk.Label(self, text="", style="Muted.TLabel", wraplength=self.window.scaled((900, 0))[0],
                                 justify="left")
-        self.result.pack(fill="x", pady=(4, 0))
 
     def _build_invitation(self) -> None:
         """Shown while the knowledge base is empty: what to put there, and why."""
@@ -117,7 +119,7 @@ class KnowledgePane(ttk.Frame):
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
         self.paged = PagedList(parent, [("title", "Title", 200, True), ("shortcut", "Shortcut", 90, False),
-                                        ("language", "Language", 70, False), ("tags", "Tags", 110, False),
+                                        ("language", "Language", 84, False), ("tags", "Tags", 110, False),
                                         ("updated", "Updated", 100, False)],
                                page_size=PAGE_SIZE, on_page=self.reload, row=entry_row, noun="the knowledge",
                                empty_text="No entries yet", describe=describe_error, on_error=self.window.on_error)
@@ -154,13 +156,21 @@ class KnowledgePane(ttk.Frame):
 
     def _show_invitation(self, shown: bool) -> None:
         if shown and not self.invitation.winfo_manager():
-            self.invitation.pack(fill="x", pady=(6, 0), after=self.result)
+            self.invitation.pack(fill="x", pady=(6, 0), after=self.bar)
         elif not shown and self.invitation.winfo_manager():
             self.invitation.pack_forget()
 
     def on_knowledge_changed(self) -> None:
         """A "knowledge.changed" event: the page shown is fetched again (a burst of events, once)."""
         self.changed.trigger()
+
+    def tell(self, text: str, style: str = "Muted.TLabel") -> None:
+        """One line under the bar: what the last action did (saved, deleted, imported, exported, failed)."""
+        self.result.configure(text=text, style=style)
+        if text and not self.result.winfo_manager():
+            self.result.pack(fill="x", pady=(4, 0), after=self.bar)
+        elif not text and self.result.winfo_manager():
+            self.result.pack_forget()
 
     def _selected(self) -> None:
         entry = self.selected_entry()
@@ -222,7 +232,7 @@ class KnowledgePane(ttk.Frame):
     def _saved(self, dialog: FormDialog, saved: dict[str, Any], created: bool) -> None:
         if dialog.top.winfo_exists():
             dialog.close()
-        self.result.configure(text=f"“{short(saved.get('title'), 60)}” {'added' if created else 'saved'}.",
+        self.tell(text=f"“{short(saved.get('title'), 60)}” {'added' if created else 'saved'}.",
                               style="Muted.TLabel")
         self.reload(0 if created else self.pager.offset)
         if created:
@@ -251,11 +261,11 @@ class KnowledgePane(ttk.Frame):
                        on_error=lambda exc: self._failed("Not deleted", exc))
 
     def _deleted(self, entry: dict[str, Any]) -> None:
-        self.result.configure(text=f"“{short(entry.get('title'), 60)}” deleted.", style="Muted.TLabel")
+        self.tell(text=f"“{short(entry.get('title'), 60)}” deleted.", style="Muted.TLabel")
         self.reload(self.pager.offset)
 
     def _failed(self, what: str, exc: Exception) -> None:
-        self.result.configure(text=f"{what}: {describe_error(exc)}", style="FieldError.TLabel")
+        self.tell(text=f"{what}: {describe_error(exc)}", style="FieldError.TLabel")
         self.window.on_error(exc)
 
     # -- CSV ----------------------------------------------------------------------------------------
@@ -267,7 +277,7 @@ class KnowledgePane(ttk.Frame):
 
     def import_file(self, path: Path) -> None:
         """Send the file as it is: the service parses it and names the lines it refused."""
-        self.result.configure(text=f"Importing {path.name}…", style="Muted.TLabel")
+        self.tell(text=f"Importing {path.name}…", style="Muted.TLabel")
 
         def work() -> Any:
             text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's BOM is not part of the first title
@@ -278,7 +288,7 @@ class KnowledgePane(ttk.Frame):
     def _imported(self, result: Any) -> None:
         summary = import_summary(result if isinstance(result, dict) else {})
         errors = isinstance(result, dict) and bool(result.get("errors"))
-        self.result.configure(text=f"Import: {summary}", style="FieldError.TLabel" if errors else "Muted.TLabel")
+        self.tell(text=f"Import: {summary}", style="FieldError.TLabel" if errors else "Muted.TLabel")
         self.reload(0)
 
     def export_csv(self) -> None:
@@ -295,6 +305,6 @@ class KnowledgePane(ttk.Frame):
                 out.write(text)
             return max(0, len(list(csv.reader(io.StringIO(text)))) - 1)  # rows, not lines: answers span lines
 
-        self.link.run(work, lambda rows: self.result.configure(
+        self.link.run(work, lambda rows: self.tell(
             text=f"Exported {rows} entries to {path}.", style="Muted.TLabel"),
             lambda exc: self._failed(f"Could not export to {path.name}", exc))
