@@ -225,6 +225,63 @@ def test_the_message_detail_names_the_knowledge_entry_a_reply_came_from(ui, know
     assert pane.shown_source == ""
 
 
+def test_the_source_line_is_drawn_from_the_analysis_knowledge_field(ui, knowledge_service):
+    """The rendering alone, from a message dict as GET /api/messages/{id} gives it (whatever the retrieval)."""
+    r = knowledge_service.post("/api/messages/capture", json=message(content="quanto é o frete pra BH?"))
+    detail = knowledge_service.get(f"/api/messages/{r.json()['id']}").json()
+    window = ui.app.open("dashboard")
+    pane = window.messages
+    grounded = {**detail["analysis"], "knowledge": {"entry_id": 3, "title": "Frete para BH", "score": 0.83,
+                                                    "language": "pt"},
+                "suggested_responses": ["O frete para BH é R$ 25 e chega em 3 dias úteis.", "Posso ajudar?"]}
+    pane.detail = None
+    pane._detail_seq += 1
+    pane._detail_loaded(pane._detail_seq, {**detail, "analysis": grounded})
+    ui.pump(timeout=0.2)
+    assert pane.shown_source == "From your knowledge: Frete para BH"
+    assert pane.knowledge_source.winfo_ismapped()
+    assert pane.shown_reply(0).startswith("O frete para BH")
+    pane._detail_loaded(pane._detail_seq, {**detail, "analysis": {**grounded, "knowledge": None}})
+    ui.pump(timeout=0.2)
+    assert pane.shown_source == "" and not pane.knowledge_source.winfo_ismapped()
+
+
+def test_draft_events_grow_the_box_and_only_the_asked_draft_is_shown(ui, knowledge_service):
+    """The reply.draft.* events as the event stream delivers them (ServiceLink → dashboard → pane): tokens
+    append, another draft's events are ignored, events that overtake the POST's answer are kept for it."""
+    from windows.messages import DraftState
+
+    r = knowledge_service.post("/api/messages/capture", json=message(content="vocês entregam em BH?"))
+    message_id = r.json()["id"]
+    window = ui.app.open("dashboard")
+    window.show_message(message_id)
+    pane = window.messages
+    ui.pump(lambda: pane.detail is not None and pane.detail["id"] == message_id, timeout=15, message="the detail")
+    deliver = ui.app.link._deliver_event
+    pane.draft = DraftState(message_id=message_id, running=True)  # asked; the POST's answer not back yet
+    pane._draft_buttons()
+    deliver({"type": "reply.draft.token", "data": {"draft_id": "d-1", "text": "O frete "}})
+    assert pane.shown_draft == ""  # kept until the answer names the draft
+    pane._draft_started(pane.draft, {"draft_id": "d-1", "message_id": message_id, "knowledge": [3]})
+    assert pane.shown_draft == "O frete "
+    deliver({"type": "reply.draft.token", "data": {"draft_id": "other", "text": "NOT OURS"}})
+    deliver({"type": "reply.draft.token", "data": {"draft_id": "d-1", "text": "é R$ 25."}})
+    assert pane.shown_draft == "O frete é R$ 25."
+    assert "disabled" not in pane.draft_cancel.state() and "disabled" in pane.draft_copy.state()
+    deliver({"type": "reply.draft.completed", "data": {"draft_id": "d-1", "text": "O frete é R$ 25.", "tokens": 9,
+                                                       "ttft_ms": 310.0, "tokens_per_s": 21.4}})
+    assert pane.draft.done and not pane.draft.running
+    assert pane.draft_stats.cget("text") == "first words after 310 ms · 21.4 tokens/s · 9 tokens"
+    assert pane.draft_status.cget("text") == DRAFT_NOTE
+    assert "disabled" in pane.draft_cancel.state() and "disabled" not in pane.draft_copy.state()
+
+    pane.draft = DraftState(message_id=message_id, running=True)
+    pane.draft.draft_id = "d-2"
+    deliver({"type": "reply.draft.failed", "data": {"draft_id": "d-2", "error": "the model crashed"}})
+    assert pane.draft_status.cget("text") == "The draft failed: the model crashed"
+    assert pane.draft_status.cget("style") == "FieldError.TLabel"
+
+
 def test_draft_with_the_model_turned_off_says_how_to_turn_it_on(ui, knowledge_service):
     r = knowledge_service.post("/api/messages/capture", json=message(content="vocês entregam em BH?"))
     message_id = r.json()["id"]
