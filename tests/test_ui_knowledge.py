@@ -341,6 +341,23 @@ def test_draft_with_ai_streams_into_the_box_and_can_be_copied(display, llm_servi
         ui.close()
 
 
+def test_the_model_test_shows_time_to_first_token_and_speed(display, llm_service):
+    ui = UiHarness(llm_service.data_dir, display)
+    try:
+        window = ui.app.open("settings")
+        ui.pump(lambda: window.loaded, timeout=15, message="settings loaded")
+        window.notebook.select(window.tabs["AI / LLaMA"])
+        ui.pump(lambda: window.model_tree.get_children(), timeout=15, message="the models list")
+        window.test_model()
+        ui.pump(lambda: window.test_result.cget("text") != "Asking the model…", timeout=120,
+                message="the model test")
+        text = window.test_result.cget("text")
+        assert "first token after" in text and "tokens/s" in text, text
+        ui.screenshot(window.top, "settings-model-test-llm")
+    finally:
+        ui.close()
+
+
 # -- the pieces ----------------------------------------------------------------------------------------
 
 

@@ -144,17 +144,28 @@ def test_users_are_added_and_passwords_changed(setup):
     assert r.status_code == 200, r.text
 
 
-def test_the_model_test_says_which_engine_answered(setup):
+def test_the_ai_tab_lists_the_models_and_the_model_test_says_how_to_turn_the_llm_on(setup):
     ui, running = setup
     window = open_loaded(ui)
     window.notebook.select(window.tabs["AI / LLaMA"])
+    listing = running.get("/api/ai/models").json()
+    assert listing["items"], listing  # the bundled model
+    ui.pump(lambda: len(window.model_tree.get_children()) == len(listing["items"]), timeout=15,
+            message="the models list")
+    for model in listing["items"]:
+        values = [str(v) for v in window.model_tree.item(model["file"], "values")]
+        assert values[0] == model["file"]
+        assert values[1] == f"{model['size_bytes'] / 1e6:,.1f} MB"
+        assert values[3] == ("yes" if model["chat_template"] else "no")
+        assert values[4] == ("✓" if model["current"] else "")
+    assert window.models_advice.cget("text") == listing["advice"]
+
     window.test_model()
-    ui.pump(lambda: window.test_result.cget("text").startswith(("Answered by", "The test failed")), timeout=20,
+    ui.pump(lambda: window.test_result.cget("text").startswith("The test failed"), timeout=20,
             message="the model test")
-    text = window.test_result.cget("text")
-    direct = running.post("/api/analysis/generate", json={"text": "olá", "engine": "llm"}).json()
-    assert text.startswith(f"Answered by {direct['engine']}")
-    assert "not the LLM" in text  # the tests run the service with ai.llm_enabled=false
+    direct = running.post("/api/ai/model-test", json={})
+    assert direct.status_code == 409 and direct.json()["error"]["code"] == "llm_disabled"  # the tests' default
+    assert "Turn on “llm enabled” below" in window.test_result.cget("text")
     ui.screenshot(window.top, "settings-model-test")
 
 
