@@ -4,9 +4,18 @@ Run as `python agent.py ai-worker [--data-dir DIR] [--settings JSON]` or `python
 
 Requests (one per line):  {"id": "7", "op": "analyse"|"ping"|"unload"|"shutdown",
                            "text": "...", "language": "pt"|null, "context": {...}, "replies": true}
+                          {"id": "8", "op": "draft", "messages": [...], "prompt": "...", "max_tokens": n,
+                           "deadline_s": s}  (ai/draft_prompt.py builds messages and prompt)
+                          {"id": "9", "op": "cancel", "target": "8"}  (stops draft 8 within a token)
 Responses:                {"id": "7", "ok": true, "analysis": {...}}
+                          {"id": "8", "partial": "text"} for each new piece of a draft, then
+                          {"id": "8", "ok": true, "draft": {"text", "tokens", "ttft_ms", "tokens_per_s", "stopped"}}
                           or {"id": "7", "ok": false, "error": "..."}
 Status lines:             {"status": "loading"|"ready"|"unloaded"|"error", "pid": ..., "model_path": ...}
+
+Jobs run one at a time, in the order they arrive, on the main thread: one llama.cpp context computes at a time.
+A thread reads stdin meanwhile, so a cancel reaches a running draft at once (llama.cpp releases the GIL while it
+evaluates a token). `--inspect FILE...` prints what each GGUF file is (ai/llm/gguf_info.py) and exits.
 
 llama.cpp is native code that can abort the process (it did, on a grammar edge case); running it here
 means such a crash only costs the client a restart. stdout carries the protocol only: fd 1 is
@@ -19,7 +28,9 @@ import argparse
 import json
 import logging
 import os
+import queue
 import sys
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,10 +55,16 @@ class Worker:
         self.models_dir = data_dir / "models"
         self.out = out
         self.analyzer: Any = None
+        self.drafter: Any = None
+        self._send_lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
+        self._waiting: set[Any] = set()  # ids of jobs read and not finished: what a cancel may name
+        self._cancelled: set[Any] = set()
 
     def send(self, message: dict[str, Any]) -> None:
-        self.out.write(json.dumps(message, ensure_ascii=False) + "\n")
-        self.out.flush()
+        with self._send_lock:
+            self.out.write(json.dumps(message, ensure_ascii=False) + "\n")
+            self.out.flush()
 
     def status(self, state: str, **extra: Any) -> None:
         self.send({"status": state, "pid": os.getpid(), **extra})
@@ -66,10 +83,26 @@ class Worker:
             self.status("ready", model_path=str(analyzer.model_path), model_version=analyzer.model_version)
         return self.analyzer
 
+    def loaded_drafter(self) -> Any:
+        """The draft generator (its own llama.cpp context on the same memory-mapped weights), loaded on first use."""
+        if self.drafter is None:
+            from ai.llm.draft import DraftGenerator
+            from ai.llm.model import model_label, resolve_model_path
+
+            self.status("loading")
+            path = resolve_model_path(self.settings.model_path, self.models_dir)
+            self.drafter = DraftGenerator(path, self.settings)
+            version = self.analyzer.model_version if self.analyzer is not None else model_label(path)
+            self.status("ready", model_path=str(path), model_version=version)
+        return self.drafter
+
     def unload(self) -> None:
         if self.analyzer is not None:
             self.analyzer.close()
             self.analyzer = None
+        if self.drafter is not None:
+            self.drafter.close()
+            self.drafter = None
         self.status("unloaded")
 
     def handle(self, job: dict[str, Any]) -> bool:
@@ -85,6 +118,8 @@ class Worker:
             return False
         elif op == "analyse":
             self.send({"id": job_id, "ok": True, "analysis": self.analyse(job)})
+        elif op == "draft":
+            self.send({"id": job_id, "ok": True, "draft": self.draft(job)})
         else:
             self.send({"id": job_id, "ok": False, "error": f"unknown op {op!r}"})
         return True
@@ -96,7 +131,18 @@ class Worker:
         text = str(job.get("text", ""))
         return analyzer.analyse_with(text, job.get("language"), context, replies).to_dict()
 
-    def serve(self, lines: IO[str]) -> None:
+    def draft(self, job: dict[str, Any]) -> dict[str, Any]:
+        job_id = job.get("id")
+        if job_id in self._cancelled:  # cancelled while it waited: not even the prompt is evaluated
+            from ai.llm.draft import draft_result
+
+            return draft_result("", "", 0, 0.0, None, None, "cancelled", False)
+        drafter = self.loaded_drafter()
+        return drafter.generate(job, lambda: job_id in self._cancelled,
+                                lambda text: self.send({"id": job_id, "partial": text}))
+
+    def read_jobs(self, lines: IO[str], jobs: queue.Queue) -> None:
+        """The stdin thread: a cancel takes effect here at once; every other job waits its turn in `jobs`."""
         for line in lines:
             if not line.strip():
                 continue
@@ -107,12 +153,36 @@ class Worker:
             except ValueError as exc:
                 self.send({"id": None, "ok": False, "error": f"bad request: {exc}"})
                 continue
+            if job.get("op") == "cancel":
+                self.cancel(job.get("target"))
+                continue
+            with self._jobs_lock:
+                self._waiting.add(job.get("id"))
+            jobs.put(job)
+        jobs.put(None)  # stdin closed: the service is gone or asked us to stop
+
+    def cancel(self, job_id: Any) -> None:
+        with self._jobs_lock:
+            if job_id in self._waiting:  # a cancel for a finished job is ignored, not remembered forever
+                self._cancelled.add(job_id)
+
+    def _finished(self, job_id: Any) -> None:
+        with self._jobs_lock:
+            self._waiting.discard(job_id)
+            self._cancelled.discard(job_id)
+
+    def serve(self, lines: IO[str]) -> None:
+        jobs: queue.Queue = queue.Queue()
+        threading.Thread(target=self.read_jobs, args=(lines, jobs), name="ai-worker-stdin", daemon=True).start()
+        while (job := jobs.get()) is not None:
             try:
                 if not self.handle(job):
                     return
             except Exception as exc:  # one bad job must not end the worker
                 log.exception("job %s failed", job.get("id"))
                 self.send({"id": job.get("id"), "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            finally:
+                self._finished(job.get("id"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -120,7 +190,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=None, help="data directory (models go in <dir>/models)")
     parser.add_argument("--settings", default="{}", help='ai.* settings as JSON, e.g. {"n_threads": 2}')
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--inspect", nargs="+", metavar="GGUF",
+                        help="print what each GGUF file is (architecture, quantisation, chat template) as JSON, exit")
     return parser.parse_args(argv)
+
+
+def inspect_files(paths: list[str], out: IO[str]) -> None:
+    from ai.llm.gguf_info import describe_gguf
+
+    out.write(json.dumps({"items": {path: describe_gguf(Path(path)) for path in paths}}) + "\n")
+    out.flush()
 
 
 BACKGROUND_NICENESS = 10
@@ -149,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     out = protocol_stream()
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s ai-worker[%(process)d] %(levelname)s %(name)s: %(message)s")
+    if args.inspect:
+        inspect_files(args.inspect, out)
+        return 0
     from core.paths import resolve_data_dir
 
     lower_priority()

@@ -5,6 +5,13 @@ works in plain threads (tests). One dispatcher thread sends one job at a time to
 uses every core for one job anyway); a reader thread turns the child's stdout lines into messages and a
 second one forwards its stderr to logging (an undrained pipe would block the child).
 
+Drafts ("Draft with AI", op "draft") go through the same dispatcher, so the worker still runs one job at a time
+(one llama.cpp context computing); they wait in a lane of their own that the dispatcher empties first, because a
+person is waiting for them, while analyses are background follow-ups. Their number is bounded by the caller
+(crm/drafts.py: one per user, ai.max_drafts in all), so they cannot starve the analyses for long. A draft's
+pieces reach the caller's on_partial as the worker streams them; cancel() sends {"op": "cancel"} on the pipe at
+once (the worker reads stdin on another thread) or drops a draft that has not started.
+
 A child that dies (native crash, OOM kill) fails the in-flight job with WorkerCrashed, which the caller
 treats as "use the built-in analysis"; the job is not retried, since it may be what crashed the worker.
 The next job restarts the child after an exponential back-off with jitter (0.5 s doubling to 60 s), kept by
@@ -13,6 +20,7 @@ core.supervisor.ChildProcess, which also starts and stops the process; the pipe 
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import logging
@@ -63,6 +71,44 @@ class _Job:
     timeout_s: float
     future: Future = field(default_factory=Future)
     id: str = ""
+    on_partial: Callable[[str], None] | None = None  # a draft's pieces as they come
+
+
+URGENT_OPS = frozenset(("draft",))
+
+
+class _JobQueue:
+    """Jobs waiting for the worker: drafts first (someone waits for them), then the rest in order.
+
+    Only the ordinary lane is capped (ai.queue_size); drafts are capped by their caller."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._urgent: collections.deque[_Job] = collections.deque()
+        self._normal: collections.deque[_Job] = collections.deque()
+        self._ready = threading.Condition()
+
+    def put_nowait(self, job: _Job) -> None:
+        with self._ready:
+            if job.op in URGENT_OPS:
+                self._urgent.append(job)
+            elif len(self._normal) >= self.maxsize:
+                raise queue.Full
+            else:
+                self._normal.append(job)
+            self._ready.notify()
+
+    def get(self, timeout: float) -> _Job:
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._urgent or self._normal, timeout):
+                raise queue.Empty
+            return (self._urgent or self._normal).popleft()
+
+    def get_nowait(self) -> _Job:
+        return self.get(0)
+
+    def qsize(self) -> int:
+        return len(self._urgent) + len(self._normal)
 
 
 def worker_process(command: list[str]) -> ChildProcess:
@@ -86,6 +132,7 @@ class _Pipes:
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc = proc
         self.messages: queue.Queue[Any] = queue.Queue()
+        self._send_lock = threading.Lock()  # the dispatcher sends jobs, a caller's thread sends cancels
         threading.Thread(target=self._read_stdout, name="ai-worker-stdout", daemon=True).start()
         threading.Thread(target=self._read_stderr, name="ai-worker-stderr", daemon=True).start()
 
@@ -105,8 +152,9 @@ class _Pipes:
 
     def send(self, message: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message, ensure_ascii=False) + "\n")
-        self.proc.stdin.flush()
+        with self._send_lock:
+            self.proc.stdin.write(json.dumps(message, ensure_ascii=False) + "\n")
+            self.proc.stdin.flush()
 
 
 class AiWorkerClient:
@@ -124,7 +172,8 @@ class AiWorkerClient:
         self.settings = _as_settings(settings)
         self._clock = clock
         self._poll_interval_s = poll_interval_s
-        self._jobs: queue.Queue[_Job] = queue.Queue(maxsize=self.settings.queue_size)
+        self._jobs = _JobQueue(self.settings.queue_size)
+        self._current: _Job | None = None  # the job the worker is running
         self._ids = itertools.count(1)
         self._process = worker_process(self.command)
         self._pipes: _Pipes | None = None  # the running worker's pipes; None while no worker is wanted
@@ -155,6 +204,25 @@ class AiWorkerClient:
     ) -> dict[str, Any]:
         """Blocking submit(); waits for the queue as well as the job itself."""
         return self.submit(text, language, context, replies, timeout_s).result()
+
+    def submit_draft(self, payload: dict[str, Any], on_partial: Callable[[str], None], timeout_s: float) -> DraftJob:
+        """Queue a streamed draft (payload: messages, prompt, max_tokens, deadline_s). on_partial(text) gets each
+        new piece on the dispatcher's thread; the handle's future gives the worker's draft result (its "stopped"
+        says why it ended) or raises AiWorkerError. timeout_s is the backstop that restarts a stuck worker."""
+        job = _Job("draft", payload, timeout_s, on_partial=on_partial)
+        self._enqueue(job)
+        return DraftJob(self, job)
+
+    def cancel(self, job: _Job) -> None:
+        """Stop a draft: drop it if it has not started, else tell the worker (it stops within a token or two)."""
+        if job.future.cancel():
+            return
+        pipes = self._pipes
+        if self._current is job and pipes is not None and not job.future.done():
+            try:
+                pipes.send({"id": f"cancel-{job.id}", "op": "cancel", "target": job.id})
+            except (OSError, ValueError):
+                pass  # the worker is gone: the job fails with WorkerCrashed anyway
 
     def ping(self, timeout_s: float = 10.0) -> bool:
         """Health check: True when the worker answers (a stopped worker answers False without starting)."""
@@ -230,7 +298,11 @@ class AiWorkerClient:
                 self.check_idle()
                 continue
             if job.future.set_running_or_notify_cancel():
-                self._run(job)
+                self._current = job
+                try:
+                    self._run(job)
+                finally:
+                    self._current = None
 
     def _run(self, job: _Job) -> None:
         try:
@@ -260,13 +332,14 @@ class AiWorkerClient:
         return bool(self._exchange(job).get("ok"))
 
     def _analyse(self, job: _Job) -> dict[str, Any]:
+        """An analysis or a draft: the worker's answer ("analysis" or "draft")."""
         self._start_child_if_needed()
         reply = self._exchange(job)
         if not reply.get("ok"):
             raise AiWorkerError(f"worker error: {reply.get('error')}")
         self._process.healthy()
         self._info["jobs_done"] += 1
-        return reply["analysis"]
+        return reply["draft"] if job.op == "draft" else reply["analysis"]
 
     def _exchange(self, job: _Job) -> dict[str, Any]:
         """Send one job and wait for its answer, following status lines; the job's own timeout
@@ -278,7 +351,7 @@ class AiWorkerClient:
         except (OSError, ValueError):
             self._child_died(pipes)
             raise WorkerCrashed("the AI worker exited before taking the job") from None
-        if job.op == "analyse" and self._state == "ready":
+        if job.op in ("analyse", "draft") and self._state == "ready":
             self._set_state("busy")
         deadline = self._clock_real() + job.timeout_s
         while True:
@@ -297,6 +370,9 @@ class AiWorkerClient:
                 raise WorkerCrashed(f"the AI worker died during the job (exit code {code})")
             if "status" in message:
                 deadline = self._on_status(message, deadline, job.timeout_s)
+            elif message.get("id") == job.id and "partial" in message:
+                if job.on_partial is not None:
+                    job.on_partial(message["partial"])
             elif message.get("id") == job.id:
                 if self._state == "busy":
                     self._set_state("ready")
@@ -382,6 +458,18 @@ class AiWorkerClient:
                 callback(snapshot)
             except Exception:  # a broken listener must not break the worker's life cycle
                 log.exception("ai state callback failed")
+
+
+class DraftJob:
+    """A queued or running draft: its future and the way to cancel it."""
+
+    def __init__(self, client: AiWorkerClient, job: _Job) -> None:
+        self._client = client
+        self._job = job
+        self.future: Future = job.future
+
+    def cancel(self) -> None:
+        self._client.cancel(self._job)
 
 
 def _as_settings(settings: Any) -> LlmSettings:

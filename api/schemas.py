@@ -130,6 +130,11 @@ class AnalysisRequest(Strict):
     engine: Literal["auto", "rules", "llm"] = "auto"
 
 
+class DraftRequest(Strict):
+    message_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="Stored message id (the customer's message to "
+                                                                      "answer)")]
+
+
 class CustomerPatch(Strict):
     name: Annotated[str | None, Field(default=None, max_length=256)] = None
     email: Annotated[str | None, Field(default=None, max_length=320,

@@ -72,11 +72,20 @@ RECHECK_S = 2.0
 
 def may_receive(principal: Principal, event_type: str) -> bool:
     """Least privilege on the event stream (docs/extension-protocol.md, "WebSocket")."""
+    if event_type in events.REPLY_DRAFT_EVENT_TYPES:
+        return True  # its audience decides (addressed_to): a draft goes only to the principal that asked
     if principal.is_extension:
         return event_type in events.EXTENSION_EVENT_TYPES
     if event_type in events.PAIRING_EVENT_TYPES:
         return principal.is_admin  # they carry the pairing code
     return True
+
+
+def addressed_to(principal: Principal, event: dict[str, Any]) -> bool:
+    """An event with an audience (a reply draft) goes only to that principal's sessions; the others to anyone
+    may_receive allows."""
+    audience = event.get(events.AUDIENCE)
+    return (audience is None or audience == principal.rate_key) and may_receive(principal, event["type"])
 
 
 def is_upgrade_request(environ: dict[str, Any]) -> bool:
@@ -352,8 +361,8 @@ class _Session:
             self._send_json({"type": events.EVENTS_LOST, "id": 0, "ts": iso(service.clock.now()),
                              "data": {"since": self.since, "oldest_available": service.bus.oldest_id}})
         for event in backlog:
-            if may_receive(self.principal, event["type"]):
-                self._send_json(event)
+            if addressed_to(self.principal, event):
+                self._send_json(events.public_event(event))
 
     def _enqueue_event(self, event: dict[str, Any]) -> None:
         principal = self.principal
@@ -361,10 +370,10 @@ class _Session:
                 and event["data"].get("id") == principal.extension_id):
             self.outbox.put_control(("close", CLOSE_UNAUTHORIZED, "revoked"))
             return
-        if self.dropped or not may_receive(principal, event["type"]):
+        if self.dropped or not addressed_to(principal, event):
             return
         # Serialised here, once per session: the bytes counted are the bytes held.
-        payload = orjson.dumps(event)
+        payload = orjson.dumps(events.public_event(event))
         self._queue("event", payload, len(payload))
 
     def _queue(self, kind: str, payload: Any, size: int) -> bool:

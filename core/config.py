@@ -248,6 +248,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ai.keep_alive_s", 300, integer(0, 86400), "Unload the model after this many idle seconds."),
     Setting("ai.queue_size", 64, integer(1, 100000), "LLM jobs waiting at most; more get 429."),
     Setting("ai.job_timeout_s", 30, number(0.1, 3600), "Seconds one LLM job may take."),
+    Setting("ai.draft_max_tokens", 160, integer(8, 2048),
+            "Most tokens of one \"Draft with AI\" reply (a draft stops there, at the model's end or at its deadline)."),
+    Setting("ai.draft_timeout_s", 30, number(1, 600),
+            "Seconds one \"Draft with AI\" reply may generate; it stops there and keeps what it wrote."),
+    Setting("ai.max_drafts", 4, integer(1, 100),
+            "\"Draft with AI\" replies running or waiting at once, every user together (each user or extension has "
+            "one at a time: a new one cancels the old); more get 429."),
     # security
     Setting("security.token_expiry_s", 28800, integer(60, 30 * 86400), "Lifetime of access tokens (seconds)."),
     Setting("security.extension_origins", [], string_list(ORIGIN),

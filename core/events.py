@@ -39,18 +39,35 @@ UI_OPEN_REQUESTED = "ui.open_requested"  # the desktop tray opens the named wind
 # The knowledge base changed: {id, action: created|updated|deleted}, {action: imported, created, updated} after a
 # CSV import, {action: synced, created, updated, deleted} after a pull from the team hub.
 KNOWLEDGE_CHANGED = "knowledge.changed"
+# "Draft with AI" (crm/drafts.py): addressed to the principal that asked (the event's audience), nobody else.
+REPLY_DRAFT_STARTED = "reply.draft.started"
+REPLY_DRAFT_TOKEN = "reply.draft.token"  # noqa: S105 - an event name, not a secret
+REPLY_DRAFT_COMPLETED = "reply.draft.completed"
+REPLY_DRAFT_FAILED = "reply.draft.failed"
+REPLY_DRAFT_CANCELLED = "reply.draft.cancelled"
+REPLY_DRAFT_EVENT_TYPES = frozenset((REPLY_DRAFT_STARTED, REPLY_DRAFT_TOKEN, REPLY_DRAFT_COMPLETED, REPLY_DRAFT_FAILED,
+                                     REPLY_DRAFT_CANCELLED))
 
 EVENT_TYPES = (MESSAGE_CAPTURED, ANALYSIS_COMPLETED, ALERT_RAISED, ALERT_RESOLVED, METRICS_UPDATED, AI_STATE,
                CAPTURE_STATE, SYNC_STATUS, EVENTS_LOST, BACKUP_PROGRESS, BACKUP_COMPLETED, BACKUP_FAILED,
                RESTORE_STATE, RESTORE_COMPLETED, PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED, EXTENSION_REVOKED,
-               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED, KNOWLEDGE_CHANGED)
+               CAPTURE_STALLED, CAPTURE_RESUMED, UI_OPEN_REQUESTED, KNOWLEDGE_CHANGED, *sorted(REPLY_DRAFT_EVENT_TYPES))
 
-# What a browser extension's WebSocket receives: its panel's data, the pause state, and that its quick replies
-# changed (ids only), nothing else.
-EXTENSION_EVENT_TYPES = frozenset((MESSAGE_CAPTURED, ANALYSIS_COMPLETED, CAPTURE_STATE, KNOWLEDGE_CHANGED))
+# What a browser extension's WebSocket receives: its panel's data, the pause state, that its quick replies
+# changed (ids only), and its own drafts, nothing else.
+EXTENSION_EVENT_TYPES = frozenset((MESSAGE_CAPTURED, ANALYSIS_COMPLETED, CAPTURE_STATE, KNOWLEDGE_CHANGED)) \
+    | REPLY_DRAFT_EVENT_TYPES
 PAIRING_EVENT_TYPES = frozenset((PAIRING_REQUESTED, PAIRING_COMPLETED, PAIRING_ENDED))
 
 Subscriber = Callable[[dict[str, Any]], None]
+AUDIENCE = "audience"
+
+
+def public_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as a client receives it: without its audience."""
+    if AUDIENCE not in event:
+        return event
+    return {k: v for k, v in event.items() if k != AUDIENCE}
 
 
 class EventBus:
@@ -60,8 +77,12 @@ class EventBus:
         self._buffer: deque[dict[str, Any]] = deque(maxlen=buffer_size)
         self._subscribers: list[Subscriber] = []
 
-    def publish(self, event_type: str, data: dict[str, Any], ts: str) -> dict[str, Any]:
+    def publish(self, event_type: str, data: dict[str, Any], ts: str, audience: str | None = None) -> dict[str, Any]:
+        """audience: the one principal (crm.access.Principal.rate_key) whose sessions may receive it; None: anyone
+        the event's type allows. It is kept beside the event, never sent (see public_event)."""
         event = {"type": event_type, "id": next(self._ids), "ts": ts, "data": data}
+        if audience is not None:
+            event[AUDIENCE] = audience
         self._buffer.append(event)
         for subscriber in list(self._subscribers):
             subscriber(event)

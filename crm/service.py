@@ -19,8 +19,10 @@ from core.events import EventBus
 from core.paths import DataDir
 from core.secrets_store import replace_secret
 from crm.access import LoginGuard, TokenService
+from crm.ai_models import ModelCatalog
 from crm.analysis import AnalysisCoordinator
 from crm.capture import CapturePipeline
+from crm.drafts import Drafts
 from crm.extensions import ExtensionRegistry
 from crm.maintenance import Maintenance
 from crm.monitor import MonitorSettings, SystemMonitor
@@ -54,6 +56,8 @@ class Service:
     maintenance: Maintenance
     extensions: ExtensionRegistry
     pairings: Pairings
+    drafts: Drafts  # "Draft with AI" replies in progress (crm/drafts.py)
+    ai_models: ModelCatalog  # the GGUF files in the models folder (crm/ai_models.py)
     started_monotonic: float = field(default_factory=time.monotonic)
     sync: SyncAgent | None = None  # this agent's sync with a team hub (None on a hub)
     offsite: OffsiteBackups | None = None  # uploads of this agent's backups to its hub (None on a hub)

@@ -28,8 +28,10 @@ from core.events import EventBus
 from core.paths import DataDir
 from core.secrets_store import read_or_create_secret, read_secret
 from crm.access import LoginGuard, TokenService
+from crm.ai_models import ModelCatalog
 from crm.analysis import AnalysisCoordinator, make_worker
 from crm.capture import CapturePipeline
+from crm.drafts import Drafts, DraftSettings
 from crm.extensions import ExtensionRegistry
 from crm.maintenance import Maintenance
 from crm.metrics import system_usage
@@ -147,6 +149,9 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
     def publish(event_type: str, data: dict[str, Any]) -> None:
         bus.publish(event_type, data, iso(clock.now()))
 
+    def publish_to(event_type: str, data: dict[str, Any], audience: str) -> None:
+        bus.publish(event_type, data, iso(clock.now()), audience=audience)
+
     extensions = ExtensionRegistry(db, clock, publish)
     extensions.load()
     pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
@@ -168,6 +173,8 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         extensions=extensions,
         pairings=Pairings(extensions, clock, publish,
                           PairingLimits(starts_per_minute=config["security.pairing_starts_per_min"])),
+        drafts=Drafts(coordinator.worker, DraftSettings.from_config(config), publish_to),
+        ai_models=ModelCatalog(data_dir.models, config["ai.model_path"]),
         is_hub=hub,
         sync=None if hub else SyncAgent(db, SyncSettings.from_config(config, data_dir), clock,
                                         publish=lambda status: bus.publish(events.SYNC_STATUS, status,

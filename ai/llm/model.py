@@ -109,3 +109,18 @@ def model_label(path: Path) -> str:
     except ModelUnavailable:
         pass
     return path.name.removesuffix(".gguf").lower()
+
+
+def bundled_model_name() -> str | None:
+    """The bundled model's file name in the models folder, None when its package is not installed."""
+    try:
+        return str(_bundled_package().MODEL_NAME)
+    except ModelUnavailable:
+        return None
+
+
+def configured_model_name(configured: str) -> str:
+    """The file name of the model ai.model_path names (the bundled one when empty), without loading anything."""
+    if configured:
+        return Path(configured).expanduser().name
+    return bundled_model_name() or "bundled model (not installed)"

@@ -13,6 +13,7 @@ from api.routes import (
     config,
     conversations,
     customers,
+    drafts,
     extension_chat,
     health,
     knowledge,
@@ -29,8 +30,8 @@ from api.routes import (
 from api.routing import ApiRoute
 
 ROUTES: tuple[ApiRoute, ...] = (
-    *health.ROUTES, *auth.ROUTES, *messages.ROUTES, *analysis.ROUTES, *customers.ROUTES, *conversations.ROUTES,
-    *knowledge.ROUTES,
+    *health.ROUTES, *auth.ROUTES, *messages.ROUTES, *analysis.ROUTES, *drafts.ROUTES, *customers.ROUTES,
+    *conversations.ROUTES, *knowledge.ROUTES,
     *metrics.ROUTES, *system.ROUTES, *config.ROUTES, *users.ROUTES, *security.ROUTES, *sync.ROUTES, *offsite.ROUTES,
     *pairing.ROUTES,
     *websocket.ROUTES,
