@@ -347,12 +347,22 @@ def test_the_model_test_shows_time_to_first_token_and_speed(display, llm_service
         window = ui.app.open("settings")
         ui.pump(lambda: window.loaded, timeout=15, message="settings loaded")
         window.notebook.select(window.tabs["AI / LLaMA"])
-        ui.pump(lambda: window.model_tree.get_children(), timeout=15, message="the models list")
         window.test_model()
         ui.pump(lambda: window.test_result.cget("text") != "Asking the model…", timeout=120,
                 message="the model test")
         text = window.test_result.cget("text")
         assert "first token after" in text and "tokens/s" in text, text
+
+        listing = llm_service.get("/api/ai/models").json()
+        assert any(m["current"] for m in listing["items"]), listing  # the bundled model, loaded
+        window.load_models()
+        ui.pump(lambda: set(window.model_tree.get_children()) == {m["file"] for m in listing["items"]},
+                timeout=60, message="the models list")
+        for model in listing["items"]:
+            values = [str(v) for v in window.model_tree.item(model["file"], "values")]
+            assert values == [model["file"], f"{model['size_bytes'] / 1e6:,.1f} MB", str(model["quantization"] or "?"),
+                              "yes" if model["chat_template"] else "no", "✓" if model["current"] else ""]
+        assert window.models_advice.cget("text") == listing["advice"]
         ui.screenshot(window.top, "settings-model-test-llm")
     finally:
         ui.close()

@@ -359,6 +359,7 @@ class MessagesPane(ttk.Frame):
             set_text(self.draft_text, draft.text)
             self._show_figures(draft_figures(data))
             self._draft_said(DRAFT_NOTE)
+            self.after_idle(lambda: self.detail_scroll.canvas.yview_moveto(1.0))  # the figures made it taller
         elif kind == "reply.draft.failed":
             self._draft_said(f"The draft failed: {data.get('error') or 'unknown error'}", error=True)
         else:
@@ -391,7 +392,7 @@ class MessagesPane(ttk.Frame):
     def copy_draft(self) -> None:
         if self.draft.text:
             copy_to_clipboard(self, self.draft.text)
-            self.copied.configure(text="Draft copied to the clipboard")
+            self.copied.configure(text="Draft copied")
 
     @property
     def shown_draft(self) -> str:

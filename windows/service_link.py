@@ -54,9 +54,9 @@ class ServiceLink:
 
     # -- HTTP ---------------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
+    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
         """Blocking (worker threads only): the JSON body of a 2xx answer; ApiError or ServiceUnavailable."""
-        reply: Reply = self.client.request(method, path, body)
+        reply: Reply = self.client.request(method, path, body, timeout=timeout)
         if not 200 <= reply.status < 300:
             raise ApiError(reply.status, reply.body)
         return reply.body

@@ -34,8 +34,11 @@ SECTION_TITLES = {"ai": "AI"}
 # Said when the service gives no advice of its own: the bundled model is tiny.
 DEFAULT_ADVICE = ("A larger instruction model (for example a 1–4 B parameter GGUF with a chat template) writes "
                   "better drafts than the bundled one: put it in the models folder and choose it in model path.")
-MODEL_COLUMNS = (("file", "File", 260, True), ("size", "Size", 80, False), ("quant", "Quantisation", 100, False),
-                 ("template", "Chat template", 100, False), ("current", "In use", 60, False))
+# A model test may load the model first (minutes for a large GGUF on a slow disk), and listing the models reads
+# their headers in a child process: both take longer than the usual 10 s.
+MODEL_TEST_TIMEOUT_S = 300
+MODEL_COLUMNS = (("file", "File", 240, True), ("size", "Size", 80, False), ("quant", "Quantisation", 115, False),
+                 ("template", "Chat template", 120, False), ("current", "In use", 60, False))
 
 
 class SettingsWindow(BaseWindow):
@@ -350,7 +353,9 @@ class SettingsWindow(BaseWindow):
     # -- model test ----------------------------------------------------------------------------------------------
 
     def load_models(self) -> None:
-        self.link.get("/api/ai/models", self._show_models, self._models_failed)
+        # The service reads each new GGUF's header in a child process: longer than the usual 10 s on a busy disk.
+        self.link.run(lambda: self.link.request("GET", "/api/ai/models", timeout=MODEL_TEST_TIMEOUT_S),
+                      self._show_models, self._models_failed)
 
     def _show_models(self, body: dict[str, Any]) -> None:
         if self.closed:
@@ -385,7 +390,8 @@ class SettingsWindow(BaseWindow):
             self.test_button.state(["!disabled"])
             self.test_result.configure(text=f"The test failed: {model_test_error(exc)}", style="FieldError.TLabel")
 
-        self.link.call("POST", "/api/ai/model-test", {}, on_done=done, on_error=failed)
+        self.link.run(lambda: self.link.request("POST", "/api/ai/model-test", {}, timeout=MODEL_TEST_TIMEOUT_S),
+                      done, failed)
 
     # -- users ------------------------------------------------------------------------------------------------------
 
