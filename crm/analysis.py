@@ -33,13 +33,18 @@ log = logging.getLogger(__name__)
 READY_STATES = ("ready", "busy")
 
 
+# (analysis dict, text, language, customer name, direction): sets analysis["knowledge"] (crm/grounding.py).
+Ground = Callable[[dict[str, Any], str, str | None, str | None, str], Any]
+
+
 class AnalysisBusy(Exception):
     """The LLM queue is full: the caller should retry later."""
 
 
 class AnalysisCoordinator:
     def __init__(self, rules: Analyzer, worker: AiWorkerClient | None, policy: str, db: Database,
-                 bus: EventBus, clock: Clock, rules_worker: RulesWorkerClient | None = None) -> None:
+                 bus: EventBus, clock: Clock, rules_worker: RulesWorkerClient | None = None,
+                 ground: Ground | None = None) -> None:
         self.rules = rules
         self.worker = worker
         self.policy = policy if worker is not None else "rules"
@@ -49,6 +54,8 @@ class AnalysisCoordinator:
         self.follow_ups_dropped = 0
         # The built-in analysis of capture batches in a process of its own (None: in this process).
         self.rules_worker = rules_worker
+        # Grounds an analysis dict in the knowledge base (crm/grounding.py Grounding.apply); None: not grounded.
+        self.ground = ground
         if worker is not None:
             worker.on_state_change(self._publish_state)
 
@@ -56,7 +63,14 @@ class AnalysisCoordinator:
 
     def analyse(self, text: str, language: str | None, context: AnalysisContext,
                 engine: str = "auto") -> dict[str, Any]:
-        """One analysis with the requested engine (auto|rules|llm), falling back to the built-in one."""
+        """One analysis with the requested engine (auto|rules|llm), falling back to the built-in one; grounded."""
+        analysis = self._analyse_with(text, language, context, engine)
+        if self.ground is not None:
+            self.ground(analysis, text, language, context.customer_name, context.direction)
+        return analysis
+
+    def _analyse_with(self, text: str, language: str | None, context: AnalysisContext,
+                      engine: str) -> dict[str, Any]:
         if engine == "rules" or self.worker is None:
             return self.rules.analyse(text, language, context).to_dict()
         if engine == "auto" and self.worker.state not in READY_STATES:
@@ -134,6 +148,8 @@ class AnalysisCoordinator:
         if generation != self.db.generation:  # a restore replaced the database: that message id is not ours
             log.info("LLM follow-up for message %s dropped: the database was restored meanwhile", record["id"])
             return
+        if self.ground is not None:
+            self.ground(analysis, record["content"], record.get("language"), record.get("customer_name"), "in")
         now = iso(self.clock.now())
         with self.db.transaction():
             analysis_id = message_rows.insert_analysis(self.db, record["id"], analysis, now)

@@ -157,6 +157,7 @@ class CapturePipeline:
                  analyse_batch: Callable[[list[AnalysisItem]], list[AnalysisResult | BaseException]],
                  bus: EventBus, clock: Clock, default_region: str,
                  after_capture: Callable[[dict[str, Any]], None] | None = None,
+                 ground: Callable[[list[AnalysisItem], list[AnalysisResult | BaseException]], None] | None = None,
                  on_disk_full: Callable[[DiskFull], None] | None = None) -> None:
         self.db = db
         # One result (or the exception its capture answers) per item, in order. A whole batch at once, so
@@ -167,6 +168,9 @@ class CapturePipeline:
         self.default_region = default_region
         # Called with each stored message after commit (the LLM follow-up analysis, alerts).
         self.after_capture = after_capture
+        # Grounds a batch's analyses in the knowledge base (crm/grounding.py), here in the service process: the
+        # rules worker process does not hold the knowledge.
+        self.ground = ground
         # Called when a batch found the disk full (health and the tray say why captures are refused).
         self.on_disk_full = on_disk_full
         self._queue: list[_Pending] = []
@@ -238,7 +242,10 @@ class CapturePipeline:
     def _analyse(self, batch: list[_Pending]) -> None:
         """Detect the language and analyse every new message of the batch (one call for the batch)."""
         batch = [p for p in batch if p.duplicate_of is None]
-        results = self.analyse_batch([p.item.analysis_item() for p in batch])
+        items = [p.item.analysis_item() for p in batch]
+        results = self.analyse_batch(items)
+        if self.ground is not None:
+            self.ground(items, results)
         for pending, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 pending.error = result

@@ -24,6 +24,7 @@ from crm.analysis import AnalysisCoordinator
 from crm.capture import CapturePipeline
 from crm.drafts import Drafts
 from crm.extensions import ExtensionRegistry
+from crm.grounding import Grounding
 from crm.maintenance import Maintenance
 from crm.monitor import MonitorSettings, SystemMonitor
 from crm.offsite import OffsiteBackups
@@ -58,6 +59,7 @@ class Service:
     pairings: Pairings
     drafts: Drafts  # "Draft with AI" replies in progress (crm/drafts.py)
     ai_models: ModelCatalog  # the GGUF files in the models folder (crm/ai_models.py)
+    grounding: Grounding  # the knowledge index: grounded suggestions, matches() for the AI draft
     started_monotonic: float = field(default_factory=time.monotonic)
     sync: SyncAgent | None = None  # this agent's sync with a team hub (None on a hub)
     offsite: OffsiteBackups | None = None  # uploads of this agent's backups to its hub (None on a hub)

@@ -33,6 +33,7 @@ from crm.analysis import AnalysisCoordinator, make_worker
 from crm.capture import CapturePipeline
 from crm.drafts import Drafts, DraftSettings
 from crm.extensions import ExtensionRegistry
+from crm.grounding import Grounding
 from crm.maintenance import Maintenance
 from crm.metrics import system_usage
 from crm.monitor import MonitorSettings, SystemMonitor
@@ -136,8 +137,10 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
     login_rate = config["security.login_rate_per_min"] / 60.0
     db_log_handler = DatabaseLogHandler(clock)
     logging.getLogger().addHandler(db_log_handler)
+    grounding = Grounding(db)
     coordinator = AnalysisCoordinator(analyzer, make_worker(config, str(data_dir.root)), config["ai.engine"], db,
-                                      bus, clock, rules_worker=rules_worker_client(config, analyzer, loop))
+                                      bus, clock, rules_worker=rules_worker_client(config, analyzer, loop),
+                                      ground=grounding.apply)
     monitor = SystemMonitor(MonitorSettings.from_config(config), lambda: system_usage(data_dir.root), clock,
                             lambda event_type, data: bus.publish(event_type, data, iso(clock.now())))
 
@@ -155,7 +158,8 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
     extensions = ExtensionRegistry(db, clock, publish)
     extensions.load()
     pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
-                               after_capture=after_capture, on_disk_full=lambda exc: monitor.disk_full(str(exc)))
+                               after_capture=after_capture, on_disk_full=lambda exc: monitor.disk_full(str(exc)),
+                               ground=grounding.apply_to_batch)
     return Service(
         config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
         login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
@@ -171,6 +175,7 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
                                 call_on_loop=loop.call_on_loop if loop else None),
         capture_paused=config["capture.paused"],
         extensions=extensions,
+        grounding=grounding,
         pairings=Pairings(extensions, clock, publish,
                           PairingLimits(starts_per_minute=config["security.pairing_starts_per_min"])),
         drafts=Drafts(coordinator.worker, DraftSettings.from_config(config), publish_to),

@@ -31,6 +31,9 @@ B = 0.5
 # The share of the message's weight an entry must cover (calibrated on bench/data/knowledge_questions.csv's
 # dev half; see bench/README.md "Knowledge retrieval").
 MIN_CONFIDENCE = 0.5
+# In the coverage, a term weighs at least this share of the rarest term's idf: a word most entries contain
+# ("tamanho" in a catalogue) still says what the question is about.
+IDF_FLOOR_SHARE = 0.3
 # A word no entry contains weighs this share of the rarest known term's idf against every entry.
 UNKNOWN_WEIGHT = 0.45
 # Misspellings: a word is read as a known word when their trigram Dice similarity reaches this.
@@ -123,7 +126,9 @@ class KnowledgeIndex:
         self._average_length = (sum(self._length.values()) / count) if count else 1.0
         self._idf = {term: math.log(1.0 + (count - len(p) + 0.5) / (len(p) + 0.5))
                      for term, p in self._postings.items()}
-        self._unknown_weight = UNKNOWN_WEIGHT * math.log(1.0 + (count - 0.5) / 1.5) if count else 0.0
+        rarest = math.log(1.0 + (count - 0.5) / 1.5) if count else 0.0
+        self._unknown_weight = UNKNOWN_WEIGHT * rarest
+        self._weight = {term: max(idf, IDF_FLOOR_SHARE * rarest) for term, idf in self._idf.items()}
         self._by_trigram = self._trigram_index()
         self._fuzzy_cache: dict[str, str | None] = {}
 
@@ -194,7 +199,7 @@ class KnowledgeIndex:
         known = [t for t in query if t in self._idf]
         if not known:
             return []
-        total = sum(self._idf[t] for t in known) + self._unknown_weight * (len(query) - len(known))
+        total = sum(self._weight[t] for t in known) + self._unknown_weight * (len(query) - len(known))
         ranking: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)
         for term in known:
@@ -202,7 +207,7 @@ class KnowledgeIndex:
             for entry_id, tf in self._postings[term]:
                 norm = K1 * (1.0 - B + B * self._length[entry_id] / self._average_length)
                 ranking[entry_id] += idf * tf * (K1 + 1.0) / (tf + norm)
-                covered[entry_id] += idf
+                covered[entry_id] += self._weight[term]
         # Coverage decides; between entries covering the same terms, the one in the customer's language, then BM25.
         best = sorted(ranking, key=lambda e: (round(covered[e], 9), self.entries[e].language == language,
                                               ranking[e]), reverse=True)
