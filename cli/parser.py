@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync", help="sync with the team hub")
     sync_sub = sync.add_subparsers(dest="sync_command", required=True)
-    add_common_options(sync_sub.add_parser("now", help="push pending rows and pull profile changes now; "
+    add_common_options(sync_sub.add_parser("now", help="push pending rows and pull profile and knowledge changes now; "
                                                        "exit 1 on failure"))
     add_common_options(sync_sub.add_parser("status", help="print the sync status as JSON"))
     set_token = sync_sub.add_parser("set-token", help="store the token the hub admin gave this agent")

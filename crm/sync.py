@@ -1,10 +1,12 @@
-"""The agent's sync with a team hub: push changed rows in batches, pull shared customer profiles.
+"""The agent's sync with a team hub: push changed rows in batches, pull shared customer profiles and the team's
+knowledge base.
 
 One round: push every batch since the hub's last acknowledgement (the cursor moves only on a 2xx that names
 the acknowledged change_seq), then pull profile changes since the pull cursor and merge them (last writer
-wins per field). Failed requests are retried with exponential backoff and full jitter (tenacity); a round
-that still fails is recorded as the last error and tried again at the next interval. The service runs
-rounds on a greenlet (requests is gevent-patched there); `agent.py sync now` runs one in its own process.
+wins per field), then the knowledge entries and deletions since their own cursor (storage/knowledge.py).
+Failed requests are retried with exponential backoff and full jitter (tenacity); a round that still fails is
+recorded as the last error and tried again at the next interval. The service runs rounds on a greenlet (requests
+is gevent-patched there); `agent.py sync now` runs one in its own process.
 """
 
 from __future__ import annotations

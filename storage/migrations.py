@@ -236,13 +236,15 @@ def _v12_knowledge_sync(db: Database) -> None:
     # tombstone names the deleted entry's uid (its row id means nothing to the hub or the other agents), and a
     # pull cursor into the hub's knowledge changes (change_seq, uid). On the hub: knowledge_deletions, one row
     # per deleted uid with the change_seq agents pull it by; a deletion wins over any later push of the entry.
+    # The title index: a CSV import finds the entry of each row without a shortcut by its exact title.
     db.executescript("""
     ALTER TABLE sync_tombstones ADD COLUMN uid TEXT;
     ALTER TABLE sync_state ADD COLUMN knowledge_pull_seq BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE sync_state ADD COLUMN knowledge_pull_uid TEXT NOT NULL DEFAULT '';
     CREATE TABLE knowledge_deletions (
         uid TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL);
-    CREATE INDEX ix_knowledge_deletions_change_seq ON knowledge_deletions (change_seq)
+    CREATE INDEX ix_knowledge_deletions_change_seq ON knowledge_deletions (change_seq);
+    CREATE INDEX ix_knowledge_title ON knowledge (title)
     """)
 
 
@@ -264,7 +266,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
      _v9_hub_backups),
     (10, "tombstones: sync_tombstones on agents, hub_rows.deleted_reason on the hub", _v10_tombstones),
     (11, "knowledge: the seller's knowledge entries and quick replies (issue 15)", _v11_knowledge),
-    (12, "knowledge sync: sync_tombstones.uid, the knowledge pull cursor, knowledge_deletions on the hub",
+    (12, "knowledge sync: sync_tombstones.uid, the knowledge pull cursor, knowledge_deletions on the hub; "
+         "knowledge title index",
      _v12_knowledge_sync),
 ]
 

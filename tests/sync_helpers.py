@@ -18,7 +18,7 @@ import requests
 from tests.helpers import ROOT, RunningService, _drain_in_background, _healthy, start_service, wait_until, write_config
 from tests.postgres import PostgresCluster
 
-SYNCED_TABLES = ("customers", "conversations", "messages", "ai_analysis")
+SYNCED_TABLES = ("customers", "conversations", "messages", "ai_analysis", "knowledge")
 
 
 def run_agent_cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
