@@ -392,7 +392,7 @@ class MessagesPane(ttk.Frame):
     def copy_draft(self) -> None:
         if self.draft.text:
             copy_to_clipboard(self, self.draft.text)
-            self.copied.configure(text="Draft copied")
+            self._draft_said("Draft copied to the clipboard. " + DRAFT_NOTE)
 
     @property
     def shown_draft(self) -> str:
