@@ -296,7 +296,7 @@ class MessagesPane(ttk.Frame):
 
     def draft_with_ai(self) -> None:
         """Ask for a draft of a reply to the message shown; its words arrive as reply.draft.token events."""
-        if self.detail is None or self.draft.running:
+        if self.detail is None or self.draft.running or self.detail.get("direction") == "out":
             return
         self.draft = DraftState(message_id=int(self.detail["id"]), running=True)
         set_text(self.draft_text, "")
@@ -410,7 +410,9 @@ class MessagesPane(ttk.Frame):
 
     def _draft_buttons(self) -> None:
         running = self.draft.running
-        self.draft_button.state(["disabled"] if running or self.detail is None else ["!disabled"])
+        # A reply is drafted to a customer's message: the seller's own messages have nothing to answer.
+        answerable = self.detail is not None and self.detail.get("direction") != "out"
+        self.draft_button.state(["disabled"] if running or not answerable else ["!disabled"])
         self.draft_cancel.state(["!disabled"] if running else ["disabled"])
         self.draft_copy.state(["!disabled"] if self.draft.done and self.draft.text else ["disabled"])
 
