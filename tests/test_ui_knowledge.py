@@ -342,11 +342,17 @@ def test_draft_with_ai_streams_into_the_box_and_can_be_copied(display, llm_servi
         assert ui.root.clipboard_get() == pane.draft.text
         ui.screenshot(window.top, "messages-ai-draft")
 
-        # Cancel while it runs: the pane stops at once and the service is told (DELETE).
+        # Cancel while it runs (the model needs seconds for its first token): the pane stops at once and the
+        # service is told (DELETE), which ends the draft with reply.draft.cancelled.
+        endings = []
+        ui.app.link.on_event(lambda e: endings.append((e.get("type"), (e.get("data") or {}).get("draft_id")))
+                             if str(e.get("type")) in ("reply.draft.cancelled", "reply.draft.completed") else None)
         pane.draft_button.invoke()
         ui.pump(lambda: pane.draft.draft_id, timeout=15, message="the draft's id")
         pane.draft_cancel.invoke()
         assert not pane.draft.running and pane.draft_status.cget("text").startswith("Draft cancelled")
+        ui.pump(lambda: endings, timeout=30, message="the draft's end in the service")
+        assert endings == [("reply.draft.cancelled", pane.draft.draft_id)]
     finally:
         ui.close()
 

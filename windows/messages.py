@@ -310,8 +310,9 @@ class MessagesPane(ttk.Frame):
                        on_error=lambda exc: self._draft_refused(draft, exc))
 
     def _draft_started(self, draft: DraftState, body: dict[str, Any]) -> None:
-        if draft is not self.draft:
-            self._cancel_on_service(body.get("draft_id"))  # the user moved on before the service answered
+        if draft is not self.draft or not draft.running:
+            # The user moved on, or pressed Cancel, before the service answered: stop it there too.
+            self._cancel_on_service(body.get("draft_id"))
             return
         draft.draft_id = str(body.get("draft_id") or "")
         for event in draft.early.pop(draft.draft_id, []):
