@@ -53,6 +53,7 @@ def test_generate_with_llm_engine_uses_the_model(llm_service):
     body = r.json()
     assert body["engine"] == "llm" and "fallback" not in body
     assert body["model_version"] and body["suggested_responses"]
+    assert body["knowledge"] is None  # grounded like every analysis (crm/grounding.py): no knowledge entries here
     assert _ai(llm_service)["state"] in ("ready", "busy")
     rules = llm_service.post("/api/analysis/generate", json={"text": "oi", "engine": "rules"}).json()
     assert rules["engine"] == "rules"
@@ -73,6 +74,7 @@ def test_capture_answers_with_rules_then_pushes_the_llm_analysis(llm_service):
     finally:
         ws.close()
     assert follow_up["data"]["message_id"] == created["id"]
+    assert created["analysis"]["knowledge"] is None and follow_up["data"]["analysis"]["knowledge"] is None
     stored = llm_service.get(f"/api/messages/{created['id']}").json()["analysis"]
     assert stored["engine"] == "llm" and stored["id"] == follow_up["data"]["analysis_id"]
     outbound = llm_service.post("/api/messages/capture", json=message(direction="out", content="Vamos resolver")).json()

@@ -42,8 +42,15 @@ def test_other_languages_find_an_entry_written_in_portuguese():
 
 def test_misspelt_words_are_read_as_the_known_word():
     index = KnowledgeIndex(BASE)
-    assert best(index, "quanto fica o fretee pra bh", "pt") == FRETE_BH.id
-    assert best(index, "quais as formas de pagamneto", "pt") == PAGAMENTO.id
+    assert best(index, "tem fretee?", "pt") == FRETE_BH.id
+    assert best(index, "como é o pagamneto?", "pt") == PAGAMENTO.id
+    assert best(index, "da pra devolverr?", "pt") == TROCA.id
+
+
+def test_a_shared_word_among_words_the_base_does_not_know_is_below_the_threshold():
+    index = KnowledgeIndex(BASE)
+    assert index.match("tem vaga de emprego pra motoboy?", "pt") == []
+    assert index.match("vocês consertam celular com garantia de fábrica e película?", "pt") == []
 
 
 def test_messages_the_knowledge_does_not_answer_match_nothing():

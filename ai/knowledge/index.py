@@ -39,6 +39,7 @@ UNKNOWN_WEIGHT = 0.45
 # Misspellings: a word is read as a known word when their trigram Dice similarity reaches this.
 FUZZY_MIN_SIMILARITY = 0.6
 FUZZY_MIN_LENGTH = 4
+TRANSPOSITION_SIMILARITY = 0.8  # a word with two neighbouring letters swapped reads as the known word
 _FUZZY_CACHE_SIZE = 4096
 TITLE_REPEAT = 2
 PRICE = "@price"  # the title and the tags are counted this many times in an entry's terms
@@ -108,6 +109,15 @@ def terms(text: str, language: str | None) -> list[str]:
     return found
 
 
+def _swapped_letters(word: str, candidate: str) -> bool:
+    """Two neighbouring letters typed in the wrong order ("pagamneto"): one swap costs up to four trigrams."""
+    if len(word) != len(candidate) or word == candidate:
+        return False
+    differ = [i for i in range(len(word)) if word[i] != candidate[i]]
+    return (len(differ) == 2 and differ[1] == differ[0] + 1
+            and word[differ[0]] == candidate[differ[1]] and word[differ[1]] == candidate[differ[0]])
+
+
 def _trigrams(word: str) -> set[str]:
     padded = f"#{word}#"
     return {padded[i:i + 3] for i in range(len(padded) - 2)}
@@ -167,6 +177,8 @@ class KnowledgeIndex:
         best, best_similarity = None, FUZZY_MIN_SIMILARITY
         for candidate, common in shared.most_common(8):
             similarity = 2.0 * common / (len(grams) + len(candidate) + 2)  # a word of n letters has n trigrams
+            if _swapped_letters(word, candidate):
+                similarity = max(similarity, TRANSPOSITION_SIMILARITY)
             if similarity >= best_similarity:
                 best, best_similarity = candidate, similarity
         if len(self._fuzzy_cache) >= _FUZZY_CACHE_SIZE:
