@@ -48,20 +48,27 @@ class ServiceClient:
         base = self._url()
         return http_get_json(base + "/api/health") if base else None
 
-    def request(self, method: str, path: str, body: Any = None) -> Reply:
+    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Reply:
+        data = None if body is None else json.dumps(body).encode()
+        status, raw = self.request_bytes(method, path, data, "application/json", timeout=timeout)
+        return Reply(status, _json_or_none(raw))
+
+    def request_bytes(self, method: str, path: str, data: bytes | None = None,
+                      content_type: str = "application/json", timeout: float | None = None) -> tuple[int, bytes]:
+        """Any body and any answer (a CSV import and export): (status, the answer's bytes). timeout: for the
+        calls known to take longer than the client's usual wait (a model test loads and runs the LLM)."""
         base = self._url()
         if not base:
             raise ServiceUnavailable("the service is not running")
-        data = None if body is None else json.dumps(body).encode()
         headers = {"Authorization": f"Bearer {self.token() or ''}", "Accept": "application/json"}
         if data is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         req = urllib.request.Request(base + path, data=data, method=method, headers=headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(req, timeout=self._timeout) as response:  # noqa: S310
-                return Reply(response.status, _json_or_none(response.read()))
+            with urllib.request.urlopen(req, timeout=timeout or self._timeout) as response:  # noqa: S310
+                return response.status, response.read()
         except urllib.error.HTTPError as exc:
-            return Reply(exc.code, _json_or_none(exc.read()))
+            return exc.code, exc.read()
         except (OSError, urllib.error.URLError) as exc:
             raise ServiceUnavailable(str(exc)) from exc
 

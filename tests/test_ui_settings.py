@@ -144,17 +144,24 @@ def test_users_are_added_and_passwords_changed(setup):
     assert r.status_code == 200, r.text
 
 
-def test_the_model_test_says_which_engine_answered(setup):
+def test_the_ai_tab_lists_the_models_and_the_model_test_says_how_to_turn_the_llm_on(setup):
     ui, running = setup
     window = open_loaded(ui)
     window.notebook.select(window.tabs["AI / LLaMA"])
+    listing = running.get("/api/ai/models").json()
+    # With the LLM off the bundled model was never put in this data directory's models folder: the list says
+    # so, with the advice (the rows themselves: test_ui_knowledge's model test, with the LLM on).
+    assert listing["items"] == [] and listing["advice"], listing
+    ui.pump(lambda: window.models_advice.cget("text"), timeout=15, message="the models list")
+    assert window.models_advice.cget("text") == f"No GGUF file in the models folder. {listing['advice']}"
+    assert window.models_dir.cget("text") == f"GGUF files in {listing['models_dir']}"
+
     window.test_model()
-    ui.pump(lambda: window.test_result.cget("text").startswith(("Answered by", "The test failed")), timeout=20,
+    ui.pump(lambda: window.test_result.cget("text").startswith("The test failed"), timeout=20,
             message="the model test")
-    text = window.test_result.cget("text")
-    direct = running.post("/api/analysis/generate", json={"text": "olá", "engine": "llm"}).json()
-    assert text.startswith(f"Answered by {direct['engine']}")
-    assert "not the LLM" in text  # the tests run the service with ai.llm_enabled=false
+    direct = running.post("/api/ai/model-test", json={})
+    assert direct.status_code == 409 and direct.json()["error"]["code"] == "llm_disabled"  # the tests' default
+    assert "Turn on “llm enabled” below" in window.test_result.cget("text")
     ui.screenshot(window.top, "settings-model-test")
 
 

@@ -1,4 +1,4 @@
-"""The dashboard window: Overview (cards, charts, recent activity, alerts), Messages and Customers tabs.
+"""The dashboard window: Overview (cards, charts, recent activity, alerts), Messages, Customers and Knowledge tabs.
 
 Live updates: service events (message.captured, analysis.completed, alert.*) only mark the overview stale;
 a Debouncer fetches the figures again at most twice a second, on a worker thread, and the result is drawn
@@ -22,6 +22,7 @@ from windows.charts import DashboardCharts
 from windows.customers import CustomersPane
 from windows.errors import describe_error
 from windows.host import WindowHost
+from windows.knowledge import KnowledgePane
 from windows.messages import MessagesPane
 from windows.widgets import (
     ScrolledTree,
@@ -188,14 +189,16 @@ class DashboardWindow(BaseWindow):
         self.overview = OverviewPane(self.notebook, self)
         self.messages = MessagesPane(self.notebook, self)
         self.customers = CustomersPane(self.notebook, self)
+        self.knowledge = KnowledgePane(self.notebook, self)
         self.notebook.add(self.overview, text="Overview", underline=0)
         self.notebook.add(self.messages, text="Messages", underline=0)
         self.notebook.add(self.customers, text="Customers", underline=0)
-        self.notebook.enable_traversal()  # Alt+O/M/C and Ctrl+Tab switch tabs
+        self.notebook.add(self.knowledge, text="Knowledge", underline=0)
+        self.notebook.enable_traversal()  # Alt+O/M/C/K and Ctrl+Tab switch tabs
         self.live = Debouncer(self.top, self._live_update, min_interval_ms=LIVE_INTERVAL_MS)
         self._hidden_stale = False  # events arrived while another tab was shown
         self.notebook.bind("<<NotebookTabChanged>>", lambda _e: self._tab_changed())
-        for index in range(3):
+        for index in range(4):
             self.top.bind(f"<Control-Key-{index + 1}>", lambda _e, i=index: self.notebook.select(i))
         self.top.bind("<Control-f>", lambda _e: self._focus_search())
         self.top.bind("<Control-s>", lambda _e: self._save())
@@ -205,6 +208,7 @@ class DashboardWindow(BaseWindow):
         self.load_overview()
         self.messages.reload()
         self.customers.reload()
+        self.knowledge.reload(self.knowledge.pager.offset)
 
     def close(self) -> None:
         if self._sample_timer is not None:
@@ -287,6 +291,10 @@ class DashboardWindow(BaseWindow):
                 self.overview.charts.redraw()
             else:
                 self._hidden_stale = True
+        elif kind == "knowledge.changed":
+            self.knowledge.on_knowledge_changed()
+        elif isinstance(kind, str) and kind.startswith("reply.draft."):
+            self.messages.on_draft_event(event)
         elif kind == "events.lost":
             self.refresh()
         elif kind in PAIRING_CHANGES:
@@ -347,6 +355,8 @@ class DashboardWindow(BaseWindow):
             self.messages.search.focus()
         elif current is self.customers:
             self.customers.search.focus()
+        elif current is self.knowledge:
+            self.knowledge.search.focus()
 
     def _save(self) -> None:
         if self.notebook.nametowidget(self.notebook.select()) is self.customers:

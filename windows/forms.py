@@ -207,7 +207,15 @@ class ScrollFrame(ttk.Frame):
 
 
 class FormDialog:
-    """A small modal dialog of labelled entries; `on_ok(values)` returns an error message or None to close."""
+    """A small modal dialog of labelled entries; `on_ok(values)` acts on them (and closes the dialog, or says
+    what is wrong with `say` / `show_field_errors`).
+
+    A field's options: "value" (its first text), "choices" (a read-only combobox), "secret" (hidden typing),
+    "lines" (a multi-line text box of that height), "width" (an entry's width in characters), "hint" (a muted
+    line under it). Each field has its own
+    error line, filled by `show_field_errors({name: message})` or, from a refused request, by
+    `show_api_error(exc)` (the service's validation errors name the fields).
+    """
 
     def __init__(self, parent: tk.Misc, title: str, fields: list[tuple[str, str, dict[str, Any]]],
                  on_ok: Callable[[dict[str, str]], None], ok_text: str = "OK") -> None:
@@ -217,37 +225,108 @@ class FormDialog:
         self.top.resizable(False, False)
         body = ttk.Frame(self.top, padding=12)
         body.pack(fill="both", expand=True)
+        body.columnconfigure(1, weight=1)
         self.vars: dict[str, tk.StringVar] = {}
-        self.entries: dict[str, ttk.Widget] = {}
-        for row, (name, label, options) in enumerate(fields):
-            ttk.Label(body, text=label).grid(row=row, column=0, sticky="w", pady=3, padx=(0, 8))
-            var = tk.StringVar(self.top, value=options.get("value", ""))
-            if "choices" in options:
-                widget = ttk.Combobox(body, textvariable=var, values=options["choices"], state="readonly", width=24)
-            else:
-                widget = ttk.Entry(body, textvariable=var, width=28, show="•" if options.get("secret") else "")
-            widget.grid(row=row, column=1, sticky="ew", pady=3)
-            self.vars[name] = var
-            self.entries[name] = widget
-        self.error = ttk.Label(body, text="", style="FieldError.TLabel", wraplength=320)
-        self.error.grid(row=len(fields), column=0, columnspan=2, sticky="w", pady=(6, 0))
+        self.texts: dict[str, tk.Text] = {}
+        self.entries: dict[str, tk.Widget] = {}
+        self.field_errors: dict[str, ttk.Label] = {}
+        row = 0
+        for name, label, options in fields:
+            ttk.Label(body, text=label).grid(row=row, column=0, sticky="nw", pady=3, padx=(0, 8))
+            self.entries[name] = self._editor(body, name, options)
+            self.entries[name].grid(row=row, column=1, sticky="ew", pady=3)
+            row += 1
+            if options.get("hint"):
+                ttk.Label(body, text=options["hint"], style="Muted.TLabel", wraplength=420, justify="left").grid(
+                    row=row, column=1, sticky="w")
+                row += 1
+            error = ttk.Label(body, text="", style="FieldError.TLabel", wraplength=420, justify="left")
+            error.grid(row=row, column=1, sticky="w")
+            error.grid_remove()
+            self.field_errors[name] = error
+            row += 1
+        self.error = ttk.Label(body, text="", style="FieldError.TLabel", wraplength=420, justify="left")
+        self.error.grid(row=row, column=0, columnspan=2, sticky="w", pady=(6, 0))
         buttons = ttk.Frame(body)
-        buttons.grid(row=len(fields) + 1, column=0, columnspan=2, sticky="e", pady=(8, 0))
+        buttons.grid(row=row + 1, column=0, columnspan=2, sticky="e", pady=(8, 0))
         ttk.Button(buttons, text="Cancel", command=self.close).pack(side="right")
         self.ok = ttk.Button(buttons, text=ok_text, style="Accent.TButton", command=self._ok)
         self.ok.pack(side="right", padx=(0, 6))
         self._on_ok = on_ok
-        self.top.bind("<Return>", lambda _e: self._ok())
+        self.top.bind("<Return>", self._return_pressed)
         self.top.bind("<Escape>", lambda _e: self.close())
         first = next(iter(self.entries.values()), None)
         if first is not None:
             first.focus_set()
 
+    def _editor(self, body: ttk.Frame, name: str, options: dict[str, Any]) -> tk.Widget:
+        if options.get("lines"):
+            text = tk.Text(body, height=int(options["lines"]), width=52, wrap="word", relief="solid", borderwidth=1,
+                           background=PALETTE["surface"], foreground=PALETTE["text"], highlightthickness=0,
+                           padx=6, pady=4, font="TkDefaultFont", undo=True)
+            text.insert("1.0", options.get("value", ""))
+            self.texts[name] = text
+            return text
+        var = tk.StringVar(self.top, value=options.get("value", ""))
+        self.vars[name] = var
+        if "choices" in options:
+            return ttk.Combobox(body, textvariable=var, values=options["choices"], state="readonly", width=24)
+        return ttk.Entry(body, textvariable=var, width=int(options.get("width", 28)),
+                         show="•" if options.get("secret") else "")
+
     def values(self) -> dict[str, str]:
-        return {name: var.get() for name, var in self.vars.items()}
+        values = {name: var.get() for name, var in self.vars.items()}
+        values.update({name: text.get("1.0", "end-1c") for name, text in self.texts.items()})
+        return {name: values[name] for name in self.entries}
+
+    def set_value(self, name: str, value: str) -> None:
+        if name in self.texts:
+            self.texts[name].delete("1.0", "end")
+            self.texts[name].insert("1.0", value)
+        else:
+            self.vars[name].set(value)
 
     def say(self, message: str) -> None:
         self.error.configure(text=message)
+
+    def show_field_errors(self, errors: dict[str, str]) -> None:
+        """Each named field's problem under it (the others cleared); the first one gets the focus."""
+        for name, label in self.field_errors.items():
+            if errors.get(name):
+                label.configure(text=errors[name])
+                label.grid()
+            else:
+                label.configure(text="")
+                label.grid_remove()
+        first = next((name for name in self.entries if errors.get(name)), None)
+        if first is not None:
+            self.entries[first].focus_set()
+
+    def show_api_error(self, exc: Exception) -> None:
+        """A refused request: the field errors it names under their fields, and the whole message below."""
+        from windows.errors import ApiError, describe_error
+
+        errors: dict[str, str] = {}
+        if isinstance(exc, ApiError):
+            details = exc.detail.get("details")
+            for detail in details if isinstance(details, list) else []:
+                if isinstance(detail, dict) and detail.get("field"):
+                    errors.setdefault(str(detail["field"]).split(".")[0], str(detail.get("message") or ""))
+            if exc.field and not errors:
+                errors[str(exc.field).split(".")[0]] = exc.message
+        self.show_field_errors(errors)
+        unplaced = [f for f in errors if f not in self.entries]
+        self.say(describe_error(exc) if unplaced or not errors else "Not saved: fix the fields above.")
+
+    def field_error(self, name: str) -> str:
+        label = self.field_errors[name]
+        return str(label.cget("text")) if label.winfo_manager() else ""
+
+    def _return_pressed(self, event: tk.Event) -> str | None:
+        if isinstance(event.widget, tk.Text):
+            return None  # a new line in a multi-line field, not OK
+        self._ok()
+        return "break"
 
     def _ok(self) -> None:
         self._on_ok(self.values())

@@ -1,6 +1,8 @@
 """The Messages tab: one page of GET /api/messages at a time (never the whole table), search, filters by
 sentiment, intent and date, and the detail of the selected message with its analysis and suggested replies
-(one click copies a reply to the clipboard)."""
+(one click copies a reply to the clipboard; a reply grounded in the knowledge base names its entry), and
+"Draft with AI": POST /api/replies/draft, the reply.draft.* events stream the text into a read-only box,
+cancellable, copied by the user, never sent by itself."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Any
 
 from windows.base import BaseWindow
 from windows.calls import Debouncer
-from windows.errors import describe_error
+from windows.errors import ApiError, describe_error
+from windows.forms import ScrollFrame
 from windows.widgets import (
     PagedList,
     SearchBox,
@@ -30,6 +33,10 @@ SENTIMENT_CHOICES = (ANY, "positive", "neutral", "negative")
 DEFAULT_INTENTS = ("greeting", "pricing", "purchase", "order_status", "support", "complaint", "cancellation",
                    "payment", "scheduling", "praise", "other")
 MAX_REPLIES = 3
+DRAFT_NOTE = "A draft is never sent by itself: copy it, check it, send it from WhatsApp."
+LLM_OFF = ("The AI model is turned off. Turn it on in Settings → AI (“llm enabled”), save, and restart the "
+           "service when asked.")
+DRAFT_FINISHED = ("reply.draft.completed", "reply.draft.failed", "reply.draft.cancelled")
 
 
 class MessagesPane(ttk.Frame):
@@ -40,6 +47,7 @@ class MessagesPane(ttk.Frame):
         self._detail_seq = 0
         self.detail: dict[str, Any] | None = None
         self.page: dict[str, Any] | None = None
+        self.draft = DraftState()
         self._build_filters()
         panes = ttk.PanedWindow(self, orient="horizontal")
         panes.pack(fill="both", expand=True, pady=(6, 0))
@@ -90,16 +98,25 @@ class MessagesPane(ttk.Frame):
         return self.paged
 
     def _build_detail(self, parent: tk.Misc) -> ttk.Frame:
-        frame = ttk.Frame(parent, padding=(8, 0, 0, 0))
+        # Scrollable: on a small screen the draft box stays reachable (and is scrolled to when asked for).
+        self.detail_scroll = ScrollFrame(parent)
+        frame = self.detail_scroll.inner
+        frame.configure(padding=(8, 0, 8, 4))
         self.detail_title = ttk.Label(frame, text="Select a message to see its analysis", style="Section.TLabel")
         self.detail_title.pack(anchor="w")
         self.detail_meta = ttk.Label(frame, text="", style="Muted.TLabel")
         self.detail_meta.pack(anchor="w")
-        self.detail_text = readonly_text(frame, height=4)
+        self.detail_text = readonly_text(frame, height=3)
         self.detail_text.pack(fill="x", pady=(4, 6))
         self.analysis_label = ttk.Label(frame, text="", justify="left")
         self.analysis_label.pack(anchor="w")
-        ttk.Label(frame, text="Suggested replies", style="Section.TLabel").pack(anchor="w", pady=(8, 2))
+        head = ttk.Frame(frame)
+        head.pack(fill="x", pady=(8, 2))
+        ttk.Label(head, text="Suggested replies", style="Section.TLabel").pack(side="left")
+        self.copied = ttk.Label(head, text="", style="Muted.TLabel")
+        self.copied.pack(side="right")
+        # Above the first reply when it carries a fact of the knowledge base: where the fact came from.
+        self.knowledge_source = ttk.Label(frame, text="", style="Knowledge.TLabel")
         self.replies: list[tuple[tk.Text, ttk.Button]] = []
         for i in range(MAX_REPLIES):
             row = ttk.Frame(frame)
@@ -109,12 +126,31 @@ class MessagesPane(ttk.Frame):
             button = ttk.Button(row, text="Copy", width=6, command=lambda i=i: self.copy_reply(i))
             button.pack(side="left", padx=(4, 0))
             self.replies.append((text, button))
+        # Shown only for a message without replies: an empty line would cost the draft box its room.
         self.no_replies = ttk.Label(frame, text="", style="Empty.TLabel")
-        self.no_replies.pack(anchor="w")
-        self.copied = ttk.Label(frame, text="", style="Muted.TLabel")
-        self.copied.pack(anchor="w")
+        self.no_replies_anchor = ttk.Frame(frame, height=1)
+        self.no_replies_anchor.pack(fill="x")
+        self._build_draft(frame)
         self._show_replies([])
-        return frame
+        return self.detail_scroll
+
+    def _build_draft(self, frame: ttk.Frame) -> None:
+        head = ttk.Frame(frame)
+        head.pack(fill="x", pady=(8, 2))
+        ttk.Label(head, text="AI draft", style="Section.TLabel").pack(side="left")
+        self.draft_copy = ttk.Button(head, text="Copy", width=6, command=self.copy_draft)
+        self.draft_copy.pack(side="right")
+        self.draft_cancel = ttk.Button(head, text="Cancel", width=7, command=self.cancel_draft)
+        self.draft_cancel.pack(side="right", padx=(4, 4))
+        self.draft_button = ttk.Button(head, text="Draft with AI", style="Accent.TButton", command=self.draft_with_ai)
+        self.draft_button.pack(side="right")
+        self.draft_text = readonly_text(frame, height=3, width=30)
+        self.draft_text.pack(fill="x")
+        self.draft_stats = ttk.Label(frame, text="", style="Small.Muted.TLabel")  # packed once it has figures
+        self.draft_status = ttk.Label(frame, text=DRAFT_NOTE, style="Muted.TLabel", wraplength=360, justify="left")
+        self.draft_status.pack(anchor="w", fill="x")
+        frame.bind("<Configure>", lambda e: self.draft_status.configure(wraplength=max(200, e.width - 16)), add="+")
+        self._draft_buttons()
 
     # -- loading ------------------------------------------------------------------------------------
 
@@ -186,6 +222,8 @@ class MessagesPane(ttk.Frame):
             self.open_message(int(iid))
 
     def open_message(self, message_id: int) -> None:
+        if self.draft.message_id is not None and self.draft.message_id != message_id:
+            self._forget_draft()
         self._detail_seq += 1
         seq = self._detail_seq
         self.copied.configure(text="")
@@ -205,7 +243,8 @@ class MessagesPane(ttk.Frame):
         set_text(self.detail_text, message.get("content") or "")
         analysis = message.get("analysis") or {}
         self.analysis_label.configure(text=analysis_text(analysis))
-        self._show_replies(list(analysis.get("suggested_responses") or []))
+        self._show_replies(list(analysis.get("suggested_responses") or []), knowledge_title(analysis))
+        self._draft_buttons()
 
     def _detail_failed(self, seq: int, exc: Exception) -> None:
         if seq != self._detail_seq:
@@ -215,18 +254,28 @@ class MessagesPane(ttk.Frame):
         self.detail_meta.configure(text=describe_error(exc))
         self.window.on_error(exc)
 
-    def _show_replies(self, replies: list[Any]) -> None:
+    def _show_replies(self, replies: list[Any], source: str | None = None) -> None:
         texts = [reply_text(r) for r in replies][:MAX_REPLIES]
         for i, (text, button) in enumerate(self.replies):
             if i < len(texts):
                 set_text(text, texts[i])
-                text.master.pack(fill="x", pady=2, before=self.no_replies)
+                text.master.pack(fill="x", pady=2, before=self.no_replies_anchor)
                 button.state(["!disabled"])
             else:
                 set_text(text, "")
                 text.master.pack_forget()
+        if source and texts:
+            self.knowledge_source.configure(text=f"From your knowledge: {source}")
+            self.knowledge_source.pack(anchor="w", before=self.replies[0][0].master)
+        else:
+            self.knowledge_source.configure(text="")
+            self.knowledge_source.pack_forget()
         has_detail = self.detail is not None
         self.no_replies.configure(text="" if texts or not has_detail else "No suggested replies for this message")
+        if texts or not has_detail:
+            self.no_replies.pack_forget()
+        else:
+            self.no_replies.pack(anchor="w", before=self.no_replies_anchor)
         self.reply_texts = texts
 
     def copy_reply(self, index: int) -> None:
@@ -234,10 +283,171 @@ class MessagesPane(ttk.Frame):
         if index >= len(texts):
             return
         copy_to_clipboard(self, texts[index])
-        self.copied.configure(text=f"Reply {index + 1} copied to the clipboard")
+        self.copied.configure(text=f"Reply {index + 1} copied")
 
     def shown_reply(self, index: int) -> str:
         return get_text(self.replies[index][0])
+
+    @property
+    def shown_source(self) -> str:
+        return str(self.knowledge_source.cget("text")) if self.knowledge_source.winfo_manager() else ""
+
+    # -- draft with AI --------------------------------------------------------------------------------
+
+    def draft_with_ai(self) -> None:
+        """Ask for a draft of a reply to the message shown; its words arrive as reply.draft.token events."""
+        if self.detail is None or self.draft.running or self.detail.get("direction") == "out":
+            return
+        self.draft = DraftState(message_id=int(self.detail["id"]), running=True)
+        set_text(self.draft_text, "")
+        self._show_figures("")
+        self._draft_said("Asking the model… " + DRAFT_NOTE)
+        self._draft_buttons()
+        self.after_idle(lambda: self.detail_scroll.canvas.yview_moveto(1.0))
+        draft = self.draft
+        self.link.call("POST", "/api/replies/draft", {"message_id": draft.message_id},
+                       on_done=lambda body: self._draft_started(draft, body),
+                       on_error=lambda exc: self._draft_refused(draft, exc))
+
+    def _draft_started(self, draft: DraftState, body: dict[str, Any]) -> None:
+        if draft is not self.draft or not draft.running:
+            # The user moved on, or pressed Cancel, before the service answered: stop it there too.
+            self._cancel_on_service(body.get("draft_id"))
+            return
+        draft.draft_id = str(body.get("draft_id") or "")
+        for event in draft.early.pop(draft.draft_id, []):
+            self.on_draft_event(event)  # events that overtook the POST's answer
+
+    def _draft_refused(self, draft: DraftState, exc: Exception) -> None:
+        if draft is not self.draft:
+            return
+        draft.running = False
+        if isinstance(exc, ApiError) and exc.code == "llm_disabled":
+            self._draft_said(LLM_OFF, error=True)
+        else:
+            self._draft_said(f"No draft: {describe_error(exc)}", error=True)
+        self._draft_buttons()
+        self.window.on_error(exc)
+
+    def on_draft_event(self, event: dict[str, Any]) -> None:
+        """A reply.draft.* event (Tk thread): only the draft this pane asked for is shown."""
+        data = event.get("data")
+        draft = self.draft
+        if not isinstance(data, dict) or not draft.running:
+            return
+        draft_id = str(data.get("draft_id") or "")
+        if not draft.draft_id:
+            draft.early.setdefault(draft_id, []).append(event)  # the POST's answer (with its id) is on its way
+            return
+        if draft_id != draft.draft_id:
+            return
+        kind = event.get("type")
+        if kind == "reply.draft.started":
+            self._draft_said(f"Writing with {data.get('model') or 'the model'}… " + DRAFT_NOTE)
+        elif kind == "reply.draft.token":
+            draft.text += str(data.get("text") or "")
+            set_text(self.draft_text, draft.text)
+            self.draft_text.see("end")
+        elif kind in DRAFT_FINISHED:
+            self._draft_finished(str(kind), data)
+
+    def _draft_finished(self, kind: str, data: dict[str, Any]) -> None:
+        draft = self.draft
+        draft.running = False
+        if kind == "reply.draft.completed":
+            draft.text = str(data.get("text") or draft.text)
+            draft.done = True
+            set_text(self.draft_text, draft.text)
+            self._show_figures(draft_figures(data))
+            self._draft_said(DRAFT_NOTE)
+            self.after_idle(lambda: self.detail_scroll.canvas.yview_moveto(1.0))  # the figures made it taller
+        elif kind == "reply.draft.failed":
+            self._draft_said(f"The draft failed: {data.get('error') or 'unknown error'}", error=True)
+        else:
+            self._draft_said("Draft cancelled. " + DRAFT_NOTE)
+        self._draft_buttons()
+
+    def cancel_draft(self) -> None:
+        draft = self.draft
+        if not draft.running:
+            return
+        draft.running = False
+        self._cancel_on_service(draft.draft_id)
+        self._draft_said("Draft cancelled. " + DRAFT_NOTE)
+        self._draft_buttons()
+
+    def _cancel_on_service(self, draft_id: str | None) -> None:
+        if draft_id:  # 404: it finished meanwhile, nothing to stop
+            self.link.call("DELETE", f"/api/replies/draft/{draft_id}", on_done=lambda _b: None,
+                           on_error=lambda _exc: None)
+
+    def _forget_draft(self) -> None:
+        """Another message was opened: a running draft of the previous one is stopped, the box emptied."""
+        if self.draft.running:
+            self.cancel_draft()
+        self.draft = DraftState()
+        set_text(self.draft_text, "")
+        self._show_figures("")
+        self._draft_said(DRAFT_NOTE)
+
+    def copy_draft(self) -> None:
+        if self.draft.text:
+            copy_to_clipboard(self, self.draft.text)
+            self._draft_said("Draft copied to the clipboard. " + DRAFT_NOTE)
+
+    @property
+    def shown_draft(self) -> str:
+        return get_text(self.draft_text)
+
+    def _show_figures(self, text: str) -> None:
+        self.draft_stats.configure(text=text)
+        if text:
+            self.draft_stats.pack(anchor="w", before=self.draft_status)
+        else:
+            self.draft_stats.pack_forget()
+
+    def _draft_said(self, text: str, *, error: bool = False) -> None:
+        self.draft_status.configure(text=text, style="FieldError.TLabel" if error else "Muted.TLabel")
+
+    def _draft_buttons(self) -> None:
+        running = self.draft.running
+        # A reply is drafted to a customer's message: the seller's own messages have nothing to answer.
+        answerable = self.detail is not None and self.detail.get("direction") != "out"
+        self.draft_button.state(["disabled"] if running or not answerable else ["!disabled"])
+        self.draft_cancel.state(["!disabled"] if running else ["disabled"])
+        self.draft_copy.state(["!disabled"] if self.draft.done and self.draft.text else ["disabled"])
+
+
+class DraftState:
+    """The draft this pane asked for: its message, the id the service gave it, the text so far."""
+
+    def __init__(self, message_id: int | None = None, running: bool = False) -> None:
+        self.message_id = message_id
+        self.running = running
+        self.done = False
+        self.draft_id = ""
+        self.text = ""
+        self.early: dict[str, list[dict[str, Any]]] = {}
+
+
+def draft_figures(data: dict[str, Any]) -> str:
+    """ "first words after 420 ms · 18.5 tokens/s · 52 tokens" from a reply.draft.completed event."""
+    parts = []
+    if isinstance(data.get("ttft_ms"), (int, float)):
+        parts.append(f"first words after {data['ttft_ms']:.0f} ms")
+    if isinstance(data.get("tokens_per_s"), (int, float)):
+        parts.append(f"{data['tokens_per_s']:.1f} tokens/s")
+    if isinstance(data.get("tokens"), int):
+        parts.append(f"{data['tokens']} tokens")
+    return " · ".join(parts)
+
+
+def knowledge_title(analysis: dict[str, Any]) -> str | None:
+    """The title of the knowledge entry the first suggested reply was grounded in, if any."""
+    knowledge = analysis.get("knowledge") if isinstance(analysis, dict) else None
+    if isinstance(knowledge, dict) and knowledge.get("title"):
+        return str(knowledge["title"])
+    return None
 
 
 def message_row(m: dict[str, Any]) -> tuple[str, ...]:

@@ -54,12 +54,28 @@ class ServiceLink:
 
     # -- HTTP ---------------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
+    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
         """Blocking (worker threads only): the JSON body of a 2xx answer; ApiError or ServiceUnavailable."""
-        reply: Reply = self.client.request(method, path, body)
+        reply: Reply = self.client.request(method, path, body, timeout=timeout)
         if not 200 <= reply.status < 300:
             raise ApiError(reply.status, reply.body)
         return reply.body
+
+    def request_text(self, method: str, path: str, text: str | None = None,
+                     content_type: str = "text/csv; charset=utf-8") -> Any:
+        """Blocking (worker threads only): send text (a CSV file), get back the answer's text, or its JSON when
+        the service answers JSON; ApiError (with the JSON error body) or ServiceUnavailable."""
+        import json
+
+        status, raw = self.client.request_bytes(method, path, None if text is None else text.encode("utf-8"),
+                                                content_type)
+        try:
+            body: Any = json.loads(raw) if raw and raw.lstrip()[:1] in (b"{", b"[") else None
+        except ValueError:
+            body = None
+        if not 200 <= status < 300:
+            raise ApiError(status, body)
+        return body if body is not None else raw.decode("utf-8", errors="replace")
 
     def call(self, method: str, path: str, body: Any = None, *, on_done: Callable[[Any], Any],
              on_error: Callable[[Exception], Any] | None = None) -> None:

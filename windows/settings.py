@@ -1,8 +1,9 @@
 """The settings window: every declared setting (GET /api/system/config) on tabs, checked as the user types,
 saved in one PUT (the service validates again and writes config.json atomically), the keys that need a
 restart named, with a button that restarts the service. The Security tab also lists the paired browser
-extensions (revoke) and pending pairings (deny), lists the users and changes passwords; the AI tab tests the
-model.
+extensions (revoke) and pending pairings (deny), lists the users and changes passwords; the AI tab lists the
+GGUF models in the models folder (GET /api/ai/models) and tests the model (POST /api/ai/model-test: time to
+first token and tokens/s).
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ TABS = (("Server", ("server", "capture", "websocket")),
         ("Team sync", ("sync",)),
         ("Logs", ("logging",)))
 SECTION_TITLES = {"ai": "AI"}
-SAMPLE_TEXT = "Olá, meu pedido ainda não chegou e já faz uma semana. Podem verificar, por favor?"
+# Said when the service gives no advice of its own: the bundled model is tiny.
+DEFAULT_ADVICE = ("A larger instruction model (for example a 1–4 B parameter GGUF with a chat template) writes "
+                  "better drafts than the bundled one: put it in the models folder and choose it in model path.")
+# A model test may load the model first (minutes for a large GGUF on a slow disk), and listing the models reads
+# their headers in a child process: both take longer than the usual 10 s.
+MODEL_TEST_TIMEOUT_S = 300
+MODEL_COLUMNS = (("file", "File", 240, True), ("size", "Size", 80, False), ("quant", "Quantisation", 115, False),
+                 ("template", "Chat template", 120, False), ("current", "In use", 60, False))
 
 
 class SettingsWindow(BaseWindow):
@@ -111,12 +119,23 @@ class SettingsWindow(BaseWindow):
     def _build_model_test(self, body: ttk.Frame, row: int) -> int:
         box = ttk.Frame(body)
         box.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(0, 10))
-        ttk.Label(box, text="Test the model", style="Section.TLabel").pack(anchor="w")
+        ttk.Label(box, text="Models", style="Section.TLabel").pack(anchor="w")
+        self.models_dir = ttk.Label(box, text="", style="Muted.TLabel")
+        self.models_dir.pack(anchor="w")
+        self.model_tree = ttk.Treeview(box, columns=[c[0] for c in MODEL_COLUMNS], show="headings", height=3,
+                                       selectmode="none")
+        for column, heading, width, stretch in MODEL_COLUMNS:
+            self.model_tree.heading(column, text=heading, anchor="w")
+            self.model_tree.column(column, width=width, stretch=stretch, anchor="w")
+        self.model_tree.pack(fill="x", pady=(4, 0))
+        self.models_advice = ttk.Label(box, text="", wraplength=self.scaled((760, 0))[0], justify="left")
+        self.models_advice.pack(anchor="w", pady=(4, 0))
+        ttk.Label(box, text="Test the model", style="Section.TLabel").pack(anchor="w", pady=(10, 0))
         line = ttk.Frame(box)
         line.pack(fill="x", pady=(4, 0))
         self.test_button = ttk.Button(line, text="Test the model", command=self.test_model)
         self.test_button.pack(side="left")
-        ttk.Label(line, text=f"with “{SAMPLE_TEXT[:48]}…” (saved settings, running service)",
+        ttk.Label(line, text="a short reply from the model the running service loaded (saved settings)",
                   style="Muted.TLabel").pack(side="left", padx=(8, 0))
         self.test_result = ttk.Label(box, text="", wraplength=self.scaled((760, 0))[0], justify="left")
         self.test_result.pack(anchor="w", pady=(4, 0))
@@ -182,6 +201,7 @@ class SettingsWindow(BaseWindow):
             self._offer_restart(body["pending_restart"], "The running service still uses the old value of: ")
         self._update_buttons()
         self.load_users()
+        self.load_models()
         if self.extensions is not None and not self.extensions.loaded:
             self.extensions.load()
 
@@ -332,27 +352,46 @@ class SettingsWindow(BaseWindow):
 
     # -- model test ----------------------------------------------------------------------------------------------
 
+    def load_models(self) -> None:
+        # The service reads each new GGUF's header in a child process: longer than the usual 10 s on a busy disk.
+        self.link.run(lambda: self.link.request("GET", "/api/ai/models", timeout=MODEL_TEST_TIMEOUT_S),
+                      self._show_models, self._models_failed)
+
+    def _show_models(self, body: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        self.models = [m for m in body.get("items") or [] if isinstance(m, dict)]
+        self.models_dir.configure(text=f"GGUF files in {body.get('models_dir') or 'the models folder'}")
+        self.model_tree.delete(*self.model_tree.get_children())
+        for model in self.models:
+            self.model_tree.insert("", "end", iid=str(model.get("file")), values=model_row(model))
+        self.model_tree.configure(height=max(1, min(len(self.models), 5)))
+        advice = body.get("advice") or DEFAULT_ADVICE
+        self.models_advice.configure(text=advice if self.models else f"No GGUF file in the models folder. {advice}",
+                                     style="TLabel")
+
+    def _models_failed(self, exc: Exception) -> None:
+        if not self.closed:
+            self.models_advice.configure(text=f"Cannot list the models: {_error_text(exc)}", style="FieldError.TLabel")
+
     def test_model(self) -> None:
         self.test_button.state(["disabled"])
         self.test_result.configure(text="Asking the model…", style="Muted.TLabel")
-        started = time.monotonic()
-
-        def work() -> dict[str, Any]:
-            return self.link.request("POST", "/api/analysis/generate", {"text": SAMPLE_TEXT, "engine": "llm"})
 
         def done(result: dict[str, Any]) -> None:
             if self.closed:
                 return
             self.test_button.state(["!disabled"])
-            self.test_result.configure(text=describe_test(result, time.monotonic() - started), style="TLabel")
+            self.test_result.configure(text=describe_model_test(result), style="TLabel")
 
         def failed(exc: Exception) -> None:
             if self.closed:
                 return
             self.test_button.state(["!disabled"])
-            self.test_result.configure(text=f"The test failed: {_error_text(exc)}", style="FieldError.TLabel")
+            self.test_result.configure(text=f"The test failed: {model_test_error(exc)}", style="FieldError.TLabel")
 
-        self.link.run(work, done, failed)
+        self.link.run(lambda: self.link.request("POST", "/api/ai/model-test", {}, timeout=MODEL_TEST_TIMEOUT_S),
+                      done, failed)
 
     # -- users ------------------------------------------------------------------------------------------------------
 
@@ -411,16 +450,27 @@ def _error_text(exc: Exception) -> str:
     return exc.message if isinstance(exc, ApiError) else str(exc)
 
 
-def describe_test(result: dict[str, Any], elapsed_s: float) -> str:
-    """One paragraph about a test analysis: who answered, how fast, what it said."""
-    engine = result.get("engine", "?")
-    note = ""
-    if engine != "llm":
-        reason = result.get("fallback") or "the LLM is disabled or its model is not available"
-        note = f" (not the LLM: {reason})"
-    replies = result.get("suggested_responses") or []
-    reply = f" Suggested reply: “{replies[0]}”" if replies else ""
-    sentiment = (result.get("sentiment") or {}).get("label", "?")
-    intent = (result.get("intent") or {}).get("label", "?")
-    return (f"Answered by {engine}{note} in {elapsed_s * 1000:.0f} ms "
-            f"(model {result.get('model_version', '?')}): sentiment {sentiment}, intent {intent}.{reply}")
+def model_row(model: dict[str, Any]) -> tuple[str, ...]:
+    """(file, "253.0 MB", "Q8_0", "yes", "✓") for the models list."""
+    size = model.get("size_bytes")
+    return (str(model.get("file") or ""), f"{size / 1e6:,.1f} MB" if isinstance(size, (int, float)) else "?",
+            str(model.get("quantization") or "?"), "yes" if model.get("chat_template") else "no",
+            "✓" if model.get("current") else "")
+
+
+def describe_model_test(result: dict[str, Any]) -> str:
+    """Which model answered, how fast its first token came, its speed, and what it wrote."""
+    ttft, speed = result.get("ttft_ms"), result.get("tokens_per_s")
+    figures = [f"first token after {ttft:.0f} ms" if isinstance(ttft, (int, float)) else "",
+               f"{speed:.1f} tokens/s" if isinstance(speed, (int, float)) else "",
+               f"{result['tokens']} tokens" if isinstance(result.get("tokens"), int) else ""]
+    text = " ".join(str(result.get("text") or "").split())
+    said = f" It wrote: “{text[:200]}{'…' if len(text) > 200 else ''}”" if text else ""
+    return f"{result.get('model') or 'The model'}: {', '.join(f for f in figures if f)}.{said}"
+
+
+def model_test_error(exc: Exception) -> str:
+    """The service's reason, with the way out when the model is simply turned off."""
+    if isinstance(exc, ApiError) and exc.code == "llm_disabled":
+        return f"{exc.message} Turn on “llm enabled” below, save, and restart the service."
+    return _error_text(exc)

@@ -77,6 +77,8 @@ def apply_theme(root: tk.Tk) -> float:
     style.configure("Error.TFrame", background=p["error_bg"])
     style.configure("Error.TLabel", background=p["error_bg"], foreground=p["error_text"])
     style.configure("FieldError.TLabel", foreground=p["error_text"], font=(family, 9))
+    style.configure("Small.Muted.TLabel", foreground=p["muted"], font=(family, 8))
+    style.configure("Knowledge.TLabel", foreground=p["accent_dark"], font=(family, 9, "bold"))
     style.configure("Accent.TButton", background=p["accent"], foreground="#ffffff")
     style.map("Accent.TButton", background=[("active", p["accent_dark"]), ("disabled", p["border"])])
     style.configure("Treeview", rowheight=int(22 * factor), background=p["surface"], fieldbackground=p["surface"])
