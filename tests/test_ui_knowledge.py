@@ -206,9 +206,6 @@ def test_the_message_detail_names_the_knowledge_entry_a_reply_came_from(ui, know
     message_id = r.json()["id"]
     detail = knowledge_service.get(f"/api/messages/{message_id}").json()
     assert "25" in detail["analysis"]["suggested_responses"][0]  # grounded at capture
-    if "knowledge" not in detail["analysis"]:
-        pytest.xfail('the stored analysis does not carry "knowledge" yet (storage/messages.py analysis_from_row, '
-                     "slice retrieval): GET /api/messages/{id} cannot name the entry")
     assert detail["analysis"]["knowledge"]["entry_id"] == entry["id"], detail["analysis"]
     window = ui.app.open("dashboard")
     ui.pump(lambda: window.first_render_ms is not None, timeout=20, message="the dashboard")

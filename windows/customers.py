@@ -13,7 +13,7 @@ from windows.errors import describe_error, error_field
 from windows.widgets import PagedList, SearchBox, fmt_count, local_time, query_string, short
 
 PAGE_SIZE = 50
-STATUSES = ("lead", "prospect", "active", "customer", "inactive", "blocked")
+STATUSES = ("lead", "prospect", "active", "customer", "inactive", "churned", "blocked")
 
 
 def parse_tags(text: str) -> list[str]:
