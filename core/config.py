@@ -288,6 +288,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Alert when the browser extension has sent nothing for this long; 0 disables it."),
     Setting("monitor.alert_on_negative", False, boolean, "Alert on every new negative customer message."),
     # notifications (shown by the tray process)
+    Setting("ui.language", "auto", choice("auto", "en", "pt_BR", "es"),
+            "Language of the windows, tray, notifications and messages: auto follows the system's language "
+            "(LANG); en English, pt_BR Português (Brasil), es Español.", restart=True),
     Setting("notifications.enabled", True, boolean, "Show desktop notifications for alerts and agent events."),
     Setting("notifications.muted", [],
             string_list(r"alert\.raised|alert\.resolved|capture\.state|ai\.state|connection\.lost|backup\.failed"

@@ -19,3 +19,5 @@ CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" FORCE_CMAKE=1 \
 if [ "${1:-}" = "--dev" ]; then
   python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 fi
+# The translations: compile locale/*/LC_MESSAGES/*.po into the .mo files gettext reads (not kept in git).
+python -m core.i18n compile > /dev/null

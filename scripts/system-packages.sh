@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Debian/Ubuntu packages the agent (and, with --test, the test suite) needs. Needs root or sudo.
+# gettext (--test): msgfmt --statistics checks the translation catalogs (tests/test_i18n.py).
 # Usage: scripts/system-packages.sh [--test]
 set -euo pipefail
 
@@ -10,7 +11,7 @@ runtime=(python3 python3-venv python3-dev python3-tk build-essential cmake git)
 # the extension's packages (scripts/build-extension.sh), Firefox ESR for its Firefox end-to-end test (driven over
 # Firefox's own WebDriver BiDi: no geckodriver).
 testing=(xvfb xauth x11-utils xdotool trayer dbus dbus-x11 dunst libnotify-bin desktop-file-utils
-         imagemagick postgresql wrk chromium zip unzip firefox-esr strace)
+         imagemagick postgresql wrk chromium zip unzip firefox-esr strace gettext)
 # Installed when the distribution has them (Ubuntu has no firefox-esr): the tests that need them skip otherwise.
 optional=(firefox-esr)
 
