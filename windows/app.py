@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.i18n import translator_for
 from core.options import add_common_options
 from core.paths import DataDir, resolve_data_dir
 from desktop.instance import UI, InstanceLock, hand_over
@@ -65,6 +66,7 @@ class UiApp:
         self.calls = BackgroundCalls(self.ui)
         self.link = ServiceLink(data_dir, self.ui, self.calls)
         self.state = WindowState(data_dir.root / "ui_state.json")
+        self.tr = translator_for(config["ui.language"] if config is not None else "auto")
         self.windows: dict[str, BaseWindow] = {}
         self._classes = window_classes()
         self._set_icon()

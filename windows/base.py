@@ -62,6 +62,7 @@ class BaseWindow:
     def __init__(self, app: WindowHost) -> None:
         self.app = app
         self.link = app.link
+        self.tr = app.tr
         self.top = tk.Toplevel(app.root)
         self.top.title(self.title)
         self.top.minsize(640, 480)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tkinter as tk
 from typing import Any, Protocol, runtime_checkable
 
+from core.i18n import Translator
 from core.paths import DataDir
 from windows.calls import UiQueue
 from windows.service_link import ServiceLink
@@ -24,6 +25,7 @@ class WindowHost(Protocol):
     ui: UiQueue  # runs callables on the Tk thread
     link: ServiceLink  # the service: HTTP off the Tk thread, events, up/down
     state: WindowState  # remembered geometry and per-window settings
+    tr: Translator  # the user's language: every text a window shows goes through it (core/i18n.py)
 
     def open(self, name: str) -> object:
         """Show the window `name` ("dashboard", "settings", "logs", "connect"), creating it on first use."""
