@@ -250,12 +250,15 @@ def browser_args(ext: Path, wa_port: int, extra: tuple[str, ...] = ()) -> list[s
 
 
 def launch_browser(playwright: Any, profile_dir: Path, wa: FakeWhatsApp, extra_args: tuple[str, ...] = (),
-                   ext: Path | None = None) -> Browser:
+                   ext: Path | None = None, ui_language: str = "en-US") -> Browser:
+    """ui_language: Chromium's own language, which chrome.i18n follows (the extension's _locales). Linux Chromium
+    takes it from LANGUAGE (--lang is honoured on Windows); both are set, so the machine's LANG never decides."""
     ext = ext or require_extension()
+    env = {**os.environ, "LANGUAGE": ui_language.replace("-", "_")}
     context = playwright.chromium.launch_persistent_context(
         str(profile_dir), executable_path=CHROMIUM, headless=True, ignore_default_args=["--disable-extensions"],
-        args=browser_args(ext, wa.port, extra_args), viewport={"width": 1280, "height": 800}, locale="pt-BR",
-        timezone_id="America/Sao_Paulo")
+        args=browser_args(ext, wa.port, (f"--lang={ui_language}", *extra_args)),
+        viewport={"width": 1280, "height": 800}, locale="pt-BR", timezone_id="America/Sao_Paulo", env=env)
     context.set_default_timeout(20_000)
     return Browser(context, profile_dir, wa)
 

@@ -29,6 +29,7 @@ from tests.extension_helpers import (
     launch_browser,
     message_total,
     pair,
+    pending_code,
     pending_pairings,
     stored_messages,
     wait_for_messages,
@@ -734,3 +735,107 @@ def test_the_panel_shows_the_knowledge_source_and_streams_an_ai_draft_into_the_b
     wait_until(lambda: wa.call("composeText").strip() == final, timeout=10, message="the draft in the box")
     assert wa.get("sent") == [], "the extension sent the draft"
     assert stored["id"]  # the draft answered the chat's latest inbound message
+
+
+# -- languages (issue 16) ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser_pt(playwright_driver, fake_whatsapp: FakeWhatsApp, tmp_path) -> Iterator[Browser]:
+    """Chromium in Brazilian Portuguese (--lang=pt-BR and LANGUAGE=pt_BR): chrome.i18n picks _locales/pt_BR."""
+    opened = launch_browser(playwright_driver, tmp_path / "profile-pt", fake_whatsapp, ui_language="pt-BR")
+    yield opened
+    opened.close()
+    print("browser console:\n" + opened.console_report())
+
+
+def _fits(page, selector: str) -> list[str]:
+    """Elements under `selector` (shadow roots included) whose text is cut: wider content than box, or past the right
+    edge of the page."""
+    return page.evaluate("""(selector) => {
+      const roots = [document];
+      for (const el of document.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+      const cut = [];
+      for (const root of roots) for (const el of root.querySelectorAll(selector)) {
+        if (!el.getClientRects().length || !el.textContent.trim()) continue;
+        const r = el.getBoundingClientRect();
+        if (el.scrollWidth > el.clientWidth + 1 || r.right > window.innerWidth + 1) cut.push(el.textContent.trim());
+      }
+      return cut;
+    }""", selector)
+
+
+def test_the_extension_speaks_portuguese_in_a_portuguese_browser(browser_pt: Browser, agent: Agent) -> None:
+    svc = agent.svc
+    assert browser_pt.worker_eval("() => chrome.i18n.getUILanguage()") == "pt-BR"
+
+    options = browser_pt.options()
+    options.page.set_viewport_size({"width": 1024, "height": 768})
+    options.page.wait_for_function("() => !document.querySelector('[data-role=\"agent\"]').textContent.includes('…')"
+                                   " && !!document.querySelector('[data-role=\"agent\"]').textContent")
+    text = options.page.inner_text("main")
+    for words in ("Encontrar o agente", "Endereço do agente", "Conectar ao agente", "Ainda não conectado."):
+        assert words in text, text
+    assert options.page.title() == "CRM Agent: conectar ao agente"
+    assert options.page.get_attribute("html", "lang") == "pt-BR"
+    # a wrong code: the error in Portuguese, with its plural
+    options.start_pairing(svc.url)
+    code = pending_code(svc)
+    options.confirm("1" * 6 if code != "1" * 6 else "2" * 6)
+    options.page.wait_for_function("() => document.querySelector('[data-role=\"error\"]').textContent.length > 0")
+    error = options.page.inner_text('[data-role="error"]')
+    assert re.fullmatch(r"Código errado: restam? \d+ tentativas?\.", error), error
+    assert options.status_text().startswith("Conectando: digite o código"), options.status_text()
+    assert _fits(options.page, "h2, label, button, p, [data-role=status]") == []
+    screenshot(options.page, "extension-pt-options-wrong-code")
+    options.confirm(code)
+    options.wait_state("paired")
+    assert options.status_text().startswith(f"Conectado ao agente em {svc.url}"), options.status_text()
+    assert "Esquecer este agente" in options.page.inner_text("main")
+    screenshot(options.page, "extension-pt-options-paired")
+    options.page.close()
+
+    wa = browser_pt.whatsapp()
+    phone = wa.chats["phone"]
+    first = wa.add(chat=phone, direction="in", text="Oi, quanto custa o plano mensal? Quero assinar hoje.")
+    wa.open_chat(phone)
+    wait_for_messages(svc, [first])
+    wa.page.set_viewport_size({"width": 1024, "height": 768})
+    wa.page.locator('[data-action="insert-reply"]').first.wait_for(state="visible")
+    panel = wa.page.evaluate(PANEL_TEXT)
+    for words in ("Cliente", "Telefone", "Primeiro contato", "Última mensagem", "Sentimento:", "Intenção:",
+                  "Respostas sugeridas", "Inserir", "Rascunho com IA"):
+        assert words in panel, (words, panel)
+    for english in ("Customer", "Suggested replies", "Insert", "Last message"):
+        assert english not in panel, (english, panel)
+    first_contact = wa.page.locator('[data-field="first_contact"]').inner_text()
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", first_contact), first_contact  # 07/12/2026, not 12/7/2026
+    assert _fits(wa.page, "h3, button, dt, .chip, .notice") == []
+    screenshot(wa.page, "extension-pt-panel")
+    wa.page.locator('[data-role="draft"]').evaluate(
+        "(d) => { const body = d.closest('.body'); body.scrollTop = body.scrollHeight; }")  # the draft section
+    assert wa.page.locator('[data-role="draft"] [data-action="draft"]').inner_text() == "Escrever com IA"
+    screenshot(wa.page, "extension-pt-panel-draft")
+
+    _knowledge_entry(svc, title="Frete para BH", shortcut="frete", content="O frete para Belo Horizonte é R$ 25.")
+    wa.page.locator(COMPOSE).click()
+    wa.page.keyboard.type("/fre")
+    wa.page.locator('[data-role="quick-reply"]').first.wait_for(state="visible")
+    listed = wa.page.locator("#crm-agent-quick-replies").evaluate("(host) => host.shadowRoot.textContent")
+    assert "Respostas rápidas" in listed and "Esc fechar" in listed, listed
+    assert _fits(wa.page, ".head, .hint") == []
+    screenshot(wa.page, "extension-pt-quick-replies")
+    wa.page.keyboard.press("Escape")
+
+    popup = browser_pt.context.new_page()
+    popup.set_viewport_size({"width": 300, "height": 420})  # the popup's own width (body is 300px)
+    popup.goto(f"chrome-extension://{browser_pt.extension_id}/popup.html")
+    popup.wait_for_function("() => !document.querySelector('[data-field=\"last_capture\"]').textContent.includes('…')"
+                            " && !document.querySelector('[data-field=\"reachable\"]').textContent.includes('…')")
+    text = popup.inner_text("main")
+    for words in ("Agente", "Conectado", "Na fila", "Última captura", "Pausar captura", "Abrir painel",
+                  "Configurações e conexão", "disponível", "sim", "ligada"):
+        assert words in text, (words, text)
+    assert re.search(r"há \d+ (s|seg\.|min\.?)|agora mesmo", popup.inner_text('[data-field="last_capture"]')), text
+    screenshot(popup, "extension-pt-popup")
+    assert _fits(popup, "dt, dd, button, label") == []

@@ -2,6 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DraftState, draftErrorText } from "../src/lib/draft.js";
+import { catalogI18n } from "./locales.js";
+
+const en = catalogI18n("en");
 
 const token = (draftId, text) => ({ type: "reply.draft.token", data: { draft_id: draftId, text } });
 
@@ -65,11 +68,11 @@ test("a refused start and a failed event end the draft with the error", () => {
   refused.start(1);
   refused.started({ ok: false, error: { code: "llm_disabled", message: "The LLM is off" } });
   assert.equal(refused.status, "failed");
-  assert.match(draftErrorText(refused.error), /AI settings/);
+  assert.match(draftErrorText(refused.error, en), /AI settings/);
   const unreachable = new DraftState();
   unreachable.start(1);
   unreachable.started(null);
-  assert.equal(draftErrorText(unreachable.error), "The agent is not reachable.");
+  assert.equal(draftErrorText(unreachable.error, en), "The agent is not reachable.");
 
   const failed = new DraftState();
   failed.start(1);
@@ -80,6 +83,6 @@ test("a refused start and a failed event end the draft with the error", () => {
   failed.reset();
   assert.equal(failed.status, "idle");
   assert.equal(failed.text, "");
-  assert.equal(draftErrorText({ code: "x", message: "Plain words" }), "Plain words");
-  assert.equal(draftErrorText({ code: "x" }), "The draft failed (x).");
+  assert.equal(draftErrorText({ code: "x", message: "Plain words" }, en), "Plain words");
+  assert.equal(draftErrorText({ code: "x" }, en), "The draft failed (x).");
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { JSDOM } from "jsdom";
 import { DraftState } from "../src/lib/draft.js";
 import { Panel } from "../src/content/panel.js";
+import { catalogI18n } from "./locales.js";
 
 let dom;
 let doc;
@@ -26,7 +27,7 @@ beforeEach(() => {
   doc = dom.window.document;
   calls = [];
   draft = new DraftState();
-  panel = new Panel({ doc, draft, onInsert: (text) => { calls.push(["insert", text]); return true; },
+  panel = new Panel({ doc, i18n: catalogI18n("en"), draft, onInsert: (text) => { calls.push(["insert", text]); return true; },
     onCollapse: () => {}, onOpenOptions: () => {}, onDraft: (id) => calls.push(["draft", id]),
     onDraftCancel: () => calls.push(["cancel"]) });
   panel.mount();

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { JSDOM } from "jsdom";
 import { PICKER_HOST_ID, QuickReplyPicker } from "../src/content/quick-picker.js";
+import { catalogI18n } from "./locales.js";
 
 const ITEMS = [
   { id: 1, shortcut: "frete", title: "Frete para BH", text: "O frete para BH é R$ 25, Maria." },
@@ -42,7 +43,7 @@ afterEach(() => {
 });
 
 function start(answer = (prefix) => ({ ok: true, items: ITEMS.filter((i) => i.shortcut.startsWith(prefix)) })) {
-  picker = new QuickReplyPicker({ doc, chatId: () => "5511987654321@c.us", ask: async (prefix, chatId) => {
+  picker = new QuickReplyPicker({ doc, i18n: catalogI18n("en"), chatId: () => "5511987654321@c.us", ask: async (prefix, chatId) => {
     asked.push([prefix, chatId]);
     return answer(prefix);
   } });

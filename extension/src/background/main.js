@@ -376,7 +376,8 @@ export class Background {
     }
     const digits = String(code ?? "").replace(/\s/g, "");
     if (!/^\d+$/.test(digits) || digits.length !== pairing.code_length) {
-      return { ok: false, error: { code: "bad_code", message: `Enter the ${pairing.code_length}-digit code` } };
+      return { ok: false, error: { code: "bad_code", message: `Enter the ${pairing.code_length}-digit code`,
+        details: { code_length: pairing.code_length } } };
     }
     const outcome = await this.#request(pairing.agent_url, "/api/pair/complete", {
       method: "POST", body: { pairing_id: pairing.pairing_id, code: digits },

@@ -4,6 +4,7 @@
 import { ext } from "../lib/browser.js";
 import { MSG } from "../lib/messages.js";
 import { DraftState } from "../lib/draft.js";
+import { browserI18n } from "../lib/i18n.js";
 import { eventConcernsChat } from "../lib/parse.js";
 import { insertIntoCompose } from "./compose.js";
 import { Panel } from "./panel.js";
@@ -34,8 +35,12 @@ class ContentScript {
 
   constructor(doc) {
     this.#doc = doc;
+    // The panel speaks the browser's language (chrome.i18n picks the catalog): docs/decisions.md
+    // "Languages in the extension" says why not the agent's ui.language.
+    const i18n = browserI18n(ext);
     this.#panel = new Panel({
       doc,
+      i18n,
       onInsert: (text) => insertIntoCompose(doc, text),
       onCollapse: (collapsed) => send({ type: MSG.PANEL_SET_COLLAPSED, collapsed }),
       onOpenOptions: () => send({ type: MSG.OPEN_OPTIONS }),
@@ -45,6 +50,7 @@ class ContentScript {
     });
     this.#picker = new QuickReplyPicker({
       doc,
+      i18n,
       // Not paired: no request at all (nothing shows); unreachable: the background answers offline (nothing shows).
       ask: (prefix, chatId) => (this.#state.paired
         ? send({ type: MSG.QUICK_REPLIES, prefix, chat_id: chatId }) : Promise.resolve(null)),

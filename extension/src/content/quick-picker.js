@@ -33,6 +33,7 @@ const PICKER_CSS = `
 
 export class QuickReplyPicker {
   #doc;
+  #i18n;
   #ask;
   #chatId;
   #list = new ListState();
@@ -46,9 +47,10 @@ export class QuickReplyPicker {
   #checkQueued = false;
   #listeners = [];
 
-  /** ask(prefix, chatId) -> Promise<{ok, items}>; chatId() -> the open chat's id or null. */
-  constructor({ doc, ask, chatId = () => null, now = Date.now }) {
+  /** ask(prefix, chatId) -> Promise<{ok, items}>; chatId() -> the open chat's id or null; i18n: the list's words. */
+  constructor({ doc, i18n, ask, chatId = () => null, now = Date.now }) {
     this.#doc = doc;
+    this.#i18n = i18n;
     this.#ask = ask;
     this.#chatId = chatId;
     this.#cache = new PrefixCache({ ttlMs: CACHE_TTL_MS, now });
@@ -224,10 +226,10 @@ export class QuickReplyPicker {
       el(doc, "span", { class: "shortcut" }, `/${item.shortcut}`),
       item.title ? el(doc, "span", { class: "title" }, item.title) : null),
     el(doc, "div", { class: "text" }, item.text)));
-    const list = el(doc, "ul", { class: "list", role: "listbox", "aria-label": "Quick replies" },
-      el(doc, "li", { class: "head", role: "presentation" }, "Quick replies"),
+    const list = el(doc, "ul", { class: "list", role: "listbox", "aria-label": this.#i18n.t("picker_heading") },
+      el(doc, "li", { class: "head", role: "presentation" }, this.#i18n.t("picker_heading")),
       items,
-      el(doc, "li", { class: "hint", role: "presentation" }, "↑↓ choose · Enter insert · Esc close · never sent by itself"));
+      el(doc, "li", { class: "hint", role: "presentation" }, this.#i18n.t("picker_hint")));
     this.#root.replaceChildren(el(doc, "style", {}, PICKER_CSS), list);
     this.#root.querySelector('[aria-selected="true"]')?.scrollIntoView?.({ block: "nearest" });
   }

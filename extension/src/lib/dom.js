@@ -14,13 +14,3 @@ export function el(doc, tag, attributes = {}, ...children) {
   }
   return element;
 }
-
-/** "3 min ago", "2 h ago", or a local date: for "last capture" style labels. */
-export function relativeTime(epochMs, now = Date.now()) {
-  if (!epochMs) return "never";
-  const seconds = Math.max(0, Math.round((now - epochMs) / 1000));
-  if (seconds < 60) return seconds < 5 ? "just now" : `${seconds} s ago`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
-  return new Date(epochMs).toLocaleString();
-}

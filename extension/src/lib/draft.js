@@ -104,11 +104,11 @@ export class DraftState {
   }
 }
 
-/** A plain sentence for an error code the agent may answer (the rest show the agent's own message). */
-export function draftErrorText(error) {
+/** A plain sentence (from _locales, through i18n) for an error code; other codes show the agent's own message. */
+export function draftErrorText(error, i18n) {
   const code = error?.code ?? "";
-  if (code === "llm_disabled") return "AI drafts are off: turn on the language model in the agent's AI settings.";
-  if (code === "agent_unreachable") return "The agent is not reachable.";
-  if (code === "unpaired" || code === "not_paired") return "Pair with the agent first.";
-  return error?.message || `The draft failed (${code || "unknown error"}).`;
+  if (code === "llm_disabled") return i18n.t("draft_error_llm_disabled");
+  if (code === "agent_unreachable") return i18n.t("error_agent_unreachable");
+  if (code === "unpaired" || code === "not_paired") return i18n.t("error_not_paired");
+  return error?.message || i18n.t("draft_error_failed", code || "unknown");
 }

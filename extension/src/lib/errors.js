@@ -1,32 +1,41 @@
-// Human-readable text for the agent's error codes (docs/extension-protocol.md) shown by the options page and popup.
+// Words for the agent's error codes (docs/extension-protocol.md) shown by the options page, popup and panel.
+// The codes stay English (they are the protocol); the sentences come from _locales through i18n.
 
-export function describeError(error, agentUrl = "the agent") {
+/** agentUrl: the address named by "agent_unreachable" (a generic "the agent" when unknown). */
+export function describeError(error, i18n, agentUrl = null) {
   const code = error?.code;
   switch (code) {
     case "agent_unreachable":
-      return `No agent answers at ${agentUrl}. Is CRM Agent running on this computer?`;
+      return agentUrl ? i18n.t("error_agent_unreachable_at", agentUrl) : i18n.t("error_agent_unreachable");
     case "wrong_code": {
       const left = error?.details?.tries_left;
-      return Number.isFinite(left) ? `Wrong code: ${left} ${left === 1 ? "try" : "tries"} left.` : "Wrong code.";
+      return Number.isFinite(left) ? i18n.plural("error_wrong_code_left", left) : i18n.t("error_wrong_code");
     }
+    case "bad_code":
+      return i18n.t("error_bad_code", error?.details?.code_length ?? 6);
+    case "bad_url":
+      return i18n.t("error_bad_url");
     case "pairing_ended":
-      return "Too many wrong codes: this pairing ended. Start pairing again.";
+      return i18n.t("error_pairing_ended");
     case "pairing_expired":
-      return "The code expired (codes last 2 minutes). Start pairing again.";
+      return i18n.t("error_pairing_expired");
     case "too_many_pairings":
-      return "Too many pairing attempts. Wait a minute and try again.";
+      return i18n.t("error_too_many_pairings");
     case "forbidden_origin":
     case "origin_mismatch":
-      return "The agent refused this browser's origin. Start pairing again from this page.";
+      return i18n.t("error_origin_refused");
     case "no_desktop":
-      return "No desktop: the agent runs without a tray window here.";
+      return i18n.t("error_no_desktop");
     case "not_paired":
-      return "Pair with the agent first.";
+      return i18n.t("error_not_paired");
     case "extension_revoked":
-      return "This browser was disconnected by the agent. Pair again.";
+      return i18n.t("error_extension_revoked");
     case "unauthorized":
-      return "The agent no longer knows this browser. Pair again.";
+      return i18n.t("error_unauthorized");
+    case "no_answer":
+      return i18n.t("error_no_answer");
     default:
-      return error?.message || "Something went wrong.";
+      // The agent's own message (English: its API speaks English) beats saying nothing.
+      return error?.message || i18n.t("error_generic");
   }
 }

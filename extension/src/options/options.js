@@ -3,10 +3,12 @@
 
 import { ext } from "../lib/browser.js";
 import { describeError } from "../lib/errors.js";
+import { browserI18n, localizePage } from "../lib/i18n.js";
 import { MSG } from "../lib/messages.js";
 
 const AGENT_ORIGINS = ["http://127.0.0.1/*", "http://localhost/*", "https://web.whatsapp.com/*"];
 const $ = (selector) => document.querySelector(selector);
+const i18n = browserI18n(ext);
 
 const ui = {
   status: $('[data-role="status"]'),
@@ -25,7 +27,7 @@ const ui = {
 
 async function ask(message) {
   try {
-    return (await ext.runtime.sendMessage(message)) ?? { ok: false, error: { message: "No answer from the extension" } };
+    return (await ext.runtime.sendMessage(message)) ?? { ok: false, error: { code: "no_answer" } };
   } catch (error) {
     return { ok: false, error: { message: String(error?.message ?? error) } };
   }
@@ -36,44 +38,45 @@ function showStatus(state) {
   let text;
   if (state.paired) {
     dataState = "paired";
-    const name = state.extension?.name ? ` as “${state.extension.name}”` : "";
-    text = `Paired with the agent at ${state.agentUrl}${name}.`;
+    text = state.extension?.name
+      ? i18n.t("options_status_paired_as", state.agentUrl, state.extension.name)
+      : i18n.t("options_status_paired", state.agentUrl);
   } else if (state.pairing) {
     dataState = "pairing";
-    text = "Pairing: enter the 6-digit code shown on your desktop.";
+    text = i18n.t("options_status_pairing");
   } else if (state.lastError) {
-    text = `Not paired. ${describeError(state.lastError)}`;
+    text = i18n.t("options_status_not_paired_because", describeError(state.lastError, i18n));
   } else {
-    text = "Not paired yet.";
+    text = i18n.t("options_status_not_paired");
   }
   ui.status.dataset.state = dataState;
   ui.status.textContent = text;
   ui.pairedCard.hidden = !state.paired;
-  ui.pairedInfo.textContent = state.paired
-    ? `Agent ${state.agentUrl}${state.extension?.paired_at ? `, paired ${new Date(state.extension.paired_at).toLocaleString()}` : ""}.`
-    : "";
+  ui.pairedInfo.textContent = !state.paired ? ""
+    : state.extension?.paired_at ? i18n.t("options_paired_info_since", state.agentUrl, i18n.dateTime(state.extension.paired_at))
+      : i18n.t("options_paired_info", state.agentUrl);
   ui.codeForm.hidden = !state.pairing;
-  ui.pairButton.textContent = state.paired ? "Pair again" : "Pair with the agent";
+  ui.pairButton.textContent = state.paired ? i18n.t("options_pair_again") : i18n.t("options_pair_button");
 }
 
 function showError(error) {
-  ui.error.textContent = error ? describeError(error, ui.agentUrl.value.trim()) : "";
+  ui.error.textContent = error ? describeError(error, i18n, ui.agentUrl.value.trim()) : "";
 }
 
 async function findAgent() {
-  ui.agentInfo.textContent = "Looking for the agent…";
+  ui.agentInfo.textContent = i18n.t("options_looking");
   ui.agentInfo.className = "muted";
   const answer = await ask({ type: MSG.AGENT_FIND, agent_url: ui.agentUrl.value });
   if (!answer.ok) {
-    ui.agentInfo.textContent = describeError(answer.error);
+    ui.agentInfo.textContent = describeError(answer.error, i18n);
     ui.agentInfo.className = "error";
     return false;
   }
   ui.agentUrl.value = answer.agent_url;
-  const version = answer.health?.version ? ` (version ${answer.health.version})` : "";
-  ui.agentInfo.textContent = answer.reachable
-    ? `Agent found at ${answer.agent_url}${version}.`
-    : describeError({ code: "agent_unreachable" }, answer.agent_url);
+  const version = answer.health?.version;
+  ui.agentInfo.textContent = !answer.reachable ? describeError({ code: "agent_unreachable" }, i18n, answer.agent_url)
+    : version ? i18n.t("options_agent_found_version", answer.agent_url, version)
+      : i18n.t("options_agent_found", answer.agent_url);
   ui.agentInfo.className = answer.reachable ? "ok" : "error";
   return answer.reachable;
 }
@@ -98,7 +101,7 @@ async function startPairing() {
   ui.pairButton.disabled = true;
   try {
     if (!(await permitted)) {
-      showError({ message: "The extension needs access to the agent and to web.whatsapp.com to work." });
+      showError({ message: i18n.t("options_needs_permissions") });
       return;
     }
     const answer = await ask({ type: MSG.PAIR_START, agent_url: ui.agentUrl.value });
@@ -108,10 +111,10 @@ async function startPairing() {
       return;
     }
     // The agent answered at this address: whatever an earlier check said about another address is stale.
-    ui.agentInfo.textContent = `Agent found at ${ui.agentUrl.value.trim()}.`;
+    ui.agentInfo.textContent = i18n.t("options_agent_found", ui.agentUrl.value.trim());
     ui.agentInfo.className = "ok";
     ui.status.dataset.state = "pairing";
-    ui.status.textContent = "Pairing: enter the 6-digit code shown on your desktop.";
+    ui.status.textContent = i18n.t("options_status_pairing");
     ui.codeForm.hidden = false;
     ui.code.value = "";
     ui.code.focus();
@@ -149,6 +152,7 @@ async function refresh({ probe = false } = {}) {
 }
 
 async function init() {
+  localizePage(document, i18n);
   ui.pairButton.addEventListener("click", startPairing);
   ui.codeForm.addEventListener("submit", confirmCode);
   ui.unpair.addEventListener("click", unpair);
