@@ -387,8 +387,9 @@ class SettingsWindow(BaseWindow):
         self.users = body.get("items", [])
         self.user_tree.delete(*self.user_tree.get_children())
         for user in self.users:
+            role = str(user["role"])
             self.user_tree.insert("", "end", iid=user["username"], values=(
-                user["username"], self.tr._(ROLE_NAMES[user["role"]]) if user["role"] in ROLE_NAMES else user["role"],
+                user["username"], self.tr._(ROLE_NAMES[role]) if role in ROLE_NAMES else role,
                 local_minute(self.tr, user.get("last_login_at")) or self.tr._("never"),
                 local_minute(self.tr, user.get("created_at"))))
         self.users_empty.configure(text="" if self.users else self.tr._("No users yet."))
