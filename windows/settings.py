@@ -45,7 +45,7 @@ TABS = ((N_("General"), ("ui",)),
 SECTION_TITLES = {"ui": N_("Language"), "server": N_("Server"), "capture": N_("Capture"),
                   "websocket": N_("WebSocket"), "database": N_("Database"), "ai": N_("AI"),
                   "security": N_("Security"), "monitor": N_("Monitor"), "notifications": N_("Notifications"),
-                  "sync": N_("Team sync"), "logging": N_("Logging")}
+                  "sync": N_("Sync with the team hub"), "logging": N_("Logging")}
 # Said when the service gives no advice of its own: the bundled model is tiny.
 DEFAULT_ADVICE = N_("A larger instruction model (for example a 1–4 B parameter GGUF with a chat template) writes "
                     "better drafts than the bundled one: put it in the models folder and choose it in Model file.")
@@ -99,9 +99,15 @@ MODEL_TEST_TIMEOUT_S = 300
 MODEL_COLUMNS = (("file", N_("File"), 230, True), ("size", N_("Size"), 90, False),
                  ("quant", N_("Quantisation"), 120, False), ("template", N_("Chat template"), 130, False),
                  ("current", N_("In use"), 70, False))
-USER_COLUMNS = (("username", N_("User"), 160), ("role", N_("Role"), 90), ("last_login_at", N_("Last login"), 190),
-                ("created_at", N_("Created"), 190))
+USER_COLUMNS = (("username", N_("User"), 160), ("role", N_("Role"), 120), ("last_login_at", N_("Last login"), 180),
+                ("created_at", N_("Created"), 180))
 LABEL_WRAP = 230  # a setting's label wraps beyond this width (96 dpi) so a long translation leaves room for its editor
+
+
+def heading_width(text: str, width: int) -> int:
+    """A column wide enough for its translated heading (bold, about 9 px a character) and never narrower than
+    the English layout's width."""
+    return max(width, 9 * len(text) + 16)
 
 
 def validation_text(tr: Translator, message: str) -> str:
@@ -293,7 +299,7 @@ class SettingsWindow(BaseWindow):
                                        selectmode="none")
         for column, heading, width, stretch in MODEL_COLUMNS:
             self.model_tree.heading(column, text=_(heading), anchor="w")
-            self.model_tree.column(column, width=width, stretch=stretch, anchor="w")
+            self.model_tree.column(column, width=heading_width(_(heading), width), stretch=stretch, anchor="w")
         self.model_tree.pack(fill="x", pady=(4, 0))
         self.models_advice = ttk.Label(box, text="", wraplength=self.scaled((760, 0))[0], justify="left")
         self.models_advice.pack(anchor="w", pady=(4, 0))
@@ -324,7 +330,7 @@ class SettingsWindow(BaseWindow):
                                       selectmode="browse")
         for column, heading, width in USER_COLUMNS:
             self.user_tree.heading(column, text=_(heading))
-            self.user_tree.column(column, width=width, stretch=column == "username")
+            self.user_tree.column(column, width=heading_width(_(heading), width), stretch=column == "username")
         self.user_tree.pack(fill="x", pady=(4, 0))
         self.users_empty = ttk.Label(box, text="", style="Empty.TLabel")
         self.users_empty.pack(anchor="w")
