@@ -25,13 +25,14 @@ def render_config_markdown() -> str:
         "",
     ]
     for section in SECTIONS:
-        lines += [f"## {section}", "", "| key | default | takes effect | meaning |", "|---|---|---|---|"]
+        lines += [f"## {section}", "", "| key | label | default | takes effect | meaning |",
+                  "|---|---|---|---|---|"]
         for setting in SETTINGS:
             if setting.section != section:
                 continue
             default = json.dumps(setting.default, ensure_ascii=False)
             meaning = setting.help.replace("|", "/")
-            lines.append(f"| `{setting.key}` | `{default}` | {takes_effect(setting)} | {meaning} |")
+            lines.append(f"| `{setting.key}` | {setting.label} | `{default}` | {takes_effect(setting)} | {meaning} |")
         lines.append("")
     return "\n".join(lines)
 

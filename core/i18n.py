@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gettext
 import os
+import re
 import sys
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -161,7 +162,13 @@ def _pseudo(text: str) -> str:
     """⟦Ŝàvé····⟧: accented and 40% longer, so untranslated (plain) text and clipped labels stand out."""
     accents = str.maketrans("aeiouAEIOUcnsyCNSY", "àéîõûÀÉÎÕÛçñšýÇÑŠÝ")
     padding = "·" * max(1, int(len(text) * 0.4))
-    return f"⟦{text.translate(accents)}{padding}⟧"
+    # Placeholders ({name}, %s, %(name)s) stay as they are: the caller fills them after translating.
+    parts = _PLACEHOLDER.split(text)
+    accented = "".join(part if index % 2 else part.translate(accents) for index, part in enumerate(parts))
+    return f"⟦{accented}{padding}⟧"
+
+
+_PLACEHOLDER = re.compile(r"(\{[A-Za-z_][A-Za-z0-9_]*\}|%\([A-Za-z_]+\)[sd]|%[sd])")
 
 
 def load_catalogs(language: str, directory: Path | None = None) -> gettext.NullTranslations:

@@ -53,6 +53,9 @@ def test_the_pseudo_locale_wraps_and_lengthens_every_message():
     pseudo = i18n.translator_for("pseudo")
     text = pseudo._("Open dashboard")
     assert text.startswith("⟦") and text.endswith("⟧") and len(text) >= len("Open dashboard") * 1.4
+    # Placeholders survive, so the caller's .format() (or %) still fills them.
+    assert "{file}" in pseudo._("Reading {file}…") and pseudo._("Reading {file}…").format(file="x")
+    assert "%s" in pseudo._("Quit %s")
 
 
 def test_compiled_catalogs_translate_and_pluralise(tmp_path):

@@ -52,6 +52,8 @@ def test_every_setting_is_shown_with_the_api_value(setup):
         field = window.fields[key]
         shown = field.var.get()
         expected = bool(item["value"]) if item["type"] == "boolean" else shown_text(item, item["value"])
+        if field.names:  # ui.language: by the language's name
+            expected = field.names[item["value"]]
         assert shown == expected, key
         assert (field.marker.cget("text") != "") == item["restart"], key
     titles = [window.notebook.tab(tab, "text") for tab in window.notebook.tabs()]
@@ -60,7 +62,7 @@ def test_every_setting_is_shown_with_the_api_value(setup):
     users = running.get("/api/users").json()["items"]
     shown_users = [window.user_tree.item(iid, "values") for iid in window.user_tree.get_children()]
     assert [row[0] for row in shown_users] == [u["username"] for u in users] == ["admin", "maria"]
-    assert [row[1] for row in shown_users] == [u["role"] for u in users]
+    assert [row[1] for row in shown_users] == ["administrator", "agent"]  # the roles by name (admin, agent)
     for title, tab in window.tabs.items():
         window.notebook.select(tab)
         slug = title.lower().replace(" / ", "-").replace(" & ", "-").replace(" ", "-")
@@ -76,7 +78,7 @@ def test_a_change_is_saved_through_the_api_and_restart_keys_are_named(setup):
     window.save()
     ui.pump(lambda: window.message.cget("text").startswith("Saved."), timeout=10, message="saved")
     text = window.message.cget("text")
-    assert "Applied now: monitor.cpu_percent" in text and "Restart the service to apply: ai.temperature" in text
+    assert "Applied now: CPU alert (%)" in text and "Restart the service to apply: Temperature" in text
     assert window.restart_button.winfo_ismapped()
     items = config_items(running)
     assert items["ai.temperature"]["value"] == 0.9 and items["ai.temperature"]["running"] == 0.2
@@ -99,7 +101,7 @@ def test_invalid_values_are_shown_inline_and_nothing_is_written(setup):
     window.fields["ai.max_tokens"].var.set("lots")
     assert window.fields["ai.max_tokens"].error == "must be an integer"
     window.save()
-    assert window.message.cget("text").startswith("Not saved: fix server.port, ai.max_tokens")
+    assert window.message.cget("text").startswith("Not saved: fix Port, Reply length (tokens)")
     ui.screenshot(window.top, "settings-inline-errors")
     window.revert()
     assert port.error is None and port.var.get() == "8080"
@@ -111,7 +113,7 @@ def test_invalid_values_are_shown_inline_and_nothing_is_written(setup):
     window.save()
     ui.pump(lambda: port.error, timeout=10, message="the service's message")
     assert port.error == "must be <= 65535"
-    assert window.message.cget("text") == "Not saved: server.port: must be <= 65535"
+    assert window.message.cget("text") == "Not saved: Port: must be <= 65535"
     assert (running.data_dir / "config.json").read_bytes() == before
 
 
@@ -161,7 +163,7 @@ def test_the_ai_tab_lists_the_models_and_the_model_test_says_how_to_turn_the_llm
             message="the model test")
     direct = running.post("/api/ai/model-test", json={})
     assert direct.status_code == 409 and direct.json()["error"]["code"] == "llm_disabled"  # the tests' default
-    assert "Turn on “llm enabled” below" in window.test_result.cget("text")
+    assert "Turn on “Use the local AI model” below" in window.test_result.cget("text")
     ui.screenshot(window.top, "settings-model-test")
 
 
@@ -192,7 +194,7 @@ def test_restart_now_with_no_service_starts_the_desktop_agent_which_owns_the_new
     window.fields["server.port"].var.set("0")  # a free port after the restart (tests use no fixed ports)
     window.save()
     ui.pump(lambda: window.restart_button.winfo_ismapped(), timeout=10, message="the restart offer")
-    assert "server.port" in window.message.cget("text")
+    assert "Port" in window.message.cget("text")
     running.stop()  # the service went away: no service, no tray
     window.restart()
     ui.pump(lambda: window.message.cget("text").startswith("Starting the desktop agent, which starts the service"),

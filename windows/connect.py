@@ -16,6 +16,7 @@ from collections.abc import Callable
 from tkinter import ttk
 from typing import Any
 
+from core.i18n import N_, Translator
 from desktop.extension_files import ExtensionFiles, locate_extension
 from desktop.pairing import expiry_epoch, fmt_countdown, group_code
 from windows.base import BaseWindow
@@ -26,29 +27,37 @@ from windows.widgets import copy_to_clipboard, open_path
 log = logging.getLogger(__name__)
 
 PAIRING_EVENTS = ("pairing.requested", "pairing.completed", "pairing.ended", "extension.revoked")
-BROWSER_NAMES = {"chromium": "Chrome, Edge or Brave", "firefox": "Firefox"}
+BROWSER_NAMES = {"chromium": N_("Chrome, Edge or Brave"), "firefox": "Firefox"}
+# The browsers' own menu names (“Developer mode”, “Load unpacked”) are said as the browser shows them in the
+# user's language; a translator keeps them matching the browser's translation.
 CHROMIUM_STEPS = (
-    "Open chrome://extensions (or edge://…, brave://…).",
-    "Turn on “Developer mode”.",
-    "Click “Load unpacked” and pick the extension folder.",
-    "Pin the CRM Agent icon and open its Options.",
+    N_("Open chrome://extensions (or edge://…, brave://…)."),
+    N_("Turn on “Developer mode”."),
+    N_("Click “Load unpacked” and pick the extension folder."),
+    N_("Pin the CRM Agent icon and open its Options."),
 )
 FIREFOX_STEPS = (
-    "Open about:debugging and click “This Firefox”.",
-    "Click “Load Temporary Add-on…”.",
-    "Pick manifest.json in the folder (or the firefox zip).",
-    "Open its Options (it stays until Firefox restarts).",
+    N_("Open about:debugging and click “This Firefox”."),
+    N_("Click “Load Temporary Add-on…”."),
+    N_("Pick manifest.json in the folder (or the firefox zip)."),
+    N_("Open its Options (it stays until Firefox restarts)."),
 )
+# Why a pairing request ended (pairing.ended's reason) -> the sentence shown.
+END_REASONS = {"denied": N_("The last request was denied."), "expired": N_("The last request expired."),
+               "wrong_code": N_("The last request ended after 5 wrong codes."),
+               "replaced": N_("The last request was replaced by a new request.")}
+ENDED = N_("The last request ended.")  # any other reason
 
 
 # -- formatting ---------------------------------------------------------------------------------------
 
 
-def browser_label(pairing: dict[str, Any]) -> str:
+def browser_label(pairing: dict[str, Any], tr: Translator | None = None) -> str:
     """The name the extension gave ("Chromium on Linux"), with its kind when the name does not say it."""
-    name = str(pairing.get("name") or "A browser")
+    _ = tr._ if tr is not None else str
+    name = str(pairing.get("name") or _("A browser"))
     browser = str(pairing.get("browser") or "")
-    kind = BROWSER_NAMES.get(browser, "")
+    kind = _(BROWSER_NAMES[browser]) if browser in BROWSER_NAMES else ""
     return f"{name} ({kind})" if kind and browser not in name.lower() else name
 
 
@@ -64,7 +73,7 @@ def newest_pending(pending: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
 
 class ConnectWindow(BaseWindow):
     name = "connect"
-    title = "Connect WhatsApp Web"
+    title = N_("Connect WhatsApp Web")
     default_size = (860, 640)
 
     def __init__(self, app: WindowHost, clock: Callable[[], float] = time.time) -> None:
@@ -81,26 +90,29 @@ class ConnectWindow(BaseWindow):
     # -- layout -----------------------------------------------------------------------------------------
 
     def build(self, parent: ttk.Frame) -> None:
+        _ = self.tr._
+        self.top.title(_(self.title))
         self.wrap = self.scaled((800, 0))[0]
-        ttk.Label(parent, text="Connect WhatsApp Web", style="Title.TLabel").pack(anchor="w")
+        ttk.Label(parent, text=_("Connect WhatsApp Web"), style="Title.TLabel").pack(anchor="w")
         ttk.Label(parent, style="Muted.TLabel", wraplength=self.wrap, justify="left",
-                  text="Install the CRM Agent extension in the browser where you use WhatsApp Web, then pair it "
-                       "with this agent.").pack(anchor="w")
+                  text=_("Install the CRM Agent extension in the browser where you use WhatsApp Web, then pair it "
+                         "with this agent.")).pack(anchor="w")
         self._build_install(parent)
         ttk.Separator(parent).pack(fill="x", pady=(8, 4))
         self._build_pairing(parent)
 
     def _build_install(self, parent: ttk.Frame) -> None:
-        ttk.Label(parent, text="1. Install the extension", style="Section.TLabel").pack(anchor="w", pady=(10, 4))
+        _ = self.tr._
+        ttk.Label(parent, text=_("1. Install the extension"), style="Section.TLabel").pack(anchor="w", pady=(10, 4))
         where = ttk.Frame(parent)
         where.pack(fill="x")
-        ttk.Label(where, text="Extension folder").grid(row=0, column=0, sticky="w", padx=(0, 8))
-        self.path_var = tk.StringVar(where, value="Looking for the extension's files…")
+        ttk.Label(where, text=_("Extension folder")).grid(row=0, column=0, sticky="w", padx=(0, 8))
+        self.path_var = tk.StringVar(where, value=_("Looking for the extension's files…"))
         self.path_entry = ttk.Entry(where, textvariable=self.path_var, state="readonly")
         self.path_entry.grid(row=0, column=1, sticky="ew")
-        self.open_button = ttk.Button(where, text="Open folder", command=self.open_folder)
+        self.open_button = ttk.Button(where, text=_("Open folder"), command=self.open_folder)
         self.open_button.grid(row=0, column=2, padx=(6, 0))
-        self.copy_button = ttk.Button(where, text="Copy path", command=self.copy_path)
+        self.copy_button = ttk.Button(where, text=_("Copy path"), command=self.copy_path)
         self.copy_button.grid(row=0, column=3, padx=(6, 0))
         self.zips_label = ttk.Label(where, text="", style="Muted.TLabel", wraplength=self.scaled((560, 0))[0],
                                     justify="left")
@@ -117,24 +129,27 @@ class ConnectWindow(BaseWindow):
             box.grid(row=0, column=column, sticky="nsew", padx=(0 if column == 0 else 8, 0))
             ttk.Label(box, text=title, style="CardHeading.TLabel").pack(anchor="w", pady=(0, 4))
             for number, line in enumerate(lines, start=1):
-                ttk.Label(box, text=f"{number}.  {line}", style="CardText.TLabel", wraplength=wrap,
+                ttk.Label(box, text=f"{number}.  {_(line)}", style="CardText.TLabel", wraplength=wrap,
                           justify="left").pack(anchor="w", pady=1)
             steps.columnconfigure(column, weight=1, uniform="steps")
 
     def _build_pairing(self, parent: ttk.Frame) -> None:
-        ttk.Label(parent, text="2. Pair the browser with this agent", style="Section.TLabel").pack(anchor="w")
-        ttk.Label(parent, style="Muted.TLabel", text="In the extension's options page click “Pair”: the code appears "
-                  "here. Type it there.").pack(anchor="w", pady=(0, 6))
+        _ = self.tr._
+        ttk.Label(parent, text=_("2. Pair the browser with this agent"), style="Section.TLabel").pack(anchor="w")
+        ttk.Label(parent, style="Muted.TLabel", wraplength=self.wrap, justify="left",
+                  text=_("In the extension's options page click “Pair”: the code appears here. Type it there.")).pack(
+                      anchor="w", pady=(0, 6))
         self.pair_box = ttk.Frame(parent, style="Card.TFrame", padding=(16, 8))
         self.pair_box.pack(fill="both", expand=True)
-        self.headline = ttk.Label(self.pair_box, text="Loading…", style="CardHeading.TLabel")
+        self.headline = ttk.Label(self.pair_box, text=_("Loading…"), style="CardHeading.TLabel",
+                                  wraplength=self.wrap, justify="center")
         self.headline.pack(anchor="center")
         self.code_label = ttk.Label(self.pair_box, text="", style="PairCode.TLabel")
         self.requester = ttk.Label(self.pair_box, text="", style="CardText.TLabel")
         self.code_row = ttk.Frame(self.pair_box, style="Card.TFrame", borderwidth=0)
         self.countdown = ttk.Label(self.code_row, text="", style="CardMuted.TLabel")
         self.countdown.pack(side="left", padx=(0, 12))
-        self.deny_button = ttk.Button(self.code_row, text="Deny", command=self.deny)
+        self.deny_button = ttk.Button(self.code_row, text=_("Deny"), command=self.deny)
         self.deny_button.pack(side="left")
         self.detail = ttk.Label(self.pair_box, text="", style="CardMuted.TLabel", wraplength=self.wrap,
                                 justify="center")
@@ -157,21 +172,24 @@ class ConnectWindow(BaseWindow):
         elif target is not None:
             self.path_var.set(str(target))
         else:
-            self.path_var.set("Not found in this installation")
+            self.path_var.set(self.tr._("Not found in this installation"))
         self.path_entry.xview_moveto(1.0)  # a long path shows its end: the folder's own name
         if files.zips:
-            self.zips_label.configure(text="Packages: " + ", ".join(z.name for z in files.zips)
-                                      + ("" if files.folder is None else f" (in {files.zips[0].parent})"))
+            names = ", ".join(z.name for z in files.zips)
+            self.zips_label.configure(text=self.tr._("Packages: {files}").format(files=names) if files.folder is None
+                                      else self.tr._("Packages: {files} (in {folder})").format(
+                                          files=names, folder=files.zips[0].parent))
         elif files.folder is None:
-            self.zips_label.configure(text="Build it with scripts/build-extension.sh (writes dist/crm-agent-*.zip), "
-                                           "or get the zip from your CRM Agent download.")
+            self.zips_label.configure(text=self.tr._("Build it with scripts/build-extension.sh (writes "
+                                                     "dist/crm-agent-*.zip), or get the zip from your CRM Agent "
+                                                     "download."))
         for button in (self.open_button, self.copy_button):
             button.state(["!disabled"] if target is not None else ["disabled"])
 
     def _files_failed(self, exc: Exception) -> None:
         log.error("cannot prepare the extension's files: %s", exc)
         if not self.closed:
-            self.path_var.set(f"Cannot prepare the extension's files: {exc}")
+            self.path_var.set(self.tr._("Cannot prepare the extension's files: {reason}").format(reason=exc))
 
     def open_folder(self) -> None:
         target = self.files.folder_to_open() if self.files else None
@@ -179,15 +197,15 @@ class ConnectWindow(BaseWindow):
             return
         try:
             self.opener(target)
-            self.say(f"Opened {target}")
+            self.say(self.tr._("Opened {folder}").format(folder=target))
         except OSError as exc:
-            self.say(f"Cannot open the folder: {exc}")
+            self.say(self.tr._("Cannot open the folder: {reason}").format(reason=exc))
 
     def copy_path(self) -> None:
         target = self.files.folder_to_open() if self.files else None
         if target is not None:
             copy_to_clipboard(self.top, str(target))
-            self.say("Path copied: paste it in the browser's file picker.")
+            self.say(self.tr._("Path copied: paste it in the browser's file picker."))
 
     # -- pairings ---------------------------------------------------------------------------------------
 
@@ -201,7 +219,8 @@ class ConnectWindow(BaseWindow):
         if self.closed:
             return
         pending, extensions = result
-        self.paired_names = [str(e.get("name") or "a browser") for e in extensions if e.get("state") == "active"]
+        self.paired_names = [str(e.get("name") or self.tr._("a browser")) for e in extensions
+                             if e.get("state") == "active"]
         if pending is None:
             self.show_unavailable()
             return
@@ -214,8 +233,8 @@ class ConnectWindow(BaseWindow):
             return
         self.on_error(exc)
         if self.phase == "loading":
-            self._set_phase("waiting", "Cannot reach the CRM Agent service",
-                            detail="Start it (or the CRM Agent app), then pair again.")
+            self._set_phase("waiting", self.tr._("Cannot reach the CRM Agent service"),
+                            detail=self.tr._("Start it (or the CRM Agent app), then pair again."))
 
     def on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -242,27 +261,30 @@ class ConnectWindow(BaseWindow):
             self.show_waiting(note)
 
     def show_pairing(self, pairing: dict[str, Any]) -> None:
+        _ = self.tr._
         self.shown = pairing
-        self._set_phase("code", "Type this code in the extension's options page")
+        self._set_phase("code", _("Type this code in the extension's options page"))
         self.code_label.configure(text=group_code(str(pairing.get("code") or "")))
-        self.requester.configure(text=f"{browser_label(pairing)} wants to connect")
+        self.requester.configure(text=_("{browser} wants to connect").format(browser=browser_label(pairing, self.tr)))
         others = len(self.pending) - 1
-        origin = f"From {pairing['origin']}. " if pairing.get("origin") else ""
-        self.detail.configure(text=f"{origin}Not you? Deny it, and that browser cannot connect."
-                                   + (f"  ({others} other request{'s' if others > 1 else ''} waiting)" if others > 0
-                                      else ""))
+        parts = [_("From {origin}.").format(origin=pairing["origin"])] if pairing.get("origin") else []
+        parts.append(_("Not you? Deny it, and that browser cannot connect."))
+        if others > 0:
+            parts.append(" " + self.tr.n_("({n} other request waiting)", "({n} other requests waiting)", others))
+        self.detail.configure(text=" ".join(parts))
         self._update_countdown()
 
     def show_waiting(self, note: str = "") -> None:
         self.shown = None
-        already = (f"Already paired: {', '.join(self.paired_names)}. Pair another browser the same way."
-                   if self.paired_names else "The code appears here as soon as the browser asks to pair.")
-        self._set_phase("waiting", "Waiting for the browser…", detail=f"{note}  {already}".strip())
+        already = (self.tr._("Already paired: {browsers}. Pair another browser the same way.").format(
+            browsers=", ".join(self.paired_names)) if self.paired_names
+            else self.tr._("The code appears here as soon as the browser asks to pair."))
+        self._set_phase("waiting", self.tr._("Waiting for the browser…"), detail=f"{note}  {already}".strip())
 
     def show_unavailable(self) -> None:
         self.shown = None
-        self._set_phase("unavailable", "This version of the agent cannot pair browsers yet",
-                        detail="Update CRM Agent, then open this window again.")
+        self._set_phase("unavailable", self.tr._("This version of the agent cannot pair browsers yet"),
+                        detail=self.tr._("Update CRM Agent, then open this window again."))
 
     def pairing_ended(self, pairing_id: str, reason: str = "") -> None:
         was_shown = self.shown is not None and str(self.shown.get("pairing_id")) == pairing_id
@@ -271,23 +293,22 @@ class ConnectWindow(BaseWindow):
         else:
             self.load_pairings()  # an event without an id: ask which ones are left
         if was_shown or self.phase == "code":
-            words = {"denied": "was denied", "expired": "expired", "wrong_code": "ended after 5 wrong codes",
-                     "replaced": "was replaced by a new request"}
-            self.show_next(f"The last request {words.get(reason, 'ended')}.")
+            self.show_next(self.tr._(END_REASONS.get(reason, ENDED)))
 
     def paired(self, extension: dict[str, Any]) -> None:
         origin = extension.get("origin")
         for pairing_id, pairing in list(self.pending.items()):
             if origin and pairing.get("origin") == origin:
                 del self.pending[pairing_id]
-        name = str(extension.get("name") or "your browser")
+        name = str(extension.get("name") or self.tr._("your browser"))
         if name not in self.paired_names:
             self.paired_names.append(name)
         self.shown = None
-        self._set_phase("connected", f"Connected ✓  {name}", headline_style="Connected.TLabel",
-                        detail="Open https://web.whatsapp.com in that browser: its messages now reach CRM Agent. "
-                               "You can close this window.")
-        self.say(f"{name} is paired.")
+        self._set_phase("connected", self.tr._("Connected ✓  {browser}").format(browser=name),
+                        headline_style="Connected.TLabel",
+                        detail=self.tr._("Open https://web.whatsapp.com in that browser: its messages now reach CRM "
+                                         "Agent. You can close this window."))
+        self.say(self.tr._("{browser} is paired.").format(browser=name))
 
     def deny(self) -> None:
         pairing = self.shown
@@ -300,7 +321,8 @@ class ConnectWindow(BaseWindow):
             if self.closed:
                 return
             self.deny_button.state(["!disabled"])
-            self.say(f"Denied the request from {pairing.get('name') or 'the browser'}.")
+            self.say(self.tr._("Denied the request from {browser}.").format(
+                browser=pairing.get("name") or self.tr._("the browser")))
             self.pairing_ended(pairing_id, "denied")
 
         def failed(exc: Exception) -> None:
@@ -310,7 +332,7 @@ class ConnectWindow(BaseWindow):
             if isinstance(exc, ApiError) and exc.status in (404, 410):
                 self.pairing_ended(pairing_id, "expired")
             else:
-                self.say(f"Could not deny: {exc}")
+                self.say(self.tr._("Could not deny: {reason}").format(reason=exc))
 
         self.link.call("DELETE", f"/api/pairing/{pairing_id}", on_done=done, on_error=failed)
 
@@ -344,7 +366,7 @@ class ConnectWindow(BaseWindow):
         if left <= 0:
             self.pairing_ended(str(self.shown.get("pairing_id")), "expired")
             return
-        self.countdown.configure(text=f"Expires in {fmt_countdown(left)}")
+        self.countdown.configure(text=self.tr._("Expires in {time}").format(time=fmt_countdown(left)))
         self._tick = self.top.after(int((left % 1 or 1) * 1000) + 20, self._update_countdown)
 
     def _stop_countdown(self) -> None:

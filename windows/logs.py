@@ -16,6 +16,7 @@ from pathlib import Path
 from tkinter import ttk
 from typing import Any
 
+from core.i18n import N_
 from windows.base import BaseWindow
 from windows.host import WindowHost
 from windows.logfile import LEVELS, LogFile, LogLine, Update, log_files
@@ -32,7 +33,7 @@ LEVEL_COLOURS = {"DEBUG": PALETTE["muted"], "INFO": PALETTE["text"], "WARNING": 
 
 class LogsWindow(BaseWindow):
     name = "logs"
-    title = "CRM Agent — Logs"
+    title = N_("CRM Agent — Logs")
     default_size = (980, 640)
 
     def __init__(self, app: WindowHost) -> None:
@@ -50,26 +51,31 @@ class LogsWindow(BaseWindow):
     # -- layout ---------------------------------------------------------------------------------------
 
     def build(self, parent: ttk.Frame) -> None:
+        _ = self.tr._
+        self.top.title(_(self.title))
         bar = ttk.Frame(parent)
         bar.pack(side="top", fill="x", pady=(0, 6))
         # Packed first so they keep their room when the window is narrow.
-        self.copy_button = ttk.Button(bar, text="Copy", width=6, command=self.copy)
+        # Widths in characters fit the longest translation of each button (Pause and Resume share one).
+        self.copy_button = ttk.Button(bar, text=_("Copy"), width=_button_width(_("Copy")), command=self.copy)
         self.copy_button.pack(side="right")
-        self.pause_button = ttk.Button(bar, text="Pause", width=7, command=self.toggle_pause)
+        self.pause_button = ttk.Button(bar, text=_("Pause"), width=_button_width(_("Pause"), _("Resume")),
+                                       command=self.toggle_pause)
         self.pause_button.pack(side="right", padx=(0, 6))
-        self.older_button = ttk.Button(bar, text="Older lines", width=10, command=self.load_older)
+        self.older_button = ttk.Button(bar, text=_("Older lines"), width=_button_width(_("Older lines")),
+                                       command=self.load_older)
         self.older_button.pack(side="right", padx=(0, 6))
-        ttk.Label(bar, text="File").pack(side="left")
+        ttk.Label(bar, text=_("File")).pack(side="left")
         self.file_choice = ttk.Combobox(bar, state="readonly", width=16)
         self.file_choice.pack(side="left", padx=(4, 8))
         self.file_choice.bind("<<ComboboxSelected>>", lambda _e: self.open_file(self.chosen_file()))
-        ttk.Label(bar, text="Level").pack(side="left")
+        ttk.Label(bar, text=_("Level")).pack(side="left")
         self.level_var = tk.StringVar(value=self.app.state.get("logs.level", "DEBUG"))
         self.level_choice = ttk.Combobox(bar, state="readonly", width=8, values=LEVELS[:4],
                                          textvariable=self.level_var)
         self.level_choice.pack(side="left", padx=(4, 8))
         self.level_choice.bind("<<ComboboxSelected>>", lambda _e: self.set_level(self.level_var.get()))
-        ttk.Label(bar, text="Search").pack(side="left")
+        ttk.Label(bar, text=_("Search")).pack(side="left")
         self.search_var = tk.StringVar()
         self.search_entry = ttk.Entry(bar, textvariable=self.search_var, width=16)
         self.search_entry.pack(side="left", padx=(4, 2))
@@ -78,7 +84,7 @@ class LogsWindow(BaseWindow):
         self.search_entry.bind("<Escape>", lambda _e: self.clear_search())
         ttk.Button(bar, text="▲", width=2, command=lambda: self.find(forward=False)).pack(side="left")
         ttk.Button(bar, text="▼", width=2, command=lambda: self.find(forward=True)).pack(side="left")
-        self.match_label = ttk.Label(bar, style="Muted.TLabel", width=11)
+        self.match_label = ttk.Label(bar, style="Muted.TLabel", width=14)
         self.match_label.pack(side="left", padx=(4, 0))
 
         self.file_status = ttk.Label(parent, style="Muted.TLabel", anchor="w")
@@ -148,7 +154,7 @@ class LogsWindow(BaseWindow):
         self._file = LogFile(path)
         self._lines.clear()
         self.text.delete("1.0", "end")
-        self.file_status.configure(text=f"Reading {path}…")
+        self.file_status.configure(text=self.tr._("Reading {file}…").format(file=path))
 
         file = self._file
 
@@ -192,8 +198,8 @@ class LogsWindow(BaseWindow):
         """Show what a poll returned (Tk thread)."""
         self.file_missing = update.missing
         if update.missing:
-            self._show_empty(f"No log file yet at {self._file.path if self._file else '?'}.\n"
-                             "It appears when the process writing it starts.")
+            self._show_empty(self.tr._("No log file yet at {file}.\nIt appears when the process writing it "
+                                       "starts.").format(file=self._file.path if self._file else "?"))
             self._update_status()
             return
         self._hide_empty()
@@ -202,8 +208,9 @@ class LogsWindow(BaseWindow):
             self.text.delete("1.0", "end")
         lines = update.lines
         if update.skipped_bytes:
-            lines = [LogLine(LEVELS.index("WARNING"), f"… {update.skipped_bytes / 1e6:.1f} MB skipped "
-                                                      "(written while paused or in a burst) …"), *lines]
+            lines = [LogLine(LEVELS.index("WARNING"), self.tr._(
+                "… {size} MB skipped (written while paused or in a burst) …").format(
+                    size=self.tr.decimal(update.skipped_bytes / 1e6, 1))), *lines]
         self._append(lines)
         self._update_status(update.size)
 
@@ -266,7 +273,7 @@ class LogsWindow(BaseWindow):
 
     def _show_error(self, exc: Exception) -> None:
         if not self.closed:
-            self._show_empty(f"Cannot read the log file: {exc}")
+            self._show_empty(self.tr._("Cannot read the log file: {reason}").format(reason=exc))
             self.say(str(exc))
 
     def _update_status(self, size: int | None = None) -> None:
@@ -275,12 +282,14 @@ class LogsWindow(BaseWindow):
         parts = [str(self._file.path)]
         if size is not None:
             self._size = size
+        _ = self.tr._
         if getattr(self, "_size", None) is not None and not self.file_missing:
-            parts.append(f"{self._size / 1e6:.1f} MB" if self._size >= 100_000 else f"{self._size / 1e3:.1f} kB")
-        parts.append(f"{self.visible_line_count()} lines shown")
+            parts.append(_("{size} MB").format(size=self.tr.decimal(self._size / 1e6, 1)) if self._size >= 100_000
+                         else _("{size} kB").format(size=self.tr.decimal(self._size / 1e3, 1)))
+        parts.append(self.tr.n_("{n} line shown", "{n} lines shown", self.visible_line_count()))
         if not self._file.at_beginning:
-            parts.append("older lines: scroll up")
-        parts.append("paused" if self.paused else "following")
+            parts.append(_("older lines: scroll up"))
+        parts.append(_("paused") if self.paused else _("following"))
         self.file_status.configure(text="  ·  ".join(parts))
 
     # -- following -----------------------------------------------------------------------------------------
@@ -306,7 +315,7 @@ class LogsWindow(BaseWindow):
 
     def toggle_pause(self) -> None:
         self.paused = not self.paused
-        self.pause_button.configure(text="Resume" if self.paused else "Pause")
+        self.pause_button.configure(text=self.tr._("Resume") if self.paused else self.tr._("Pause"))
         self._update_status()
 
     # -- older lines ---------------------------------------------------------------------------------------
@@ -414,11 +423,14 @@ class LogsWindow(BaseWindow):
             index = self.text.search(needle, start, "1.0", nocase=True, backwards=True) or self.text.search(
                 needle, "end", "1.0", nocase=True, backwards=True)
         if not index:
-            self.match_label.configure(text="no match")
+            self.match_label.configure(text=self.tr._("no match"))
             return False
         self.text.tag_add("current", index, f"{index}+{len(needle)}c")
         self.text.see(index)
-        self.match_label.configure(text=f"{total}{'+' if total >= MAX_HIGHLIGHTS else ''} matches")
+        if total >= MAX_HIGHLIGHTS:
+            self.match_label.configure(text=self.tr._("{n}+ matches").format(n=self.tr.integer(total)))
+        else:
+            self.match_label.configure(text=self.tr.n_("{n} match", "{n} matches", total))
         return True
 
     # -- copy ---------------------------------------------------------------------------------------------------
@@ -433,13 +445,14 @@ class LogsWindow(BaseWindow):
         """Copy the selection, or every line shown when nothing is selected; returns what was copied."""
         try:
             content = self.text.get("sel.first", "sel.last")
-            what = "selection"
+            said = self.tr._("Copied the selection to the clipboard.")
         except tk.TclError:
             content = self.text.get("1.0", "end-1c")
-            what = f"{self.visible_line_count()} lines"
+            said = self.tr.n_("Copied {n} line to the clipboard.", "Copied {n} lines to the clipboard.",
+                              self.visible_line_count())
         self.top.clipboard_clear()
         self.top.clipboard_append(content)
-        self.say(f"Copied the {what} to the clipboard.")
+        self.say(said)
         return content
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -463,3 +476,8 @@ class LogsWindow(BaseWindow):
         # frees the Tk objects (windows/calls.py, BackgroundCalls.shutdown). Local file reads are short.
         self._io.shutdown(wait=True, cancel_futures=False)
         super().close()
+
+
+def _button_width(*texts: str) -> int:
+    """A button's width in characters: its longest text plus a little room (never narrower than before)."""
+    return max(6, *(len(text) + 2 for text in texts))
