@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gettext
 import os
+import re
 import sys
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -161,7 +162,10 @@ def _pseudo(text: str) -> str:
     """⟦Ŝàvé····⟧: accented and 40% longer, so untranslated (plain) text and clipped labels stand out."""
     accents = str.maketrans("aeiouAEIOUcnsyCNSY", "àéîõûÀÉÎÕÛçñšýÇÑŠÝ")
     padding = "·" * max(1, int(len(text) * 0.4))
-    return f"⟦{text.translate(accents)}{padding}⟧"
+    # Placeholders ({name}, %s, %(name)s) stay as they are: the code fills them in after translation.
+    parts = re.split(r"(\{\w*\}|%\(\w+\)[sd]|%[sd])", text)
+    accented = "".join(part if i % 2 else part.translate(accents) for i, part in enumerate(parts))
+    return f"⟦{accented}{padding}⟧"
 
 
 def load_catalogs(language: str, directory: Path | None = None) -> gettext.NullTranslations:
