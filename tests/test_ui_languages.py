@@ -87,6 +87,11 @@ def test_the_dashboard_speaks_portuguese(ui_pt, service):
     assert [text for text, _ in tabs] == ["Visão geral", "Mensagens", "Clientes", "Base de conhecimento"]
     letters = [text[underline].lower() for text, underline in tabs]
     assert len(set(letters)) == 4, letters  # each tab its own Alt-key letter
+    window.top.focus_force()
+    ui_pt.pump(timeout=0.2)
+    window.notebook.event_generate("<Alt-KeyPress-b>", when="tail")  # Alt+B: "Base de conhecimento"
+    ui_pt.pump(lambda: window.notebook.index("current") == 3, timeout=5, message="Alt+B to select the Knowledge tab")
+    window.notebook.select(0)
 
     overview = window.overview
     assert overview.cards["messages"].title.cget("text") == "Mensagens hoje"
@@ -131,7 +136,7 @@ def test_the_dashboard_speaks_portuguese(ui_pt, service):
     pane.open_message(service.old_message_id)
     ui_pt.pump(lambda: pane.detail is not None and pane.detail["id"] == service.old_message_id,
                message="the old message")
-    assert "15 de jan." in pane.detail_meta.cget("text")
+    assert "15 de jan." in pane.detail_meta.cget("text") and " · texto · idioma " in pane.detail_meta.cget("text")
     pane.date_from.insert(0, "15/01/2026")
     pane.date_to.insert(0, "15/01/2026")
     pane.reload()
@@ -235,6 +240,12 @@ def test_pseudo_locale_clips_nothing_at_1024x768(display, service):
         window.top.geometry("1024x740+0+0")  # the whole screen less the panel a desktop keeps
         ui.pump(timeout=0.5)
         assert all(text.startswith("⟦") for text, _ in tab_texts(window))  # every tab name went through tr
+        # The Alt letter follows the "&" inside the translated text ("⟦&Kñõwlédgé" -> K, index 1, not "⟦").
+        assert tab_texts(window)[3][1] == 1
+        window.top.focus_force()
+        ui.pump(timeout=0.2)
+        window.notebook.event_generate("<Alt-KeyPress-k>", when="tail")
+        ui.pump(lambda: window.notebook.index("current") == 3, timeout=5, message="Alt+K to select Knowledge")
         problems = {}
         for index, name in enumerate(("overview", "messages", "customers", "knowledge")):
             window.notebook.select(index)

@@ -18,6 +18,10 @@ INTENT_LABELS = {
     "cancellation": N_("cancellation"), "payment": N_("payment"), "scheduling": N_("scheduling"),
     "praise": N_("praise"), "other": N_("other"),
 }
+TYPE_LABELS = {  # api/schemas.py MessageType
+    "text": N_("text"), "image": N_("image"), "audio": N_("audio"), "video": N_("video"),
+    "document": N_("document"), "sticker": N_("sticker"), "location": N_("location"), "contact": N_("contact"),
+}
 STATUS_LABELS = {
     "lead": N_("lead"), "prospect": N_("prospect"), "active": N_("active"), "customer": N_("customer"),
     "inactive": N_("inactive"), "churned": N_("churned"), "blocked": N_("blocked"),

@@ -16,7 +16,7 @@ from windows.base import BaseWindow
 from windows.calls import Debouncer
 from windows.errors import ApiError, describe_error
 from windows.forms import ScrollFrame
-from windows.labels import INTENT_LABELS, SENTIMENT_LABELS, label_for, labels_for, value_of
+from windows.labels import INTENT_LABELS, SENTIMENT_LABELS, TYPE_LABELS, label_for, labels_for, value_of
 from windows.widgets import (
     PagedList,
     SearchBox,
@@ -266,7 +266,8 @@ class MessagesPane(ttk.Frame):
         title = tr._("Message from {who}") if message.get("direction") == "in" else tr._("Message to {who}")
         self.detail_title.configure(text=title.format(who=who))
         self.detail_meta.configure(text=" · ".join((
-            customer.get("phone") or "", local_time(tr, message.get("sent_at")), message.get("type", "text"),
+            customer.get("phone") or "", local_time(tr, message.get("sent_at")),
+            label_for(tr, TYPE_LABELS, message.get("type") or "text"),
             tr._("language {code}").format(code=message.get("language") or "?"))))
         set_text(self.detail_text, message.get("content") or "")
         analysis = message.get("analysis") or {}
