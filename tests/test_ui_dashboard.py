@@ -14,10 +14,13 @@ from urllib.parse import quote
 
 import pytest
 
+from core.i18n import Translator
 from tests.helpers import ROOT, message, start_service, wait_until
 from tests.ui_helpers import UiHarness, quit_desktop_agent, tray_pid
 from windows.customers import field_value, parse_tags
 from windows.widgets import fmt_change, fmt_count, fmt_duration, local_day_bounds_ms
+
+EN = Translator("en")
 
 TEXTS = {
     "positive": "Obrigada, adorei o atendimento! Vocês são ótimos",
@@ -81,9 +84,9 @@ def test_overview_shows_what_the_api_returns(ui, seeded):
     assert overview.cards["messages"].value.cget("text") == f"{dash['messages_today']:,}"
     assert dash["messages_today"] >= SEEDED or dash["yesterday"]["messages"] > 0  # seeded within ~45 min
     assert overview.cards["customers"].value.cget("text") == f"{dash['total_customers']:,}" == "8"
-    assert overview.cards["response"].value.cget("text") == fmt_duration(dash["avg_response_time_s"])
+    assert overview.cards["response"].value.cget("text") == fmt_duration(EN, dash["avg_response_time_s"])
     assert overview.cards["conversion"].value.cget("text") == f"{dash['conversion_rate'] * 100:.1f}%"
-    delta = fmt_change(dash["messages_today"], dash["yesterday"]["messages"])[0]
+    delta = fmt_change(EN, dash["messages_today"], dash["yesterday"]["messages"])[0]
     assert overview.cards["messages"].delta.cget("text") == delta
 
     charts = overview.charts
@@ -382,13 +385,15 @@ def test_windows_never_import_gevent_bottle_storage_crm_or_api():
 
 
 def test_formatting_helpers():
-    assert fmt_count(1234567) == "1,234,567" and fmt_count(None) == "—"
-    assert fmt_duration(42) == "42 s" and fmt_duration(200) == "3 min 20 s" and fmt_duration(7500) == "2 h 05 min"
-    assert fmt_change(120, 100) == ("+20% vs yesterday (100)", "up")
-    assert fmt_change(80, 100)[1] == "down"
-    assert fmt_change(60.0, 90.0, kind="duration", lower_is_better=True) == ("−30 s vs yesterday", "up")
-    assert fmt_change(0.25, 0.2, kind="rate") == ("+5.0 pts vs yesterday", "up")
-    assert fmt_change(5, None) == ("no figure for yesterday", "")
+    assert fmt_count(EN, 1234567) == "1,234,567" and fmt_count(EN, None) == "—"
+    # Babel's short units of each locale ("sec", "hr" in English; "s", "h" in Portuguese and Spanish).
+    assert (fmt_duration(EN, 42), fmt_duration(EN, 200), fmt_duration(EN, 7500)) == ("42 sec", "3 min 20 sec",
+                                                                                     "2 hr 5 min")
+    assert fmt_change(EN, 120, 100) == ("+20% vs yesterday (100)", "up")
+    assert fmt_change(EN, 80, 100)[1] == "down"
+    assert fmt_change(EN, 60.0, 90.0, kind="duration", lower_is_better=True) == ("−30 sec vs yesterday", "up")
+    assert fmt_change(EN, 0.25, 0.2, kind="rate") == ("+5.0 pts vs yesterday", "up")
+    assert fmt_change(EN, 5, None) == ("no figure for yesterday", "")
     start, end = local_day_bounds_ms("2026-03-01")
     assert datetime.fromtimestamp(start / 1000).strftime("%Y-%m-%d %H:%M") == "2026-03-01 00:00"
     assert datetime.fromtimestamp(end / 1000).strftime("%Y-%m-%d %H:%M") == "2026-03-02 00:00"
@@ -437,8 +442,9 @@ def test_paged_list_keeps_the_selection_drops_late_answers_and_says_a_failure(di
     try:
         pending, pages, errors = [], [], []
         paged = PagedList(root, [("id", "Id", 50, True)], page_size=2, on_page=pages.append,
-                          row=lambda item: (str(item["id"]), (item["id"],)), noun="things",
-                          empty_text="No things yet", describe=lambda exc: f"said {exc}", on_error=errors.append)
+                          row=lambda item: (str(item["id"]), (item["id"],)),
+                          failure="Could not load things: {problem}", empty_text="No things yet",
+                          describe=lambda exc: f"said {exc}", on_error=errors.append, tr=EN)
         paged.pack()
 
         def load(empty: str = "none") -> tuple:

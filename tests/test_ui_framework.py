@@ -15,6 +15,7 @@ from tkinter import ttk
 
 import pytest
 
+from core.i18n import Translator
 from desktop.service_client import ServiceUnavailable
 from tests.helpers import ROOT, start_service
 from tests.ui_helpers import UiHarness
@@ -179,17 +180,18 @@ def test_the_windows_see_the_app_through_the_window_host_protocol(harness):
 
 
 def test_a_failed_call_reads_as_one_line_for_the_user():
+    en = Translator("en")
     validation = ApiError(422, {"error": {"code": "validation_error", "message": "invalid request",
                                           "field": "custom_fields.size",
                                           "details": [{"field": "email", "message": "not an email"},
                                                       {"field": "tags", "message": "too many"}]}})
-    assert describe_error(validation) == "email: not an email; tags: too many"
+    assert describe_error(validation, en) == "email: not an email; tags: too many"
     assert error_field(validation) == "custom_fields"
-    assert describe_error(ApiError(404, {"error": {"code": "not_found", "message": "no such message"}})) == \
+    assert describe_error(ApiError(404, {"error": {"code": "not_found", "message": "no such message"}}), en) == \
         "no such message"
-    assert describe_error(ApiError(502, "<html>bad gateway</html>")) == "HTTP 502"
-    assert describe_error(ServiceUnavailable("connection refused")) == "the service is not running"
-    assert describe_error(TimeoutError()) == "TimeoutError"
+    assert describe_error(ApiError(502, "<html>bad gateway</html>"), en) == "HTTP 502"
+    assert describe_error(ServiceUnavailable("connection refused"), en) == "the service is not running"
+    assert describe_error(TimeoutError(), en) == "TimeoutError"
     assert error_field(ApiError(400, {"error": {"message": "bad"}})) is None
     assert error_field(ValueError("x")) is None
 

@@ -12,6 +12,7 @@ import io
 
 import pytest
 
+from core.i18n import Translator
 from tests.helpers import message, start_service
 from tests.ui_helpers import UiHarness
 from windows.knowledge import EMPTY_INVITATION, entry_body, entry_row, import_summary
@@ -385,19 +386,20 @@ def test_the_model_test_shows_time_to_first_token_and_speed(display, llm_service
 
 
 def test_rows_bodies_and_summaries():
-    assert entry_row({"id": 3, **FRETE, "updated_at": None}) == ("3", ("Frete para BH", "/frete", "pt",
+    en = Translator("en")
+    assert entry_row(en, {"id": 3, **FRETE, "updated_at": None}) == ("3", ("Frete para BH", "/frete", "pt",
                                                                      "frete, entrega", "—"))
-    assert entry_row({"id": 4, **HOURS, "language": None})[1][1:3] == ("", "any")
+    assert entry_row(en, {"id": 4, **HOURS, "language": None})[1][1:3] == ("", "any")
     assert entry_body({"title": " Frete ", "content": "R$ 25\n", "language": "", "tags": "a, b, a",
                        "shortcut": " /frete "}) == {"title": "Frete", "content": "R$ 25", "language": None,
                                                     "tags": ["a", "b"], "shortcut": "frete"}
     assert entry_body({"title": "x", "content": "y", "language": "en", "tags": "", "shortcut": "/"})["shortcut"] is None
-    assert import_summary({"created": 12, "updated": 3, "errors": []}) == "12 created, 3 updated, no errors."
+    assert import_summary(en, {"created": 12, "updated": 3, "errors": []}) == "12 created, 3 updated, no errors."
     errors = [{"line": n, "error": "title: required"} for n in (4, 9, 11, 12)]
-    assert import_summary({"created": 12, "updated": 3, "errors": errors[:2]}) == (
+    assert import_summary(en, {"created": 12, "updated": 3, "errors": errors[:2]}) == (
         "12 created, 3 updated, 2 rows with errors: line 4: title: required; line 9: title: required")
-    assert import_summary({"created": 0, "updated": 0, "errors": errors}).endswith("; and 1 more")
-    assert draft_figures({"ttft_ms": 412.4, "tokens_per_s": 18.46, "tokens": 52}) == (
+    assert import_summary(en, {"created": 0, "updated": 0, "errors": errors}).endswith("; and 1 more")
+    assert draft_figures(en, {"ttft_ms": 412.4, "tokens_per_s": 18.46, "tokens": 52}) == (
         "first words after 412 ms · 18.5 tokens/s · 52 tokens")
     assert knowledge_title({"knowledge": {"entry_id": 3, "title": "Frete para BH"}}) == "Frete para BH"
     assert knowledge_title({"knowledge": None}) is None and knowledge_title({}) is None

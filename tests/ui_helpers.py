@@ -72,14 +72,15 @@ def start_xvfb(screen: str = SCREEN) -> Xvfb:
 class UiHarness:
     """A real UiApp in this process (Tk must live on the test's main thread)."""
 
-    def __init__(self, data_dir: Path, display: str) -> None:
+    def __init__(self, data_dir: Path, display: str, config=None) -> None:
+        """config: a core.config Config (e.g. with ui.language set); None: the windows' defaults."""
         from windows.app import UiApp
 
         os.environ["DISPLAY"] = display
         self.display = display
         self.root = tk.Tk(className="CRM-Agent-test")
         self.root.withdraw()
-        self.app = UiApp(self.root, DataDir(data_dir))
+        self.app = UiApp(self.root, DataDir(data_dir), config)
         self.app.quit = self._quit_without_leaving  # tests close windows; the loop is ours
         self.app.start()
 

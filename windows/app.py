@@ -64,9 +64,9 @@ class UiApp:
         self.dpi = apply_theme(root)
         self.ui = UiQueue(root)
         self.calls = BackgroundCalls(self.ui)
-        self.link = ServiceLink(data_dir, self.ui, self.calls)
-        self.state = WindowState(data_dir.root / "ui_state.json")
         self.tr = translator_for(config["ui.language"] if config is not None else "auto")
+        self.link = ServiceLink(data_dir, self.ui, self.calls, tr=self.tr)
+        self.state = WindowState(data_dir.root / "ui_state.json")
         self.windows: dict[str, BaseWindow] = {}
         self._classes = window_classes()
         self._set_icon()

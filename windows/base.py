@@ -24,9 +24,10 @@ class ServiceBanner(ttk.Frame):
     def __init__(self, parent: tk.Misc, app: WindowHost) -> None:
         super().__init__(parent, style="Error.TFrame", padding=(10, 6))
         self._app = app
-        self.message = ttk.Label(self, style="Error.TLabel", text="The CRM Agent service is not running.")
+        self._not_running = app.tr._("The CRM Agent service is not running.")
+        self.message = ttk.Label(self, style="Error.TLabel", text=self._not_running)
         self.message.pack(side="left")
-        self.start_button = ttk.Button(self, text="Start", command=self._start)
+        self.start_button = ttk.Button(self, text=app.tr._("Start"), command=self._start)
         self.start_button.pack(side="right")
         self.visible = False
 
@@ -45,15 +46,16 @@ class ServiceBanner(ttk.Frame):
         if self.visible:
             self.pack_forget()
             self.visible = False
-            self.message.configure(text="The CRM Agent service is not running.")
+            self.message.configure(text=self._not_running)
 
     def _start(self) -> None:
         self.message.configure(text=self._app.link.start_service())
 
 
 class BaseWindow:
-    """Subclasses set `name`, `title`, `default_size` and implement `build(parent)`; `refresh()` loads data
-    (through `self.link`, never blocking), `on_event(event)` reacts to service events."""
+    """Subclasses set `name`, `title` (English, marked with N_: shown through self.tr), `default_size` and
+    implement `build(parent)`; `refresh()` loads data (through `self.link`, never blocking), `on_event(event)`
+    reacts to service events. Every text a window shows goes through `self.tr` (core/i18n.py)."""
 
     name = "window"
     title = "CRM Agent"
@@ -64,7 +66,7 @@ class BaseWindow:
         self.link = app.link
         self.tr = app.tr
         self.top = tk.Toplevel(app.root)
-        self.top.title(self.title)
+        self.top.title(self.tr._(self.title))
         self.top.minsize(640, 480)
         app.state.restore_geometry(self.top, self.name, self.scaled(self.default_size))
         self.top.protocol("WM_DELETE_WINDOW", self.close)

@@ -35,14 +35,25 @@ def _keep_matplotlib_cache() -> None:
 
 _keep_matplotlib_cache()
 
+from babel.dates import format_skeleton  # noqa: E402
+from babel.units import format_unit  # noqa: E402
 from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg  # noqa: E402 - after the cache location is set
 from matplotlib.figure import Figure  # noqa: E402
 
+from core.i18n import N_, Translator  # noqa: E402
+from windows.labels import INTENT_LABELS, SENTIMENT_LABELS, label_for  # noqa: E402
 from windows.theme import PALETTE, SENTIMENT_COLOURS  # noqa: E402
 from windows.widgets import parse_iso  # noqa: E402
 
 SENTIMENTS = ("positive", "neutral", "negative")
 MAX_INTENTS = 8  # the most frequent intents shown; the rest are summed into "other labels"
+OTHER_LABELS = N_("other labels")
+MIN_WSPACE = 0.38  # room for English labels ("order status") left of the sentiment and intent charts
+TICK_FONT_PT = 7
+
+
+def capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _nice_top(value: float) -> float:
@@ -63,11 +74,14 @@ def _minute_ticks(span: float) -> list[float]:
     return [-step * i for i in range(int(span // step), -1, -1)]
 
 
-def _ago(minutes: float) -> str:
+def _ago(tr: Translator, minutes: float) -> str:
+    """An x tick of the CPU/RAM chart: "now", "-30 s", "-5 min" (a minus sign; the locale's number and unit)."""
     if minutes == 0:
-        return "now"
+        return tr._("now")
     seconds = round(-minutes * 60)
-    return f"−{seconds} s" if seconds < 60 else f"−{seconds / 60:g} min"
+    if seconds < 60:
+        return "−" + format_unit(seconds, "duration-second", length="short", locale=tr.locale)
+    return "−" + format_unit(seconds / 60, "duration-minute", length="short", locale=tr.locale, format="#,##0.##")
 
 
 class TimedCanvas(FigureCanvasTkAgg):
@@ -86,10 +100,12 @@ class TimedCanvas(FigureCanvasTkAgg):
 class DashboardCharts:
     """Messages per hour, sentiment, intents, CPU/RAM — four axes of one figure."""
 
-    def __init__(self, parent: tk.Misc, dpi: float) -> None:
+    def __init__(self, parent: tk.Misc, dpi: float, tr: Translator) -> None:
         p = PALETTE
+        self.tr = tr
         self.figure = Figure(figsize=(9.6, 3.6), dpi=dpi, facecolor=p["bg"])
-        self.figure.subplots_adjust(left=0.05, right=0.99, top=0.9, bottom=0.12, wspace=0.38, hspace=0.55)
+        self.figure.subplots_adjust(left=0.05, right=0.99, top=0.9, bottom=0.12, wspace=MIN_WSPACE, hspace=0.55)
+        self._wspace = MIN_WSPACE
         grid = self.figure.add_gridspec(2, 5)
         self.ax_hours = self.figure.add_subplot(grid[0, :3])
         self.ax_perf = self.figure.add_subplot(grid[1, :3])
@@ -120,7 +136,8 @@ class DashboardCharts:
     @staticmethod
     def _title(ax: Any, text: str) -> None:
         # A fixed y turns off matplotlib's title placement, which measures every tick label on each draw.
-        ax.set_title(text, loc="left", fontsize=9, color=PALETTE["text"], pad=4, y=1.0)
+        # wrap: a longer language breaks the title at the figure's edge instead of running past it.
+        ax.set_title(text, loc="left", fontsize=9, color=PALETTE["text"], pad=4, y=1.0, wrap=True)
 
     def _empty_note(self, ax: Any) -> Any:
         return ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=8,
@@ -128,7 +145,7 @@ class DashboardCharts:
 
     def _build_hours(self) -> None:
         ax = self.ax_hours
-        self._title(ax, "Messages per hour (last 24 h)")
+        self._title(ax, self.tr._("Messages per hour (last 24 h)"))
         self.hour_bars = ax.bar(range(24), [0] * 24, color=PALETTE["accent"], width=0.8)
         ax.set_xlim(-0.6, 23.6)
         ax.set_ylim(0, 1)
@@ -137,10 +154,10 @@ class DashboardCharts:
 
     def _build_sentiment(self) -> None:
         ax = self.ax_sentiment
-        self._title(ax, "Sentiment today (customer messages)")
+        self._title(ax, self.tr._("Sentiment today (customer messages)"))
         self.sentiment_bars = ax.barh(range(3), [0] * 3, color=[SENTIMENT_COLOURS[s] for s in SENTIMENTS],
                                       height=0.6)
-        ax.set_yticks(range(3), [s.capitalize() for s in SENTIMENTS])
+        ax.set_yticks(range(3), [capitalized(label_for(self.tr, SENTIMENT_LABELS, s)) for s in SENTIMENTS])
         ax.tick_params(axis="y", length=0)
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
@@ -151,7 +168,7 @@ class DashboardCharts:
 
     def _build_intents(self) -> None:
         ax = self.ax_intents
-        self._title(ax, "Intents today (customer messages)")
+        self._title(ax, self.tr._("Intents today (customer messages)"))
         self.intent_bars = ax.barh(range(MAX_INTENTS), [0] * MAX_INTENTS, color=PALETTE["accent_dark"], height=0.7)
         ax.set_yticks(range(MAX_INTENTS), [""] * MAX_INTENTS)
         ax.tick_params(axis="y", labelsize=7, length=0)
@@ -163,7 +180,7 @@ class DashboardCharts:
 
     def _build_perf(self) -> None:
         ax = self.ax_perf
-        self._title(ax, "CPU and RAM (%)")
+        self._title(ax, self.tr._("CPU and RAM (%)"))
         (self.cpu_line,) = ax.plot([], [], color=PALETTE["accent"], linewidth=1.4, label="CPU")
         (self.ram_line,) = ax.plot([], [], color=PALETTE["warning"], linewidth=1.4, label="RAM")
         ax.set_ylim(0, 100)
@@ -192,9 +209,9 @@ class DashboardCharts:
         self.ax_hours.set_ylim(0, top)
         self.ax_hours.set_yticks(_count_ticks(top))
         hours = [parse_iso(b.get("hour")) for b in buckets][-24:]
-        labels = [h.astimezone().strftime("%H:%M") if h else "" for h in hours]
+        labels = [format_skeleton("Hm", h.astimezone(), locale=self.tr.locale) if h else "" for h in hours]
         self.ax_hours.set_xticks(range(0, 24, 3), [labels[i] if i < len(labels) else "" for i in range(0, 24, 3)])
-        self.hours_note.set_text("" if any(counts) else "No messages in the last 24 hours")
+        self.hours_note.set_text("" if any(counts) else self.tr._("No messages in the last 24 hours"))
         self.hour_counts = counts
 
     def _update_sentiment(self, distribution: dict[str, int]) -> None:
@@ -204,10 +221,10 @@ class DashboardCharts:
         self.ax_sentiment.set_xlim(0, top)
         for i, (bar, count) in enumerate(zip(self.sentiment_bars, counts, strict=True)):
             bar.set_width(count)
-            share = f" {count:,} ({count / total:.0%})" if total else ""
+            share = f" {self.tr.integer(count)} ({self.tr.percent(count / total)})" if total else ""
             self.sentiment_labels[i].set_text(share)
             self.sentiment_labels[i].set_x(count)
-        self.sentiment_note.set_text("" if total else "No customer messages today")
+        self.sentiment_note.set_text("" if total else self.tr._("No customer messages today"))
         self.sentiment_counts = dict(zip(SENTIMENTS, counts, strict=True))
 
     def _update_intents(self, distribution: dict[str, int]) -> None:
@@ -215,18 +232,20 @@ class DashboardCharts:
                         key=lambda item: (-item[1], item[0]))
         if len(ranked) > MAX_INTENTS:
             rest = sum(n for _, n in ranked[MAX_INTENTS - 1:])
-            ranked = [*ranked[: MAX_INTENTS - 1], ("other labels", rest)]
+            ranked = [*ranked[: MAX_INTENTS - 1], (OTHER_LABELS, rest)]
         shown = ranked + [("", 0)] * (MAX_INTENTS - len(ranked))
         top = _nice_top(max([n for _, n in ranked], default=0)) * 1.2
         self.ax_intents.set_xlim(0, top)
         for i, (bar, (_label, count)) in enumerate(zip(self.intent_bars, shown, strict=True)):
             bar.set_width(count)
-            self.intent_labels[i].set_text(f" {count:,}" if count else "")
+            self.intent_labels[i].set_text(f" {self.tr.integer(count)}" if count else "")
             self.intent_labels[i].set_x(count)
-        self.ax_intents.set_yticks(range(MAX_INTENTS), [label.replace("_", " ") for label, _ in shown])
+        labels = [self._intent_label(label) for label, _ in shown]
+        self.ax_intents.set_yticks(range(MAX_INTENTS), labels)
+        self._make_room_for(labels + [t.get_text() for t in self.ax_sentiment.get_yticklabels()])
         # Only the used rows: a day with three intents gets three wide bars, not three and five gaps.
         self.ax_intents.set_ylim(max(len(ranked), 3) - 0.5, -0.5)
-        self.intents_note.set_text("" if ranked else "No customer messages today")
+        self.intents_note.set_text("" if ranked else self.tr._("No customer messages today"))
         self.intent_counts = dict(ranked)
 
     def update_samples(self, samples: Sequence[dict[str, Any]], now: float | None = None) -> None:
@@ -240,9 +259,25 @@ class DashboardCharts:
         span = max(1.0, -min(xs, default=0.0))  # the minutes the service has been sampling, up to its history
         self.ax_perf.set_xlim(-span, 0)
         ticks = _minute_ticks(span)
-        self.ax_perf.set_xticks(ticks, [_ago(t) for t in ticks])
-        self.perf_note.set_text("" if points else "Collecting samples…")
+        self.ax_perf.set_xticks(ticks, [_ago(self.tr, t) for t in ticks])
+        self.perf_note.set_text("" if points else self.tr._("Collecting samples…"))
         self.samples_shown = len(points)
+
+    def _make_room_for(self, labels: list[str]) -> None:
+        """Widen the gap left of the sentiment and intent charts to their longest label (a longer language, a
+        long configured intent), so the labels never run into the hourly chart. An estimate from the number of
+        characters: measuring text needs a renderer pass, which this update path avoids."""
+        longest = max((len(label) for label in labels), default=0)
+        needed_px = longest * TICK_FONT_PT * 0.62 * self.figure.dpi / 72 + 10
+        usable_px = self.figure.get_figwidth() * self.figure.dpi * (0.99 - 0.05)
+        # Five grid columns and four gaps of wspace * column width each: solve the gap for needed_px.
+        wspace = max(MIN_WSPACE, 5 * needed_px / max(1.0, usable_px - 4 * needed_px))
+        if abs(wspace - self._wspace) > 0.02:
+            self._wspace = wspace
+            self.figure.subplots_adjust(wspace=wspace)
+
+    def _intent_label(self, label: str) -> str:
+        return self.tr._(OTHER_LABELS) if label == OTHER_LABELS else label_for(self.tr, INTENT_LABELS, label)
 
     def show_note(self, text: str) -> None:
         """Loading or error text over every chart, with empty data (before the first answer, service down)."""

@@ -16,6 +16,8 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Any
 
+from core.i18n import N_
+from desktop.service_client import ServiceUnavailable
 from windows.base import BaseWindow
 from windows.calls import Debouncer
 from windows.charts import DashboardCharts
@@ -23,6 +25,7 @@ from windows.customers import CustomersPane
 from windows.errors import describe_error
 from windows.host import WindowHost
 from windows.knowledge import KnowledgePane
+from windows.labels import INTENT_LABELS, SENTIMENT_LABELS, label_for
 from windows.messages import MessagesPane
 from windows.widgets import (
     ScrolledTree,
@@ -32,6 +35,7 @@ from windows.widgets import (
     fmt_duration,
     fmt_percent,
     local_time,
+    mnemonic,
     short,
 )
 
@@ -42,8 +46,10 @@ LIVE_INTERVAL_MS = 500  # at most two live redraws a second
 MIN_SAMPLE_POLL_MS = 1000
 LIVE_EVENTS = ("message.captured", "analysis.completed", "alert.raised", "alert.resolved")
 PAIRING_CHANGES = ("pairing.completed", "extension.revoked")  # the empty state's invitation depends on them
-INVITE_UNPAIRED = "No messages yet. Install the browser extension and pair it to capture your WhatsApp Web chats."
-INVITE_PAIRED = "No messages yet. Open https://web.whatsapp.com in the paired browser: its chats appear here."
+INVITE_UNPAIRED = N_("No messages yet. Install the browser extension and pair it to capture your WhatsApp Web chats.")
+INVITE_PAIRED = N_("No messages yet. Open https://web.whatsapp.com in the paired browser: its chats appear here.")
+# The tabs, "&" before each one's Alt-key letter: translators pick letters that do not collide in their language.
+TAB_NAMES = (N_("&Overview"), N_("&Messages"), N_("&Customers"), N_("&Knowledge"))
 
 
 class OverviewPane(ttk.Frame):
@@ -52,12 +58,13 @@ class OverviewPane(ttk.Frame):
     def __init__(self, parent: tk.Misc, window: DashboardWindow) -> None:
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
+        self.tr = window.tr
         self._build_connect_invitation()
         self._build_cards()
-        self.charts = DashboardCharts(self, dpi=window.top.winfo_fpixels("1i"))
+        self.charts = DashboardCharts(self, dpi=window.top.winfo_fpixels("1i"), tr=window.tr)
         self.charts.widget.grid(row=2, column=0, columnspan=4, sticky="nsew", pady=(6, 4))
         self._build_lists()
-        self.charts.show_note("Loading…")
+        self.charts.show_note(self.tr._("Loading…"))
         for column in range(4):
             self.columnconfigure(column, weight=1, uniform="cards")
         self.rowconfigure(2, weight=3)
@@ -66,16 +73,16 @@ class OverviewPane(ttk.Frame):
     def _build_connect_invitation(self) -> None:
         """Shown above everything while no message was ever captured: the way to the browser extension."""
         self.connect_bar = ttk.Frame(self, style="Callout.TFrame", padding=(12, 8))
-        self.connect_text = ttk.Label(self.connect_bar, style="Callout.TLabel", text=INVITE_UNPAIRED,
+        self.connect_text = ttk.Label(self.connect_bar, style="Callout.TLabel", text=self.tr._(INVITE_UNPAIRED),
                                       wraplength=self.window.scaled((640, 0))[0], justify="left")
         self.connect_text.pack(side="left")
-        self.connect_button = ttk.Button(self.connect_bar, text="Connect WhatsApp Web", style="Accent.TButton",
-                                         command=lambda: self.window.app.open("connect"))
+        self.connect_button = ttk.Button(self.connect_bar, text=self.tr._("Connect WhatsApp Web"),
+                                         style="Accent.TButton", command=lambda: self.window.app.open("connect"))
         self.connect_button.pack(side="right")
 
     def set_paired(self, paired: int) -> None:
         """A paired browser that captured nothing yet needs WhatsApp Web opened, not the install steps."""
-        self.connect_text.configure(text=INVITE_PAIRED if paired > 0 else INVITE_UNPAIRED)
+        self.connect_text.configure(text=self.tr._(INVITE_PAIRED if paired > 0 else INVITE_UNPAIRED))
 
     def show_connect_invitation(self, shown: bool) -> None:
         if shown and not self.connect_bar.winfo_manager():
@@ -84,11 +91,12 @@ class OverviewPane(ttk.Frame):
             self.connect_bar.grid_forget()
 
     def _build_cards(self) -> None:
-        titles = {"messages": "Messages today", "customers": "Customers", "response": "Average response time",
-                  "conversion": "Conversion rate (30 days)"}
+        tr = self.tr
+        titles = {"messages": tr._("Messages today"), "customers": tr._("Customers"),
+                  "response": tr._("Average response time"), "conversion": tr._("Conversion rate (30 days)")}
         self.cards: dict[str, StatCard] = {}
         for column, (key, title) in enumerate(titles.items()):
-            card = StatCard(self, title)
+            card = StatCard(self, title, wrap=self.window.scaled((220, 0))[0])
             card.grid(row=1, column=column, sticky="nsew", padx=(0 if column == 0 else 6, 0))
             self.cards[key] = card
 
@@ -98,60 +106,67 @@ class OverviewPane(ttk.Frame):
         lists.columnconfigure(0, weight=5)
         lists.columnconfigure(1, weight=2)
         lists.rowconfigure(1, weight=1)
-        ttk.Label(lists, text="Recent activity", style="Section.TLabel").grid(row=0, column=0, sticky="w")
-        ttk.Label(lists, text="Active alerts", style="Section.TLabel").grid(row=0, column=1, sticky="w", padx=(8, 0))
-        self.recent = ScrolledTree(lists, [("time", "Time", 60, False), ("customer", "Customer", 140, False),
-                                           ("dir", "", 28, False), ("text", "Message", 260, True),
-                                           ("sentiment", "Sentiment", 90, False), ("intent", "Intent", 100, False)],
-                                   height=5, empty_text="No messages yet")
+        tr = self.tr
+        ttk.Label(lists, text=tr._("Recent activity"), style="Section.TLabel").grid(row=0, column=0, sticky="w")
+        ttk.Label(lists, text=tr._("Active alerts"), style="Section.TLabel").grid(row=0, column=1, sticky="w",
+                                                                               padx=(8, 0))
+        self.recent = ScrolledTree(lists, [("time", tr._("Time"), 60, False),
+                                           ("customer", tr._("Customer"), 140, False),
+                                           ("dir", "", 28, False), ("text", tr._("Message"), 260, True),
+                                           ("sentiment", tr._("Sentiment"), 90, False),
+                                           ("intent", tr._("Intent"), 100, False)],
+                                   height=5, empty_text=tr._("No messages yet"))
         self.recent.grid(row=1, column=0, sticky="nsew")
         self.recent.tree.bind("<Double-1>", lambda _e: self._open_selected_message())
         self.recent.tree.bind("<Return>", lambda _e: self._open_selected_message())
-        self.alerts = ScrolledTree(lists, [("title", "Alert", 150, True), ("since", "Since", 56, False)], height=5,
-                                   empty_text="No active alerts")
+        self.alerts = ScrolledTree(lists, [("title", tr._("Alert"), 150, True), ("since", tr._("Since"), 56, False)],
+                                   height=5, empty_text=tr._("No active alerts"))
         self.alerts.grid(row=1, column=1, sticky="nsew", padx=(8, 0))
 
     # -- drawing ------------------------------------------------------------------------------------
 
     def show_dashboard(self, d: dict[str, Any]) -> None:
+        tr = self.tr
         y = d.get("yesterday") or {}
         today_msgs = d.get("messages_today")
-        self.cards["messages"].set(fmt_count(today_msgs), *fmt_change(today_msgs, y.get("messages")))
+        self.cards["messages"].set(fmt_count(tr, today_msgs), *fmt_change(tr, today_msgs, y.get("messages")))
         new_today, new_yesterday = d.get("new_customers_today"), y.get("new_customers")
-        _delta, tone = fmt_change(new_today, new_yesterday)
-        new_text = f"{fmt_count(new_today)} new today ({fmt_count(new_yesterday)} yesterday)"
-        self.cards["customers"].set(fmt_count(d.get("total_customers")), new_text, tone)
+        _delta, tone = fmt_change(tr, new_today, new_yesterday)
+        new_text = tr._("{today} new today ({yesterday} yesterday)").format(
+            today=fmt_count(tr, new_today), yesterday=fmt_count(tr, new_yesterday))
+        self.cards["customers"].set(fmt_count(tr, d.get("total_customers")), new_text, tone)
         response, response_y = d.get("avg_response_time_s"), y.get("avg_response_time_s")
-        self.cards["response"].set(fmt_duration(response),
-                                   *fmt_change(response, response_y, kind="duration", lower_is_better=True))
+        self.cards["response"].set(fmt_duration(tr, response),
+                                   *fmt_change(tr, response, response_y, kind="duration", lower_is_better=True))
         rate, rate_y = d.get("conversion_rate"), y.get("conversion_rate")
-        self.cards["conversion"].set(fmt_percent(rate), *fmt_change(rate, rate_y, kind="rate"))
+        self.cards["conversion"].set(fmt_percent(tr, rate), *fmt_change(tr, rate, rate_y, kind="rate"))
         self.charts.update_dashboard(d)
 
     def show_recent(self, page: dict[str, Any]) -> None:
+        tr = self.tr
         rows = []
         for m in page.get("items", []):
             analysis = m.get("analysis") or {}
-            rows.append((str(m["id"]), (local_time(m.get("sent_at")), customer_label(m),
+            rows.append((str(m["id"]), (local_time(tr, m.get("sent_at")), customer_label(m),
                                         "→" if m.get("direction") == "out" else "←", short(m.get("content"), 90),
-                                        (analysis.get("sentiment") or {}).get("label", ""),
-                                        (analysis.get("intent") or {}).get("label", ""))))
-        self.recent.replace(rows, empty_text="No messages yet — they appear here as WhatsApp Web captures them")
+                                        label_for(tr, SENTIMENT_LABELS, (analysis.get("sentiment") or {}).get("label")),
+                                        label_for(tr, INTENT_LABELS, (analysis.get("intent") or {}).get("label")))))
+        self.recent.replace(rows, empty_text=tr._("No messages yet — they appear here as WhatsApp Web captures them"))
         self.show_connect_invitation(not rows)
 
     def show_system(self, system: dict[str, Any]) -> None:
         self.charts.update_samples(system.get("samples") or [])
-        rows = [(str(a.get("kind")), (a.get("title") or a.get("kind", ""), local_time(a.get("at"))))
+        rows = [(str(a.get("kind")), (a.get("title") or a.get("kind", ""), local_time(self.tr, a.get("at"))))
                 for a in system.get("alerts") or []]
         self.alerts.replace(rows)
         tips = {iid: a.get("message", "") for (iid, _), a in zip(rows, system.get("alerts") or [], strict=True)}
         self.alert_messages = tips
 
-    def show_unavailable(self, problem: str) -> None:
+    def show_unavailable(self, problem: str, service_down: bool = False) -> None:
         self.charts.show_note(problem)
         self.charts.redraw()
-        hint = " — press Start above" if "not running" in problem else ""
-        self.recent.show_message(problem + hint, style="Error.TLabel")
+        text = self.tr._("{problem} — press Start above").format(problem=problem) if service_down else problem
+        self.recent.show_message(text, style="Error.TLabel")
         self.alerts.show_message("—", style="Empty.TLabel")
 
     def _open_selected_message(self) -> None:
@@ -167,7 +182,7 @@ def customer_label(message: dict[str, Any]) -> str:
 
 class DashboardWindow(BaseWindow):
     name = "dashboard"
-    title = "CRM Agent — Dashboard"
+    title = N_("CRM Agent — Dashboard")
     default_size = (1024, 720)
 
     def __init__(self, app: WindowHost) -> None:
@@ -190,11 +205,10 @@ class DashboardWindow(BaseWindow):
         self.messages = MessagesPane(self.notebook, self)
         self.customers = CustomersPane(self.notebook, self)
         self.knowledge = KnowledgePane(self.notebook, self)
-        self.notebook.add(self.overview, text="Overview", underline=0)
-        self.notebook.add(self.messages, text="Messages", underline=0)
-        self.notebook.add(self.customers, text="Customers", underline=0)
-        self.notebook.add(self.knowledge, text="Knowledge", underline=0)
-        self.notebook.enable_traversal()  # Alt+O/M/C/K and Ctrl+Tab switch tabs
+        for pane, name in zip((self.overview, self.messages, self.customers, self.knowledge), TAB_NAMES, strict=True):
+            text, underline = mnemonic(self.tr._(name))
+            self.notebook.add(pane, text=text, underline=underline)
+        self.notebook.enable_traversal()  # Alt+<the underlined letter> (O/M/C/K in English) and Ctrl+Tab
         self.live = Debouncer(self.top, self._live_update, min_interval_ms=LIVE_INTERVAL_MS)
         self._hidden_stale = False  # events arrived while another tab was shown
         self.notebook.bind("<<NotebookTabChanged>>", lambda _e: self._tab_changed())
@@ -252,10 +266,11 @@ class DashboardWindow(BaseWindow):
         self._loading = False
         if self.closed:
             return
-        problem = describe_error(exc)
-        self.say(f"Could not load the dashboard: {problem}")
+        problem = describe_error(exc, self.tr)
+        self.say(self.tr._("Could not load the dashboard: {problem}").format(problem=problem))
         if self.first_render_ms is None:  # nothing to keep showing: say why, in place of the figures
-            self.overview.show_unavailable(problem[:1].upper() + problem[1:])
+            self.overview.show_unavailable(problem[:1].upper() + problem[1:],
+                                           service_down=isinstance(exc, ServiceUnavailable))
         self.on_error(exc)
 
     def render_overview(self, data: dict[str, Any]) -> None:
@@ -265,7 +280,8 @@ class DashboardWindow(BaseWindow):
         self.overview.show_recent(data["recent"])
         self.overview.show_system(data["system"])
         self._apply_interval(data["system"])
-        self.say(f"Dashboard updated at {local_time(data['dashboard'].get('generated_at'), with_date=False)}")
+        self.say(self.tr._("Dashboard updated at {time}").format(
+            time=local_time(self.tr, data["dashboard"].get("generated_at"), with_date=False)))
         self.messages.set_intents(list((data["dashboard"].get("intent_distribution") or {}).keys()))
         self.overview.charts.canvas.draw()  # synchronous: at most twice a second, and the figure is ready now
         elapsed = (time.perf_counter() - started) * 1000

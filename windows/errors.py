@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.i18n import Translator
 from desktop.service_client import ServiceUnavailable
 
 
@@ -28,10 +29,11 @@ class ApiError(Exception):
         super().__init__(f"{status}: {self.message}")
 
 
-def describe_error(exc: Exception) -> str:
-    """One line for the user: the service's own message for an API error."""
+def describe_error(exc: Exception, tr: Translator) -> str:
+    """One line for the user: the service's own message for an API error (the service's sentence is English:
+    the API speaks one language; the window's own words around it are translated)."""
     if isinstance(exc, ServiceUnavailable):
-        return "the service is not running"
+        return tr._("the service is not running")
     if isinstance(exc, ApiError):
         return exc.message
     return str(exc) or type(exc).__name__

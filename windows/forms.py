@@ -13,18 +13,21 @@ from collections.abc import Callable
 from tkinter import filedialog, ttk
 from typing import Any
 
+from core.i18n import N_, SOURCE_LANGUAGE, Translator
 from windows.theme import PALETTE
 
 # Settings that name a file: a "Browse…" button next to the entry, with these file types.
 FILE_SETTINGS = {
-    "ai.model_path": [("GGUF models", "*.gguf"), ("All files", "*")],
-    "database.path": [("SQLite databases", "*.db *.sqlite *.sqlite3"), ("All files", "*")],
-    "logging.file": [("Log files", "*.log"), ("All files", "*")],
+    "ai.model_path": [(N_("GGUF models"), "*.gguf"), (N_("All files"), "*")],
+    "database.path": [(N_("SQLite databases"), "*.db *.sqlite *.sqlite3"), (N_("All files"), "*")],
+    "logging.file": [(N_("Log files"), "*.log"), (N_("All files"), "*")],
 }
 
 
-def check_value(spec: dict[str, Any], raw: Any) -> tuple[Any, str | None]:
-    """Turn what the widget holds into the setting's value; (value, None) or (None, message)."""
+def check_value(spec: dict[str, Any], raw: Any, tr: Translator | None = None) -> tuple[Any, str | None]:
+    """Turn what the widget holds into the setting's value; (value, None) or (None, message in tr's language;
+    English without one)."""
+    tr = tr or Translator(SOURCE_LANGUAGE)
     kind = spec.get("type")
     if kind == "boolean":
         return bool(raw), None
@@ -32,37 +35,38 @@ def check_value(spec: dict[str, Any], raw: Any) -> tuple[Any, str | None]:
         try:
             value: Any = int(str(raw).strip())
         except ValueError:
-            return None, "must be an integer"
-        return _in_range(spec, value)
+            return None, tr._("must be an integer")
+        return _in_range(spec, value, tr)
     if kind == "number":
         try:
             value = float(str(raw).strip())
         except ValueError:
-            return None, "must be a number"
+            return None, tr._("must be a number")
         if value != value or value in (float("inf"), float("-inf")):
-            return None, "must be a number"
-        return _in_range(spec, value)
+            return None, tr._("must be a number")
+        return _in_range(spec, value, tr)
     if kind == "choice":
-        return (raw, None) if raw in spec.get("choices", []) else (None, f"must be one of {', '.join(spec['choices'])}")
+        return (raw, None) if raw in spec.get("choices", []) else (
+            None, tr._("must be one of {choices}").format(choices=", ".join(spec["choices"])))
     if kind == "list":
         items = [item.strip() for item in str(raw).split(",") if item.strip()]
         for item in items:
             if spec.get("pattern") and not re.fullmatch(spec["pattern"], item):
-                return None, f"{item!r} is not valid"
+                return None, tr._("“{item}” is not valid").format(item=item)
         return items, None
     text = str(raw)
     if spec.get("max_length") is not None and len(text) > spec["max_length"]:
-        return None, f"must be at most {spec['max_length']} characters"
+        return None, tr.n_("must be at most {n} character", "must be at most {n} characters", spec["max_length"])
     if spec.get("pattern") and not re.fullmatch(spec["pattern"], text):
-        return None, f"must match {spec['pattern']}"
+        return None, tr._("must match {pattern}").format(pattern=spec["pattern"])
     return text, None
 
 
-def _in_range(spec: dict[str, Any], value: float) -> tuple[Any, str | None]:
+def _in_range(spec: dict[str, Any], value: float, tr: Translator) -> tuple[Any, str | None]:
     if spec.get("minimum") is not None and value < spec["minimum"]:
-        return None, f"must be >= {spec['minimum']}"
+        return None, tr._("must be >= {minimum}").format(minimum=spec["minimum"])
     if spec.get("maximum") is not None and value > spec["maximum"]:
-        return None, f"must be <= {spec['maximum']}"
+        return None, tr._("must be <= {maximum}").format(maximum=spec["maximum"])
     return value, None
 
 
@@ -78,8 +82,9 @@ class SettingField:
     """Label, editor, restart marker, help and the inline error of one setting, on one grid row pair."""
 
     def __init__(self, parent: ttk.Frame, row: int, spec: dict[str, Any], on_change: Callable[[], None],
-                 wrap: int) -> None:
+                 wrap: int, tr: Translator | None = None) -> None:
         self.spec = spec
+        self.tr = tr = tr or Translator(SOURCE_LANGUAGE)  # optional: the settings window passes its own
         self.key = spec["key"]
         self._on_change = on_change
         self.saved: Any = spec.get("value")
@@ -90,12 +95,13 @@ class SettingField:
         holder.grid(row=row, column=1, sticky="ew", pady=(6, 0))
         self.var: tk.Variable
         self.widget = self._make_editor(holder)
-        marker = {"service restart": "restart", "desktop agent restart": "agent restart"}.get(spec.get("applies", ""))
+        marker = {"service restart": tr._("restart"),
+                  "desktop agent restart": tr._("agent restart")}.get(spec.get("applies", ""))
         self.marker = ttk.Label(parent, text=f"↻ {marker}" if marker else "", style="Muted.TLabel")
         self.marker.grid(row=row, column=2, sticky="nw", padx=(8, 0), pady=(6, 0))
         help_text = spec.get("help", "")
         if spec.get("env_override"):
-            help_text += f"  (set by {spec['env_override']}; change it there)"
+            help_text += "  " + tr._("(set by {variable}; change it there)").format(variable=spec["env_override"])
         self.help = ttk.Label(parent, text=help_text, style="Muted.TLabel", wraplength=wrap, justify="left")
         self.help.grid(row=row + 1, column=1, columnspan=2, sticky="w")
         self.error_label = ttk.Label(parent, text="", style="FieldError.TLabel")
@@ -127,13 +133,14 @@ class SettingField:
                                    f"{shown_text(self.spec, self.spec.get('maximum'))}",
                       style="Muted.TLabel").pack(side="left", padx=(8, 0))
         if self.key in FILE_SETTINGS:
-            self.browse = ttk.Button(holder, text="Browse…", command=self._browse)
+            self.browse = ttk.Button(holder, text=self.tr._("Browse…"), command=self._browse)
             self.browse.pack(side="left", padx=(6, 0))
         return widget
 
     def _browse(self) -> None:
         chosen = filedialog.askopenfilename(parent=self.widget.winfo_toplevel(), title=self.spec["name"],
-                                            filetypes=FILE_SETTINGS[self.key])
+                                            filetypes=[(self.tr._(name), pattern)
+                                                       for name, pattern in FILE_SETTINGS[self.key]])
         if chosen:
             self.var.set(chosen)
 
@@ -145,7 +152,7 @@ class SettingField:
 
     def value(self) -> tuple[Any, str | None]:
         raw = self.var.get()
-        return check_value(self.spec, raw)
+        return check_value(self.spec, raw, self.tr)
 
     @property
     def dirty(self) -> bool:
@@ -218,7 +225,10 @@ class FormDialog:
     """
 
     def __init__(self, parent: tk.Misc, title: str, fields: list[tuple[str, str, dict[str, Any]]],
-                 on_ok: Callable[[dict[str, str]], None], ok_text: str = "OK") -> None:
+                 on_ok: Callable[[dict[str, str]], None], ok_text: str = "OK", tr: Translator | None = None) -> None:
+        # The caller translates the title, labels, hints and ok_text; tr is for the dialog's own words (Cancel,
+        # "Not saved…"). Optional so a caller not yet translated keeps working, in English.
+        self.tr = tr or Translator(SOURCE_LANGUAGE)
         self.top = tk.Toplevel(parent)
         self.top.title(title)
         self.top.transient(parent.winfo_toplevel())
@@ -249,7 +259,7 @@ class FormDialog:
         self.error.grid(row=row, column=0, columnspan=2, sticky="w", pady=(6, 0))
         buttons = ttk.Frame(body)
         buttons.grid(row=row + 1, column=0, columnspan=2, sticky="e", pady=(8, 0))
-        ttk.Button(buttons, text="Cancel", command=self.close).pack(side="right")
+        ttk.Button(buttons, text=self.tr._("Cancel"), command=self.close).pack(side="right")
         self.ok = ttk.Button(buttons, text=ok_text, style="Accent.TButton", command=self._ok)
         self.ok.pack(side="right", padx=(0, 6))
         self._on_ok = on_ok
@@ -316,7 +326,8 @@ class FormDialog:
                 errors[str(exc.field).split(".")[0]] = exc.message
         self.show_field_errors(errors)
         unplaced = [f for f in errors if f not in self.entries]
-        self.say(describe_error(exc) if unplaced or not errors else "Not saved: fix the fields above.")
+        self.say(describe_error(exc, self.tr) if unplaced or not errors
+                 else self.tr._("Not saved: fix the fields above."))
 
     def field_error(self, name: str) -> str:
         label = self.field_errors[name]

@@ -7,13 +7,16 @@ cancellable, copied by the user, never sent by itself."""
 from __future__ import annotations
 
 import tkinter as tk
+from datetime import date
 from tkinter import ttk
 from typing import Any
 
+from core.i18n import N_, Translator
 from windows.base import BaseWindow
 from windows.calls import Debouncer
 from windows.errors import ApiError, describe_error
 from windows.forms import ScrollFrame
+from windows.labels import INTENT_LABELS, SENTIMENT_LABELS, TYPE_LABELS, label_for, labels_for, value_of
 from windows.widgets import (
     PagedList,
     SearchBox,
@@ -28,14 +31,14 @@ from windows.widgets import (
 )
 
 PAGE_SIZE = 50
-ANY = "Any"
-SENTIMENT_CHOICES = (ANY, "positive", "neutral", "negative")
+ANY = N_("Any")
+SENTIMENT_CHOICES = ("positive", "neutral", "negative")
 DEFAULT_INTENTS = ("greeting", "pricing", "purchase", "order_status", "support", "complaint", "cancellation",
                    "payment", "scheduling", "praise", "other")
 MAX_REPLIES = 3
-DRAFT_NOTE = "A draft is never sent by itself: copy it, check it, send it from WhatsApp."
-LLM_OFF = ("The AI model is turned off. Turn it on in Settings → AI (“llm enabled”), save, and restart the "
-           "service when asked.")
+DRAFT_NOTE = N_("A draft is never sent by itself: copy it, check it, send it from WhatsApp.")
+LLM_OFF = N_("The AI model is turned off. Turn it on in Settings → AI (“llm enabled”), save, and restart the "
+             "service when asked.")
 DRAFT_FINISHED = ("reply.draft.completed", "reply.draft.failed", "reply.draft.cancelled")
 
 
@@ -43,8 +46,10 @@ class MessagesPane(ttk.Frame):
     def __init__(self, parent: tk.Misc, window: BaseWindow) -> None:
         super().__init__(parent, padding=(0, 6, 0, 0))
         self.window = window
+        self.tr = window.tr
         self.link = window.link
         self._detail_seq = 0
+        self.intents: tuple[str, ...] = DEFAULT_INTENTS
         self.detail: dict[str, Any] | None = None
         self.page: dict[str, Any] | None = None
         self.draft = DraftState()
@@ -57,25 +62,31 @@ class MessagesPane(ttk.Frame):
     # -- layout -------------------------------------------------------------------------------------
 
     def _build_filters(self) -> None:
+        tr = self.tr
         bar = ttk.Frame(self)
         bar.pack(fill="x")
-        self.search = SearchBox(bar, lambda _text: self.reload(), width=16)
-        self.search.pack(side="left")
-        ttk.Label(bar, text="Sentiment").pack(side="left", padx=(10, 4))
-        self.sentiment = ttk.Combobox(bar, values=SENTIMENT_CHOICES, state="readonly", width=9)
-        self.sentiment.set(ANY)
-        self.sentiment.pack(side="left")
-        ttk.Label(bar, text="Intent").pack(side="left", padx=(10, 4))
-        self.intent = ttk.Combobox(bar, values=(ANY, *DEFAULT_INTENTS), state="readonly", width=12)
-        self.intent.set(ANY)
-        self.intent.pack(side="left")
-        ttk.Label(bar, text="From").pack(side="left", padx=(10, 4))
+        # A grid whose only stretchy column is the search box: in a longer language, or a narrow window, the
+        # search entry gives up room first and the filters and Clear stay whole.
+        self.search = SearchBox(bar, lambda _text: self.reload(), label=tr._("Search"), width=14)
+        ttk.Label(bar, text=tr._("Sentiment"))
+        # The comboboxes show words in the user's language; filters() turns them back into the API's values.
+        self.sentiment = ttk.Combobox(bar, values=(tr._(ANY), *labels_for(tr, SENTIMENT_LABELS, SENTIMENT_CHOICES)),
+                                      state="readonly", width=9)
+        self.sentiment.set(tr._(ANY))
+        ttk.Label(bar, text=tr._("Intent"))
+        self.intent = ttk.Combobox(bar, values=(tr._(ANY), *labels_for(tr, INTENT_LABELS, DEFAULT_INTENTS)),
+                                   state="readonly", width=12)
+        self.intent.set(tr._(ANY))
+        ttk.Label(bar, text=tr._("From"))
         self.date_from = ttk.Entry(bar, width=10)
-        self.date_from.pack(side="left")
-        ttk.Label(bar, text="To").pack(side="left", padx=(6, 4))
+        ttk.Label(bar, text=tr._("To"))
         self.date_to = ttk.Entry(bar, width=10)
-        self.date_to.pack(side="left")
-        ttk.Button(bar, text="Clear", command=self.clear_filters, width=6).pack(side="left", padx=(8, 0))
+        ttk.Button(bar, text=tr._("Clear"), command=self.clear_filters, width=-6)
+        for column, widget in enumerate(bar.winfo_children()):
+            label_gap = 8 if isinstance(widget, ttk.Label) else 0
+            widget.grid(row=0, column=column, sticky="ew" if column == 0 else "w",
+                        padx=(label_gap, 4) if label_gap else (8 if isinstance(widget, ttk.Button) else 0, 0))
+        bar.columnconfigure(0, weight=1)
         for combo in (self.sentiment, self.intent):
             combo.bind("<<ComboboxSelected>>", lambda _e: self.reload())
         for entry in (self.date_from, self.date_to):
@@ -86,12 +97,16 @@ class MessagesPane(ttk.Frame):
         self._last_dates = ("", "")
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
-        self.paged = PagedList(parent, [("time", "Time", 95, False), ("customer", "Customer", 120, False),
-                                        ("dir", "", 26, False), ("text", "Message", 180, True),
-                                        ("sentiment", "Sentiment", 92, False), ("intent", "Intent", 100, False)],
-                               page_size=PAGE_SIZE, on_page=self.reload, row=lambda m: (str(m["id"]), message_row(m)),
-                               noun="messages", empty_text="No messages yet", describe=describe_error,
-                               on_error=self.window.on_error)
+        tr = self.tr
+        self.paged = PagedList(parent, [("time", tr._("Time"), 95, False), ("customer", tr._("Customer"), 110, False),
+                                        ("dir", "", 26, False), ("text", tr._("Message"), 110, True),
+                                        ("sentiment", tr._("Sentiment"), 92, False),
+                                        ("intent", tr._("Intent"), 100, False)],
+                               page_size=PAGE_SIZE, on_page=self.reload,
+                               row=lambda m: (str(m["id"]), message_row(tr, m)),
+                               failure=tr._("Could not load the messages: {problem}"),
+                               empty_text=tr._("No messages yet"), describe=lambda exc: describe_error(exc, tr),
+                               on_error=self.window.on_error, tr=tr)
         self.list, self.pager = self.paged.list, self.paged.pager
         self.list.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
         self.list.tree.bind("<Control-c>", lambda _e: self.copy_reply(0))
@@ -102,7 +117,9 @@ class MessagesPane(ttk.Frame):
         self.detail_scroll = ScrollFrame(parent)
         frame = self.detail_scroll.inner
         frame.configure(padding=(8, 0, 8, 4))
-        self.detail_title = ttk.Label(frame, text="Select a message to see its analysis", style="Section.TLabel")
+        tr = self.tr
+        self.detail_title = ttk.Label(frame, text=tr._("Select a message to see its analysis"), style="Section.TLabel",
+                                      wraplength=360, justify="left")
         self.detail_title.pack(anchor="w")
         self.detail_meta = ttk.Label(frame, text="", style="Muted.TLabel")
         self.detail_meta.pack(anchor="w")
@@ -112,7 +129,7 @@ class MessagesPane(ttk.Frame):
         self.analysis_label.pack(anchor="w")
         head = ttk.Frame(frame)
         head.pack(fill="x", pady=(8, 2))
-        ttk.Label(head, text="Suggested replies", style="Section.TLabel").pack(side="left")
+        ttk.Label(head, text=tr._("Suggested replies"), style="Section.TLabel").pack(side="left")
         self.copied = ttk.Label(head, text="", style="Muted.TLabel")
         self.copied.pack(side="right")
         # Above the first reply when it carries a fact of the knowledge base: where the fact came from.
@@ -122,9 +139,10 @@ class MessagesPane(ttk.Frame):
             row = ttk.Frame(frame)
             row.pack(fill="x", pady=2)
             text = readonly_text(row, height=3, width=30)
+            button = ttk.Button(row, text=tr._("Copy"), width=-6, command=lambda i=i: self.copy_reply(i))
+            # The button is packed first: a narrow pane narrows the text box, never the button's word.
+            button.pack(side="right", padx=(4, 0))
             text.pack(side="left", fill="x", expand=True)
-            button = ttk.Button(row, text="Copy", width=6, command=lambda i=i: self.copy_reply(i))
-            button.pack(side="left", padx=(4, 0))
             self.replies.append((text, button))
         # Shown only for a message without replies: an empty line would cost the draft box its room.
         self.no_replies = ttk.Label(frame, text="", style="Empty.TLabel")
@@ -135,39 +153,46 @@ class MessagesPane(ttk.Frame):
         return self.detail_scroll
 
     def _build_draft(self, frame: ttk.Frame) -> None:
-        head = ttk.Frame(frame)
-        head.pack(fill="x", pady=(8, 2))
-        ttk.Label(head, text="AI draft", style="Section.TLabel").pack(side="left")
-        self.draft_copy = ttk.Button(head, text="Copy", width=6, command=self.copy_draft)
-        self.draft_copy.pack(side="right")
-        self.draft_cancel = ttk.Button(head, text="Cancel", width=7, command=self.cancel_draft)
-        self.draft_cancel.pack(side="right", padx=(4, 4))
-        self.draft_button = ttk.Button(head, text="Draft with AI", style="Accent.TButton", command=self.draft_with_ai)
-        self.draft_button.pack(side="right")
+        tr = self.tr
+        ttk.Label(frame, text=tr._("AI draft"), style="Section.TLabel").pack(anchor="w", pady=(8, 2))
         self.draft_text = readonly_text(frame, height=3, width=30)
         self.draft_text.pack(fill="x")
+        # The buttons on a row of their own under the box: beside the heading they clipped in longer languages.
+        buttons = ttk.Frame(frame)
+        buttons.pack(fill="x", pady=(4, 2))
+        self.draft_button = ttk.Button(buttons, text=tr._("Draft with AI"), style="Accent.TButton",
+                                       command=self.draft_with_ai)
+        self.draft_button.pack(side="left")
+        self.draft_cancel = ttk.Button(buttons, text=tr._("Cancel"), width=-7, command=self.cancel_draft)
+        self.draft_cancel.pack(side="left", padx=(4, 4))
+        self.draft_copy = ttk.Button(buttons, text=tr._("Copy"), width=-6, command=self.copy_draft)
+        self.draft_copy.pack(side="left")
         self.draft_stats = ttk.Label(frame, text="", style="Small.Muted.TLabel")  # packed once it has figures
-        self.draft_status = ttk.Label(frame, text=DRAFT_NOTE, style="Muted.TLabel", wraplength=360, justify="left")
+        self.draft_status = ttk.Label(frame, text=tr._(DRAFT_NOTE), style="Muted.TLabel", wraplength=360,
+                                      justify="left")
         self.draft_status.pack(anchor="w", fill="x")
-        frame.bind("<Configure>", lambda e: self.draft_status.configure(wraplength=max(200, e.width - 16)), add="+")
+        frame.bind("<Configure>", lambda e: self._wrap_to(max(200, e.width - 16)), add="+")
         self._draft_buttons()
 
     # -- loading ------------------------------------------------------------------------------------
 
     def filters(self) -> dict[str, Any]:
         """The query for the current filters; ValueError names a bad date."""
+        tr = self.tr
         params: dict[str, Any] = {"q": self.search.text}
-        if self.sentiment.get() != ANY:
-            params["sentiment"] = self.sentiment.get()
-        if self.intent.get() != ANY:
-            params["intent"] = self.intent.get()
+        if self.sentiment.get() not in ("", tr._(ANY)):
+            params["sentiment"] = value_of(tr, SENTIMENT_LABELS, self.sentiment.get(), SENTIMENT_CHOICES)
+        if self.intent.get() not in ("", tr._(ANY)):
+            params["intent"] = value_of(tr, INTENT_LABELS, self.intent.get(), self.intents)
         for entry, key, bound in ((self.date_from, "since", 0), (self.date_to, "until", 1)):
             day = entry.get().strip()
             if day:
                 try:
-                    params[key] = local_day_bounds_ms(day)[bound]
+                    params[key] = local_day_bounds_ms(day, tr)[bound]
                 except ValueError:
-                    raise ValueError(f"{'From' if key == 'since' else 'To'}: use a date like 2026-11-29") from None
+                    example = tr.date(date(2026, 11, 29))
+                    raise ValueError((tr._("From: use a date like {example}") if key == "since"
+                                      else tr._("To: use a date like {example}")).format(example=example)) from None
         return params
 
     def reload(self, offset: int = 0) -> None:
@@ -181,7 +206,7 @@ class MessagesPane(ttk.Frame):
         self.filtered = any(k != "q" or v for k, v in params.items())
         path = "/api/messages" + query_string({**params, "limit": PAGE_SIZE, "offset": offset})
         self.paged.load(self.link.get, path, on_page=self._page_loaded, empty_text=lambda: (
-            "No messages match these filters" if self.filtered else "No messages yet"))
+            self.tr._("No messages match these filters") if self.filtered else self.tr._("No messages yet")))
 
     def _page_loaded(self, page: dict[str, Any]) -> None:
         self.page = page
@@ -192,8 +217,8 @@ class MessagesPane(ttk.Frame):
 
     def clear_filters(self) -> None:
         self.search.var.set("")
-        self.sentiment.set(ANY)
-        self.intent.set(ANY)
+        self.sentiment.set(self.tr._(ANY))
+        self.intent.set(self.tr._(ANY))
         for entry in (self.date_from, self.date_to):
             entry.delete(0, "end")
         self.reload()
@@ -201,7 +226,8 @@ class MessagesPane(ttk.Frame):
     def set_intents(self, labels: list[str]) -> None:
         """The intent labels the service counts (from the dashboard figures), so configured labels appear."""
         if labels:
-            self.intent.configure(values=(ANY, *labels))
+            self.intents = tuple(labels)
+            self.intent.configure(values=(self.tr._(ANY), *labels_for(self.tr, INTENT_LABELS, labels)))
 
     def new_message_arrived(self) -> None:
         """A capture event: the first page without filters shows it (the list is not reloaded under a user
@@ -233,16 +259,19 @@ class MessagesPane(ttk.Frame):
     def _detail_loaded(self, seq: int, message: dict[str, Any]) -> None:
         if seq != self._detail_seq:
             return
+        tr = self.tr
         self.detail = message
         customer = message.get("customer") or {}
-        who = customer.get("name") or customer.get("phone") or "Unknown"
-        direction = "from" if message.get("direction") == "in" else "to"
-        self.detail_title.configure(text=f"Message {direction} {who}")
-        self.detail_meta.configure(text=f"{customer.get('phone') or ''} · {local_time(message.get('sent_at'))} · "
-                                        f"{message.get('type', 'text')} · language {message.get('language') or '?'}")
+        who = customer.get("name") or customer.get("phone") or tr._("Unknown")
+        title = tr._("Message from {who}") if message.get("direction") == "in" else tr._("Message to {who}")
+        self.detail_title.configure(text=title.format(who=who))
+        self.detail_meta.configure(text=" · ".join((
+            customer.get("phone") or "", local_time(tr, message.get("sent_at")),
+            label_for(tr, TYPE_LABELS, message.get("type") or "text"),
+            tr._("language {code}").format(code=message.get("language") or "?"))))
         set_text(self.detail_text, message.get("content") or "")
         analysis = message.get("analysis") or {}
-        self.analysis_label.configure(text=analysis_text(analysis))
+        self.analysis_label.configure(text=analysis_text(tr, analysis))
         self._show_replies(list(analysis.get("suggested_responses") or []), knowledge_title(analysis))
         self._draft_buttons()
 
@@ -250,8 +279,8 @@ class MessagesPane(ttk.Frame):
         if seq != self._detail_seq:
             return
         self.detail = None
-        self.detail_title.configure(text="Could not load the message")
-        self.detail_meta.configure(text=describe_error(exc))
+        self.detail_title.configure(text=self.tr._("Could not load the message"))
+        self.detail_meta.configure(text=describe_error(exc, self.tr))
         self.window.on_error(exc)
 
     def _show_replies(self, replies: list[Any], source: str | None = None) -> None:
@@ -265,13 +294,14 @@ class MessagesPane(ttk.Frame):
                 set_text(text, "")
                 text.master.pack_forget()
         if source and texts:
-            self.knowledge_source.configure(text=f"From your knowledge: {source}")
+            self.knowledge_source.configure(text=self.tr._("From your knowledge: {title}").format(title=source))
             self.knowledge_source.pack(anchor="w", before=self.replies[0][0].master)
         else:
             self.knowledge_source.configure(text="")
             self.knowledge_source.pack_forget()
         has_detail = self.detail is not None
-        self.no_replies.configure(text="" if texts or not has_detail else "No suggested replies for this message")
+        self.no_replies.configure(text="" if texts or not has_detail
+                                  else self.tr._("No suggested replies for this message"))
         if texts or not has_detail:
             self.no_replies.pack_forget()
         else:
@@ -283,7 +313,7 @@ class MessagesPane(ttk.Frame):
         if index >= len(texts):
             return
         copy_to_clipboard(self, texts[index])
-        self.copied.configure(text=f"Reply {index + 1} copied")
+        self.copied.configure(text=self.tr._("Reply {number} copied").format(number=index + 1))
 
     def shown_reply(self, index: int) -> str:
         return get_text(self.replies[index][0])
@@ -301,7 +331,7 @@ class MessagesPane(ttk.Frame):
         self.draft = DraftState(message_id=int(self.detail["id"]), running=True)
         set_text(self.draft_text, "")
         self._show_figures("")
-        self._draft_said("Asking the model… " + DRAFT_NOTE)
+        self._draft_said(self.tr._("Asking the model…") + " " + self.tr._(DRAFT_NOTE))
         self._draft_buttons()
         self.after_idle(lambda: self.detail_scroll.canvas.yview_moveto(1.0))
         draft = self.draft
@@ -323,9 +353,9 @@ class MessagesPane(ttk.Frame):
             return
         draft.running = False
         if isinstance(exc, ApiError) and exc.code == "llm_disabled":
-            self._draft_said(LLM_OFF, error=True)
+            self._draft_said(self.tr._(LLM_OFF), error=True)
         else:
-            self._draft_said(f"No draft: {describe_error(exc)}", error=True)
+            self._draft_said(self.tr._("No draft: {problem}").format(problem=describe_error(exc, self.tr)), error=True)
         self._draft_buttons()
         self.window.on_error(exc)
 
@@ -343,7 +373,10 @@ class MessagesPane(ttk.Frame):
             return
         kind = event.get("type")
         if kind == "reply.draft.started":
-            self._draft_said(f"Writing with {data.get('model') or 'the model'}… " + DRAFT_NOTE)
+            model = data.get("model")
+            writing = self.tr._("Writing with {model}…").format(model=model) if model else \
+                self.tr._("Writing with the model…")
+            self._draft_said(writing + " " + self.tr._(DRAFT_NOTE))
         elif kind == "reply.draft.token":
             draft.text += str(data.get("text") or "")
             set_text(self.draft_text, draft.text)
@@ -358,13 +391,14 @@ class MessagesPane(ttk.Frame):
             draft.text = str(data.get("text") or draft.text)
             draft.done = True
             set_text(self.draft_text, draft.text)
-            self._show_figures(draft_figures(data))
-            self._draft_said(DRAFT_NOTE)
+            self._show_figures(draft_figures(self.tr, data))
+            self._draft_said(self.tr._(DRAFT_NOTE))
             self.after_idle(lambda: self.detail_scroll.canvas.yview_moveto(1.0))  # the figures made it taller
         elif kind == "reply.draft.failed":
-            self._draft_said(f"The draft failed: {data.get('error') or 'unknown error'}", error=True)
+            self._draft_said(self.tr._("The draft failed: {problem}").format(
+                problem=data.get("error") or self.tr._("unknown error")), error=True)
         else:
-            self._draft_said("Draft cancelled. " + DRAFT_NOTE)
+            self._draft_said(self.tr._("Draft cancelled.") + " " + self.tr._(DRAFT_NOTE))
         self._draft_buttons()
 
     def cancel_draft(self) -> None:
@@ -373,7 +407,7 @@ class MessagesPane(ttk.Frame):
             return
         draft.running = False
         self._cancel_on_service(draft.draft_id)
-        self._draft_said("Draft cancelled. " + DRAFT_NOTE)
+        self._draft_said(self.tr._("Draft cancelled.") + " " + self.tr._(DRAFT_NOTE))
         self._draft_buttons()
 
     def _cancel_on_service(self, draft_id: str | None) -> None:
@@ -388,12 +422,12 @@ class MessagesPane(ttk.Frame):
         self.draft = DraftState()
         set_text(self.draft_text, "")
         self._show_figures("")
-        self._draft_said(DRAFT_NOTE)
+        self._draft_said(self.tr._(DRAFT_NOTE))
 
     def copy_draft(self) -> None:
         if self.draft.text:
             copy_to_clipboard(self, self.draft.text)
-            self._draft_said("Draft copied to the clipboard. " + DRAFT_NOTE)
+            self._draft_said(self.tr._("Draft copied to the clipboard.") + " " + self.tr._(DRAFT_NOTE))
 
     @property
     def shown_draft(self) -> str:
@@ -405,6 +439,12 @@ class MessagesPane(ttk.Frame):
             self.draft_stats.pack(anchor="w", before=self.draft_status)
         else:
             self.draft_stats.pack_forget()
+
+    def _wrap_to(self, width: int) -> None:
+        """The detail's long lines wrap at the pane's width (a longer language must not clip them)."""
+        for label in (self.draft_status, self.detail_title, self.detail_meta, self.analysis_label, self.no_replies,
+                      self.knowledge_source):
+            label.configure(wraplength=width)
 
     def _draft_said(self, text: str, *, error: bool = False) -> None:
         self.draft_status.configure(text=text, style="FieldError.TLabel" if error else "Muted.TLabel")
@@ -430,15 +470,15 @@ class DraftState:
         self.early: dict[str, list[dict[str, Any]]] = {}
 
 
-def draft_figures(data: dict[str, Any]) -> str:
-    """ "first words after 420 ms · 18.5 tokens/s · 52 tokens" from a reply.draft.completed event."""
+def draft_figures(tr: Translator, data: dict[str, Any]) -> str:
+    """ "first words after 412 ms · 18.5 tokens/s · 52 tokens" from a reply.draft.completed event."""
     parts = []
     if isinstance(data.get("ttft_ms"), (int, float)):
-        parts.append(f"first words after {data['ttft_ms']:.0f} ms")
+        parts.append(tr._("first words after {ms} ms").format(ms=tr.decimal(data["ttft_ms"], 0)))
     if isinstance(data.get("tokens_per_s"), (int, float)):
-        parts.append(f"{data['tokens_per_s']:.1f} tokens/s")
+        parts.append(tr._("{rate} tokens/s").format(rate=tr.decimal(data["tokens_per_s"], 1)))
     if isinstance(data.get("tokens"), int):
-        parts.append(f"{data['tokens']} tokens")
+        parts.append(tr.n_("{n} token", "{n} tokens", data["tokens"]))
     return " · ".join(parts)
 
 
@@ -450,12 +490,13 @@ def knowledge_title(analysis: dict[str, Any]) -> str | None:
     return None
 
 
-def message_row(m: dict[str, Any]) -> tuple[str, ...]:
+def message_row(tr: Translator, m: dict[str, Any]) -> tuple[str, ...]:
     analysis = m.get("analysis") or {}
     customer = m.get("customer") or {}
-    return (local_time(m.get("sent_at")), customer.get("name") or customer.get("phone") or "",
+    return (local_time(tr, m.get("sent_at")), customer.get("name") or customer.get("phone") or "",
             "→" if m.get("direction") == "out" else "←", short(m.get("content"), 80),
-            (analysis.get("sentiment") or {}).get("label", ""), (analysis.get("intent") or {}).get("label", ""))
+            label_for(tr, SENTIMENT_LABELS, (analysis.get("sentiment") or {}).get("label")),
+            label_for(tr, INTENT_LABELS, (analysis.get("intent") or {}).get("label")))
 
 
 def reply_text(reply: Any) -> str:
@@ -464,15 +505,22 @@ def reply_text(reply: Any) -> str:
     return str(reply)
 
 
-def analysis_text(analysis: dict[str, Any]) -> str:
+def analysis_text(tr: Translator, analysis: dict[str, Any]) -> str:
+    """The analysis in words: the labels translated (the API's values stay English), scores in the locale."""
     if not analysis:
-        return "No analysis yet"
+        return tr._("No analysis yet")
     sentiment = analysis.get("sentiment") or {}
     intent = analysis.get("intent") or {}
     score = sentiment.get("score")
     confidence = intent.get("confidence")
-    lines = [f"Sentiment: {sentiment.get('label', '?')}" + (f" (score {score:+.2f})" if score is not None else ""),
-             f"Intent: {intent.get('label', '?')}"
-             + (f" (confidence {confidence:.0%})" if confidence is not None else ""),
-             f"Engine: {analysis.get('engine', '?')} · {analysis.get('model_version', '')}"]
+    sentiment_word = label_for(tr, SENTIMENT_LABELS, sentiment.get("label")) or "?"
+    intent_word = label_for(tr, INTENT_LABELS, intent.get("label")) or "?"
+    lines = [tr._("Sentiment: {label}").format(label=sentiment_word)
+             + (" " + tr._("(score {score})").format(score=("+" if score >= 0 else "−") + tr.decimal(abs(score), 2))
+                if score is not None else ""),
+             tr._("Intent: {label}").format(label=intent_word)
+             + (" " + tr._("(confidence {percent})").format(percent=tr.percent(confidence))
+                if confidence is not None else ""),
+             tr._("Engine: {engine}").format(engine=analysis.get("engine", "?"))
+             + f" · {analysis.get('model_version', '')}"]
     return "\n".join(lines)

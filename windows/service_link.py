@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.children import child_env, running_service
 from core.discovery import read_service_url
+from core.i18n import SOURCE_LANGUAGE, Translator
 from core.paths import DataDir
 from desktop.autostart import launch_command
 from desktop.event_stream import EventStream
@@ -41,8 +42,10 @@ class ServiceNotRestarted(Exception):
 class ServiceLink:
     """Everything a window needs from the service. Callbacks always run on the Tk thread."""
 
-    def __init__(self, data_dir: DataDir, ui: UiQueue, calls: BackgroundCalls, timeout: float = 10.0) -> None:
+    def __init__(self, data_dir: DataDir, ui: UiQueue, calls: BackgroundCalls, timeout: float = 10.0,
+                 tr: Translator | None = None) -> None:
         self.data_dir = data_dir
+        self.tr = tr or Translator(SOURCE_LANGUAGE)  # the sentences start/restart return are for the user
         self._ui = ui
         self._calls = calls
         self.client = ServiceClient(lambda: read_service_url(data_dir), data_dir.local_token_file, timeout=timeout)
@@ -139,10 +142,11 @@ class ServiceLink:
     def start_service(self) -> str:
         """The error state's Start button (blocking for a moment). Returns a sentence for the user."""
         if self.tray_running():
-            return "The tray agent is running and restarts the service by itself; wait a few seconds."
+            return self.tr._("The tray agent is running and restarts the service by itself; wait a few seconds.")
         elsewhere = running_service(self.data_dir)
         if elsewhere is not None:
-            return f"The service runs without the desktop agent ({where_started(elsewhere)}) but does not answer."
+            return self.tr._("The service runs without the desktop agent ({where}) but does not answer.").format(
+                where=where_started(elsewhere, self.tr))
         return self._start_desktop_agent()
 
     def restart_service(self) -> str:
@@ -154,15 +158,15 @@ class ServiceLink:
         With neither, the desktop agent is started, and its new service reads the saved settings."""
         if self.tray_running():
             if hand_over(self.data_dir.root, RESTART_SERVICE, timeout=3, name=TRAY):
-                return "The tray agent is restarting the service…"
+                return self.tr._("The tray agent is restarting the service…")
             log.warning("the tray did not answer the restart request; the service was left as it is")
-            raise ServiceNotRestarted("the desktop agent is running but did not answer. Use Restart service in "
-                                      "its tray menu, or quit CRM Agent and start it again.")
+            raise ServiceNotRestarted(self.tr._("the desktop agent is running but did not answer. Use Restart "
+                                                "service in its tray menu, or quit CRM Agent and start it again."))
         elsewhere = running_service(self.data_dir)
         if elsewhere is not None:
             log.info("restart: the service runs without the tray (%s); left as it is", where_started(elsewhere))
-            raise ServiceNotRestarted(f"it runs without the desktop agent ({where_started(elsewhere)}). "
-                                      "Restart it where it was started.")
+            raise ServiceNotRestarted(self.tr._("it runs without the desktop agent ({where}). Restart it where it "
+                                                "was started.").format(where=where_started(elsewhere, self.tr)))
         return self._start_desktop_agent()
 
     def _start_desktop_agent(self) -> str:
@@ -174,20 +178,21 @@ class ServiceLink:
                              start_new_session=True, env=child_env(independent=True))
         except OSError as exc:
             log.error("cannot start the desktop agent: %s", exc)
-            return f"Could not start the desktop agent: {exc}"
+            return self.tr._("Could not start the desktop agent: {problem}").format(problem=exc)
         log.info("started the desktop agent: %s", " ".join(cmd[1:]))
-        return "Starting the desktop agent, which starts the service…"
+        return self.tr._("Starting the desktop agent, which starts the service…")
 
 
-def where_started(service: psutil.Process) -> str:
+def where_started(service: psutil.Process, tr: Translator | None = None) -> str:
     """`agent.py serve` (pid N), started by <its parent> (pid P): where the user can stop or restart it."""
     import psutil  # lazily, for start-up speed (~25 ms): only a service started without the tray needs it
 
+    tr = tr or Translator(SOURCE_LANGUAGE)  # the log line (no tr) stays English
     try:
         parent = service.parent()
-        started_by = f"started by {parent.name()} (pid {parent.pid})" if parent is not None and parent.pid > 1 \
-            else "whose starter has exited"
+        started_by = tr._("started by {name} (pid {pid})").format(name=parent.name(), pid=parent.pid) \
+            if parent is not None and parent.pid > 1 else tr._("whose starter has exited")
     except psutil.Error:
-        started_by = "whose starter is unknown"
+        started_by = tr._("whose starter is unknown")
     return f"`agent.py serve`, pid {service.pid}, {started_by}"
 

@@ -7,11 +7,16 @@ Keep this module additive: the settings and logs windows import from it too.
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from tkinter import ttk
 from typing import Any
 
+from babel.dates import format_skeleton
+from babel.units import format_unit
+
+from core.i18n import Translator
 from windows.theme import PALETTE
 
 # -- formatting -------------------------------------------------------------------------------------
@@ -27,41 +32,52 @@ def parse_iso(value: str | None) -> datetime | None:
         return None
 
 
-def local_time(value: str | None, *, with_date: bool = True, now: datetime | None = None) -> str:
-    """A timestamp in the user's zone: "14:05" for today, "29 Nov 14:05" otherwise."""
+def local_time(tr: Translator, value: str | None, *, with_date: bool = True, now: datetime | None = None) -> str:
+    """A timestamp in the user's zone and language: "14:05" for today, "29 de nov. 14:05" otherwise."""
     moment = parse_iso(value)
     if moment is None:
         return "—"
     local = moment.astimezone()
     today = (now or datetime.now(timezone.utc)).astimezone().date()
+    # Skeletons, not fixed patterns: each locale orders day and month its own way; 24-hour clock everywhere
+    # (what sellers in Brazil and Latin America read, and what the English windows showed before).
+    clock = format_skeleton("Hm", local, locale=tr.locale)
     if not with_date or local.date() == today:
-        return local.strftime("%H:%M")
-    return local.strftime("%d %b %H:%M")
+        return clock
+    return f"{format_skeleton('MMMd', local, locale=tr.locale)} {clock}"
 
 
-def fmt_count(value: int | float | None) -> str:
-    return "—" if value is None else f"{int(value):,}"
+def fmt_count(tr: Translator, value: int | float | None) -> str:
+    return "—" if value is None else tr.integer(int(value))
 
 
-def fmt_percent(fraction: float | None, digits: int = 1) -> str:
-    return "—" if fraction is None else f"{fraction * 100:.{digits}f}%"
+def fmt_percent(tr: Translator, fraction: float | None, digits: int = 1) -> str:
+    return "—" if fraction is None else tr.percent(fraction, digits)
 
 
-def fmt_duration(seconds: float | None) -> str:
-    """Response times: "45 s", "3 min 20 s", "2 h 05 min"."""
+def _unit(tr: Translator, amount: int, unit: str) -> str:
+    return format_unit(amount, f"duration-{unit}", length="short", locale=tr.locale)
+
+
+def fmt_duration(tr: Translator, seconds: float | None) -> str:
+    """Response times in the locale's short units: "45 s", "3 min 20 s", "2 h 5 min"."""
     if seconds is None:
         return "—"
     seconds = max(0.0, float(seconds))
     if seconds < 60:
-        return f"{seconds:.0f} s"
+        return _unit(tr, round(seconds), "second")
     if seconds < 3600:
         minutes, rest = divmod(round(seconds), 60)
-        return f"{minutes} min {rest:02d} s" if rest else f"{minutes} min"
+        return f"{_unit(tr, minutes, 'minute')} {_unit(tr, rest, 'second')}" if rest else _unit(tr, minutes, "minute")
     hours, rest = divmod(round(seconds) // 60, 60)
-    return f"{hours} h {rest:02d} min"
+    return f"{_unit(tr, hours, 'hour')} {_unit(tr, rest, 'minute')}" if rest else _unit(tr, hours, "hour")
 
 
-def fmt_change(today: float | None, yesterday: float | None, *, kind: str = "count",
+def _signed(text: str, diff: float) -> str:
+    return ("+" if diff > 0 else "−" if diff < 0 else "±") + text
+
+
+def fmt_change(tr: Translator, today: float | None, yesterday: float | None, *, kind: str = "count",
                lower_is_better: bool = False) -> tuple[str, str]:
     """The card's "change against yesterday" line and its tone ("up" good, "down" bad, "" neutral).
 
@@ -69,28 +85,57 @@ def fmt_change(today: float | None, yesterday: float | None, *, kind: str = "cou
     "duration" a difference in time; for response times a lower value is the good direction.
     """
     if today is None or yesterday is None:
-        return "no figure for yesterday" if yesterday is None else "no figure yet today", ""
+        return (tr._("no figure for yesterday") if yesterday is None else tr._("no figure yet today")), ""
     diff = today - yesterday
     if kind == "rate":
-        text = f"{diff * 100:+.1f} pts vs yesterday"
+        text = tr._("{change} pts vs yesterday").format(change=_signed(tr.decimal(abs(diff) * 100, 1), diff))
     elif kind == "duration":
-        text = ("same as yesterday" if abs(diff) < 0.5
-                else f"{'+' if diff > 0 else '−'}{fmt_duration(abs(diff))} vs yesterday")
+        text = (tr._("same as yesterday") if abs(diff) < 0.5
+                else tr._("{change} vs yesterday").format(change=_signed(fmt_duration(tr, abs(diff)), diff)))
     elif yesterday == 0:
-        text = "none yesterday" if today == 0 else f"+{fmt_count(today)} vs none yesterday"
+        text = tr._("none yesterday") if today == 0 else tr._("+{count} vs none yesterday").format(
+            count=fmt_count(tr, today))
     else:
-        text = f"{diff / yesterday * 100:+.0f}% vs yesterday ({fmt_count(yesterday)})"
+        text = tr._("{change} vs yesterday ({count})").format(
+            change=_signed(tr.percent(abs(diff) / yesterday), diff), count=fmt_count(tr, yesterday))
     if abs(diff) < 1e-9:
         return text, ""
     good = (diff < 0) if lower_is_better else (diff > 0)
     return text, "up" if good else "down"
 
 
-def local_day_bounds_ms(day: str) -> tuple[int, int]:
-    """"2026-11-29" → epoch ms of that local midnight and of the next one (ValueError for a bad date)."""
-    start = datetime.strptime(day.strip(), "%Y-%m-%d").astimezone()
+def mnemonic(text: str) -> tuple[str, int]:
+    """A label with its Alt-key letter marked by "&" ("C&onhecimento") -> ("Conhecimento", 1): each language
+    picks its own letters, so two tabs never share one. Unmarked text underlines its first letter."""
+    index = text.find("&")
+    if index < 0 or index == len(text) - 1:
+        return text, 0
+    return text[:index] + text[index + 1:], index
+
+
+def local_day_bounds_ms(day: str, tr: Translator | None = None) -> tuple[int, int]:
+    """"2026-11-29" (or the locale's short date, "29/11/2026") → epoch ms of that local midnight and of the next
+    one (ValueError for a bad date)."""
+    try:
+        start = datetime.strptime(day.strip(), "%Y-%m-%d").astimezone()
+    except ValueError:
+        if tr is None:
+            raise
+        start = datetime.combine(_locale_date(day.strip(), tr), datetime.min.time()).astimezone()
     end = (start + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def _locale_date(text: str, tr: Translator) -> Any:
+    from babel.dates import parse_date
+
+    parts = [p for p in text.replace("-", "/").replace(".", "/").split("/") if p]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(text)  # Babel would guess a date from "12" or "abc"
+    try:
+        return parse_date(text, locale=tr.locale, format="short")
+    except (ValueError, IndexError) as exc:
+        raise ValueError(text) from exc
 
 
 def query_string(params: dict[str, Any]) -> str:
@@ -112,11 +157,12 @@ def short(text: str | None, limit: int = 80) -> str:
 class StatCard(ttk.Frame):
     """A figure with its title and its change against yesterday."""
 
-    def __init__(self, parent: tk.Misc, title: str) -> None:
+    def __init__(self, parent: tk.Misc, title: str, wrap: int = 0) -> None:
         super().__init__(parent, style="Card.TFrame", padding=(12, 8))
-        self.title = ttk.Label(self, text=title, style="CardTitle.TLabel")
+        # wrap: a longer language wraps the title and the change line inside the card instead of clipping them.
+        self.title = ttk.Label(self, text=title, style="CardTitle.TLabel", wraplength=wrap)
         self.value = ttk.Label(self, text="—", style="CardValue.TLabel")
-        self.delta = ttk.Label(self, text=" ", style="CardDelta.TLabel")
+        self.delta = ttk.Label(self, text=" ", style="CardDelta.TLabel", wraplength=wrap, justify="left")
         for label in (self.title, self.value, self.delta):
             label.pack(anchor="w")
 
@@ -133,13 +179,19 @@ class ScrolledTree(ttk.Frame):
     """
 
     def __init__(self, parent: tk.Misc, columns: Sequence[tuple[str, str, int, bool]], *, height: int = 10,
-                 empty_text: str = "Nothing here yet") -> None:
+                 empty_text: str) -> None:
         super().__init__(parent)
         self.tree = ttk.Treeview(self, columns=[c[0] for c in columns], show="headings", height=height,
                                  selectmode="browse")
+        heading_font = tkfont.nametofont("TkHeadingFont")
+        bold = ttk.Style(self).lookup("Treeview.Heading", "font")
+        if bold:
+            heading_font = tkfont.Font(self, font=bold)
         for column, heading, width, stretch in columns:
             self.tree.heading(column, text=heading, anchor="w")
-            self.tree.column(column, width=width, minwidth=40, stretch=stretch, anchor="w")
+            # At least as wide as its heading: a longer language widens the column instead of clipping the word.
+            wide_enough = max(width, heading_font.measure(heading) + 14) if heading else width
+            self.tree.column(column, width=wide_enough, minwidth=40, stretch=stretch, anchor="w")
         scroll = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
         self.tree.configure(yscrollcommand=scroll.set)
         self.tree.grid(row=0, column=0, sticky="nsew")
@@ -183,22 +235,27 @@ class ScrolledTree(ttk.Frame):
 class Pager(ttk.Frame):
     """A page label ("51-100 of 1,000,000") with previous/next buttons; calls on_page(offset)."""
 
-    def __init__(self, parent: tk.Misc, page_size: int, on_page: Callable[[int], Any]) -> None:
+    def __init__(self, parent: tk.Misc, page_size: int, on_page: Callable[[int], Any], tr: Translator) -> None:
         super().__init__(parent)
+        self.tr = tr
         self.page_size = page_size
         self.offset = 0
         self.total = 0
         self._on_page = on_page
-        self.previous = ttk.Button(self, text="◀ Previous", command=self.go_previous, width=11)
+        # width=-9: sized to the label in each language (at least 9 characters).
+        self.previous = ttk.Button(self, text=tr._("◀ Previous"), command=self.go_previous, width=-9)
         self.label = ttk.Label(self, text="", style="Muted.TLabel")
-        self.next = ttk.Button(self, text="Next ▶", command=self.go_next, width=9)
+        self.next = ttk.Button(self, text=tr._("Next ▶"), command=self.go_next, width=-7)
         self.previous.pack(side="left")
         self.label.pack(side="left", padx=10)
         self.next.pack(side="left")
 
     def update_page(self, offset: int, shown: int, total: int) -> None:
         self.offset, self.total = offset, total
-        self.label.configure(text=f"{offset + 1:,}–{offset + shown:,} of {total:,}" if shown else f"0 of {total:,}")
+        tr = self.tr
+        self.label.configure(text=tr._("{first}–{last} of {total}").format(
+            first=tr.integer(offset + 1), last=tr.integer(offset + shown), total=tr.integer(total)) if shown
+            else tr._("0 of {total}").format(total=tr.integer(total)))
         self.previous.state(["!disabled"] if offset > 0 else ["disabled"])
         self.next.state(["!disabled"] if offset + shown < total else ["disabled"])
 
@@ -215,21 +272,21 @@ class PagedList(ttk.Frame):
     """One page of a paged API list at a time: a ScrolledTree (self.list) over a Pager (self.pager).
 
     load() asks for a page; the answer replaces the rows and keeps the selected row selected when it is still
-    there; an answer to an older request than the latest is dropped; a failure shows "Could not load <noun>: …"
-    in place of the rows and tells on_error. PageUp/PageDown in the list turn pages.
+    there; an answer to an older request than the latest is dropped; a failure shows `failure` (a translated
+    sentence with {problem}) in place of the rows and tells on_error. PageUp/PageDown in the list turn pages.
     row(item) -> (iid, values); describe(exc) -> one line for the user.
     """
 
     def __init__(self, parent: tk.Misc, columns: Sequence[tuple[str, str, int, bool]], *, page_size: int,
                  on_page: Callable[[int], Any], row: Callable[[dict[str, Any]], tuple[str, Sequence[Any]]],
-                 noun: str, empty_text: str, describe: Callable[[Exception], str],
-                 on_error: Callable[[Exception], Any], height: int = 16) -> None:
+                 failure: str, empty_text: str, describe: Callable[[Exception], str],
+                 on_error: Callable[[Exception], Any], tr: Translator, height: int = 16) -> None:
         super().__init__(parent)
-        self._row, self._noun, self._describe, self._on_error = row, noun, describe, on_error
+        self._row, self._failure, self._describe, self._on_error = row, failure, describe, on_error
         self._request_seq = 0
         self.list = ScrolledTree(self, columns, height=height, empty_text=empty_text)
         # The pager is packed first, at the bottom: a short window shrinks the list, never hides the pager.
-        self.pager = Pager(self, page_size, on_page)
+        self.pager = Pager(self, page_size, on_page, tr)
         self.pager.pack(side="bottom", fill="x", pady=(4, 0))
         self.list.pack(fill="both", expand=True)
         self.list.tree.bind("<Prior>", lambda _e: self.pager.go_previous())
@@ -260,14 +317,14 @@ class PagedList(ttk.Frame):
     def _page_failed(self, seq: int, exc: Exception) -> None:
         if seq != self._request_seq:
             return
-        self.list.show_message(f"Could not load {self._noun}: {self._describe(exc)}", style="Error.TLabel")
+        self.list.show_message(self._failure.format(problem=self._describe(exc)), style="Error.TLabel")
         self._on_error(exc)
 
 
 class SearchBox(ttk.Frame):
     """An entry that calls on_search(text) after typing pauses (or at once on Return); Escape clears it."""
 
-    def __init__(self, parent: tk.Misc, on_search: Callable[[str], Any], *, label: str = "Search",
+    def __init__(self, parent: tk.Misc, on_search: Callable[[str], Any], *, label: str,
                  delay_ms: int = 300, width: int = 28) -> None:
         super().__init__(parent)
         self._on_search = on_search
@@ -306,6 +363,16 @@ class SearchBox(ttk.Frame):
             self.after_cancel(self._pending)
             self._pending = None
         self._on_search(self.text)
+
+
+def wrap_to_width(frame: tk.Misc, *labels: ttk.Label, margin: int = 16) -> None:
+    """Wrap the labels at their frame's width as it changes (a pane dragged, a longer language): long lines
+    wrap instead of being cut at the pane's edge."""
+    def resized(event: tk.Event) -> None:
+        for label in labels:
+            label.configure(wraplength=max(120, event.width - margin))
+
+    frame.bind("<Configure>", resized, add="+")
 
 
 def copy_to_clipboard(widget: tk.Misc, text: str) -> None:
