@@ -167,7 +167,7 @@ class SettingRow(SettingField):
         setting = SETTINGS_BY_KEY.get(spec["key"])
         shown = {**spec, "name": tr._(setting.label) if setting else spec["name"].replace("_", " "),
                  "help": tr._(setting.help) if setting else spec.get("help", ""), "env_override": None}
-        super().__init__(parent, row, shown, on_change, wrap)
+        super().__init__(parent, row, shown, on_change, wrap, tr=tr)
         for label in parent.grid_slaves(row=row, column=0):
             label.configure(wraplength=label_wrap, justify="left")
         self.key_label = ttk.Label(parent, text=spec["key"], style="Small.Muted.TLabel")
@@ -195,10 +195,10 @@ class SettingRow(SettingField):
             super().set_value(value)
 
     def value(self) -> tuple[Any, str | None]:
-        if self.names:
-            raw = self.var.get()
-            return check_value(self.spec, self.values_by_name.get(raw, raw))
-        return super().value()
+        # Checked in English, shown through validation_text (show_error): one wording for the window's own checks
+        # and the service's answers, whose messages arrive in English.
+        raw = self.var.get()
+        return check_value(self.spec, self.values_by_name.get(raw, raw) if self.names else raw)
 
     def show_error(self, message: str | None) -> None:
         super().show_error(validation_text(self.tr, message) if message else message)
