@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.i18n import Translator
 from desktop.event_stream import EventStream
 from tests.helpers import RunningService, start_service, wait_until
 from tests.tray_helpers import Desktop, start_desktop
@@ -26,6 +27,7 @@ from tray.notifications import (
 )
 
 NOON = datetime(2026, 1, 1, 12, 0)
+EN = Translator("en")
 
 
 def alert(title: str = "High memory usage", kind: str = "memory") -> dict:
@@ -73,15 +75,15 @@ def test_quiet_hours_within_a_day_and_disabled():
 
 
 def test_events_become_notes():
-    assert describe(alert()).title == "High memory usage"
-    assert describe({"type": "capture.state", "data": {"paused": True}}).title == "Capture paused"
-    assert describe({"type": "ai.state", "data": {"state": "crashed", "degraded": True}}) is not None
-    assert describe({"type": "ai.state", "data": {"state": "ready", "degraded": False}}) is None
-    assert describe({"type": "message.captured", "data": {}}) is None
-    failed = describe({"type": "backup.failed", "data": {"kind": "backup", "error": "disk full"}})
+    assert describe(alert(), EN).title == "High memory usage"
+    assert describe({"type": "capture.state", "data": {"paused": True}}, EN).title == "Capture paused"
+    assert describe({"type": "ai.state", "data": {"state": "crashed", "degraded": True}}, EN) is not None
+    assert describe({"type": "ai.state", "data": {"state": "ready", "degraded": False}}, EN) is None
+    assert describe({"type": "message.captured", "data": {}}, EN) is None
+    failed = describe({"type": "backup.failed", "data": {"kind": "backup", "error": "disk full"}}, EN)
     assert (failed.title, failed.message) == ("Backup failed", "disk full")
-    assert describe({"type": "backup.failed", "data": {"kind": "restore", "error": "x"}}).title == "Restore failed"
-    assert describe({"type": "backup.completed", "data": {}}) is None
+    assert describe({"type": "backup.failed", "data": {"kind": "restore", "error": "x"}}, EN).title == "Restore failed"
+    assert describe({"type": "backup.completed", "data": {}}, EN) is None
 
 
 def test_settings_read_declared_config_keys_else_defaults():
@@ -105,18 +107,18 @@ def stalled(extension_id: str = "e1") -> dict:
 
 
 def test_pairing_and_stalled_capture_notes():
-    note = describe(pairing_requested())
+    note = describe(pairing_requested(), EN)
     assert note.title == "Pairing code 482 913 — Test Chromium wants to connect"
     assert "options page" in note.message and note.kind == "pairing.requested"
-    stall = describe(stalled())
+    stall = describe(stalled(), EN)
     assert stall.title == "Capture stalled: WhatsApp Web changed"
     assert "Chromium on Linux" in stall.message and "no message rows" in stall.message
-    assert describe({"type": "capture.resumed", "data": {"extension_id": "e1"}}) is None
-    assert describe({"type": "pairing.completed", "data": {}}) is None
+    assert describe({"type": "capture.resumed", "data": {"extension_id": "e1"}}, EN) is None
+    assert describe({"type": "pairing.completed", "data": {}}, EN) is None
 
 
 def test_a_pairing_code_shows_even_when_muted_quiet_disabled_or_past_the_burst_cap():
-    code = describe(pairing_requested())
+    code = describe(pairing_requested(), EN)
     for settings in (NotificationSettings(muted=("pairing.requested",)), NotificationSettings(enabled=False),
                      NotificationSettings(quiet_hours="00:00-23:59")):
         assert NotificationPolicy(settings).offer(code, 0.0, NOON) == [code]
@@ -138,7 +140,7 @@ def test_capture_stalled_notifies_once_per_stall():
     assert watch.stalled == {"e2"} and watch.admit(stalled("e1"))
 
     shown: list = []
-    notifier = Notifier(NotificationSettings(), "", show=lambda *args: shown.append(args[0]))
+    notifier = Notifier(NotificationSettings(), "", EN, show=lambda *args: shown.append(args[0]))
     notifier.start()
     try:
         for event in (stalled(), stalled(), stalled(), resumed, stalled()):
@@ -162,7 +164,7 @@ def test_the_tray_offers_connect_until_an_extension_is_paired():
     assert stalled_from_health({"extensions": {"paired": 1, "stalled": [{"id": 4, "name": "x"}]}}) == {"4"}
     assert stalled_from_health({"capture": {}}) is None
     degraded = Status(service_up=True, degraded_parts=("extensions",))
-    assert degraded.tooltip() == "CRM Agent: WhatsApp Web capture stalled"
+    assert degraded.tooltip(EN) == "CRM Agent: WhatsApp Web capture stalled"
 
 
 # -- the real path ------------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ def test_plyer_notification_reaches_the_notification_daemon(session_env: Desktop
 
 
 def test_service_events_become_real_notifications_and_bursts_are_merged(session_env: Desktop, service):
-    notifier = Notifier(NotificationSettings(burst_max=3, burst_window_s=1.5), str(asset_path("icon.png")))
+    notifier = Notifier(NotificationSettings(burst_max=3, burst_window_s=1.5), str(asset_path("icon.png")), EN)
     notifier.start()
     received: list = []
     stream = _stream_to(notifier, service, received)
@@ -233,7 +235,7 @@ def test_service_events_become_real_notifications_and_bursts_are_merged(session_
 
 def test_stream_resumes_with_since_after_losing_the_service(service):
     shown: list = []
-    notifier = Notifier(NotificationSettings(), "", show=lambda *args: shown.append(args))
+    notifier = Notifier(NotificationSettings(), "", EN, show=lambda *args: shown.append(args))
     received: list = []
     available = [True]
     stream = _stream_to(notifier, service, received, url=lambda: service.url if available[0] else None)

@@ -18,6 +18,7 @@ import psutil
 import pytest
 import requests
 
+from core.i18n import Translator
 from tests.helpers import ROOT
 from tests.tray_helpers import Desktop, RunningTray, elapsed, start_desktop, start_tray, wait_for
 
@@ -46,6 +47,8 @@ def tray_factory(desktop: Desktop, tmp_path: Path, request: pytest.FixtureReques
         if report is not None and report.failed:
             print(tray.diagnosis())  # shown under the failure: every thread's stack and the logs' tails
         tray.stop()
+
+EN = Translator("en")
 
 
 def test_icon_docks_when_the_tray_host_starts_late_and_after_it_restarts(desktop: Desktop, tray_factory):
@@ -349,10 +352,10 @@ def test_state_badges_and_tooltips():
         badge = image.getpixel((39, 49))[:3]  # inside the badge, clear of its pause/cross sign
         assert badge == BADGE_COLOURS[state], (state, badge)
         images.append(image)
-    assert statuses["running"].tooltip() == "CRM Agent: running (127.0.0.1:8080)"
-    assert statuses["degraded"].tooltip() == "CRM Agent: alert: memory"
-    assert statuses["down"].tooltip() == "CRM Agent: service down (exited with code 1, restarting in 2 s)"
-    assert statuses["paused"].tooltip() == "CRM Agent: capture paused"
+    assert statuses["running"].tooltip(EN) == "CRM Agent: running (127.0.0.1:8080)"
+    assert statuses["degraded"].tooltip(EN) == "CRM Agent: alert: memory"
+    assert statuses["down"].tooltip(EN) == "CRM Agent: service down (exited with code 1, restarting in 2 s)"
+    assert statuses["paused"].tooltip(EN) == "CRM Agent: capture paused"
 
     from PIL import Image
 
@@ -370,15 +373,15 @@ def test_team_sync_shows_in_the_tray_state():
     board = StatusBoard()
     board.update(service_up=True, url="http://127.0.0.1:8080")
     off = board.apply_health({"capture": {"paused": False}, "sync": {"enabled": False, "state": "disabled"}})
-    assert off.state == "running" and off.tooltip() == "CRM Agent: running (127.0.0.1:8080)"
+    assert off.state == "running" and off.tooltip(EN) == "CRM Agent: running (127.0.0.1:8080)"
     ok = board.apply_health({"sync": {"enabled": True, "state": "idle", "last_error": None,
                                       "last_success_at": "2026-11-29T21:50:03.120Z"}})
     local = datetime(2026, 11, 29, 21, 50, 3, tzinfo=timezone.utc).astimezone().strftime("%H:%M")
-    assert ok.state == "running" and ok.tooltip() == f"CRM Agent: running (127.0.0.1:8080), synced {local}"
+    assert ok.state == "running" and ok.tooltip(EN) == f"CRM Agent: running (127.0.0.1:8080), synced {local}"
     failing = board.apply_health({"sync": {"enabled": True, "state": "error", "last_error": "hub unreachable",
                                            "last_success_at": "2026-11-29T21:50:03.120Z"}})
     assert failing.state == "degraded"
-    assert failing.tooltip() == "CRM Agent: team sync failing (hub unreachable)"
+    assert failing.tooltip(EN) == "CRM Agent: team sync failing (hub unreachable)"
 
 
 def test_menu_where_the_backend_has_menus():
@@ -398,7 +401,8 @@ actions = MenuActions(open_dashboard=clicks["dashboard"], open_settings=clicks["
     restart_service=clicks["restart"], backup_now=clicks["backup"], toggle_autostart=clicks["autostart"],
     autostart_enabled=lambda: state["autostart"], capture_paused=lambda: state["paused"],
     quit=lambda: calls.append("quit"))
-menu = build_menu(pystray, actions)
+from core.i18n import translator_for
+menu = build_menu(pystray, actions, translator_for("en"))
 items = [i for i in menu.items if i is not pystray.Menu.SEPARATOR]
 print([i.text for i in items if i.visible])
 print([i.text for i in items if i.default], [i.text for i in items if i.checked])
