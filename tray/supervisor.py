@@ -30,7 +30,17 @@ from desktop.service_client import http_get_json
 log = logging.getLogger(__name__)
 
 LISTENING = re.compile(r"listening on (http://[^\s:]+:(\d+))")
-PASSWORD = re.compile(r"created user '(?P<user>[^']+)' with password (?P<password>\S+)")
+# `agent.py serve`'s first-start line, in the user's language (the same message as cli/serve.py's, which prints
+# it): the tray reads the user and the password from it, in English or in the language of its own Translator.
+FIRST_START = N_("First start: created user '{user}' with password {password} (also saved, readable only by you, "
+                 "in {file})")
+
+
+def first_start_pattern(template: str) -> re.Pattern[str]:
+    """A regular expression for the first-start line written from `template` (the user and the password named)."""
+    fields = {"{user}": r"(?P<user>[^'\s]+)", "{password}": r"(?P<password>\S+)", "{file}": r".*"}
+    parts = re.split(r"(\{user\}|\{password\}|\{file\})", template)
+    return re.compile("".join(fields.get(part, re.escape(part)) for part in parts))
 
 
 def service_backoff() -> RestartBackoff:
@@ -70,6 +80,8 @@ class ServiceSupervisor:
                  on_start_failed: Callable[[str], None] | None = None, tr: Translator | None = None) -> None:
         self.data_dir = data_dir
         self.tr = tr or Translator(SOURCE_LANGUAGE)  # on_down's detail is shown in the tooltip
+        self._first_start = [first_start_pattern(template) for template in dict.fromkeys((FIRST_START,
+                                                                                          self.tr._(FIRST_START)))]
         argv = (command or self._default_command(port, config_file))()
         # stdout carries the announcement, then the child's log lines (stderr joins it) for service-child.log.
         self.child = ChildProcess("service", argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -212,7 +224,7 @@ class ServiceSupervisor:
             line = line.rstrip("\n")
             if line.strip():
                 last_line[:] = [line.strip()]
-            found = PASSWORD.search(line)
+            found = next((m for m in (p.search(line) for p in self._first_start) if m), None)
             if found:
                 # The password is shown once by the tray and kept in admin_password.txt; not in a log.
                 self.output.info(line.replace(found.group("password"), "[redacted]"))
