@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.i18n import Translator
+from core.i18n import Translator, compile_catalogs, translator_for
 from desktop.event_stream import EventStream
 from tests.helpers import RunningService, start_service, wait_until
 from tests.tray_helpers import Desktop, start_desktop
@@ -167,6 +167,63 @@ def test_the_tray_offers_connect_until_an_extension_is_paired():
     assert degraded.tooltip(EN) == "CRM Agent: WhatsApp Web capture stalled"
 
 
+# -- in the user's language ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def languages() -> dict[str, Translator]:
+    compile_catalogs()  # what the test command and the bootstrap do; a fresh checkout has no .mo files
+    return {code: translator_for(code) for code in ("pt_BR", "es", "en")}
+
+
+def usage_alert(kind: str = "cpu", value: float = 93.4, threshold: float = 90.0) -> dict:
+    """crm/monitor.py's alert.raised: English text for the log and the API, and the values it is about."""
+    return {"type": "alert.raised", "data": {"kind": kind, "title": "High CPU usage", "value": value,
+                                             "threshold": threshold,
+                                             "message": "CPU at 93% for 30 s (threshold 90%)"}}
+
+
+def test_alerts_are_written_again_in_the_users_language_from_their_values(languages):
+    pt, es, en = languages["pt_BR"], languages["es"], languages["en"]
+    note = describe(usage_alert(), pt)
+    assert (note.title, note.message) == ("CPU muito alta", "CPU em 93% (limite 90%)")
+    assert describe(usage_alert("memory", 88.0, 85.0), es).message == "Memoria en 88% (límite 85%)"
+    assert describe(usage_alert(), en).message == "CPU at 93% (limit 90%)"
+    lost = {"type": "alert.raised", "data": {"kind": "connection", "title": "Connection lost", "silent_s": 300,
+                                             "message": "No messages from the WhatsApp Web extension for 5 min."}}
+    assert describe(lost, pt).title == "Conexão perdida"
+    assert describe(lost, pt).message.startswith("Nenhuma mensagem da extensão do WhatsApp Web há 5 min.")
+    resolved = {"type": "alert.resolved", "data": {"kind": "disk", "title": "Disk back to normal", "value": 70.2}}
+    assert (describe(resolved, es).title, describe(resolved, es).message) == ("Disco normal otra vez",
+                                                                              "Disco en 70%")
+    unknown = {"type": "alert.raised", "data": {"kind": "new_kind", "title": "Something new", "message": "m"}}
+    assert describe(unknown, pt).title == "Something new"  # an alert this tray does not know: as the service wrote
+
+
+def test_pairing_stall_and_merged_notes_in_portuguese(languages):
+    pt = languages["pt_BR"]
+    code = describe(pairing_requested(), pt)
+    assert code.title == "Código de pareamento 482 913 — Test Chromium quer se conectar"
+    assert "(ele expira em 2 min)" in code.message
+    stall = describe(stalled(), pt)
+    assert stall.title == "Captura parada: o WhatsApp Web mudou"
+    assert stall.message.startswith("Chromium on Linux não encontra mensagens na conversa aberta (no message rows).")
+    policy = NotificationPolicy(NotificationSettings(burst_max=2, burst_window_s=60), pt)
+    for i in range(4):
+        policy.offer(Note("Captura pausada", "", "capture.state"), float(i), NOON)
+    assert [n.title for n in policy.due(60.0)] == ["Captura pausada e mais 2"]
+
+
+def test_tooltips_in_the_users_language(languages):
+    from tray.status import Status
+
+    pt, es = languages["pt_BR"], languages["es"]
+    assert Status(service_up=True, url="http://127.0.0.1:8080").tooltip(pt) == "CRM Agent: funcionando (127.0.0.1:8080)"
+    assert Status().tooltip(es) == "CRM Agent: servicio detenido (iniciando)"
+    degraded = Status(service_up=True, active_alerts=("memory",), degraded_parts=("extensions",))
+    assert degraded.tooltip(pt) == "CRM Agent: alerta: memória, captura do WhatsApp Web parada"
+
+
 # -- the real path ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -228,6 +285,22 @@ def test_service_events_become_real_notifications_and_bursts_are_merged(session_
                             timeout=10, message="the merged notification")
         assert merged[0]["summary"] == "Capture paused and 17 more"
         assert len(session_env.notifications()[before:]) == 3
+    finally:
+        stream.stop()
+        notifier.stop()
+
+
+def test_a_service_event_reaches_the_desktop_in_portuguese(session_env: Desktop, service, languages):
+    notifier = Notifier(NotificationSettings(), str(asset_path("icon.png")), languages["pt_BR"])
+    notifier.start()
+    received: list = []
+    stream = _stream_to(notifier, service, received)
+    before = len(session_env.notifications())
+    try:
+        assert service.post("/api/system/capture", json={"paused": True}, token=service.local_token).status_code == 200
+        shown = wait_until(lambda: session_env.notifications()[before:], message="the notification")[0]
+        assert shown["summary"] == "Captura pausada"
+        assert shown["body"] == "As novas mensagens do WhatsApp não serão capturadas até você retomar."
     finally:
         stream.stop()
         notifier.stop()
