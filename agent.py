@@ -78,13 +78,30 @@ def run_command(argv: list[str]) -> int:
     from cli.context import Context
     from cli.parser import build_parser
 
-    parser = build_parser()
+    parser = build_parser(help_language(argv))
     args = parser.parse_args(argv)
     command = COMMANDS.get(args.command)
     if command is None:
         parser.print_help()
         return 2
     return command(Context.from_args(args), args)
+
+
+def help_language(argv: list[str]) -> Callable[[str], str]:
+    """The help's translation for `--help` (and a command line without a command): a Translator from the settings
+    named by --data-dir/--config (their language, else the system's). Other command lines keep the plain text:
+    a Translator loads Babel, which `serve` must not import before gevent patches the standard library."""
+    if argv and not any(arg in ("-h", "--help") for arg in argv):
+        return str
+    import argparse
+
+    from cli.context import Context
+    from core.options import add_common_options
+
+    options = argparse.ArgumentParser(add_help=False)
+    add_common_options(options)
+    known, _rest = options.parse_known_args(argv)
+    return Context.from_args(known).tr._
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,13 +21,95 @@ MARKER=".crm-agent-install"
 say() { printf '%s\n' "$*"; }
 die() { printf 'uninstall.sh: %s\n' "$*" >&2; exit 1; }
 
+# The user's language from the locale (pt_BR, es, else English), as install.sh chooses it (it says why a table).
+ui_language() {
+  local value part
+  for value in "${LANGUAGE:-}" "${LC_ALL:-}" "${LC_MESSAGES:-}" "${LANG:-}"; do
+    for part in ${value//:/ }; do  # LANGUAGE lists several, in order: the first one we speak wins
+      case "$part" in
+        pt*) echo pt_BR; return ;;
+        es*) echo es; return ;;
+        en*) echo en; return ;;
+      esac
+    done
+  done
+  echo en
+}
+UI_LANGUAGE="$(ui_language)"
+
+# t TEXT [ARG...]: TEXT (English, printf's %s for the arguments) in the user's language.
+t() {
+  local text="$1"; shift
+  [ "$UI_LANGUAGE" = en ] || text="$(translate "$text")"
+  # shellcheck disable=SC2059 - the format is our own table's
+  printf "$text" "$@"
+}
+
+translate() {
+  case "$UI_LANGUAGE:$1" in
+    "pt_BR:unknown option: %s") echo "opção desconhecida: %s" ;;
+    "es:unknown option: %s") echo "opción desconocida: %s" ;;
+    "pt_BR:[y/N]") echo "[s/N]" ;;
+    "es:[y/N]") echo "[s/N]" ;;
+    "pt_BR:stopping the running agent (pids %s)") echo "fechando o agente em execução (pids %s)" ;;
+    "es:stopping the running agent (pids %s)") echo "cerrando el agente en ejecución (pids %s)" ;;
+    "pt_BR:removed %s") echo "removido: %s" ;;
+    "es:removed %s") echo "eliminado: %s" ;;
+    "pt_BR:program: %s is not there (already removed)") echo "programa: %s não existe (já foi removido)" ;;
+    "es:program: %s is not there (already removed)") echo "programa: %s no existe (ya se eliminó)" ;;
+    "pt_BR:%s was not made by install.sh; not removing it") echo "%s não foi criado pelo install.sh; não será removido" ;;
+    "es:%s was not made by install.sh; not removing it") echo "%s no lo creó install.sh; no se elimina" ;;
+    "pt_BR:data: %s is not there") echo "dados: %s não existe" ;;
+    "es:data: %s is not there") echo "datos: %s no existe" ;;
+    "pt_BR:Delete %s (database, backups, config, logs)?") echo "Apagar %s (banco de dados, backups, configuração, registros)?" ;;
+    "es:Delete %s (database, backups, config, logs)?") echo "¿Borrar %s (base de datos, copias de seguridad, configuración, registros)?" ;;
+    "pt_BR:data kept: %s") echo "dados mantidos: %s" ;;
+    "es:data kept: %s") echo "datos conservados: %s" ;;
+    "pt_BR:data kept: %s (uninstall.sh --purge deletes it)") echo "dados mantidos: %s (uninstall.sh --purge apaga)" ;;
+    "es:data kept: %s (uninstall.sh --purge deletes it)") echo "datos conservados: %s (uninstall.sh --purge los borra)" ;;
+    *) printf '%s' "$1" ;;  # not in the table: English
+  esac
+}
+
+usage() {
+  case "$UI_LANGUAGE" in
+    pt_BR) cat <<'TEXT'
+Remove o que o install.sh instalou: abrir ao entrar na sessão, o comando `crm-agent` e o programa com o
+ambiente virtual dele. A pasta de dados (banco de dados, configuração, backups, registros) fica, a não ser com --purge.
+
+  uninstall.sh [--purge] [--yes] [--prefix DIR]
+
+  --purge        apaga também a pasta de dados (pergunta antes, a não ser com --yes)
+  --yes          não pergunta
+  --prefix DIR   onde o install.sh colocou o programa (padrão ~/.local/lib/crm-agent)
+
+Pode rodar de novo: o que já foi removido é pulado.
+TEXT
+    ;;
+    es) cat <<'TEXT'
+Quita lo que instaló install.sh: abrir al iniciar sesión, el comando `crm-agent` y el programa con su
+entorno virtual. La carpeta de datos (base de datos, configuración, copias, registros) se conserva, salvo con --purge.
+
+  uninstall.sh [--purge] [--yes] [--prefix DIR]
+
+  --purge        borra también la carpeta de datos (pregunta antes, salvo con --yes)
+  --yes          no pregunta
+  --prefix DIR   dónde puso install.sh el programa (predeterminado ~/.local/lib/crm-agent)
+
+Se puede ejecutar otra vez: lo que ya no está se omite.
+TEXT
+    ;;
+    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
+  esac
+}
+
 while [ $# -gt 0 ]; do
   case "$1" in
     --purge) PURGE=1 ;;
     --yes|-y) ASSUME_YES=1 ;;
     --prefix) PREFIX="${2:?--prefix needs a directory}"; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option: $1" ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "$(t "unknown option: %s" "$1")" ;;
   esac
   shift
 done
@@ -37,8 +119,9 @@ confirm() {
   [ "$ASSUME_YES" = 1 ] && return 0
   [ -t 0 ] || return 1
   local reply
-  read -r -p "$1 [y/N] " reply || return 1
-  case "$reply" in [yY]|[yY][eE][sS]) return 0 ;; *) return 1 ;; esac
+  read -r -p "$1 $(t "[y/N]") " reply || return 1
+  # y/yes, and s/sim/si/sí where the question was asked in Portuguese or Spanish.
+  case "$reply" in [yY]|[yY][eE][sS]|[sS]|[sS][iI][mM]|[sS][iIíÍ]) return 0 ;; *) return 1 ;; esac
 }
 
 BIN_DIR="$HOME/.local/bin"
@@ -72,7 +155,7 @@ stop_running_agent() {
   local pids
   pids="$(pgrep -f "$PREFIX/agent.py" || true)"
   [ -z "$pids" ] && return
-  say "stopping the running agent (pids $(echo "$pids" | tr '\n' ' '))"
+  say "$(t "stopping the running agent (pids %s)" "$(echo "$pids" | tr '\n' ' ')")"
   for pid in $pids; do kill "$pid" 2>/dev/null || true; done
   for _ in $(seq 50); do
     pids="$(pgrep -f "$PREFIX/agent.py" || true)"
@@ -96,27 +179,27 @@ remove_launcher() {
   local launcher="$BIN_DIR/crm-agent"
   if [ -f "$launcher" ] && grep -q "$PREFIX/agent.py" "$launcher"; then
     rm -f "$launcher"
-    say "removed $launcher"
+    say "$(t "removed %s" "$launcher")"
   fi
 }
 
 remove_program() {
   if [ ! -e "$PREFIX" ]; then
-    say "program: $PREFIX is not there (already removed)"
+    say "$(t "program: %s is not there (already removed)" "$PREFIX")"
     return
   fi
-  [ -f "$PREFIX/$MARKER" ] || die "$PREFIX was not made by install.sh; not removing it"
+  [ -f "$PREFIX/$MARKER" ] || die "$(t "%s was not made by install.sh; not removing it" "$PREFIX")"
   rm -rf "${PREFIX:?}"
-  say "removed $PREFIX"
+  say "$(t "removed %s" "$PREFIX")"
 }
 
 purge_data() {
-  [ -d "$data_dir" ] || { say "data: $data_dir is not there"; return; }
-  if confirm "Delete $data_dir (database, backups, config, logs)?"; then
+  [ -d "$data_dir" ] || { say "$(t "data: %s is not there" "$data_dir")"; return; }
+  if confirm "$(t "Delete %s (database, backups, config, logs)?" "$data_dir")"; then
     rm -rf "${data_dir:?}"
-    say "removed $data_dir"
+    say "$(t "removed %s" "$data_dir")"
   else
-    say "data kept: $data_dir"
+    say "$(t "data kept: %s" "$data_dir")"
   fi
 }
 
@@ -125,4 +208,4 @@ remove_autostart
 remove_launcher
 remove_program
 if [ "$PURGE" = 1 ]; then purge_data
-elif [ -d "$data_dir" ]; then say "data kept: $data_dir (uninstall.sh --purge deletes it)"; fi
+elif [ -d "$data_dir" ]; then say "$(t "data kept: %s (uninstall.sh --purge deletes it)" "$data_dir")"; fi

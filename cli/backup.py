@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         return export_key(ctx) if args.backup_command == "export-key" else import_key(ctx, args.force)
     url = ctx.database_url
     if not url.startswith(SQLITE_PREFIX):
-        print("error: backups are for the local SQLite database", file=ctx.stderr)
+        print(ctx.tr._("error: backups are for the local SQLite database"), file=ctx.stderr)
         return 1
     if args.backup_command == "restore":
         chosen = [bool(args.file), args.latest, args.from_hub]
         if sum(chosen) != 1:
-            print("error: name one backup: a FILE, --latest or --from-hub", file=ctx.stderr)
+            print(ctx.tr._("error: name one backup: a FILE, --latest or --from-hub"), file=ctx.stderr)
             return 2
         if args.from_hub:
             from cli.offsite import download_from_hub
@@ -77,17 +77,20 @@ def backup_now(ctx: Context, config: Config, source: Path) -> int:
     from storage.backups import BackupError, backup_database
 
     if not source.exists():
-        print(f"error: no database at {source}", file=ctx.stderr)
+        print(ctx.tr._("error: no database at {path}").format(path=source), file=ctx.stderr)
         return 1
     data_dir = ctx.data_dir
     try:
         key = load_or_create_key(data_dir.backup_key_file) if config["database.backup_encryption"] else None
         info = backup_database(source, data_dir.backups, config["database.max_backups"], key=key)
     except (BackupError, BackupCryptoError, OSError) as exc:
-        print(f"error: {exc}", file=ctx.stderr)
+        print(ctx.tr._("error: {error}").format(error=exc), file=ctx.stderr)
         return 1
-    print(f"backup written and verified: {info.path} ({info.size_bytes} bytes{', encrypted' if key else ''})",
-          file=ctx.stdout)
+    tr = ctx.tr
+    size = tr.n_("{n} byte", "{n} bytes", info.size_bytes)
+    written = (tr._("backup written and verified: {path} ({size}, encrypted)") if key
+               else tr._("backup written and verified: {path} ({size})"))
+    print(written.format(path=info.path, size=size), file=ctx.stdout)
     return 0
 
 
@@ -97,7 +100,7 @@ def backup_now(ctx: Context, config: Config, source: Path) -> int:
 def restore(ctx: Context, file: Path) -> int:
     source = file.expanduser().resolve()
     if not source.is_file():
-        print(f"error: no backup file at {source}", file=ctx.stderr)
+        print(ctx.tr._("error: no backup file at {path}").format(path=source), file=ctx.stderr)
         return 1
     lock = FileLock(ctx.data_dir.service_lock_file)
     # A service that has not said where it listens may be one refusing a damaged database (the tray restarts
@@ -118,9 +121,10 @@ def restore_latest(ctx: Context) -> int:
 
     newest = newest_verified_backup(ctx.data_dir.backups)
     if newest is None:
-        print(f"error: no verified backup in {ctx.data_dir.backups}", file=ctx.stderr)
+        print(ctx.tr._("error: no verified backup in {folder}").format(folder=ctx.data_dir.backups), file=ctx.stderr)
         return 1
-    print(f"restoring {newest.name} ({newest.created_at})", file=ctx.stdout)
+    print(ctx.tr._("restoring {name} ({created_at})").format(name=newest.name, created_at=newest.created_at),
+          file=ctx.stdout)
     return restore(ctx, newest.path)
 
 
@@ -146,13 +150,14 @@ def restore_over_damaged(ctx: Context, source: Path) -> int:
         candidate, version = prepare_restore(source, data_dir.root, load_key(data_dir.backup_key_file),
                                              data_dir.backup_key_file, MIGRATIONS[-1][0], page_size=None)
     except (BackupCryptoError, BackupError, OSError) as exc:
-        print(f"error: restore refused, the damaged database is unchanged: {exc}", file=ctx.stderr)
+        print(ctx.tr._("error: restore refused, the damaged database is unchanged: {error}").format(error=exc),
+              file=ctx.stderr)
         return 1
     kept = move_damaged_aside(live)
     os.replace(candidate, live)
     replace_secret(data_dir.jwt_secret_file, 32)
-    print(f"restored {source.name} (schema version {version}) in place of the damaged database, kept as {kept}; "
-          "sign in again", file=ctx.stdout)
+    print(ctx.tr._("restored {name} (schema version {version}) in place of the damaged database, kept as {kept}; "
+                   "sign in again").format(name=source.name, version=version, kept=kept), file=ctx.stdout)
     return 0
 
 
@@ -171,10 +176,11 @@ def restore_directly(ctx: Context, source: Path) -> int:
             maintenance = Maintenance(db, ctx.data_dir, ctx.config, bus, Clock(), writes_idle=lambda: True)
             result = maintenance.restore(source)
         except (BackupCryptoError, BackupError) as exc:
-            print(f"\nerror: restore refused, the database is unchanged: {exc}", file=ctx.stderr)
+            print("\n" + ctx.tr._("error: restore refused, the database is unchanged: {error}").format(error=exc),
+                  file=ctx.stderr)
             return 1
         except OSError as exc:
-            print(f"\nerror: restore failed: {exc}", file=ctx.stderr)
+            print("\n" + ctx.tr._("error: restore failed: {error}").format(error=exc), file=ctx.stderr)
             return 1
     print_result(ctx, result)
     return 0
@@ -186,8 +192,8 @@ def restore_through_service(ctx: Context, source: Path) -> int:
     data_dir = ctx.data_dir
     base = service_url(data_dir)
     if base is None:
-        print("error: a service holds this data directory but does not say where it listens "
-              f"({data_dir.service_info_file}); stop it or try again", file=ctx.stderr)
+        print(ctx.tr._("error: a service holds this data directory but does not say where it listens ({file}); "
+                       "stop it or try again").format(file=data_dir.service_info_file), file=ctx.stderr)
         return 1
     imported = None
     if source.parent == data_dir.backups.resolve():
@@ -199,14 +205,15 @@ def restore_through_service(ctx: Context, source: Path) -> int:
         find_backup(data_dir.backups, name)  # the same name check the service makes, with a clearer message
         status, body = post(base, "/api/system/restore", {"name": name}, data_dir)
     except Exception as exc:  # noqa: BLE001 - report any failure as one line
-        print(f"error: restore through the service at {base} failed: {exc}", file=ctx.stderr)
+        print(ctx.tr._("error: restore through the service at {url} failed: {error}").format(url=base, error=exc),
+              file=ctx.stderr)
         return 1
     finally:
         if imported is not None:
             imported.unlink(missing_ok=True)
     if status != 200:
         message = (body or {}).get("error", {}).get("message", f"HTTP {status}")
-        print(f"error: the service refused the restore: {message}", file=ctx.stderr)
+        print(ctx.tr._("error: the service refused the restore: {error}").format(error=message), file=ctx.stderr)
         return 1
     print_result(ctx, body)
     return 0
@@ -247,5 +254,8 @@ def print_progress(ctx: Context, data: dict[str, Any]) -> None:
 
 
 def print_result(ctx: Context, result: dict[str, Any]) -> None:
-    print(f"\nrestored {result['restored']} (schema version {result['schema_version']}) in {result['seconds']} s; "
-          f"the previous database was saved as {result['safety_backup']['path']}", file=ctx.stdout)
+    tr = ctx.tr
+    print("\n" + tr._("restored {name} (schema version {version}) in {duration}; the previous database was saved as "
+                      "{path}").format(name=result["restored"], version=result["schema_version"],
+                                       duration=tr.duration(timedelta(seconds=float(result["seconds"]))),
+                                       path=result["safety_backup"]["path"]), file=ctx.stdout)

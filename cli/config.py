@@ -14,10 +14,11 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     try:
         config = ctx.config
     except ConfigError as exc:
-        print(f"{path}: invalid: {exc}", file=ctx.stderr)
+        print(ctx.tr._("{path}: invalid: {error}").format(path=path, error=exc), file=ctx.stderr)
         return 1
     if args.config_command == "show":
         print(json.dumps(config.as_sections(), indent=2), file=ctx.stdout)
     else:
-        print(f"{path}: ok" if path.exists() else f"{path}: not present; defaults apply", file=ctx.stdout)
+        line = ctx.tr._("{path}: ok") if path.exists() else ctx.tr._("{path}: not present; defaults apply")
+        print(line.format(path=path), file=ctx.stdout)
     return 0

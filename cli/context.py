@@ -18,10 +18,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from core.config import Config, load_effective_config
+from core.config import Config, ConfigError, load_effective_config
 from core.paths import DataDir, resolve_data_dir
 
-if TYPE_CHECKING:  # type hints only: storage is imported lazily (see above)
+if TYPE_CHECKING:  # type hints only: storage and Babel are imported lazily (see above)
+    from core.i18n import Translator
     from storage.database import Database
 
 
@@ -52,6 +53,19 @@ class Context:
     def config(self) -> Config:
         """The settings, loaded on first use and then kept; raises ConfigError (each command says it its way)."""
         return load_effective_config(self.config_file, self.environ)
+
+    @cached_property
+    def tr(self) -> Translator:
+        """The user's language for what a person reads (ui.language; the system's while the settings cannot be
+        read, e.g. to say that config.json is invalid). Imported here: Babel is not loaded by commands that print
+        nothing translated before they exec (`serve`'s gevent patch comes first)."""
+        from core.i18n import translator_for
+
+        try:
+            setting = self.config["ui.language"]
+        except ConfigError:
+            setting = "auto"
+        return translator_for(setting, self.environ)
 
     @property
     def database_url(self) -> str:

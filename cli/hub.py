@@ -15,6 +15,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     from storage.migrations import migrate
 
     clock = Clock()
+    tr = ctx.tr
     try:
         db = Database(args.db)  # the hub's own database, named on the command line
     except DatabaseUnavailable as exc:
@@ -32,20 +33,24 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         try:
             if args.hub_command == "agent-revoke":
                 if revoke_agent(db, args.name, iso(clock.now())):
-                    print(f"agent {args.name!r} revoked: its token is refused from its next request on; its rows "
-                          "stay on the hub (agent-rotate gives it a new token)", file=ctx.stdout)
+                    print(tr._("agent {name} revoked: its token is refused from its next request on; its rows stay "
+                               "on the hub (agent-rotate gives it a new token)").format(name=repr(args.name)),
+                          file=ctx.stdout)
                 else:
-                    print(f"agent {args.name!r} was already revoked", file=ctx.stdout)
+                    print(tr._("agent {name} was already revoked").format(name=repr(args.name)), file=ctx.stdout)
                 return 0
             if args.hub_command == "agent-rotate":
                 token = rotate_agent(db, args.name, iso(clock.now()))
-                print(f"agent {args.name!r} has a new token; the old one no longer works. Give this one to that "
-                      f"agent's `agent.py sync set-token --token-stdin` (shown only now):\n{token}", file=ctx.stdout)
+                print(tr._("agent {name} has a new token; the old one no longer works. Give this one to that agent's "
+                           "`agent.py sync set-token --token-stdin` (shown only now):").format(name=repr(args.name)),
+                      file=ctx.stdout)
+                print(token, file=ctx.stdout)  # alone on its line: copied or read by a script
                 return 0
             token = add_agent(db, args.name, iso(clock.now()))
         except HubError as exc:
-            print(f"error: {exc}", file=ctx.stderr)
+            print(tr._("error: {error}").format(error=exc), file=ctx.stderr)
             return 1
-        print(f"agent {args.name!r} added; its token (shown only now, give it to that agent's "
-              f"`agent.py sync set-token --token-stdin`):\n{token}", file=ctx.stdout)
+        print(tr._("agent {name} added; its token (shown only now, give it to that agent's "
+                   "`agent.py sync set-token --token-stdin`):").format(name=repr(args.name)), file=ctx.stdout)
+        print(token, file=ctx.stdout)
         return 0

@@ -24,16 +24,17 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         directory.mkdir(parents=True, exist_ok=True)
     path = ctx.config_file
     if path.exists():
-        print(f"config: {path} kept", file=ctx.stdout)
+        print(ctx.tr._("config: {path} kept").format(path=path), file=ctx.stdout)
     else:
         save_overrides(path, DEFAULT_CONFIG)
-        print(f"config: {path} written", file=ctx.stdout)
+        print(ctx.tr._("config: {path} written").format(path=path), file=ctx.stdout)
     try:
         db = ctx.open_database()  # reads the settings first: a bad config.json stops here, nothing opened
     except ConfigError as exc:
-        print(f"{path}: invalid: {exc}", file=ctx.stderr)
+        print(ctx.tr._("{path}: invalid: {error}").format(path=path, error=exc), file=ctx.stderr)
         return 1
     with closing(db):
         version = migrate(db, iso(Clock().now()))
-    print(f"database: {ctx.database_url} at schema version {version}", file=ctx.stdout)
+    print(ctx.tr._("database: {url} at schema version {version}").format(url=ctx.database_url, version=version),
+          file=ctx.stdout)
     return 0

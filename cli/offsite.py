@@ -20,9 +20,9 @@ def export_key(ctx: Context) -> int:
 
     key = load_or_create_key(ctx.data_dir.backup_key_file)
     print(key.hex(), file=ctx.stdout)
-    print(f"backup key id {key_id(key).hex()}: keep this key somewhere safe and private (a password manager); a new "
-          "machine needs it to restore backups (agent.py backup import-key --key-stdin), and anyone holding it "
-          "can read backups copied off this machine", file=ctx.stderr)
+    print(ctx.tr._("backup key id {id}: keep this key somewhere safe and private (a password manager); a new machine "
+                   "needs it to restore backups (agent.py backup import-key --key-stdin), and anyone holding it can "
+                   "read backups copied off this machine").format(id=key_id(key).hex()), file=ctx.stderr)
     return 0
 
 
@@ -37,7 +37,8 @@ def import_key(ctx: Context, force: bool) -> int:
     except ValueError:
         key = b""
     if len(key) != KEY_BYTES:
-        print(f"error: expected the {KEY_BYTES * 2} hex digits `agent.py backup export-key` printed", file=ctx.stderr)
+        print(ctx.tr._("error: expected the {n} hex digits `agent.py backup export-key` printed").format(
+            n=KEY_BYTES * 2), file=ctx.stderr)
         return 1
     path = ctx.data_dir.backup_key_file
     try:
@@ -45,11 +46,13 @@ def import_key(ctx: Context, force: bool) -> int:
     except BackupCryptoError:
         current = None  # an unreadable key file is replaced
     if current is not None and current != key and not force:
-        print(f"error: {path} already holds another key (id {key_id(current).hex()}); backups made with it need it. "
-              "Export it first, then import with --force", file=ctx.stderr)
+        print(ctx.tr._("error: {path} already holds another key (id {id}); backups made with it need it. Export it "
+                       "first, then import with --force").format(path=path, id=key_id(current).hex()),
+              file=ctx.stderr)
         return 1
     write_private_file(path, key.hex() + "\n")
-    print(f"backup key id {key_id(key).hex()} saved in {path} (readable only by you)", file=ctx.stdout)
+    print(ctx.tr._("backup key id {id} saved in {path} (readable only by you)").format(id=key_id(key).hex(),
+                                                                                       path=path), file=ctx.stdout)
     return 0
 
 
@@ -65,8 +68,8 @@ def download_from_hub(ctx: Context) -> Path | None:
     data_dir = ctx.data_dir
     settings = SyncSettings.from_config(ctx.config, data_dir)
     if not settings.configured:
-        print("error: no team hub configured: set sync.hub_url in config.json and the hub token "
-              "(agent.py sync set-token --token-stdin)", file=ctx.stderr)
+        print(ctx.tr._("error: no team hub configured: set sync.hub_url in config.json and the hub token "
+                       "(agent.py sync set-token --token-stdin)"), file=ctx.stderr)
         return None
     if not data_dir.database.exists() and ctx.database_url.endswith(str(data_dir.database)):
         # A new machine: an empty database of the current schema to restore into.
@@ -76,7 +79,8 @@ def download_from_hub(ctx: Context) -> Path | None:
         key = load_key(data_dir.backup_key_file)
         path = download_newest(HubClient(settings), settings, data_dir.backups, key, data_dir.backup_key_file)
     except (OffsiteError, BackupCryptoError, OSError) as exc:
-        print(f"error: restore from the hub refused, the database is unchanged: {exc}", file=ctx.stderr)
+        print(ctx.tr._("error: restore from the hub refused, the database is unchanged: {error}").format(error=exc),
+              file=ctx.stderr)
         return None
-    print(f"downloaded {path.name} from the hub and checked it", file=ctx.stdout)
+    print(ctx.tr._("downloaded {name} from the hub and checked it").format(name=path.name), file=ctx.stdout)
     return path

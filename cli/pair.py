@@ -15,7 +15,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     data_dir = ctx.data_dir
     base = read_service_url(data_dir)
     if base is None:
-        print(f"error: no service is running on {data_dir.root} (start it: agent.py serve)", file=ctx.stderr)
+        print(ctx.tr._("error: no service is running on {path} (start it: agent.py serve)").format(path=data_dir.root),
+              file=ctx.stderr)
         return 1
     method, path = {"pending": ("GET", "/api/pairing/pending"), "list": ("GET", "/api/extensions"),
                     "revoke": ("DELETE", f"/api/extensions/{getattr(args, 'id', 0)}")}[args.pair_command]
@@ -23,14 +24,14 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if body is None:
         return 1
     if args.pair_command == "revoke":
-        print(f"extension {args.id} revoked", file=ctx.stdout)
+        print(ctx.tr._("extension {id} revoked").format(id=args.id), file=ctx.stdout)
         return 0
     items = body["items"]
     if args.pair_command == "pending":
         print_lines(ctx, [pending_line(p) for p in items],
-                    when_empty="no pairing pending (start one from the extension's options page)")
+                    when_empty=ctx.tr._("no pairing pending (start one from the extension's options page)"))
     else:
-        print_lines(ctx, [paired_line(e) for e in items], when_empty="no browser extension paired")
+        print_lines(ctx, [paired_line(e) for e in items], when_empty=ctx.tr._("no browser extension paired"))
     return 0
 
 

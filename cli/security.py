@@ -32,7 +32,7 @@ def rotate_here(ctx: Context) -> int:
     from core.secrets_store import replace_secret
 
     replace_secret(ctx.data_dir.jwt_secret_file, 32)
-    print("JWT signing key rotated; every access token issued before has ended", file=ctx.stdout)
+    print(ctx.tr._("JWT signing key rotated; every access token issued before has ended"), file=ctx.stdout)
     return 0
 
 
@@ -40,11 +40,12 @@ def rotate_through_service(ctx: Context) -> int:
     data_dir = ctx.data_dir
     base = service_url(data_dir)
     if base is None:
-        print("error: a service holds this data directory but does not say where it listens "
-              f"({data_dir.service_info_file}); stop it or try again", file=ctx.stderr)
+        print(ctx.tr._("error: a service holds this data directory but does not say where it listens ({file}); "
+                       "stop it or try again").format(file=data_dir.service_info_file), file=ctx.stderr)
         return 1
-    if call_service(ctx, base, "POST", "/api/security/rotate-keys", "the service refused to rotate the key: ") is None:
+    refusal = ctx.tr._("the service refused to rotate the key: ")
+    if call_service(ctx, base, "POST", "/api/security/rotate-keys", refusal) is None:
         return 1
-    print(f"JWT signing key rotated by the service at {base}; every access token issued before has ended",
-          file=ctx.stdout)
+    print(ctx.tr._("JWT signing key rotated by the service at {url}; every access token issued before has ended")
+          .format(url=base), file=ctx.stdout)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from cli.context import Context
@@ -28,10 +29,11 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
     data_dir = ctx.data_dir.ensure()
     data_dir.tighten_permissions()  # files an earlier version left 0644; agent.py's umask covers new ones
+    tr = ctx.tr  # the settings' language, or the system's when they are invalid
     try:
         config = ctx.config
     except ConfigError as exc:
-        print(f"config error: {exc}", file=ctx.stderr)
+        print(tr._("config error: {error}").format(error=exc), file=ctx.stderr)
         return 1
     service_lock = take_service_lock(ctx)
     if service_lock is None:
@@ -46,14 +48,15 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         make_psycopg2_cooperative()  # pushes wait for PostgreSQL side by side, each on a pooled connection
     problem = startup_path_problem(config)
     if problem:
-        print(f"config error: {problem}", file=ctx.stderr)
+        print(tr._("config error: {error}").format(error=problem), file=ctx.stderr)
         return 1
     log_file = Path(config["logging.file"]) if config["logging.file"] else data_dir.log_file
     try:
         setup_logging(config["logging.level"], log_file, config["logging.max_bytes"],
                       config["logging.backup_count"], to_stderr=False)
     except OSError as exc:
-        print(f"config error: logging.file: cannot write {log_file}: {exc.strerror or exc}", file=ctx.stderr)
+        print(tr._("config error: {error}").format(error=tr._("logging.file: cannot write {path}: {error}").format(
+            path=log_file, error=exc.strerror or exc)), file=ctx.stderr)
         return 1
     try:
         service = build_service(config, data_dir, hub=args.hub, loop=gevent_event_loop())
@@ -67,7 +70,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     def announce(line: str) -> None:
         print(line, file=ctx.stdout, flush=True)
 
-    return serve_forever(service, host, port, announce)
+    def first_start(user: str, password: str, file: Path) -> str:
+        # Read back by the tray (tray/supervisor.py builds its pattern from this same message in this language).
+        return tr._("First start: created user '{user}' with password {password} (also saved, readable only by "
+                    "you, in {file})").format(user=user, password=password, file=file)
+
+    return serve_forever(service, host, port, announce, first_start)
 
 
 def take_service_lock(ctx: Context) -> FileLock | None:
@@ -77,10 +85,12 @@ def take_service_lock(ctx: Context) -> FileLock | None:
     lock = FileLock(data_dir.service_lock_file)
     if lock.try_acquire():
         return lock
-    print("waiting for the data directory's lock (a restore or another service is using it)", file=ctx.stderr,
+    tr = ctx.tr
+    print(tr._("waiting for the data directory's lock (a restore or another service is using it)"), file=ctx.stderr,
           flush=True)
     if lock.acquire(SERVICE_LOCK_WAIT_S):
         return lock
-    print(f"error: {data_dir.service_lock_file} stayed locked for {SERVICE_LOCK_WAIT_S:.0f} s; is another service "
-          "running on this data directory?", file=ctx.stderr)
+    print(tr._("error: {path} stayed locked for {duration}; is another service running on this data directory?")
+          .format(path=data_dir.service_lock_file, duration=tr.duration(timedelta(seconds=SERVICE_LOCK_WAIT_S))),
+          file=ctx.stderr)
     return None

@@ -16,10 +16,11 @@ def call_service(ctx: Context, base: str, method: str, path: str, refusal: str =
     try:
         reply = client.request(method, path)
     except ServiceUnavailable as exc:
-        print(f"error: the service at {base} did not answer: {exc}", file=ctx.stderr)
+        print(ctx.tr._("error: the service at {url} did not answer: {error}").format(url=base, error=exc),
+              file=ctx.stderr)
         return None
     if reply.status != 200:
         message = ((reply.body or {}).get("error") or {}).get("message", f"HTTP {reply.status}")
-        print(f"error: {refusal}{message}", file=ctx.stderr)
+        print(ctx.tr._("error: {error}").format(error=refusal + message), file=ctx.stderr)
         return None
     return reply.body if reply.body is not None else {}

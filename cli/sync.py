@@ -28,7 +28,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         try:
             result = agent.sync_once()
         except SyncError as exc:
-            print(f"sync failed: {exc}", file=ctx.stderr)
+            print(ctx.tr._("sync failed: {error}").format(error=exc), file=ctx.stderr)
             return 1
         print(json.dumps(result, indent=2), file=ctx.stdout)
         return 0
@@ -40,8 +40,9 @@ def set_token(ctx: Context) -> int:
 
     token = ctx.stdin.readline().strip()
     if not token:
-        print("error: no token on stdin", file=ctx.stderr)
+        print(ctx.tr._("error: no token on stdin"), file=ctx.stderr)
         return 1
     write_private_file(ctx.data_dir.hub_token_file, token + "\n")
-    print(f"hub token saved in {ctx.data_dir.hub_token_file} (readable only by you)", file=ctx.stdout)
+    print(ctx.tr._("hub token saved in {path} (readable only by you)").format(path=ctx.data_dir.hub_token_file),
+          file=ctx.stdout)
     return 0

@@ -21,6 +21,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     from storage.users import list_users
 
     ctx.data_dir.ensure()
+    tr = ctx.tr
     clock = Clock()
     with closing(ctx.open_database()) as db:
         migrate(db, iso(clock.now()))
@@ -31,27 +32,31 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             return 0
         try:
             if args.user_command in ("disable", "enable"):
-                name = set_user_active(db, clock, args.name, args.user_command == "enable")
-                print(f"user {name!r} {args.user_command}d" + ("; their sessions ended" if args.user_command ==
-                                                                "disable" else ""), file=ctx.stdout)
+                enable = args.user_command == "enable"
+                name = set_user_active(db, clock, args.name, enable)
+                done = tr._("user {name} enabled") if enable else tr._("user {name} disabled; their sessions ended")
+                print(done.format(name=repr(name)), file=ctx.stdout)
                 return 0
             if args.user_command == "sessions":
                 name = revoke_sessions(db, clock, args.name)
-                print(f"every session of {name!r} ended (they log in again)", file=ctx.stdout)
+                print(tr._("every session of {name} ended (they log in again)").format(name=repr(name)),
+                      file=ctx.stdout)
                 return 0
         except UserError as exc:
-            print(f"error: {exc}", file=ctx.stderr)
+            print(tr._("error: {error}").format(error=exc), file=ctx.stderr)
             return 1
         password = read_password(ctx)
         try:
             if args.user_command == "add":
                 create_user(db, clock, args.name, password, args.role)
-                print(f"created user {args.name!r} ({args.role})", file=ctx.stdout)
+                print(tr._("created user {name} ({role})").format(name=repr(args.name), role=args.role),
+                      file=ctx.stdout)
             else:
                 change_password(db, clock, args.name, password)
-                print(f"password changed for {args.name!r}; their sessions ended", file=ctx.stdout)
+                print(tr._("password changed for {name}; their sessions ended").format(name=repr(args.name)),
+                      file=ctx.stdout)
         except UserError as exc:
-            print(f"error: {exc}", file=ctx.stderr)
+            print(tr._("error: {error}").format(error=exc), file=ctx.stderr)
             return 1
         return 0
 
@@ -59,5 +64,5 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 def read_password(ctx: Context) -> str:
     password = ctx.stdin.readline().rstrip("\r\n")
     if not password:
-        raise SystemExit("error: no password on stdin")
+        raise SystemExit(ctx.tr._("error: no password on stdin"))
     return password

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import gevent
 import gevent.event
@@ -24,6 +25,7 @@ from runtime.jobs import BackgroundJobs
 log = logging.getLogger("crm_agent.server")
 
 STOP_GRACE_S = 2.0
+FirstStartLine = Callable[[str, str, Path], str]  # (user, password, the file keeping it) -> the line to print
 
 
 def gevent_event_loop() -> EventLoop:
@@ -33,7 +35,8 @@ def gevent_event_loop() -> EventLoop:
                      timeout=lambda seconds: gevent.Timeout(seconds, False))
 
 
-def serve_forever(service: Service, host: str, port: int, announce: Callable[[str], None] = print) -> int:
+def serve_forever(service: Service, host: str, port: int, announce: Callable[[str], None] = print,
+                  first_start: FirstStartLine | None = None) -> int:
     """Bind, announce the port, serve until SIGTERM/SIGINT, then stop gracefully. Returns an exit code."""
     # Handlers first: a SIGTERM right after the port is announced must still stop the service cleanly.
     stop = stop_on_signals()
@@ -41,7 +44,7 @@ def serve_forever(service: Service, host: str, port: int, announce: Callable[[st
     server = make_server(service, host, port)
     server.start()
     write_service_info(service.data_dir, server.server_port)
-    announce_start(service, host, server.server_port, announce)
+    announce_start(service, host, server.server_port, announce, first_start or english_first_start)
     jobs = BackgroundJobs(service)
     jobs.start()
     stop.wait()
@@ -58,10 +61,16 @@ def stop_on_signals() -> gevent.event.Event:
     return stop
 
 
-def announce_start(service: Service, host: str, bound: int, announce: Callable[[str], None]) -> None:
+def english_first_start(user: str, password: str, file: Path) -> str:
+    return f"First start: created user '{user}' with password {password} (also saved, readable only by you, in {file})"
+
+
+def announce_start(service: Service, host: str, bound: int, announce: Callable[[str], None],
+                   first_start: FirstStartLine = english_first_start) -> None:
+    """The first-start line is for a person (`agent.py serve` writes it in the user's language); the listening line
+    is machine-read and stays English."""
     if service.first_admin_password:
-        announce(f"First start: created user 'admin' with password {service.first_admin_password} "
-                 f"(also saved, readable only by you, in {service.data_dir.admin_password_file})")
+        announce(first_start("admin", service.first_admin_password, service.data_dir.admin_password_file))
     # Printed last: tests and the tray read the port from this line.
     scheme = "https" if service.config["server.tls_cert_file"] else "http"
     role = "hub " if service.is_hub else ""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.i18n import Translator, compile_catalogs, translator_for
 from desktop.event_stream import EventStream
 from tests.helpers import RunningService, start_service, wait_until
 from tests.tray_helpers import Desktop, start_desktop
@@ -26,6 +27,7 @@ from tray.notifications import (
 )
 
 NOON = datetime(2026, 1, 1, 12, 0)
+EN = Translator("en")
 
 
 def alert(title: str = "High memory usage", kind: str = "memory") -> dict:
@@ -73,15 +75,15 @@ def test_quiet_hours_within_a_day_and_disabled():
 
 
 def test_events_become_notes():
-    assert describe(alert()).title == "High memory usage"
-    assert describe({"type": "capture.state", "data": {"paused": True}}).title == "Capture paused"
-    assert describe({"type": "ai.state", "data": {"state": "crashed", "degraded": True}}) is not None
-    assert describe({"type": "ai.state", "data": {"state": "ready", "degraded": False}}) is None
-    assert describe({"type": "message.captured", "data": {}}) is None
-    failed = describe({"type": "backup.failed", "data": {"kind": "backup", "error": "disk full"}})
+    assert describe(alert(), EN).title == "High memory usage"
+    assert describe({"type": "capture.state", "data": {"paused": True}}, EN).title == "Capture paused"
+    assert describe({"type": "ai.state", "data": {"state": "crashed", "degraded": True}}, EN) is not None
+    assert describe({"type": "ai.state", "data": {"state": "ready", "degraded": False}}, EN) is None
+    assert describe({"type": "message.captured", "data": {}}, EN) is None
+    failed = describe({"type": "backup.failed", "data": {"kind": "backup", "error": "disk full"}}, EN)
     assert (failed.title, failed.message) == ("Backup failed", "disk full")
-    assert describe({"type": "backup.failed", "data": {"kind": "restore", "error": "x"}}).title == "Restore failed"
-    assert describe({"type": "backup.completed", "data": {}}) is None
+    assert describe({"type": "backup.failed", "data": {"kind": "restore", "error": "x"}}, EN).title == "Restore failed"
+    assert describe({"type": "backup.completed", "data": {}}, EN) is None
 
 
 def test_settings_read_declared_config_keys_else_defaults():
@@ -105,18 +107,18 @@ def stalled(extension_id: str = "e1") -> dict:
 
 
 def test_pairing_and_stalled_capture_notes():
-    note = describe(pairing_requested())
+    note = describe(pairing_requested(), EN)
     assert note.title == "Pairing code 482 913 — Test Chromium wants to connect"
     assert "options page" in note.message and note.kind == "pairing.requested"
-    stall = describe(stalled())
+    stall = describe(stalled(), EN)
     assert stall.title == "Capture stalled: WhatsApp Web changed"
     assert "Chromium on Linux" in stall.message and "no message rows" in stall.message
-    assert describe({"type": "capture.resumed", "data": {"extension_id": "e1"}}) is None
-    assert describe({"type": "pairing.completed", "data": {}}) is None
+    assert describe({"type": "capture.resumed", "data": {"extension_id": "e1"}}, EN) is None
+    assert describe({"type": "pairing.completed", "data": {}}, EN) is None
 
 
 def test_a_pairing_code_shows_even_when_muted_quiet_disabled_or_past_the_burst_cap():
-    code = describe(pairing_requested())
+    code = describe(pairing_requested(), EN)
     for settings in (NotificationSettings(muted=("pairing.requested",)), NotificationSettings(enabled=False),
                      NotificationSettings(quiet_hours="00:00-23:59")):
         assert NotificationPolicy(settings).offer(code, 0.0, NOON) == [code]
@@ -138,7 +140,7 @@ def test_capture_stalled_notifies_once_per_stall():
     assert watch.stalled == {"e2"} and watch.admit(stalled("e1"))
 
     shown: list = []
-    notifier = Notifier(NotificationSettings(), "", show=lambda *args: shown.append(args[0]))
+    notifier = Notifier(NotificationSettings(), "", EN, show=lambda *args: shown.append(args[0]))
     notifier.start()
     try:
         for event in (stalled(), stalled(), stalled(), resumed, stalled()):
@@ -162,7 +164,64 @@ def test_the_tray_offers_connect_until_an_extension_is_paired():
     assert stalled_from_health({"extensions": {"paired": 1, "stalled": [{"id": 4, "name": "x"}]}}) == {"4"}
     assert stalled_from_health({"capture": {}}) is None
     degraded = Status(service_up=True, degraded_parts=("extensions",))
-    assert degraded.tooltip() == "CRM Agent: WhatsApp Web capture stalled"
+    assert degraded.tooltip(EN) == "CRM Agent: WhatsApp Web capture stalled"
+
+
+# -- in the user's language ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def languages() -> dict[str, Translator]:
+    compile_catalogs()  # what the test command and the bootstrap do; a fresh checkout has no .mo files
+    return {code: translator_for(code) for code in ("pt_BR", "es", "en")}
+
+
+def usage_alert(kind: str = "cpu", value: float = 93.4, threshold: float = 90.0) -> dict:
+    """crm/monitor.py's alert.raised: English text for the log and the API, and the values it is about."""
+    return {"type": "alert.raised", "data": {"kind": kind, "title": "High CPU usage", "value": value,
+                                             "threshold": threshold,
+                                             "message": "CPU at 93% for 30 s (threshold 90%)"}}
+
+
+def test_alerts_are_written_again_in_the_users_language_from_their_values(languages):
+    pt, es, en = languages["pt_BR"], languages["es"], languages["en"]
+    note = describe(usage_alert(), pt)
+    assert (note.title, note.message) == ("CPU muito alta", "CPU em 93% (limite 90%)")
+    assert describe(usage_alert("memory", 88.0, 85.0), es).message == "Memoria en 88% (límite 85%)"
+    assert describe(usage_alert(), en).message == "CPU at 93% (limit 90%)"
+    lost = {"type": "alert.raised", "data": {"kind": "connection", "title": "Connection lost", "silent_s": 300,
+                                             "message": "No messages from the WhatsApp Web extension for 5 min."}}
+    assert describe(lost, pt).title == "Conexão perdida"
+    assert describe(lost, pt).message.startswith("Nenhuma mensagem da extensão do WhatsApp Web há 5 min.")
+    resolved = {"type": "alert.resolved", "data": {"kind": "disk", "title": "Disk back to normal", "value": 70.2}}
+    assert (describe(resolved, es).title, describe(resolved, es).message) == ("Disco normal otra vez",
+                                                                              "Disco en 70%")
+    unknown = {"type": "alert.raised", "data": {"kind": "new_kind", "title": "Something new", "message": "m"}}
+    assert describe(unknown, pt).title == "Something new"  # an alert this tray does not know: as the service wrote
+
+
+def test_pairing_stall_and_merged_notes_in_portuguese(languages):
+    pt = languages["pt_BR"]
+    code = describe(pairing_requested(), pt)
+    assert code.title == "Código de pareamento 482 913 — Test Chromium quer se conectar"
+    assert "(ele expira em 2 min)" in code.message
+    stall = describe(stalled(), pt)
+    assert stall.title == "Captura parada: o WhatsApp Web mudou"
+    assert stall.message.startswith("Chromium on Linux não encontra mensagens na conversa aberta (no message rows).")
+    policy = NotificationPolicy(NotificationSettings(burst_max=2, burst_window_s=60), pt)
+    for i in range(4):
+        policy.offer(Note("Captura pausada", "", "capture.state"), float(i), NOON)
+    assert [n.title for n in policy.due(60.0)] == ["Captura pausada e mais 2"]
+
+
+def test_tooltips_in_the_users_language(languages):
+    from tray.status import Status
+
+    pt, es = languages["pt_BR"], languages["es"]
+    assert Status(service_up=True, url="http://127.0.0.1:8080").tooltip(pt) == "CRM Agent: funcionando (127.0.0.1:8080)"
+    assert Status().tooltip(es) == "CRM Agent: servicio detenido (iniciando)"
+    degraded = Status(service_up=True, active_alerts=("memory",), degraded_parts=("extensions",))
+    assert degraded.tooltip(pt) == "CRM Agent: alerta: memória, captura do WhatsApp Web parada"
 
 
 # -- the real path ------------------------------------------------------------------------------------
@@ -210,7 +269,7 @@ def test_plyer_notification_reaches_the_notification_daemon(session_env: Desktop
 
 
 def test_service_events_become_real_notifications_and_bursts_are_merged(session_env: Desktop, service):
-    notifier = Notifier(NotificationSettings(burst_max=3, burst_window_s=1.5), str(asset_path("icon.png")))
+    notifier = Notifier(NotificationSettings(burst_max=3, burst_window_s=1.5), str(asset_path("icon.png")), EN)
     notifier.start()
     received: list = []
     stream = _stream_to(notifier, service, received)
@@ -231,9 +290,25 @@ def test_service_events_become_real_notifications_and_bursts_are_merged(session_
         notifier.stop()
 
 
+def test_a_service_event_reaches_the_desktop_in_portuguese(session_env: Desktop, service, languages):
+    notifier = Notifier(NotificationSettings(), str(asset_path("icon.png")), languages["pt_BR"])
+    notifier.start()
+    received: list = []
+    stream = _stream_to(notifier, service, received)
+    before = len(session_env.notifications())
+    try:
+        assert service.post("/api/system/capture", json={"paused": True}, token=service.local_token).status_code == 200
+        shown = wait_until(lambda: session_env.notifications()[before:], message="the notification")[0]
+        assert shown["summary"] == "Captura pausada"
+        assert shown["body"] == "As novas mensagens do WhatsApp não serão capturadas até você retomar."
+    finally:
+        stream.stop()
+        notifier.stop()
+
+
 def test_stream_resumes_with_since_after_losing_the_service(service):
     shown: list = []
-    notifier = Notifier(NotificationSettings(), "", show=lambda *args: shown.append(args))
+    notifier = Notifier(NotificationSettings(), "", EN, show=lambda *args: shown.append(args))
     received: list = []
     available = [True]
     stream = _stream_to(notifier, service, received, url=lambda: service.url if available[0] else None)

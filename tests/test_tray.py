@@ -18,6 +18,7 @@ import psutil
 import pytest
 import requests
 
+from core.i18n import Translator, compile_catalogs
 from tests.helpers import ROOT
 from tests.tray_helpers import Desktop, RunningTray, elapsed, start_desktop, start_tray, wait_for
 
@@ -46,6 +47,8 @@ def tray_factory(desktop: Desktop, tmp_path: Path, request: pytest.FixtureReques
         if report is not None and report.failed:
             print(tray.diagnosis())  # shown under the failure: every thread's stack and the logs' tails
         tray.stop()
+
+EN = Translator("en")
 
 
 def test_icon_docks_when_the_tray_host_starts_late_and_after_it_restarts(desktop: Desktop, tray_factory):
@@ -154,6 +157,24 @@ def test_first_start_shows_the_admin_password_once(desktop: Desktop, tray_factor
     assert note[0]["icon"].endswith("icon.png")
     child_log = (tray.data_dir / "logs" / "service-child.log").read_text()
     assert "[redacted]" in child_log and "listening on" in child_log
+
+
+def test_a_portuguese_tray_reads_the_portuguese_first_start_line_and_tells_it_in_portuguese(
+        desktop: Desktop, tray_factory):
+    """ui.language pt_BR: `agent.py serve` prints its first-start line in Portuguese; the tray reads the user and
+    the password from it (kept out of its log) and its notification is in Portuguese."""
+    compile_catalogs()
+    tray = tray_factory(config={"ui": {"language": "pt_BR"}})
+    tray.wait_healthy()
+    password_file = tray.data_dir / "admin_password.txt"
+    note = wait_for(lambda: [n for n in desktop.notifications() if str(password_file) in n["body"]],
+                    message="the first-run notification")
+    assert note[0]["summary"] == "CRM Agent pronto: sua conta de administrador"
+    assert note[0]["body"] == f"Entre como 'admin'. Sua senha está em {password_file} (só você pode ler)"
+    password = password_file.read_text().split("password:", 1)[1].strip()
+    child_log = (tray.data_dir / "logs" / "service-child.log").read_text()
+    assert "Primeiro início: usuário 'admin' criado com a senha [redacted]" in child_log
+    assert password not in child_log
 
 
 def test_killed_service_is_back_and_healthy_within_5_s(tray_factory):
@@ -349,10 +370,10 @@ def test_state_badges_and_tooltips():
         badge = image.getpixel((39, 49))[:3]  # inside the badge, clear of its pause/cross sign
         assert badge == BADGE_COLOURS[state], (state, badge)
         images.append(image)
-    assert statuses["running"].tooltip() == "CRM Agent: running (127.0.0.1:8080)"
-    assert statuses["degraded"].tooltip() == "CRM Agent: alert: memory"
-    assert statuses["down"].tooltip() == "CRM Agent: service down (exited with code 1, restarting in 2 s)"
-    assert statuses["paused"].tooltip() == "CRM Agent: capture paused"
+    assert statuses["running"].tooltip(EN) == "CRM Agent: running (127.0.0.1:8080)"
+    assert statuses["degraded"].tooltip(EN) == "CRM Agent: alert: memory"
+    assert statuses["down"].tooltip(EN) == "CRM Agent: service down (exited with code 1, restarting in 2 s)"
+    assert statuses["paused"].tooltip(EN) == "CRM Agent: capture paused"
 
     from PIL import Image
 
@@ -370,15 +391,15 @@ def test_team_sync_shows_in_the_tray_state():
     board = StatusBoard()
     board.update(service_up=True, url="http://127.0.0.1:8080")
     off = board.apply_health({"capture": {"paused": False}, "sync": {"enabled": False, "state": "disabled"}})
-    assert off.state == "running" and off.tooltip() == "CRM Agent: running (127.0.0.1:8080)"
+    assert off.state == "running" and off.tooltip(EN) == "CRM Agent: running (127.0.0.1:8080)"
     ok = board.apply_health({"sync": {"enabled": True, "state": "idle", "last_error": None,
                                       "last_success_at": "2026-11-29T21:50:03.120Z"}})
     local = datetime(2026, 11, 29, 21, 50, 3, tzinfo=timezone.utc).astimezone().strftime("%H:%M")
-    assert ok.state == "running" and ok.tooltip() == f"CRM Agent: running (127.0.0.1:8080), synced {local}"
+    assert ok.state == "running" and ok.tooltip(EN) == f"CRM Agent: running (127.0.0.1:8080), synced {local}"
     failing = board.apply_health({"sync": {"enabled": True, "state": "error", "last_error": "hub unreachable",
                                            "last_success_at": "2026-11-29T21:50:03.120Z"}})
     assert failing.state == "degraded"
-    assert failing.tooltip() == "CRM Agent: team sync failing (hub unreachable)"
+    assert failing.tooltip(EN) == "CRM Agent: team sync failing (hub unreachable)"
 
 
 def test_menu_where_the_backend_has_menus():
@@ -398,7 +419,8 @@ actions = MenuActions(open_dashboard=clicks["dashboard"], open_settings=clicks["
     restart_service=clicks["restart"], backup_now=clicks["backup"], toggle_autostart=clicks["autostart"],
     autostart_enabled=lambda: state["autostart"], capture_paused=lambda: state["paused"],
     quit=lambda: calls.append("quit"))
-menu = build_menu(pystray, actions)
+from core.i18n import translator_for
+menu = build_menu(pystray, actions, translator_for("en"))
 items = [i for i in menu.items if i is not pystray.Menu.SEPARATOR]
 print([i.text for i in items if i.visible])
 print([i.text for i in items if i.default], [i.text for i in items if i.checked])
@@ -422,6 +444,39 @@ print([i.text for i in items if i.visible])
     assert lines[3] == str(["dashboard", "settings", "logs", "connect", "capture", "restart", "backup", "autostart",
                             "quit"])
     assert lines[4] == str([text.replace("Pause", "Resume") for text in shown if text != "Connect WhatsApp Web…"])
+
+
+def test_menu_in_the_users_language():
+    """The menu's labels through the tray's Translator (pystray's dummy backend, as above)."""
+    code = """
+import os, sys
+os.environ["PYSTRAY_BACKEND"] = "dummy"
+import pystray
+from core.i18n import compile_catalogs, translator_for
+from tray.icon import MenuActions, build_menu
+compile_catalogs()
+state = {"paused": False}
+noop = lambda: None
+actions = MenuActions(open_dashboard=noop, open_settings=noop, open_logs=noop, open_connect=noop,
+    needs_extension=lambda: True, toggle_capture=noop, restart_service=noop, backup_now=noop, toggle_autostart=noop,
+    autostart_enabled=lambda: False, capture_paused=lambda: state["paused"], quit=noop)
+for language in sys.argv[1:]:
+    items = [i for i in build_menu(pystray, actions, translator_for(language)).items if i is not pystray.Menu.SEPARATOR]
+    state["paused"] = False
+    shown = [i.text for i in items if i.visible]
+    state["paused"] = True
+    print(shown + [items[4].text])
+"""
+    out = subprocess.run([sys.executable, "-c", code, "pt_BR", "es"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=30, env={k: v for k, v in os.environ.items() if k != "DISPLAY"})
+    assert out.returncode == 0, out.stderr
+    pt, es = out.stdout.splitlines()
+    assert pt == str(["Abrir painel", "Configurações", "Registros", "Conectar WhatsApp Web…", "Pausar captura",
+                      "Reiniciar serviço", "Fazer backup agora", "Abrir ao iniciar a sessão", "Sair",
+                      "Retomar captura"])
+    assert es == str(["Abrir panel", "Configuración", "Registros", "Conectar WhatsApp Web…", "Pausar captura",
+                      "Reiniciar servicio", "Hacer copia ahora", "Abrir al iniciar sesión", "Salir",
+                      "Reanudar captura"])
 
 
 def test_the_tray_never_imports_gevent_bottle_or_storage():

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from core.children import agent_command, child_env
+from core.i18n import Translator, translator_for
 from core.options import add_common_options
 from core.paths import PRIVATE_UMASK, DataDir, resolve_data_dir
 from desktop import autostart
@@ -64,17 +65,20 @@ def run_headless(data_dir: DataDir, config_file: Path | None, port: int | None) 
 
 class DesktopApp:
     def __init__(self, data_dir: DataDir, config: Any, *, port: int | None = None,
-                 config_file: Path | None = None, settings: NotificationSettings | None = None) -> None:
+                 config_file: Path | None = None, settings: NotificationSettings | None = None,
+                 tr: Translator | None = None) -> None:
         self.data_dir = data_dir
         self.config = config
+        # One Translator for the tray process (ui.language), passed to all that shows text.
+        self.tr = tr or translator_for(_config_value(config, "ui.language", "auto"))
         self.board = StatusBoard()
         self.settings = settings or NotificationSettings.from_config(config)
         icon_file = asset_path("icon.ico" if sys.platform == "win32" else "icon.png")
-        self.notifier = Notifier(self.settings, str(icon_file))
+        self.notifier = Notifier(self.settings, str(icon_file), self.tr)
         self.connection = ConnectionWatch(self.notifier, self.settings.connection_lost_after_s)
         self.supervisor = ServiceSupervisor(data_dir, port=port, config_file=config_file, on_up=self._service_up,
                                             on_down=self._service_down, on_password=self._first_password,
-                                            on_start_failed=self._start_failed)
+                                            on_start_failed=self._start_failed, tr=self.tr)
         self.client = ServiceClient(lambda: self.supervisor.url, data_dir.local_token_file)
         silence = _config_value(config, "websocket.ping_interval_s", 20) * EventStream.SILENCE_PINGS
         self.stream = EventStream(lambda: self.supervisor.url, self.client.token, self._on_event,
@@ -94,7 +98,7 @@ class DesktopApp:
         from tray.icon import TrayIcon
 
         self.instance = instance
-        self.icon = TrayIcon(self.actions(), self.board.status)
+        self.icon = TrayIcon(self.actions(), self.board.status, self.tr)
         self.board.listen(self.icon.show_status)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.quit())
@@ -217,15 +221,17 @@ class DesktopApp:
             return
         self._start_failure = line
         message = line.removeprefix("error: ")
-        self.notifier.notify_now("CRM Agent cannot start", message[:1].upper() + message[1:])
+        self.notifier.notify_now(self.tr._("CRM Agent cannot start"), message[:1].upper() + message[1:])
 
     def _first_password(self, user: str, password: str) -> None:
         # The password itself never goes into a notification: notification daemons keep a history and show it
         # on the lock screen. The file is readable only by the user.
         del password
+        tr = self.tr
         self.notifier.notify_now(
-            "CRM Agent is ready: your admin account",
-            f"Sign in as '{user}'. Your password is in {self.data_dir.admin_password_file} (readable only by you)")
+            tr._("CRM Agent is ready: your admin account"),
+            tr._("Sign in as '{user}'. Your password is in {file} (readable only by you)").format(
+                user=user, file=self.data_dir.admin_password_file))
 
     def _on_stream_state(self, connected: bool) -> None:
         if connected:
@@ -342,33 +348,40 @@ class DesktopApp:
         threading.Thread(target=reap, name=f"ui-{window}", daemon=True).start()
 
     def toggle_capture(self) -> None:
+        tr = self.tr
         paused = not self.board.status.capture_paused
         try:
             reply = self.client.request("POST", "/api/system/capture", {"paused": paused})
         except ServiceUnavailable as exc:
-            self.notifier.notify_now("Capture unchanged", f"The service is not reachable: {exc}")
+            self.notifier.notify_now(tr._("Capture unchanged"), tr._("The service is not reachable: {error}").format(
+                error=exc))
             return
         if reply.status == 200:
             self.board.update(capture_paused=paused)
         else:
             log.error("pause/resume capture failed: %s %s", reply.status, reply.body)
-            self.notifier.notify_now("Capture unchanged", f"The service answered {reply.status}.")
+            self.notifier.notify_now(tr._("Capture unchanged"), tr._("The service answered {status}.").format(
+                status=reply.status))
 
     def backup_now(self) -> None:
+        tr = self.tr
         try:
             reply = self.client.request("POST", "/api/system/backup", {})
         except ServiceUnavailable as exc:
-            self.notifier.notify_now("Backup failed", f"The service is not reachable: {exc}")
+            self.notifier.notify_now(tr._("Backup failed"), tr._("The service is not reachable: {error}").format(
+                error=exc))
             return
         if reply.status == 404:
-            self.notifier.notify_now("Backup not available", "Backups are not available in this version.")
+            self.notifier.notify_now(tr._("Backup not available"), tr._("Backups are not available in this version."))
         elif 200 <= reply.status < 300:
             where = reply.body.get("path") if isinstance(reply.body, dict) else None
-            self.notifier.notify_now("Backup done", f"Saved to {where}" if where else "The backup was written.")
+            self.notifier.notify_now(tr._("Backup done"), tr._("Saved to {path}").format(path=where) if where
+                                     else tr._("The backup was written."))
         else:
             detail = reply.body.get("error") if isinstance(reply.body, dict) else reply.status
             log.error("backup failed: %s %s", reply.status, reply.body)
-            self.notifier.notify_now("Backup failed", f"The service answered {reply.status}: {detail}")
+            self.notifier.notify_now(tr._("Backup failed"), tr._("The service answered {status}: {detail}").format(
+                status=reply.status, detail=detail))
 
     def toggle_autostart(self) -> None:
         try:
@@ -378,7 +391,7 @@ class DesktopApp:
                 log.info("start on login on: %s", self.autostart.enable(autostart.launch_command()))
         except OSError as exc:
             log.error("cannot change start on login: %s", exc)
-            self.notifier.notify_now("Start on login unchanged", str(exc))
+            self.notifier.notify_now(self.tr._("Start on login unchanged"), str(exc))
 
 
 def _config_value(config: Any, key: str, default: Any) -> Any:
@@ -405,16 +418,17 @@ def dump_stacks_on_sigusr1() -> None:
 def run_desktop(data_dir: DataDir, config: Any, *, port: int | None = None, config_file: Path | None = None,
                 settings: NotificationSettings | None = None) -> int:
     """The desktop agent; headless service when there is no display. Returns the exit code."""
+    tr = translator_for(_config_value(config, "ui.language", "auto"))
     if not display_available():
-        print("no display: running the service headless (agent.py serve)", flush=True)
+        print(tr._("no display: running the service headless (agent.py serve)"), flush=True)
         return run_headless(data_dir, config_file, port)
     data_dir.ensure()
     instance = InstanceLock(data_dir.root)
     if not instance.acquire():
         if hand_over(data_dir.root, OPEN_DASHBOARD):
-            print("CRM Agent is already running: asked it to open the dashboard", flush=True)
+            print(tr._("CRM Agent is already running: asked it to open the dashboard"), flush=True)
             return 0
-        print("CRM Agent is already running but did not answer", file=sys.stderr)
+        print(tr._("CRM Agent is already running but did not answer"), file=sys.stderr)
         return 1
     setup_tray_logging(data_dir, config)
     dump_stacks_on_sigusr1()
@@ -422,9 +436,10 @@ def run_desktop(data_dir: DataDir, config: Any, *, port: int | None = None, conf
         import pystray  # noqa: F401 - its X11 backend connects to the display at import
     except Exception as exc:  # noqa: BLE001 - DisplayNameError, connection refused, no backend...
         instance.release()
-        print(f"no usable display ({type(exc).__name__}: {exc}): running the service headless", flush=True)
+        print(tr._("no usable display ({error}): running the service headless").format(
+            error=f"{type(exc).__name__}: {exc}"), flush=True)
         return run_headless(data_dir, config_file, port)
-    app = DesktopApp(data_dir, config, port=port, config_file=config_file, settings=settings)
+    app = DesktopApp(data_dir, config, port=port, config_file=config_file, settings=settings, tr=tr)
     return app.run(instance)
 
 
@@ -441,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     config_file = Path(args.config).expanduser() if args.config else None
     try:
         config = load_effective_config(config_file or data_dir.config_file)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # no settings to read the language from: the system's
+        print(translator_for("auto")._("config error: {error}").format(error=exc), file=sys.stderr)
         return 1
     return run_desktop(data_dir, config, port=args.port, config_file=config_file)

@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from core.i18n import Translator
 from tray.status import DEGRADED, DOWN, PAUSED, RUNNING, Status
 
 log = logging.getLogger(__name__)
@@ -93,21 +94,23 @@ class MenuActions:
     quit: Callable[[], None]
 
 
-def build_menu(pystray: Any, actions: MenuActions) -> Any:
+def build_menu(pystray: Any, actions: MenuActions, tr: Translator) -> Any:
     item = pystray.MenuItem
+    resume, pause = tr._("Resume capture"), tr._("Pause capture")
     return pystray.Menu(
-        item("Open dashboard", lambda: actions.open_dashboard(), default=True),
-        item("Settings", lambda: actions.open_settings()),
-        item("Logs", lambda: actions.open_logs()),
-        item("Connect WhatsApp Web…", lambda: actions.open_connect(), visible=lambda _item: actions.needs_extension()),
+        item(tr._("Open dashboard"), lambda: actions.open_dashboard(), default=True),
+        item(tr._("Settings"), lambda: actions.open_settings()),
+        item(tr._("Logs"), lambda: actions.open_logs()),
+        item(tr._("Connect WhatsApp Web…"), lambda: actions.open_connect(),
+             visible=lambda _item: actions.needs_extension()),
         pystray.Menu.SEPARATOR,
-        item(lambda _item: "Resume capture" if actions.capture_paused() else "Pause capture",
-             lambda: actions.toggle_capture()),
-        item("Restart service", lambda: actions.restart_service()),
-        item("Backup now", lambda: actions.backup_now()),
-        item("Start on login", lambda: actions.toggle_autostart(), checked=lambda _item: actions.autostart_enabled()),
+        item(lambda _item: resume if actions.capture_paused() else pause, lambda: actions.toggle_capture()),
+        item(tr._("Restart service"), lambda: actions.restart_service()),
+        item(tr._("Backup now"), lambda: actions.backup_now()),
+        item(tr._("Start on login"), lambda: actions.toggle_autostart(),
+             checked=lambda _item: actions.autostart_enabled()),
         pystray.Menu.SEPARATOR,
-        item("Quit", lambda: actions.quit()),
+        item(tr._("Quit"), lambda: actions.quit()),
     )
 
 
@@ -115,7 +118,7 @@ class TrayIcon:
     """pystray.Icon with our images, tooltip and menu. Where the backend has no menu (pystray's X11
     backend) a click runs the default action, Open dashboard, whose window offers the other actions."""
 
-    def __init__(self, actions: MenuActions, initial: Status) -> None:
+    def __init__(self, actions: MenuActions, initial: Status, tr: Translator) -> None:
         import pystray  # needs a display; see the module docstring
 
         self._pystray = pystray
@@ -125,11 +128,13 @@ class TrayIcon:
         self._background = XORG_BACKGROUND if self.backend == "_xorg" else None
         self._lock = threading.Lock()  # pystray's xorg dispatcher shares one reply queue between callers
         self._status = initial
+        self.tr = tr  # the menu's and the tooltip's language
         if self.has_menu:
-            menu = build_menu(pystray, actions)
+            menu = build_menu(pystray, actions, tr)
         else:
-            menu = pystray.Menu(pystray.MenuItem("Open dashboard", lambda: actions.open_dashboard(), default=True))
-        self.icon = pystray.Icon("crm-agent", self.image_for(initial), initial.tooltip(), menu)
+            menu = pystray.Menu(pystray.MenuItem(tr._("Open dashboard"), lambda: actions.open_dashboard(),
+                                                 default=True))
+        self.icon = pystray.Icon("crm-agent", self.image_for(initial), initial.tooltip(tr), menu)
         log.info("tray icon backend %s (menu: %s)", self.backend, "yes" if self.has_menu else "default action only")
 
     def image_for(self, status: Status) -> Image.Image:
@@ -146,8 +151,9 @@ class TrayIcon:
                 return
             if previous.state != status.state:
                 self.icon.icon = self.image_for(status)
-            if previous.tooltip() != status.tooltip():
-                self.icon.title = status.tooltip()
+            tooltip = status.tooltip(self.tr)
+            if previous.tooltip(self.tr) != tooltip:
+                self.icon.title = tooltip
             if self.has_menu:
                 self.icon.update_menu()
 

@@ -16,10 +16,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
+from core.i18n import N_, SOURCE_LANGUAGE, Translator
 from desktop.pairing import group_code
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,11 @@ NOTIFIABLE = ("alert.raised", "alert.resolved", "capture.state", "ai.state", CON
 # useless once its 120 s are over (holding it for a burst window or the night would break the pairing), and
 # muting exists for the agent's unsolicited news. It only ever appears on this desktop.
 ALWAYS_SHOWN = (PAIRING_REQUESTED,)
+PAIRING_CODE_LIFETIME = timedelta(minutes=2)
+# The service's alerts (crm/monitor.py) carry English text for its log and API plus what they are about (kind,
+# value, threshold...): the tray writes them again in the user's language from those.
+USAGE_TITLES = {"cpu": N_("High CPU usage"), "memory": N_("High memory usage"), "disk": N_("Disk almost full")}
+USAGE_NAMES = {"cpu": N_("CPU"), "memory": N_("Memory"), "disk": N_("Disk")}
 QUIET_HOURS = re.compile(r"(?:([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d))?")
 
 
@@ -89,40 +95,88 @@ class Note:
     kind: str
 
 
-def describe(event: dict[str, Any]) -> Note | None:
-    """The notification for an event, or None for events that are not shown."""
+def describe(event: dict[str, Any], tr: Translator) -> Note | None:
+    """The notification for an event in the user's language, or None for events that are not shown."""
     kind = event.get("type", "")
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     if kind == "alert.raised":
-        return Note(str(data.get("title") or "Alert"), str(data.get("message") or ""), kind)
+        return alert_raised_note(data, tr)
     if kind == "alert.resolved":
-        return Note(str(data.get("title") or "Alert resolved"), str(data.get("message") or ""), kind)
+        return alert_resolved_note(data, tr)
     if kind == "capture.state":
-        paused = bool(data.get("paused"))
-        return Note("Capture paused" if paused else "Capture resumed",
-                    "New WhatsApp messages are refused until you resume." if paused
-                    else "New WhatsApp messages are captured again.", kind)
+        if data.get("paused"):
+            return Note(tr._("Capture paused"), tr._("New WhatsApp messages are refused until you resume."), kind)
+        return Note(tr._("Capture resumed"), tr._("New WhatsApp messages are captured again."), kind)
     if kind == "ai.state":
         if data.get("degraded") or data.get("state") in ("crashed", "failed", "error"):
-            return Note("AI engine unavailable", "Using the built-in analyzer meanwhile.", kind)
+            return Note(tr._("AI engine unavailable"), tr._("Using the built-in analyzer meanwhile."), kind)
         return None
     if kind == "backup.failed":  # a scheduled backup failing must not go unnoticed
-        what = {"restore": "Restore", "maintenance": "Database maintenance"}.get(str(data.get("kind")), "Backup")
-        return Note(f"{what} failed", str(data.get("error") or "See the agent log."), kind)
+        title = {"restore": N_("Restore failed"), "maintenance": N_("Database maintenance failed")}.get(
+            str(data.get("kind")), N_("Backup failed"))
+        return Note(tr._(title), str(data.get("error") or tr._("See the agent log.")), kind)
     if kind == PAIRING_REQUESTED:
-        name = str(data.get("name") or "A browser")
-        return Note(f"Pairing code {group_code(str(data.get('code') or ''))} — {name} wants to connect",
-                    "Type this code in the CRM Agent extension's options page (it expires in 2 minutes). "
-                    "Not you? Deny it in the Connect window.", kind)
+        name = str(data.get("name") or tr._("A browser"))
+        return Note(tr._("Pairing code {code} — {name} wants to connect").format(
+                        code=group_code(str(data.get("code") or "")), name=name),
+                    tr._("Type this code in the CRM Agent extension's options page (it expires in {duration}). "
+                         "Not you? Deny it in the Connect window.").format(
+                        duration=tr.duration(PAIRING_CODE_LIFETIME)), kind)
     if kind == CAPTURE_STALLED:
-        name = str(data.get("name") or "The browser extension")
-        reason = str(data.get("reason") or "").strip()
-        return Note("Capture stalled: WhatsApp Web changed",
-                    f"{name} finds no messages in the open chat{f' ({reason})' if reason else ''}. "
-                    "New messages are not captured until the extension is updated.", kind)
+        name = str(data.get("name") or tr._("The browser extension"))
+        reason = str(data.get("reason") or "").strip()  # the extension's own words (English, for support)
+        finds = (tr._("{name} finds no messages in the open chat ({reason}).").format(name=name, reason=reason)
+                 if reason else tr._("{name} finds no messages in the open chat.").format(name=name))
+        return Note(tr._("Capture stalled: WhatsApp Web changed"),
+                    finds + " " + tr._("New messages are not captured until the extension is updated."), kind)
     if kind == CONNECTION_LOST:
-        return Note(str(data.get("title") or "Connection lost"), str(data.get("message") or ""), kind)
+        return Note(str(data.get("title") or tr._("Connection lost")), str(data.get("message") or ""), kind)
     return None
+
+
+def alert_raised_note(data: dict[str, Any], tr: Translator) -> Note:
+    """"CPU a 93% (limite 90%)": the alerts this tray knows, written from their values; others as the service
+    wrote them."""
+    alert, kind = str(data.get("kind") or ""), "alert.raised"
+    value, threshold = _number(data.get("value")), _number(data.get("threshold"))
+    if alert in USAGE_TITLES and value is not None and threshold is not None:
+        return Note(tr._(USAGE_TITLES[alert]), tr._("{what} at {value} (limit {threshold})").format(
+            what=tr._(USAGE_NAMES[alert]), value=tr.percent(value / 100), threshold=tr.percent(threshold / 100)),
+            kind)
+    if alert in USAGE_TITLES:
+        return Note(tr._(USAGE_TITLES[alert]), str(data.get("message") or ""), kind)
+    if alert == "connection":
+        silent = _number(data.get("silent_s"))
+        message = (tr._("No messages from the WhatsApp Web extension for {duration}. Is WhatsApp Web open with the "
+                        "extension enabled?").format(duration=tr.duration(timedelta(seconds=silent)))
+                   if silent is not None else str(data.get("message") or ""))
+        return Note(tr._("Connection lost"), message, kind)
+    if alert == "disk_full":
+        return Note(tr._("Disk full: messages are not being saved"),
+                    tr._("No space left on the disk that holds the agent's data; WhatsApp messages wait in the "
+                         "browser extension and are saved once space is freed."), kind)
+    if alert == "negative_message":  # the message is the customer's own words
+        return Note(tr._("Unhappy customer"), str(data.get("message") or ""), kind)
+    return Note(str(data.get("title") or tr._("Alert")), str(data.get("message") or ""), kind)
+
+
+def alert_resolved_note(data: dict[str, Any], tr: Translator) -> Note:
+    alert, kind = str(data.get("kind") or ""), "alert.resolved"
+    value = _number(data.get("value"))
+    if alert in USAGE_NAMES:
+        what = tr._(USAGE_NAMES[alert])
+        message = (tr._("{what} at {value}").format(what=what, value=tr.percent(value / 100))
+                   if value is not None else str(data.get("message") or ""))
+        return Note(tr._("{what} back to normal").format(what=what), message, kind)
+    if alert == "connection":
+        return Note(tr._("Extension connected again"), tr._("Messages are arriving from WhatsApp Web."), kind)
+    if alert == "disk_full":
+        return Note(tr._("Disk space available again"), tr._("WhatsApp messages are saved again."), kind)
+    return Note(str(data.get("title") or tr._("Alert resolved")), str(data.get("message") or ""), kind)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass
@@ -130,6 +184,7 @@ class NotificationPolicy:
     """Which notes to show now and which to merge. Not thread-safe: the Notifier calls it under its lock."""
 
     settings: NotificationSettings
+    tr: Translator = field(default_factory=lambda: Translator(SOURCE_LANGUAGE))  # for the merged note's title
     window_start: float | None = None
     shown_in_window: int = 0
     held: list[Note] = field(default_factory=list)
@@ -164,7 +219,9 @@ class NotificationPolicy:
         if len(held) == 1:
             return [held[0]]
         first = held[0]
-        return [Note(f"{first.title} and {len(held) - 1} more", first.message, "merged")]
+        more = len(held) - 1
+        title = self.tr.n_("{title} and {n} more", "{title} and {n} more", more).format(title=first.title)
+        return [Note(title, first.message, "merged")]
 
     def next_deadline(self) -> float | None:
         if self.window_start is None:
@@ -190,12 +247,13 @@ def plyer_show(title: str, message: str, icon_path: str, timeout_s: int) -> None
 class Notifier:
     """Takes events from any thread; shows notifications from one thread (shows may block: notify-send)."""
 
-    def __init__(self, settings: NotificationSettings, icon_path: str,
+    def __init__(self, settings: NotificationSettings, icon_path: str, tr: Translator,
                  show: Callable[[str, str, str, int], None] = plyer_show,
                  clock: Callable[[], float] = time.monotonic, local_now: Callable[[], datetime] = datetime.now,
                  ) -> None:
         self.settings = settings
-        self.policy = NotificationPolicy(settings)
+        self.tr = tr  # the user's language: every note is written in it
+        self.policy = NotificationPolicy(settings, tr)
         self._icon_path = icon_path
         self._show = show
         self._clock = clock
@@ -220,7 +278,7 @@ class Notifier:
     def handle_event(self, event: dict[str, Any]) -> None:
         if not self.stalls.admit(event):
             return
-        note = describe(event)
+        note = describe(event, self.tr)
         if note is not None:
             self.notify(note)
 
@@ -313,7 +371,8 @@ class ConnectionWatch:
                 self._timer = None
             announced, self._announced = self._announced, False
         if announced:
-            self._notifier.notify(Note("Connection restored", "The CRM Agent service is running again.",
+            tr = self._notifier.tr
+            self._notifier.notify(Note(tr._("Connection restored"), tr._("The CRM Agent service is running again."),
                                        CONNECTION_LOST))
 
     def lost(self) -> None:
@@ -328,9 +387,10 @@ class ConnectionWatch:
         with self._lock:
             self._timer = None
             self._announced = True
+        tr = self._notifier.tr
         self._notifier.handle_event({"type": CONNECTION_LOST, "data": {
-            "title": "Connection lost",
-            "message": "The tray lost the CRM Agent service; it is being restarted."}})
+            "title": tr._("Connection lost"),
+            "message": tr._("The tray lost the CRM Agent service; it is being restarted.")}})
 
     def cancel(self) -> None:
         with self._lock:

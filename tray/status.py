@@ -8,13 +8,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from core.i18n import N_, Translator
+
 RUNNING = "running"
 DEGRADED = "degraded"
 DOWN = "down"
 PAUSED = "paused"
 STATES = (RUNNING, DEGRADED, DOWN, PAUSED)
 # Health parts degraded while one stalls / while the disk is full.
-PART_TROUBLE = {"extensions": "WhatsApp Web capture stalled", "storage": "Disk full: messages not saved"}
+PART_TROUBLE = {"extensions": N_("WhatsApp Web capture stalled"), "storage": N_("Disk full: messages not saved")}
+# The service's alert kinds as the tooltip names them.
+ALERT_NAMES = {"cpu": N_("CPU"), "memory": N_("memory"), "disk": N_("disk"), "connection": N_("connection"),
+               "disk_full": N_("disk full")}
+STARTING = N_("starting")
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,7 @@ class Status:
     capture_paused: bool = False
     degraded_parts: tuple[str, ...] = ()  # health parts reporting degraded (analyzer off, ...)
     active_alerts: tuple[str, ...] = ()  # alert kinds raised and not resolved
-    detail: str = "starting"  # what the supervisor says while the service is not up
+    detail: str = STARTING  # what the supervisor says while the service is not up (English; shown translated)
     sync_error: str = ""  # the team hub sync's last error while it is failing ("" when fine or off)
     synced_at: str = ""  # HH:MM of the last successful sync ("" when off or never)
     extensions_paired: int | None = None  # active browser extensions; None while unknown (an older service)
@@ -44,21 +50,25 @@ class Status:
             return DEGRADED
         return RUNNING
 
-    def tooltip(self) -> str:
-        """One line for the icon's tooltip."""
+    def tooltip(self, tr: Translator) -> str:
+        """One line for the icon's tooltip, in the user's language."""
         state = self.state
         if state == DOWN:
-            return f"CRM Agent: service down ({self.detail})"
+            return tr._("CRM Agent: service down ({detail})").format(detail=tr._(self.detail))
         if state == PAUSED:
-            return "CRM Agent: capture paused"
+            return tr._("CRM Agent: capture paused")
         if state == DEGRADED:
-            reasons = [f"alert: {a}" for a in self.active_alerts] + [PART_TROUBLE.get(p, f"{p} degraded")
-                                                                       for p in self.degraded_parts]
+            reasons = [tr._("alert: {name}").format(name=tr._(ALERT_NAMES[a]) if a in ALERT_NAMES else a)
+                       for a in self.active_alerts]
+            reasons += [tr._(PART_TROUBLE[p]) if p in PART_TROUBLE else tr._("{part} degraded").format(part=p)
+                        for p in self.degraded_parts]
             if self.sync_error:
-                reasons.append(f"team sync failing ({self.sync_error[:60]})")
-            return "CRM Agent: " + ", ".join(reasons)
-        synced = f", synced {self.synced_at}" if self.synced_at else ""
-        return f"CRM Agent: running ({self.url.removeprefix('http://')}){synced}"
+                reasons.append(tr._("team sync failing ({error})").format(error=self.sync_error[:60]))
+            return tr._("CRM Agent: {reasons}").format(reasons=", ".join(reasons))
+        address = self.url.removeprefix("http://")
+        if self.synced_at:
+            return tr._("CRM Agent: running ({address}), synced {time}").format(address=address, time=self.synced_at)
+        return tr._("CRM Agent: running ({address})").format(address=address)
 
 
 def parts_degraded(health: dict[str, Any]) -> tuple[str, ...]:

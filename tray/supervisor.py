@@ -17,10 +17,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from core.children import agent_command, running_service
 from core.discovery import read_service_info, remove_service_info
+from core.i18n import N_, SOURCE_LANGUAGE, Translator
 from core.paths import DataDir
 from core.supervisor import ChildProcess, RestartBackoff
 from desktop.service_client import http_get_json
@@ -28,7 +30,17 @@ from desktop.service_client import http_get_json
 log = logging.getLogger(__name__)
 
 LISTENING = re.compile(r"listening on (http://[^\s:]+:(\d+))")
-PASSWORD = re.compile(r"created user '(?P<user>[^']+)' with password (?P<password>\S+)")
+# `agent.py serve`'s first-start line, in the user's language (the same message as cli/serve.py's, which prints
+# it): the tray reads the user and the password from it, in English or in the language of its own Translator.
+FIRST_START = N_("First start: created user '{user}' with password {password} (also saved, readable only by you, "
+                 "in {file})")
+
+
+def first_start_pattern(template: str) -> re.Pattern[str]:
+    """A regular expression for the first-start line written from `template` (the user and the password named)."""
+    fields = {"{user}": r"(?P<user>[^'\s]+)", "{password}": r"(?P<password>\S+)", "{file}": r".*"}
+    parts = re.split(r"(\{user\}|\{password\}|\{file\})", template)
+    return re.compile("".join(fields.get(part, re.escape(part)) for part in parts))
 
 
 def service_backoff() -> RestartBackoff:
@@ -65,8 +77,11 @@ class ServiceSupervisor:
                  backoff: RestartBackoff | None = None, health_timeout_s: float = 60.0, stop_grace_s: float = 5.0,
                  on_up: Callable[[str], None] | None = None, on_down: Callable[[str], None] | None = None,
                  on_password: Callable[[str, str], None] | None = None,
-                 on_start_failed: Callable[[str], None] | None = None) -> None:
+                 on_start_failed: Callable[[str], None] | None = None, tr: Translator | None = None) -> None:
         self.data_dir = data_dir
+        self.tr = tr or Translator(SOURCE_LANGUAGE)  # on_down's detail is shown in the tooltip
+        self._first_start = [first_start_pattern(template) for template in dict.fromkeys((FIRST_START,
+                                                                                          self.tr._(FIRST_START)))]
         argv = (command or self._default_command(port, config_file))()
         # stdout carries the announcement, then the child's log lines (stderr joins it) for service-child.log.
         self.child = ChildProcess("service", argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -164,12 +179,13 @@ class ServiceSupervisor:
                 break
             if self._restart_now.is_set():
                 self._restart_now.clear()
-                self._on_down("restarting")
+                self._on_down(self.tr._(N_("restarting")))
                 continue
             delay = self.child.failed()
             self.delays.append(delay)
             log.warning("service exited with code %s after %.1f s; restarting in %.1f s", code, ran_for, delay)
-            self._on_down(f"exited with code {code}, restarting in {delay:.0f} s")
+            self._on_down(self.tr._("exited with code {code}, restarting in {delay}").format(
+                code=code, delay=self.tr.duration(timedelta(seconds=round(delay)))))
             if self._wait(delay):
                 break
 
@@ -208,7 +224,7 @@ class ServiceSupervisor:
             line = line.rstrip("\n")
             if line.strip():
                 last_line[:] = [line.strip()]
-            found = PASSWORD.search(line)
+            found = next((m for m in (p.search(line) for p in self._first_start) if m), None)
             if found:
                 # The password is shown once by the tray and kept in admin_password.txt; not in a log.
                 self.output.info(line.replace(found.group("password"), "[redacted]"))
