@@ -7,6 +7,7 @@ from typing import Any
 
 from storage.database import Database, Where, like_contains
 from storage.profiles import SHARED_FIELDS
+from storage.search import TOTAL_CAP, match_query
 from storage.sync_state import DELETED, record_tombstones
 
 CUSTOMER_COLUMNS = ("id, phone, kind, name, email, tags, custom_fields, status, language, first_contact_at, "
@@ -210,19 +211,28 @@ def get_customer(db: Database, customer_id: int) -> dict[str, Any] | None:
 
 
 def list_customers(db: Database, *, search: str | None, status: str | None, limit: int,
-                   offset: int, kind: str | None = None) -> tuple[list[dict[str, Any]], int]:
+                   offset: int, kind: str | None = None) -> tuple[list[dict[str, Any]], int, bool]:
+    """(a page of customers, their total up to TOTAL_CAP, whether there are more than that).
+
+    A search with a letter in it matches names and emails by their words (customers_fts: accents and case folded,
+    "joao" finds "João"); one without (digits, "+", spaces) matches part of the phone number or key."""
     where = (Where(limit=limit, offset=offset)
-             .add("(name LIKE :q ESCAPE '\\' OR phone LIKE :q ESCAPE '\\' OR email LIKE :q ESCAPE '\\')",
-                  q=like_contains(search) if search else None)
              .add("status = :status", status=status)
              .add("kind = :kind", kind=kind))
+    if search and search.strip():
+        if any(ch.isalpha() for ch in search):
+            where.add("id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH :fts)",
+                      fts=match_query(search) or '""')
+        else:
+            where.add("phone LIKE :q ESCAPE '\\'", q=like_contains(search.strip()))
     if not kind:
         where.clauses.append("kind <> 'merged'")  # a merged @lid key is a pointer, not a customer
     clause, params = where.sql, where.params
-    total = int(db.scalar(f"SELECT COUNT(*) FROM customers WHERE {clause}", params) or 0)
+    count = int(db.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE {clause} LIMIT {TOTAL_CAP + 1})",
+                          params) or 0)
     rows = db.all(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {clause} "
                   "ORDER BY last_contact_at DESC, id DESC LIMIT :limit OFFSET :offset", params)
-    return [customer_from_row(r) for r in rows], total
+    return [customer_from_row(r) for r in rows], min(count, TOTAL_CAP), count > TOTAL_CAP
 
 
 def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str, stamp: str = "") -> bool:
@@ -282,10 +292,9 @@ def sentiment_trend(db: Database, customer_id: int, since: str) -> list[dict[str
 
 def top_intents(db: Database, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:
     return db.all(
-        "SELECT a.intent_label AS intent, COUNT(*) AS count FROM messages m JOIN ai_analysis a "
-        "ON a.message_id = m.id WHERE m.customer_id = :c AND m.direction = 'in' "
-        "AND a.id = (SELECT MAX(id) FROM ai_analysis WHERE message_id = m.id) "
-        "GROUP BY a.intent_label ORDER BY count DESC, intent LIMIT :n", {"c": customer_id, "n": limit})
+        "SELECT m.intent AS intent, COUNT(*) AS count FROM messages m WHERE m.customer_id = :c "
+        "AND m.direction = 'in' AND m.intent IS NOT NULL GROUP BY m.intent ORDER BY count DESC, intent LIMIT :n",
+        {"c": customer_id, "n": limit})
 
 
 CONVERSATION_COLUMNS = ("c.id, c.chat_id, c.customer_id, c.status, c.started_at, c.last_message_at, "
