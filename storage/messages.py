@@ -195,14 +195,17 @@ def _search_page(db: Database, where: Where, search: str, before: int | None) ->
     query = match_query(search)
     if query is None:  # only punctuation: nothing a word could match
         return MessagePage([], 0, False, None)
+    filtered = bool(where.clauses)
     where.add("messages_fts MATCH :fts", fts=query)
     count_clause = where.sql
     where.add("f.rowid < :before", before=before)
     rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid "
                   f"JOIN customers cu ON cu.id = m.customer_id WHERE {where.sql} ORDER BY f.rowid DESC "
                   "LIMIT :limit OFFSET :offset", where.params)
-    count = _capped_count(db, f"SELECT 1 FROM messages_fts f JOIN messages m ON m.id = f.rowid WHERE {count_clause}",
-                          where.params)
+    # The index alone counts the words' matches; the messages are read only when another filter needs them.
+    matching = (f"SELECT 1 FROM messages_fts f JOIN messages m ON m.id = f.rowid WHERE {count_clause}" if filtered
+                else "SELECT 1 FROM messages_fts WHERE messages_fts MATCH :fts")
+    count = _capped_count(db, matching, where.params)
     return _page(rows, count, where.params["limit"])
 
 

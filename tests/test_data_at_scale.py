@@ -125,7 +125,8 @@ def test_search_folds_accents_and_case_and_follows_edits_and_deletes(service):
     pk = capture(service, content=f"Quero uma AÇÃO rápida no pedido {tag}")
     assert pk in ids_of(service, q=f"acao {tag}")
     assert pk in ids_of(service, q=f"Rapida {tag.upper()}")
-    assert pk in ids_of(service, q=f"{tag} ped")  # a word's beginning finds it
+    assert pk in ids_of(service, q=f"{tag} ped*")  # a word's beginning, when asked for with "*"
+    assert pk not in ids_of(service, q=f"{tag} ped")  # otherwise words match whole
     assert pk not in ids_of(service, q=f"{tag} cancelamento")  # every word must match
     with side_db(service) as db, db.transaction():
         db.execute("UPDATE messages SET content = :c WHERE id = :id", {"c": f"Promoção de inverno {tag}", "id": pk})

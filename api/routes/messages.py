@@ -203,8 +203,8 @@ ROUTES = (
                     ("before", "integer", "Keyset page: the messages after this id in the list's order (pass "
                                           "the previous answer's `next`; cheaper than offset on deep pages)"),
                     ("direction", "string", "in or out"),
-                    ("q", "string", "Full-text search: every word, accents and case folded; results newest "
-                                    "captured first"),
+                    ("q", "string", "Full-text search: every word, whole (\"entreg*\" for a prefix), accents "
+                                    "and case folded; results newest captured first"),
                     ("sentiment", "string", "positive, neutral or negative"), ("intent", "string", "Intent label"))),
     ApiRoute("GET", "/api/messages/<id:int>", get_message, tag="messages", roles=USERS,
              summary="A message with its latest analysis", responses={404: "no such message"}),
