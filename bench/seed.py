@@ -33,7 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 OUT = ROOT / "bench" / "out"
-SEED_VERSION = 1
+SEED_VERSION = 2
+# A customer's share of the messages: Pareto-skewed, capped so that the busiest chat holds a few hundred times the
+# average (a few thousand messages), as a seller's busiest customer does, whatever N is.
+MAX_WEIGHT = 100.0
 CHUNK = 200_000
 DAYS = 730
 LLM_FOLLOW_UP_SHARE = 0.03
@@ -77,7 +80,8 @@ def seed_dir(messages: int) -> Path:
 
 
 def is_seeded(messages: int) -> bool:
-    return (seed_dir(messages) / "seeded.json").exists()
+    marker = seed_dir(messages) / "seeded.json"
+    return marker.exists() and json.loads(marker.read_text()).get("seed_version") == SEED_VERSION
 
 
 def ensure_seeded(messages: int, rebuild: bool = False) -> Path:
@@ -141,7 +145,7 @@ def _insert_rows(conn: sqlite3.Connection, total: int, now: float) -> int:
     customers = max(1, total // 20)
     start = now - DAYS * 86400
     step = DAYS * 86400 / total
-    cum_weights = list(itertools.accumulate(rng.paretovariate(1.2) for _ in range(customers)))
+    cum_weights = list(itertools.accumulate(min(MAX_WEIGHT, rng.paretovariate(1.2)) for _ in range(customers)))
     languages = [rng.choices([lang for lang, _ in LANGUAGES], [w for _, w in LANGUAGES])[0] for _ in range(customers)]
     first_seen = array("d", [0.0]) * customers
     last_seen = array("d", [0.0]) * customers

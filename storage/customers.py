@@ -212,27 +212,32 @@ def get_customer(db: Database, customer_id: int) -> dict[str, Any] | None:
 
 def list_customers(db: Database, *, search: str | None, status: str | None, limit: int,
                    offset: int, kind: str | None = None) -> tuple[list[dict[str, Any]], int, bool]:
-    """(a page of customers, their total up to TOTAL_CAP, whether there are more than that).
+    """(a page of customers, their total up to TOTAL_CAP, whether there are more than that), last contacted first.
 
     A search with a letter in it matches names and emails by their words (customers_fts: accents and case folded,
-    "joao" finds "João"); one without (digits, "+", spaces) matches part of the phone number or key."""
+    "joao" finds "João"), newest customers first: the order FTS5 streams, so a common surname costs what a rare one
+    does. One without a letter (digits, "+", spaces) matches part of the phone number or key."""
     where = (Where(limit=limit, offset=offset)
-             .add("status = :status", status=status)
-             .add("kind = :kind", kind=kind))
+             .add("c.status = :status", status=status)
+             .add("c.kind = :kind", kind=kind))
+    if not kind:
+        where.clauses.append("c.kind <> 'merged'")  # a merged @lid key is a pointer, not a customer
+    source, order = "customers c", "c.last_contact_at DESC, c.id DESC"
     if search and search.strip():
         if any(ch.isalpha() for ch in search):
-            where.add("id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH :fts)",
-                      fts=match_query(search) or '""')
+            source, order = "customers_fts f JOIN customers c ON c.id = f.rowid", "f.rowid DESC"
+            where.add("customers_fts MATCH :fts", fts=match_query(search))
         else:
-            where.add("phone LIKE :q ESCAPE '\\'", q=like_contains(search.strip()))
-    if not kind:
-        where.clauses.append("kind <> 'merged'")  # a merged @lid key is a pointer, not a customer
+            where.add("c.phone LIKE :q ESCAPE '\\'", q=like_contains(search.strip()))
     clause, params = where.sql, where.params
-    count = int(db.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE {clause} LIMIT {TOTAL_CAP + 1})",
+    count = int(db.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {clause} LIMIT {TOTAL_CAP + 1})",
                           params) or 0)
-    rows = db.all(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {clause} "
-                  "ORDER BY last_contact_at DESC, id DESC LIMIT :limit OFFSET :offset", params)
+    rows = db.all(f"SELECT {_QUALIFIED_CUSTOMER_COLUMNS} FROM {source} WHERE {clause} ORDER BY {order} "
+                  "LIMIT :limit OFFSET :offset", params)
     return [customer_from_row(r) for r in rows], min(count, TOTAL_CAP), count > TOTAL_CAP
+
+
+_QUALIFIED_CUSTOMER_COLUMNS = ", ".join(f"c.{column.strip()}" for column in CUSTOMER_COLUMNS.split(","))
 
 
 def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str, stamp: str = "") -> bool:
