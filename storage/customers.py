@@ -216,7 +216,8 @@ def list_customers(db: Database, *, search: str | None, status: str | None, limi
 
     A search with a letter in it matches names and emails by their words (customers_fts: accents and case folded,
     "joao" finds "João"), newest customers first: the order FTS5 streams, so a common surname costs what a rare one
-    does. One without a letter (digits, "+", spaces) matches part of the phone number or key."""
+    does. One without a letter (digits, "+", spaces) or with an "@" matches part of the phone number, the WhatsApp key
+    or the email address."""
     where = (Where(limit=limit, offset=offset)
              .add("c.status = :status", status=status)
              .add("c.kind = :kind", kind=kind))
@@ -224,11 +225,11 @@ def list_customers(db: Database, *, search: str | None, status: str | None, limi
         where.clauses.append("c.kind <> 'merged'")  # a merged @lid key is a pointer, not a customer
     source, order = "customers c", "c.last_contact_at DESC, c.id DESC"
     if search and search.strip():
-        if any(ch.isalpha() for ch in search):
+        if any(ch.isalpha() for ch in search) and "@" not in search:
             source, order = "customers_fts f JOIN customers c ON c.id = f.rowid", "f.rowid DESC"
             where.add("customers_fts MATCH :fts", fts=match_query(search))
-        else:
-            where.add("c.phone LIKE :q ESCAPE '\\'", q=like_contains(search.strip()))
+        else:  # a phone, a WhatsApp key (…@lid, …@g.us) or an email address: part of it, by a scan
+            where.add("(c.phone LIKE :q ESCAPE '\\' OR c.email LIKE :q ESCAPE '\\')", q=like_contains(search.strip()))
     clause, params = where.sql, where.params
     count = int(db.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {clause} LIMIT {TOTAL_CAP + 1})",
                           params) or 0)
