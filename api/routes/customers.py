@@ -90,8 +90,10 @@ def profile(service: Service, customer: dict[str, Any]) -> dict[str, Any]:
 
 ROUTES = (
     ApiRoute("GET", "/api/customers", list_customers, tag="customers", roles=USERS, summary="List and search customers",
-             query=(*PAGE_QUERY, ("q", "string", "Search: words of the name or email (accents and case folded), "
-                                          "or part of the phone, WhatsApp key or email (digits, or with an @)"), ("status", "string", "Status"),
+             query=(*PAGE_QUERY,
+                    ("q", "string", "Search: words of the name or email (accents and case folded), or part of the "
+                                    "phone, WhatsApp key or email (digits, or with an @); newest customers first"),
+                    ("status", "string", "Status"),
                     ("kind", "string", "phone, lid (WhatsApp hides the phone) or group"))),
     ApiRoute("GET", "/api/customers/<phone>", get_customer, tag="customers", roles=USERS,
              summary="Customer profile by phone (any common format or WhatsApp id; @lid and @g.us keys too)",
