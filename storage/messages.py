@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from storage.database import Database, Where
-from storage.search import TOTAL_CAP, match_query
+from storage.search import SEARCH_TOTAL_CAP, TOTAL_CAP, match_query
 
 MESSAGE_COLUMNS = ("m.id, m.message_id, m.conversation_id, m.customer_id, m.direction, m.type, m.content, "
                    "m.language, m.media_url, m.sent_at, m.response_time_s, m.created_at, m.updated_at, "
@@ -154,8 +154,8 @@ class AnchorGone(LookupError):
 @dataclass(frozen=True)
 class MessagePage:
     rows: list[dict[str, Any]]
-    total: int  # at most TOTAL_CAP
-    total_capped: bool  # True when there are more than TOTAL_CAP rows
+    total: int  # at most TOTAL_CAP (SEARCH_TOTAL_CAP for a search)
+    total_capped: bool  # True when there are more rows than that
     next_before: int | None  # the `before` of the next page, None on the last page
 
 
@@ -205,15 +205,14 @@ def _search_page(db: Database, where: Where, search: str, before: int | None) ->
     # The index alone counts the words' matches; the messages are read only when another filter needs them.
     matching = (f"SELECT 1 FROM messages_fts f JOIN messages m ON m.id = f.rowid WHERE {count_clause}" if filtered
                 else "SELECT 1 FROM messages_fts WHERE messages_fts MATCH :fts")
-    count = _capped_count(db, matching, where.params)
-    return _page(rows, count, where.params["limit"])
+    count = _capped_count(db, matching, where.params, SEARCH_TOTAL_CAP)
+    return _page(rows, count, where.params["limit"], SEARCH_TOTAL_CAP)
 
 
-def _capped_count(db: Database, matching: str, params: dict[str, Any]) -> int:
-    """How many rows `matching` selects, counting no further than TOTAL_CAP + 1."""
-    return int(db.scalar(f"SELECT COUNT(*) FROM ({matching} LIMIT {TOTAL_CAP + 1})", params) or 0)
+def _capped_count(db: Database, matching: str, params: dict[str, Any], cap: int = TOTAL_CAP) -> int:
+    """How many rows `matching` selects, counting no further than cap + 1."""
+    return int(db.scalar(f"SELECT COUNT(*) FROM ({matching} LIMIT {cap + 1})", params) or 0)
 
 
-def _page(rows: list[dict[str, Any]], count: int, limit: int) -> MessagePage:
-    return MessagePage(rows, min(count, TOTAL_CAP), count > TOTAL_CAP,
-                       rows[-1]["id"] if len(rows) == limit else None)
+def _page(rows: list[dict[str, Any]], count: int, limit: int, cap: int = TOTAL_CAP) -> MessagePage:
+    return MessagePage(rows, min(count, cap), count > cap, rows[-1]["id"] if len(rows) == limit else None)

@@ -220,6 +220,7 @@ def test_migrations_15_and_16_backfill_an_existing_database(tmp_path):
         assert ids_of(svc, q="NAO RECEBI acao") == [pks[0]]
         assert [c["name"] for c in svc.get("/api/customers", params={"q": "joao"}).json()["items"]] == \
             ["João Ninguém"]
+        assert svc.get("/api/metrics/dashboard").json()["total_customers"] == 1
     finally:
         svc.stop()
 
@@ -248,3 +249,27 @@ def test_keyset_pages_and_search_hold_under_concurrent_captures(service):
     assert not errors
     total = service.get("/api/messages", params={"q": tag, "limit": 1}).json()["total"]
     assert total == len(ids_of(service, q=tag)) or total > 200
+
+
+def test_dashboard_customer_total_follows_new_merged_and_deleted_customers(fresh_service):
+    svc = fresh_service
+
+    def counted() -> int:
+        with side_db(svc) as db:
+            return int(db.scalar("SELECT COUNT(*) FROM customers WHERE kind IN ('phone', 'lid')"))
+
+    def total() -> int:
+        return svc.get("/api/metrics/dashboard").json()["total_customers"]
+
+    stamp = time.time_ns() % 10**9
+    capture(svc, phone="+55 11 91111 0001", chat_id="5511911110001@c.us", name="Ana")
+    capture(svc, phone=None, chat_id=f"1203630{stamp:09d}@g.us", participant=f"{stamp}1@lid", chat_name="Equipe")
+    capture(svc, phone="+55 11 91111 0003", chat_id="5511911110003@c.us", name="Bruna")
+    lid = f"{stamp}2@lid"
+    capture(svc, phone=None, chat_id=lid, name="Bruna")
+    assert total() == counted() == 4  # Ana, the group's participant, Bruna and her @lid key; not the group
+    # The @lid chat arrives with Bruna's phone: the @lid customer is merged into hers (kind 'merged', not counted).
+    capture(svc, phone="+55 11 91111 0003", chat_id=lid, name="Bruna")
+    assert total() == counted() == 3
+    assert svc.request("DELETE", "/api/customers/+5511911110001").status_code == 200
+    assert total() == counted() == 2
