@@ -220,9 +220,9 @@ def knowledge_for_draft(service: DraftSources, text: str, language: str | None) 
 
 def conversation_before(db: Database, message: dict[str, Any], limit: int = HISTORY_MESSAGES) -> list[Turn]:
     """The conversation's last `limit` messages before `message`, oldest first."""
-    rows, _ = message_rows.list_messages(db, conversation_id=message["conversation_id"], customer_id=None, since=None,
-                                         until=message["sent_at"], direction=None, search=None, sentiment=None,
-                                         intent=None, limit=limit, offset=0)
+    rows = message_rows.list_messages(db, conversation_id=message["conversation_id"], customer_id=None, since=None,
+                                      until=message["sent_at"], direction=None, search=None, sentiment=None,
+                                      intent=None, limit=limit).rows
     return [Turn(row["direction"], row["content"] or "") for row in reversed(rows) if row["id"] != message["id"]]
 
 

@@ -21,6 +21,7 @@ import psutil
 
 from ai.analysis import INTENT_LABELS, SENTIMENT_LABELS
 from core.clock import Clock, hour_bucket, iso
+from storage import customers as customer_rows
 from storage import metrics as metric_rows
 from storage.database import Database
 
@@ -91,7 +92,7 @@ def dashboard(db: Database, clock: Clock, data_dir: Path) -> dict[str, Any]:
         "active_conversations": active_conversations(db, now),
         "new_customers_today": today["new_customers"],
         # Neither a group's own pseudo-customer nor a merged @lid key (docs/decisions.md) is a customer.
-        "total_customers": int(db.scalar("SELECT COUNT(*) FROM customers WHERE kind IN ('phone', 'lid')") or 0),
+        "total_customers": customer_rows.customer_total(db),
         "avg_response_time_s": today["avg_response_time_s"],
         "conversion_rate": conversion_rate(db, now),
         "sentiment_distribution": today["sentiment"],

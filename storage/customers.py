@@ -7,6 +7,7 @@ from typing import Any
 
 from storage.database import Database, Where, like_contains
 from storage.profiles import SHARED_FIELDS
+from storage.search import SEARCH_TOTAL_CAP, TOTAL_CAP, match_query
 from storage.sync_state import DELETED, record_tombstones
 
 CUSTOMER_COLUMNS = ("id, phone, kind, name, email, tags, custom_fields, status, language, first_contact_at, "
@@ -204,25 +205,50 @@ def get_customer_by_phone(db: Database, phone: str) -> dict[str, Any] | None:
     return customer_from_row(row)
 
 
+def customer_total(db: Database) -> int:
+    """Customers as the dashboard counts them (not groups, not merged @lid keys): the row_counts row migration 15's
+    triggers keep on SQLite, a count on PostgreSQL."""
+    if db.is_sqlite:
+        return int(db.scalar("SELECT value FROM row_counts WHERE name = 'customers'") or 0)
+    return int(db.scalar("SELECT COUNT(*) FROM customers WHERE kind IN ('phone', 'lid')") or 0)
+
+
 def get_customer(db: Database, customer_id: int) -> dict[str, Any] | None:
     row = db.one(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = :id", {"id": customer_id})
     return customer_from_row(row) if row else None
 
 
 def list_customers(db: Database, *, search: str | None, status: str | None, limit: int,
-                   offset: int, kind: str | None = None) -> tuple[list[dict[str, Any]], int]:
+                   offset: int, kind: str | None = None) -> tuple[list[dict[str, Any]], int, bool]:
+    """(a page of customers, their total up to TOTAL_CAP (SEARCH_TOTAL_CAP when searching), whether there are more
+    than that), last contacted first.
+
+    A search with a letter in it matches names and emails by their words (customers_fts: accents and case folded,
+    "joao" finds "João"), newest customers first: the order FTS5 streams, so a common surname costs what a rare one
+    does. One without a letter (digits, "+", spaces) or with an "@" matches part of the phone number, the WhatsApp key
+    or the email address."""
     where = (Where(limit=limit, offset=offset)
-             .add("(name LIKE :q ESCAPE '\\' OR phone LIKE :q ESCAPE '\\' OR email LIKE :q ESCAPE '\\')",
-                  q=like_contains(search) if search else None)
-             .add("status = :status", status=status)
-             .add("kind = :kind", kind=kind))
+             .add("c.status = :status", status=status)
+             .add("c.kind = :kind", kind=kind))
     if not kind:
-        where.clauses.append("kind <> 'merged'")  # a merged @lid key is a pointer, not a customer
+        where.clauses.append("c.kind <> 'merged'")  # a merged @lid key is a pointer, not a customer
+    source, order, cap = "customers c", "c.last_contact_at DESC, c.id DESC", TOTAL_CAP
+    if search and search.strip():
+        cap = SEARCH_TOTAL_CAP
+        if any(ch.isalpha() for ch in search) and "@" not in search:
+            source, order = "customers_fts f JOIN customers c ON c.id = f.rowid", "f.rowid DESC"
+            where.add("customers_fts MATCH :fts", fts=match_query(search))
+        else:  # a phone, a WhatsApp key (…@lid, …@g.us) or an email address: part of it, by a scan
+            where.add("(c.phone LIKE :q ESCAPE '\\' OR c.email LIKE :q ESCAPE '\\')", q=like_contains(search.strip()))
     clause, params = where.sql, where.params
-    total = int(db.scalar(f"SELECT COUNT(*) FROM customers WHERE {clause}", params) or 0)
-    rows = db.all(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {clause} "
-                  "ORDER BY last_contact_at DESC, id DESC LIMIT :limit OFFSET :offset", params)
-    return [customer_from_row(r) for r in rows], total
+    count = int(db.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {clause} LIMIT {cap + 1})",
+                          params) or 0)
+    rows = db.all(f"SELECT {_QUALIFIED_CUSTOMER_COLUMNS} FROM {source} WHERE {clause} ORDER BY {order} "
+                  "LIMIT :limit OFFSET :offset", params)
+    return [customer_from_row(r) for r in rows], min(count, cap), count > cap
+
+
+_QUALIFIED_CUSTOMER_COLUMNS = ", ".join(f"c.{column.strip()}" for column in CUSTOMER_COLUMNS.split(","))
 
 
 def patch_customer(db: Database, phone: str, changes: dict[str, Any], now: str, stamp: str = "") -> bool:
@@ -282,10 +308,9 @@ def sentiment_trend(db: Database, customer_id: int, since: str) -> list[dict[str
 
 def top_intents(db: Database, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:
     return db.all(
-        "SELECT a.intent_label AS intent, COUNT(*) AS count FROM messages m JOIN ai_analysis a "
-        "ON a.message_id = m.id WHERE m.customer_id = :c AND m.direction = 'in' "
-        "AND a.id = (SELECT MAX(id) FROM ai_analysis WHERE message_id = m.id) "
-        "GROUP BY a.intent_label ORDER BY count DESC, intent LIMIT :n", {"c": customer_id, "n": limit})
+        "SELECT m.intent AS intent, COUNT(*) AS count FROM messages m WHERE m.customer_id = :c "
+        "AND m.direction = 'in' AND m.intent IS NOT NULL GROUP BY m.intent ORDER BY count DESC, intent LIMIT :n",
+        {"c": customer_id, "n": limit})
 
 
 CONVERSATION_COLUMNS = ("c.id, c.chat_id, c.customer_id, c.status, c.started_at, c.last_message_at, "

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from storage.database import Database, Where, like_contains
+from storage.database import Database, Where
+from storage.search import SEARCH_TOTAL_CAP, TOTAL_CAP, match_query
 
 MESSAGE_COLUMNS = ("m.id, m.message_id, m.conversation_id, m.customer_id, m.direction, m.type, m.content, "
                    "m.language, m.media_url, m.sent_at, m.response_time_s, m.created_at, m.updated_at, "
@@ -118,15 +120,14 @@ def analyses_for(db: Database, message_pks: list[int]) -> dict[int, dict[str, An
 def window_rows(db: Database, chat_ids: list[str], since: str, until: str, limit: int) -> list[dict[str, Any]]:
     """The messages of these chats sent in [since, until), oldest first, each with its latest intent: the
     conversation windows of a capture batch in one query (conversations by their unique chat_id, then the
-    ix_messages_conversation range per conversation)."""
+    ix_messages_conversation range per conversation; the latest intent is on the row since migration 15)."""
     if not chat_ids:
         return []
     placeholders = ", ".join(f":c{i}" for i in range(len(chat_ids)))
     params: dict[str, Any] = {f"c{i}": chat_id for i, chat_id in enumerate(chat_ids)}
     params.update({"since": since, "until": until, "limit": limit})
     return db.all(
-        "SELECT c.chat_id, m.id, m.direction, SUBSTR(m.content, 1, 240) AS content, m.sent_at, "
-        "(SELECT a.intent_label FROM ai_analysis a WHERE a.message_id = m.id ORDER BY a.id DESC LIMIT 1) AS intent "
+        "SELECT c.chat_id, m.id, m.direction, SUBSTR(m.content, 1, 240) AS content, m.sent_at, m.intent "
         f"FROM conversations c JOIN messages m ON m.conversation_id = c.id WHERE c.chat_id IN ({placeholders}) "
         "AND m.sent_at >= :since AND m.sent_at < :until ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit", params)[::-1]
 
@@ -134,11 +135,10 @@ def window_rows(db: Database, chat_ids: list[str], since: str, until: str, limit
 def has_intent_between(db: Database, conversation_id: int, intent: str, direction: str, since: str,
                        until: str) -> bool:
     """Whether a message of this conversation in [since, until], from that side, has this latest intent (the
-    ix_messages_conversation range, then each message's latest analysis by ix_analysis_message)."""
+    ix_messages_conversation range; the latest intent is on the row since migration 15)."""
     return db.scalar(
         "SELECT 1 FROM messages m WHERE m.conversation_id = :c AND m.direction = :d AND m.sent_at >= :since "
-        "AND m.sent_at <= :until AND (SELECT a.intent_label FROM ai_analysis a WHERE a.message_id = m.id "
-        "ORDER BY a.id DESC LIMIT 1) = :intent LIMIT 1",
+        "AND m.sent_at <= :until AND m.intent = :intent LIMIT 1",
         {"c": conversation_id, "d": direction, "since": since, "until": until, "intent": intent}) is not None
 
 
@@ -147,23 +147,72 @@ def get_message(db: Database, message_pk: int) -> dict[str, Any] | None:
                   "WHERE m.id = :id", {"id": message_pk})
 
 
+class AnchorGone(LookupError):
+    """The message a keyset page starts before no longer exists (deleted by retention): start from the top."""
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    rows: list[dict[str, Any]]
+    total: int  # at most TOTAL_CAP (SEARCH_TOTAL_CAP for a search)
+    total_capped: bool  # True when there are more rows than that
+    next_before: int | None  # the `before` of the next page, None on the last page
+
+
 def list_messages(db: Database, *, conversation_id: int | None, customer_id: int | None, since: str | None,
                   until: str | None, direction: str | None, search: str | None, sentiment: str | None,
-                  intent: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+                  intent: str | None, limit: int, offset: int = 0, before: int | None = None) -> MessagePage:
+    """A page of messages, newest first (by sent_at; by id, newest captured first, when searching: the order FTS5
+    gives without reading every match). `before` (a message id) is the keyset: the page starts after that
+    message in the list's order, so deep pages cost what the first does; `offset` still works for old clients.
+
+    Sentiment and intent filter on the latest analysis copied onto the row (migration 15) by their indexes.
+    """
     where = (Where(limit=limit, offset=offset)
              .add("m.conversation_id = :conv", conv=conversation_id)
              .add("m.customer_id = :cust", cust=customer_id)
              .add("m.sent_at >= :since", since=since)
              .add("m.sent_at < :until", until=until)
              .add("m.direction = :dir", dir=direction)
-             .add("m.content LIKE :q ESCAPE '\\'", q=like_contains(search) if search else None)
-             .add("fa.sentiment_label = :sent", sent=sentiment)
-             .add("fa.intent_label = :intent", intent=intent))
-    # The latest analysis of each message, joined only when a filter needs it.
-    joins = (" JOIN ai_analysis fa ON fa.id = (SELECT MAX(id) FROM ai_analysis WHERE message_id = m.id)"
-             if sentiment or intent else "")
-    clause, params = where.sql, where.params
-    total = int(db.scalar(f"SELECT COUNT(*) FROM messages m{joins} WHERE {clause}", params) or 0)
-    rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id"
-                  f"{joins} WHERE {clause} ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit OFFSET :offset", params)
-    return rows, total
+             .add("m.sentiment = :sent", sent=sentiment)
+             .add("m.intent = :intent", intent=intent))
+    if search is not None and search.strip():
+        return _search_page(db, where, search, before)
+    count_clause = where.sql
+    if before is not None:
+        anchor = db.one("SELECT sent_at, id FROM messages WHERE id = :id", {"id": before})
+        if anchor is None:
+            raise AnchorGone(before)
+        where.add("(m.sent_at, m.id) < (:before_sent, :before_id)", before_sent=anchor["sent_at"],
+                  before_id=anchor["id"])
+    rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id "
+                  f"WHERE {where.sql} ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit OFFSET :offset", where.params)
+    count = _capped_count(db, f"SELECT 1 FROM messages m WHERE {count_clause}", where.params)
+    return _page(rows, count, limit)
+
+
+def _search_page(db: Database, where: Where, search: str, before: int | None) -> MessagePage:
+    query = match_query(search)
+    if query is None:  # only punctuation: nothing a word could match
+        return MessagePage([], 0, False, None)
+    filtered = bool(where.clauses)
+    where.add("messages_fts MATCH :fts", fts=query)
+    count_clause = where.sql
+    where.add("f.rowid < :before", before=before)
+    rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+                  f"JOIN customers cu ON cu.id = m.customer_id WHERE {where.sql} ORDER BY f.rowid DESC "
+                  "LIMIT :limit OFFSET :offset", where.params)
+    # The index alone counts the words' matches; the messages are read only when another filter needs them.
+    matching = (f"SELECT 1 FROM messages_fts f JOIN messages m ON m.id = f.rowid WHERE {count_clause}" if filtered
+                else "SELECT 1 FROM messages_fts WHERE messages_fts MATCH :fts")
+    count = _capped_count(db, matching, where.params, SEARCH_TOTAL_CAP)
+    return _page(rows, count, where.params["limit"], SEARCH_TOTAL_CAP)
+
+
+def _capped_count(db: Database, matching: str, params: dict[str, Any], cap: int = TOTAL_CAP) -> int:
+    """How many rows `matching` selects, counting no further than cap + 1."""
+    return int(db.scalar(f"SELECT COUNT(*) FROM ({matching} LIMIT {cap + 1})", params) or 0)
+
+
+def _page(rows: list[dict[str, Any]], count: int, limit: int, cap: int = TOTAL_CAP) -> MessagePage:
+    return MessagePage(rows, min(count, cap), count > cap, rows[-1]["id"] if len(rows) == limit else None)

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 
 from storage.database import Database
+from storage.search import create_search_tables, rebuild_search
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +260,65 @@ def _v14_analysis_knowledge(db: Database) -> None:
     db.execute("ALTER TABLE ai_analysis ADD COLUMN knowledge TEXT")
 
 
+def _v15_current_analysis_on_messages(db: Database) -> None:
+    # Filters on the latest analysis at any size (issue 17, docs/decisions.md "Data at scale"): the latest
+    # sentiment and intent of a message, copied onto its row, so the list filters by an index on
+    # (sentiment|intent, sent_at) instead of joining MAX(ai_analysis.id) per message (0.5-1 s at 1M). Kept right
+    # by a trigger on ai_analysis: every writer (capture, the LLM follow-up, re-analysis, a future bulk path) is
+    # covered in the very statement that writes the analysis. A hub (PostgreSQL) gets the columns but no trigger:
+    # it serves no message list (its messages are hub_rows). ix_customers_kind: the dashboard's customer count and
+    # the kind filter read a narrow index instead of every customer row (23 ms -> ~2 ms at 50,000 customers).
+    db.executescript("""
+    ALTER TABLE messages ADD COLUMN sentiment TEXT;
+    ALTER TABLE messages ADD COLUMN intent TEXT
+    """)
+    if not db.is_sqlite:
+        return
+    db.execute("UPDATE messages SET sentiment = a.sentiment_label, intent = a.intent_label FROM "
+               "(SELECT message_id, sentiment_label, intent_label FROM ai_analysis WHERE id IN "
+               "(SELECT MAX(id) FROM ai_analysis GROUP BY message_id)) AS a WHERE a.message_id = messages.id")
+    db.executescript("""
+    CREATE INDEX ix_messages_sentiment ON messages (sentiment, sent_at);
+    CREATE INDEX ix_messages_intent ON messages (intent, sent_at);
+    CREATE INDEX ix_customers_kind ON customers (kind)
+    """)
+    db.execute(CURRENT_ANALYSIS_TRIGGER)
+    # The dashboard's customer total, kept by triggers rather than counted (14 ms at 500,000 customers, linear).
+    db.execute("CREATE TABLE row_counts (name TEXT PRIMARY KEY, value BIGINT NOT NULL)")
+    db.execute(f"INSERT INTO row_counts (name, value) SELECT 'customers', COUNT(*) FROM customers WHERE {COUNTED_KIND}")
+    for trigger in CUSTOMER_COUNT_TRIGGERS:
+        db.execute(trigger)
+
+
+# Ids only grow, so the analysis being inserted is the message's latest.
+CURRENT_ANALYSIS_TRIGGER = (
+    "CREATE TRIGGER tr_analysis_current AFTER INSERT ON ai_analysis WHEN NEW.message_id IS NOT NULL BEGIN "
+    "UPDATE messages SET sentiment = NEW.sentiment_label, intent = NEW.intent_label WHERE id = NEW.message_id; END")
+
+# Who counts as a customer on the dashboard: neither a group's pseudo-customer nor a merged @lid key.
+COUNTED_KIND = "kind IN ('phone', 'lid')"
+CUSTOMER_COUNT_TRIGGERS = (
+    f"CREATE TRIGGER tr_customers_count_insert AFTER INSERT ON customers WHEN NEW.{COUNTED_KIND} BEGIN "
+    "UPDATE row_counts SET value = value + 1 WHERE name = 'customers'; END",
+    f"CREATE TRIGGER tr_customers_count_delete AFTER DELETE ON customers WHEN OLD.{COUNTED_KIND} BEGIN "
+    "UPDATE row_counts SET value = value - 1 WHERE name = 'customers'; END",
+    f"CREATE TRIGGER tr_customers_count_kind AFTER UPDATE OF kind ON customers "
+    f"WHEN (OLD.{COUNTED_KIND}) IS NOT (NEW.{COUNTED_KIND}) BEGIN "
+    f"UPDATE row_counts SET value = value + (NEW.{COUNTED_KIND}) - (OLD.{COUNTED_KIND}) WHERE name = 'customers'; END",
+)
+
+
+def _v16_full_text_search(db: Database) -> None:
+    # Full-text search (issue 17): FTS5 indexes over messages.content and customers' name and email, accents and
+    # case folded (unicode61 remove_diacritics 2: "acao" finds "ação"). External content tables (the text is
+    # stored once, in messages/customers) kept in sync by triggers; the rebuild indexes the existing rows.
+    # SQLite only: a hub serves no message list.
+    if not db.is_sqlite:
+        return
+    create_search_tables(db)
+    rebuild_search(db)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "initial schema: users, customers, conversations, messages, ai_analysis, system_logs, metrics", _v1_initial),
     (2, "covering index for active conversations; drop unused customer indexes; replied_wait_since",
@@ -284,6 +344,10 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
      _v13_analysis_context),
     (14, "ai_analysis.knowledge: the knowledge entry a grounded suggestion came from (issue 15)",
      _v14_analysis_knowledge),
+    (15, "messages.sentiment and messages.intent: the latest analysis on the message row, indexed, kept by a "
+         "trigger (issue 17)", _v15_current_analysis_on_messages),
+    (16, "full-text search: messages_fts and customers_fts (FTS5, accents folded), kept by triggers (issue 17)",
+     _v16_full_text_search),
 ]
 
 

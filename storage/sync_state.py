@@ -23,6 +23,9 @@ JSON_FIELDS = ("tags", "custom_fields")
 # Why a row left an agent: deleted by a person, folded into another customer (a @lid key become an alias), or
 # removed by the retention of old messages.
 DELETED, MERGED, RETENTION = "deleted", "merged", "retention"
+# Columns derived on this agent and not pushed: the latest analysis copied onto messages (migration 15); the hub
+# has the analyses themselves, and an analysis written later does not touch the message's change_seq.
+LOCAL_COLUMNS = {"messages": ("sentiment", "intent")}
 
 
 def read_state(db: Database) -> dict[str, Any]:
@@ -63,6 +66,8 @@ def pushed_row(source: str, row: dict[str, Any]) -> dict[str, Any]:
     if source == "customers" and row.get("kind") == "merged":
         return {"t": source, "id": int(row["id"]), "seq": int(row["change_seq"]),
                 "data": {"merged_into": row.get("merged_into")}, "deleted": MERGED}
+    for column in LOCAL_COLUMNS.get(source, ()):
+        row.pop(column, None)
     return {"t": source, "id": int(row["id"]), "seq": int(row["change_seq"]), "data": row}
 
 

@@ -27,10 +27,10 @@ def list_customers(request: Request, service: Service) -> dict[str, Any]:
     kind = request.query("kind")
     if kind is not None and kind not in ("phone", "lid", "group"):
         raise ApiError(422, "validation_error", "kind: must be one of phone, lid, group", field="kind")
-    rows, total = customer_rows.list_customers(service.db, search=request.query("q"),
-                                               status=request.query("status"), kind=kind, limit=limit,
-                                               offset=offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    rows, total, capped = customer_rows.list_customers(service.db, search=request.query("q"),
+                                                       status=request.query("status"), kind=kind, limit=limit,
+                                                       offset=offset)
+    return {"items": rows, "total": total, "total_capped": capped, "limit": limit, "offset": offset}
 
 
 def get_customer(service: Service, phone: str) -> dict[str, Any]:
@@ -90,7 +90,10 @@ def profile(service: Service, customer: dict[str, Any]) -> dict[str, Any]:
 
 ROUTES = (
     ApiRoute("GET", "/api/customers", list_customers, tag="customers", roles=USERS, summary="List and search customers",
-             query=(*PAGE_QUERY, ("q", "string", "Search name, phone or email"), ("status", "string", "Status"),
+             query=(*PAGE_QUERY,
+                    ("q", "string", "Search: words of the name or email (accents and case folded), or part of the "
+                                    "phone, WhatsApp key or email (digits, or with an @); newest customers first"),
+                    ("status", "string", "Status"),
                     ("kind", "string", "phone, lid (WhatsApp hides the phone) or group"))),
     ApiRoute("GET", "/api/customers/<phone>", get_customer, tag="customers", roles=USERS,
              summary="Customer profile by phone (any common format or WhatsApp id; @lid and @g.us keys too)",

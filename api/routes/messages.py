@@ -73,21 +73,26 @@ def get_message(service: Service, id: int) -> dict[str, Any]:  # noqa: A002 - th
 def list_messages(request: Request, service: Service) -> dict[str, Any]:
     limit = request.query_int("limit", 50, 1, 200)
     offset = request.query_int("offset", 0, 0)
+    before = request.query_int("before", 0, 1, 2**63 - 1) if request.query("before") is not None else None
     customer_id = None
     key = request.query("customer")
     if key:
         customer_id = _customer_id_for(service, key)
         if customer_id is None:
-            return {"items": [], "total": 0, "limit": limit, "offset": offset}
-    rows, total = message_rows.list_messages(
-        service.db, conversation_id=request.query_int("conversation_id", 0, 0) or None,
-        customer_id=customer_id, since=_time_filter(request, "since"), until=_time_filter(request, "until"),
-        direction=_choice(request, "direction", ("in", "out")), search=request.query("q"),
-        sentiment=_choice(request, "sentiment", ("positive", "neutral", "negative")),
-        intent=request.query("intent"), limit=limit, offset=offset)
-    analyses = message_rows.analyses_for(service.db, [r["id"] for r in rows])
-    return {"items": [present_message(r, analyses.get(r["id"])) for r in rows], "total": total,
-            "limit": limit, "offset": offset}
+            return {"items": [], "total": 0, "total_capped": False, "next": None, "limit": limit, "offset": offset}
+    try:
+        page = message_rows.list_messages(
+            service.db, conversation_id=request.query_int("conversation_id", 0, 0) or None,
+            customer_id=customer_id, since=_time_filter(request, "since"), until=_time_filter(request, "until"),
+            direction=_choice(request, "direction", ("in", "out")), search=request.query("q"),
+            sentiment=_choice(request, "sentiment", ("positive", "neutral", "negative")),
+            intent=request.query("intent"), limit=limit, offset=offset, before=before)
+    except message_rows.AnchorGone:
+        raise ApiError(422, "validation_error", "before: that message no longer exists (deleted meanwhile); start "
+                       "again from the first page", field="before") from None
+    analyses = message_rows.analyses_for(service.db, [r["id"] for r in page.rows])
+    return {"items": [present_message(r, analyses.get(r["id"])) for r in page.rows], "total": page.total,
+            "total_capped": page.total_capped, "next": page.next_before, "limit": limit, "offset": offset}
 
 
 def present_message(row: dict[str, Any], analysis: dict[str, Any] | None) -> dict[str, Any]:
@@ -189,11 +194,17 @@ ROUTES = (
              response_schema={"type": "object", "required": ["results"], "properties": {"results": {
                  "type": "array", "items": {"type": "object", "required": ["status"]}}}}),
     ApiRoute("GET", "/api/messages", list_messages, tag="messages", roles=USERS, summary="List messages, newest first",
+             description="`total` counts up to 10,000; beyond, `total` is 10,000 and `total_capped` is true "
+                         "(show \"10,000+\"). `next` is the `before` of the next page, null on the last.",
              query=(*PAGE_QUERY, ("conversation_id", "integer", "Only this conversation"),
                     ("customer", "string", "Only this customer (phone in any format, or a @lid/@g.us key)"),
                     ("since", "string", "Sent at or after (ISO 8601 or epoch ms)"),
                     ("until", "string", "Sent before (ISO 8601 or epoch ms)"),
-                    ("direction", "string", "in or out"), ("q", "string", "Text search"),
+                    ("before", "integer", "Keyset page: the messages after this id in the list's order (pass "
+                                          "the previous answer's `next`; cheaper than offset on deep pages)"),
+                    ("direction", "string", "in or out"),
+                    ("q", "string", "Full-text search: every word, whole (\"entreg*\" for a prefix), accents "
+                                    "and case folded; results newest captured first"),
                     ("sentiment", "string", "positive, neutral or negative"), ("intent", "string", "Intent label"))),
     ApiRoute("GET", "/api/messages/<id:int>", get_message, tag="messages", roles=USERS,
              summary="A message with its latest analysis", responses={404: "no such message"}),
