@@ -54,6 +54,7 @@ class Worker:
         self.settings = LlmSettings.from_dict(settings)
         self.models_dir = data_dir / "models"
         self.out = out
+        self.model: Any = None  # the one SharedModel the analyses and the drafts use (ai/llm/shared.py)
         self.analyzer: Any = None
         self.drafter: Any = None
         self._send_lock = threading.Lock()
@@ -69,6 +70,13 @@ class Worker:
     def status(self, state: str, **extra: Any) -> None:
         self.send({"status": state, "pid": os.getpid(), **extra})
 
+    def shared_model(self) -> Any:
+        if self.model is None:
+            from ai.llm.shared import SharedModel
+
+            self.model = SharedModel(self.settings, self.models_dir)
+        return self.model
+
     def loaded_analyzer(self) -> Any:
         """The analyzer, loading the model on the first job (so an idle agent costs no memory)."""
         if self.analyzer is None:
@@ -77,21 +85,21 @@ class Worker:
             self.status("loading")
             # The combined engine: rules + the model's embedding classifier for the labels, the model
             # for the replies (see ai/llm/combined.py).
-            analyzer = CombinedAnalyzer(self.settings, self.models_dir)
+            analyzer = CombinedAnalyzer(self.settings, self.models_dir, model=self.shared_model())
             analyzer.load()
             self.analyzer = analyzer
             self.status("ready", model_path=str(analyzer.model_path), model_version=analyzer.model_version)
         return self.analyzer
 
     def loaded_drafter(self) -> Any:
-        """The draft generator (its own llama.cpp context on the same memory-mapped weights), loaded on first use."""
+        """The draft generator (its own llama.cpp context on the shared weights), loaded on first use."""
         if self.drafter is None:
             from ai.llm.draft import DraftGenerator
-            from ai.llm.model import model_label, resolve_model_path
+            from ai.llm.model import model_label
 
             self.status("loading")
-            path = resolve_model_path(self.settings.model_path, self.models_dir)
-            self.drafter = DraftGenerator(path, self.settings)
+            self.drafter = DraftGenerator(self.shared_model(), self.settings)
+            path = self.drafter.model_path
             version = self.analyzer.model_version if self.analyzer is not None else model_label(path)
             self.status("ready", model_path=str(path), model_version=version)
         return self.drafter
@@ -103,6 +111,9 @@ class Worker:
         if self.drafter is not None:
             self.drafter.close()
             self.drafter = None
+        if self.model is not None:
+            self.model.close()  # the weights go last: every context above used them
+            self.model = None
         self.status("unloaded")
 
     def handle(self, job: dict[str, Any]) -> bool:
