@@ -22,9 +22,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dataset
+from storage.dataset_import import import_dataset
+
+if TYPE_CHECKING:
+    import dataset
+else:
+    dataset = import_dataset()  # without alembic: see storage/dataset_import.py
 
 log = logging.getLogger(__name__)
 
