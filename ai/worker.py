@@ -2,14 +2,17 @@
 
 Run as `python agent.py ai-worker [--data-dir DIR] [--settings JSON]` or `python -m ai.worker ...`.
 
-Requests (one per line):  {"id": "7", "op": "analyse"|"ping"|"unload"|"shutdown",
+Requests (one per line):  {"id": "7", "op": "analyse"|"ping"|"warm"|"unload"|"shutdown",
                            "text": "...", "language": "pt"|null, "context": {...}, "replies": true}
                           {"id": "8", "op": "draft", "messages": [...], "prompt": "...", "max_tokens": n,
                            "deadline_s": s}  (ai/draft_prompt.py builds messages and prompt)
                           {"id": "9", "op": "cancel", "target": "8"}  (stops draft 8 within a token)
+                          {"op": "warm"} loads the model and evaluates what a first answer would (the service
+                          sends it ai.prewarm_after_s after it starts)
 Responses:                {"id": "7", "ok": true, "analysis": {...}}
                           {"id": "8", "partial": "text"} for each new piece of a draft, then
                           {"id": "8", "ok": true, "draft": {"text", "tokens", "ttft_ms", "tokens_per_s", "stopped"}}
+                          {"id": "10", "ok": true, "warm": {"model_version": "...", "ms": 812.5}}
                           or {"id": "7", "ok": false, "error": "..."}
 Status lines:             {"status": "loading"|"ready"|"unloaded"|"error", "pid": ..., "model_path": ...}
 
@@ -31,6 +34,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -131,6 +135,8 @@ class Worker:
             self.send({"id": job_id, "ok": True, "analysis": self.analyse(job)})
         elif op == "draft":
             self.send({"id": job_id, "ok": True, "draft": self.draft(job)})
+        elif op == "warm":
+            self.send({"id": job_id, "ok": True, "warm": self.warm()})
         else:
             self.send({"id": job_id, "ok": False, "error": f"unknown op {op!r}"})
         return True
@@ -141,6 +147,14 @@ class Worker:
         replies = bool(job.get("replies", True))
         text = str(job.get("text", ""))
         return analyzer.analyse_with(text, job.get("language"), context, replies).to_dict()
+
+    def warm(self) -> dict[str, Any]:
+        """Load the analyzer and the draft context and evaluate the reply prefixes: the next answer starts warm."""
+        started = time.perf_counter()
+        analyzer = self.loaded_analyzer()
+        analyzer.warm()
+        self.loaded_drafter()
+        return {"model_version": analyzer.model_version, "ms": (time.perf_counter() - started) * 1000}
 
     def draft(self, job: dict[str, Any]) -> dict[str, Any]:
         job_id = job.get("id")

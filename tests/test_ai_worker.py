@@ -184,3 +184,20 @@ def test_analyses_and_drafts_share_one_model_load(make_client: Callable[..., AiW
     result = draft.future.result(timeout=90)
     assert result["tokens"] >= 1 and "".join(pieces).strip() == result["text"]
     assert _model_mappings(client.status()["pid"]) == 1
+
+
+def test_prewarm_loads_the_model_before_the_first_job(make_client: Callable[..., AiWorkerClient]) -> None:
+    """prewarm() starts the worker and loads the model with no job waiting; the first analysis then runs on the
+    loaded model (no "loading" state any more) and a second prewarm is a no-op."""
+    client = make_client()
+    warmed = client.prewarm()
+    assert warmed is not None
+    result = warmed.result(timeout=180)
+    assert result["model_version"] and result["ms"] > 0
+    assert client.status()["state"] == "ready" and client.status()["model_path"]
+    assert client.prewarm() is None  # already running
+    states: list[str] = []
+    client.on_state_change(lambda status: states.append(status["state"]))
+    analysis = client.analyse("o pedido veio errado, quero trocar", "pt")
+    assert analysis["intent"]["label"] in INTENT_LABELS
+    assert "loading" not in states

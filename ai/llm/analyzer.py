@@ -69,6 +69,15 @@ class LlmAnalyzer:
             self.model_version = f"{model_label(path)}+{CLASSIFY_METHOD}+{reply_method}"
             log.info("LLM loaded: %s (%s)", path, self.model_version)
 
+    def warm(self) -> None:
+        """Load, then run what the first analysis would pay for once: an embedding (the context's buffers)
+        and each language's few-shot reply prefix."""
+        self.load()
+        assert self._embedder is not None
+        self._embedder.embed("ok")
+        if self._replies is not None:
+            self._replies.warm(LANGUAGES)
+
     def close(self) -> None:
         with self._load_lock:
             if self._embedder:

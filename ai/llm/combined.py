@@ -130,6 +130,11 @@ class CombinedAnalyzer:
             self._classify_version = f"{base}+{COMBINE_METHOD}({rules_version})+templates"
             self.model_version = f"{base}+{COMBINE_METHOD}({rules_version})+{replies}"
 
+    def warm(self) -> None:
+        """Load and warm the model (see LlmAnalyzer.warm) before the first message arrives."""
+        self.load()
+        self.llm.warm()
+
     def close(self) -> None:
         self.llm.close()
 
