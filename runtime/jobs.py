@@ -215,8 +215,9 @@ def upload_offsite_backups(service: Service) -> None:
 
 def prewarm_ai_model(service: Service) -> None:
     """Load the LLM worker's model ai.prewarm_after_s after the start (0: off), so the first analysis or draft
-    does not wait the ~4 s of a cold start. The worker runs at idle priority: captures keep the CPU. The cost is
-    the loaded worker's memory (~400 MB with the bundled model) until ai.keep_alive_s of idleness unloads it."""
+    does not wait for a cold start. The worker runs at idle priority: captures keep the CPU. The cost is the
+    loaded worker's memory (~450 MB with the bundled model: bench/ai_worker_footprint.py) until
+    ai.keep_alive_s of idleness unloads it."""
     delay_s = service.config["ai.prewarm_after_s"]
     worker = service.analysis.worker
     if not delay_s or worker is None:
