@@ -8,7 +8,7 @@ import sys
 
 from tests.helpers import ROOT
 
-HEAVY = ("alembic", "mako", "pygments", "matplotlib", "numpy", "pandas", "llama_cpp")
+HEAVY = ("sqlalchemy", "dataset", "alembic", "mako", "pygments", "matplotlib", "numpy", "pandas", "llama_cpp")
 
 
 def modules_after(code: str) -> set[str]:
@@ -18,26 +18,49 @@ def modules_after(code: str) -> set[str]:
     return set(json.loads(shown.stdout.strip().splitlines()[-1]))
 
 
-def test_the_service_imports_no_heavy_library_it_does_not_use():
-    """The service opens the database through dataset, which imports alembic (and mako, pygments: 11 MB) for
-    schema changes the service never makes; and it draws nothing (no matplotlib, numpy)."""
-    loaded = modules_after("import runtime.serve, storage.database")
-    assert "dataset" in loaded and "sqlalchemy" in loaded
+def test_the_service_imports_no_heavy_library_it_does_not_use(tmp_path):
+    """The service opens its SQLite file with the sqlite3 module (SQLAlchemy and dataset only handed over the same
+    connection: ~30 MB), and draws nothing (no matplotlib, numpy)."""
+    loaded = modules_after(f"""
+import runtime.serve
+from storage.database import Database
+db = Database("sqlite:///{tmp_path / 'service.db'}")
+assert db.scalar("SELECT 1") == 1 and db.synchronous == "full"
+db.close()
+""")
+    assert "sqlite3" in loaded
     assert not loaded & set(HEAVY)
 
 
-def test_dataset_schema_changes_still_work_and_load_alembic_then(tmp_path):
-    """A tool that does use dataset's schema helpers gets the real alembic, loaded at that moment."""
+def test_dataset_opens_on_demand_for_tools_and_loads_alembic_only_for_schema_changes(tmp_path):
+    """A tool that asks for the dataset handle gets one on the same file; alembic loads when it changes a table."""
     code = f"""
 import sys
-from storage.database import dataset
-assert "alembic" not in sys.modules
-db = dataset.connect("sqlite:///{tmp_path / 'tool.db'}")
-table = db["notes"]
+from storage.database import Database
+db = Database("sqlite:///{tmp_path / 'tool.db'}")
+db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT)")
+handle = db.dataset
+assert "sqlalchemy" in sys.modules and "alembic" not in sys.modules
+table = handle["notes"]
 table.insert({{"title": "a"}})
-table.create_column("body", db.types.text)
-assert "alembic" in sys.modules and type(db.op).__module__.startswith("alembic.")
-print(sorted(table.columns))
+table.create_column("body", handle.types.text)
+assert "alembic" in sys.modules and type(handle.op).__module__.startswith("alembic.")
+print(sorted(table.columns), db.scalar("SELECT count(*) FROM notes"))
+db.close()
 """
     shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert shown.stdout.strip() == "['body', 'id', 'title']"
+    assert shown.stdout.strip() == "['body', 'id', 'title'] 1"
+
+
+def test_unusual_sqlite_urls_still_open_through_dataset(tmp_path):
+    from storage.database import Database, plain_sqlite_file
+
+    assert plain_sqlite_file(f"sqlite:///{tmp_path}/a.db") == f"{tmp_path}/a.db"
+    assert plain_sqlite_file("sqlite://") == ":memory:"
+    assert plain_sqlite_file(f"sqlite:///{tmp_path}/a.db?timeout=3") is None
+    assert plain_sqlite_file("postgresql://u@h/db") is None
+    db = Database(f"sqlite:///{tmp_path}/b.db?timeout=3")
+    try:
+        assert db.is_sqlite and db.scalar("PRAGMA foreign_keys") == 1
+    finally:
+        db.close()
