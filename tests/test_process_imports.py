@@ -64,3 +64,27 @@ def test_unusual_sqlite_urls_still_open_through_dataset(tmp_path):
         assert db.is_sqlite and db.scalar("PRAGMA foreign_keys") == 1
     finally:
         db.close()
+
+
+def submodules_after(code: str, prefixes: tuple[str, ...]) -> set[str]:
+    probe = code + f"\nimport sys, json; print(json.dumps([m for m in sys.modules if m.startswith({prefixes!r})]))"
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    return set(json.loads(shown.stdout.strip().splitlines()[-1]))
+
+
+def test_the_tray_modules_load_no_psutil_and_no_babel_formats():
+    """What the tray imports (all but pystray's X11 backend, which needs a display) and its configuration: psutil
+    and Babel's date and number formats load only in processes that use them."""
+    code = ("import tray.app, tray.supervisor, tray.notifications, desktop.instance, desktop.service_client\n"
+            "from core.config import load_config\nfrom core.i18n import translator_for\n"
+            "load_config(None); translator_for('pt_BR')._('Quit')")
+    assert submodules_after(code, ("psutil", "babel.dates", "babel.numbers")) == set()
+
+
+def test_a_translator_still_formats_dates_and_numbers_when_asked():
+    from datetime import date
+
+    from core.i18n import Translator
+
+    pt = Translator("pt_BR")
+    assert pt.decimal(1234.5) == "1.234,50" and pt.date(date(2026, 3, 1)) == "01/03/2026"
