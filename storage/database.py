@@ -1,6 +1,7 @@
-"""One database connection per process, opened through dataset, with explicit transactions.
+"""One database connection per process, with explicit transactions.
 
-dataset opens the database (SQLite with WAL, or PostgreSQL for the hub) and gives us the engine. The
+A plain SQLite file is opened with the sqlite3 module; PostgreSQL (the hub) and unusual SQLite URLs through
+dataset, which gives us the engine (issue 17: SQLAlchemy only handed over the same sqlite3 connection). The
 service then runs every statement on one DBAPI connection: dataset keeps a connection per thread id,
 which under gevent would mean one per greenlet, and its table helpers reflect the schema on each call,
 which costs more than the statement itself on the capture path (see docs/decisions.md).
