@@ -2,14 +2,17 @@
 
 Run as `python agent.py ai-worker [--data-dir DIR] [--settings JSON]` or `python -m ai.worker ...`.
 
-Requests (one per line):  {"id": "7", "op": "analyse"|"ping"|"unload"|"shutdown",
+Requests (one per line):  {"id": "7", "op": "analyse"|"ping"|"warm"|"unload"|"shutdown",
                            "text": "...", "language": "pt"|null, "context": {...}, "replies": true}
                           {"id": "8", "op": "draft", "messages": [...], "prompt": "...", "max_tokens": n,
                            "deadline_s": s}  (ai/draft_prompt.py builds messages and prompt)
                           {"id": "9", "op": "cancel", "target": "8"}  (stops draft 8 within a token)
+                          {"op": "warm"} loads the model and evaluates what a first answer would (the service
+                          sends it ai.prewarm_after_s after it starts)
 Responses:                {"id": "7", "ok": true, "analysis": {...}}
                           {"id": "8", "partial": "text"} for each new piece of a draft, then
                           {"id": "8", "ok": true, "draft": {"text", "tokens", "ttft_ms", "tokens_per_s", "stopped"}}
+                          {"id": "10", "ok": true, "warm": {"model_version": "...", "ms": 812.5}}
                           or {"id": "7", "ok": false, "error": "..."}
 Status lines:             {"status": "loading"|"ready"|"unloaded"|"error", "pid": ..., "model_path": ...}
 
@@ -31,6 +34,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,6 +58,7 @@ class Worker:
         self.settings = LlmSettings.from_dict(settings)
         self.models_dir = data_dir / "models"
         self.out = out
+        self.model: Any = None  # the one SharedModel the analyses and the drafts use (ai/llm/shared.py)
         self.analyzer: Any = None
         self.drafter: Any = None
         self._send_lock = threading.Lock()
@@ -69,6 +74,13 @@ class Worker:
     def status(self, state: str, **extra: Any) -> None:
         self.send({"status": state, "pid": os.getpid(), **extra})
 
+    def shared_model(self) -> Any:
+        if self.model is None:
+            from ai.llm.shared import SharedModel
+
+            self.model = SharedModel(self.settings, self.models_dir)
+        return self.model
+
     def loaded_analyzer(self) -> Any:
         """The analyzer, loading the model on the first job (so an idle agent costs no memory)."""
         if self.analyzer is None:
@@ -77,21 +89,21 @@ class Worker:
             self.status("loading")
             # The combined engine: rules + the model's embedding classifier for the labels, the model
             # for the replies (see ai/llm/combined.py).
-            analyzer = CombinedAnalyzer(self.settings, self.models_dir)
+            analyzer = CombinedAnalyzer(self.settings, self.models_dir, model=self.shared_model())
             analyzer.load()
             self.analyzer = analyzer
             self.status("ready", model_path=str(analyzer.model_path), model_version=analyzer.model_version)
         return self.analyzer
 
     def loaded_drafter(self) -> Any:
-        """The draft generator (its own llama.cpp context on the same memory-mapped weights), loaded on first use."""
+        """The draft generator (its own llama.cpp context on the shared weights), loaded on first use."""
         if self.drafter is None:
             from ai.llm.draft import DraftGenerator
-            from ai.llm.model import model_label, resolve_model_path
+            from ai.llm.model import model_label
 
             self.status("loading")
-            path = resolve_model_path(self.settings.model_path, self.models_dir)
-            self.drafter = DraftGenerator(path, self.settings)
+            self.drafter = DraftGenerator(self.shared_model(), self.settings)
+            path = self.drafter.model_path
             version = self.analyzer.model_version if self.analyzer is not None else model_label(path)
             self.status("ready", model_path=str(path), model_version=version)
         return self.drafter
@@ -103,6 +115,9 @@ class Worker:
         if self.drafter is not None:
             self.drafter.close()
             self.drafter = None
+        if self.model is not None:
+            self.model.close()  # the weights go last: every context above used them
+            self.model = None
         self.status("unloaded")
 
     def handle(self, job: dict[str, Any]) -> bool:
@@ -120,6 +135,8 @@ class Worker:
             self.send({"id": job_id, "ok": True, "analysis": self.analyse(job)})
         elif op == "draft":
             self.send({"id": job_id, "ok": True, "draft": self.draft(job)})
+        elif op == "warm":
+            self.send({"id": job_id, "ok": True, "warm": self.warm()})
         else:
             self.send({"id": job_id, "ok": False, "error": f"unknown op {op!r}"})
         return True
@@ -130,6 +147,15 @@ class Worker:
         replies = bool(job.get("replies", True))
         text = str(job.get("text", ""))
         return analyzer.analyse_with(text, job.get("language"), context, replies).to_dict()
+
+    def warm(self) -> dict[str, Any]:
+        """Load the analyzer and evaluate the reply prefixes: the next answer starts warm. The draft context is not
+        made here: it costs ~30 ms to make and ~30 MB to keep (its KV cache), and a draft evaluates its prompt
+        anyway."""
+        started = time.perf_counter()
+        analyzer = self.loaded_analyzer()
+        analyzer.warm()
+        return {"model_version": analyzer.model_version, "ms": (time.perf_counter() - started) * 1000}
 
     def draft(self, job: dict[str, Any]) -> dict[str, Any]:
         job_id = job.get("id")

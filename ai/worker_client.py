@@ -75,6 +75,7 @@ class _Job:
 
 
 URGENT_OPS = frozenset(("draft",))
+RESULT_KEYS = {"analyse": "analysis", "draft": "draft", "warm": "warm"}  # where each op's answer carries its result
 
 
 class _JobQueue:
@@ -224,6 +225,14 @@ class AiWorkerClient:
             except (OSError, ValueError):
                 pass  # the worker is gone: the job fails with WorkerCrashed anyway
 
+    def prewarm(self) -> Future | None:
+        """Start the worker and load the model now, in the background (the worker runs at idle priority), so the
+        first analysis or draft does not wait for it. None when the worker is already running or wanted: then
+        the model is loading or loaded anyway. The future gives {"model_version", "ms"}."""
+        if self._pipes is not None or self._jobs.qsize() or self._current is not None:
+            return None
+        return self._enqueue(_Job("warm", {}, LOAD_TIMEOUT_S))
+
     def ping(self, timeout_s: float = 10.0) -> bool:
         """Health check: True when the worker answers (a stopped worker answers False without starting)."""
         try:
@@ -339,7 +348,7 @@ class AiWorkerClient:
             raise AiWorkerError(f"worker error: {reply.get('error')}")
         self._process.healthy()
         self._info["jobs_done"] += 1
-        return reply["draft"] if job.op == "draft" else reply["analysis"]
+        return reply[RESULT_KEYS[job.op]]
 
     def _exchange(self, job: _Job) -> dict[str, Any]:
         """Send one job and wait for its answer, following status lines; the job's own timeout

@@ -168,6 +168,7 @@ def gguf_retriever(base: list[KnowledgeEntry]) -> EmbeddingRetriever | None:
     from ai.llm.embedder import Embedder
     from ai.llm.model import ModelUnavailable, assemble_bundled_model
     from ai.llm.settings import LlmSettings
+    from ai.llm.shared import SharedModel
 
     try:
         path = assemble_bundled_model(Path(tempfile.gettempdir()) / "crm-bench-models")
@@ -175,7 +176,7 @@ def gguf_retriever(base: list[KnowledgeEntry]) -> EmbeddingRetriever | None:
         print(f"   gguf: the bundled model is not available ({exc}); skipped")
         return None
     print(f"   gguf: {path.name} (mean-pooled embeddings, ai/llm/embedder.py)")
-    embedder = Embedder(path, LlmSettings())
+    embedder = Embedder(SharedModel.from_file(path, LlmSettings()))
     return EmbeddingRetriever(base, embedder.embed, embedder.embed)
 
 

@@ -7,7 +7,7 @@ tests/tray_helpers.py) so it needs no real screen:
 - baseline in the same run: `python -c "import pystray, PIL"` on that display, RSS once the imports are done
   (the floor any pystray icon starts from);
 - the tray: `python -m tray --data-dir <fresh dir> --port 0` (what `python agent.py` runs), once its icon is
-  docked and its service healthy, plus 3 s of settling: RSS of the tray process. Target: <= 40 MB.
+  docked and its service healthy, plus 3 s of settling: RSS of the tray process. Target: <= 35 MB (issue 17).
 - idle CPU: the tray process's user+system CPU time over --idle-s seconds of wall time, as a percentage of
   one core. Target: <= 0.5 % (no busy polling: every thread blocks on a socket, a pipe or a condition).
 """
@@ -15,6 +15,7 @@ tests/tray_helpers.py) so it needs no real screen:
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, header, remove, target_line, temp_dir
 
-TARGET_RSS_MB = 40.0
+TARGET_RSS_MB = 35.0  # issue 17 (was 40)
 TARGET_CPU_PERCENT = 0.5
 SETTLE_S = 3.0
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         after, wall = proc.cpu_times(), time.monotonic() - wall0
         cpu = ((after.user - before.user) + (after.system - before.system)) / wall * 100
         print(f"   baseline `import pystray, PIL` RSS {base:.1f} MB; tray threads {threads}; "
-              f"service child RSS {child_rss:.1f} MB (not counted)")
+              f"service child RSS {child_rss:.1f} MB (not counted); load average {os.getloadavg()[0]:.2f}")
         print(target_line("tray process idle RSS", f"{rss:.1f} MB", f"<= {TARGET_RSS_MB:.0f} MB",
                           rss <= TARGET_RSS_MB))
         print(target_line(f"tray idle CPU over {wall:.0f} s", f"{cpu:.3f} %", f"<= {TARGET_CPU_PERCENT} %",

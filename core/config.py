@@ -264,6 +264,9 @@ SETTINGS: tuple[Setting, ...] = (
             N_("Offload every layer to the GPU (n_gpu_layers=-1) when one is there.")),
     Setting("ai.keep_alive_s", N_("Unload the model after (s)"), 300, integer(0, 86400),
             N_("Unload the model after this many idle seconds.")),
+    Setting("ai.prewarm_after_s", N_("Load the model after start (s)"), 20, integer(0, 86400),
+            N_("Load the model in the background this many seconds after the service starts, so the first "
+               "answer does not wait for it (0: load on first use). The loaded model takes about 450 MB.")),
     Setting("ai.queue_size", N_("Jobs waiting at most"), 64, integer(1, 100000),
             N_("LLM jobs waiting at most; more get 429.")),
     Setting("ai.job_timeout_s", N_("Job time limit (s)"), 30, number(0.1, 3600), N_("Seconds one LLM job may take.")),

@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
-
 from core.oslock import FileLock
 
 log = logging.getLogger(__name__)
@@ -105,6 +103,8 @@ def instance_running(data_root: Path, name: str = TRAY) -> bool:
     The announcement file outlives a process killed with SIGKILL; its pid tells. (Taking the lock to test it
     would race with an instance starting at that moment, which would then think another one runs.)
     """
+    import psutil  # here, not at the top: the tray imports this module and never calls this (~1.3 MB)
+
     try:
         pid = int((data_root / f"{name}.instance").read_text(encoding="utf-8").split()[0])
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE

@@ -213,6 +213,21 @@ def upload_offsite_backups(service: Service) -> None:
         service.bus.unsubscribe(on_event)
 
 
+def prewarm_ai_model(service: Service) -> None:
+    """Load the LLM worker's model ai.prewarm_after_s after the start (0: off), so the first analysis or draft
+    does not wait for a cold start. The worker runs at idle priority: captures keep the CPU. The cost is the
+    loaded worker's memory (~450 MB with the bundled model: bench/ai_worker_footprint.py) until
+    ai.keep_alive_s of idleness unloads it."""
+    delay_s = service.config["ai.prewarm_after_s"]
+    worker = service.analysis.worker
+    if not delay_s or worker is None:
+        return
+    gevent.sleep(delay_s)
+    warming = worker.prewarm()
+    if warming is not None:
+        log.info("loading the AI model in the background (ai.prewarm_after_s=%s)", delay_s)
+
+
 # Every job the served service runs, in the order they start.
 def return_free_memory(service: Service) -> None:
     """Hand the heap's free pages back to the operating system now and then (runtime/memory.py)."""
@@ -220,7 +235,8 @@ def return_free_memory(service: Service) -> None:
 
 
 SERVICE_JOBS: tuple[Job, ...] = (housekeeping, checkpoint_wal, sample_system, scheduled_backups,
-                                 scheduled_maintenance, sync_with_hub, upload_offsite_backups, return_free_memory)
+                                 scheduled_maintenance, sync_with_hub, upload_offsite_backups, return_free_memory,
+                                 prewarm_ai_model)
 
 
 class BackgroundJobs:

@@ -1,6 +1,7 @@
-"""One database connection per process, opened through dataset, with explicit transactions.
+"""One database connection per process, with explicit transactions.
 
-dataset opens the database (SQLite with WAL, or PostgreSQL for the hub) and gives us the engine. The
+A plain SQLite file is opened with the sqlite3 module; PostgreSQL (the hub) and unusual SQLite URLs through
+dataset, which gives us the engine (issue 17: SQLAlchemy only handed over the same sqlite3 connection). The
 service then runs every statement on one DBAPI connection: dataset keeps a connection per thread id,
 which under gevent would mean one per greenlet, and its table helpers reflect the schema on each call,
 which costs more than the statement itself on the capture path (see docs/decisions.md).
@@ -22,9 +23,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dataset
+from storage.dataset_import import import_dataset
+
+if TYPE_CHECKING:
+    import dataset
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,34 @@ class _Session:
         self.txn_sequence: int | None = None
 
 
+def plain_sqlite_file(url: str) -> str | None:
+    """The file a plain sqlite:/// URL names (SQLAlchemy's spelling: sqlite:///relative, sqlite:////absolute,
+    sqlite:// for memory); None for anything else (another scheme, a query string, a driver suffix)."""
+    if url == "sqlite://":
+        return ":memory:"
+    if not url.startswith("sqlite:///") or "?" in url:
+        return None
+    return url.removeprefix("sqlite:///") or None
+
+
+class _PlainSqlite:
+    """A sqlite3 connection shaped like the SQLAlchemy pooled connection _Session expects."""
+
+    def __init__(self, path: str, statements: Sequence[str]) -> None:
+        # check_same_thread=False as SQLAlchemy's pysqlite dialect does: the one connection is shared by the
+        # service's greenlets and, outside gevent, by threads that take turns under Database's lock.
+        self.driver_connection = sqlite3.connect(path, check_same_thread=False)
+        try:
+            for statement in statements:
+                self.driver_connection.execute(statement)
+        except sqlite3.Error:
+            self.driver_connection.close()
+            raise
+
+    def close(self) -> None:
+        self.driver_connection.close()
+
+
 class Database:
     def __init__(self, url: str, busy_timeout_ms: int = 5000, synchronous: str = "full", pool_size: int = 5,
                  cache_mib: int = 64) -> None:
@@ -110,9 +142,17 @@ class Database:
             # the server's max_connections is shared by every worker of every hub machine.
             engine_kwargs.update(pool_size=max(1, int(pool_size)), max_overflow=0, pool_timeout=30,
                                  pool_pre_ping=True)
-        self._dataset = dataset.Database(url, on_connect_statements=statements, engine_kwargs=engine_kwargs)
-        self.is_sqlite = self._dataset.is_sqlite
-        self.is_postgres = self._dataset.is_postgres
+        self._statements = statements
+        self._engine_kwargs = engine_kwargs
+        # A plain SQLite file is opened with the sqlite3 module itself: dataset and SQLAlchemy would only hand us
+        # the same sqlite3 connection, for ~30 MB of RSS and ~0.3 s of imports in every process that opens the
+        # database (bench/service_footprint.py). PostgreSQL (a hub) and unusual SQLite URLs go through dataset.
+        self._sqlite_file = plain_sqlite_file(url)
+        self._dataset: dataset.Database | None = None
+        if self._sqlite_file is None:
+            self._dataset = self._open_dataset()
+        self.is_sqlite = self._dataset.is_sqlite if self._dataset is not None else True
+        self.is_postgres = self._dataset.is_postgres if self._dataset is not None else False
         # SQLite: the one connection every greenlet shares. PostgreSQL: the connection of the transaction the
         # current greenlet (thread, without gevent) runs, if any; threading.local is per greenlet once gevent
         # has patched the process.
@@ -131,9 +171,17 @@ class Database:
         # message id) must not write into the restored database.
         self.generation = 0
 
+    def _open_dataset(self) -> dataset.Database:
+        return import_dataset().Database(self.url, on_connect_statements=self._statements,
+                                         engine_kwargs=self._engine_kwargs)
+
     def _connect(self) -> _Session:
         try:
-            raw = self._dataset.engine.raw_connection()
+            if self._sqlite_file is not None:
+                raw = _PlainSqlite(self._sqlite_file, self._statements)
+            else:
+                assert self._dataset is not None
+                raw = self._dataset.engine.raw_connection()
         except Exception as exc:  # each driver has its own error classes: one clear message for all
             reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
             raise DatabaseUnavailable(f"cannot open the database: {reason}") from exc
@@ -188,7 +236,10 @@ class Database:
 
     @property
     def dataset(self) -> dataset.Database:
-        """The dataset handle, for tools and ad-hoc inspection (not used on the request path)."""
+        """The dataset handle, for tools and ad-hoc inspection (not used on the request path); on a plain SQLite
+        file it is opened on first use (its own connection)."""
+        if self._dataset is None:
+            self._dataset = self._open_dataset()
         return self._dataset
 
     def close(self) -> None:
@@ -196,7 +247,8 @@ class Database:
             if self._shared is not None:
                 self._shared.raw.close()
         finally:
-            self._dataset.close()
+            if self._dataset is not None:
+                self._dataset.close()
 
     # -- statements -------------------------------------------------------------------------------
 

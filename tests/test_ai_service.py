@@ -105,3 +105,21 @@ def test_worker_killed_mid_job_falls_back_then_recovers(llm_service):
                              timeout=300)
     assert again.status_code == 200 and again.json()["engine"] == "llm"
     assert _ai(llm_service)["restarts"] >= 1
+
+
+def test_the_model_is_loaded_in_the_background_after_the_start(tmp_path):
+    """ai.prewarm_after_s: the service starts the worker and loads the model with nobody asking, so the first
+    analysis finds it ready; the worker then answers as usual."""
+    svc = start_service(_data_dir_with_shared_models(tmp_path), llm=True,
+                        config={"ai": {"prewarm_after_s": 1, "job_timeout_s": 120}})
+    try:
+        wait_until(lambda: _ai(svc)["state"] == "ready" and _ai(svc)["model_version"], timeout=180)
+        ready = _ai(svc)
+        assert ready["pid"] and ready["jobs_done"] == 1  # the warm-up, and nothing else
+        r = svc.post("/api/analysis/generate", json={"text": "Quero cancelar minha assinatura agora",
+                                                     "engine": "llm"}, timeout=300)
+        assert r.status_code == 200, r.text
+        assert r.json()["engine"] == "llm" and r.json()["model_version"]
+        assert _ai(svc)["pid"] == ready["pid"]  # the same, already loaded worker answered
+    finally:
+        svc.stop()

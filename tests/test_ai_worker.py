@@ -162,3 +162,42 @@ def test_launch_through_agent_command(make_client: Callable[..., AiWorkerClient]
         assert client.analyse("hello", "en", replies=False)["engine"] == "llm"
     finally:
         client.shutdown()
+
+
+def _model_mappings(pid: int) -> int:
+    """How many times the process has the GGUF file mapped (each llama.cpp model load maps it again)."""
+    with open(f"/proc/{pid}/maps", encoding="utf-8") as maps:
+        return sum(1 for line in maps if line.rstrip().endswith(".gguf"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/<pid>/maps")
+def test_analyses_and_drafts_share_one_model_load(make_client: Callable[..., AiWorkerClient]) -> None:
+    """The embeddings, the replies in two languages and a draft all run on one loaded model (ai/llm/shared.py):
+    the worker maps the model file once, however many llama.cpp contexts it uses."""
+    client = make_client()
+    for text, language in (("quanto custa o frete para Campinas?", "pt"), ("where is my order? it is late", "en")):
+        analysis = client.analyse(text, language)
+        assert analysis["intent"]["label"] in INTENT_LABELS and analysis["suggested_responses"]
+    pieces: list[str] = []
+    draft = client.submit_draft({"prompt": "Cliente: oi, tem em azul?\nAtendente:", "messages": [
+        {"role": "user", "content": "oi, tem em azul?"}], "max_tokens": 12, "deadline_s": 20}, pieces.append, 60)
+    result = draft.future.result(timeout=90)
+    assert result["tokens"] >= 1 and "".join(pieces).strip() == result["text"]
+    assert _model_mappings(client.status()["pid"]) == 1
+
+
+def test_prewarm_loads_the_model_before_the_first_job(make_client: Callable[..., AiWorkerClient]) -> None:
+    """prewarm() starts the worker and loads the model with no job waiting; the first analysis then runs on the
+    loaded model (no "loading" state any more) and a second prewarm is a no-op."""
+    client = make_client()
+    warmed = client.prewarm()
+    assert warmed is not None
+    result = warmed.result(timeout=180)
+    assert result["model_version"] and result["ms"] > 0
+    assert client.status()["state"] == "ready" and client.status()["model_path"]
+    assert client.prewarm() is None  # already running
+    states: list[str] = []
+    client.on_state_change(lambda status: states.append(status["state"]))
+    analysis = client.analyse("o pedido veio errado, quero trocar", "pt")
+    assert analysis["intent"]["label"] in INTENT_LABELS
+    assert "loading" not in states

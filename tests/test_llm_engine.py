@@ -195,3 +195,43 @@ def test_a_reply_cut_by_the_deadline_keeps_whole_sentences_only(combined: Combin
     assert cut == [] or cut[0][-1] in ".!?"
     free = combined.llm.generate_replies_for("quero trocar o tamanho", "pt", "support", None)
     assert len(free) == 1 and free[0].strip() and "\n" not in free[0]
+
+
+def test_a_long_message_embeds_in_chunks_like_one_pass(analyzer: LlmAnalyzer) -> None:
+    """The embedder evaluates 16 tokens at a time (bounded memory); the vector is the one-pass mean all the same."""
+    import numpy as np
+
+    from ai.llm.embedder import EMBED_N_CTX
+
+    text = "Olá, comprei um produto na semana passada e ainda não chegou, o rastreio não atualiza. " * 4
+    one_pass = llama_cpp.Llama(str(analyzer.model_path), embedding=True, n_ctx=EMBED_N_CTX, n_batch=EMBED_N_CTX,
+                               pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN, verbose=False)
+    try:
+        expected = np.asarray(one_pass.embed(text, truncate=True), dtype=np.float32)
+    finally:
+        one_pass.close()
+    got = analyzer._embedder.embed(text)
+    assert len(analyzer._embedder._llm.tokenize(text.encode())) > 3 * analyzer._embedder._llm.n_batch
+    assert float(got @ expected / (np.linalg.norm(got) * np.linalg.norm(expected))) > 0.9999
+    assert np.allclose(got, expected, atol=1e-3)
+
+
+def _model_mappings(path: Path) -> int:
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        return sum(1 for line in maps if line.rstrip().endswith(str(path)))
+
+
+def test_one_model_serves_embeddings_and_generation(analyzer: LlmAnalyzer) -> None:
+    """A new analyzer's embedder and reply contexts share one llama.cpp model: loading it maps the file once
+    (each separate llama_cpp.Llama mapped it again and repacked its weights again)."""
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("reads /proc/self/maps")
+    before = _model_mappings(analyzer.model_path)
+    engine = LlmAnalyzer(LlmSettings(n_threads=2), shared_models_dir())
+    try:
+        result = engine.analyse("quero cancelar meu pedido, veio errado", "pt")
+        assert result.suggested_responses and result.intent_label in INTENT_LABELS
+        assert _model_mappings(analyzer.model_path) - before == 1
+    finally:
+        engine.close()
+    assert _model_mappings(analyzer.model_path) == before

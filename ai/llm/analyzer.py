@@ -10,9 +10,10 @@ from pathlib import Path
 from ai.analysis import LANGUAGES, Analysis, AnalysisContext
 from ai.llm.embedder import Embedder
 from ai.llm.heads import load_or_train_heads
-from ai.llm.model import model_label, resolve_model_path
+from ai.llm.model import model_label
 from ai.llm.replies import ReplyGenerator
 from ai.llm.settings import LlmSettings
+from ai.llm.shared import SharedModel
 from ai.llm.templates import template_reply
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,14 @@ class LlmAnalyzer:
 
     name = "llm"
 
-    def __init__(self, settings: LlmSettings, models_dir: Path, generate_replies: bool = True) -> None:
+    def __init__(
+        self, settings: LlmSettings, models_dir: Path, generate_replies: bool = True, model: SharedModel | None = None
+    ) -> None:
+        """model: the worker's one loaded model, shared with the drafts; None loads one for this analyzer."""
         self.settings = settings
         self.models_dir = models_dir
+        self._own_model = model is None
+        self.model = model if model is not None else SharedModel(settings, models_dir)
         self.generate_replies = generate_replies
         self.model_path: Path | None = None
         self.model_version = ""
@@ -52,16 +58,25 @@ class LlmAnalyzer:
         with self._load_lock:
             if self._heads is not None:
                 return
-            path = resolve_model_path(self.settings.model_path, self.models_dir)
-            embedder = Embedder(path, self.settings)
+            path = self.model.path
+            embedder = Embedder(self.model)
             self._heads = load_or_train_heads(path, embedder.embed, self.models_dir / "heads")
             self._embedder = embedder
-            self._replies = ReplyGenerator(path, self.settings) if self.generate_replies else None
+            self._replies = ReplyGenerator(self.model, self.settings) if self.generate_replies else None
             self.model_path = path
             reply_method = self._replies.method if self._replies else "templates"
             self._classify_version = f"{model_label(path)}+{CLASSIFY_METHOD}+templates"
             self.model_version = f"{model_label(path)}+{CLASSIFY_METHOD}+{reply_method}"
             log.info("LLM loaded: %s (%s)", path, self.model_version)
+
+    def warm(self) -> None:
+        """Load, then run what the first analysis would pay for once: an embedding (the context's buffers)
+        and each language's few-shot reply prefix."""
+        self.load()
+        assert self._embedder is not None
+        self._embedder.embed("ok")
+        if self._replies is not None:
+            self._replies.warm(LANGUAGES)
 
     def close(self) -> None:
         with self._load_lock:
@@ -69,6 +84,8 @@ class LlmAnalyzer:
                 self._embedder.close()
             if self._replies:
                 self._replies.close()
+            if self._own_model:
+                self.model.close()
             self._embedder = self._replies = self._heads = None
 
     def analyse(self, text: str, language: str | None, context: AnalysisContext | None = None) -> Analysis:

@@ -24,6 +24,7 @@ from typing import Any
 from ai.analysis import INTENT_LABELS, LANGUAGES, SENTIMENT_LABELS, Analysis, AnalysisContext
 from ai.llm.analyzer import LlmAnalyzer
 from ai.llm.settings import LlmSettings
+from ai.llm.shared import SharedModel
 from ai.llm.templates import template_reply
 
 log = logging.getLogger(__name__)
@@ -104,11 +105,13 @@ class CombinedAnalyzer:
     name = "llm"
 
     def __init__(
-        self, settings: LlmSettings, models_dir: Path, generate_replies: bool = True, rules: Any = None
+        self, settings: LlmSettings, models_dir: Path, generate_replies: bool = True, rules: Any = None,
+        model: SharedModel | None = None,
     ) -> None:
+        """model: see LlmAnalyzer (the worker passes the model it shares with the drafts)."""
         self.settings = settings
         self.generate_replies = generate_replies
-        self.llm = LlmAnalyzer(settings, models_dir, generate_replies)
+        self.llm = LlmAnalyzer(settings, models_dir, generate_replies, model)
         self.rules = rules if rules is not None else _rules_engine()
         self.model_version = ""
         self._classify_version = ""
@@ -126,6 +129,11 @@ class CombinedAnalyzer:
             replies = self.llm.model_version.rsplit("+", 1)[-1]
             self._classify_version = f"{base}+{COMBINE_METHOD}({rules_version})+templates"
             self.model_version = f"{base}+{COMBINE_METHOD}({rules_version})+{replies}"
+
+    def warm(self) -> None:
+        """Load and warm the model (see LlmAnalyzer.warm) before the first message arrives."""
+        self.load()
+        self.llm.warm()
 
     def close(self) -> None:
         self.llm.close()

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from ai.llm.replies import has_chat_template
 from ai.llm.settings import LlmSettings
+from ai.llm.shared import SharedModel
 
 # The bundled base model continues the transcript with the customer's next line: one line is the reply.
 PLAIN_STOP = ["\n"]
@@ -30,18 +30,17 @@ class DraftTooLong(ValueError):
 
 
 class DraftGenerator:
-    def __init__(self, model_path: Path, settings: LlmSettings) -> None:
-        import llama_cpp
-
-        self.model_path = model_path
+    def __init__(self, model: SharedModel, settings: LlmSettings) -> None:
+        self.model = model
+        self.model_path = model.path
         self.settings = settings
-        # chat_format stays None: llama-cpp-python then takes the GGUF's own chat template when it has one.
-        self.llm = llama_cpp.Llama(str(model_path), n_ctx=settings.n_ctx, n_batch=min(512, settings.n_ctx),
-                                   n_threads=settings.n_threads, n_gpu_layers=settings.n_gpu_layers, verbose=False)
+        # Its own context (ai.n_ctx tokens) on the worker's shared weights. chat_format stays None:
+        # llama-cpp-python then takes the GGUF's own chat template when it has one.
+        self.llm = model.context(settings.n_ctx, min(512, settings.n_ctx))
         self.chat = has_chat_template(self.llm)
 
     def close(self) -> None:
-        self.llm.close()
+        self.model.release(self.llm)
 
     def generate(self, job: dict[str, Any], should_stop: Callable[[], bool],
                  on_piece: Callable[[str], None]) -> dict[str, Any]:

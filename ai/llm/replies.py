@@ -7,8 +7,8 @@ Two paths:
   "Agent:", completed with a GBNF grammar that allows one line of text only.
 
 Each language keeps its own llama.cpp context so its few-shot prefix stays in the KV cache and only the
-message tokens are evaluated per call (restoring a saved state cost ~90 ms here, a context costs nothing
-extra for the weights, which are memory-mapped once).
+message tokens are evaluated per call (restoring a saved state cost ~90 ms here). The contexts are on the
+worker's one SharedModel: a context costs its KV cache only (~9 MB at REPLY_N_CTX), never the weights again.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import logging
 import re
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from ai.analysis import AnalysisContext
 from ai.llm.settings import LlmSettings
+from ai.llm.shared import SharedModel
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ REPLY_SCHEMA: dict[str, Any] = {
 # A base model's reply is one short sentence; more tokens mostly add rambling and ~45 ms each.
 BASE_MODEL_MAX_TOKENS = 28
 TOP_K = 40
+# A base model's prompt: the few-shot prefix (~150-190 tokens), the message (cut to 500 characters, at most
+# ~250 tokens) and the reply (BASE_MODEL_MAX_TOKENS): 512 tokens hold it, and the KV cache is sized to need
+# (ai.n_ctx, 1024 by default, stays the chat models' and the drafts' size). A longer prompt keeps its end.
+REPLY_N_CTX = 512
 
 # The examples state no prices or dates: a base model copies them into its replies, and an invented
 # price is worse than none.
@@ -100,27 +104,20 @@ def has_chat_template(llm: Any) -> bool:
 class ReplyGenerator:
     """Generates replies; one llama.cpp context per language for base models, one for chat models."""
 
-    def __init__(self, model_path: Path, settings: LlmSettings) -> None:
-        self._model_path = model_path
+    def __init__(self, model: SharedModel, settings: LlmSettings) -> None:
+        self._model = model
         self._settings = settings
         self._contexts: dict[str, Any] = {}
         self._lock = threading.Lock()
-        first = self._context("pt")
-        self.chat = has_chat_template(first)
+        self.chat = bool(model.metadata.get("tokenizer.chat_template"))
         self.method = "chat-json" if self.chat else "fewshot-gbnf"
+        # A base model's few-shot prompts need REPLY_N_CTX tokens at most; a chat model's prompt may be longer.
+        self._n_ctx = settings.n_ctx if self.chat else min(REPLY_N_CTX, settings.n_ctx)
+        self._context("pt")  # created up front: the first reply should not pay for it
 
     def _context(self, key: str) -> Any:
         if key not in self._contexts:
-            import llama_cpp
-
-            self._contexts[key] = llama_cpp.Llama(
-                str(self._model_path),
-                n_ctx=self._settings.n_ctx,
-                n_batch=min(512, self._settings.n_ctx),
-                n_threads=self._settings.n_threads,
-                n_gpu_layers=self._settings.n_gpu_layers,
-                verbose=False,
-            )
+            self._contexts[key] = self._model.context(self._n_ctx, min(512, self._n_ctx))
         return self._contexts[key]
 
     def generate(
@@ -164,15 +161,28 @@ class ReplyGenerator:
         llm = self._context(language if language in FEW_SHOT else "en")
         tokens = llm.tokenize(few_shot_prompt(language, text).encode("utf-8"), add_bos=True)
         budget = max(1, min(self._settings.max_tokens, BASE_MODEL_MAX_TOKENS))
-        tokens = tokens[-(self._settings.n_ctx - budget - 1):]
+        tokens = tokens[-(self._n_ctx - budget - 1):]
         reply, complete = _complete_line(llm, tokens, budget, self._settings.temperature, deadline)
         if not complete:
             reply = _whole_sentences(reply)
         return [reply] if reply else []
 
+    def warm(self, languages: tuple[str, ...]) -> None:
+        """Evaluate each language's few-shot prefix now (a base model), so the first reply in it evaluates
+        the message only: the prefix is ~190 tokens, most of a cold reply's time."""
+        if self.chat:
+            return
+        with self._lock:
+            for language in languages:
+                llm = self._context(language if language in FEW_SHOT else "en")
+                tokens = llm.tokenize(few_shot_prefix(language).encode("utf-8"), add_bos=True)
+                cached = cached_prefix_length(llm, tokens)
+                llm.n_tokens = cached
+                llm.eval(tokens[cached:])
+
     def close(self) -> None:
         for llm in self._contexts.values():
-            llm.close()
+            self._model.release(llm)
         self._contexts.clear()
 
 

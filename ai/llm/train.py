@@ -17,6 +17,7 @@ from ai.llm.embedder import Embedder
 from ai.llm.heads import SHIPPED_HEADS, TRAINING_SET_FILE, model_fingerprint, train_for_model
 from ai.llm.model import resolve_model_path
 from ai.llm.settings import LlmSettings
+from ai.llm.shared import SharedModel
 
 REPO = Path(__file__).resolve().parents[2]
 # Our own chat_dev.csv only: the shipped heads and training_set.csv travel with the product, and the public
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = read_rows([path for path in args.data if path.is_file()])
     model = resolve_model_path(args.model_path, args.models_dir)
-    embedder = Embedder(model, LlmSettings())
+    embedder = Embedder(SharedModel.from_file(model, LlmSettings()))
     started = time.perf_counter()
     heads = train_for_model(embedder.embed, rows, model_fingerprint(model))
     target = SHIPPED_HEADS / f"{heads.fingerprint}.npz"
