@@ -124,6 +124,10 @@ class Database:
         if url.startswith("sqlite"):
             statements = [
                 f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
+                # Write-ahead logging: readers never wait for the writer, a commit is one append (and one fsync)
+                # to the WAL, and the checkpoints run apart (WalCheckpointer). The mode is stored in the file;
+                # set on every open because a plain sqlite3 connection (unlike dataset's) does not ask for it.
+                "PRAGMA journal_mode=WAL",
                 # FULL in WAL mode fsyncs the WAL at every COMMIT, so a commit survives a power cut or an OS
                 # crash, and the API answers only after the commit: an acknowledgement is a promise the
                 # extension relies on (it deletes the message from its queue). The group commit shares that

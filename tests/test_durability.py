@@ -192,3 +192,15 @@ def test_the_201_is_sent_after_the_wal_holding_the_capture_is_fsynced(tmp_path):
         synced = [call for call in own[last_wal_write:]
                   if call.startswith(("fdatasync(", "fsync(")) and "-wal>" in call]
         assert synced, f"the 201 left without an fsync of the WAL after its commit: {own[last_wal_write:][:6]}"
+
+
+def test_every_database_the_service_opens_is_in_wal_mode(tmp_path):
+    # The durability and checkpoint logic above assume WAL: a rollback journal would fsync differently, block
+    # readers during writes and leave the WAL checkpointer nothing to do.
+    from storage.database import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        assert db.scalar("PRAGMA journal_mode") == "wal"
+    finally:
+        db.close()
