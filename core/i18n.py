@@ -26,6 +26,7 @@ import sys
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.core import negotiate_locale
@@ -298,11 +299,11 @@ def update_catalogs(root: Path | None = None) -> None:
 
 def catalog_problems(root: Path | None = None) -> list[str]:
     """What keeps the catalogs from matching the code: a message used but missing, one in a catalog but no longer
-    used, one untranslated or fuzzy (tests/test_i18n.py fails on any)."""
+    used, one untranslated or fuzzy, one translated differently in two domains (tests/test_i18n.py fails on any)."""
     from babel.messages.pofile import read_po
 
     base = root or _repository()
-    problems = []
+    problems = _inconsistent_translations(base)
     for domain in DOMAINS:
         used = extract_messages(domain, base)
         used_ids = {m if isinstance(m, str) else m[0] for m in used}
@@ -329,6 +330,32 @@ def catalog_problems(root: Path | None = None) -> list[str]:
                 strings = message.string if isinstance(message.string, (list, tuple)) else [message.string]
                 if message.fuzzy or not all(strings):
                     problems.append(f"{language}/{domain}: {'fuzzy' if message.fuzzy else 'untranslated'}: {msgid!r}")
+    return problems
+
+
+def _inconsistent_translations(base: Path) -> list[str]:
+    """The same English text translated two ways in two domains. The Translator chains every domain, so only one
+    of them would show (whichever comes first), and the tray's menu and the window's menu must say the same."""
+    from babel.messages.pofile import read_po
+
+    problems = []
+    for language in LANGUAGES:
+        if language == SOURCE_LANGUAGE:
+            continue
+        seen: dict[str, dict[str, Any]] = {}
+        for domain in DOMAINS:
+            po_path = base / "locale" / language / "LC_MESSAGES" / f"{domain}.po"
+            if not po_path.exists():
+                continue
+            with open(po_path, "rb") as source:
+                for message in read_po(source, locale=language):
+                    if message.id:
+                        msgid = message.id if isinstance(message.id, str) else message.id[0]
+                        string = message.string if isinstance(message.string, str) else tuple(message.string)
+                        seen.setdefault(msgid, {})[domain] = string
+        for msgid, by_domain in sorted(seen.items()):
+            if len(set(by_domain.values())) > 1:
+                problems.append(f"{language}: {msgid!r} is translated differently by domain: {by_domain}")
     return problems
 
 

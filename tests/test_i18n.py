@@ -77,3 +77,12 @@ def test_compiled_catalogs_translate_and_pluralise(tmp_path):
     # A message removed from the code is reported as left over until the catalogs are updated.
     (tmp_path / "tray" / "menu.py").write_text('def f(tr):\n    return tr.n_("{n} alert", "{n} alerts", 2)\n')
     assert any("not used: 'Quit'" in p for p in i18n.catalog_problems(tmp_path))
+
+
+def test_one_english_text_translated_two_ways_in_two_domains_is_reported(tmp_path):
+    for domain, text in (("desktop", "Registros"), ("windows", "Logs")):
+        folder = tmp_path / "locale" / "pt_BR" / "LC_MESSAGES"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{domain}.po").write_text(f'msgid ""\nmsgstr ""\n\nmsgid "Logs"\nmsgstr "{text}"\n',
+                                             encoding="utf-8")
+    assert any("'Logs' is translated differently" in p for p in i18n.catalog_problems(tmp_path))

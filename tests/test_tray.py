@@ -280,7 +280,7 @@ def test_supervisor_restarts_a_dying_child_with_backoff(tmp_path: Path):
         assert base <= waited <= min(base + 0.5, 30), waits
     assert sup.delays == waits
     assert sup.starts == 6
-    assert re.fullmatch(r"exited with code 3, restarting in [12] s", downs[0]), downs[0]
+    assert re.fullmatch(r"exited with code 3, restarting in [12] sec", downs[0]), downs[0]  # Babel's English duration
 
 
 def test_stop_kills_a_child_that_ignores_sigterm(tmp_path: Path):
@@ -471,7 +471,7 @@ for language in sys.argv[1:]:
                          timeout=30, env={k: v for k, v in os.environ.items() if k != "DISPLAY"})
     assert out.returncode == 0, out.stderr
     pt, es = out.stdout.splitlines()
-    assert pt == str(["Abrir painel", "Configurações", "Registros", "Conectar WhatsApp Web…", "Pausar captura",
+    assert pt == str(["Abrir painel", "Configurações", "Logs", "Conectar o WhatsApp Web…", "Pausar captura",
                       "Reiniciar serviço", "Fazer backup agora", "Abrir ao iniciar a sessão", "Sair",
                       "Retomar captura"])
     assert es == str(["Abrir panel", "Configuración", "Registros", "Conectar WhatsApp Web…", "Pausar captura",
