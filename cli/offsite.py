@@ -61,7 +61,7 @@ def download_from_hub(ctx: Context) -> Path | None:
     stderr) when that cannot be done."""
     from core.clock import Clock, iso
     from crm.offsite import OffsiteError, download_newest
-    from crm.sync import HubClient, SyncSettings
+    from crm.sync import HubClient, SyncError, SyncSettings
     from storage.backup_crypto import BackupCryptoError, load_key
     from storage.migrations import migrate
 
@@ -78,7 +78,7 @@ def download_from_hub(ctx: Context) -> Path | None:
     try:
         key = load_key(data_dir.backup_key_file)
         path = download_newest(HubClient(settings), settings, data_dir.backups, key, data_dir.backup_key_file)
-    except (OffsiteError, BackupCryptoError, OSError) as exc:
+    except (OffsiteError, BackupCryptoError, SyncError, OSError) as exc:  # SyncError: the hub stayed unreachable
         print(ctx.tr._("error: restore from the hub refused, the database is unchanged: {error}").format(error=exc),
               file=ctx.stderr)
         return None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -214,12 +215,26 @@ def test_restore_from_the_hub_needs_the_key_and_refuses_a_tampered_blob(laptop, 
     (backup_id,) = hub_query(postgres, url, "SELECT id FROM hub_backups WHERE name = %s", (newest,))[0]
     _tamper(postgres, url, backup_id)
     tampered = tmp_path / "tampered"
-    _new_laptop(tampered, laptop["token"], laptop["proxy"].url, laptop["key"], retry_attempts=2)
+    # Retries enough to get through the chaos proxy's dropped connections: the tamper, not the network, must refuse.
+    _new_laptop(tampered, laptop["token"], laptop["proxy"].url, laptop["key"], retry_attempts=8)
     result = run_agent_cli("backup", "restore", "--from-hub", "--data-dir", str(tampered))
     assert result.returncode == 1, result.stdout
     assert "tampered" in result.stderr and "unchanged" in result.stderr, result.stderr
     assert agent_message_ids(tampered) == set()
     assert not (tampered / "backups" / newest).exists()
+
+
+def test_restore_from_an_unreachable_hub_says_so_in_one_line(laptop, tmp_path):
+    # Seen in CI: the chaos proxy dropped every attempt and the CLI printed a SyncError traceback.
+    gone = tmp_path / "gone"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    _new_laptop(gone, laptop["token"], f"http://127.0.0.1:{closed_port}", laptop["key"], retry_attempts=1)
+    result = run_agent_cli("backup", "restore", "--from-hub", "--data-dir", str(gone))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "hub unreachable" in result.stderr, result.stderr
+    assert "unchanged" in result.stderr, result.stderr
 
 
 def _tamper(postgres, url: str, backup_id: int) -> None:
