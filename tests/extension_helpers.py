@@ -302,11 +302,21 @@ def pending_code(service: RunningService, timeout: float = 20.0) -> str:
     return items[0]["code"]
 
 
+SHOWN_FIELDS = """() => ['agent_url', 'status', 'agent', 'error'].map((what) => {
+  const el = document.querySelector(`[name="${what}"], [data-role="${what}"]`);
+  return `${what}: ${el ? (el.value ?? el.textContent) : '-'}`;
+}).join(' | ')"""
+
+
 def pair(browser: Browser, service: RunningService) -> OptionsPage:
     """Pair through the options page as a user does: agent URL, Pair, the code shown on the desktop, Confirm."""
     options = browser.options()
     options.start_pairing(service.url)
-    options.confirm(pending_code(service))
+    try:
+        code = pending_code(service)
+    except AssertionError as exc:  # say what the page showed: the agent's log only says nothing arrived
+        raise AssertionError(f"{exc}; the options page showed {options.page.evaluate(SHOWN_FIELDS)}") from exc
+    options.confirm(code)
     options.wait_state("paired")
     return options
 

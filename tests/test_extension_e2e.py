@@ -12,7 +12,9 @@ import datetime
 import json
 import os
 import re
+import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +155,30 @@ def test_pairing_with_a_wrong_then_the_right_code(browser: Browser, agent: Agent
         assert r.status_code == 403, (method, path, r.status_code, r.text)
     r = svc.request("GET", "/api/extension/me", token=False, headers=headers)
     assert r.status_code == 200 and r.json()["extension"]["id"] == ext["id"], r.text
+
+
+def test_an_address_typed_while_another_is_looked_up_is_kept(browser: Browser, agent: Agent) -> None:
+    """Seen in CI on a loaded machine: the options page's first lookup answered after the test typed the agent's
+    address, wrote its own address back into the field, and Pair went to another agent. A lookup held open by a
+    server that accepts and never answers makes the order certain."""
+    svc = agent.svc
+    accepted: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        threading.Thread(target=lambda: accepted.append(silent.accept()[0]), daemon=True).start()
+        options = browser.options()
+        options.wait_state("unpaired")
+        options.page.fill('[name="agent_url"]', silent_url)
+        options.page.click('[data-action="find"]')
+        wait_until(lambda: accepted, message="the lookup of the silent address to connect")
+        options.start_pairing(svc.url)  # typed while that lookup is still waiting
+        wait_until(lambda: pending_pairings(svc), message="a pending pairing at the typed address")
+        accepted[0].close()  # the stale lookup now answers: unreachable
+        options.page.wait_for_timeout(1500)
+        assert options.page.input_value('[name="agent_url"]') == svc.url
+        assert svc.url in options.page.inner_text('[data-role="agent"]')
+        options.confirm(pending_code(svc))
+        options.wait_state("paired")
 
 
 # -- capture ----------------------------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ class CustomersPane(ttk.Frame):
                                empty_text=tr._("No customers yet"), describe=lambda exc: describe_error(exc, tr),
                                on_error=self.window.on_error, tr=tr)
         self.list, self.pager = self.paged.list, self.paged.pager
-        self.list.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
+        self.paged.on_select(self._selected)
         return self.paged
 
     def _build_profile(self, parent: tk.Misc) -> ttk.Frame:
@@ -188,9 +188,8 @@ class CustomersPane(ttk.Frame):
 
     # -- profile ------------------------------------------------------------------------------------
 
-    def _selected(self) -> None:
-        phone = self.list.selected()
-        if phone and (self.profile is None or self.profile.get("phone") != phone):
+    def _selected(self, phone: str) -> None:
+        if self.profile is None or self.profile.get("phone") != phone:
             self.open_profile(phone)
 
     def open_profile(self, phone: str) -> None:

@@ -108,7 +108,7 @@ class MessagesPane(ttk.Frame):
                                empty_text=tr._("No messages yet"), describe=lambda exc: describe_error(exc, tr),
                                on_error=self.window.on_error, tr=tr)
         self.list, self.pager = self.paged.list, self.paged.pager
-        self.list.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
+        self.paged.on_select(lambda iid: self.open_message(int(iid)))
         self.list.tree.bind("<Control-c>", lambda _e: self.copy_reply(0))
         return self.paged
 
@@ -241,11 +241,6 @@ class MessagesPane(ttk.Frame):
         self._first_page_debouncer.trigger()
 
     # -- detail -------------------------------------------------------------------------------------
-
-    def _selected(self) -> None:
-        iid = self.list.selected()
-        if iid:
-            self.open_message(int(iid))
 
     def open_message(self, message_id: int) -> None:
         if self.draft.message_id is not None and self.draft.message_id != message_id:

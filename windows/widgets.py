@@ -284,6 +284,7 @@ class PagedList(ttk.Frame):
         super().__init__(parent)
         self._row, self._failure, self._describe, self._on_error = row, failure, describe, on_error
         self._request_seq = 0
+        self._chosen: str | None = None  # the row the user last selected (see on_select)
         self.list = ScrolledTree(self, columns, height=height, empty_text=empty_text)
         # The pager is packed first, at the bottom: a short window shrinks the list, never hides the pager.
         self.pager = Pager(self, page_size, on_page, tr)
@@ -291,6 +292,18 @@ class PagedList(ttk.Frame):
         self.list.pack(fill="both", expand=True)
         self.list.tree.bind("<Prior>", lambda _e: self.pager.go_previous())
         self.list.tree.bind("<Next>", lambda _e: self.pager.go_next())
+
+    def on_select(self, callback: Callable[[str], Any]) -> None:
+        """callback(iid) when the user selects another row. A row kept selected across a reload is not a new
+        selection: a reload answering late must not take the detail back from a message opened meanwhile."""
+        def selection_changed(_event: tk.Event) -> None:
+            iid = self.list.selected()
+            if iid == self._chosen:
+                return
+            self._chosen = iid
+            if iid:
+                callback(iid)
+        self.list.tree.bind("<<TreeviewSelect>>", selection_changed, add="+")
 
     def load(self, get: Callable[[str, Callable[[Any], Any], Callable[[Exception], Any]], Any], path: str, *,
              empty_text: Callable[[], str], on_page: Callable[[dict[str, Any]], Any] | None = None) -> None:
@@ -313,6 +326,8 @@ class PagedList(ttk.Frame):
         self.pager.update_page(page.get("offset", 0), len(rows), page.get("total", 0))
         if selected and self.list.tree.exists(selected):
             self.list.tree.selection_set(selected)
+        else:
+            self._chosen = None  # the row left the page: selecting it again is a new choice
 
     def _page_failed(self, seq: int, exc: Exception) -> None:
         if seq != self._request_seq:

@@ -66,7 +66,11 @@ function showError(error) {
 async function findAgent() {
   ui.agentInfo.textContent = i18n.t("options_looking");
   ui.agentInfo.className = "muted";
-  const answer = await ask({ type: MSG.AGENT_FIND, agent_url: ui.agentUrl.value });
+  const asked = ui.agentUrl.value;
+  const answer = await ask({ type: MSG.AGENT_FIND, agent_url: asked });
+  // The user typed another address while this one was looked up: the answer is about an address no longer
+  // shown, and writing it back would replace what they typed (and pair with the wrong agent).
+  if (ui.agentUrl.value !== asked) return false;
   if (!answer.ok) {
     ui.agentInfo.textContent = describeError(answer.error, i18n);
     ui.agentInfo.className = "error";
@@ -167,8 +171,10 @@ async function init() {
     return false;
   });
   hostPermissionsGranted = await checkHostPermissions();
+  const typedBefore = ui.agentUrl.value;
   const state = await refresh({ probe: true });
-  if (state?.agentUrl) ui.agentUrl.value = state.agentUrl;
+  // The stored address fills the field unless the user has already typed one while the page was starting.
+  if (state?.agentUrl && ui.agentUrl.value === typedBefore) ui.agentUrl.value = state.agentUrl;
   await findAgent();
 }
 
