@@ -69,6 +69,11 @@ class DataDir:
         return self.root / "crm_agent.db"
 
     @property
+    def clean_stop_file(self) -> Path:
+        """Written at a clean stop, taken at the next start (storage/clean_stop.py)."""
+        return self.root / "clean-stop.json"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from crm.sync import SyncAgent, SyncSettings
 from crm.users import ensure_first_admin
 from storage import users as user_rows
 from storage.backups import BackupInfo, newest_verified_backup
+from storage.clean_stop import record_clean_stop, schema_problem, take_clean_stop
 from storage.database import Database, DatabaseDamaged, database_url, sqlite_file_problem
 from storage.migrations import migrate
 from storage.system_logs import DatabaseLogHandler
@@ -70,6 +72,8 @@ def open_database(config: Config, data_dir: DataDir) -> Database:
                     cache_mib=config["database.cache_mib"])
 
 
+log = logging.getLogger("crm_agent.start")
+
 SQLITE_PREFIX = "sqlite:///"
 EMPTY_FILE = "the file is empty"
 
@@ -77,17 +81,39 @@ EMPTY_FILE = "the file is empty"
 def refuse_a_damaged_database(config: Config, data_dir: DataDir) -> None:
     """Raise DatabaseDamaged (one line naming the newest verified backup and the command that restores it)
     when the SQLite file is damaged; before it is opened, so it is never replaced by a new, empty database."""
-    url = service_database_url(config, data_dir)
-    if not url.startswith(SQLITE_PREFIX):
+    path = service_sqlite_file(config, data_dir)
+    if path is None:
         return
-    path = Path(url[len(SQLITE_PREFIX):])
-    problem = sqlite_file_problem(path)
+    started = time.monotonic()
+    if path.exists() and take_clean_stop(path, data_dir.clean_stop_file):
+        check, problem = "schema (untouched since a clean stop)", schema_problem(path)
+    else:
+        check, problem = "quick_check", sqlite_file_problem(path)
+    log.info("database start-up check: %s in %.2f s", check, time.monotonic() - started)
     if problem is None:
         return
     newest = newest_verified_backup(data_dir.backups)
     if problem == EMPTY_FILE and newest is None:
         return  # a first start cut short before the schema was written: nothing was ever stored
     raise DatabaseDamaged(damaged_database_line(path, problem, newest, data_dir))
+
+
+def service_sqlite_file(config: Config, data_dir: DataDir) -> Path | None:
+    """The service's SQLite file; None when database.path names another database (PostgreSQL on a hub)."""
+    url = service_database_url(config, data_dir)
+    return Path(url[len(SQLITE_PREFIX):]) if url.startswith(SQLITE_PREFIX) else None
+
+
+def mark_clean_stop(service: Service) -> None:
+    """After service.close(): record the files' stamps so the next start skips the full quick_check
+    (storage/clean_stop.py says why that is safe)."""
+    path = service_sqlite_file(service.config, service.data_dir)
+    if path is None:
+        return
+    try:
+        record_clean_stop(path, service.data_dir.clean_stop_file)
+    except OSError as exc:  # a full disk: the next start just checks the whole file
+        log.warning("could not record the clean stop: %s", exc)
 
 
 def damaged_database_line(path: Path, problem: str, newest: BackupInfo | None, data_dir: DataDir) -> str:

@@ -18,7 +18,7 @@ import gevent.event
 from api.server import AgentServer, make_server
 from core.discovery import remove_service_info, write_service_info
 from crm.service import Service
-from runtime.build import EventLoop
+from runtime.build import EventLoop, mark_clean_stop
 from runtime.diagnostics import report_memory_on_sigusr2
 from runtime.jobs import BackgroundJobs
 
@@ -86,5 +86,6 @@ def stop_gracefully(service: Service, server: AgentServer, jobs: BackgroundJobs)
     server.stop(timeout=STOP_GRACE_S)
     jobs.stop()
     service.close()
+    mark_clean_stop(service)
     remove_service_info(service.data_dir, os.getpid())
     sys.stdout.flush()
