@@ -143,6 +143,18 @@ test("paused reads nothing; on resume rows on screen stay skipped and new ones a
   assert.deepEqual(sent.map((c) => c.content), ["after"]);
 });
 
+test("a row that arrived while paused in the very millisecond of the resume stays private", async () => {
+  const list = openChatElement("Ana", [["false_5511987654321@c.us_A1", "one"]]);
+  const { watcher, sent } = watch({ now: () => 5_000 }); // a clock that does not move: the same millisecond
+  watcher.start({ paused: true });
+  list.append(rowElement("false_5511987654321@c.us_A2", "private"));
+  await settle();
+  watcher.setPaused(false);
+  list.append(rowElement("false_5511987654321@c.us_A3", "after"));
+  await settle();
+  assert.deepEqual(sent.map((c) => c.content), ["after"]);
+});
+
 test("a row that arrives after the user resumed, before the page heard of it, is read", async () => {
   let clock = 1_000;
   const list = openChatElement("Ana", [["false_5511987654321@c.us_A1", "before the pause"]]);
