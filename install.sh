@@ -25,34 +25,12 @@ PYTHON="${PYTHON:-python3}"
 # What the installed program is made of (everything else in the tree is for development).
 PROGRAM_FILES=(agent.py cli runtime core desktop api crm ai storage tray windows assets locale requirements.txt
                requirements-llm.txt
-               scripts/bootstrap.sh scripts/system-packages.sh install.sh uninstall.sh LICENSE README.md)
+               scripts/bootstrap.sh scripts/system-packages.sh scripts/lang.sh install.sh uninstall.sh LICENSE README.md)
 MARKER=".crm-agent-install"
 
-# The installer speaks the user's language (pt_BR, es, else English), chosen from the locale the way the agent
-# chooses it for ui.language "auto" (core/i18n.py). A table in the script, not gettext: the installer runs before
-# the program, its catalogs and Python's gettext are in place, and shell gettext is not on every system.
-ui_language() {
-  local value part
-  for value in "${LANGUAGE:-}" "${LC_ALL:-}" "${LC_MESSAGES:-}" "${LANG:-}"; do
-    for part in ${value//:/ }; do  # LANGUAGE lists several, in order: the first one we speak wins
-      case "$part" in
-        pt*) echo pt_BR; return ;;
-        es*) echo es; return ;;
-        en*) echo en; return ;;
-      esac
-    done
-  done
-  echo en
-}
-UI_LANGUAGE="$(ui_language)"
-
-# t TEXT [ARG...]: TEXT (English, printf's %s for the arguments) in the user's language.
-t() {
-  local text="$1"; shift
-  [ "$UI_LANGUAGE" = en ] || text="$(translate "$text")"
-  # shellcheck disable=SC2059 - the format is our own table's
-  printf "$text" "$@"
-}
+# The user's language and t() (scripts/lang.sh); this script's own texts are in `translate` below.
+# shellcheck source=scripts/lang.sh
+. "$SRC/scripts/lang.sh"
 
 translate() {
   case "$UI_LANGUAGE:$1" in

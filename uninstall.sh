@@ -21,29 +21,9 @@ MARKER=".crm-agent-install"
 say() { printf '%s\n' "$*"; }
 die() { printf 'uninstall.sh: %s\n' "$*" >&2; exit 1; }
 
-# The user's language from the locale (pt_BR, es, else English), as install.sh chooses it (it says why a table).
-ui_language() {
-  local value part
-  for value in "${LANGUAGE:-}" "${LC_ALL:-}" "${LC_MESSAGES:-}" "${LANG:-}"; do
-    for part in ${value//:/ }; do  # LANGUAGE lists several, in order: the first one we speak wins
-      case "$part" in
-        pt*) echo pt_BR; return ;;
-        es*) echo es; return ;;
-        en*) echo en; return ;;
-      esac
-    done
-  done
-  echo en
-}
-UI_LANGUAGE="$(ui_language)"
-
-# t TEXT [ARG...]: TEXT (English, printf's %s for the arguments) in the user's language.
-t() {
-  local text="$1"; shift
-  [ "$UI_LANGUAGE" = en ] || text="$(translate "$text")"
-  # shellcheck disable=SC2059 - the format is our own table's
-  printf "$text" "$@"
-}
+# The user's language and t() (scripts/lang.sh); this script's own texts are in `translate` below.
+# shellcheck source=scripts/lang.sh
+. "$HERE/scripts/lang.sh"
 
 translate() {
   case "$UI_LANGUAGE:$1" in
