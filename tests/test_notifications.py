@@ -203,7 +203,7 @@ def test_alerts_are_written_again_in_the_users_language_from_their_values(langua
 def test_pairing_stall_and_merged_notes_in_portuguese(languages):
     pt = languages["pt_BR"]
     code = describe(pairing_requested(), pt)
-    assert code.title == "Código de pareamento 482 913 — Test Chromium quer se conectar"
+    assert code.title == "Código de conexão 482 913 — Test Chromium quer se conectar"
     assert "(ele expira em 2 min)" in code.message
     stall = describe(stalled(), pt)
     assert stall.title == "Captura parada: o WhatsApp Web mudou"
