@@ -3,6 +3,7 @@
     python bench/service_capture.py [--duration 10] [--warmup 3] [--connections 50] [--threads 2]
                                     [--synchronous full|normal] [--llm both|on|off]
     python bench/service_capture.py --profile 5000     in-process: where the time of one capture goes
+    python bench/service_capture.py --live-profile [--llm off]   the served process under cProfile, under wrk
 
 What runs, in one process tree, with the same wrk settings (2 threads, 50 connections, ~10 s after a
 short warm-up) and the same request bodies (bench/wrk/capture.lua):
@@ -29,6 +30,9 @@ printed for reference. The load average is printed with the figures: on a shared
 request log to a file) and calls the WSGI app directly with N distinct capture requests (texts from
 capture.lua): no sockets, no gevent. It prints the mean cost per capture with and without cProfile, the
 cost of each pipeline step timed on its own, and the top functions by cumulative and own time.
+
+--live-profile runs only the service (no echo) under wrk as above, with agent.py under cProfile
+(bench/profiled_agent.py): the served process's own time per capture by function, gevent and HTTP included.
 """
 
 from __future__ import annotations
@@ -328,11 +332,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, metavar="N", help="profile N captures in process instead")
     parser.add_argument("--synchronous", choices=("full", "normal"), default="full",
                         help="database.synchronous of the service (full, the default: fsync at every commit)")
+    parser.add_argument("--live-profile", action="store_true",
+                        help="run only the service, under cProfile, and print where its time went")
     parser.add_argument("--llm", choices=("both", "on", "off"), default="both",
                         help="run the service with the LLM follow-ups off, on (the default config), or both")
     opts = parser.parse_args(argv)
     if opts.profile:
         return profile_in_process(opts.profile)
+    if opts.live_profile:
+        return profile_served(opts)
 
     header("capture throughput: POST /api/messages/capture, distinct messages, keep-alive")
     print(f"   wrk -t{opts.threads} -c{opts.connections} -d{opts.duration:g}s (after a {opts.warmup:g} s warm-up), "
@@ -361,6 +369,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   echo TCP_NODELAY / no NODELAY: {echo['rps'] / echo_plain['rps']:.1f}x" if echo_plain["rps"] else "")
     print("\n".join(results))
     return 0
+
+
+def profile_served(opts: argparse.Namespace) -> int:
+    from profiled_agent import profile_next_services, report
+
+    llm = opts.llm == "on"
+    header(f"capture, served process under cProfile: wrk -c{opts.connections}, LLM {'on' if llm else 'off'}")
+    out = temp_dir("crm-bench-live-profile-") / "agent.prof"
+    try:
+        profile_next_services(out)
+        _, svc, check = bench_service(opts, llm=llm)
+        print(describe("capture under cProfile", svc) + f"  load {check['load']}")
+        report(out, check["db_total"], "capture")
+        return 0
+    finally:
+        remove(out.parent)
 
 
 def check_run(name: str, warm: dict, svc: dict, check: dict, echo: dict, opts: argparse.Namespace) -> list[str]:
