@@ -12,9 +12,10 @@ short warm-up) and the same request bodies (bench/wrk/capture.lua):
    set on accepted sockets, POSTing the same capture bodies to /echo;
 2. for reference, the same echo without TCP_NODELAY (responses then wait for the client's delayed ACK);
 3. the service (agent.py serve, fresh data directory, default config, request log on) POSTing distinct
-   messages to /api/messages/capture with an admin bearer token obtained first: once with the LLM
-   follow-ups off (ai.llm_enabled false) and once with them on (the default config: the bundled model
-   analyses each inbound message again after it is stored), each on a fresh data directory (--llm picks one).
+   messages to /api/messages/capture with an admin bearer token obtained first: with the LLM follow-ups
+   off (ai.llm_enabled false), on (the default config: the bundled model analyses each inbound message
+   again after it is stored), then off again (the two off runs measure the noise), each on a fresh data
+   directory (--llm on|off runs one).
 
 Only the rate limits are raised for the run: their defaults (500/s sustained per token and per client,
 burst 1000) would answer most of a 2,000/s run with 429. Non-2xx responses are counted by the Lua
@@ -22,9 +23,10 @@ response() hook and reported as errors. After the run, the stored message count 
 and COUNT(*) in the SQLite file) must equal the number of 201 responses (warm-up included).
 
 Targets (issue 17): the service with the LLM off at >= 45% of the TCP_NODELAY echo's captures/s, with a p99
-<= 2x the echo's p99 in the same run; the LLM on within noise of the LLM off (>= 90% of its captures/s, p99
-<= 1.25x its p99); zero errors; every 201 stored. The issue-8 targets (>= 2,000 captures/s, p99 <= 50 ms) are
-printed for reference. The load average is printed with the figures: on a shared machine re-run them quiet.
+<= 2x the echo's p99 in the same run; the LLM on within noise of the LLM off (>= 90% of the two off runs' mean
+captures/s, p99 <= 1.25x their mean p99); zero errors; every 201 stored. The issue-8 targets (>= 2,000
+captures/s, p99 <= 50 ms) are printed for reference. The load average is printed with the figures: on a
+shared machine re-run them quiet.
 
 --profile N builds the service in this process (build_service + create_app, the default config, the
 request log to a file) and calls the WSGI app directly with N distinct capture requests (texts from
@@ -349,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     echo_load = load_average()
     echo_plain = bench_echo(opts, nodelay=False)
     runs: dict[str, tuple[dict, dict, dict]] = {}
-    for name in (("off", "on") if opts.llm == "both" else (opts.llm,)):
+    # both: off, on, then off again, so the order of the runs (the machine's load drifts) does not favour one
+    # side, and the two off runs show the noise the on run is judged against.
+    for name in (("off", "on", "off again") if opts.llm == "both" else (opts.llm,)):
         runs[name] = bench_service(opts, llm=name == "on")
 
     print(describe("baseline echo (TCP_NODELAY)", echo) + f"  load {echo_load}")
@@ -358,10 +362,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, (warm, svc, check) in runs.items():
         print(describe(f"capture, LLM {name} ({opts.synchronous})", svc) + f"  load {check['load']}")
         results += check_run(name, warm, svc, check, echo, opts)
-    if "on" in runs and "off" in runs:
-        on, off = runs["on"][1], runs["off"][1]
-        share = on["rps"] / off["rps"] if off["rps"] else 0.0
-        p99_x = on["latency_us"]["p99"] / off["latency_us"]["p99"] if off["latency_us"]["p99"] else 0.0
+    if "on" in runs and "off again" in runs:
+        on, offs = runs["on"][1], (runs["off"][1], runs["off again"][1])
+        off_rps = sum(r["rps"] for r in offs) / 2
+        off_p99 = sum(r["latency_us"]["p99"] for r in offs) / 2
+        share = on["rps"] / off_rps if off_rps else 0.0
+        p99_x = on["latency_us"]["p99"] / off_p99 if off_p99 else 0.0
+        rps_spread = abs(offs[0]["rps"] - offs[1]["rps"]) / off_rps
+        p99_spread = abs(offs[0]["latency_us"]["p99"] - offs[1]["latency_us"]["p99"]) / off_p99
+        print(f"   noise: the two LLM-off runs differ by {rps_spread:.0%} in captures/s and {p99_spread:.0%} in p99; "
+              f"LLM on is compared with their mean")
         results += [
             target_line("LLM on: captures/s vs LLM off", f"{share:.1%}", f">= {LLM_RPS_NOISE:.0%}",
                         share >= LLM_RPS_NOISE),
