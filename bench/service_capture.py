@@ -88,19 +88,35 @@ def describe(name: str, r: dict) -> str:
             f"errors={wrk_errors(r)} [{statuses}]")
 
 
-def wrk_pair(url: str, args: tuple[str, str], opts: argparse.Namespace, path: str) -> tuple[dict, dict]:
+def wrk_pair(url: str, args: tuple[str, str], opts: argparse.Namespace, path: str,
+             pid: int | None = None) -> tuple[dict, dict]:
+    """The warm-up run, then the measured one; with pid, main["cpu_s"] is that process's CPU time during it."""
     token, tag = args
     warm = run_wrk(url, SCRIPT, threads=opts.threads, connections=opts.connections, duration_s=opts.warmup,
                    args=(token, tag + "W", path))
+    cpu_before = process_cpu_s(pid) if pid else None
     main = run_wrk(url, SCRIPT, threads=opts.threads, connections=opts.connections, duration_s=opts.duration,
                    args=(token, tag + "M", path))
+    if cpu_before is not None:
+        cpu_after = process_cpu_s(pid)
+        main["cpu_s"] = cpu_after - cpu_before if cpu_after is not None else None
     return warm, main
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc; None elsewhere). Less sensitive to the machine's load
+    than a rate: on a shared machine the service gets a fair share of the cores, and its rate follows that share."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_echo(opts: argparse.Namespace, nodelay: bool) -> dict:
     server = EchoServer(nodelay=nodelay)
     try:
-        _, main = wrk_pair(server.url, ("-", "E"), opts, "/echo")
+        _, main = wrk_pair(server.url, ("-", "E"), opts, "/echo", pid=server.process.pid)
         return main
     finally:
         server.stop()
@@ -117,7 +133,7 @@ def bench_service(opts: argparse.Namespace, llm: bool) -> tuple[dict, dict, dict
         token = service.token()
         analyzer = service.analyzer()
         tag = f"{int(time.time()) % 100000:05d}"
-        warm, main = wrk_pair(service.url, (token, tag), opts, "/api/messages/capture")
+        warm, main = wrk_pair(service.url, (token, tag), opts, "/api/messages/capture", pid=service.process.pid)
         wal_bytes = (data_dir / "crm_agent.db-wal").stat().st_size  # right after the load, before any idle round
         load = load_average()
         ai = service.get("/api/health", auth=False).json().get("ai", {})
@@ -357,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
         runs[name] = bench_service(opts, llm=name == "on")
 
     print(describe("baseline echo (TCP_NODELAY)", echo) + f"  load {echo_load}")
+    if echo.get("cpu_s") and echo["requests"]:
+        print(f"     echo process CPU during the run: {echo['cpu_s']:.2f} s, "
+              f"{echo['cpu_s'] / echo['requests'] * 1e6:.0f} us per request "
+              f"({echo['cpu_s'] / opts.duration:.0%} of a core)")
     print(describe("reference echo (no NODELAY)", echo_plain))
     results: list[str] = []
     for name, (warm, svc, check) in runs.items():
@@ -399,6 +419,10 @@ def profile_served(opts: argparse.Namespace) -> int:
 
 def check_run(name: str, warm: dict, svc: dict, check: dict, echo: dict, opts: argparse.Namespace) -> list[str]:
     """What one service run stored, and its target lines against the echo of the same run."""
+    cpu_s, answered = svc.get("cpu_s"), svc["requests"]
+    if cpu_s is not None and answered:
+        print(f"     service process CPU during the run: {cpu_s:.2f} s, {cpu_s / answered * 1e6:.0f} us per capture "
+              f"({cpu_s / opts.duration:.0%} of a core)")
     print(f"     analyzer: {check['analyzer']}; AI worker: {check['ai_state']}, "
           f"LLM follow-ups stored: {check['analyses'] - check['db_total']}, dropped (queue full): "
           f"{check['follow_ups_dropped']}")
