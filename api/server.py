@@ -38,6 +38,9 @@ from crm.service import Service
 log = logging.getLogger("crm_agent.server")
 
 REFUSED_LINGER_S = 0.5  # a refused connection waits this long for its request, so the client reads the 503
+# A response body up to this size leaves in the same send as its headers (one syscall, one TCP segment); a
+# bigger one is sent apart, as pywsgi does, rather than copied (bench/README.md, "Capture path (issue 17)").
+COALESCE_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,30 @@ class AgentHandler(WSGIHandler):
     def __init__(self, sock: Any, address: Any, server: AgentServer, connection: Connection) -> None:
         self.connection = connection
         self.requests_begun = 0
+        self._unsent: bytearray | None = None  # headers and body gathered for one send (_write_with_headers)
         # pywsgi's rfile argument (undocumented, kept since 1.0) instead of sock.makefile(): the same buffered
         # reads, through a reader that knows the deadline.
         super().__init__(sock, address, server, rfile=io.BufferedReader(DeadlineReader(connection, server.connections)))
+
+    def _write_with_headers(self, data: bytes) -> None:
+        """pywsgi sends the headers, then the body: two syscalls (and, with TCP_NODELAY, two segments) per
+        answer. Gather both and send them at once when the body is small, as every API answer is."""
+        if len(data) > COALESCE_MAX_BYTES:
+            super()._write_with_headers(data)
+            return
+        self._unsent = bytearray()
+        try:
+            super()._write_with_headers(data)  # its sends land in _unsent (the chunked framing included)
+            unsent = self._unsent
+        finally:
+            self._unsent = None
+        super()._sendall(unsent)
+
+    def _sendall(self, data: bytes) -> None:
+        if self._unsent is not None:
+            self._unsent += data
+            return
+        super()._sendall(data)
 
     def handle_one_request(self) -> Any:
         if self.rfile.closed or not self._next_request_begins():

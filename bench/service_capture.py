@@ -1,8 +1,9 @@
 """Capture throughput of the real service at 50 concurrent keep-alive connections.
 
     python bench/service_capture.py [--duration 10] [--warmup 3] [--connections 50] [--threads 2]
-                                    [--synchronous full|normal]
+                                    [--synchronous full|normal] [--llm both|on|off]
     python bench/service_capture.py --profile 5000     in-process: where the time of one capture goes
+    python bench/service_capture.py --live-profile [--llm off]   the served process under cProfile, under wrk
 
 What runs, in one process tree, with the same wrk settings (2 threads, 50 connections, ~10 s after a
 short warm-up) and the same request bodies (bench/wrk/capture.lua):
@@ -11,24 +12,35 @@ short warm-up) and the same request bodies (bench/wrk/capture.lua):
    set on accepted sockets, POSTing the same capture bodies to /echo;
 2. for reference, the same echo without TCP_NODELAY (responses then wait for the client's delayed ACK);
 3. the service (agent.py serve, fresh data directory, default config, request log on) POSTing distinct
-   messages to /api/messages/capture with an admin bearer token obtained first.
+   messages to /api/messages/capture with an admin bearer token obtained first: with the LLM follow-ups
+   off (ai.llm_enabled false), on (the default config: the bundled model analyses each inbound message
+   again after it is stored), then off again (the two off runs measure the noise), each on a fresh data
+   directory (--llm on|off runs one).
 
 Only the rate limits are raised for the run: their defaults (500/s sustained per token and per client,
 burst 1000) would answer most of a 2,000/s run with 429. Non-2xx responses are counted by the Lua
 response() hook and reported as errors. After the run, the stored message count (GET /api/messages total,
 and COUNT(*) in the SQLite file) must equal the number of 201 responses (warm-up included).
 
-Targets: >= 2,000 captures/s; >= 30% of the TCP_NODELAY echo; p99 <= 50 ms; zero errors.
+Targets (issue 17): the service with the LLM off at >= 45% of the TCP_NODELAY echo's captures/s, with a p99
+<= 2x the echo's p99 in the same run; the LLM on within noise of the LLM off (>= 90% of the two off runs' mean
+captures/s, p99 <= 1.25x their mean p99); zero errors; every 201 stored. The issue-8 targets (>= 2,000
+captures/s, p99 <= 50 ms) are printed for reference. The load average is printed with the figures: on a
+shared machine re-run them quiet.
 
 --profile N builds the service in this process (build_service + create_app, the default config, the
 request log to a file) and calls the WSGI app directly with N distinct capture requests (texts from
 capture.lua): no sockets, no gevent. It prints the mean cost per capture with and without cProfile, the
 cost of each pipeline step timed on its own, and the top functions by cumulative and own time.
+
+--live-profile runs only the service (no echo) under wrk as above, with agent.py under cProfile
+(bench/profiled_agent.py): the served process's own time per capture by function, gevent and HTTP included.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 import time
@@ -49,14 +61,22 @@ from _common import (
 )
 
 SCRIPT = WRK_DIR / "capture.lua"
-TARGET_RPS = 2000.0
-TARGET_RATIO = 0.30
-TARGET_P99_MS = 50.0
+TARGET_RPS = 2000.0  # issue 8, for reference
+TARGET_P99_MS = 50.0  # issue 8, for reference
+TARGET_RATIO = 0.45  # issue 17: of the TCP_NODELAY echo's captures/s in the same run
+TARGET_P99_VS_ECHO = 2.0  # issue 17: capture p99 at most this many times the echo's p99
+LLM_RPS_NOISE = 0.90  # issue 17: LLM on "within noise" of off: at least this share of its captures/s ...
+LLM_P99_NOISE = 1.25  # ... and a p99 at most this many times its p99
 
 BENCH_CONFIG = {
     # Everything else stays at its default (the request log included).
     "security": {"rate_limit_per_s": 1_000_000, "rate_limit_burst": 1_000_000},
 }
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def describe(name: str, r: dict) -> str:
@@ -68,34 +88,55 @@ def describe(name: str, r: dict) -> str:
             f"errors={wrk_errors(r)} [{statuses}]")
 
 
-def wrk_pair(url: str, args: tuple[str, str], opts: argparse.Namespace, path: str) -> tuple[dict, dict]:
+def wrk_pair(url: str, args: tuple[str, str], opts: argparse.Namespace, path: str,
+             pid: int | None = None) -> tuple[dict, dict]:
+    """The warm-up run, then the measured one; with pid, main["cpu_s"] is that process's CPU time during it."""
     token, tag = args
     warm = run_wrk(url, SCRIPT, threads=opts.threads, connections=opts.connections, duration_s=opts.warmup,
                    args=(token, tag + "W", path))
+    cpu_before = process_cpu_s(pid) if pid else None
     main = run_wrk(url, SCRIPT, threads=opts.threads, connections=opts.connections, duration_s=opts.duration,
                    args=(token, tag + "M", path))
+    if cpu_before is not None:
+        cpu_after = process_cpu_s(pid)
+        main["cpu_s"] = cpu_after - cpu_before if cpu_after is not None else None
     return warm, main
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc; None elsewhere). Less sensitive to the machine's load
+    than a rate: on a shared machine the service gets a fair share of the cores, and its rate follows that share."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_echo(opts: argparse.Namespace, nodelay: bool) -> dict:
     server = EchoServer(nodelay=nodelay)
     try:
-        _, main = wrk_pair(server.url, ("-", "E"), opts, "/echo")
+        _, main = wrk_pair(server.url, ("-", "E"), opts, "/echo", pid=server.process.pid)
         return main
     finally:
         server.stop()
 
 
-def bench_service(opts: argparse.Namespace) -> tuple[dict, dict, dict]:
+def bench_service(opts: argparse.Namespace, llm: bool) -> tuple[dict, dict, dict]:
+    """The service on a fresh data directory; llm False turns the LLM worker (and its follow-ups) off."""
     data_dir = temp_dir("crm-bench-capture-")
     config = {**BENCH_CONFIG, "database": {"synchronous": opts.synchronous}}
+    if not llm:
+        config["ai"] = {"llm_enabled": False}
     service = Service(data_dir, config=config)
     try:
         token = service.token()
         analyzer = service.analyzer()
         tag = f"{int(time.time()) % 100000:05d}"
-        warm, main = wrk_pair(service.url, (token, tag), opts, "/api/messages/capture")
+        warm, main = wrk_pair(service.url, (token, tag), opts, "/api/messages/capture", pid=service.process.pid)
         wal_bytes = (data_dir / "crm_agent.db-wal").stat().st_size  # right after the load, before any idle round
+        load = load_average()
+        ai = service.get("/api/health", auth=False).json().get("ai", {})
         time.sleep(0.5)
         api_total = service.get("/api/messages?limit=1").json()["total"]
         with sqlite3.connect(f"file:{data_dir / 'crm_agent.db'}?mode=ro", uri=True) as conn:
@@ -114,7 +155,8 @@ def bench_service(opts: argparse.Namespace) -> tuple[dict, dict, dict]:
         check = {"api_total": api_total, "db_total": db_total, "analyses": analyses, "customers": customers,
                  "conversations": conversations, "created": warm["status"]["201"] + main["status"]["201"],
                  "analyzer": analyzer, "logged_201": logged_201, "logged_other": logged_other,
-                 "wal_bytes": wal_bytes}
+                 "wal_bytes": wal_bytes, "load": load, "ai_state": ai.get("state", "off"),
+                 "follow_ups_dropped": ai.get("follow_ups_dropped", 0)}
         return warm, main, check
     finally:
         service.stop()
@@ -308,48 +350,112 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, metavar="N", help="profile N captures in process instead")
     parser.add_argument("--synchronous", choices=("full", "normal"), default="full",
                         help="database.synchronous of the service (full, the default: fsync at every commit)")
+    parser.add_argument("--live-profile", action="store_true",
+                        help="run only the service, under cProfile, and print where its time went")
+    parser.add_argument("--llm", choices=("both", "on", "off"), default="both",
+                        help="run the service with the LLM follow-ups off, on (the default config), or both")
     opts = parser.parse_args(argv)
     if opts.profile:
         return profile_in_process(opts.profile)
+    if opts.live_profile:
+        return profile_served(opts)
 
     header("capture throughput: POST /api/messages/capture, distinct messages, keep-alive")
     print(f"   wrk -t{opts.threads} -c{opts.connections} -d{opts.duration:g}s (after a {opts.warmup:g} s warm-up), "
-          f"script {SCRIPT.relative_to(SCRIPT.parent.parent.parent)}")
+          f"script {SCRIPT.relative_to(SCRIPT.parent.parent.parent)}; load average before: {load_average()}")
     echo = bench_echo(opts, nodelay=True)
+    echo_load = load_average()
     echo_plain = bench_echo(opts, nodelay=False)
-    warm, svc, check = bench_service(opts)
+    runs: dict[str, tuple[dict, dict, dict]] = {}
+    # both: off, on, then off again, so the order of the runs (the machine's load drifts) does not favour one
+    # side, and the two off runs show the noise the on run is judged against.
+    for name in (("off", "on", "off again") if opts.llm == "both" else (opts.llm,)):
+        runs[name] = bench_service(opts, llm=name == "on")
 
-    print(f"   analyzer: {check['analyzer']}")
-    print(describe("baseline echo (TCP_NODELAY)", echo))
+    print(describe("baseline echo (TCP_NODELAY)", echo) + f"  load {echo_load}")
+    if echo.get("cpu_s") and echo["requests"]:
+        print(f"     echo process CPU during the run: {echo['cpu_s']:.2f} s, "
+              f"{echo['cpu_s'] / echo['requests'] * 1e6:.0f} us per request "
+              f"({echo['cpu_s'] / opts.duration:.0%} of a core)")
     print(describe("reference echo (no NODELAY)", echo_plain))
-    print(describe(f"service capture ({opts.synchronous})", svc))
-    print(f"   stored: created(201)={check['created']} (warm-up {warm['status']['201']} + run {svc['status']['201']}), "
-          f"GET /api/messages total={check['api_total']}, SQLite messages={check['db_total']}, "
+    results: list[str] = []
+    for name, (warm, svc, check) in runs.items():
+        print(describe(f"capture, LLM {name} ({opts.synchronous})", svc) + f"  load {check['load']}")
+        results += check_run(name, warm, svc, check, echo, opts)
+    if "on" in runs and "off again" in runs:
+        on, offs = runs["on"][1], (runs["off"][1], runs["off again"][1])
+        off_rps = sum(r["rps"] for r in offs) / 2
+        off_p99 = sum(r["latency_us"]["p99"] for r in offs) / 2
+        share = on["rps"] / off_rps if off_rps else 0.0
+        p99_x = on["latency_us"]["p99"] / off_p99 if off_p99 else 0.0
+        rps_spread = abs(offs[0]["rps"] - offs[1]["rps"]) / off_rps
+        p99_spread = abs(offs[0]["latency_us"]["p99"] - offs[1]["latency_us"]["p99"]) / off_p99
+        print(f"   noise: the two LLM-off runs differ by {rps_spread:.0%} in captures/s and {p99_spread:.0%} in p99; "
+              f"LLM on is compared with their mean")
+        results += [
+            target_line("LLM on: captures/s vs LLM off", f"{share:.1%}", f">= {LLM_RPS_NOISE:.0%}",
+                        share >= LLM_RPS_NOISE),
+            target_line("LLM on: p99 vs LLM off", f"{p99_x:.2f}x", f"<= {LLM_P99_NOISE:g}x", p99_x <= LLM_P99_NOISE)]
+    print(f"   echo TCP_NODELAY / no NODELAY: {echo['rps'] / echo_plain['rps']:.1f}x" if echo_plain["rps"] else "")
+    print("\n".join(results))
+    return 0
+
+
+def profile_served(opts: argparse.Namespace) -> int:
+    from profiled_agent import profile_next_services, report
+
+    llm = opts.llm == "on"
+    header(f"capture, served process under cProfile: wrk -c{opts.connections}, LLM {'on' if llm else 'off'}")
+    out = temp_dir("crm-bench-live-profile-") / "agent.prof"
+    try:
+        profile_next_services(out)
+        _, svc, check = bench_service(opts, llm=llm)
+        print(describe("capture under cProfile", svc) + f"  load {check['load']}")
+        report(out, check["db_total"], "capture")
+        return 0
+    finally:
+        remove(out.parent)
+
+
+def check_run(name: str, warm: dict, svc: dict, check: dict, echo: dict, opts: argparse.Namespace) -> list[str]:
+    """What one service run stored, and its target lines against the echo of the same run."""
+    cpu_s, answered = svc.get("cpu_s"), svc["requests"]
+    if cpu_s is not None and answered:
+        print(f"     service process CPU during the run: {cpu_s:.2f} s, {cpu_s / answered * 1e6:.0f} us per capture "
+              f"({cpu_s / opts.duration:.0%} of a core)")
+    print(f"     analyzer: {check['analyzer']}; AI worker: {check['ai_state']}, "
+          f"LLM follow-ups stored: {check['analyses'] - check['db_total']}, dropped (queue full): "
+          f"{check['follow_ups_dropped']}")
+    print(f"     stored: created(201)={check['created']} (warm-up {warm['status']['201']} + run "
+          f"{svc['status']['201']}), GET /api/messages total={check['api_total']}, "
+          f"SQLite messages={check['db_total']}, "
           f"analyses={check['analyses']}, customers={check['customers']}, conversations={check['conversations']}, "
           f"request log: {check['logged_201']} captures answered 201, {check['logged_other']} other; "
           f"WAL after the load: {check['wal_bytes'] / 1e6:.1f} MB")
     ratio = svc["rps"] / echo["rps"] if echo["rps"] else 0.0
     p99 = svc["latency_us"]["p99"] / 1000
+    echo_p99 = echo["latency_us"]["p99"] / 1000
     errors = wrk_errors(svc) + wrk_errors(warm)
     # wrk stops with up to one request in flight per connection per run: the service answers those after
     # wrk stops counting. The exact check is against the service's own request log (one line per response).
     in_flight = check["db_total"] - check["created"]
     consistent = (check["logged_201"] == check["api_total"] == check["db_total"]
                   and 0 <= in_flight <= 2 * opts.connections and check["logged_other"] == 0)
-    results = [
-        (target_line("captures/s", f"{svc['rps']:,.0f}", f">= {TARGET_RPS:,.0f}", svc["rps"] >= TARGET_RPS)),
-        (target_line("captures/s vs TCP_NODELAY echo", f"{ratio:.1%}", f">= {TARGET_RATIO:.0%}",
-                      ratio >= TARGET_RATIO)),
-        (target_line("capture p99 latency", f"{p99:.2f} ms", f"<= {TARGET_P99_MS:g} ms", p99 <= TARGET_P99_MS)),
-        (target_line("errors (socket + non-2xx, incl. warm-up)", f"{errors}", "0", errors == 0)),
-        (target_line("stored == 201s answered (request log)", f"{check['db_total']}/{check['logged_201']}",
-                     "equal", consistent)),
-    ]
-    print(f"   stored - 201s seen by wrk = {in_flight} (requests in flight when wrk stopped; "
+    print(f"     stored - 201s seen by wrk = {in_flight} (requests in flight when wrk stopped; "
           f"at most {2 * opts.connections})")
-    print(f"   echo TCP_NODELAY / no NODELAY: {echo['rps'] / echo_plain['rps']:.1f}x" if echo_plain["rps"] else "")
-    print("\n".join(results))
-    return 0
+    tag = f"LLM {name}: "
+    return [
+        target_line(tag + "captures/s vs TCP_NODELAY echo", f"{ratio:.1%}", f">= {TARGET_RATIO:.0%}",
+                    ratio >= TARGET_RATIO),
+        target_line(tag + "p99 vs echo p99", f"{p99 / echo_p99 if echo_p99 else 0:.2f}x",
+                    f"<= {TARGET_P99_VS_ECHO:g}x", p99 <= TARGET_P99_VS_ECHO * echo_p99),
+        target_line(tag + "captures/s (issue 8)", f"{svc['rps']:,.0f}", f">= {TARGET_RPS:,.0f}",
+                    svc["rps"] >= TARGET_RPS),
+        target_line(tag + "p99 (issue 8)", f"{p99:.2f} ms", f"<= {TARGET_P99_MS:g} ms", p99 <= TARGET_P99_MS),
+        target_line(tag + "errors (socket, non-2xx; warm-up incl.)", f"{errors}", "0", errors == 0),
+        target_line(tag + "stored == 201s (request log)", f"{check['db_total']}/{check['logged_201']}",
+                    "equal", consistent),
+    ]
 
 
 if __name__ == "__main__":
