@@ -481,3 +481,96 @@ def test_paged_list_keeps_the_selection_drops_late_answers_and_says_a_failure(di
         assert paged.list.message_text == "Could not load things: said no" and len(errors) == 1
     finally:
         ui.close()
+
+
+def test_pager_walks_keyset_anchors_and_shows_a_capped_total(display, tmp_path):
+    """The pager of a keyset list (answers with `next`), driven by a fake GET: Next asks for the page `before` the
+    anchor the last answer gave, Previous for the anchor remembered for the page before, the first page for
+    neither; a capped total reads "10,000+" and leaves Next on while `next` is set; a list without keyset pages
+    (customers) pages by offset and a capped total does not stop it either."""
+    import tkinter as tk
+
+    from windows.widgets import PagedList
+
+    ui = UiHarness(tmp_path / "agent", display)
+    root = ui.root
+    try:
+        pending, asked = [], []
+
+        def reload(offset: int) -> None:
+            asked.append(paged.pager.query(offset))
+            paged.load(lambda path, done, fail: pending.append(done), "/things", empty_text=lambda: "none",
+                       offset=offset)
+
+        top = tk.Toplevel(root)  # shown, so that PageDown and PageUp reach the focused list
+        paged = PagedList(top, [("id", "Id", 50, True)], page_size=2, on_page=reload,
+                          row=lambda item: (str(item["id"]), (item["id"],)), failure="{problem}",
+                          empty_text="none", describe=str, on_error=lambda exc: None, tr=EN)
+        paged.pack()
+
+        def press(key: str) -> None:
+            top.focus_force()
+            paged.list.tree.focus_force()
+            ui.pump(timeout=0.2)
+            paged.list.tree.event_generate(key, when="tail")
+            ui.pump(timeout=0.2)
+
+        def answer(ids: list[int], next_id: int | None, total: int = 10_000, capped: bool = True) -> None:
+            pending[-1]({"items": [{"id": i} for i in ids], "offset": 0, "total": total, "total_capped": capped,
+                         "next": next_id})
+
+        def state() -> tuple:
+            pager = paged.pager
+            return (pager.label.cget("text"), pager.previous.instate(["disabled"]), pager.next.instate(["disabled"]))
+
+        reload(0)
+        answer([90, 89], 89)
+        assert asked == [{}]
+        assert state() == ("1–2 of 10,000+", True, False)  # capped: Next stays on
+        paged.pager.go_next()
+        answer([88, 87], 87)
+        assert asked[-1] == {"before": 89}
+        assert state() == ("3–4 of 10,000+", False, False)
+        press("<KeyPress-Next>")  # PageDown
+        answer([86, 85], 85)
+        assert asked[-1] == {"before": 87}
+        assert [iid for iid, _ in paged.list.rows()] == ["86", "85"]
+        press("<KeyPress-Prior>")  # PageUp
+        assert asked[-1] == {"before": 89}
+        answer([88, 87], 87)
+        paged.pager.go_previous()
+        assert asked[-1] == {}
+        answer([90, 89], 89)
+        assert state() == ("1–2 of 10,000+", True, False)
+        assert paged.pager.anchors == [None, 89]  # the stack is cut back to the page shown
+        paged.pager.go_next()
+        answer([88, 87], None, total=4, capped=False)  # the last page
+        assert state() == ("3–4 of 4", False, True)
+        paged.pager.go_next()
+        assert len(asked) == 6  # Next is off: nothing asked
+
+        # A first page asked for again (a filter changed) forgets the anchors of the list before.
+        reload(0)
+        assert paged.pager.anchors == [None]
+        answer([], None, total=0, capped=False)
+        assert state() == ("0 of 0", True, True)
+
+        # An exactly counted list whose last page is full: `next` is set, but the total says the list ends here.
+        reload(0)
+        answer([2, 1], 1, total=2, capped=False)
+        assert state() == ("1–2 of 2", True, True)
+
+        # Offset pages (no `next` in the answers), a capped total: a full page leaves Next on.
+        offsets = []
+        customers = PagedList(root, [("id", "Id", 50, True)], page_size=2, on_page=offsets.append,
+                              row=lambda item: (str(item["id"]), (item["id"],)), failure="{problem}",
+                              empty_text="none", describe=str, on_error=lambda exc: None, tr=EN)
+        customers.load(lambda path, done, fail: done({"items": [{"id": 9}, {"id": 8}], "offset": 9_998,
+                                                     "total": 10_000, "total_capped": True}), "/c",
+                       empty_text=lambda: "none")
+        assert customers.pager.label.cget("text") == "9,999–10,000 of 10,000+"
+        assert customers.pager.query(10_000) == {"offset": 10_000}
+        customers.pager.go_next()
+        assert offsets == [10_000]
+    finally:
+        ui.close()
