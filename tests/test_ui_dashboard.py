@@ -574,3 +574,121 @@ def test_pager_walks_keyset_anchors_and_shows_a_capped_total(display, tmp_path):
         assert offsets == [10_000]
     finally:
         ui.close()
+
+
+# -- messages tab at scale: keyset pages, a capped total ----------------------------------------------
+
+
+BULK = 10_050  # more than the 10,000 a list counts to
+
+
+def bulk_service(data_dir):
+    """A service whose database holds BULK + 1 messages: one captured, the rest written straight into its file
+    (through HTTP 10,000 captures would take minutes), older than the captured one, two per second of sent_at
+    (ties: the keyset orders by sent_at, then id)."""
+    from storage.database import Database, sqlite_url
+
+    service = start_service(data_dir)
+    reply = service.post("/api/messages/capture", json=message(content="Primeira mensagem capturada"))
+    assert reply.status_code == 201, reply.text
+    row = api(service, f"/api/messages/{reply.json()['id']}")
+    start = time.time() - 2 * 86_400
+    db = Database(sqlite_url(service.data_dir / "crm_agent.db"))
+    try:
+        with db.transaction():
+            db.executemany(
+                "INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, sent_at, "
+                "created_at, updated_at, change_seq) VALUES (:m, :c, :cu, 'in', 'text', :text, :t, :t, :t, 1)",
+                [{"m": f"wamid.BULK{i}", "c": row["conversation_id"], "cu": row["customer_id"],
+                  "text": f"lote {i} do pedido", "t": iso(start + i // 2)} for i in range(BULK)])
+    finally:
+        db.close()
+    return service
+
+
+def iso(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(epoch_s))
+
+
+def ids(page: dict) -> list[str]:
+    return [str(m["id"]) for m in page["items"]]
+
+
+def test_messages_tab_walks_keyset_pages_of_a_capped_list(display, tmp_path):
+    big = bulk_service(tmp_path / "agent")
+    ui = UiHarness(big.data_dir, display)
+    try:
+        window = open_dashboard(ui)
+        window.notebook.select(window.messages)
+        pane = window.messages
+
+        def shows(page: dict, what: str) -> None:
+            ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == ids(page), message=what)
+
+        def enabled(button) -> bool:
+            return not button.instate(["disabled"])
+
+        first = api(big, "/api/messages?limit=50")
+        second = api(big, f"/api/messages?limit=50&before={first['next']}")
+        third = api(big, f"/api/messages?limit=50&before={second['next']}")
+        assert first["total_capped"] and first["total"] == 10_000
+        shows(first, "the first page")
+        assert pane.pager.label.cget("text") == "1–50 of 10,000+"
+        assert enabled(pane.pager.next) and not enabled(pane.pager.previous)
+        pane.pager.go_next()
+        shows(second, "the second keyset page")
+        assert pane.pager.label.cget("text") == "51–100 of 10,000+"
+        pane.pager.go_next()
+        shows(third, "the third keyset page")
+        assert pane.pager.label.cget("text") == "101–150 of 10,000+"
+        walked = ids(first) + ids(second) + ids(third)
+        assert walked == ids(api(big, "/api/messages?limit=150"))  # no duplicate, no gap
+        assert enabled(pane.pager.next) and enabled(pane.pager.previous)
+        ui.screenshot(window.top, "messages-keyset-capped")
+
+        # A capture while the user is on page 3: that page is not reloaded under them, and Previous goes back to
+        # exactly the page they saw (an offset page would have slid down a row under the new message).
+        r = big.post("/api/messages/capture", json=message(content="Chegou agora"))
+        assert r.status_code == 201, r.text
+        new_id = str(r.json()["id"])
+        pane.pager.go_previous()
+        shows(second, "the second page again, unchanged")
+        assert pane.pager.label.cget("text") == "51–100 of 10,000+"
+        pane.list.tree.focus_force()
+        pane.pager.go_previous()
+        ui.pump(lambda: pane.list.rows() and pane.list.rows()[0][0] == new_id, message="the first page, fresh")
+        assert [iid for iid, _ in pane.list.rows()] == ids(api(big, "/api/messages?limit=50"))
+        assert not enabled(pane.pager.previous)
+
+        # On the first page a capture still reloads it (live updates).
+        r = big.post("/api/messages/capture", json=message(content="Mais uma, ao vivo"))
+        assert r.status_code == 201, r.text
+        ui.pump(lambda: pane.list.rows()[0][0] == str(r.json()["id"]), message="the live update on page 1")
+
+        # A search from page 2 starts at its own first page; its results are newest first, counted to 1,000.
+        pane.pager.go_next()
+        ui.pump(lambda: pane.pager.offset == 50, message="page 2")
+        pane.search.var.set("pedido")
+        pane.search._fire()
+        found = api(big, "/api/messages?limit=50&q=pedido")
+        shows(found, "the search's first page")
+        assert found["total_capped"] and found["total"] == 1_000
+        assert pane.pager.label.cget("text") == "1–50 of 1,000+ · newest first"
+        assert not enabled(pane.pager.previous) and enabled(pane.pager.next)
+        pane.pager.go_next()
+        shows(api(big, f"/api/messages?limit=50&q=pedido&before={found['next']}"), "the search's second page")
+        pane.clear_filters()
+        ui.pump(lambda: pane.pager.label.cget("text") == "1–50 of 10,000+", message="filters cleared: page 1")
+    finally:
+        ui.close()
+    from core.config import load_config
+
+    pt = UiHarness(big.data_dir, display, load_config(None).with_overrides({"ui.language": "pt_BR"}))
+    try:
+        window = open_dashboard(pt)
+        window.notebook.select(window.messages)
+        pt.pump(lambda: window.messages.pager.label.cget("text") == "1–50 de 10.000+", message="the Portuguese total")
+        pt.screenshot(window.top, "messages-keyset-capped-pt_BR")
+    finally:
+        pt.close()
+        big.stop()
