@@ -585,7 +585,7 @@ BULK = 10_050  # more than the 10,000 a list counts to
 def bulk_service(data_dir):
     """A service whose database holds BULK + 1 messages: one captured, the rest written straight into its file
     (through HTTP 10,000 captures would take minutes), older than the captured one, two per second of sent_at
-    (ties: the keyset orders by sent_at, then id)."""
+    (ties: the keyset orders by sent_at, then id); and BULK more customers, written the same way."""
     from storage.database import Database, sqlite_url
 
     service = start_service(data_dir)
@@ -601,6 +601,10 @@ def bulk_service(data_dir):
                 "created_at, updated_at, change_seq) VALUES (:m, :c, :cu, 'in', 'text', :text, :t, :t, :t, 1)",
                 [{"m": f"wamid.BULK{i}", "c": row["conversation_id"], "cu": row["customer_id"],
                   "text": f"lote {i} do pedido", "t": iso(start + i // 2)} for i in range(BULK)])
+            db.executemany(
+                "INSERT INTO customers (phone, name, last_contact_at, created_at, updated_at, change_seq) "
+                "VALUES (:p, :n, :t, :t, :t, 1)",
+                [{"p": f"+55119{i:08d}", "n": f"Cliente {i}", "t": iso(start + i)} for i in range(BULK)])
     finally:
         db.close()
     return service
@@ -679,6 +683,16 @@ def test_messages_tab_walks_keyset_pages_of_a_capped_list(display, tmp_path):
         shows(api(big, f"/api/messages?limit=50&q=pedido&before={found['next']}"), "the search's second page")
         pane.clear_filters()
         ui.pump(lambda: pane.pager.label.cget("text") == "1–50 of 10,000+", message="filters cleared: page 1")
+
+        # Customers have no keyset pages: offset pages, the capped total shown the same way, Next still on.
+        window.notebook.select(window.customers)
+        customers = window.customers
+        ui.pump(lambda: customers.pager.label.cget("text") == "1–50 of 10,000+", message="the customers' total")
+        assert enabled(customers.pager.next)
+        customers.pager.go_next()
+        second_customers = [c["phone"] for c in api(big, "/api/customers?limit=50&offset=50")["items"]]
+        ui.pump(lambda: [iid for iid, _ in customers.list.rows()] == second_customers, message="customers page 2")
+        assert customers.pager.label.cget("text") == "51–100 of 10,000+"
     finally:
         ui.close()
     from core.config import load_config
