@@ -669,6 +669,26 @@ def test_messages_tab_walks_keyset_pages_of_a_capped_list(display, tmp_path):
         assert r.status_code == 201, r.text
         ui.pump(lambda: pane.list.rows()[0][0] == str(r.json()["id"]), message="the live update on page 1")
 
+        # The message a page starts after is deleted (retention, a deleted customer) before Next: the list starts
+        # again from the first page instead of staying on the service's 422.
+        live_id = str(r.json()["id"])
+        now_second = api(big, f"/api/messages?limit=50&before={api(big, '/api/messages?limit=50')['next']}")
+        pane.pager.go_next()
+        shows(now_second, "page 2 again")
+        from storage.database import Database, sqlite_url
+
+        db = Database(sqlite_url(big.data_dir / "crm_agent.db"))
+        try:
+            with db.transaction():
+                db.execute("DELETE FROM messages WHERE id = :id", {"id": now_second["next"]})
+        finally:
+            db.close()
+        assert pane.pager.query(100) == {"before": now_second["next"]}
+        pane.pager.go_next()
+        ui.pump(lambda: pane.paged.asked_offset == 0 and pane.pager.offset == 0 and pane.list.rows()
+                and pane.list.rows()[0][0] == live_id, message="back on the first page")
+        assert pane.pager.label.cget("text") == "1–50 of 10,000+"
+
         # A search from page 2 starts at its own first page; its results are newest first, counted to 1,000.
         pane.pager.go_next()
         ui.pump(lambda: pane.pager.offset == 50, message="page 2")

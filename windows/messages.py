@@ -14,7 +14,7 @@ from typing import Any
 from core.i18n import N_, Translator
 from windows.base import BaseWindow
 from windows.calls import Debouncer
-from windows.errors import ApiError, describe_error
+from windows.errors import ApiError, describe_error, error_field
 from windows.forms import ScrollFrame
 from windows.labels import INTENT_LABELS, SENTIMENT_LABELS, TYPE_LABELS, label_for, labels_for, value_of
 from windows.widgets import (
@@ -107,7 +107,7 @@ class MessagesPane(ttk.Frame):
                                row=lambda m: (str(m["id"]), message_row(tr, m)),
                                failure=tr._("Could not load the messages: {problem}"),
                                empty_text=tr._("No messages yet"), describe=lambda exc: describe_error(exc, tr),
-                               on_error=self.window.on_error, tr=tr)
+                               on_error=self._list_failed, tr=tr)
         self.list, self.pager = self.paged.list, self.paged.pager
         self.paged.on_select(lambda iid: self.open_message(int(iid)))
         self.list.tree.bind("<Control-c>", lambda _e: self.copy_reply(0))
@@ -216,6 +216,14 @@ class MessagesPane(ttk.Frame):
 
     def _page_loaded(self, page: dict[str, Any]) -> None:
         self.page = page
+
+    def _list_failed(self, exc: Exception) -> None:
+        if error_field(exc) == "before":
+            # The message this page starts after was deleted meanwhile (retention, a deleted customer): its place in
+            # the list is gone with it, so start again from the first page rather than leave the user on an error.
+            self.reload()
+            return
+        self.window.on_error(exc)
 
     def _dates_changed(self) -> None:
         if (self.date_from.get().strip(), self.date_to.get().strip()) != self._last_dates:
