@@ -543,11 +543,20 @@ def test_pager_walks_keyset_anchors_and_shows_a_capped_total(display, tmp_path):
         answer([90, 89], 89)
         assert state() == ("1–2 of 10,000+", True, False)
         assert paged.pager.anchors == [None, 89]  # the stack is cut back to the page shown
+        assert paged.pager.first.instate(["disabled"])
+        for anchor, ids_ in ((87, [88, 87]), (85, [86, 85])):
+            paged.pager.go_next()
+            answer(ids_, anchor)
+        assert not paged.pager.first.instate(["disabled"])
+        paged.pager.first.invoke()  # First: straight back to the top, the stack forgotten
+        assert asked[-1] == {} and paged.pager.anchors == [None]
+        answer([90, 89], 89)
+        assert state() == ("1–2 of 10,000+", True, False)
         paged.pager.go_next()
         answer([88, 87], None, total=4, capped=False)  # the last page
         assert state() == ("3–4 of 4", False, True)
         paged.pager.go_next()
-        assert len(asked) == 6  # Next is off: nothing asked
+        assert len(asked) == 9  # Next is off: nothing asked
 
         # A first page asked for again (a filter changed) forgets the anchors of the list before.
         reload(0)
@@ -701,6 +710,8 @@ def test_messages_tab_walks_keyset_pages_of_a_capped_list(display, tmp_path):
         assert not enabled(pane.pager.previous) and enabled(pane.pager.next)
         pane.pager.go_next()
         shows(api(big, f"/api/messages?limit=50&q=pedido&before={found['next']}"), "the search's second page")
+        pane.pager.first.invoke()
+        shows(found, "First: the search's first page again")
         pane.clear_filters()
         ui.pump(lambda: pane.pager.label.cget("text") == "1–50 of 10,000+", message="filters cleared: page 1")
 

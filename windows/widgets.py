@@ -253,10 +253,13 @@ class Pager(ttk.Frame):
         self.note = ""  # said after the range (" · newest first"), set by the pane before it loads
         self.anchors: list[int | None] = [None]  # anchors[i]: the `before` of page i (None: unknown, or the first)
         self._on_page = on_page
+        # First: keyset pages cannot jump, so from page 300 the way back to the top is one click, not 299.
+        self.first = ttk.Button(self, text=tr._("« First"), command=self.go_first, width=-6)
         # width=-9: sized to the label in each language (at least 9 characters).
         self.previous = ttk.Button(self, text=tr._("◀ Previous"), command=self.go_previous, width=-9)
         self.label = ttk.Label(self, text="", style="Muted.TLabel")
         self.next = ttk.Button(self, text=tr._("Next ▶"), command=self.go_next, width=-7)
+        self.first.pack(side="left", padx=(0, 4))
         self.previous.pack(side="left")
         self.label.pack(side="left", padx=10)
         self.next.pack(side="left")
@@ -292,8 +295,13 @@ class Pager(ttk.Frame):
             self.has_next = offset + shown < total or (capped and shown >= self.page_size)
         self.label.configure(text=page_label(self.tr, offset, shown, total, capped)
                              + (f" · {self.note}" if self.note and shown else ""))
-        self.previous.state(["!disabled"] if offset > 0 else ["disabled"])
+        for button in (self.first, self.previous):
+            button.state(["!disabled"] if offset > 0 else ["disabled"])
         self.next.state(["!disabled"] if self.has_next else ["disabled"])
+
+    def go_first(self) -> None:
+        if self.offset > 0:
+            self._on_page(0)
 
     def go_previous(self) -> None:
         if self.offset > 0:
