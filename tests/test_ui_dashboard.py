@@ -683,7 +683,10 @@ def test_messages_tab_walks_keyset_pages_of_a_capped_list(display, tmp_path):
         live_id = str(r.json()["id"])
         now_second = api(big, f"/api/messages?limit=50&before={api(big, '/api/messages?limit=50')['next']}")
         pane.pager.go_next()
+        pane.new_message_arrived()  # a capture event while that Next is on its way: it must not be overtaken
         shows(now_second, "page 2 again")
+        ui.pump(timeout=1.5)  # past the live reload's 1 s debounce
+        assert [iid for iid, _ in pane.list.rows()] == ids(now_second)
         from storage.database import Database, sqlite_url
 
         db = Database(sqlite_url(big.data_dir / "crm_agent.db"))
