@@ -481,3 +481,262 @@ def test_paged_list_keeps_the_selection_drops_late_answers_and_says_a_failure(di
         assert paged.list.message_text == "Could not load things: said no" and len(errors) == 1
     finally:
         ui.close()
+
+
+def test_pager_walks_keyset_anchors_and_shows_a_capped_total(display, tmp_path):
+    """The pager of a keyset list (answers with `next`), driven by a fake GET: Next asks for the page `before` the
+    anchor the last answer gave, Previous for the anchor remembered for the page before, the first page for
+    neither; a capped total reads "10,000+" and leaves Next on while `next` is set; a list without keyset pages
+    (customers) pages by offset and a capped total does not stop it either."""
+    import tkinter as tk
+
+    from windows.widgets import PagedList
+
+    ui = UiHarness(tmp_path / "agent", display)
+    root = ui.root
+    try:
+        pending, asked = [], []
+
+        def reload(offset: int) -> None:
+            asked.append(paged.pager.query(offset))
+            paged.load(lambda path, done, fail: pending.append(done), "/things", empty_text=lambda: "none",
+                       offset=offset)
+
+        top = tk.Toplevel(root)  # shown, so that PageDown and PageUp reach the focused list
+        paged = PagedList(top, [("id", "Id", 50, True)], page_size=2, on_page=reload,
+                          row=lambda item: (str(item["id"]), (item["id"],)), failure="{problem}",
+                          empty_text="none", describe=str, on_error=lambda exc: None, tr=EN)
+        paged.pack()
+
+        def press(key: str) -> None:
+            top.focus_force()
+            paged.list.tree.focus_force()
+            ui.pump(timeout=0.2)
+            paged.list.tree.event_generate(key, when="tail")
+            ui.pump(timeout=0.2)
+
+        def answer(ids: list[int], next_id: int | None, total: int = 10_000, capped: bool = True) -> None:
+            pending[-1]({"items": [{"id": i} for i in ids], "offset": 0, "total": total, "total_capped": capped,
+                         "next": next_id})
+
+        def state() -> tuple:
+            pager = paged.pager
+            return (pager.label.cget("text"), pager.previous.instate(["disabled"]), pager.next.instate(["disabled"]))
+
+        reload(0)
+        answer([90, 89], 89)
+        assert asked == [{}]
+        assert state() == ("1–2 of 10,000+", True, False)  # capped: Next stays on
+        paged.pager.go_next()
+        answer([88, 87], 87)
+        assert asked[-1] == {"before": 89}
+        assert state() == ("3–4 of 10,000+", False, False)
+        press("<KeyPress-Next>")  # PageDown
+        answer([86, 85], 85)
+        assert asked[-1] == {"before": 87}
+        assert [iid for iid, _ in paged.list.rows()] == ["86", "85"]
+        press("<KeyPress-Prior>")  # PageUp
+        assert asked[-1] == {"before": 89}
+        answer([88, 87], 87)
+        paged.pager.go_previous()
+        assert asked[-1] == {}
+        answer([90, 89], 89)
+        assert state() == ("1–2 of 10,000+", True, False)
+        assert paged.pager.anchors == [None, 89]  # the stack is cut back to the page shown
+        assert paged.pager.first.instate(["disabled"])
+        for anchor, ids_ in ((87, [88, 87]), (85, [86, 85])):
+            paged.pager.go_next()
+            answer(ids_, anchor)
+        assert not paged.pager.first.instate(["disabled"])
+        paged.pager.first.invoke()  # First: straight back to the top, the stack forgotten
+        assert asked[-1] == {} and paged.pager.anchors == [None]
+        answer([90, 89], 89)
+        assert state() == ("1–2 of 10,000+", True, False)
+        paged.pager.go_next()
+        answer([88, 87], None, total=4, capped=False)  # the last page
+        assert state() == ("3–4 of 4", False, True)
+        paged.pager.go_next()
+        assert len(asked) == 9  # Next is off: nothing asked
+
+        # A first page asked for again (a filter changed) forgets the anchors of the list before.
+        reload(0)
+        assert paged.pager.anchors == [None]
+        answer([], None, total=0, capped=False)
+        assert state() == ("0 of 0", True, True)
+
+        # An exactly counted list whose last page is full: `next` is set, but the total says the list ends here.
+        reload(0)
+        answer([2, 1], 1, total=2, capped=False)
+        assert state() == ("1–2 of 2", True, True)
+
+        # Offset pages (no `next` in the answers), a capped total: a full page leaves Next on.
+        offsets = []
+        customers = PagedList(root, [("id", "Id", 50, True)], page_size=2, on_page=offsets.append,
+                              row=lambda item: (str(item["id"]), (item["id"],)), failure="{problem}",
+                              empty_text="none", describe=str, on_error=lambda exc: None, tr=EN)
+        customers.load(lambda path, done, fail: done({"items": [{"id": 9}, {"id": 8}], "offset": 9_998,
+                                                     "total": 10_000, "total_capped": True}), "/c",
+                       empty_text=lambda: "none")
+        assert customers.pager.label.cget("text") == "9,999–10,000 of 10,000+"
+        assert customers.pager.query(10_000) == {"offset": 10_000}
+        customers.pager.go_next()
+        assert offsets == [10_000]
+    finally:
+        ui.close()
+
+
+# -- messages tab at scale: keyset pages, a capped total ----------------------------------------------
+
+
+BULK = 10_050  # more than the 10,000 a list counts to
+
+
+def bulk_service(data_dir):
+    """A service whose database holds BULK + 1 messages: one captured, the rest written straight into its file
+    (through HTTP 10,000 captures would take minutes), older than the captured one, two per second of sent_at
+    (ties: the keyset orders by sent_at, then id); and BULK more customers, written the same way."""
+    from storage.database import Database, sqlite_url
+
+    service = start_service(data_dir)
+    reply = service.post("/api/messages/capture", json=message(content="Primeira mensagem capturada"))
+    assert reply.status_code == 201, reply.text
+    row = api(service, f"/api/messages/{reply.json()['id']}")
+    start = time.time() - 2 * 86_400
+    db = Database(sqlite_url(service.data_dir / "crm_agent.db"))
+    try:
+        with db.transaction():
+            db.executemany(
+                "INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, sent_at, "
+                "created_at, updated_at, change_seq) VALUES (:m, :c, :cu, 'in', 'text', :text, :t, :t, :t, 1)",
+                [{"m": f"wamid.BULK{i}", "c": row["conversation_id"], "cu": row["customer_id"],
+                  "text": f"lote {i} do pedido", "t": iso(start + i // 2)} for i in range(BULK)])
+            db.executemany(
+                "INSERT INTO customers (phone, name, last_contact_at, created_at, updated_at, change_seq) "
+                "VALUES (:p, :n, :t, :t, :t, 1)",
+                [{"p": f"+55119{i:08d}", "n": f"Cliente {i}", "t": iso(start + i)} for i in range(BULK)])
+    finally:
+        db.close()
+    return service
+
+
+def iso(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(epoch_s))
+
+
+def ids(page: dict) -> list[str]:
+    return [str(m["id"]) for m in page["items"]]
+
+
+def test_messages_tab_walks_keyset_pages_of_a_capped_list(display, tmp_path):
+    big = bulk_service(tmp_path / "agent")
+    ui = UiHarness(big.data_dir, display)
+    try:
+        window = open_dashboard(ui)
+        window.notebook.select(window.messages)
+        pane = window.messages
+
+        def shows(page: dict, what: str) -> None:
+            ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == ids(page), message=what)
+
+        def enabled(button) -> bool:
+            return not button.instate(["disabled"])
+
+        first = api(big, "/api/messages?limit=50")
+        second = api(big, f"/api/messages?limit=50&before={first['next']}")
+        third = api(big, f"/api/messages?limit=50&before={second['next']}")
+        assert first["total_capped"] and first["total"] == 10_000
+        shows(first, "the first page")
+        assert pane.pager.label.cget("text") == "1–50 of 10,000+"
+        assert enabled(pane.pager.next) and not enabled(pane.pager.previous)
+        pane.pager.go_next()
+        shows(second, "the second keyset page")
+        assert pane.pager.label.cget("text") == "51–100 of 10,000+"
+        pane.pager.go_next()
+        shows(third, "the third keyset page")
+        assert pane.pager.label.cget("text") == "101–150 of 10,000+"
+        walked = ids(first) + ids(second) + ids(third)
+        assert walked == ids(api(big, "/api/messages?limit=150"))  # no duplicate, no gap
+        assert enabled(pane.pager.next) and enabled(pane.pager.previous)
+        ui.screenshot(window.top, "messages-keyset-capped")
+
+        # A capture while the user is on page 3: that page is not reloaded under them, and Previous goes back to
+        # exactly the page they saw (an offset page would have slid down a row under the new message).
+        r = big.post("/api/messages/capture", json=message(content="Chegou agora"))
+        assert r.status_code == 201, r.text
+        new_id = str(r.json()["id"])
+        pane.pager.go_previous()
+        shows(second, "the second page again, unchanged")
+        assert pane.pager.label.cget("text") == "51–100 of 10,000+"
+        pane.list.tree.focus_force()
+        pane.pager.go_previous()
+        ui.pump(lambda: pane.list.rows() and pane.list.rows()[0][0] == new_id, message="the first page, fresh")
+        assert [iid for iid, _ in pane.list.rows()] == ids(api(big, "/api/messages?limit=50"))
+        assert not enabled(pane.pager.previous)
+
+        # On the first page a capture still reloads it (live updates).
+        r = big.post("/api/messages/capture", json=message(content="Mais uma, ao vivo"))
+        assert r.status_code == 201, r.text
+        ui.pump(lambda: pane.list.rows()[0][0] == str(r.json()["id"]), message="the live update on page 1")
+
+        # The message a page starts after is deleted (retention, a deleted customer) before Next: the list starts
+        # again from the first page instead of staying on the service's 422.
+        live_id = str(r.json()["id"])
+        now_second = api(big, f"/api/messages?limit=50&before={api(big, '/api/messages?limit=50')['next']}")
+        pane.pager.go_next()
+        pane.new_message_arrived()  # a capture event while that Next is on its way: it must not be overtaken
+        shows(now_second, "page 2 again")
+        ui.pump(timeout=1.5)  # past the live reload's 1 s debounce
+        assert [iid for iid, _ in pane.list.rows()] == ids(now_second)
+        from storage.database import Database, sqlite_url
+
+        db = Database(sqlite_url(big.data_dir / "crm_agent.db"))
+        try:
+            with db.transaction():
+                db.execute("DELETE FROM messages WHERE id = :id", {"id": now_second["next"]})
+        finally:
+            db.close()
+        assert pane.pager.query(100) == {"before": now_second["next"]}
+        pane.pager.go_next()
+        ui.pump(lambda: pane.paged.asked_offset == 0 and pane.pager.offset == 0 and pane.list.rows()
+                and pane.list.rows()[0][0] == live_id, message="back on the first page")
+        assert pane.pager.label.cget("text") == "1–50 of 10,000+"
+
+        # A search from page 2 starts at its own first page; its results are newest first, counted to 1,000.
+        pane.pager.go_next()
+        ui.pump(lambda: pane.pager.offset == 50, message="page 2")
+        pane.search.var.set("pedido")
+        pane.search._fire()
+        found = api(big, "/api/messages?limit=50&q=pedido")
+        shows(found, "the search's first page")
+        assert found["total_capped"] and found["total"] == 1_000
+        assert pane.pager.label.cget("text") == "1–50 of 1,000+ · newest first"
+        assert not enabled(pane.pager.previous) and enabled(pane.pager.next)
+        pane.pager.go_next()
+        shows(api(big, f"/api/messages?limit=50&q=pedido&before={found['next']}"), "the search's second page")
+        pane.pager.first.invoke()
+        shows(found, "First: the search's first page again")
+        pane.clear_filters()
+        ui.pump(lambda: pane.pager.label.cget("text") == "1–50 of 10,000+", message="filters cleared: page 1")
+
+        # Customers have no keyset pages: offset pages, the capped total shown the same way, Next still on.
+        window.notebook.select(window.customers)
+        customers = window.customers
+        ui.pump(lambda: customers.pager.label.cget("text") == "1–50 of 10,000+", message="the customers' total")
+        assert enabled(customers.pager.next)
+        customers.pager.go_next()
+        second_customers = [c["phone"] for c in api(big, "/api/customers?limit=50&offset=50")["items"]]
+        ui.pump(lambda: [iid for iid, _ in customers.list.rows()] == second_customers, message="customers page 2")
+        assert customers.pager.label.cget("text") == "51–100 of 10,000+"
+    finally:
+        ui.close()
+    from core.config import load_config
+
+    pt = UiHarness(big.data_dir, display, load_config(None).with_overrides({"ui.language": "pt_BR"}))
+    try:
+        window = open_dashboard(pt)
+        window.notebook.select(window.messages)
+        pt.pump(lambda: window.messages.pager.label.cget("text") == "1–50 de 10.000+", message="the Portuguese total")
+        pt.screenshot(window.top, "messages-keyset-capped-pt_BR")
+    finally:
+        pt.close()
+        big.stop()

@@ -72,3 +72,17 @@ def test_mnemonic_marks_the_alt_letter():
     assert mnemonic("C&onhecimento") == ("Conhecimento", 1)
     assert mnemonic("Overview") == ("Overview", 0)
     assert mnemonic("Rock &") == ("Rock &", 0)
+
+
+def test_a_capped_total_reads_ten_thousand_plus_in_each_language():
+    from windows.widgets import page_label
+
+    pt, es, en = translator_for("pt_BR"), translator_for("es"), translator_for("en")
+    assert page_label(en, 0, 50, 10_000, capped=True) == "1–50 of 10,000+"
+    assert page_label(pt, 50, 50, 10_000, capped=True) == "51–100 de 10.000+"
+    assert page_label(es, 0, 50, 1_000, capped=True) == "1–50 de 1.000+"  # a search counts to 1,000
+    assert page_label(es, 0, 50, 10_000, capped=True) == "1–50 de 10.000+"
+    assert page_label(pt, 0, 50, 1_234) == "1–50 de 1.234"
+    # Deeper than the count went: the rows shown are still "of more than" their own last position.
+    assert page_label(en, 10_000, 50, 10_000, capped=True) == "10,001–10,050 of 10,050+"
+    assert page_label(en, 0, 0, 0) == "0 of 0"

@@ -14,7 +14,7 @@ from typing import Any
 from core.i18n import N_, Translator
 from windows.base import BaseWindow
 from windows.calls import Debouncer
-from windows.errors import ApiError, describe_error
+from windows.errors import ApiError, describe_error, error_field
 from windows.forms import ScrollFrame
 from windows.labels import INTENT_LABELS, SENTIMENT_LABELS, TYPE_LABELS, label_for, labels_for, value_of
 from windows.widgets import (
@@ -52,6 +52,7 @@ class MessagesPane(ttk.Frame):
         self.intents: tuple[str, ...] = DEFAULT_INTENTS
         self.detail: dict[str, Any] | None = None
         self.page: dict[str, Any] | None = None
+        self.filtered = False
         self.draft = DraftState()
         self._build_filters()
         panes = ttk.PanedWindow(self, orient="horizontal")
@@ -106,7 +107,7 @@ class MessagesPane(ttk.Frame):
                                row=lambda m: (str(m["id"]), message_row(tr, m)),
                                failure=tr._("Could not load the messages: {problem}"),
                                empty_text=tr._("No messages yet"), describe=lambda exc: describe_error(exc, tr),
-                               on_error=self.window.on_error, tr=tr)
+                               on_error=self._list_failed, tr=tr)
         self.list, self.pager = self.paged.list, self.paged.pager
         self.paged.on_select(lambda iid: self.open_message(int(iid)))
         self.list.tree.bind("<Control-c>", lambda _e: self.copy_reply(0))
@@ -196,6 +197,9 @@ class MessagesPane(ttk.Frame):
         return params
 
     def reload(self, offset: int = 0) -> None:
+        """Show the page at offset (0, the default: the first page, which is what a changed filter or search asks
+        for). Pages after the first are keyset pages (`before` the previous page's last message): as cheap deep in
+        ten million messages as on top, and a capture arriving meanwhile never shifts a row onto the next page."""
         try:
             params = self.filters()
         except ValueError as exc:
@@ -204,12 +208,22 @@ class MessagesPane(ttk.Frame):
         self.error.configure(text="")
         self._last_dates = (self.date_from.get().strip(), self.date_to.get().strip())
         self.filtered = any(k != "q" or v for k, v in params.items())
-        path = "/api/messages" + query_string({**params, "limit": PAGE_SIZE, "offset": offset})
-        self.paged.load(self.link.get, path, on_page=self._page_loaded, empty_text=lambda: (
+        # A search's results come newest captured first, not by relevance: the pager says so.
+        self.pager.note = self.tr._("newest first") if params.get("q") else ""
+        path = "/api/messages" + query_string({**params, "limit": PAGE_SIZE, **self.pager.query(offset)})
+        self.paged.load(self.link.get, path, offset=offset, on_page=self._page_loaded, empty_text=lambda: (
             self.tr._("No messages match these filters") if self.filtered else self.tr._("No messages yet")))
 
     def _page_loaded(self, page: dict[str, Any]) -> None:
         self.page = page
+
+    def _list_failed(self, exc: Exception) -> None:
+        if error_field(exc) == "before":
+            # The message this page starts after was deleted meanwhile (retention, a deleted customer): its place in
+            # the list is gone with it, so start again from the first page rather than leave the user on an error.
+            self.reload()
+            return
+        self.window.on_error(exc)
 
     def _dates_changed(self) -> None:
         if (self.date_from.get().strip(), self.date_to.get().strip()) != self._last_dates:
@@ -232,13 +246,23 @@ class MessagesPane(ttk.Frame):
     def new_message_arrived(self) -> None:
         """A capture event: the first page without filters shows it (the list is not reloaded under a user
         who paged or filtered)."""
-        if self.pager.offset == 0 and not self.filtered and not self.search.text:
+        if self._on_unfiltered_first_page():
             self.window.top.after_idle(self._reload_first_page_soon)
+
+    def _on_unfiltered_first_page(self) -> bool:
+        # The page asked for too: a Next still on its way must not be overtaken by a reload of the first page.
+        return (self.pager.offset == 0 and self.paged.asked_offset == 0 and not self.filtered
+                and not self.search.text)
 
     def _reload_first_page_soon(self) -> None:
         if not hasattr(self, "_first_page_debouncer"):
-            self._first_page_debouncer = Debouncer(self, self.reload, min_interval_ms=1000)
+            self._first_page_debouncer = Debouncer(self, self._reload_if_still_on_first_page, min_interval_ms=1000)
         self._first_page_debouncer.trigger()
+
+    def _reload_if_still_on_first_page(self) -> None:
+        # The debounce waits up to a second: a user who paged or filtered meanwhile keeps the page they chose.
+        if self._on_unfiltered_first_page():
+            self.reload()
 
     # -- detail -------------------------------------------------------------------------------------
 

@@ -233,7 +233,14 @@ class ScrolledTree(ttk.Frame):
 
 
 class Pager(ttk.Frame):
-    """A page label ("51-100 of 1,000,000") with previous/next buttons; calls on_page(offset)."""
+    """A page label ("51-100 of 10,000+") with previous/next buttons; calls on_page(offset), the position of the
+    first row of the page to show (0: the first page).
+
+    Two ways to reach a page. A keyset list (its answers carry `next`: GET /api/messages) remembers the `before`
+    anchor of every page walked through (self.anchors, a stack cut back whenever an earlier page loads again), so
+    Next and Previous cost the same at any depth; query(offset) says what to ask for. A list without keyset pages
+    (customers, knowledge) pages by offset. A capped total (`total_capped`) reads "10,000+" and does not stop Next.
+    """
 
     def __init__(self, parent: tk.Misc, page_size: int, on_page: Callable[[int], Any], tr: Translator) -> None:
         super().__init__(parent)
@@ -241,31 +248,83 @@ class Pager(ttk.Frame):
         self.page_size = page_size
         self.offset = 0
         self.total = 0
+        self.capped = False
+        self.has_next = False
+        self.note = ""  # said after the range (" · newest first"), set by the pane before it loads
+        self.anchors: list[int | None] = [None]  # anchors[i]: the `before` of page i (None: unknown, or the first)
         self._on_page = on_page
+        # First: keyset pages cannot jump, so from page 300 the way back to the top is one click, not 299.
+        self.first = ttk.Button(self, text=tr._("« First"), command=self.go_first, width=-6)
         # width=-9: sized to the label in each language (at least 9 characters).
         self.previous = ttk.Button(self, text=tr._("◀ Previous"), command=self.go_previous, width=-9)
         self.label = ttk.Label(self, text="", style="Muted.TLabel")
         self.next = ttk.Button(self, text=tr._("Next ▶"), command=self.go_next, width=-7)
+        self.first.pack(side="left", padx=(0, 4))
         self.previous.pack(side="left")
         self.label.pack(side="left", padx=10)
         self.next.pack(side="left")
 
-    def update_page(self, offset: int, shown: int, total: int) -> None:
-        self.offset, self.total = offset, total
-        tr = self.tr
-        self.label.configure(text=tr._("{first}–{last} of {total}").format(
-            first=tr.integer(offset + 1), last=tr.integer(offset + shown), total=tr.integer(total)) if shown
-            else tr._("0 of {total}").format(total=tr.integer(total)))
-        self.previous.state(["!disabled"] if offset > 0 else ["disabled"])
-        self.next.state(["!disabled"] if offset + shown < total else ["disabled"])
+    def query(self, offset: int) -> dict[str, int]:
+        """What to ask the API for the page at offset: nothing for the first page, {"before": id} for a keyset page
+        whose anchor is known, else {"offset": n} (a list without keyset pages, or a page never walked to)."""
+        if offset <= 0:
+            return {}
+        index, rest = divmod(offset, self.page_size)
+        if not rest and index < len(self.anchors) and self.anchors[index] is not None:
+            return {"before": int(self.anchors[index])}
+        return {"offset": offset}
+
+    def forget_anchors(self) -> None:
+        """Another list (filters changed) or the first page again: the anchors walked so far are not its own."""
+        self.anchors = [None]
+
+    def update_page(self, offset: int, shown: int, total: int, *, capped: bool = False, keyset: bool = False,
+                    next_before: int | None = None) -> None:
+        """Show the page that loaded. keyset: the answer had `next` (next_before, None on the last page)."""
+        self.offset, self.total, self.capped = offset, total, capped
+        if keyset:
+            index = offset // self.page_size
+            # Cut the stack back to this page: the pages after it are the ones its `next` leads to.
+            self.anchors = (self.anchors + [None] * index)[:index + 1]
+            if next_before is not None and offset % self.page_size == 0:
+                self.anchors.append(next_before)
+            # `next` is set whenever the page is full, so on an exactly counted list the last full page would
+            # lead to an empty one: a total that is exact says where the list ends.
+            self.has_next = next_before is not None and (capped or offset + shown < total)
+        else:
+            self.has_next = offset + shown < total or (capped and shown >= self.page_size)
+        self.label.configure(text=page_label(self.tr, offset, shown, total, capped)
+                             + (f" · {self.note}" if self.note and shown else ""))
+        for button in (self.first, self.previous):
+            button.state(["!disabled"] if offset > 0 else ["disabled"])
+        self.next.state(["!disabled"] if self.has_next else ["disabled"])
+
+    def go_first(self) -> None:
+        if self.offset > 0:
+            self._on_page(0)
 
     def go_previous(self) -> None:
         if self.offset > 0:
             self._on_page(max(0, self.offset - self.page_size))
 
     def go_next(self) -> None:
-        if self.offset + self.page_size < self.total:
+        if self.has_next:
             self._on_page(self.offset + self.page_size)
+
+
+def page_label(tr: Translator, offset: int, shown: int, total: int, capped: bool = False) -> str:
+    """"51-100 of 1,234", or "51-100 of 10,000+" when the service stopped counting at 10,000 (capped)."""
+    if capped:
+        # Past the cap the rows shown are more than the count: "10,001-10,050 of 10,050+" stays true.
+        total = max(total, offset + shown)
+        if not shown:
+            return tr._("0 of {total}+").format(total=tr.integer(total))
+        return tr._("{first}–{last} of {total}+").format(first=tr.integer(offset + 1),
+                                                          last=tr.integer(offset + shown), total=tr.integer(total))
+    if not shown:
+        return tr._("0 of {total}").format(total=tr.integer(total))
+    return tr._("{first}–{last} of {total}").format(first=tr.integer(offset + 1), last=tr.integer(offset + shown),
+                                                    total=tr.integer(total))
 
 
 class PagedList(ttk.Frame):
@@ -284,6 +343,7 @@ class PagedList(ttk.Frame):
         super().__init__(parent)
         self._row, self._failure, self._describe, self._on_error = row, failure, describe, on_error
         self._request_seq = 0
+        self.asked_offset: int | None = 0  # the offset of the latest page asked for (None: the answer says)
         self._chosen: str | None = None  # the row the user last selected (see on_select)
         self.list = ScrolledTree(self, columns, height=height, empty_text=empty_text)
         # The pager is packed first, at the bottom: a short window shrinks the list, never hides the pager.
@@ -306,16 +366,22 @@ class PagedList(ttk.Frame):
         self.list.tree.bind("<<TreeviewSelect>>", selection_changed, add="+")
 
     def load(self, get: Callable[[str, Callable[[Any], Any], Callable[[Exception], Any]], Any], path: str, *,
-             empty_text: Callable[[], str], on_page: Callable[[dict[str, Any]], Any] | None = None) -> None:
-        """GET path (one page: items, offset, total) through get(path, on_done, on_error); empty_text() is what
-        an empty page says; on_page(page) runs first when the page is the latest one asked for."""
+             empty_text: Callable[[], str], on_page: Callable[[dict[str, Any]], Any] | None = None,
+             offset: int | None = None) -> None:
+        """GET path (one page: items, offset, total, maybe total_capped and next) through get(path, on_done,
+        on_error); empty_text() is what an empty page says; on_page(page) runs first when the page is the latest
+        one asked for. offset: the position of the page's first row, for a keyset page (path has `before`, the
+        answer's offset is 0); None reads it from the answer."""
         self._request_seq += 1
         seq = self._request_seq
-        get(path, lambda page: self._page_loaded(seq, page, empty_text, on_page),
+        self.asked_offset = offset
+        if offset == 0:
+            self.pager.forget_anchors()  # a first page (filters changed, a refresh): its anchors come with it
+        get(path, lambda page: self._page_loaded(seq, page, empty_text, on_page, offset),
             lambda exc: self._page_failed(seq, exc))
 
     def _page_loaded(self, seq: int, page: dict[str, Any], empty_text: Callable[[], str],
-                     on_page: Callable[[dict[str, Any]], Any] | None) -> None:
+                     on_page: Callable[[dict[str, Any]], Any] | None, offset: int | None) -> None:
         if seq != self._request_seq:
             return  # an older request answered late: a newer one is already on its way
         if on_page is not None:
@@ -323,7 +389,9 @@ class PagedList(ttk.Frame):
         selected = self.list.selected()
         rows = [self._row(item) for item in page.get("items", [])]
         self.list.replace(rows, empty_text=empty_text())
-        self.pager.update_page(page.get("offset", 0), len(rows), page.get("total", 0))
+        self.pager.update_page(page.get("offset", 0) if offset is None else offset, len(rows), page.get("total", 0),
+                               capped=bool(page.get("total_capped")), keyset="next" in page,
+                               next_before=page.get("next"))
         if selected and self.list.tree.exists(selected):
             self.list.tree.selection_set(selected)
         else:
