@@ -142,6 +142,9 @@ def test_the_dashboard_speaks_portuguese(ui_pt, service):
     pane.reload()
     ui_pt.pump(lambda: [iid for iid, _ in pane.list.rows()] == [str(service.old_message_id)],
                message="the day typed as 15/01/2026")
+    shown_time = pane.list.rows()[0][1][0]  # the list's compact date, day first: "15/01 09:30", never cut
+    assert shown_time.startswith("15/01 ")
+    assert pane.list.tree.column("time", "width") >= tkfont.nametofont("TkDefaultFont").measure(shown_time) + 8
     pane.date_from.delete(0, "end")
     pane.date_from.insert(0, "ontem")
     pane.reload()

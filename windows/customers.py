@@ -12,7 +12,16 @@ from core.i18n import Translator
 from windows.base import BaseWindow
 from windows.errors import describe_error, error_field
 from windows.labels import INTENT_LABELS, STATUS_LABELS, label_for, labels_for, value_of
-from windows.widgets import PagedList, SearchBox, fmt_count, local_time, query_string, short, wrap_to_width
+from windows.widgets import (
+    PagedList,
+    SearchBox,
+    fmt_count,
+    local_time,
+    query_string,
+    short,
+    time_column_width,
+    wrap_to_width,
+)
 
 PAGE_SIZE = 50
 STATUSES = ("lead", "prospect", "active", "customer", "inactive", "churned", "blocked")
@@ -118,7 +127,7 @@ class CustomersPane(ttk.Frame):
         self.paged = PagedList(parent, [("name", tr._("Name"), 110, True), ("phone", tr._("Phone"), 140, False),
                                         ("status", tr._("Status"), 70, False), ("tags", tr._("Tags"), 70, False),
                                         ("messages", tr._("Msgs"), 45, False),
-                                        ("last", tr._("Last contact"), 100, False)],
+                                        ("last", tr._("Last contact"), time_column_width(tr, 100), False)],
                                page_size=PAGE_SIZE, on_page=self.reload,
                                row=lambda c: (c["phone"], customer_row(tr, c)),
                                failure=tr._("Could not load the customers: {problem}"),
@@ -304,4 +313,5 @@ class CustomersPane(ttk.Frame):
 def customer_row(tr: Translator, c: dict[str, Any]) -> tuple[str, ...]:
     total = int(c.get("messages_in") or 0) + int(c.get("messages_out") or 0)
     return (c.get("name") or "—", c.get("phone", ""), label_for(tr, STATUS_LABELS, c.get("status")),
-            short(", ".join(c.get("tags") or []), 30), fmt_count(tr, total), local_time(tr, c.get("last_contact_at")))
+            short(", ".join(c.get("tags") or []), 30), fmt_count(tr, total),
+            local_time(tr, c.get("last_contact_at"), compact=True))

@@ -37,6 +37,7 @@ from windows.widgets import (
     local_time,
     mnemonic,
     short,
+    time_column_width,
 )
 
 log = logging.getLogger(__name__)
@@ -110,9 +111,9 @@ class OverviewPane(ttk.Frame):
         ttk.Label(lists, text=tr._("Recent activity"), style="Section.TLabel").grid(row=0, column=0, sticky="w")
         ttk.Label(lists, text=tr._("Active alerts"), style="Section.TLabel").grid(row=0, column=1, sticky="w",
                                                                                padx=(8, 0))
-        self.recent = ScrolledTree(lists, [("time", tr._("Time"), 60, False),
+        self.recent = ScrolledTree(lists, [("time", tr._("Time"), time_column_width(tr, 60), False),
                                            ("customer", tr._("Customer"), 140, False),
-                                           ("dir", "", 28, False), ("text", tr._("Message"), 260, True),
+                                           ("dir", "", 28, False), ("text", tr._("Message"), 220, True),
                                            ("sentiment", tr._("Sentiment"), 90, False),
                                            ("intent", tr._("Intent"), 100, False)],
                                    height=5, empty_text=tr._("No messages yet"))
@@ -147,7 +148,7 @@ class OverviewPane(ttk.Frame):
         rows = []
         for m in page.get("items", []):
             analysis = m.get("analysis") or {}
-            rows.append((str(m["id"]), (local_time(tr, m.get("sent_at")), customer_label(m),
+            rows.append((str(m["id"]), (local_time(tr, m.get("sent_at"), compact=True), customer_label(m),
                                         "→" if m.get("direction") == "out" else "←", short(m.get("content"), 90),
                                         label_for(tr, SENTIMENT_LABELS, (analysis.get("sentiment") or {}).get("label")),
                                         label_for(tr, INTENT_LABELS, (analysis.get("intent") or {}).get("label")))))

@@ -32,6 +32,7 @@ from windows.widgets import (
     readonly_text,
     set_text,
     short,
+    time_column_width,
     wrap_to_width,
 )
 
@@ -55,7 +56,7 @@ def entry_row(tr: Translator, entry: dict[str, Any]) -> tuple[str, tuple[str, ..
     shortcut = entry.get("shortcut")
     return str(entry["id"]), (short(entry.get("title"), 60), f"/{shortcut}" if shortcut else "",
                               entry.get("language") or tr._("any"), short(", ".join(entry.get("tags") or []), 40),
-                              local_time(tr, entry.get("updated_at")))
+                              local_time(tr, entry.get("updated_at"), compact=True))
 
 
 def entry_body(values: dict[str, str]) -> dict[str, Any]:
@@ -139,7 +140,7 @@ class KnowledgePane(ttk.Frame):
         tr = self.tr
         self.paged = PagedList(parent, [("title", tr._("Title"), 200, True), ("shortcut", tr._("Shortcut"), 90, False),
                                         ("language", tr._("Language"), 84, False), ("tags", tr._("Tags"), 110, False),
-                                        ("updated", tr._("Updated"), 100, False)],
+                                        ("updated", tr._("Updated"), time_column_width(tr, 100), False)],
                                page_size=PAGE_SIZE, on_page=self.reload, row=lambda e: entry_row(tr, e),
                                failure=tr._("Could not load the knowledge: {problem}"),
                                empty_text=tr._("No entries yet"), describe=lambda exc: describe_error(exc, tr),

@@ -28,6 +28,7 @@ from windows.widgets import (
     readonly_text,
     set_text,
     short,
+    time_column_width,
 )
 
 PAGE_SIZE = 50
@@ -99,8 +100,9 @@ class MessagesPane(ttk.Frame):
 
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
         tr = self.tr
-        self.paged = PagedList(parent, [("time", tr._("Time"), 95, False), ("customer", tr._("Customer"), 110, False),
-                                        ("dir", "", 26, False), ("text", tr._("Message"), 110, True),
+        self.paged = PagedList(parent, [("time", tr._("Time"), time_column_width(tr, 95), False),
+                                        ("customer", tr._("Customer"), 110, False),
+                                        ("dir", "", 26, False), ("text", tr._("Message"), 100, True),
                                         ("sentiment", tr._("Sentiment"), 92, False),
                                         ("intent", tr._("Intent"), 100, False)],
                                page_size=PAGE_SIZE, on_page=self.reload,
@@ -512,7 +514,7 @@ def knowledge_title(analysis: dict[str, Any]) -> str | None:
 def message_row(tr: Translator, m: dict[str, Any]) -> tuple[str, ...]:
     analysis = m.get("analysis") or {}
     customer = m.get("customer") or {}
-    return (local_time(tr, m.get("sent_at")), customer.get("name") or customer.get("phone") or "",
+    return (local_time(tr, m.get("sent_at"), compact=True), customer.get("name") or customer.get("phone") or "",
             "→" if m.get("direction") == "out" else "←", short(m.get("content"), 80),
             label_for(tr, SENTIMENT_LABELS, (analysis.get("sentiment") or {}).get("label")),
             label_for(tr, INTENT_LABELS, (analysis.get("intent") or {}).get("label")))

@@ -32,8 +32,10 @@ def parse_iso(value: str | None) -> datetime | None:
         return None
 
 
-def local_time(tr: Translator, value: str | None, *, with_date: bool = True, now: datetime | None = None) -> str:
-    """A timestamp in the user's zone and language: "14:05" for today, "29 de nov. 14:05" otherwise."""
+def local_time(tr: Translator, value: str | None, *, with_date: bool = True, compact: bool = False,
+               now: datetime | None = None) -> str:
+    """A timestamp in the user's zone and language: "14:05" for today, "29 de nov. 14:05" otherwise; compact (list
+    columns, where every pixel counts): "29/11 14:05" ("11/29 14:05" in English), the day and month as numbers."""
     moment = parse_iso(value)
     if moment is None:
         return "—"
@@ -44,7 +46,16 @@ def local_time(tr: Translator, value: str | None, *, with_date: bool = True, now
     clock = format_skeleton("Hm", local, locale=tr.locale)
     if not with_date or local.date() == today:
         return clock
-    return f"{format_skeleton('MMMd', local, locale=tr.locale)} {clock}"
+    return f"{format_skeleton('Md' if compact else 'MMMd', local, locale=tr.locale)} {clock}"
+
+
+def time_column_width(tr: Translator, minimum: int) -> int:
+    """Pixels a column of compact local_time() values needs in this language (the widest day of the year with its
+    clock), so a date is never cut; at least minimum."""
+    font = tkfont.nametofont("TkDefaultFont")
+    now = datetime(2001, 1, 1, 12, tzinfo=timezone.utc)  # never the sample's day: the date is always shown
+    samples = (local_time(tr, f"2000-{month:02d}-28T23:58:00+00:00", compact=True, now=now) for month in range(1, 13))
+    return max(minimum, *(font.measure(text) + 14 for text in samples))
 
 
 def fmt_count(tr: Translator, value: int | float | None) -> str:
