@@ -88,3 +88,40 @@ def test_a_translator_still_formats_dates_and_numbers_when_asked():
 
     pt = Translator("pt_BR")
     assert pt.decimal(1234.5) == "1.234,50" and pt.date(date(2026, 3, 1)) == "01/03/2026"
+
+
+DESKTOP_NETWORK_PROBE = """
+import json, sys, threading, time
+from desktop.event_stream import EventStream
+from desktop.service_client import ServiceClient, http_get_json
+url, token_file = {url!r}, {token_file!r}
+client = ServiceClient(lambda: url, __import__("pathlib").Path(token_file))
+got = threading.Event()
+stream = EventStream(lambda: url, client.token, lambda e: e.get("type") == "capture.state" and got.set(),
+                     lambda up: None)
+stream.start()
+for paused in (True, False) * 50:  # until the stream (connected, subscribed) has seen one
+    assert client.request("POST", "/api/system/capture", {{"paused": paused}}).status == 200
+    if got.wait(0.2):
+        break
+assert got.is_set() and stream.connects == 1 and http_get_json(url + "/api/health")["status"] == "ok"
+stream.stop()
+"""
+
+
+def test_the_desktop_processes_talk_to_the_service_without_ssl(service):
+    """The tray and the windows reach the service on 127.0.0.1 over plain HTTP and WebSocket: a health check, an
+    authenticated request and an event through the stream load no ssl (~6 MB), nor http.client, urllib.request or
+    websocket-client, which import it."""
+    code = DESKTOP_NETWORK_PROBE.format(url=service.url, token_file=str(service.data_dir / "local_token"))
+    loaded = modules_after(code)
+    assert {"desktop", "json", "socket"} <= loaded
+    assert not loaded & {"ssl", "_ssl", "websocket", "requests", "urllib3"}
+    assert submodules_after(code, ("http.client", "urllib.request")) == set()
+
+
+def test_the_tray_modules_load_no_ssl():
+    """All the tray imports at start (but pystray's X11 backend, which needs a display): no ssl."""
+    code = ("import tray.app, tray.supervisor, tray.notifications, desktop.instance, desktop.service_client, "
+            "desktop.event_stream, desktop.autostart\nfrom core.config import load_config\nload_config(None)")
+    assert not modules_after(code) & {"ssl", "_ssl", "websocket", "requests", "urllib3"}
