@@ -60,7 +60,10 @@ class ServiceClient:
         base = self._url()
         if not base:
             raise ServiceUnavailable("the service is not running")
-        headers = {"Authorization": f"Bearer {self.token() or ''}", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
+        token = self.token()
+        if token:  # no token file yet: ask without one, and the service answers 401 as to anyone
+            headers["Authorization"] = f"Bearer {token}"
         if data is not None:
             headers["Content-Type"] = content_type
         try:

@@ -144,9 +144,34 @@ def test_an_answer_without_length_ends_with_the_connection_and_garbage_is_an_err
     thread.join(5)
 
 
+def accepted_websocket() -> tuple[WebSocket, socket.socket]:
+    """A client WebSocket through a real handshake, and the raw server end, which then writes frames by hand."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Request
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def serve_handshake() -> None:
+        conn, _ = listener.accept()
+        server = WSConnection(ConnectionType.SERVER)
+        while True:
+            server.receive_data(conn.recv(65536))
+            if any(isinstance(event, Request) for event in server.events()):
+                conn.sendall(server.send(AcceptConnection()))
+                accepted.append(conn)
+                return
+
+    thread = threading.Thread(target=serve_handshake, daemon=True)
+    thread.start()
+    ws = WebSocket.connect(f"ws://127.0.0.1:{listener.getsockname()[1]}/ws")
+    thread.join(5)
+    listener.close()
+    return ws, accepted[0]
+
+
 def test_fragmented_and_long_frames_are_joined_and_a_close_ends_the_stream():
-    ours, theirs = socket.socketpair()
-    ws = WebSocket(ours)
+    ws, theirs = accepted_websocket()
     long_text = "é" * 40_000  # 80,000 bytes: the 8-byte length form
     frames = (struct.pack("!BB", 0x01, 3) + b"abc" + struct.pack("!BB", 0x89, 2) + b"hi"  # text, unfinished; ping
               + struct.pack("!BB", 0x80, 3) + b"def"  # the continuation that finishes it
