@@ -8,6 +8,8 @@ tests/tray_helpers.py) so it needs no real screen:
   (the floor any pystray icon starts from);
 - the tray: `python -m tray --data-dir <fresh dir> --port 0` (what `python agent.py` runs), once its icon is
   docked and its service healthy, plus 3 s of settling: RSS of the tray process. Target: <= 35 MB (issue 17).
+- with --base OTHER-CHECKOUT (e.g. an export of the commit before): that tree's tray measured the same way, on
+  the same desktop, right after (a baseline of the change);
 - idle CPU: the tray process's user+system CPU time over --idle-s seconds of wall time, as a percentage of
   one core. Target: <= 0.5 % (no busy polling: every thread blocks on a socket, a pipe or a condition).
 """
@@ -46,6 +48,7 @@ def baseline_rss(env: dict[str, str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle-s", type=float, default=60.0, help="seconds of idle CPU measurement")
+    parser.add_argument("--base", type=Path, help="another source tree whose tray to measure too (baseline)")
     args = parser.parse_args(argv)
 
     import psutil
@@ -79,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         print(target_line(f"tray idle CPU over {wall:.0f} s", f"{cpu:.3f} %", f"<= {TARGET_CPU_PERCENT} %",
                           cpu <= TARGET_CPU_PERCENT))
         print(f"   over the baseline: +{rss - base:.1f} MB (supervisor, notifier, event stream, dock watcher)")
+        if args.base:
+            tray.stop()
+            tray = start_tray(desktop, work / "agent-base", checkout=args.base.resolve())
+            wait_for(tray.healthy_service, timeout=60, message="the base tree's supervised service")
+            wait_for(desktop.icon_embedding, timeout=20, message="the base tree's icon to dock")
+            time.sleep(SETTLE_S)
+            base_tree = psutil.Process(tray.process.pid).memory_info().rss / 2**20
+            print(f"   base tree {args.base}: tray process idle RSS {base_tree:.1f} MB "
+                  f"({rss - base_tree:+.1f} MB after)")
         return 0 if rss <= TARGET_RSS_MB and cpu <= TARGET_CPU_PERCENT else 1
     finally:
         if tray is not None:

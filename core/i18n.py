@@ -20,6 +20,7 @@ it through `tr._()` where it is shown. pybabel extracts the keywords `_`, `n_:1,
 from __future__ import annotations
 
 import gettext
+import logging
 import os
 import re
 import sys
@@ -30,6 +31,8 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.core import negotiate_locale
+
+log = logging.getLogger(__name__)
 
 SOURCE_LANGUAGE = "en"
 LANGUAGES = ("en", "pt_BR", "es")  # the `ui.language` choices besides "auto"
@@ -107,7 +110,10 @@ class Translator:
         self._pseudo = language == PSEUDO
         try:
             self.locale = Locale.parse("pt_BR" if self._pseudo else language)
-        except (UnknownLocaleError, ValueError):
+        except (UnknownLocaleError, ValueError) as exc:
+            # Said, not silent: a package that left out a language's Babel data (agent.spec trims CLDR to the
+            # product's languages) would otherwise show English numbers and dates among translated words.
+            log.warning("no locale data for %s (%s): numbers and dates in English", language, exc)
             self.locale = Locale.parse(SOURCE_LANGUAGE)
 
     # -- words ------------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import plistlib
 import subprocess
 import sys
 from abc import ABC, abstractmethod
@@ -176,6 +175,8 @@ class MacAutostart(FileAutostart):
         super().__init__(path or Path.home() / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist")
 
     def content(self, cmd: list[str]) -> bytes:
+        import plistlib  # macOS only: the tray and the windows elsewhere do not load it (and its XML parser)
+
         return plistlib.dumps({"Label": LAUNCH_AGENT_LABEL, "ProgramArguments": cmd, "RunAtLoad": True,
                                "ProcessType": "Interactive"})
 

@@ -1,7 +1,8 @@
 """Follow the service's WebSocket from a desktop process (tray, windows) on a thread of its own.
 
-Uses websocket-client (no gevent in desktop processes) and resumes with ?since=<last id> after a
-reconnect, so a restart of the service loses no events the service still buffers.
+Uses desktop/loopback.py's WebSocket (no gevent in desktop processes; no websocket-client, which imports ssl)
+and resumes with ?since=<last id> after a reconnect, so a restart of the service loses no events the service
+still buffers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
+
+from desktop.loopback import WebSocket
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class EventStream:
         ws = self._ws
         if ws is not None:
             try:
-                ws.abort() if hasattr(ws, "abort") else ws.close()
+                ws.abort()
             except Exception as exc:  # noqa: BLE001 - best effort
                 log.debug("ignored: %s", exc)
         if self._thread.is_alive():
@@ -62,8 +65,6 @@ class EventStream:
         return base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws?" + urlencode(query)
 
     def _run(self) -> None:
-        import websocket
-
         delay = 0.2
         while not self._stop.is_set():
             base = self._url()
@@ -75,7 +76,7 @@ class EventStream:
                     return
                 continue
             try:
-                ws = websocket.create_connection(self.ws_url(base, token), timeout=5, suppress_origin=True)
+                ws = WebSocket.connect(self.ws_url(base, token), timeout=5)
             except Exception as exc:  # noqa: BLE001 - refused, reset, handshake error...
                 log.debug("event stream: cannot connect to %s: %s", base, exc)
                 if self._stop.wait(delay):

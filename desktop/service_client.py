@@ -1,16 +1,16 @@
-"""A tiny HTTP client for the local service (urllib: the tray stays small; no requests import)."""
+"""A tiny HTTP client for the local service: plain HTTP on 127.0.0.1 (desktop/loopback.py), so the tray and the
+windows import neither requests nor urllib/http.client (which import ssl: ~6 MB)."""
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.secrets_store import read_secret
+from desktop.loopback import http_request
 
 
 class ServiceUnavailable(Exception):
@@ -26,10 +26,10 @@ class Reply:
 def http_get_json(url: str, timeout: float = 2.0) -> dict | None:
     """GET a JSON document; None on any failure."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our loopback URL
-            data = json.loads(response.read())
-            return data if isinstance(data, dict) else None
-    except (OSError, ValueError, urllib.error.URLError):
+        status, raw = http_request(url, timeout=timeout)
+        data = json.loads(raw) if 200 <= status < 300 else None
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
         return None
 
 
@@ -60,16 +60,15 @@ class ServiceClient:
         base = self._url()
         if not base:
             raise ServiceUnavailable("the service is not running")
-        headers = {"Authorization": f"Bearer {self.token() or ''}", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
+        token = self.token()
+        if token:  # no token file yet: ask without one, and the service answers 401 as to anyone
+            headers["Authorization"] = f"Bearer {token}"
         if data is not None:
             headers["Content-Type"] = content_type
-        req = urllib.request.Request(base + path, data=data, method=method, headers=headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self._timeout) as response:  # noqa: S310
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except (OSError, urllib.error.URLError) as exc:
+            return http_request(base + path, method, data, headers, timeout=timeout or self._timeout)
+        except (OSError, ValueError) as exc:
             raise ServiceUnavailable(str(exc)) from exc
 
 

@@ -49,6 +49,15 @@ def test_numbers_money_dates_and_durations_follow_the_locale():
     assert pt.n_("{n} message", "{n} messages", 2000) == "2.000 messages"  # no catalog: English words, pt digits
 
 
+def test_a_language_without_locale_data_formats_in_english_and_says_so(caplog):
+    """A package missing a language's Babel data (agent.spec keeps only the product's languages) must not pass
+    silently: the formats fall back to English with a warning in the log."""
+    with caplog.at_level("WARNING", logger="core.i18n"):
+        tr = i18n.Translator("xx_YY")
+    assert tr.decimal(1234.5) == "1,234.50"
+    assert any("no locale data for xx_YY" in r.getMessage() for r in caplog.records)
+
+
 def test_the_pseudo_locale_wraps_and_lengthens_every_message():
     pseudo = i18n.translator_for("pseudo")
     text = pseudo._("Open dashboard")

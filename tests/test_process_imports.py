@@ -88,3 +88,78 @@ def test_a_translator_still_formats_dates_and_numbers_when_asked():
 
     pt = Translator("pt_BR")
     assert pt.decimal(1234.5) == "1.234,50" and pt.date(date(2026, 3, 1)) == "01/03/2026"
+
+
+DESKTOP_NETWORK_PROBE = """
+import json, sys, threading, time
+from desktop.event_stream import EventStream
+from desktop.service_client import ServiceClient, http_get_json
+url, token_file = {url!r}, {token_file!r}
+client = ServiceClient(lambda: url, __import__("pathlib").Path(token_file))
+got = threading.Event()
+stream = EventStream(lambda: url, client.token, lambda e: e.get("type") == "capture.state" and got.set(),
+                     lambda up: None)
+stream.start()
+for paused in (True, False) * 50:  # until the stream (connected, subscribed) has seen one
+    assert client.request("POST", "/api/system/capture", {{"paused": paused}}).status == 200
+    if got.wait(0.2):
+        break
+health = http_get_json(url + "/api/health")
+assert got.is_set() and stream.connects >= 1 and health is not None, (got.is_set(), stream.connects, health)
+stream.stop()
+"""
+
+
+def test_the_desktop_processes_talk_to_the_service_without_ssl(service):
+    """The tray and the windows reach the service on 127.0.0.1 over plain HTTP and WebSocket: a health check, an
+    authenticated request and an event through the stream load no ssl (~6 MB), nor http.client, urllib.request or
+    websocket-client, which import it."""
+    code = DESKTOP_NETWORK_PROBE.format(url=service.url, token_file=str(service.data_dir / "local_token"))
+    loaded = modules_after(code)
+    assert {"desktop", "json", "socket"} <= loaded
+    assert not loaded & {"ssl", "_ssl", "websocket", "requests", "urllib3"}
+    assert submodules_after(code, ("http.client", "urllib.request")) == set()
+
+
+def test_the_tray_modules_load_no_ssl():
+    """All the tray imports at start (but pystray's X11 backend, which needs a display): no ssl."""
+    code = ("import tray.app, tray.supervisor, tray.notifications, desktop.instance, desktop.service_client, "
+            "desktop.event_stream, desktop.autostart\nfrom core.config import load_config\nload_config(None)")
+    assert not modules_after(code) & {"ssl", "_ssl", "websocket", "requests", "urllib3"}
+
+
+UI_PROBE = """
+import json, sys
+from tests.ui_helpers import UiHarness
+CHARTS = ("matplotlib", "numpy", "PIL")
+def chart_modules():
+    return sorted({{m.split(".")[0] for m in sys.modules}} & set(CHARTS))
+from pathlib import Path
+ui = UiHarness(Path({data_dir!r}), {display!r})
+ui.pump(lambda: ui.app.link.connected, message="the event stream")
+seen = {{"started": chart_modules()}}
+WINDOW_MODULES = ("windows.settings", "windows.logs", "windows.connect", "windows.dashboard", "plistlib")
+seen["window modules at start"] = sorted(m for m in WINDOW_MODULES if m in sys.modules)
+for name in ("settings", "logs", "connect"):
+    window = ui.app.open(name)
+    ui.pump(timeout=1.5)  # its first answers from the service, drawn
+    seen[name] = chart_modules()
+dashboard = ui.app.open("dashboard")
+ui.pump(lambda: dashboard.first_render_ms is not None, message="the dashboard's first render")
+seen["dashboard"] = chart_modules()
+ui.close()
+print(json.dumps(seen))
+"""
+
+
+def test_the_ui_process_loads_the_chart_libraries_only_for_the_dashboard(service, display):
+    """The UI process before any window, and with the settings, logs and connect windows open, holds no matplotlib,
+    numpy or PIL (~40 MB); opening the dashboard loads them (its charts). Each window's module loads when that
+    window first opens (a dashboard-only process does not hold the settings' forms), and autostart's plistlib
+    (macOS) not at all."""
+    code = UI_PROBE.format(data_dir=str(service.data_dir), display=display)
+    shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    seen = json.loads(shown.stdout.strip().splitlines()[-1])
+    assert seen == {"started": [], "window modules at start": [], "settings": [], "logs": [], "connect": [],
+                    "dashboard": ["PIL", "matplotlib", "numpy"]}

@@ -250,15 +250,16 @@ class RunningTray:
         return self.process.returncode
 
 
-def start_tray(desktop: Desktop, data_dir: Path, config: dict | None = None) -> RunningTray:
-    """`python -m tray` (what `python agent.py` runs) on the test desktop, the service on a free port."""
+def start_tray(desktop: Desktop, data_dir: Path, config: dict | None = None, checkout: Path = ROOT) -> RunningTray:
+    """`python -m tray` (what `python agent.py` runs) on the test desktop, the service on a free port. checkout:
+    another source tree to run (a benchmark's baseline)."""
     config = {section: dict(values) for section, values in (config or {}).items()}
     config.setdefault("ai", {}).setdefault("llm_enabled", False)
     write_config(data_dir, config)
     log_path = data_dir / "tray-process.txt"
     with log_path.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "tray", "--data-dir", str(data_dir), "--port", "0"],
-                                   cwd=ROOT, env=desktop.env, stdout=out, stderr=subprocess.STDOUT)
+                                   cwd=checkout, env=desktop.env, stdout=out, stderr=subprocess.STDOUT)
     desktop.others.append(process)
     return RunningTray(process, data_dir, log_path)
 

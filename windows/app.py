@@ -13,6 +13,7 @@ produce reaches Tk through UiQueue.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -27,11 +28,8 @@ from core.paths import DataDir, resolve_data_dir
 from desktop.instance import UI, InstanceLock, hand_over
 from windows.base import BaseWindow
 from windows.calls import BackgroundCalls, UiQueue
-from windows.connect import ConnectWindow
 from windows.host import WindowHost
-from windows.logs import LogsWindow
 from windows.service_link import ServiceLink
-from windows.settings import SettingsWindow
 from windows.state import WindowState
 from windows.theme import apply_theme
 
@@ -40,17 +38,24 @@ log = logging.getLogger("ui")
 WINDOWS = ("dashboard", "settings", "logs", "connect")
 
 
-def open_dashboard(app: WindowHost) -> BaseWindow:
-    # Imported on first use, for start-up time: the dashboard's charts import matplotlib (about 1 s measured
-    # with -X importtime), which the logs, settings and connect windows never need.
-    from windows.dashboard import DashboardWindow
+def on_first_use(module: str, name: str) -> Callable[[WindowHost], BaseWindow]:
+    """A window kind whose module is imported when such a window first opens. One UI process usually shows one
+    or two kinds, and every module loaded stays in its memory (issue 17): the dashboard's charts import
+    matplotlib and numpy (~40 MB), which the logs, settings and connect windows never need; those windows'
+    modules (forms, the extension files, autostart...) are in turn not needed by a dashboard."""
 
-    return DashboardWindow(app)
+    def create(app: WindowHost) -> BaseWindow:
+        return getattr(importlib.import_module(module), name)(app)
+
+    return create
 
 
 def window_classes() -> dict[str, Callable[[WindowHost], BaseWindow]]:
     """How each window kind is created (a fresh dict per app: tests add their own kinds to it)."""
-    return {"dashboard": open_dashboard, "settings": SettingsWindow, "logs": LogsWindow, "connect": ConnectWindow}
+    return {"dashboard": on_first_use("windows.dashboard", "DashboardWindow"),
+            "settings": on_first_use("windows.settings", "SettingsWindow"),
+            "logs": on_first_use("windows.logs", "LogsWindow"),
+            "connect": on_first_use("windows.connect", "ConnectWindow")}
 
 
 class UiApp:
