@@ -261,7 +261,8 @@ def check_backup_and_restore(binary: Binary, data_dir: Path, port: int, token: s
     saved = message_total(port, token)
     capture(port, token, "Mais uma mensagem depois do backup")
     check(message_total(port, token) == saved + 1, "one more message after the backup")
-    path = re.search(r"verified: (.+) \(\d+ bytes\)", backup.stdout).group(1)
+    # The size is in the user's number format ("335,872", "335.872"): only the path matters here.
+    path = re.search(r"verified: (.+) \([\d.,\s]+ bytes\)", backup.stdout).group(1)
     restore = binary.run("backup", "restore", path, "--data-dir", str(data_dir), timeout_s=300)
     check(restore.returncode == 0, f"`CRM-Agent backup restore` through the running service "
                                    f"({restore.stdout.strip()[-300:]}{restore.stderr[-300:]})")
