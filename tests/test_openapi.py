@@ -30,6 +30,8 @@ def test_document_lists_exactly_the_routes(tmp_path):
     document = current_document()
     documented = {(method, path) for path, ops in document["paths"].items() for method in ops}
     assert documented == routes
+    operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids)), "operationId must be unique (OpenAPI 3.1, client generators)"
     for path, ops in document["paths"].items():
         for method, op in ops.items():
             assert op["summary"] and op["responses"], (method, path)

@@ -101,7 +101,7 @@ def revoke(service: Service, extension_id: int) -> dict[str, Any]:
     return {"id": extension_id, "state": "revoked"}
 
 
-def me(request: Request, service: Service) -> dict[str, Any]:
+def extension_me(request: Request, service: Service) -> dict[str, Any]:
     extension = _calling_extension(service, request)
     return {"extension": {k: v for k, v in extension.public().items() if k != "origin"},
             "agent": {"version": VERSION, "capture_paused": service.capture_paused}}
@@ -152,7 +152,7 @@ ROUTES = (
     ApiRoute("DELETE", "/api/extensions/<extension_id:int>", revoke, roles=ADMINS, tag="extension",
              summary="Revoke a paired extension: its token stops working and its WebSocket closes (admin)",
              responses={200: "revoked", 404: "no such extension"}),
-    ApiRoute("GET", "/api/extension/me", me, tag="extension", roles=EXTENSION_ONLY,
+    ApiRoute("GET", "/api/extension/me", extension_me, tag="extension", roles=EXTENSION_ONLY,
              summary="The calling extension and the agent's state (extension token)"),
     ApiRoute("POST", "/api/extension/status", status, tag="extension", roles=EXTENSION_ONLY, body=ExtensionStatus,
              summary="The extension's capture state (extension token)",
