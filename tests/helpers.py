@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +192,25 @@ def _healthy(service: RunningService) -> bool:
 
 
 _counter = [0]
+
+
+@contextmanager
+def strace_attached(pid: int, trace: Path, syscalls: str, *options: str) -> Iterator[None]:
+    """strace -f attached to the running process pid, writing the given syscalls (-e trace=...) to trace while
+    the block runs, then detached (the process goes on). Skips the test where strace cannot attach (ptrace)."""
+    import pytest
+
+    tracer = subprocess.Popen(["strace", "-f", *options, "-o", str(trace), "-p", str(pid), "-e", f"trace={syscalls}"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: trace.exists() or tracer.poll() is not None, timeout=10, message="strace started")
+        time.sleep(1.0)  # attaching to each of the process's threads takes a moment; strace says nothing when done
+        if tracer.poll() is not None:
+            pytest.skip(f"strace cannot attach here: {tracer.stderr.read().strip()[:200]}")
+        yield
+    finally:
+        tracer.send_signal(signal.SIGINT)  # detaches; the process goes on
+        tracer.wait(10)
 
 
 def message(**overrides: Any) -> dict[str, Any]:

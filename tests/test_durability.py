@@ -4,11 +4,8 @@ the group commit and whose changed content is recorded, a WAL that stays bounded
 from __future__ import annotations
 
 import shutil
-import signal
 import sqlite3
-import subprocess
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -18,7 +15,7 @@ from api.schemas import CaptureRequest
 from core.config import load_config
 from core.paths import DataDir
 from runtime.build import build_service
-from tests.helpers import message, start_service, wait_until
+from tests.helpers import message, start_service, strace_attached
 
 WAL_BOUND_BYTES = 16 * 1024 * 1024
 
@@ -167,20 +164,13 @@ def test_the_201_is_sent_after_the_wal_holding_the_capture_is_fsynced(tmp_path):
     data_dir = tmp_path / "agent"
     svc = start_service(data_dir)
     trace = tmp_path / "strace.txt"
-    tracer = subprocess.Popen(["strace", "-f", "-y", "-s", "24", "-o", str(trace), "-p", str(svc.process.pid),
-                               "-e", "trace=pwrite64,fdatasync,fsync,sendto,sendmsg,write,writev"],
-                              stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: trace.exists() or tracer.poll() is not None, timeout=10, message="strace started")
-        time.sleep(1.0)  # attaching to each of the service's threads takes a moment
-        if tracer.poll() is not None:
-            pytest.skip(f"strace cannot attach here: {tracer.stderr.read().strip()[:200]}")
-        for i in range(3):
-            r = svc.post("/api/messages/capture", token=svc.local_token, json=message(message_id=f"synced-{i}"))
-            assert r.status_code == 201
+        with strace_attached(svc.process.pid, trace, "pwrite64,fdatasync,fsync,sendto,sendmsg,write,writev",
+                             "-y", "-s", "24"):
+            for i in range(3):
+                r = svc.post("/api/messages/capture", token=svc.local_token, json=message(message_id=f"synced-{i}"))
+                assert r.status_code == 201
     finally:
-        tracer.send_signal(signal.SIGINT)  # detaches; the service goes on
-        tracer.wait(10)
         svc.stop()
     calls = _strace_lines(trace.read_text())
     answers = [i for i, (_, call) in enumerate(calls) if "HTTP/1.1 201" in call]
