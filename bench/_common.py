@@ -165,12 +165,7 @@ class Service:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, 15)
         self.session.close()
 
 
@@ -298,12 +293,30 @@ class EchoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen, grace_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after grace_s."""
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def pump_tk(root: Any, predicate: Callable[[], Any], timeout: float, what: str, interval_s: float = 0.002) -> Any:
+    """Run Tk's loop until predicate() is truthy (returned); RuntimeError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        root.update()
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(interval_s)
 
 
 def median(values: list[float]) -> float:

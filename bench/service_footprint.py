@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, Service, agent_command, header, remove, target_line, temp_dir
+from _common import ROOT, Service, agent_command, header, remove, stop_process, target_line, temp_dir
 
 TARGET_RSS_MB = 70.0  # issue 17 (was 80)
 TARGET_START_S = 2.0
@@ -61,12 +61,7 @@ def cold_start(data_dir: Path) -> tuple[float, float]:
                 raise RuntimeError("no healthy answer within 60 s")
             time.sleep(0.005)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def baseline_process() -> tuple[float, float]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, Service, header, percentiles, remove, target_line, temp_dir
+from _common import ROOT, Service, header, percentiles, pump_tk, remove, stop_process, target_line, temp_dir
 from service_dashboard import MESSAGES, cached_seed, seed
 
 TARGET_OPEN_S = 1.5
@@ -66,18 +66,6 @@ def empty_toplevel_open_s(root) -> float:
     return sorted(samples)[len(samples) // 2]
 
 
-def pump(root, predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        root.update()
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.002)
-
-
 def capture(service: Service, i: int) -> None:
     body = {"message_id": f"wamid.UIBENCH{time.time_ns()}{i}", "chat_id": "5511987650000@c.us",
             "phone": "+55 11 98765-0000", "name": "Bench Cliente", "content": "Oi, quanto custa o plano anual?",
@@ -102,13 +90,13 @@ def measure_window(data_dir: Path, service: Service, display: str, updates: int,
     app = UiApp(root, DataDir(data_dir))
     app.quit = lambda: None
     app.start()
-    pump(root, lambda: app.link.connected, 30, "the event stream")
+    pump_tk(root, lambda: app.link.connected, 30, "the event stream")
     result: dict[str, object] = {}
     if first:
         result["empty_toplevel_s"] = empty_toplevel_open_s(root)
     started = time.perf_counter()
     window = app.open("dashboard")
-    pump(root, lambda: window.first_render_ms is not None, 30, "the first render")
+    pump_tk(root, lambda: window.first_render_ms is not None, 30, "the first render")
     result["open_s"] = time.perf_counter() - started
     result["first_fetch_render_ms"] = window.first_render_ms
     settle_until = time.monotonic() + 1.0  # the first resize/expose draws, before the timed redraws
@@ -123,7 +111,7 @@ def measure_window(data_dir: Path, service: Service, display: str, updates: int,
         before = len(window.render_times_ms)
         capture(service, i)
         sent = time.perf_counter()
-        pump(root, lambda before=before: len(window.render_times_ms) > before, 15, "a live redraw")
+        pump_tk(root, lambda before=before: len(window.render_times_ms) > before, 15, "a live redraw")
         event_to_screen.append((time.perf_counter() - sent) * 1000)
         redraws.append(window.render_times_ms[-1])
     result["redraw_ms"] = redraws
@@ -162,12 +150,7 @@ def ui_process_rss(data_dir: Path, display: str) -> tuple[float, float, str]:
         time.sleep(SETTLE_S)
         rss = psutil.Process(process.pid).memory_info().rss / 2**20
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
     return rss, spawn_to_render, line.split(": ", 1)[-1]
 
 

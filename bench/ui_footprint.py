@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import OUT, ROOT, Service, header, remove, target_line, temp_dir
+from _common import OUT, ROOT, Service, header, remove, stop_process, target_line, temp_dir
 
 TARGET_RSS_MB = 70.0
 SETTLE_S = 3.0
@@ -58,12 +58,7 @@ def window_rss(checkout: Path, window: str, data_dir: Path, display: str) -> tup
         time.sleep(SETTLE_S)
         return psutil.Process(process.pid).memory_info().rss / 2**20, chart_libraries(process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def baseline_tk_rss(display: str) -> float:

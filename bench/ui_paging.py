@@ -31,25 +31,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Service, header, percentiles, target_line
+from _common import Service, header, percentiles, pump_tk, target_line
 from seed import ensure_seeded
 
 DEEP_OFFSET = 49_950
 PAGE_SIZE = 50
 TARGET_P99_MS = 100.0
 FLAT = 2.0
-
-
-def pump(root: Any, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        root.update()
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 class ClickTimer:
@@ -79,7 +67,7 @@ class ClickTimer:
             time.sleep(0.001)
         started = time.perf_counter()
         action()
-        pump(self.root, lambda: len(self.shown) > before, 30, "a page")
+        pump_tk(self.root, lambda: len(self.shown) > before, 30, "a page", interval_s=0.001)
         return (self.shown[-1] - started) * 1000
 
 
@@ -111,10 +99,10 @@ def measure(size: int, display: str, repeat: int) -> dict[str, list[float]]:
     app.start()
     try:
         window = app.open("dashboard")
-        pump(root, lambda: window.first_render_ms is not None, 60, "the dashboard")
+        pump_tk(root, lambda: window.first_render_ms is not None, 60, "the dashboard", interval_s=0.001)
         window.notebook.select(window.messages)
         pane = window.messages
-        pump(root, lambda: len(pane.list.rows()) == PAGE_SIZE, 60, "the first page")
+        pump_tk(root, lambda: len(pane.list.rows()) == PAGE_SIZE, 60, "the first page", interval_s=0.001)
         timer = ClickTimer(root, pane)
         pager = pane.pager
         out: dict[str, list[float]] = {}
