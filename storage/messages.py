@@ -186,7 +186,8 @@ def list_messages(db: Database, *, conversation_id: int | None, customer_id: int
         where.add("(m.sent_at, m.id) < (:before_sent, :before_id)", before_sent=anchor["sent_at"],
                   before_id=anchor["id"])
     rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN customers cu ON cu.id = m.customer_id "
-                  f"WHERE {where.sql} ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit OFFSET :offset", where.params)
+                  f"WHERE {where.sql} ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit + 1 OFFSET :offset",
+                  where.params)
     count = _capped_count(db, f"SELECT 1 FROM messages m WHERE {count_clause}", where.params)
     return _page(rows, count, limit)
 
@@ -201,7 +202,7 @@ def _search_page(db: Database, where: Where, search: str, before: int | None) ->
     where.add("f.rowid < :before", before=before)
     rows = db.all(f"SELECT {MESSAGE_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid "
                   f"JOIN customers cu ON cu.id = m.customer_id WHERE {where.sql} ORDER BY f.rowid DESC "
-                  "LIMIT :limit OFFSET :offset", where.params)
+                  "LIMIT :limit + 1 OFFSET :offset", where.params)
     # The index alone counts the words' matches; the messages are read only when another filter needs them.
     matching = (f"SELECT 1 FROM messages_fts f JOIN messages m ON m.id = f.rowid WHERE {count_clause}" if filtered
                 else "SELECT 1 FROM messages_fts WHERE messages_fts MATCH :fts")
@@ -215,4 +216,8 @@ def _capped_count(db: Database, matching: str, params: dict[str, Any], cap: int 
 
 
 def _page(rows: list[dict[str, Any]], count: int, limit: int, cap: int = TOTAL_CAP) -> MessagePage:
-    return MessagePage(rows, min(count, cap), count > cap, rows[-1]["id"] if len(rows) == limit else None)
+    """rows: up to limit + 1. The extra row only says that another page exists, so `next` is None on the last page
+    even when it is full and the total is capped (a capped count cannot say where the list ends)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return MessagePage(rows, min(count, cap), count > cap, rows[-1]["id"] if more else None)

@@ -120,6 +120,24 @@ def test_total_is_capped_on_a_large_list(fresh_service):
     assert exact["total"] == 0 and exact["total_capped"] is False
 
 
+def test_next_is_none_on_a_full_last_page(service):
+    """A list whose length is a multiple of the page size ends on a full page: `next` must not lead to an empty one
+    (the windows' Next button follows it, and a capped total cannot say where the list ends)."""
+    phone = f"+55 31 9{time.time_ns() % 10**8:08d}"
+    chat = phone.replace(" ", "").lstrip("+") + "@c.us"
+    tag = f"fullpage{time.time_ns() % 10**9}"
+    for i in range(10):
+        capture(service, chat_id=chat, phone=phone, content=f"{tag} {i}")
+    first = service.get("/api/messages", params={"customer": phone, "limit": 5}).json()
+    assert len(first["items"]) == 5 and first["next"] is not None
+    last = service.get("/api/messages", params={"customer": phone, "limit": 5, "before": first["next"]}).json()
+    assert len(last["items"]) == 5 and last["next"] is None
+    found = service.get("/api/messages", params={"q": tag, "limit": 5}).json()
+    assert len(found["items"]) == 5 and found["next"] is not None
+    rest = service.get("/api/messages", params={"q": tag, "limit": 5, "before": found["next"]}).json()
+    assert len(rest["items"]) == 5 and rest["next"] is None
+
+
 def test_search_folds_accents_and_case_and_follows_edits_and_deletes(service):
     tag = f"zq{time.time_ns() % 10**9}"
     pk = capture(service, content=f"Quero uma AÇÃO rápida no pedido {tag}")
