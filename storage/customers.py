@@ -218,6 +218,12 @@ def get_customer(db: Database, customer_id: int) -> dict[str, Any] | None:
     return customer_from_row(row) if row else None
 
 
+def searches_words(search: str | None) -> bool:
+    """Whether list_customers matches this search by words (names, emails: newest customers first) rather than
+    by part of a phone, WhatsApp key or email address (last contacted first)."""
+    return bool(search and search.strip()) and any(ch.isalpha() for ch in search) and "@" not in search
+
+
 def list_customers(db: Database, *, search: str | None, status: str | None, limit: int,
                    offset: int, kind: str | None = None) -> tuple[list[dict[str, Any]], int, bool]:
     """(a page of customers, their total up to TOTAL_CAP (SEARCH_TOTAL_CAP when searching), whether there are more
@@ -235,7 +241,7 @@ def list_customers(db: Database, *, search: str | None, status: str | None, limi
     source, order, cap = "customers c", "c.last_contact_at DESC, c.id DESC", TOTAL_CAP
     if search and search.strip():
         cap = SEARCH_TOTAL_CAP
-        if any(ch.isalpha() for ch in search) and "@" not in search:
+        if searches_words(search):
             source, order = "customers_fts f JOIN customers c ON c.id = f.rowid", "f.rowid DESC"
             where.add("customers_fts MATCH :fts", fts=match_query(search))
         else:  # a phone, a WhatsApp key (…@lid, …@g.us) or an email address: part of it, by a scan

@@ -164,9 +164,10 @@ def test_customer_search_by_name_folds_accents_and_follows_renames(service):
     capture(service, phone=phone, chat_id=phone.replace(" ", "").lstrip("+") + "@c.us", name=f"Conceição {tag}")
     found = service.get("/api/customers", params={"q": f"conceicao {tag.lower()}"}).json()
     assert [c["name"] for c in found["items"]] == [f"Conceição {tag}"] and found["total_capped"] is False
+    assert found["order"] == "newest"  # words: the order FTS5 streams, which a client must say
     digits = phone.replace(" ", "")[-8:]
-    assert [c["name"] for c in service.get("/api/customers", params={"q": digits}).json()["items"]] == \
-        [f"Conceição {tag}"]
+    by_phone = service.get("/api/customers", params={"q": digits}).json()
+    assert [c["name"] for c in by_phone["items"]] == [f"Conceição {tag}"] and by_phone["order"] == "last_contact"
     assert service.patch(f"/api/customers/{phone}", json={"name": f"Araújo {tag}"}).status_code == 200
     assert service.get("/api/customers", params={"q": f"conceicao {tag}"}).json()["items"] == []
     assert len(service.get("/api/customers", params={"q": f"araujo {tag}"}).json()["items"]) == 1

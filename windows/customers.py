@@ -192,8 +192,12 @@ class CustomersPane(ttk.Frame):
 
     def reload(self, offset: int = 0) -> None:
         path = "/api/customers" + query_string({"q": self.search.text, "limit": PAGE_SIZE, "offset": offset})
-        self.paged.load(self.link.get, path, empty_text=lambda: (
+        self.paged.load(self.link.get, path, on_page=self._page_loaded, empty_text=lambda: (
             self.tr._("No customers match this search") if self.search.text else self.tr._("No customers yet")))
+
+    def _page_loaded(self, page: dict[str, Any]) -> None:
+        # A search by name comes newest customers first, not by relevance or last contact: the pager says so.
+        self.pager.note = self.tr._("newest first") if page.get("order") == "newest" else ""
 
     # -- profile ------------------------------------------------------------------------------------
 

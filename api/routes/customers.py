@@ -30,7 +30,9 @@ def list_customers(request: Request, service: Service) -> dict[str, Any]:
     rows, total, capped = customer_rows.list_customers(service.db, search=request.query("q"),
                                                        status=request.query("status"), kind=kind, limit=limit,
                                                        offset=offset)
-    return {"items": rows, "total": total, "total_capped": capped, "limit": limit, "offset": offset}
+    # The order depends on the search's form: a client says so to its user ("newest first").
+    order = "newest" if customer_rows.searches_words(request.query("q")) else "last_contact"
+    return {"items": rows, "total": total, "total_capped": capped, "limit": limit, "offset": offset, "order": order}
 
 
 def get_customer(service: Service, phone: str) -> dict[str, Any]:
@@ -92,7 +94,9 @@ ROUTES = (
     ApiRoute("GET", "/api/customers", list_customers, tag="customers", roles=USERS, summary="List and search customers",
              query=(*PAGE_QUERY,
                     ("q", "string", "Search: words of the name or email (accents and case folded), or part of the "
-                                    "phone, WhatsApp key or email (digits, or with an @); newest customers first"),
+                                    "phone, WhatsApp key or email (digits, or with an @). Words list the newest "
+                                    "customers first (the answer's `order` is `newest`), otherwise the last "
+                                    "contacted first (`last_contact`)"),
                     ("status", "string", "Status"),
                     ("kind", "string", "phone, lid (WhatsApp hides the phone) or group"))),
     ApiRoute("GET", "/api/customers/<phone>", get_customer, tag="customers", roles=USERS,
