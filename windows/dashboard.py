@@ -184,7 +184,9 @@ def customer_label(message: dict[str, Any]) -> str:
 class DashboardWindow(BaseWindow):
     name = "dashboard"
     title = N_("CRM Agent — Dashboard")
-    default_size = (1024, 720)
+    # Wider than the other windows where the screen allows (restore_geometry clamps it to the screen): the
+    # Messages tab shares its width between the list and the detail, and the list's text column gets the rest.
+    default_size = (1280, 760)
 
     def __init__(self, app: WindowHost) -> None:
         self.opened_at = time.perf_counter()
