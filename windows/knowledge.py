@@ -146,6 +146,8 @@ class KnowledgePane(ttk.Frame):
                                empty_text=tr._("No entries yet"), describe=lambda exc: describe_error(exc, tr),
                                on_error=self.window.on_error, tr=tr)
         self.list, self.pager = self.paged.list, self.paged.pager
+        # Every selection event, not PagedList.on_select: the preview reads the page's own rows (no request that
+        # could answer late), so a reload must refresh it with the edited entry and an emptied selection clears it.
         self.list.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
         self.list.tree.bind("<Double-1>", lambda _e: self.edit_selected())
         self.list.tree.bind("<Return>", lambda _e: self.edit_selected())
