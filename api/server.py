@@ -32,6 +32,7 @@ from api.connections import (
     raise_open_files_limit,
 )
 from api.errors import error_body
+from api.request_headers import parse_request_headers
 from api.websocket import WebSocketEndpoint
 from crm.service import Service
 
@@ -101,6 +102,9 @@ class AgentHandler(WSGIHandler):
             self._unsent += data
             return
         super()._sendall(data)
+
+    def MessageClass(self, fp: Any, *_: Any) -> Any:  # pywsgi calls its headers factory by this name
+        return parse_request_headers(fp)
 
     def handle_one_request(self) -> Any:
         if self.rfile.closed or not self._next_request_begins():
