@@ -106,6 +106,10 @@ class AgentHandler(WSGIHandler):
     def MessageClass(self, fp: Any, *_: Any) -> Any:  # pywsgi calls its headers factory by this name
         return parse_request_headers(fp)
 
+    def log_request(self) -> None:
+        """Nothing: the request log is api/security.py's. pywsgi formats its own access line (a datetime, a
+        %-format) after every response even when, as here (make_server: log=None), it then drops it."""
+
     def handle_one_request(self) -> Any:
         if self.rfile.closed or not self._next_request_begins():
             return None  # end of file, idle too long, or closed to make room: no answer expected
