@@ -86,8 +86,8 @@ class BufferedRotatingFileHandler(logging.handlers.RotatingFileHandler):
         # handle() holds self.lock here.
         self._pending.append(line)
         self._pending_chars += len(line)
-        if record.levelno >= logging.WARNING or self._pending_chars >= self.buffer_bytes:
-            self._write_pending()
+        if record.levelno >= logging.WARNING or self._pending_chars >= self.buffer_bytes or self._closing:
+            self._write_pending()  # closed: no flush comes any more (the stock handler reopens and writes too)
         elif len(self._pending) == 1:
             self._lines_waiting.set()
 

@@ -71,6 +71,10 @@ def test_the_buffered_log_writes_a_warning_at_once_and_everything_on_close(tmp_p
         assert log_file.read_text().splitlines()[-2:] == ["request one", "something wrong"]  # in order, at once
         logger.info("request two")
     finally:
-        logger.removeHandler(handler)
         handler.close()
     assert log_file.read_text().splitlines() == ["request one", "something wrong", "request two"]
+    try:
+        logger.info("logged after close")  # e.g. late in the interpreter's shutdown: still written, as before
+        assert log_file.read_text().splitlines()[-1] == "logged after close"
+    finally:
+        logger.removeHandler(handler)
