@@ -45,9 +45,11 @@ class Request:
     def __init__(self, environ: dict[str, Any], principal: Principal | None) -> None:
         self.environ = environ
         self.principal = principal
-        self._query = bottle.BaseRequest(environ).query
+        self._query: bottle.FormsDict | None = None  # parsed on first use: most POST handlers never ask
 
     def query(self, name: str, default: str | None = None) -> str | None:
+        if self._query is None:
+            self._query = bottle.BaseRequest(self.environ).query
         value = self._query.getunicode(name)
         return default if value is None or value == "" else value
 

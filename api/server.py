@@ -32,6 +32,7 @@ from api.connections import (
     raise_open_files_limit,
 )
 from api.errors import error_body
+from api.request_headers import parse_request_headers
 from api.websocket import WebSocketEndpoint
 from crm.service import Service
 
@@ -101,6 +102,13 @@ class AgentHandler(WSGIHandler):
             self._unsent += data
             return
         super()._sendall(data)
+
+    def MessageClass(self, fp: Any, *_: Any) -> Any:  # pywsgi calls its headers factory by this name
+        return parse_request_headers(fp)
+
+    def log_request(self) -> None:
+        """Nothing: the request log is api/security.py's. pywsgi formats its own access line (a datetime, a
+        %-format) after every response even when, as here (make_server: log=None), it then drops it."""
 
     def handle_one_request(self) -> Any:
         if self.rfile.closed or not self._next_request_begins():

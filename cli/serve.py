@@ -53,7 +53,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     log_file = Path(config["logging.file"]) if config["logging.file"] else data_dir.log_file
     try:
         setup_logging(config["logging.level"], log_file, config["logging.max_bytes"],
-                      config["logging.backup_count"], to_stderr=False)
+                      config["logging.backup_count"], to_stderr=False, buffered=True)
     except OSError as exc:
         print(tr._("config error: {error}").format(error=tr._("logging.file: cannot write {path}: {error}").format(
             path=log_file, error=exc.strerror or exc)), file=ctx.stderr)

@@ -87,7 +87,8 @@ class TokenService:
     A token is accepted when its signature, issuer and expiry hold AND the users table still agrees: the user is
     active with the token's role, its `ver` is the user's token_version (bumped by a password change, disabling
     or "revoke sessions"), and its `jti` was not logged out. That lookup runs on every request, after the
-    signature cache, so a revocation made by anyone writing the database (the CLI too) holds at the next request.
+    signature cache (the service's is storage.users.TokenStandings: answers remembered only while the database is
+    unchanged), so a revocation made by anyone writing the database (the CLI too) holds at the next request.
     """
 
     def __init__(self, secret: str, expiry_s: int, local_token: str, clock: Clock,

@@ -158,7 +158,7 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         expiry_s=config["security.token_expiry_s"],
         local_token=read_or_create_secret(data_dir.local_token_file, 32),
         clock=clock,
-        standing=lambda username, jti: user_rows.token_standing(db, username, jti),
+        standing=user_rows.TokenStandings(db),
     )
     rate, burst = config["security.rate_limit_per_s"], config["security.rate_limit_burst"]
     login_rate = config["security.login_rate_per_min"] / 60.0

@@ -39,6 +39,40 @@ def token_standing(db: Database, username: str, jti: str) -> TokenStanding | Non
     return TokenStanding(str(row["role"]), int(row["token_version"]), bool(row["revoked"]))
 
 
+class TokenStandings:
+    """token_standing with its answers remembered while the database is unchanged (Database.change_marker): the
+    same answers, without a statement on most authenticated requests. Any change at all forgets them (a capture
+    too: with the group commit that is once per batch), so a logout, a disabled user or a CLI revocation from
+    another process holds at the very next request. At most `capacity` answers are kept (oldest dropped first).
+    On PostgreSQL (a hub: many processes, no cheap marker) every call asks the database.
+    """
+
+    def __init__(self, db: Database, capacity: int = 4096) -> None:
+        self._db = db
+        self._capacity = capacity
+        self._marker: tuple[int, int, int] | None = None
+        self._answers: dict[tuple[str, str], TokenStanding | None] = {}
+
+    def __call__(self, username: str, jti: str) -> TokenStanding | None:
+        marker = self._db.change_marker()
+        if marker is None:
+            return token_standing(self._db, username, jti)
+        if marker != self._marker:
+            self._answers.clear()
+            self._marker = marker
+        key = (username, jti)
+        if key in self._answers:
+            return self._answers[key]
+        answer = token_standing(self._db, username, jti)
+        if len(self._answers) >= self._capacity:
+            del self._answers[next(iter(self._answers))]
+        self._answers[key] = answer
+        return answer
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+
 def revoke_token(db: Database, jti: str, expires_at: int, now: int) -> None:
     """Remember a logged-out token id until it would expire anyway, and forget the ids whose tokens have."""
     db.execute("DELETE FROM revoked_tokens WHERE expires_at <= :now", {"now": now})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from core.logging_setup import BufferedRotatingFileHandler
 from tests.helpers import start_service, wait_until
 
 
@@ -52,3 +55,26 @@ def test_default_bind_is_loopback_only(service):
 
     listening = [c for c in psutil.Process(service.process.pid).net_connections(kind="inet") if c.status == "LISTEN"]
     assert listening and all(c.laddr.ip == "127.0.0.1" for c in listening)
+
+
+def test_the_buffered_log_writes_a_warning_at_once_and_everything_on_close(tmp_path):
+    log_file = tmp_path / "agent.log"
+    handler = BufferedRotatingFileHandler(log_file, 0, 0, flush_interval_s=3600)
+    logger = logging.getLogger("crm_agent.test_buffered_log")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        logger.info("request one")
+        assert "request one" not in log_file.read_text()  # gathered, not yet written
+        logger.warning("something wrong")
+        assert log_file.read_text().splitlines()[-2:] == ["request one", "something wrong"]  # in order, at once
+        logger.info("request two")
+    finally:
+        handler.close()
+    assert log_file.read_text().splitlines() == ["request one", "something wrong", "request two"]
+    try:
+        logger.info("logged after close")  # e.g. late in the interpreter's shutdown: still written, as before
+        assert log_file.read_text().splitlines()[-1] == "logged after close"
+    finally:
+        logger.removeHandler(handler)
