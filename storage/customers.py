@@ -49,6 +49,17 @@ def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, la
     return int(row["id"]), int(row["total"]) == 1
 
 
+def fill_languages(db: Database, languages: dict[int, str], now: str) -> None:
+    """{customer id: language} for customers that have none yet (a history import's analyses, after the answer:
+    the newest message, analysed at capture, already set the language of a customer it names)."""
+    if not languages:
+        return
+    seq = db.next_sequence()
+    db.executemany("UPDATE customers SET language = :lang, updated_at = :now, change_seq = :seq "
+                   "WHERE id = :id AND language IS NULL",
+                   [{"id": cid, "lang": language, "now": now, "seq": seq} for cid, language in languages.items()])
+
+
 def ensure_customer(db: Database, *, key: str, kind: str, name: str | None, now: str) -> int:
     """The id of the customer with this key, created without messages when missing (a group's own
     pseudo-customer on a received message); a name fills an empty one."""
