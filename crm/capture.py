@@ -437,9 +437,13 @@ class CapturePipeline:
         now = iso(self.clock.now())
         increments: dict[tuple[str, str], float] = defaultdict(float)
         with self.db.transaction():
+            new = [item for item in batch if item.error is None and item.duplicate_of is None]
+            if len(new) > 1 and all(item.item.customer.merge_from is None for item in new):
+                self._store_many(new, now)  # set-based: the same rows as _store message after message
             for item in batch:
                 if item.error is None and item.duplicate_of is None:
-                    item.record = self._store(item, now)
+                    if item.record is None:
+                        item.record = self._store(item, now)
                     if item.analysis is not None:  # else the backfill applies it with the analysis
                         # The customer's status from this message's evidence, in the same transaction.
                         item.record["status_change"] = apply_evidence(self.db, item.record, item.analysis, now)
@@ -482,6 +486,71 @@ class CapturePipeline:
                 "direction": item.direction, "type": item.type, "content": item.content,
                 "language": language, "sent_at": item.sent_at, "response_time_s": response_time,
                 "new_customer": new_customer, "analysis_id": analysis_pk, "latest_of_chat": pending.latest_of_chat,
+                "in_group": item.owner is not None, "status_change": None, "window": pending.window,
+                "sentiment": analysis["sentiment"]["label"] if analysis is not None else None,
+                "intent": analysis["intent"]["label"] if analysis is not None else None}
+
+    def _store_many(self, batch: list[_Pending], now: str) -> None:
+        """_store for several new messages at once: one upsert per distinct customer and per conversation, one
+        executemany for the messages and one for the analyses; sets each item's record (its status evidence is
+        applied by the caller, in batch order, as for _store).
+
+        Only for a batch without a @lid merge: a merge moves rows that later messages of the batch may write to,
+        so such a batch takes the message-by-message path."""
+        keys: list[str] = []
+        aliases: dict[str, str] = {}
+        for pending in batch:
+            customer = pending.item.customer
+            if customer.kind == "lid" and customer.key not in aliases:
+                aliases[customer.key] = customer_rows.aliased_key(self.db, customer.key) or customer.key
+            keys.append(aliases.get(customer.key, customer.key))
+        owners: dict[str, int] = {}
+        for pending in batch:  # a group's pseudo-customer, created before the upserts as _store's order leaves it
+            owner = pending.item.owner
+            if owner is not None and owner.key not in owners:
+                owners[owner.key] = customer_rows.ensure_customer(self.db, key=owner.key, kind=owner.kind,
+                                                                  name=owner.name, now=now)
+        touches: dict[str, customer_rows.CustomerTouch] = {}
+        for pending, key in zip(batch, keys, strict=True):
+            item = pending.item
+            touch = touches.setdefault(key, customer_rows.CustomerTouch(key, item.customer.kind))
+            touch.add(name=item.customer.name, language=pending.language, direction=item.direction,
+                      sent_at=item.sent_at)
+        customers = customer_rows.upsert_customers_on_messages(self.db, list(touches.values()), now)
+        chats: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+        for pending, key in zip(batch, keys, strict=True):
+            item = pending.item
+            owner_id = owners[item.owner.key] if item.owner is not None else customers[key][0]
+            chats.setdefault(item.chat_id, (owner_id, []))[1].append((item.direction, item.sent_at))
+        conversations = customer_rows.upsert_conversations_on_messages(self.db, chats, now)
+        waits = {chat_id: iter(answered) for chat_id, (_, answered) in conversations.items()}
+        first_of_customer: set[str] = set()
+        rows = []
+        for pending, key in zip(batch, keys, strict=True):
+            item = pending.item
+            answered_since = next(waits[item.chat_id])
+            new_customer = key not in first_of_customer and customers[key][1] == 0
+            first_of_customer.add(key)
+            rows.append({
+                "message_id": item.message_id, "conversation_id": conversations[item.chat_id][0],
+                "customer_id": customers[key][0], "direction": item.direction, "type": item.type,
+                "content": item.content, "language": pending.language, "media_url": item.media_url,
+                "raw": orjson.dumps(item.raw).decode() if item.raw is not None else None, "sent_at": item.sent_at,
+                "response_time_s": _seconds_between(answered_since, item.sent_at) if answered_since else None,
+                "now": now, "new_customer": new_customer})
+        ids = message_rows.insert_messages(self.db, rows)
+        analysed = [(ids[p.item.message_id], p.analysis) for p in batch if p.analysis is not None]
+        message_rows.insert_analyses(self.db, analysed, now)
+        analysis_ids = message_rows.latest_analysis_ids(self.db, [pk for pk, _ in analysed])
+        for pending, key, row in zip(batch, keys, rows, strict=True):
+            item, analysis, message_pk = pending.item, pending.analysis, ids[pending.item.message_id]
+            pending.record = {
+                "id": message_pk, "message_id": item.message_id, "conversation_id": row["conversation_id"],
+                "customer_id": row["customer_id"], "customer_phone": key, "customer_kind": item.customer.kind,
+                "customer_name": item.customer.name, "chat_id": item.chat_id, "direction": item.direction,
+                "type": item.type, "content": item.content, "language": pending.language, "sent_at": item.sent_at,
+                "response_time_s": row["response_time_s"], "new_customer": row["new_customer"],
+                "analysis_id": analysis_ids.get(message_pk), "latest_of_chat": pending.latest_of_chat,
                 "in_group": item.owner is not None, "status_change": None, "window": pending.window,
                 "sentiment": analysis["sentiment"]["label"] if analysis is not None else None,
                 "intent": analysis["intent"]["label"] if analysis is not None else None}

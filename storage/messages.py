@@ -45,6 +45,22 @@ def insert_message(db: Database, values: dict[str, Any]) -> int:
         ":response_time_s, :now, :now, :seq)", values)
 
 
+def insert_messages(db: Database, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """insert_message for a batch: one executemany, then the new ids in one indexed read. {message_id: id}."""
+    if not rows:
+        return {}
+    seq = db.next_sequence()
+    db.executemany(
+        "INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, language, "
+        "media_url, raw, sent_at, response_time_s, created_at, updated_at, change_seq) VALUES (:message_id, "
+        ":conversation_id, :customer_id, :direction, :type, :content, :language, :media_url, :raw, :sent_at, "
+        f":response_time_s, :now, :now, {int(seq)})", rows)
+    params = {f"m{i}": row["message_id"] for i, row in enumerate(rows)}
+    stored = db.all(f"SELECT id, message_id FROM messages WHERE message_id IN "
+                    f"({', '.join(':' + k for k in params)})", params)
+    return {row["message_id"]: int(row["id"]) for row in stored}
+
+
 def record_replay_conflict(db: Database, stored: dict[str, Any], field: str, replayed_value: Any, now: str) -> None:
     """Record that a replay of a stored message carried another value for field (once per distinct value)."""
     replayed = None if replayed_value is None else str(replayed_value)
@@ -100,6 +116,16 @@ def insert_analyses(db: Database, analyses: list[tuple[int, dict[str, Any]]], no
           "ctx": orjson.dumps(analysis["context"]).decode() if analysis.get("context") is not None else None,
           "kn": orjson.dumps(analysis["knowledge"]).decode() if analysis.get("knowledge") else None,
           "now": now, "seq": seq} for message_pk, analysis in analyses])
+
+
+def latest_analysis_ids(db: Database, message_pks: list[int]) -> dict[int, int]:
+    """{message pk: id of its latest analysis}, in one indexed read (ix_analysis_message)."""
+    if not message_pks:
+        return {}
+    params = {f"m{i}": pk for i, pk in enumerate(message_pks)}
+    rows = db.all(f"SELECT message_id, MAX(id) AS id FROM ai_analysis WHERE message_id IN "
+                  f"({', '.join(':' + k for k in params)}) GROUP BY message_id", params)
+    return {int(r["message_id"]): int(r["id"]) for r in rows}
 
 
 # A message stored with its analysis pending (an older message of a history import, crm/analysis_backfill.py) has
