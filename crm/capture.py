@@ -53,7 +53,7 @@ from storage.database import Database, DiskFull
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 256
+MAX_BATCH = 500  # a whole batch request (at most 500 captures) in one commit; live traffic makes ~50
 
 
 class CaptureError(ValueError):
