@@ -97,6 +97,7 @@ class AnalysisBackfill:
 
     def run_once(self) -> tuple[int, bool]:
         """Analyse the oldest chunk of pending messages. Returns (messages analysed, whether any refused)."""
+        generation = self.db.generation
         rows = message_rows.pending_analysis(self.db, self.chunk)
         if not rows:
             return 0, False
@@ -111,7 +112,7 @@ class AnalysisBackfill:
         if refused:  # AnalysisBusy (ai.engine = llm, queue full): left pending, tried again after a pause
             log.info("%d pending analyses refused; trying again in %.0f s", len(rows) - len(analysed),
                      FAILURE_WAIT_S)
-        changes = self._store(analysed)
+        changes = self._store(analysed, generation)
         now = iso(self.clock.now())
         for change in changes:
             self.bus.publish(events.CUSTOMER_STATUS_CHANGED, change.event(), now)
@@ -138,13 +139,16 @@ class AnalysisBackfill:
                                  for e in entries[start:end]))
         return windows
 
-    def _store(self, analysed: list[tuple[dict[str, Any], AnalysisResult]]) -> list[StatusChange]:
+    def _store(self, analysed: list[tuple[dict[str, Any], AnalysisResult]], generation: int) -> list[StatusChange]:
         """One transaction: analyses, languages, hourly counts and status evidence, as the capture writes them."""
         if not analysed:
             return []
         now = iso(self.clock.now())
         changes: list[StatusChange] = []
         with self.db.transaction():
+            if generation != self.db.generation:  # a restore replaced the database: these ids are not its messages
+                log.info("pending analyses dropped: the database was restored meanwhile")
+                return []
             done = message_rows.already_analysed(self.db, [row["id"] for row, _ in analysed])
             analysed = [(row, result) for row, result in analysed if row["id"] not in done]  # analysed meanwhile
             message_rows.insert_analyses(self.db, [(row["id"], result.analysis) for row, result in analysed], now)

@@ -213,3 +213,26 @@ def test_set_based_writes_give_the_rows_of_the_message_by_message_path(tmp_path)
     finally:
         batched.close()
         single.close()
+
+
+def test_a_chunk_analysed_across_a_restore_is_dropped_not_written_into_the_restored_database(tmp_path):
+    from api.schemas import CaptureRequest
+    from crm.analysis_backfill import AnalysisBackfill
+
+    service = build(tmp_path / "agent")
+    try:
+        items = history(12, int(time.time() * 1000))
+        service.pipeline.capture_many([CaptureRequest.model_validate(item) for item in items])
+        pending = service.analysis_backfill.pending()
+
+        def analyse_while_a_restore_swaps_the_database(batch):
+            results = service.pipeline.analyse_batch(batch)
+            service.db.generation += 1  # what Maintenance.restore does when it reopens the restored file
+            return results
+
+        backfill = AnalysisBackfill(service.db, analyse_while_a_restore_swaps_the_database, service.bus,
+                                    service.clock)
+        assert backfill.run_once() == (pending, False)  # analysed, then dropped
+        assert backfill.pending() == pending
+    finally:
+        service.close()
