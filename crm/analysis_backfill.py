@@ -31,7 +31,7 @@ from crm.customer_status import PURCHASE_LOOKBACK, StatusChange, apply_evidence
 from storage import customers as customer_rows
 from storage import messages as message_rows
 from storage import metrics as metric_rows
-from storage.database import Database
+from storage.database import Database, DiskFull
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ class AnalysisBackfill:
             self._wait_for_a_pause_in_imports()
             try:
                 analysed, refused = self.run_once()
+            except DiskFull:  # the health and the disk_full alert say so; no traceback every round
+                log.debug("pending analyses wait for disk space")
+                analysed, refused = 0, True
             except Exception:
                 log.exception("analysis of pending messages failed")
                 analysed, refused = 0, True
