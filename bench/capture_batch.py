@@ -155,10 +155,13 @@ def main() -> int:
             r.raise_for_status()
             return [result["status"] for result in r.json()["results"]]
 
+        cpu_before = process_cpu(service.process.pid)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             statuses = [s for batch in pool.map(send, range(len(batches))) for s in batch]
         elapsed = time.perf_counter() - started
+        cpu_used = {name: seconds - cpu_before.get(name, 0.0)
+                    for name, seconds in process_cpu(service.process.pid).items()}
         conn = sqlite3.connect(data_dir / "crm_agent.db")
         pending_at_answer = pending_analyses(conn)
         while pending_analyses(conn) and time.perf_counter() - started < 600:
@@ -177,6 +180,9 @@ def main() -> int:
               f"{elapsed / args.messages * 1e6:.0f} us per message")
         print(f"   answered: 201={statuses.count(201)} other={len(statuses) - statuses.count(201)}; "
               f"SQLite messages={stored}; customers by kind {kinds}")
+        print("   CPU until the last answer, per message: " + ", ".join(
+            f"{name} {seconds / args.messages * 1e6:.0f} us ({seconds / elapsed:.0%} of a core)"
+            for name, seconds in cpu_used.items()))
         print(f"   analysed: {pending_at_answer:,} analyses pending at the last answer, all done "
               f"{analysed_after - elapsed:.2f} s later: {args.messages / analysed_after:,.0f} analysed messages/s "
               f"({left} left)")
@@ -191,6 +197,23 @@ def main() -> int:
     finally:
         service.stop()
         remove(data_dir)
+
+
+def process_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of the service and of each child process, by role."""
+    import psutil
+
+    service = psutil.Process(pid)
+    found = {"service": sum(service.cpu_times()[:2])}
+    for child in service.children(recursive=True):
+        try:
+            command = " ".join(child.cmdline())
+            role = "rules worker" if "rules-worker" in command else "AI (LLM) worker" if "--settings" in command \
+                else child.name()
+            found[role] = found.get(role, 0.0) + sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def pending_analyses(conn: sqlite3.Connection) -> int:
