@@ -252,9 +252,10 @@ class CapturePipeline:
                                  if stored[name] != replayed[name]]
 
     def _analyse(self, batch: list[_Pending]) -> None:
-        """Detect the language and analyse every new message of the batch (one call for the batch)."""
+        """Detect the language and analyse every new message of the batch whose analysis is not deferred (one
+        call for the batch)."""
         batch = [p for p in batch if p.duplicate_of is None]
-        if not any(not p.analysis_deferred for p in batch):
+        if all(p.analysis_deferred for p in batch):
             return
         # Each message is read with its conversation's earlier messages (stored, or earlier in this batch).
         for pending, window in zip(batch, capture_windows(self.db, [p.item for p in batch]), strict=True):
@@ -505,7 +506,9 @@ class CapturePipeline:
                 aliases[customer.key] = customer_rows.aliased_key(self.db, customer.key) or customer.key
             keys.append(aliases.get(customer.key, customer.key))
         owners: dict[str, int] = {}
-        for pending in batch:  # a group's pseudo-customer, created before the upserts as _store's order leaves it
+        # A group's pseudo-customer first: whichever of its inbound (ensure) or outbound (upsert) messages comes
+        # first, the row ends as _store leaves it, and its first outbound message counts it new as there.
+        for pending in batch:
             owner = pending.item.owner
             if owner is not None and owner.key not in owners:
                 owners[owner.key] = customer_rows.ensure_customer(self.db, key=owner.key, kind=owner.kind,
