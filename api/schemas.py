@@ -108,8 +108,12 @@ class CaptureRequest(Strict):
 class CaptureBatchRequest(Strict):
     """Documents POST /api/messages/capture/batch; the handler validates each item on its own."""
 
-    messages: Annotated[list[CaptureRequest], Field(min_length=1, max_length=500,
-                                                    description="1 to 500 captures, answered one result each")]
+    messages: Annotated[list[CaptureRequest], Field(
+        min_length=1, max_length=500,
+        description="1 to 500 captures, answered one result each. Only the newest received message of each chat "
+                    "is analysed before the answer; the others (a history import's older messages) are stored "
+                    "and answered 201 with \"analysis\": null, \"analysis_pending\": true, and analysed moments "
+                    "later in the background (their sentiment, intent and the dashboard counts follow)")]
 
 
 class CaptureBatchEnvelope(Strict):

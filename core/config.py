@@ -251,6 +251,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ai.rules_worker", N_("Analyze in a helper process"), True, boolean,
             N_("Run the built-in analysis of captures in a helper process, so a second CPU core shares the "
                "work of a busy capture stream."), restart=True),
+    Setting("ai.backfill_chunk", N_("History analysis batch"), 250, integer(1, 500),
+            N_("Messages of an imported history analysed per round after the import was answered. Smaller rounds "
+               "let a live capture's analysis wait less behind them."), restart=True),
     Setting("ai.model_path", N_("Model file"), "", file_path(READ),
             N_("GGUF model file; empty uses the bundled Gemma 3 270M, assembled into the data directory.")),
     Setting("ai.n_threads", N_("CPU threads"), 2, integer(1, 256), N_("CPU threads llama.cpp uses.")),

@@ -53,7 +53,7 @@ from storage.database import Database, DiskFull
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 256
+MAX_BATCH = 500  # a whole batch request (at most 500 captures) in one commit; live traffic makes ~50
 
 
 class CaptureError(ValueError):
@@ -146,6 +146,9 @@ class _Pending:
     # the message the panel shows under hundreds of old ones in the LLM queue nor alerts about the past.
     latest_of_chat: bool = True
     window: tuple[PreviousMessage, ...] = ()  # the conversation's earlier messages the analysis read
+    # True for every message of a batch request but the newest inbound one of each chat: stored without its
+    # analysis and answered analysis_pending; crm/analysis_backfill.py analyses it after the answer.
+    analysis_deferred: bool = False
 
     @property
     def analysis(self) -> dict[str, Any] | None:
@@ -162,7 +165,8 @@ class CapturePipeline:
                  bus: EventBus, clock: Clock, default_region: str,
                  after_capture: Callable[[dict[str, Any]], None] | None = None,
                  ground: Callable[[list[AnalysisItem], list[AnalysisResult | BaseException]], None] | None = None,
-                 on_disk_full: Callable[[DiskFull], None] | None = None) -> None:
+                 on_disk_full: Callable[[DiskFull], None] | None = None,
+                 analysis_deferred: Callable[[], None] | None = None) -> None:
         self.db = db
         # One result (or the exception its capture answers) per item, in order. A whole batch at once, so
         # the service can hand it to another process (ai/rules_worker.py).
@@ -177,6 +181,8 @@ class CapturePipeline:
         self.ground = ground
         # Called when a batch found the disk full (health and the tray say why captures are refused).
         self.on_disk_full = on_disk_full
+        # Called after a commit that stored messages whose analysis was deferred (wakes the backfill job).
+        self.analysis_deferred = analysis_deferred
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._leader_active = False
@@ -212,6 +218,8 @@ class CapturePipeline:
             prepared.append(pending)
             outcomes.append(pending)
         _mark_the_latest_inbound_of_each_chat(prepared)
+        for pending in prepared:
+            pending.analysis_deferred = not (pending.latest_of_chat and pending.item.direction == "in")
         self._write_with_group_commit(prepared)
         return [self._answer_or_error(o) if isinstance(o, _Pending) else o for o in outcomes]
 
@@ -224,7 +232,7 @@ class CapturePipeline:
     def _answer(self, pending: _Pending) -> tuple[dict[str, Any], bool]:
         if pending.duplicate_of is not None:
             return self._duplicate_response(pending.duplicate_of, bool(pending.conflicts)), False
-        return self._created_response(pending.record, pending.analysis), True
+        return self._created_response(pending.record, pending.analysis, pending.analysis_deferred), True
 
     # -- analysis ---------------------------------------------------------------------------------
 
@@ -244,11 +252,15 @@ class CapturePipeline:
                                  if stored[name] != replayed[name]]
 
     def _analyse(self, batch: list[_Pending]) -> None:
-        """Detect the language and analyse every new message of the batch (one call for the batch)."""
+        """Detect the language and analyse every new message of the batch whose analysis is not deferred (one
+        call for the batch)."""
         batch = [p for p in batch if p.duplicate_of is None]
+        if all(p.analysis_deferred for p in batch):
+            return
         # Each message is read with its conversation's earlier messages (stored, or earlier in this batch).
         for pending, window in zip(batch, capture_windows(self.db, [p.item for p in batch]), strict=True):
             pending.window = window
+        batch = [p for p in batch if not p.analysis_deferred]
         items = [p.item.analysis_item(p.window) for p in batch]
         results = self.analyse_batch(items)
         if self.ground is not None:
@@ -391,8 +403,10 @@ class CapturePipeline:
                     elif item.conflicts:
                         self._record_conflicts_alone(item)
         now = iso(self.clock.now())
+        deferred = False
         for item in batch:
             if item.record is not None:
+                deferred = deferred or item.analysis_deferred
                 self._notify(item.record, item.analysis, now)
                 if item.record["status_change"] is not None:
                     self.bus.publish(events.CUSTOMER_STATUS_CHANGED, item.record["status_change"].event(), now)
@@ -401,6 +415,8 @@ class CapturePipeline:
         for item in batch:
             item.written.set()
             item.done.set()
+        if deferred and self.analysis_deferred is not None:
+            self.analysis_deferred()
         if self.after_capture is not None:
             for item in batch:
                 if item.record is not None:
@@ -422,11 +438,16 @@ class CapturePipeline:
         now = iso(self.clock.now())
         increments: dict[tuple[str, str], float] = defaultdict(float)
         with self.db.transaction():
+            new = [item for item in batch if item.error is None and item.duplicate_of is None]
+            if len(new) > 1 and all(item.item.customer.merge_from is None for item in new):
+                self._store_many(new, now)  # set-based: the same rows as _store message after message
             for item in batch:
                 if item.error is None and item.duplicate_of is None:
-                    item.record = self._store(item, now)
-                    # The customer's status from this message's evidence, in the same transaction.
-                    item.record["status_change"] = apply_evidence(self.db, item.record, item.analysis, now)
+                    if item.record is None:
+                        item.record = self._store(item, now)
+                    if item.analysis is not None:  # else the backfill applies it with the analysis
+                        # The customer's status from this message's evidence, in the same transaction.
+                        item.record["status_change"] = apply_evidence(self.db, item.record, item.analysis, now)
                 elif item.error is None and item.conflicts:
                     self._record_conflicts(item, now)
                 if item.record is None:  # a replay or a failed item: nothing new to count
@@ -459,7 +480,7 @@ class CapturePipeline:
             "language": language, "media_url": item.media_url,
             "raw": orjson.dumps(item.raw).decode() if item.raw is not None else None,
             "sent_at": item.sent_at, "response_time_s": response_time, "now": now})
-        analysis_pk = message_rows.insert_analysis(self.db, message_pk, analysis, now)
+        analysis_pk = message_rows.insert_analysis(self.db, message_pk, analysis, now) if analysis is not None else None
         return {"id": message_pk, "message_id": item.message_id, "conversation_id": conversation_id,
                 "customer_id": customer_id, "customer_phone": key, "customer_kind": customer.kind,
                 "customer_name": customer.name, "chat_id": item.chat_id,
@@ -467,7 +488,75 @@ class CapturePipeline:
                 "language": language, "sent_at": item.sent_at, "response_time_s": response_time,
                 "new_customer": new_customer, "analysis_id": analysis_pk, "latest_of_chat": pending.latest_of_chat,
                 "in_group": item.owner is not None, "status_change": None, "window": pending.window,
-                "sentiment": analysis["sentiment"]["label"], "intent": analysis["intent"]["label"]}
+                "sentiment": analysis["sentiment"]["label"] if analysis is not None else None,
+                "intent": analysis["intent"]["label"] if analysis is not None else None}
+
+    def _store_many(self, batch: list[_Pending], now: str) -> None:
+        """_store for several new messages at once: one upsert per distinct customer and per conversation, one
+        executemany for the messages and one for the analyses; sets each item's record (its status evidence is
+        applied by the caller, in batch order, as for _store).
+
+        Only for a batch without a @lid merge: a merge moves rows that later messages of the batch may write to,
+        so such a batch takes the message-by-message path."""
+        keys: list[str] = []
+        aliases: dict[str, str] = {}
+        for pending in batch:
+            customer = pending.item.customer
+            if customer.kind == "lid" and customer.key not in aliases:
+                aliases[customer.key] = customer_rows.aliased_key(self.db, customer.key) or customer.key
+            keys.append(aliases.get(customer.key, customer.key))
+        owners: dict[str, int] = {}
+        # A group's pseudo-customer first: whichever of its inbound (ensure) or outbound (upsert) messages comes
+        # first, the row ends as _store leaves it, and its first outbound message counts it new as there.
+        for pending in batch:
+            owner = pending.item.owner
+            if owner is not None and owner.key not in owners:
+                owners[owner.key] = customer_rows.ensure_customer(self.db, key=owner.key, kind=owner.kind,
+                                                                  name=owner.name, now=now)
+        touches: dict[str, customer_rows.CustomerTouch] = {}
+        for pending, key in zip(batch, keys, strict=True):
+            item = pending.item
+            touch = touches.setdefault(key, customer_rows.CustomerTouch(key, item.customer.kind))
+            touch.add(name=item.customer.name, language=pending.language, direction=item.direction,
+                      sent_at=item.sent_at)
+        customers = customer_rows.upsert_customers_on_messages(self.db, list(touches.values()), now)
+        chats: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+        for pending, key in zip(batch, keys, strict=True):
+            item = pending.item
+            owner_id = owners[item.owner.key] if item.owner is not None else customers[key][0]
+            chats.setdefault(item.chat_id, (owner_id, []))[1].append((item.direction, item.sent_at))
+        conversations = customer_rows.upsert_conversations_on_messages(self.db, chats, now)
+        waits = {chat_id: iter(answered) for chat_id, (_, answered) in conversations.items()}
+        first_of_customer: set[str] = set()
+        rows = []
+        for pending, key in zip(batch, keys, strict=True):
+            item = pending.item
+            answered_since = next(waits[item.chat_id])
+            new_customer = key not in first_of_customer and customers[key][1] == 0
+            first_of_customer.add(key)
+            rows.append({
+                "message_id": item.message_id, "conversation_id": conversations[item.chat_id][0],
+                "customer_id": customers[key][0], "direction": item.direction, "type": item.type,
+                "content": item.content, "language": pending.language, "media_url": item.media_url,
+                "raw": orjson.dumps(item.raw).decode() if item.raw is not None else None, "sent_at": item.sent_at,
+                "response_time_s": _seconds_between(answered_since, item.sent_at) if answered_since else None,
+                "now": now, "new_customer": new_customer})
+        ids = message_rows.insert_messages(self.db, rows)
+        analysed = [(ids[p.item.message_id], p.analysis) for p in batch if p.analysis is not None]
+        message_rows.insert_analyses(self.db, analysed, now)
+        analysis_ids = message_rows.latest_analysis_ids(self.db, [pk for pk, _ in analysed])
+        for pending, key, row in zip(batch, keys, rows, strict=True):
+            item, analysis, message_pk = pending.item, pending.analysis, ids[pending.item.message_id]
+            pending.record = {
+                "id": message_pk, "message_id": item.message_id, "conversation_id": row["conversation_id"],
+                "customer_id": row["customer_id"], "customer_phone": key, "customer_kind": item.customer.kind,
+                "customer_name": item.customer.name, "chat_id": item.chat_id, "direction": item.direction,
+                "type": item.type, "content": item.content, "language": pending.language, "sent_at": item.sent_at,
+                "response_time_s": row["response_time_s"], "new_customer": row["new_customer"],
+                "analysis_id": analysis_ids.get(message_pk), "latest_of_chat": pending.latest_of_chat,
+                "in_group": item.owner is not None, "status_change": None, "window": pending.window,
+                "sentiment": analysis["sentiment"]["label"] if analysis is not None else None,
+                "intent": analysis["intent"]["label"] if analysis is not None else None}
 
     def _customer_key_for_write(self, customer: CustomerRef, now: str) -> str:
         """The key to upsert: a phone customer first absorbs its @lid customer; a @lid key already merged
@@ -482,9 +571,9 @@ class CapturePipeline:
 
     @staticmethod
     def _metric_increments(item: CaptureItem, record: dict[str, Any],
-                           analysis: dict[str, Any]) -> list[tuple[str, float]]:
+                           analysis: dict[str, Any] | None) -> list[tuple[str, float]]:
         increments: list[tuple[str, float]] = [("messages", 1), (f"direction.{item.direction}", 1)]
-        if item.direction == "in":
+        if item.direction == "in" and analysis is not None:  # a deferred analysis counts when the backfill writes it
             increments += [(f"sentiment.{analysis['sentiment']['label']}", 1),
                            (f"intent.{analysis['intent']['label']}", 1)]
         if record["new_customer"] and record["customer_kind"] != "group":  # a group is not a new customer
@@ -495,28 +584,51 @@ class CapturePipeline:
 
     # -- after commit -----------------------------------------------------------------------------
 
-    def _notify(self, record: dict[str, Any], analysis: dict[str, Any], now: str) -> None:
+    def _notify(self, record: dict[str, Any], analysis: dict[str, Any] | None, now: str) -> None:
         # chat_id lets the extension's panel refresh the chat it shows.
         summary = {k: record[k] for k in ("id", "message_id", "chat_id", "conversation_id", "customer_id",
                                           "customer_phone", "customer_kind", "customer_name", "direction", "type",
                                           "sent_at", "language")}
         summary["preview"] = record["content"][:200]
         self.bus.publish(events.MESSAGE_CAPTURED, summary, now)
+        if analysis is None:  # deferred: the backfill stores it without an event per message of an import
+            return
         self.bus.publish(events.ANALYSIS_COMPLETED, {"message_id": record["id"], "conversation_id":
                                                      record["conversation_id"], "analysis": analysis}, now)
 
     @staticmethod
-    def _created_response(record: dict[str, Any], analysis: dict[str, Any]) -> dict[str, Any]:
-        return {"id": record["id"], "conversation_id": record["conversation_id"],
-                "customer_id": record["customer_id"], "duplicate": False, "conflict": False, "analysis": analysis}
+    def _created_response(record: dict[str, Any], analysis: dict[str, Any] | None,
+                          deferred: bool = False) -> dict[str, Any]:
+        answer = {"id": record["id"], "conversation_id": record["conversation_id"],
+                  "customer_id": record["customer_id"], "duplicate": False, "conflict": False, "analysis": analysis}
+        if deferred:
+            answer["analysis_pending"] = True
+        return answer
 
     def _duplicate_response(self, stored: dict[str, Any], conflict: bool) -> dict[str, Any]:
         analysis = message_rows.latest_analysis(self.db, stored["id"])
         if analysis is not None:
             analysis.pop("id", None)
             analysis.pop("created_at", None)
-        return {"id": stored["id"], "conversation_id": stored["conversation_id"],
-                "customer_id": stored["customer_id"], "duplicate": True, "conflict": conflict, "analysis": analysis}
+        answer = {"id": stored["id"], "conversation_id": stored["conversation_id"],
+                  "customer_id": stored["customer_id"], "duplicate": True, "conflict": conflict, "analysis": analysis}
+        if analysis is None:  # stored by a history import, its analysis not written yet
+            answer["analysis_pending"] = True
+        return answer
+
+
+def one_batch_at_a_time(
+        analyse_batch: Callable[[list[AnalysisItem]], list[AnalysisResult | BaseException]],
+) -> Callable[[list[AnalysisItem]], list[AnalysisResult | BaseException]]:
+    """analyse_batch for two callers (the group commit's leader and the analysis backfill): the rules worker
+    answers one batch at a time over its one pipe, so their batches take turns."""
+    lock = threading.Lock()
+
+    def analyse(items: list[AnalysisItem]) -> list[AnalysisResult | BaseException]:
+        with lock:
+            return analyse_batch(items)
+
+    return analyse
 
 
 def _log_conflict(pending: _Pending) -> None:

@@ -21,6 +21,7 @@ from core.secrets_store import replace_secret
 from crm.access import LoginGuard, TokenService
 from crm.ai_models import ModelCatalog
 from crm.analysis import AnalysisCoordinator
+from crm.analysis_backfill import AnalysisBackfill
 from crm.capture import CapturePipeline
 from crm.drafts import Drafts
 from crm.extensions import ExtensionRegistry
@@ -60,6 +61,8 @@ class Service:
     drafts: Drafts  # "Draft with AI" replies in progress (crm/drafts.py)
     ai_models: ModelCatalog  # the GGUF files in the models folder (crm/ai_models.py)
     grounding: Grounding  # the knowledge index: grounded suggestions, matches() for the AI draft
+    # Analyses a history import's older messages after its answer (runtime/jobs.py analyse_pending_messages).
+    analysis_backfill: AnalysisBackfill | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
     sync: SyncAgent | None = None  # this agent's sync with a team hub (None on a hub)
     offsite: OffsiteBackups | None = None  # uploads of this agent's backups to its hub (None on a hub)

@@ -31,7 +31,8 @@ from core.secrets_store import read_or_create_secret, read_secret
 from crm.access import LoginGuard, TokenService
 from crm.ai_models import ModelCatalog
 from crm.analysis import AnalysisCoordinator, make_worker
-from crm.capture import CapturePipeline
+from crm.analysis_backfill import AnalysisBackfill
+from crm.capture import CapturePipeline, one_batch_at_a_time
 from crm.drafts import Drafts, DraftSettings
 from crm.extensions import ExtensionRegistry
 from crm.grounding import Grounding
@@ -184,9 +185,12 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
 
     extensions = ExtensionRegistry(db, clock, publish)
     extensions.load()
-    pipeline = CapturePipeline(db, coordinator.analyse_capture_batch, bus, clock, config["capture.default_region"],
+    analyse_capture_batch = one_batch_at_a_time(coordinator.analyse_capture_batch)
+    backfill = AnalysisBackfill(db, analyse_capture_batch, bus, clock, ground=grounding.apply_to_batch,
+                                chunk=config["ai.backfill_chunk"])
+    pipeline = CapturePipeline(db, analyse_capture_batch, bus, clock, config["capture.default_region"],
                                after_capture=after_capture, on_disk_full=lambda exc: monitor.disk_full(str(exc)),
-                               ground=grounding.apply_to_batch)
+                               ground=grounding.apply_to_batch, analysis_deferred=backfill.wake)
     return Service(
         config=config, data_dir=data_dir, clock=clock, db=db, analyzer=analyzer, bus=bus, tokens=tokens,
         login_guard=LoginGuard(clock, config["security.login_max_failures"], config["security.login_lockout_s"]),
@@ -194,6 +198,7 @@ def build_service(config: Config, data_dir: DataDir, clock: Clock | None = None,
         client_limiter=RateLimiter(clock, rate, burst),
         token_limiter=RateLimiter(clock, rate, burst),
         pipeline=pipeline,
+        analysis_backfill=backfill,
         analysis=coordinator,
         monitor=monitor,
         db_log_handler=db_log_handler,

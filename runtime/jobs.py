@@ -228,15 +228,25 @@ def prewarm_ai_model(service: Service) -> None:
         log.info("loading the AI model in the background (ai.prewarm_after_s=%s)", delay_s)
 
 
-# Every job the served service runs, in the order they start.
+def analyse_pending_messages(service: Service) -> None:
+    """Analyse the messages a history import stored with their analysis pending (crm/analysis_backfill.py): at
+    once when a capture batch defers some, and at start for those a stop or a crash left pending. SQLite only: a
+    hub's messages are the agents' rows (hub_rows), analysed where they were captured."""
+    backfill = service.analysis_backfill
+    if backfill is None or not service.db.is_sqlite:
+        return
+    backfill.run_forever()
+
+
 def return_free_memory(service: Service) -> None:
     """Hand the heap's free pages back to the operating system now and then (runtime/memory.py)."""
     run_periodically(trim_free_heap, TRIM_INTERVAL_S, "returning free memory failed")
 
 
+# Every job the served service runs, in the order they start.
 SERVICE_JOBS: tuple[Job, ...] = (housekeeping, checkpoint_wal, sample_system, scheduled_backups,
                                  scheduled_maintenance, sync_with_hub, upload_offsite_backups, return_free_memory,
-                                 prewarm_ai_model)
+                                 prewarm_ai_model, analyse_pending_messages)
 
 
 class BackgroundJobs:

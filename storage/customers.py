@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from storage.database import Database, Where, like_contains
@@ -47,6 +48,129 @@ def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, la
         {"phone": phone, "kind": kind, "name": name, "lang": language if direction == "in" else None, "sent": sent_at,
          "i": inbound, "o": outbound, "now": now, "seq": db.next_sequence()}).fetchone()
     return int(row["id"]), int(row["total"]) == 1
+
+
+@dataclass
+class CustomerTouch:
+    """What one batch's messages do to one customer (upsert_customers_on_messages), gathered in batch order."""
+
+    key: str
+    kind: str
+    name: str | None = None  # the first name the batch brings: it fills an empty name only
+    language: str | None = None  # the last language of an inbound message (COALESCE: it replaces the stored one)
+    messages_in: int = 0
+    messages_out: int = 0
+    first_sent: str = ""
+    last_sent: str = ""
+
+    def add(self, *, name: str | None, language: str | None, direction: str, sent_at: str) -> None:
+        if self.name is None:
+            self.name = name
+        if direction == "in":
+            self.messages_in += 1
+            self.language = language if language is not None else self.language
+        else:
+            self.messages_out += 1
+        self.first_sent = min(self.first_sent, sent_at) if self.first_sent else sent_at
+        self.last_sent = max(self.last_sent, sent_at)
+
+
+def upsert_customers_on_messages(db: Database, touches: list[CustomerTouch], now: str) -> dict[str, tuple[int, int]]:
+    """upsert_customer_on_message for a batch: one statement per distinct customer, with the same result as one per
+    message in batch order. Returns {key: (customer id, its message count before the batch)}."""
+    found = {}
+    for t in touches:
+        row = db.execute(
+            "INSERT INTO customers (phone, kind, name, language, first_contact_at, last_contact_at, messages_in, "
+            "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :kind, :name, :lang, :first, :last, "
+            ":i, :o, :now, :now, :seq) ON CONFLICT (phone) DO UPDATE SET "
+            "name = COALESCE(customers.name, excluded.name), "
+            "language = COALESCE(excluded.language, customers.language), "
+            "first_contact_at = CASE WHEN customers.first_contact_at IS NULL OR excluded.first_contact_at < "
+            "customers.first_contact_at THEN excluded.first_contact_at ELSE customers.first_contact_at END, "
+            "last_contact_at = CASE WHEN customers.last_contact_at IS NULL OR excluded.last_contact_at > "
+            "customers.last_contact_at THEN excluded.last_contact_at ELSE customers.last_contact_at END, "
+            "messages_in = customers.messages_in + excluded.messages_in, "
+            "messages_out = customers.messages_out + excluded.messages_out, "
+            "updated_at = excluded.updated_at, change_seq = excluded.change_seq "
+            "RETURNING id, messages_in + messages_out AS total",
+            {"phone": t.key, "kind": t.kind, "name": t.name, "lang": t.language, "first": t.first_sent,
+             "last": t.last_sent, "i": t.messages_in, "o": t.messages_out, "now": now,
+             "seq": db.next_sequence()}).fetchone()
+        found[t.key] = (int(row["id"]), int(row["total"]) - t.messages_in - t.messages_out)
+    return found
+
+
+def upsert_conversations_on_messages(db: Database, chats: dict[str, tuple[int, list[tuple[str, str]]]],
+                                     now: str) -> dict[str, tuple[int, list[str | None]]]:
+    """upsert_conversation_on_message for a batch: {chat_id: (the customer of its first message, [(direction,
+    sent_at)] in batch order)} -> {chat_id: (conversation id, the wait start each message answered)}.
+
+    One read of the batch's conversations, the per-message CASEs of upsert_conversation_on_message replayed here
+    in batch order, then one statement per conversation writing the result: the same rows and response times as
+    one statement per message.
+    """
+    if not chats:
+        return {}
+    params = {f"c{i}": chat_id for i, chat_id in enumerate(chats)}
+    stored = {row["chat_id"]: row for row in db.all(
+        "SELECT chat_id, status, started_at, last_message_at, awaiting_reply_since FROM conversations "
+        f"WHERE chat_id IN ({', '.join(':' + k for k in params)})", params)}
+    found = {}
+    for chat_id, (customer_id, messages) in chats.items():
+        state, waits = _replay_conversation(stored.get(chat_id), messages)
+        row = db.execute(
+            "INSERT INTO conversations (chat_id, customer_id, status, started_at, last_message_at, "
+            "awaiting_reply_since, replied_wait_since, message_count, created_at, updated_at, change_seq) VALUES "
+            "(:c, :cust, :status, :started, :last, :awaiting, :replied, :n, :now, :now, :seq) "
+            "ON CONFLICT (chat_id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at, "
+            "last_message_at = excluded.last_message_at, awaiting_reply_since = excluded.awaiting_reply_since, "
+            "replied_wait_since = excluded.replied_wait_since, "
+            "message_count = conversations.message_count + excluded.message_count, "
+            "updated_at = excluded.updated_at, change_seq = excluded.change_seq RETURNING id",
+            {"c": chat_id, "cust": customer_id, **state, "n": len(messages), "now": now,
+             "seq": db.next_sequence()}).fetchone()
+        found[chat_id] = (int(row["id"]), waits)
+    return found
+
+
+def _replay_conversation(stored: dict[str, Any] | None,
+                         messages: list[tuple[str, str]]) -> tuple[dict[str, Any], list[str | None]]:
+    """The SET expressions of upsert_conversation_on_message, message after message (each sees the row as the
+    previous one left it). Returns the final row's values and the wait start each message answered."""
+    waits: list[str | None] = []
+    state: dict[str, Any] | None = None
+    if stored is not None:
+        state = {"status": stored["status"], "started": stored["started_at"], "last": stored["last_message_at"],
+                 "awaiting": stored["awaiting_reply_since"], "replied": None}
+    for direction, sent in messages:
+        if state is None:  # the INSERT: a new conversation
+            state = {"status": "open", "started": sent, "last": sent,
+                     "awaiting": sent if direction == "in" else None, "replied": None}
+            waits.append(None)
+            continue
+        awaiting = state["awaiting"]
+        answered = direction == "out" and awaiting is not None and sent >= awaiting
+        state = {"status": "open" if state["status"] == "closed" and direction == "in" else state["status"],
+                 "started": sent if sent < state["started"] else state["started"],
+                 "last": sent if sent > state["last"] else state["last"],
+                 "awaiting": (awaiting if awaiting is not None else sent) if direction == "in"
+                 else None if answered else awaiting,
+                 "replied": awaiting if answered else None}
+        waits.append(state["replied"])
+    assert state is not None
+    return state, waits
+
+
+def fill_languages(db: Database, languages: dict[int, str], now: str) -> None:
+    """{customer id: language} for customers that have none yet (a history import's analyses, after the answer:
+    the newest message, analysed at capture, already set the language of a customer it names)."""
+    if not languages:
+        return
+    seq = db.next_sequence()
+    db.executemany("UPDATE customers SET language = :lang, updated_at = :now, change_seq = :seq "
+                   "WHERE id = :id AND language IS NULL",
+                   [{"id": cid, "lang": language, "now": now, "seq": seq} for cid, language in languages.items()])
 
 
 def ensure_customer(db: Database, *, key: str, kind: str, name: str | None, now: str) -> int:

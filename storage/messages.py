@@ -45,6 +45,22 @@ def insert_message(db: Database, values: dict[str, Any]) -> int:
         ":response_time_s, :now, :now, :seq)", values)
 
 
+def insert_messages(db: Database, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """insert_message for a batch: one executemany, then the new ids in one indexed read. {message_id: id}."""
+    if not rows:
+        return {}
+    seq = db.next_sequence()
+    db.executemany(
+        "INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, language, "
+        "media_url, raw, sent_at, response_time_s, created_at, updated_at, change_seq) VALUES (:message_id, "
+        ":conversation_id, :customer_id, :direction, :type, :content, :language, :media_url, :raw, :sent_at, "
+        f":response_time_s, :now, :now, {int(seq)})", rows)
+    params = {f"m{i}": row["message_id"] for i, row in enumerate(rows)}
+    stored = db.all(f"SELECT id, message_id FROM messages WHERE message_id IN "
+                    f"({', '.join(':' + k for k in params)})", params)
+    return {row["message_id"]: int(row["id"]) for row in stored}
+
+
 def record_replay_conflict(db: Database, stored: dict[str, Any], field: str, replayed_value: Any, now: str) -> None:
     """Record that a replay of a stored message carried another value for field (once per distinct value)."""
     replayed = None if replayed_value is None else str(replayed_value)
@@ -80,6 +96,100 @@ def insert_analysis(db: Database, message_pk: int | None, analysis: dict[str, An
          "ctx": orjson.dumps(analysis["context"]).decode() if analysis.get("context") is not None else None,
          "kn": orjson.dumps(analysis["knowledge"]).decode() if analysis.get("knowledge") else None,
          "now": now, "seq": db.next_sequence()})
+
+
+def insert_analyses(db: Database, analyses: list[tuple[int, dict[str, Any]]], now: str) -> None:
+    """Insert (message pk, analysis) pairs with one executemany (the trigger of migration 15 runs per row)."""
+    if not analyses:
+        return
+    seq = db.next_sequence()
+    db.executemany(
+        "INSERT INTO ai_analysis (message_id, sentiment_label, sentiment_score, intent_label, intent_confidence, "
+        "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, context, knowledge, "
+        "created_at, updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :ctx, "
+        ":kn, :now, :now, :seq)",
+        [{"mid": message_pk, "sl": analysis["sentiment"]["label"], "ss": analysis["sentiment"]["score"],
+          "il": analysis["intent"]["label"], "ic": analysis["intent"]["confidence"],
+          "sr": orjson.dumps(analysis["suggested_responses"]).decode(),
+          "cs": orjson.dumps(analysis["confidence_scores"]).decode(), "mv": analysis["model_version"],
+          "en": analysis["engine"], "lang": analysis.get("language"), "lat": analysis.get("latency_ms"),
+          "ctx": orjson.dumps(analysis["context"]).decode() if analysis.get("context") is not None else None,
+          "kn": orjson.dumps(analysis["knowledge"]).decode() if analysis.get("knowledge") else None,
+          "now": now, "seq": seq} for message_pk, analysis in analyses])
+
+
+def latest_analysis_ids(db: Database, message_pks: list[int]) -> dict[int, int]:
+    """{message pk: id of its latest analysis}, in one indexed read (ix_analysis_message)."""
+    if not message_pks:
+        return {}
+    params = {f"m{i}": pk for i, pk in enumerate(message_pks)}
+    rows = db.all(f"SELECT message_id, MAX(id) AS id FROM ai_analysis WHERE message_id IN "
+                  f"({', '.join(':' + k for k in params)}) GROUP BY message_id", params)
+    return {int(r["message_id"]): int(r["id"]) for r in rows}
+
+
+# A message stored with its analysis pending (an older message of a history import, crm/analysis_backfill.py) has
+# no ai_analysis row yet, so no sentiment on its row: migration 17's partial index holds exactly those.
+PENDING_ANALYSIS = "m.sentiment IS NULL AND NOT EXISTS (SELECT 1 FROM ai_analysis a WHERE a.message_id = m.id)"
+
+
+def pending_analysis(db: Database, limit: int) -> list[dict[str, Any]]:
+    """The oldest `limit` messages stored without an analysis, with what their analysis and its effects need."""
+    return db.all(
+        "SELECT m.id, m.conversation_id, m.customer_id, m.direction, m.type, m.content, m.sent_at, c.chat_id, "
+        "cu.kind AS customer_kind, cu.name AS customer_name, cu.phone AS customer_phone FROM messages m "
+        "INDEXED BY ix_messages_analysis_pending JOIN conversations c ON c.id = m.conversation_id "
+        f"JOIN customers cu ON cu.id = m.customer_id WHERE {PENDING_ANALYSIS} ORDER BY m.id LIMIT :n", {"n": limit})
+
+
+def pending_analysis_count(db: Database) -> int:
+    return int(db.scalar(f"SELECT COUNT(*) FROM messages m INDEXED BY ix_messages_analysis_pending "
+                         f"WHERE {PENDING_ANALYSIS}") or 0)
+
+
+def already_analysed(db: Database, message_pks: list[int]) -> set[int]:
+    """Which of these messages have an analysis row (one written meanwhile by another path)."""
+    if not message_pks:
+        return set()
+    params = {f"m{i}": pk for i, pk in enumerate(message_pks)}
+    rows = db.all(f"SELECT DISTINCT message_id FROM ai_analysis WHERE message_id IN "
+                  f"({', '.join(':' + k for k in params)})", params)
+    return {int(r["message_id"]) for r in rows}
+
+
+def set_languages(db: Database, languages: list[tuple[int, str]], now: str) -> None:
+    """The language an analysis detected, on the message row (with a change sequence: the hub gets it)."""
+    if not languages:
+        return
+    seq = db.next_sequence()
+    db.executemany("UPDATE messages SET language = :lang, updated_at = :now, change_seq = :seq WHERE id = :id",
+                   [{"id": pk, "lang": language, "now": now, "seq": seq} for pk, language in languages])
+
+
+def conversation_rows_between(db: Database, conversation_ids: list[int], since: str, until: str,
+                              limit: int) -> list[dict[str, Any]]:
+    """The messages of these conversations sent in [since, until], by (sent_at, id), each with its latest intent
+    (NULL while its analysis is pending): the windows of a backfill chunk in one ix_messages_conversation read."""
+    if not conversation_ids:
+        return []
+    params: dict[str, Any] = {f"c{i}": cid for i, cid in enumerate(conversation_ids)}
+    placeholders = ", ".join(":" + k for k in params)
+    params.update({"since": since, "until": until, "limit": limit})
+    return db.all(
+        "SELECT m.conversation_id, m.id, m.direction, SUBSTR(m.content, 1, 240) AS content, m.sent_at, m.intent "
+        f"FROM messages m WHERE m.conversation_id IN ({placeholders}) AND m.sent_at >= :since "
+        "AND m.sent_at <= :until ORDER BY m.sent_at, m.id LIMIT :limit", params)
+
+
+def inbound_after(db: Database, conversation_id: int, since: str, until: str) -> list[dict[str, Any]]:
+    """The analysed inbound messages of a conversation sent in (since, until], oldest first, for the status
+    evidence a late analysis of an earlier message may complete (a purchase followed by its payment)."""
+    return db.all(
+        "SELECT m.id, m.conversation_id, m.customer_id, m.direction, m.content, m.language, m.sent_at, m.intent, "
+        "c.chat_id, cu.kind AS customer_kind FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "JOIN customers cu ON cu.id = m.customer_id WHERE m.conversation_id = :c AND m.direction = 'in' "
+        "AND m.sent_at > :since AND m.sent_at <= :until AND m.intent IS NOT NULL ORDER BY m.sent_at, m.id",
+        {"c": conversation_id, "since": since, "until": until})
 
 
 def analysis_from_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -189,7 +189,10 @@ ROUTES = (
              summary="Capture up to 500 WhatsApp messages in one request (one group commit)",
              description="Each item is validated and answered on its own, in order: the single capture's answer "
                          "plus its status (201 stored, 200 duplicate, 422 invalid, 429 LLM busy, 503 capture "
-                         "paused or restoring, 507 disk full). The body may be up to 8 MiB.",
+                         "paused or restoring, 507 disk full). The newest received message of each chat carries "
+                         "its analysis; the batch's other messages answer \"analysis\": null with "
+                         "\"analysis_pending\": true and are analysed after the answer (a replay of one says the "
+                         "same until then). The body may be up to 8 MiB.",
              responses={200: "one result per item", 422: "not 1 to 500 items"},
              response_schema={"type": "object", "required": ["results"], "properties": {"results": {
                  "type": "array", "items": {"type": "object", "required": ["status"]}}}}),
