@@ -141,6 +141,8 @@ def build(messages: int) -> dict[str, float]:
 
 
 def _insert_rows(conn: sqlite3.Connection, total: int, now: float) -> int:
+    from storage.migrations import ACTIVE_CONVERSATION
+
     rng = random.Random(17_000 + total)
     customers = max(1, total // 20)
     start = now - DAYS * 86400
@@ -253,6 +255,10 @@ def _insert_rows(conn: sqlite3.Connection, total: int, now: float) -> int:
     # The dashboard's customer total (migration 15's row_counts; its triggers are set aside during the load).
     conn.execute("UPDATE row_counts SET value = (SELECT COUNT(*) FROM customers WHERE kind IN ('phone', 'lid')) "
                  "WHERE name = 'customers'")
+    # The dashboard's active conversations per hour (migration 18's conversation_hours, triggers set aside too).
+    conn.execute("DELETE FROM conversation_hours")
+    conn.execute(f"INSERT INTO conversation_hours (hour, active) SELECT substr(last_message_at, 1, 13), COUNT(*) "
+                 f"FROM conversations WHERE {ACTIVE_CONVERSATION} GROUP BY 1")
     conn.execute("UPDATE change_sequence SET value = ? WHERE id = 1", (seq,))
     conn.execute("COMMIT")
     return rows + len(customer_rows) + len(conversation_rows)

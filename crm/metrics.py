@@ -57,8 +57,7 @@ def conversion_rate(db: Database, until: datetime) -> float:
 
 
 def active_conversations(db: Database, now: datetime) -> int:
-    return int(db.scalar("SELECT COUNT(*) FROM conversations WHERE last_message_at >= :a "
-                         "AND status IN ('open', 'pending')", {"a": iso(now - timedelta(hours=24))}) or 0)
+    return customer_rows.active_conversation_count(db, iso(now - timedelta(hours=24)))
 
 
 def messages_per_hour(db: Database, now: datetime) -> list[dict[str, Any]]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from core.clock import iso, parse_iso
 from storage.database import Database, Where, like_contains
 from storage.profiles import SHARED_FIELDS
 from storage.search import SEARCH_TOTAL_CAP, TOTAL_CAP, match_query
@@ -335,6 +337,23 @@ def customer_total(db: Database) -> int:
     if db.is_sqlite:
         return int(db.scalar("SELECT value FROM row_counts WHERE name = 'customers'") or 0)
     return int(db.scalar("SELECT COUNT(*) FROM customers WHERE kind IN ('phone', 'lid')") or 0)
+
+
+def active_conversation_count(db: Database, since: str) -> int:
+    """Open or pending conversations whose last message is at or after `since` (the stored ISO form).
+
+    On SQLite: migration 18's conversation_hours for the whole hours after since's hour, and the index range for the
+    part of that hour after since, so the cost follows the hours counted, not the conversations in them. A count on
+    PostgreSQL."""
+    if not db.is_sqlite:
+        return int(db.scalar("SELECT COUNT(*) FROM conversations WHERE last_message_at >= :a "
+                             "AND status IN ('open', 'pending')", {"a": since}) or 0)
+    hour = since[:13]  # "2026-12-07T21"
+    next_hour = iso(parse_iso(f"{hour}:00:00Z") + timedelta(hours=1))
+    whole = db.scalar("SELECT COALESCE(SUM(active), 0) FROM conversation_hours WHERE hour > :h", {"h": hour})
+    partial = db.scalar("SELECT COUNT(*) FROM conversations WHERE last_message_at >= :a AND last_message_at < :b "
+                        "AND status IN ('open', 'pending')", {"a": since, "b": next_hour})
+    return int(whole or 0) + int(partial or 0)
 
 
 def get_customer(db: Database, customer_id: int) -> dict[str, Any] | None:
