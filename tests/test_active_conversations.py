@@ -25,7 +25,8 @@ def plain_count(db: Database, since: str) -> int:
 
 
 def hours_match_a_recount(db: Database) -> bool:
-    kept = {row["hour"]: row["active"] for row in db.all("SELECT hour, active FROM conversation_hours") if row["active"]}
+    kept = {row["hour"]: row["active"] for row in db.all("SELECT hour, active FROM conversation_hours")
+            if row["active"]}
     recount = {row["hour"]: row["n"] for row in db.all(
         "SELECT substr(last_message_at, 1, 13) AS hour, COUNT(*) AS n FROM conversations "
         "WHERE status IN ('open', 'pending') GROUP BY 1")}
