@@ -274,13 +274,13 @@ def test_customers_tab_edits_tags_and_fields_through_the_api(ui, seeded):
     ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [c["phone"] for c in found["items"]],
             message="customer search")
     assert found["total"] == 1
-    assert pane.pager.label.cget("text").endswith("· newest first"), "a search by name says its order"
+    assert pane.pager.label.cget("text").endswith("· newest customers first"), "a search by name says its order"
     pane.search.var.set("")
     pane.reload()
     everyone = api(seeded, "/api/customers?limit=50")
     ui.pump(lambda: [iid for iid, _ in pane.list.rows()] == [c["phone"] for c in everyone["items"]],
             message="all customers again")
-    assert "newest first" not in pane.pager.label.cget("text"), "the whole list is by last contact"
+    assert "newest" not in pane.pager.label.cget("text"), "the whole list is by last contact"
     pane.list.tree.selection_set(phone)
     ui.pump(lambda: pane.profile is not None and pane.profile["phone"] == phone, message="the profile")
     ui.screenshot(window.top, "customers-profile")

@@ -197,7 +197,7 @@ class CustomersPane(ttk.Frame):
 
     def _page_loaded(self, page: dict[str, Any]) -> None:
         # A search by name comes newest customers first, not by relevance or last contact: the pager says so.
-        self.pager.note = self.tr._("newest first") if page.get("order") == "newest" else ""
+        self.pager.note = self.tr._("newest customers first") if page.get("order") == "newest" else ""
 
     # -- profile ------------------------------------------------------------------------------------
 
