@@ -108,6 +108,16 @@ class RunningService:
     def patch(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("PATCH", path, **kwargs)
 
+    def log_text(self, timeout: float = 10.0) -> str:
+        """agent.log once every line logged so far is in it. The service writes INFO lines on a short timer
+        (core/logging_setup.py), in order: a marker request's own line showing up means the earlier ones are there."""
+        marker = f"/api/log-flush-{time.time_ns()}"
+        self.session.get(self.url + marker, timeout=timeout)
+        log = self.data_dir / "logs" / "agent.log"
+        wait_until(lambda: log.exists() and marker in log.read_text(encoding="utf-8", errors="replace"),
+                   timeout=timeout, message="the service's log to reach the marker request")
+        return log.read_text(encoding="utf-8", errors="replace")
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         self.session.close()  # no idle keep-alive connection left for the service to wait on
         if self.process.poll() is None:

@@ -562,5 +562,5 @@ def test_a_batch_with_replays_commits_in_one_transaction(fresh_service):
     batch = [first, message(), message()]
     results = svc.post("/api/messages/capture/batch", json={"messages": batch}).json()["results"]
     assert [(r["status"], r["duplicate"]) for r in results] == [(200, True), (201, False), (201, False)]
-    log = (svc.data_dir / "logs" / "agent.log").read_text()
+    log = svc.log_text()
     assert "writing them one by one" not in log

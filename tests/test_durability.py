@@ -140,7 +140,7 @@ def test_replays_in_a_batch_keep_its_group_commit_and_a_changed_replay_is_record
     assert _conflicts(svc.data_dir)[0][4] == 2
     stored = svc.get(f"/api/messages/{results[1]['id']}").json()
     assert stored["content"] == "original"  # the stored message is kept
-    log = (svc.data_dir / "logs" / "agent.log").read_text()
+    log = svc.log_text()
     assert "writing them one by one" not in log and "Traceback" not in log
     lines = [line for line in log.splitlines() if "replayed with a different" in line]
     assert len(lines) == 3 and all("the conflict recorded" in line for line in lines)

@@ -546,6 +546,7 @@ def test_a_page_on_another_origin_cannot_pair_or_capture(paired: Browser, agent:
 
 
 def _request_log(svc: RunningService) -> list[str]:
+    svc.log_text()  # every request answered so far is in the files
     lines = []
     for path in sorted((svc.data_dir / "logs").glob("agent.log*"), reverse=True):
         lines += [line for line in path.read_text(errors="replace").splitlines() if " POST /api/" in line]

@@ -162,5 +162,5 @@ def test_capture_batch(service, messages, wrap):
 
 def test_service_is_whole_after_the_fuzzing(service):
     assert service.get("/api/health").status_code == 200
-    log = (service.data_dir / "logs" / "agent.log").read_text(encoding="utf-8")
+    log = service.log_text()
     assert "Traceback" not in log, log[-3000:]

@@ -205,5 +205,5 @@ def test_after_the_fuzzing_the_service_is_whole(svc):
                 break
     finally:
         observer.close()
-    log = (svc.data_dir / "logs" / "agent.log").read_text(encoding="utf-8")
+    log = svc.log_text()
     assert "Traceback" not in log, log[-3000:]

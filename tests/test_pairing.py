@@ -301,7 +301,7 @@ def test_token_is_stored_only_as_its_hash(service):
     pairing_id = start(service, new_origin()).json()["pairing_id"]
     code = pending_code(service, pairing_id)
     service.request("DELETE", f"/api/pairing/{pairing_id}")
-    log_text = (service.data_dir / "logs" / "agent.log").read_text()
+    log_text = service.log_text()
     assert "pairing requested by" in log_text
     assert token not in log_text and f" {code}" not in log_text
 

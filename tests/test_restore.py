@@ -111,7 +111,7 @@ def test_encrypted_backup_round_trip_and_key_file(tmp_path):
         assert reply.status_code == 200, reply.text
         assert reply.json()["safety_backup"]["encrypted"]
         assert {m["message_id"] for m in svc.get("/api/messages").json()["items"]} == set(kept)
-        assert key_file.read_text().strip() not in (svc.data_dir / "logs" / "agent.log").read_text()
+        assert key_file.read_text().strip() not in svc.log_text()
     finally:
         svc.stop()
 

@@ -53,7 +53,7 @@ def test_retention_removes_exactly_what_is_older_than_the_limits(tmp_path):
         # Nothing left to do: a second run changes nothing and skips VACUUM.
         again = svc.post("/api/system/maintenance").json()
         assert again["raw_payloads_cleared"] == 0 and again["logs_deleted"] == 0 and not again["vacuum"]["vacuumed"]
-        log_text = (svc.data_dir / "logs" / "agent.log").read_text()
+        log_text = svc.log_text()
         assert "database maintenance: cleared 1 raw payloads older than 30 days, deleted 2000 log rows" in log_text
         assert "VACUUM done" in log_text and "VACUUM skipped" in log_text
         assert svc.get("/api/system/backups").json()["last"]["kind"] == "maintenance"

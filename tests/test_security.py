@@ -185,7 +185,7 @@ def test_secrets_never_appear_in_logs(secured):
     token = secured.token()
     websocket.create_connection(f"ws://127.0.0.1:{secured.port}/ws?token={token}", timeout=5).close()
     secured.post("/api/auth/login", token=None, json={"username": "admin", "password": "wrong-password-123"})
-    log_text = (secured.data_dir / "logs" / "agent.log").read_text()
+    log_text = secured.log_text()
     for secret in (token, secured.local_token, _secret(secured), secured.admin_password, "wrong-password-123"):
         assert secret not in log_text
     assert "POST /api/messages/capture 201" in log_text  # the request log is there

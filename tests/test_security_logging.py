@@ -55,7 +55,7 @@ def test_a_path_cannot_forge_a_log_line_without_a_login(svc):
         assert LINE_START.match(line) and " INFO crm_agent.http: GET /x" in line, line
     assert any("/x\\n2026-12-07" in line for line in lines) and any("/x\\r\\n2026" in line for line in lines)
     # Python's own line splitting (U+2028, NEL, VT, FF included) finds no line starting with the forgery.
-    text = (svc.data_dir / "logs" / "agent.log").read_text(encoding="utf-8")
+    text = svc.log_text()
     assert not [line for line in text.splitlines() if line.startswith("2026-12-07 02:05:00,000 CRITICAL")]
 
 

@@ -101,7 +101,7 @@ class MessagesPane(ttk.Frame):
     def _build_list(self, parent: tk.Misc) -> ttk.Frame:
         tr = self.tr
         self.paged = PagedList(parent, [("time", tr._("Time"), time_column_width(tr, 95), False),
-                                        ("customer", tr._("Customer"), 130, False),
+                                        ("customer", tr._("Customer"), 110, False),
                                         ("dir", "", 26, False), ("text", tr._("Message"), 100, True),
                                         ("sentiment", tr._("Sentiment"), 92, False),
                                         ("intent", tr._("Intent"), 100, False)],
