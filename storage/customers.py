@@ -9,6 +9,7 @@ from typing import Any
 
 from core.clock import iso, parse_iso
 from storage.database import Database, Where, like_contains
+from storage.migrations import ACTIVE_CONVERSATION
 from storage.profiles import SHARED_FIELDS
 from storage.search import SEARCH_TOTAL_CAP, TOTAL_CAP, match_query
 from storage.sync_state import DELETED, record_tombstones
@@ -25,6 +26,24 @@ def customer_from_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+# A customer created or touched by messages sent between :first and :last (:i inbound, :o outbound): one message
+# (upsert_customer_on_message) or a batch's messages of one customer (upsert_customers_on_messages).
+_UPSERT_CUSTOMER = (
+    "INSERT INTO customers (phone, kind, name, language, first_contact_at, last_contact_at, messages_in, "
+    "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :kind, :name, :lang, :first, :last, "
+    ":i, :o, :now, :now, :seq) ON CONFLICT (phone) DO UPDATE SET "
+    "name = COALESCE(customers.name, excluded.name), "
+    "language = COALESCE(excluded.language, customers.language), "
+    "first_contact_at = CASE WHEN customers.first_contact_at IS NULL OR excluded.first_contact_at < "
+    "customers.first_contact_at THEN excluded.first_contact_at ELSE customers.first_contact_at END, "
+    "last_contact_at = CASE WHEN customers.last_contact_at IS NULL OR excluded.last_contact_at > "
+    "customers.last_contact_at THEN excluded.last_contact_at ELSE customers.last_contact_at END, "
+    "messages_in = customers.messages_in + excluded.messages_in, "
+    "messages_out = customers.messages_out + excluded.messages_out, "
+    "updated_at = excluded.updated_at, change_seq = excluded.change_seq "
+    "RETURNING id, messages_in + messages_out AS total")
+
+
 def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, language: str | None,
                                direction: str, sent_at: str, now: str, kind: str = "phone") -> tuple[int, bool]:
     """Create or touch the customer of a captured message in one statement. Returns (customer id, created).
@@ -34,21 +53,10 @@ def upsert_customer_on_message(db: Database, *, phone: str, name: str | None, la
     typed is never replaced. A customer is new when this message is its first one.
     """
     inbound, outbound = (1, 0) if direction == "in" else (0, 1)
-    row = db.execute(
-        "INSERT INTO customers (phone, kind, name, language, first_contact_at, last_contact_at, messages_in, "
-        "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :kind, :name, :lang, :sent, :sent, :i, "
-        ":o, :now, :now, :seq) ON CONFLICT (phone) DO UPDATE SET "
-        "name = COALESCE(customers.name, excluded.name), language = COALESCE(excluded.language, customers.language), "
-        "first_contact_at = CASE WHEN customers.first_contact_at IS NULL OR excluded.first_contact_at < "
-        "customers.first_contact_at THEN excluded.first_contact_at ELSE customers.first_contact_at END, "
-        "last_contact_at = CASE WHEN customers.last_contact_at IS NULL OR excluded.last_contact_at > "
-        "customers.last_contact_at THEN excluded.last_contact_at ELSE customers.last_contact_at END, "
-        "messages_in = customers.messages_in + excluded.messages_in, "
-        "messages_out = customers.messages_out + excluded.messages_out, "
-        "updated_at = excluded.updated_at, change_seq = excluded.change_seq "
-        "RETURNING id, messages_in + messages_out AS total",
-        {"phone": phone, "kind": kind, "name": name, "lang": language if direction == "in" else None, "sent": sent_at,
-         "i": inbound, "o": outbound, "now": now, "seq": db.next_sequence()}).fetchone()
+    row = db.execute(_UPSERT_CUSTOMER, {
+        "phone": phone, "kind": kind, "name": name, "lang": language if direction == "in" else None,
+        "first": sent_at, "last": sent_at, "i": inbound, "o": outbound, "now": now,
+        "seq": db.next_sequence()}).fetchone()
     return int(row["id"]), int(row["total"]) == 1
 
 
@@ -82,23 +90,10 @@ def upsert_customers_on_messages(db: Database, touches: list[CustomerTouch], now
     message in batch order. Returns {key: (customer id, its message count before the batch)}."""
     found = {}
     for t in touches:
-        row = db.execute(
-            "INSERT INTO customers (phone, kind, name, language, first_contact_at, last_contact_at, messages_in, "
-            "messages_out, created_at, updated_at, change_seq) VALUES (:phone, :kind, :name, :lang, :first, :last, "
-            ":i, :o, :now, :now, :seq) ON CONFLICT (phone) DO UPDATE SET "
-            "name = COALESCE(customers.name, excluded.name), "
-            "language = COALESCE(excluded.language, customers.language), "
-            "first_contact_at = CASE WHEN customers.first_contact_at IS NULL OR excluded.first_contact_at < "
-            "customers.first_contact_at THEN excluded.first_contact_at ELSE customers.first_contact_at END, "
-            "last_contact_at = CASE WHEN customers.last_contact_at IS NULL OR excluded.last_contact_at > "
-            "customers.last_contact_at THEN excluded.last_contact_at ELSE customers.last_contact_at END, "
-            "messages_in = customers.messages_in + excluded.messages_in, "
-            "messages_out = customers.messages_out + excluded.messages_out, "
-            "updated_at = excluded.updated_at, change_seq = excluded.change_seq "
-            "RETURNING id, messages_in + messages_out AS total",
-            {"phone": t.key, "kind": t.kind, "name": t.name, "lang": t.language, "first": t.first_sent,
-             "last": t.last_sent, "i": t.messages_in, "o": t.messages_out, "now": now,
-             "seq": db.next_sequence()}).fetchone()
+        row = db.execute(_UPSERT_CUSTOMER, {
+            "phone": t.key, "kind": t.kind, "name": t.name, "lang": t.language, "first": t.first_sent,
+            "last": t.last_sent, "i": t.messages_in, "o": t.messages_out, "now": now,
+            "seq": db.next_sequence()}).fetchone()
         found[t.key] = (int(row["id"]), int(row["total"]) - t.messages_in - t.messages_out)
     return found
 
@@ -345,14 +340,13 @@ def active_conversation_count(db: Database, since: str) -> int:
     On SQLite: migration 18's conversation_hours for the whole hours after since's hour, and the index range for the
     part of that hour after since, so the cost follows the hours counted, not the conversations in them. A count on
     PostgreSQL."""
+    active_since = f"SELECT COUNT(*) FROM conversations WHERE {ACTIVE_CONVERSATION} AND last_message_at >= :a"
     if not db.is_sqlite:
-        return int(db.scalar("SELECT COUNT(*) FROM conversations WHERE last_message_at >= :a "
-                             "AND status IN ('open', 'pending')", {"a": since}) or 0)
+        return int(db.scalar(active_since, {"a": since}) or 0)
     hour = since[:13]  # "2026-12-07T21"
     next_hour = iso(parse_iso(f"{hour}:00:00Z") + timedelta(hours=1))
     whole = db.scalar("SELECT COALESCE(SUM(active), 0) FROM conversation_hours WHERE hour > :h", {"h": hour})
-    partial = db.scalar("SELECT COUNT(*) FROM conversations WHERE last_message_at >= :a AND last_message_at < :b "
-                        "AND status IN ('open', 'pending')", {"a": since, "b": next_hour})
+    partial = db.scalar(f"{active_since} AND last_message_at < :b", {"a": since, "b": next_hour})
     return int(whole or 0) + int(partial or 0)
 
 

@@ -36,13 +36,15 @@ def find_many_by_whatsapp_id(db: Database, message_ids: list[str]) -> dict[str, 
     return {row["message_id"]: row for row in rows}
 
 
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, language, "
+    "media_url, raw, sent_at, response_time_s, created_at, updated_at, change_seq) VALUES (:message_id, "
+    ":conversation_id, :customer_id, :direction, :type, :content, :language, :media_url, :raw, :sent_at, "
+    ":response_time_s, :now, :now, :seq)")
+
+
 def insert_message(db: Database, values: dict[str, Any]) -> int:
-    values = dict(values, seq=db.next_sequence())
-    return db.insert(
-        "INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, language, "
-        "media_url, raw, sent_at, response_time_s, created_at, updated_at, change_seq) VALUES (:message_id, "
-        ":conversation_id, :customer_id, :direction, :type, :content, :language, :media_url, :raw, :sent_at, "
-        ":response_time_s, :now, :now, :seq)", values)
+    return db.insert(_INSERT_MESSAGE, dict(values, seq=db.next_sequence()))
 
 
 def insert_messages(db: Database, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -50,11 +52,7 @@ def insert_messages(db: Database, rows: list[dict[str, Any]]) -> dict[str, int]:
     if not rows:
         return {}
     seq = db.next_sequence()
-    db.executemany(
-        "INSERT INTO messages (message_id, conversation_id, customer_id, direction, type, content, language, "
-        "media_url, raw, sent_at, response_time_s, created_at, updated_at, change_seq) VALUES (:message_id, "
-        ":conversation_id, :customer_id, :direction, :type, :content, :language, :media_url, :raw, :sent_at, "
-        f":response_time_s, :now, :now, {int(seq)})", rows)
+    db.executemany(_INSERT_MESSAGE, [dict(row, seq=seq) for row in rows])
     params = {f"m{i}": row["message_id"] for i, row in enumerate(rows)}
     stored = db.all(f"SELECT id, message_id FROM messages WHERE message_id IN "
                     f"({', '.join(':' + k for k in params)})", params)
@@ -82,20 +80,26 @@ def replay_conflicts(db: Database, message_pk: int) -> list[dict[str, Any]]:
 NO_CONTEXT = {"used": False, "previous": 0}
 
 
+_INSERT_ANALYSIS = (
+    "INSERT INTO ai_analysis (message_id, sentiment_label, sentiment_score, intent_label, intent_confidence, "
+    "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, context, knowledge, "
+    "created_at, updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :ctx, "
+    ":kn, :now, :now, :seq)")
+
+
+def _analysis_values(message_pk: int | None, analysis: dict[str, Any], now: str, seq: int) -> dict[str, Any]:
+    return {"mid": message_pk, "sl": analysis["sentiment"]["label"], "ss": analysis["sentiment"]["score"],
+            "il": analysis["intent"]["label"], "ic": analysis["intent"]["confidence"],
+            "sr": orjson.dumps(analysis["suggested_responses"]).decode(),
+            "cs": orjson.dumps(analysis["confidence_scores"]).decode(), "mv": analysis["model_version"],
+            "en": analysis["engine"], "lang": analysis.get("language"), "lat": analysis.get("latency_ms"),
+            "ctx": orjson.dumps(analysis["context"]).decode() if analysis.get("context") is not None else None,
+            "kn": orjson.dumps(analysis["knowledge"]).decode() if analysis.get("knowledge") else None,
+            "now": now, "seq": seq}
+
+
 def insert_analysis(db: Database, message_pk: int | None, analysis: dict[str, Any], now: str) -> int:
-    return db.insert(
-        "INSERT INTO ai_analysis (message_id, sentiment_label, sentiment_score, intent_label, intent_confidence, "
-        "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, context, knowledge, "
-        "created_at, updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :ctx, "
-        ":kn, :now, :now, :seq)",
-        {"mid": message_pk, "sl": analysis["sentiment"]["label"], "ss": analysis["sentiment"]["score"],
-         "il": analysis["intent"]["label"], "ic": analysis["intent"]["confidence"],
-         "sr": orjson.dumps(analysis["suggested_responses"]).decode(),
-         "cs": orjson.dumps(analysis["confidence_scores"]).decode(), "mv": analysis["model_version"],
-         "en": analysis["engine"], "lang": analysis.get("language"), "lat": analysis.get("latency_ms"),
-         "ctx": orjson.dumps(analysis["context"]).decode() if analysis.get("context") is not None else None,
-         "kn": orjson.dumps(analysis["knowledge"]).decode() if analysis.get("knowledge") else None,
-         "now": now, "seq": db.next_sequence()})
+    return db.insert(_INSERT_ANALYSIS, _analysis_values(message_pk, analysis, now, db.next_sequence()))
 
 
 def insert_analyses(db: Database, analyses: list[tuple[int, dict[str, Any]]], now: str) -> None:
@@ -103,19 +107,7 @@ def insert_analyses(db: Database, analyses: list[tuple[int, dict[str, Any]]], no
     if not analyses:
         return
     seq = db.next_sequence()
-    db.executemany(
-        "INSERT INTO ai_analysis (message_id, sentiment_label, sentiment_score, intent_label, intent_confidence, "
-        "suggested_responses, confidence_scores, model_version, engine, language, latency_ms, context, knowledge, "
-        "created_at, updated_at, change_seq) VALUES (:mid, :sl, :ss, :il, :ic, :sr, :cs, :mv, :en, :lang, :lat, :ctx, "
-        ":kn, :now, :now, :seq)",
-        [{"mid": message_pk, "sl": analysis["sentiment"]["label"], "ss": analysis["sentiment"]["score"],
-          "il": analysis["intent"]["label"], "ic": analysis["intent"]["confidence"],
-          "sr": orjson.dumps(analysis["suggested_responses"]).decode(),
-          "cs": orjson.dumps(analysis["confidence_scores"]).decode(), "mv": analysis["model_version"],
-          "en": analysis["engine"], "lang": analysis.get("language"), "lat": analysis.get("latency_ms"),
-          "ctx": orjson.dumps(analysis["context"]).decode() if analysis.get("context") is not None else None,
-          "kn": orjson.dumps(analysis["knowledge"]).decode() if analysis.get("knowledge") else None,
-          "now": now, "seq": seq} for message_pk, analysis in analyses])
+    db.executemany(_INSERT_ANALYSIS, [_analysis_values(pk, analysis, now, seq) for pk, analysis in analyses])
 
 
 def latest_analysis_ids(db: Database, message_pks: list[int]) -> dict[int, int]:

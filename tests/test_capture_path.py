@@ -13,13 +13,7 @@ REQUEST_LINE = "crm_agent.http: POST /api/messages/capture 201"
 
 def _sends(trace_text: str) -> list[str]:
     """Every complete send-family call strace wrote (-f: each line starts with the thread id)."""
-    calls = []
-    for line in trace_text.splitlines():
-        _, _, call = line.partition(" ")
-        call = call.strip()
-        if call.startswith(("sendto(", "sendmsg(", "write(", "writev(")) and "<unfinished" not in call:
-            calls.append(call)
-    return calls
+    return _calls_naming(trace_text, "", ("sendto(", "sendmsg(", "write(", "writev("))
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (apt-get install strace)")

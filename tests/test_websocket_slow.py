@@ -81,7 +81,7 @@ def capture_many(svc: RunningService, count: int, paced_by: Reader | None = None
 
 
 def was_dropped(svc: RunningService) -> bool:
-    return "websocket client dropped" in (svc.data_dir / "logs" / "agent.log").read_text(encoding="utf-8")
+    return drops(svc) > 0
 
 
 def drops(svc: RunningService) -> int:
